@@ -1,0 +1,107 @@
+// The single source of the boundary between the Wasm core and its host.
+//
+// scripts/gen-abi.mjs turns this file into assembly/abi.ts (the core's constants) and
+// host/core/abi.ts (the host's constants and name tables); a test checks that both are up to
+// date. docs/abi.md explains every entry. Numbers are part of the ABI: append, never renumber.
+
+export const ABI_VERSION = 1;
+
+// Errors cross the boundary as these small positive numbers (0 means success). The names are
+// libuv's; the host maps a name to the platform's errno (util.getSystemErrorMap) when it builds
+// a Node-style error, so a trace recorded on one OS replays on another.
+export const ERRNOS = [
+  ['UNKNOWN', 'unknown error'],
+  ['EACCES', 'permission denied'],
+  ['EADDRINUSE', 'address already in use'],
+  ['EADDRNOTAVAIL', 'address not available'],
+  ['EAFNOSUPPORT', 'address family not supported'],
+  ['EAGAIN', 'resource temporarily unavailable'],
+  ['EALREADY', 'connection already in progress'],
+  ['EBADF', 'bad file descriptor'],
+  ['EBUSY', 'resource busy or locked'],
+  ['ECANCELED', 'operation canceled'],
+  ['ECONNABORTED', 'software caused connection abort'],
+  ['ECONNREFUSED', 'connection refused'],
+  ['ECONNRESET', 'connection reset by peer'],
+  ['EHOSTUNREACH', 'host is unreachable'],
+  ['EINVAL', 'invalid argument'],
+  ['EISCONN', 'socket is already connected'],
+  ['EMFILE', 'too many open files'],
+  ['ENAMETOOLONG', 'name too long'],
+  ['ENETDOWN', 'network is down'],
+  ['ENETUNREACH', 'network is unreachable'],
+  ['ENOBUFS', 'no buffer space available'],
+  ['ENOENT', 'no such file or directory'],
+  ['ENOMEM', 'not enough memory'],
+  ['ENOTCONN', 'socket is not connected'],
+  ['ENOTSOCK', 'socket operation on non-socket'],
+  ['ENOTSUP', 'operation not supported on socket'],
+  ['EPERM', 'operation not permitted'],
+  ['EPIPE', 'broken pipe'],
+  ['EPROTO', 'protocol error'],
+  ['ETIMEDOUT', 'connection timed out'],
+  ['ENOTFOUND', 'getaddrinfo ENOTFOUND'],
+  ['EAI_AGAIN', 'temporary failure'],
+  ['EAI_FAIL', 'permanent failure'],
+  ['EAI_NODATA', 'no address'],
+  ['EAI_ADDRFAMILY', 'address family not supported'],
+  ['ENOTDIR', 'not a directory'],
+  ['EISDIR', 'illegal operation on a directory'],
+];
+
+// Which operation an error belongs to; becomes the `syscall` of the Node error.
+export const SYSCALLS = ['none', 'connect', 'read', 'write', 'shutdown', 'listen', 'accept', 'getaddrinfo', 'bind', 'close'];
+
+// Outputs: the core calls one import, out(op, h, a, b, c, ptr, len). Commands go to the
+// transport (the backend); notifications go to host/net. `data` is the bytes [ptr, ptr+len),
+// valid only during the call: the host copies what it keeps. Several strings in `data` are
+// separated by a NUL byte.
+export const COMMANDS = [
+  ['RESOLVE', 'h', 'a: family (0, 4, 6), b: hints, c: 1 = all addresses', 'data: host name'],
+  ['CONNECT', 'h', 'a: port, b: family (4, 6; 0 = IPC path), c: localPort', 'data: address NUL localAddress'],
+  ['LISTEN', 'h', 'a: port, b: backlog, c: LISTEN_* flags', 'data: address or path'],
+  ['READ_START', 'h', '', ''],
+  ['READ_STOP', 'h', '', ''],
+  ['WRITE', 'h', '', 'data: the bytes to send'],
+  ['SHUTDOWN', 'h', '', ''],
+  ['CLOSE', 'h', 'a: 1 = reset (RST) instead of a graceful close', ''],
+  ['SET_OPTION', 'h', 'a: OPT_*, b: value, c: second value', ''],
+  ['REF', 'h', 'a: 1 = keep the process alive, 0 = do not', ''],
+  ['TIMER', '0', 'c: deadline (ms, same clock as now), or -1 for none', ''],
+];
+
+export const NOTIFICATIONS = [
+  ['LOOKUP', 'h', 'a: status, b: family', 'data: address'],
+  ['CONNECT_ATTEMPT', 'h', 'a: port, b: family', 'data: address'],
+  ['CONNECT_ATTEMPT_FAILED', 'h', 'a: port, b: family, c: errno', 'data: address'],
+  ['CONNECT_ATTEMPT_TIMEOUT', 'h', 'a: port, b: family', 'data: address'],
+  ['CONNECTED', 'h', 'a: localPort, b: family, c: remotePort', 'data: localAddress NUL remoteAddress'],
+  ['DATA', 'h', '', 'data: bytes received'],
+  ['EOF', 'h', '', ''],
+  ['WRITABLE', 'h', '', ''],
+  ['WRITE_DONE', 'h', 'a: status', ''],
+  ['SHUTDOWN_DONE', 'h', 'a: status', ''],
+  ['TIMEOUT', 'h', '', ''],
+  ['ERROR', 'h', 'a: errno, b: SYSCALL_*, c: port', 'data: address'],
+  ['CLOSED', 'h', '', ''],
+  ['LISTENING', 'h', 'a: port, b: family', 'data: address or path'],
+  ['LISTEN_ERROR', 'h', 'a: errno, b: SYSCALL_*', ''],
+  ['CONNECTION', 'h', 'a: new socket handle, b: family, c: localPort | remotePort << 16', 'data: localAddress NUL remoteAddress'],
+  ['DROP', 'h', 'a: dropped socket handle, b: family, c: localPort | remotePort << 16', 'data: localAddress NUL remoteAddress'],
+  ['SERVER_DRAINED', 'h', '', ''],
+  ['ATTEMPTS_FAILED', 'h', '', ''],
+  ['USER_TIMER', 'h', 'a: timer id', ''],
+];
+
+export const LISTEN_FLAGS = [
+  ['IPC', 1], ['IPV6_ONLY', 2], ['EXCLUSIVE', 4], ['READABLE_ALL', 8], ['WRITABLE_ALL', 16],
+  ['FD', 32], ['FAMILY6', 64], ['FAMILY4', 128],
+];
+
+export const OPTIONS = [['NO_DELAY', 1], ['KEEP_ALIVE', 2]];
+
+// Socket states (one enum, one setState in the core; docs/abi.md has the diagram).
+export const SOCKET_STATES = [
+  'IDLE', 'RESOLVING', 'CONNECTING', 'OPEN', 'ENDING', 'FIN_WAIT', 'WRITE_ENDED',
+  'READ_ENDED', 'LAST_ENDING', 'LAST_ACK', 'DONE', 'CLOSING', 'CLOSED',
+];

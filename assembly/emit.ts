@@ -1,0 +1,51 @@
+// Outputs and the scratch region: how the core talks to its host.
+//
+// `emit` is the only caller of the `out` import. A tap (used by the as-pect tests) can keep a
+// copy of every record inside the core, so unit tests observe the core exactly as a host does.
+// The scratch region is where the host puts an input's payload (bytes, strings) before it calls
+// the export that reads them; it is reused by every input.
+import { out } from "./bindings/host";
+
+export const SCRATCH_SIZE: u32 = 65536;
+export const scratch: usize = heap.alloc(SCRATCH_SIZE);
+
+/** The time of the input being handled (ms); set by every export from its `now`. */
+export let now: f64 = 0;
+export function setNow(t: f64): void { if (t > now) now = t; }
+
+export class Rec {
+  constructor(public op: u32, public h: u32, public a: f64, public b: f64, public c: f64, public data: string) {}
+}
+
+let tapOn = false;
+export let tapped: Rec[] = [];
+export function tap(on: bool): void { tapOn = on; tapped = []; }
+
+export function emit(op: u32, h: u32, a: f64 = 0, b: f64 = 0, c: f64 = 0, ptr: usize = 0, len: u32 = 0): void {
+  if (tapOn) tapped.push(new Rec(op, h, a, b, c, String.UTF8.decodeUnsafe(ptr, len)));
+  out(op, h, a, b, c, ptr, len);
+}
+
+/** Emits with a managed byte string as data (addresses kept by the core). */
+export function emitBuf(op: u32, h: u32, a: f64, b: f64, c: f64, data: ArrayBuffer | null): void {
+  if (data === null) emit(op, h, a, b, c);
+  else emit(op, h, a, b, c, changetype<usize>(data), <u32>data.byteLength);
+}
+
+/** Copies `len` bytes of scratch starting at `off` into a managed buffer. */
+export function takeScratch(off: u32, len: u32): ArrayBuffer {
+  let b = new ArrayBuffer(len);
+  memory.copy(changetype<usize>(b), scratch + off, len);
+  return b;
+}
+
+/** `x NUL y` as one buffer, for outputs that carry two strings. */
+export function joinNul(x: ArrayBuffer | null, y: ArrayBuffer | null): ArrayBuffer {
+  let xl = x === null ? 0 : x.byteLength;
+  let yl = y === null ? 0 : y.byteLength;
+  let b = new ArrayBuffer(xl + 1 + yl);
+  if (x !== null) memory.copy(changetype<usize>(b), changetype<usize>(x), xl);
+  store<u8>(changetype<usize>(b) + xl, 0);
+  if (y !== null) memory.copy(changetype<usize>(b) + xl + 1, changetype<usize>(y), yl);
+  return b;
+}

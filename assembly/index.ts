@@ -1,0 +1,255 @@
+// wasinet's core: the exports a host calls. Theory of operation:
+//
+// The core is sans-IO. It never does I/O and never reads a clock or a random source: every
+// export takes `now` (monotonic milliseconds) first, and every effect is an output record
+// passed to the one import, `out` (bindings/host.ts). Exports come in three kinds:
+//   api*  — user code acted (host/net calls them): connect, write, end, destroy, listen, ...
+//   on*   — the transport acted (the backend calls them): connected, data, EOF, written, ...
+//   query — read-only looks at the core (bytesRead, connections, ...); not part of a trace.
+// After an api*/on* export returns, the host handles the records it was given, in order:
+// commands go to the transport, notifications become events of Socket and Server objects.
+// Handling them may call more exports; the core is never re-entered while an export runs.
+// Payloads (bytes, addresses) travel through the scratch region (scratchPtr/scratchSize).
+//
+// Every api*/on* export returns a status (0, or an ABI errno) or a handle; a host may ignore
+// statuses for inputs the core refuses (a late event for a socket that is gone, say).
+// Handles are allocated by the core; a replay of the same inputs numbers everything the same.
+import * as abi from "./abi";
+import { setNow, emit, scratch, SCRATCH_SIZE, now } from "./emit";
+import * as socket from "./socket";
+import * as listen from "./listener";
+import { sock, listener, newSock, sockets, listeners } from "./table";
+import { timerEarliest, timerPopDue, TIMER_IDLE, TIMER_ATTEMPT, TIMER_USER, Timer } from "./timers";
+import { slabsInUse, slabsAllocated, setSlabLimit, SLAB } from "./pool";
+
+
+// ---------------------------------------------------------------- the host wake-up
+
+let requested: f64 = -1;
+
+/** Every input ends here: ask the host for a wake-up when the earliest deadline moved. */
+function done<T>(result: T): T {
+  let e = timerEarliest();
+  if (e != requested) {
+    requested = e;
+    emit(abi.CMD_TIMER, 0, 0, 0, e);
+  }
+  return result;
+}
+
+/** The wake-up asked for by TIMER came: run every timer that is due. */
+export function onTimer(t: f64): i32 {
+  setNow(t);
+  requested = -2; // always answer with the next deadline, even if it did not move
+  let e = timerPopDue(now);
+  while (e !== null) {
+    if (e.kind == TIMER_USER) {
+      let u = userTimers.has(e.handle) ? userTimers.get(e.handle) : null;
+      if (u !== null && u.due(e, now)) {
+        userTimers.delete(e.handle);
+        emit(abi.EV_USER_TIMER, 0, e.handle);
+      }
+    } else {
+      let s = sock(e.handle);
+      if (s !== null) {
+        if (e.kind == TIMER_IDLE && s.idle.due(e, now)) socket.idleFired(s);
+        else if (e.kind == TIMER_ATTEMPT && s.attemptTimer.due(e, now)) socket.attemptTimedOut(s);
+      }
+    }
+    e = timerPopDue(now);
+  }
+  return done(0);
+}
+
+// Timers of the stack itself (stack.setTimeout): deterministic because they run on `now`.
+const userTimers = new Map<u32, Timer>();
+
+export function apiTimerSet(t: f64, id: u32, delay: f64): i32 {
+  setNow(t);
+  let u = new Timer();
+  userTimers.set(id, u);
+  u.arm(now + (delay > 0 ? delay : 0), id, TIMER_USER);
+  return done(0);
+}
+
+export function apiTimerClear(t: f64, id: u32): i32 {
+  setNow(t);
+  if (userTimers.has(id)) {
+    userTimers.get(id).disarm();
+    userTimers.delete(id);
+  }
+  return done(0);
+}
+
+// ---------------------------------------------------------------- sockets: API inputs
+
+/** A new socket, not connected. Returns its handle. */
+export function apiSocket(t: f64): u32 {
+  setNow(t);
+  return done(newSock().id);
+}
+
+export function apiConnect(t: f64, h: u32, target: i32, port: i32, localPort: i32, hostLen: u32,
+  localLen: u32, resolveFlags: i32, attemptMs: f64): i32 {
+  setNow(t);
+  let s = sock(h);
+  return done(s === null ? abi.EBADF : socket.apiConnect(s, target, port, localPort, hostLen, localLen, resolveFlags, attemptMs));
+}
+
+export function apiWrite(t: f64, h: u32, len: u32, last: bool): i32 {
+  setNow(t);
+  let s = sock(h);
+  if (len > SCRATCH_SIZE) return done(-abi.EINVAL);
+  return done(s === null ? -abi.EBADF : socket.apiWrite(s, len, last));
+}
+
+export function apiEnd(t: f64, h: u32): i32 {
+  setNow(t);
+  let s = sock(h);
+  return done(s === null ? abi.EBADF : socket.apiEnd(s));
+}
+
+export function apiRead(t: f64, h: u32): i32 {
+  setNow(t);
+  let s = sock(h);
+  return done(s === null ? abi.EBADF : socket.apiRead(s));
+}
+
+export function apiPause(t: f64, h: u32): i32 {
+  setNow(t);
+  let s = sock(h);
+  return done(s === null ? abi.EBADF : socket.apiPause(s));
+}
+
+export function apiDestroy(t: f64, h: u32, reset: bool): i32 {
+  setNow(t);
+  let s = sock(h);
+  return done(s === null ? abi.EBADF : socket.apiDestroy(s, reset));
+}
+
+export function apiSetTimeout(t: f64, h: u32, ms: f64): i32 {
+  setNow(t);
+  let s = sock(h);
+  return done(s === null ? abi.EBADF : socket.apiSetTimeout(s, ms));
+}
+
+export function apiSetOption(t: f64, h: u32, opt: i32, value: f64, value2: f64): i32 {
+  setNow(t);
+  let s = sock(h);
+  return done(s === null ? abi.EBADF : socket.apiSetOption(s, opt, value, value2));
+}
+
+/** ref/unref a socket or a listener. */
+export function apiRef(t: f64, h: u32, on: bool): i32 {
+  setNow(t);
+  let s = sock(h);
+  if (s !== null) return done(socket.apiRef(s, on));
+  let l = listener(h);
+  return done(l === null ? abi.EBADF : listen.apiRef(l, on));
+}
+
+// ---------------------------------------------------------------- sockets: transport inputs
+
+export function onResolved(t: f64, h: u32, count: u32): i32 {
+  setNow(t);
+  let s = sock(h);
+  return done(s === null ? abi.EBADF : socket.onResolved(s, count));
+}
+
+export function onConnect(t: f64, h: u32, status: i32, op: i32, credit: f64, localPort: i32,
+  remotePort: i32, family: i32, len: u32): i32 {
+  setNow(t);
+  let s = sock(h);
+  return done(s === null ? abi.EBADF : socket.onConnect(s, status, op, credit, localPort, remotePort, family, len));
+}
+
+export function onData(t: f64, h: u32, len: u32): i32 {
+  setNow(t);
+  let s = sock(h);
+  if (len > SCRATCH_SIZE) return done(abi.EINVAL);
+  return done(s === null ? abi.EBADF : socket.onData(s, len));
+}
+
+export function onEof(t: f64, h: u32): i32 {
+  setNow(t);
+  let s = sock(h);
+  return done(s === null ? abi.EBADF : socket.onEof(s));
+}
+
+export function onWritten(t: f64, h: u32, flushed: f64, credit: f64): i32 {
+  setNow(t);
+  let s = sock(h);
+  return done(s === null ? abi.EBADF : socket.onWritten(s, flushed, credit));
+}
+
+export function onShutdown(t: f64, h: u32, status: i32): i32 {
+  setNow(t);
+  let s = sock(h);
+  return done(s === null ? abi.EBADF : socket.onShutdown(s, status));
+}
+
+/** A socket's or a listener's transport failed in `op` (a SYS_* value). */
+export function onError(t: f64, h: u32, errno: i32, op: i32): i32 {
+  setNow(t);
+  let s = sock(h);
+  if (s !== null) return done(socket.onError(s, errno, op));
+  let l = listener(h);
+  return done(l === null ? abi.EBADF : listen.onError(l, errno, op));
+}
+
+export function onClosed(t: f64, h: u32): i32 {
+  setNow(t);
+  let s = sock(h);
+  return done(s === null ? abi.EBADF : socket.onClosed(s));
+}
+
+// ---------------------------------------------------------------- listeners
+
+export function apiListen(t: f64, port: i32, backlog: i32, flags: i32, len: u32, prev: u32, maxConnections: i32): u32 {
+  setNow(t);
+  return done(listen.apiListen(port, backlog, flags, len, prev, maxConnections));
+}
+
+export function apiServerClose(t: f64, h: u32): i32 {
+  setNow(t);
+  let l = listener(h);
+  return done(l === null ? abi.EBADF : listen.apiClose(l));
+}
+
+export function apiSetMaxConnections(t: f64, h: u32, n: i32): i32 {
+  setNow(t);
+  let l = listener(h);
+  if (l === null) return done(abi.EBADF);
+  l.maxConnections = n;
+  return done(0);
+}
+
+export function onListening(t: f64, h: u32, status: i32, op: i32, port: i32, family: i32, len: u32): i32 {
+  setNow(t);
+  let l = listener(h);
+  return done(l === null ? abi.EBADF : listen.onListening(l, status, op, port, family, len));
+}
+
+export function onConnection(t: f64, h: u32, credit: f64, family: i32, ports: f64, len: u32): u32 {
+  setNow(t);
+  let l = listener(h);
+  return done(l === null ? 0 : listen.onConnection(l, credit, family, ports, len));
+}
+
+// ---------------------------------------------------------------- queries
+
+export function abiVersion(): u32 { return abi.ABI_VERSION; }
+export function scratchPtr(): usize { return scratch; }
+export function scratchSize(): u32 { return SCRATCH_SIZE; }
+export function bytesRead(h: u32): f64 { let s = sock(h); return s === null ? -1 : s.bytesRead; }
+export function writeQueueSize(h: u32): u32 { let s = sock(h); return s === null ? 0 : s.sendQ.size; }
+export function socketState(h: u32): i32 { let s = sock(h); return s === null ? -1 : <i32>s.state; }
+export function connections(h: u32): i32 { let l = listener(h); return l === null ? -1 : l.count; }
+export function liveSockets(): i32 { return sockets.size; }
+export function liveListeners(): i32 { return listeners.size; }
+export function slabs(): u32 { return slabsInUse(); }
+export function slabsTotal(): u32 { return slabsAllocated(); }
+export function slabSize(): u32 { return SLAB; }
+
+/** Caps the bytes the core's queues may hold, in slabs (0 = no cap). Part of a stack's policy. */
+export function setLimits(maxSlabs: u32): void { setSlabLimit(maxSlabs); }

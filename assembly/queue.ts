@@ -1,0 +1,56 @@
+// A byte FIFO made of pool slabs: the send queue and the receive buffer of a socket.
+//
+// It stores where reading starts (`head`, an offset into the first slab) and how much is
+// stored (`size`); everything else is derived. Readers take the contiguous run at the head
+// (`peekPtr`/`peekLen`) and `consume` it, so bytes leave the queue without an extra copy.
+import { SLAB, allocSlab, freeSlab } from "./pool";
+
+export class ByteQueue {
+  slabs: usize[] = [];
+  head: u32 = 0;
+  size: u32 = 0;
+
+  /** Appends up to `len` bytes from `src`, at most until `size` reaches `cap`; returns how many. */
+  write(src: usize, len: u32, cap: u32): u32 {
+    let room: u32 = cap > this.size ? cap - this.size : 0;
+    let todo: u32 = len < room ? len : room;
+    let done: u32 = 0;
+    while (done < todo) {
+      let end = this.head + this.size; // offset of the tail from the start of slabs[0]
+      let inSlab = end % SLAB;
+      if (inSlab == 0 && end / SLAB == <u32>this.slabs.length) {
+        let s = allocSlab();
+        if (s == 0) break; // pool limit: take what fits
+        this.slabs.push(s);
+      }
+      let slab = this.slabs[end / SLAB];
+      let n = min(SLAB - inSlab, todo - done);
+      memory.copy(slab + inSlab, src + done, n);
+      done += n;
+      this.size += n;
+    }
+    return done;
+  }
+
+  peekPtr(): usize { return this.size == 0 ? 0 : this.slabs[0] + this.head; }
+
+  peekLen(): u32 { return min(this.size, SLAB - this.head); }
+
+  /** Drops `n` bytes from the head (n <= peekLen()). */
+  consume(n: u32): void {
+    this.head += n;
+    this.size -= n;
+    if (this.size == 0) {
+      this.clear();
+    } else if (this.head == SLAB) {
+      freeSlab(this.slabs.shift());
+      this.head = 0;
+    }
+  }
+
+  clear(): void {
+    while (this.slabs.length > 0) freeSlab(this.slabs.pop());
+    this.head = 0;
+    this.size = 0;
+  }
+}

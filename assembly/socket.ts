@@ -1,0 +1,429 @@
+// The socket state machine: every transition of a socket, as (state, input) -> state.
+//
+// Inputs come from two sides: the API (host/net calls api* when user code acts) and the
+// transport (the backend reports on* when the network acts). Each handler below switches on the
+// current state, and every state change goes through Sock.setState. Outputs are commands to the
+// transport and notifications to host/net, emitted in the order they happen.
+//
+// Write path: the host offers a write request's bytes piece by piece (apiWrite). The core hands
+// bytes to the transport as long as it has credit, keeps up to SEND_CAP more in the send queue,
+// and refuses the rest (the host keeps them and offers again on WRITABLE). A request completes
+// (WRITE_DONE) once the transport has confirmed every byte of it (onWritten), as libuv completes
+// a write once the kernel took it. FIN (SHUTDOWN) follows the last confirmed byte.
+//
+// Read path: the transport reads only while the consumer wants data (apiRead .. apiPause).
+// Bytes that arrive when it does not want them wait in the receive buffer; the buffer is
+// bounded because READ_STOP is issued as soon as the consumer pauses.
+import * as abi from "./abi";
+import { State } from "./abi";
+import { emit, emitBuf, scratch, now, joinNul, takeScratch } from "./emit";
+import { Sock, Addr } from "./sock";
+import { sockets } from "./table";
+import { TIMER_IDLE, TIMER_ATTEMPT } from "./timers";
+import { connectionGone } from "./listener";
+
+/** Bytes the send queue holds beyond what the transport took. */
+export const SEND_CAP: u32 = 65536;
+/** Bytes that may arrive after READ_STOP before the core calls the transport broken. */
+export const RECV_CAP: u32 = 1 << 20;
+
+// ---------------------------------------------------------------- connecting
+
+/** How apiConnect is told to reach its peer. */
+export const TARGET_NAME: i32 = 0; // a host name: RESOLVE first
+export const TARGET_IPC: i32 = 1;  // a Unix socket path or Windows pipe name
+export const TARGET_IP4: i32 = 4;
+export const TARGET_IP6: i32 = 6;
+
+/**
+ * Starts connecting an idle socket. Scratch holds `host NUL localAddress` (hostLen, localLen).
+ * For a name, `resolveFlags` carries RESOLVE's family (bits 0-3), `all` (bit 4) and the hints
+ * (bits 8 and up).
+ */
+export function apiConnect(s: Sock, target: i32, port: i32, localPort: i32, hostLen: u32, localLen: u32,
+  resolveFlags: i32, attemptMs: f64): i32 {
+  switch (s.state) {
+    case State.Idle: break; // the only state a connect may start from
+    default: return abi.EISCONN; // host/net reuses a socket only after it closed
+  }
+  let host = takeScratch(0, hostLen);
+  s.localAddr = localLen > 0 ? takeScratch(hostLen + 1, localLen) : null;
+  s.port = port;
+  s.localPort = localPort;
+  s.attemptMs = attemptMs;
+  refreshIdle(s);
+  if (target == TARGET_NAME) {
+    s.setState(State.Resolving);
+    emitBuf(abi.CMD_RESOLVE, s.id, resolveFlags & 15, resolveFlags >> 8, (resolveFlags >> 4) & 1, host);
+    return 0;
+  }
+  s.addrs = [new Addr(target == TARGET_IPC ? 0 : target, host)];
+  s.multi = false;
+  s.attempt = 0;
+  startAttempt(s);
+  return 0;
+}
+
+/**
+ * The addresses to try, resolved and ordered by the host. Scratch holds `count` records of
+ * [family u8][length u8][address bytes]. One address connects plainly; several are tried in
+ * turn with an attempt timer between them (autoSelectFamily).
+ */
+export function onResolved(s: Sock, count: u32): i32 {
+  switch (s.state) {
+    case State.Resolving: break;
+    default: return abi.EINVAL; // destroyed while resolving: nothing to do
+  }
+  if (count == 0) return abi.EINVAL;
+  let addrs: Addr[] = [];
+  let p: u32 = 0;
+  for (let i: u32 = 0; i < count; i++) {
+    let family = <i32>load<u8>(scratch + p);
+    let len = <u32>load<u8>(scratch + p + 1);
+    addrs.push(new Addr(family, takeScratch(p + 2, len)));
+    p += 2 + len;
+  }
+  s.addrs = addrs;
+  s.multi = count > 1;
+  s.attempt = 0;
+  refreshIdle(s);
+  startAttempt(s);
+  return 0;
+}
+
+function startAttempt(s: Sock): void {
+  let a = s.addrs[s.attempt];
+  s.setState(State.Connecting);
+  emitBuf(abi.EV_CONNECT_ATTEMPT, s.id, s.port, a.family, 0, a.text);
+  emitBuf(abi.CMD_CONNECT, s.id, s.port, a.family, s.localPort, joinNul(a.text, s.localAddr));
+  if (s.multi && s.attempt < s.addrs.length - 1) {
+    s.attemptTimer.arm(now + s.attemptMs, s.id, TIMER_ATTEMPT);
+  }
+}
+
+/**
+ * The outcome of the last CONNECT. On success scratch holds `localAddress NUL remoteAddress`
+ * (len bytes). `op` says which step failed (SYS_CONNECT or SYS_BIND).
+ */
+export function onConnect(s: Sock, status: i32, op: i32, credit: f64, localPort: i32, remotePort: i32,
+  family: i32, len: u32): i32 {
+  switch (s.state) {
+    case State.Connecting: break;
+    default: return abi.EINVAL; // a late outcome of an attempt we gave up on
+  }
+  s.attemptTimer.disarm();
+  let a = s.addrs[s.attempt];
+  if (status != 0) {
+    emitBuf(abi.EV_CONNECT_ATTEMPT_FAILED, s.id, s.port, a.family, status, a.text);
+    if (s.multi) {
+      nextAttempt(s);
+    } else if (op == abi.SYS_BIND) {
+      emitBuf(abi.EV_ERROR, s.id, status, op, s.localPort, s.localAddr);
+    } else {
+      emitBuf(abi.EV_ERROR, s.id, status, op, s.port, a.text);
+    }
+    return 0;
+  }
+  s.setState(State.Open);
+  s.credit = credit;
+  if (s.noDelay) emit(abi.CMD_SET_OPTION, s.id, abi.OPT_NO_DELAY, 1);
+  if (s.keepAlive) emit(abi.CMD_SET_OPTION, s.id, abi.OPT_KEEP_ALIVE, 1, s.keepAliveDelay);
+  if (!s.refed) emit(abi.CMD_REF, s.id, 0);
+  refreshIdle(s);
+  emit(abi.EV_CONNECTED, s.id, localPort, family, remotePort, scratch, len);
+  startReading(s);
+  pump(s);
+  return 0;
+}
+
+/** The attempt timer of autoSelectFamily fired: give up on this address, try the next. */
+export function attemptTimedOut(s: Sock): void {
+  if (s.state != State.Connecting) return;
+  let a = s.addrs[s.attempt];
+  emitBuf(abi.EV_CONNECT_ATTEMPT_TIMEOUT, s.id, s.port, a.family, 0, a.text);
+  nextAttempt(s);
+}
+
+function nextAttempt(s: Sock): void {
+  s.attempt++;
+  if (s.attempt < s.addrs.length) startAttempt(s);
+  else emit(abi.EV_ATTEMPTS_FAILED, s.id);
+}
+
+// ---------------------------------------------------------------- writing
+
+/**
+ * Offers `len` bytes from scratch, part of one write request; `last` marks the piece that ends
+ * the request. Returns how many bytes the core took (the host keeps the rest and offers them
+ * again after WRITABLE), or a negative errno.
+ */
+export function apiWrite(s: Sock, len: u32, last: bool): i32 {
+  if (!s.maySend()) return -(s.connected() ? abi.EPIPE : abi.ENOTCONN);
+  refreshIdle(s);
+  let done: u32 = 0;
+  if (s.sendQ.size == 0 && s.credit >= 1) {
+    // Nothing queued: hand over straight from scratch, as far as the credit goes.
+    done = <u32>min<f64>(s.credit, <f64>len);
+    if (done > 0) transmit(s, scratch, done);
+  }
+  done += s.sendQ.write(scratch + done, len - done, SEND_CAP);
+  s.accepted += done;
+  if (done < len) {
+    s.blocked = true;
+  } else if (last) {
+    s.marks.push(s.accepted);
+  }
+  settle(s);
+  return <i32>done;
+}
+
+function transmit(s: Sock, ptr: usize, n: u32): void {
+  emit(abi.CMD_WRITE, s.id, 0, 0, 0, ptr, n);
+  s.credit -= n;
+  s.sent += n;
+}
+
+/** The transport confirmed `flushed` more bytes and will now take `credit` bytes. */
+export function onWritten(s: Sock, flushed: f64, credit: f64): i32 {
+  if (!s.connected()) return abi.EINVAL; // closing: the transport's late news does not matter
+  if (flushed > s.sent - s.flushed) return abi.EINVAL; // more than was sent: ignore the lie
+  s.flushed += flushed;
+  s.credit = credit;
+  if (flushed > 0) refreshIdle(s);
+  settle(s);
+  pump(s);
+  return 0;
+}
+
+/** Hands queued bytes to the transport while it has credit. */
+function pump(s: Sock): void {
+  if (!s.connected()) return;
+  while (s.credit >= 1 && s.sendQ.size > 0) {
+    let n = <u32>min<f64>(s.credit, <f64>s.sendQ.peekLen());
+    transmit(s, s.sendQ.peekPtr(), n);
+    s.sendQ.consume(n);
+  }
+  if (s.blocked && s.sendQ.size <= SEND_CAP / 2) {
+    s.blocked = false;
+    emit(abi.EV_WRITABLE, s.id);
+  }
+  settle(s);
+}
+
+/** Completes every request whose bytes are all confirmed; sends FIN once nothing is left. */
+function settle(s: Sock): void {
+  while (s.marks.length > 0 && s.marks[0] <= s.flushed) {
+    s.marks.shift();
+    emit(abi.EV_WRITE_DONE, s.id, 0);
+  }
+  if (s.ending() && s.sendQ.size == 0 && s.marks.length == 0 && s.sent == s.flushed && !s.blocked) {
+    switch (s.state) {
+      case State.Ending: s.setState(State.FinWait); break;       // FIN after our last byte
+      case State.LastEnding: s.setState(State.LastAck); break;   // the peer ended first
+      default: return;
+    }
+    emit(abi.CMD_SHUTDOWN, s.id);
+  }
+}
+
+/** end(): FIN once everything before it is confirmed. */
+export function apiEnd(s: Sock): i32 {
+  switch (s.state) {
+    case State.Open: s.setState(State.Ending); break;          // we end first
+    case State.ReadEnded: s.setState(State.LastEnding); break; // answering the peer's FIN
+    default: return abi.EINVAL;                                // not connected, or ended already
+  }
+  settle(s);
+  return 0;
+}
+
+export function onShutdown(s: Sock, status: i32): i32 {
+  switch (s.state) {
+    case State.FinWait: s.setState(State.WriteEnded); break; // our FIN is out, still reading
+    case State.LastAck: s.setState(State.Done); break;       // both directions finished
+    default: return abi.EINVAL;
+  }
+  emit(abi.EV_SHUTDOWN_DONE, s.id, status);
+  return 0;
+}
+
+// ---------------------------------------------------------------- reading
+
+/** The consumer wants data: deliver what is buffered and keep the transport reading. */
+export function apiRead(s: Sock): i32 {
+  if (s.state >= State.Closing) return abi.EBADF;
+  s.wantRead = true;
+  deliver(s);
+  startReading(s);
+  return 0;
+}
+
+/** The consumer is full: stop the transport now, so nothing piles up. */
+export function apiPause(s: Sock): i32 {
+  s.wantRead = false;
+  if (s.reading) {
+    s.reading = false;
+    emit(abi.CMD_READ_STOP, s.id);
+  }
+  return 0;
+}
+
+function startReading(s: Sock): void {
+  if (s.wantRead && !s.reading && s.connected() && s.mayRecv()) {
+    s.reading = true;
+    emit(abi.CMD_READ_START, s.id);
+  }
+}
+
+/** `len` bytes from the peer are in scratch. */
+export function onData(s: Sock, len: u32): i32 {
+  if (!s.connected() || !s.mayRecv()) return abi.EINVAL; // after EOF or close: drop
+  s.bytesRead += len;
+  refreshIdle(s);
+  if (s.wantRead && s.recvQ.size == 0) {
+    emit(abi.EV_DATA, s.id, 0, 0, 0, scratch, len);
+    return 0;
+  }
+  let kept = s.recvQ.write(scratch, len, RECV_CAP);
+  if (kept < len) {
+    // The transport went on reading long after READ_STOP: fail the socket, do not grow.
+    emit(abi.EV_ERROR, s.id, abi.ENOBUFS, abi.SYS_READ);
+    return abi.ENOBUFS;
+  }
+  return 0;
+}
+
+function deliver(s: Sock): void {
+  while (s.wantRead && s.recvQ.size > 0) {
+    let n = s.recvQ.peekLen();
+    emit(abi.EV_DATA, s.id, 0, 0, 0, s.recvQ.peekPtr(), n);
+    s.recvQ.consume(n);
+  }
+  if (s.wantRead && s.readEnded() && !s.eofDelivered && s.state < State.Closing) {
+    s.eofDelivered = true;
+    emit(abi.EV_EOF, s.id);
+  }
+}
+
+/** The peer sent FIN. */
+export function onEof(s: Sock): i32 {
+  switch (s.state) {
+    case State.Open: s.setState(State.ReadEnded); break;         // the peer ends first
+    case State.Ending: s.setState(State.LastEnding); break;      // both ending, ours not out yet
+    case State.FinWait: s.setState(State.LastAck); break;        // both ending, ours in flight
+    case State.WriteEnded: s.setState(State.Done); break;        // the peer answers our FIN
+    default: return abi.EINVAL;                                  // not reading any more
+  }
+  s.reading = false; // a transport stops reading at EOF
+  deliver(s);
+  settle(s);
+  return 0;
+}
+
+// ---------------------------------------------------------------- errors, timers, closing
+
+/** The transport failed; `op` is the operation that failed. */
+export function onError(s: Sock, errno: i32, op: i32): i32 {
+  if (!s.hasTransport()) return abi.EINVAL;
+  if (s.state == State.Connecting) return onConnect(s, errno, abi.SYS_CONNECT, 0, 0, 0, 0, 0);
+  s.reading = false;
+  s.credit = 0;
+  if (op == abi.SYS_WRITE && s.marks.length > 0) {
+    // A write request fails with the error, as libuv fails the write (host/net destroys).
+    s.marks.shift();
+    emit(abi.EV_WRITE_DONE, s.id, errno);
+  } else {
+    emit(abi.EV_ERROR, s.id, errno, op);
+  }
+  return 0;
+}
+
+export function apiSetTimeout(s: Sock, ms: f64): i32 {
+  if (s.state >= State.Closing) return abi.EBADF;
+  s.idleMs = ms;
+  if (ms <= 0) s.idle.disarm();
+  else s.idle.arm(now + ms, s.id, TIMER_IDLE);
+  return 0;
+}
+
+/** Activity: restart the idle timer (even after it fired, like Node's timeout.refresh()). */
+function refreshIdle(s: Sock): void {
+  if (s.idleMs > 0 && s.state < State.Closing) s.idle.arm(now + s.idleMs, s.id, TIMER_IDLE);
+}
+
+export function idleFired(s: Sock): void {
+  if (s.state < State.Closing) emit(abi.EV_TIMEOUT, s.id);
+}
+
+export function apiSetOption(s: Sock, opt: i32, value: f64, value2: f64): i32 {
+  if (opt == abi.OPT_NO_DELAY) s.noDelay = value != 0;
+  else if (opt == abi.OPT_KEEP_ALIVE) { s.keepAlive = value != 0; s.keepAliveDelay = value2; }
+  else return abi.EINVAL;
+  if (s.connected()) emit(abi.CMD_SET_OPTION, s.id, opt, value, value2);
+  return 0;
+}
+
+export function apiRef(s: Sock, on: bool): i32 {
+  if (s.refed == on) return 0;
+  s.refed = on;
+  if (s.hasTransport()) emit(abi.CMD_REF, s.id, on ? 1 : 0);
+  return 0;
+}
+
+/** destroy(): close the transport (RST with `reset`); pending bytes are dropped. */
+export function apiDestroy(s: Sock, reset: bool): i32 {
+  switch (s.state) {
+    case State.Idle:
+    case State.Resolving:
+      // No transport to close: closed at once (host/net defers 'close' like Node).
+      forget(s);
+      finish(s);
+      return 0;
+    case State.Closing:
+    case State.Closed:
+      return abi.EBADF; // destroyed already
+    default:
+      // Connecting, or connected in any direction: the transport must be closed.
+      s.setState(State.Closing);
+      emit(abi.CMD_CLOSE, s.id, reset ? 1 : 0);
+      forget(s);
+      return 0;
+  }
+}
+
+/** Gives up everything a socket holds; its listener no longer counts it. */
+function forget(s: Sock): void {
+  s.idle.disarm();
+  s.attemptTimer.disarm();
+  s.sendQ.clear();
+  s.recvQ.clear();
+  s.reading = false;
+  s.wantRead = false;
+  s.blocked = false;
+  if (s.server != 0) {
+    let l = s.server;
+    s.server = 0;
+    connectionGone(l);
+  }
+}
+
+/** The transport closed (after CLOSE, or on its own after an error). */
+export function onClosed(s: Sock): i32 {
+  switch (s.state) {
+    case State.Closing: break; // the close we asked for
+    default: return abi.EINVAL; // still ours: host/net destroys it after the error it got
+  }
+  finish(s);
+  return 0;
+}
+
+function finish(s: Sock): void {
+  // Requests still pending are canceled as libuv cancels writes at close, before 'close'.
+  while (s.marks.length > 0) {
+    s.marks.shift();
+    emit(abi.EV_WRITE_DONE, s.id, abi.ECANCELED);
+  }
+  s.setState(State.Closed);
+  sockets.delete(s.id);
+  emit(abi.EV_CLOSED, s.id);
+}

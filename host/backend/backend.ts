@@ -1,0 +1,34 @@
+// The transport behind a stack: what carries the core's commands to a network and brings the
+// network's events back as core inputs. `node` uses real OS sockets; `sim` is an in-memory
+// network on a virtual clock. A backend never decides anything the core decides (when to read,
+// how much to write, when to end or close): it does what a command says and reports what
+// happened, as the ABI describes (docs/abi.md).
+import type { Core, Output } from '../core/core.js';
+
+export interface LookupOptions {
+  family: number;
+  hints: number;
+  all: boolean;
+}
+
+export interface LookupAddress {
+  address: string;
+  family: number;
+}
+
+export type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[] | undefined,
+  family?: number) => void;
+
+export interface Backend {
+  readonly kind: string;
+  /** Monotonic milliseconds: the `now` of every input. */
+  now(): number;
+  /** Connects the backend to the stack's core (again, with a fresh core after a trap). */
+  attach(core: Core): void;
+  /** Carries out one command (ops below FIRST_NOTIFICATION, except RESOLVE). */
+  exec(o: Output): void;
+  /** The default name resolution for RESOLVE (a socket's own `lookup` option overrides it). */
+  lookup(host: string, options: LookupOptions, callback: LookupCallback): void;
+  /** Drops every transport at once, reporting nothing (the core they belonged to is gone). */
+  abandon(): void;
+}

@@ -1,0 +1,256 @@
+// The node backend: real OS sockets (TCP, Unix domain sockets, Windows named pipes) through
+// Node's public `net` module, used as a raw transport. This is the only file of wasinet that
+// imports node:net (a test checks it).
+//
+// The raw sockets are configured so that they decide nothing: allowHalfOpen (FIN only when the
+// core says SHUTDOWN), created paused (reading only between READ_START and READ_STOP), no
+// timeouts, no maxConnections. Credit follows libuv's try-write: a WRITE the kernel takes at
+// once is confirmed at once (onWritten with full credit, inside the same call, as Node completes
+// such a write synchronously); a WRITE that has to wait leaves the core without credit until
+// the kernel takes it. Reads arrive as 'data' chunks and are copied into the core's scratch.
+import net from 'node:net';
+import dns from 'node:dns';
+import { performance } from 'node:perf_hooks';
+import type { Core, Output } from '../core/core.js';
+import { Op, SYSCALL, ListenFlag, Opt } from '../core/abi.js';
+import { abiErrno } from '../core/errno.js';
+import type { Backend, LookupCallback, LookupOptions } from './backend.js';
+
+/** Bytes the transport takes at once when nothing is waiting in it. */
+const CREDIT = 1 << 20;
+
+class Conn {
+  closed = false;   // the raw socket emitted 'close'
+  closing = false;  // the core issued CLOSE: report onClosed once the raw socket is closed
+  connecting: boolean;
+  constructor(public raw: net.Socket, connecting: boolean) {
+    this.connecting = connecting;
+  }
+}
+
+function familyOf(f: string | number | undefined): number {
+  return f === 'IPv6' || f === 6 ? 6 : f === 'IPv4' || f === 4 ? 4 : 0;
+}
+
+function syscallOf(err: NodeJS.ErrnoException, fallback: number): number {
+  return (err.syscall && SYSCALL[err.syscall]) || fallback;
+}
+
+function split(data: Buffer | null): string[] {
+  return data ? data.toString('utf8').split('\0') : [''];
+}
+
+export class NodeBackend implements Backend {
+  readonly kind = 'node';
+  #core!: Core;
+  #conns = new Map<number, Conn>();
+  #servers = new Map<number, net.Server>();
+  #timer: NodeJS.Timeout | null = null;
+
+  now(): number {
+    return performance.now();
+  }
+
+  attach(core: Core): void {
+    this.#core = core;
+  }
+
+  lookup(host: string, options: LookupOptions, callback: LookupCallback): void {
+    dns.lookup(host, { family: options.family, hints: options.hints, all: options.all }, callback as never);
+  }
+
+  abandon(): void {
+    for (const c of this.#conns.values()) {
+      c.raw.removeAllListeners();
+      c.raw.on('error', () => {});
+      c.raw.destroy();
+    }
+    for (const s of this.#servers.values()) {
+      s.removeAllListeners();
+      s.close();
+    }
+    this.#conns.clear();
+    this.#servers.clear();
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  exec(o: Output): void {
+    switch (o.op) {
+      case Op.CMD_CONNECT: return this.#connect(o);
+      case Op.CMD_LISTEN: return this.#listen(o);
+      case Op.CMD_READ_START: { const c = this.#conns.get(o.h); if (c && !c.closed) c.raw.resume(); return; }
+      case Op.CMD_READ_STOP: { const c = this.#conns.get(o.h); if (c && !c.closed) c.raw.pause(); return; }
+      case Op.CMD_WRITE: return this.#write(o.h, o.data!);
+      case Op.CMD_SHUTDOWN: {
+        const c = this.#conns.get(o.h);
+        if (c && !c.closed) c.raw.end();
+        else if (c) this.#core.onShutdown(o.h, 0);
+        return;
+      }
+      case Op.CMD_CLOSE: return this.#close(o.h, o.a === 1);
+      case Op.CMD_SET_OPTION: {
+        const c = this.#conns.get(o.h);
+        if (!c || c.closed) return;
+        if (o.a === Opt.NoDelay) c.raw.setNoDelay(o.b !== 0);
+        else if (o.a === Opt.KeepAlive) c.raw.setKeepAlive(o.b !== 0, o.c);
+        return;
+      }
+      case Op.CMD_REF: {
+        const t = this.#conns.get(o.h)?.raw ?? this.#servers.get(o.h);
+        if (t) { if (o.a) t.ref(); else t.unref(); }
+        return;
+      }
+      case Op.CMD_TIMER: {
+        if (this.#timer) clearTimeout(this.#timer);
+        this.#timer = null;
+        if (o.c >= 0) {
+          this.#timer = setTimeout(() => { this.#timer = null; this.#core.onTimer(); },
+            Math.max(0, Math.ceil(o.c - this.now())));
+          this.#timer.unref(); // socket timeouts never keep a process alive, as in Node
+        }
+        return;
+      }
+    }
+  }
+
+  #connect(o: Output): void {
+    const h = o.h;
+    const old = this.#conns.get(h);
+    if (old) {
+      // A new attempt replaces an abandoned one (autoSelectFamily): drop it without a word.
+      old.raw.removeAllListeners();
+      old.raw.on('error', () => {});
+      old.raw.destroy();
+    }
+    const [address, localAddress] = split(o.data);
+    const family = o.b;
+    const raw = family === 0
+      ? net.connect({ path: address, allowHalfOpen: true })
+      : net.connect({
+        host: address, port: o.a, family, allowHalfOpen: true, autoSelectFamily: false,
+        localAddress: localAddress || undefined, localPort: o.c || undefined,
+      });
+    raw.pause(); // before any 'data' listener: nothing is read until READ_START
+    const conn = new Conn(raw, true);
+    this.#conns.set(h, conn);
+    raw.once('connect', () => {
+      conn.connecting = false;
+      this.#core.onConnect(h, 0, 0, CREDIT, raw.localPort ?? 0, raw.remotePort ?? 0, familyOf(raw.remoteFamily),
+        raw.localAddress ?? '', raw.remoteAddress ?? '');
+    });
+    this.#wire(h, conn);
+  }
+
+  #wire(h: number, conn: Conn): void {
+    const raw = conn.raw;
+    raw.on('data', (chunk: Buffer) => this.#core.onData(h, chunk));
+    raw.on('end', () => this.#core.onEof(h));
+    raw.on('finish', () => { if (!conn.closing) this.#core.onShutdown(h, 0); });
+    raw.on('error', (err: NodeJS.ErrnoException) => {
+      if (conn.closing) return;
+      const errno = abiErrno(err.code);
+      if (conn.connecting) {
+        conn.connecting = false;
+        this.#core.onConnect(h, errno, syscallOf(err, SYSCALL.connect), 0, 0, 0, 0, '', '');
+      } else {
+        this.#core.onError(h, errno, syscallOf(err, SYSCALL.read));
+      }
+    });
+    raw.on('close', () => {
+      conn.closed = true;
+      if (conn.closing) {
+        this.#conns.delete(h);
+        this.#core.onClosed(h);
+      }
+    });
+  }
+
+  #write(h: number, data: Buffer): void {
+    const c = this.#conns.get(h);
+    if (!c || c.closed) return;
+    const raw = c.raw;
+    const n = data.length;
+    let reported = false;
+    raw.write(data, (err) => {
+      if (err || reported || c.closing) return; // errors arrive through 'error'
+      reported = true;
+      this.#core.onWritten(h, n, raw.writableLength === 0 ? CREDIT : 0);
+    });
+    if (reported) return;
+    if (raw.writableLength === 0) {
+      reported = true; // the kernel took it all: confirmed now, as libuv's try-write
+      this.#core.onWritten(h, n, CREDIT);
+    } else {
+      this.#core.onWritten(h, 0, 0); // queued in the kernel's path: no credit until it drains
+    }
+  }
+
+  #close(h: number, reset: boolean): void {
+    if (this.#servers.has(h)) {
+      const s = this.#servers.get(h)!;
+      this.#servers.delete(h);
+      s.removeAllListeners('connection');
+      s.on('connection', (raw: net.Socket) => raw.destroy());
+      s.close();
+      return;
+    }
+    const c = this.#conns.get(h);
+    if (!c) return;
+    c.closing = true;
+    if (c.closed) {
+      this.#conns.delete(h);
+      process.nextTick(() => this.#core.onClosed(h));
+    } else if (reset && !c.connecting) {
+      c.raw.resetAndDestroy();
+    } else {
+      c.raw.destroy();
+    }
+  }
+
+  #listen(o: Output): void {
+    const h = o.h;
+    const flags = o.c;
+    const [address] = split(o.data);
+    const srv = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+    this.#servers.set(h, srv);
+    let listening = false;
+    srv.on('connection', (raw: net.Socket) => {
+      const family = familyOf(raw.remoteFamily);
+      this.#core.onConnection(h, CREDIT, family, raw.localPort ?? 0, raw.remotePort ?? 0,
+        raw.localAddress ?? '', raw.remoteAddress ?? '', (sh) => {
+          const conn = new Conn(raw, false);
+          this.#conns.set(sh, conn);
+          this.#wire(sh, conn);
+        });
+    });
+    srv.on('listening', () => {
+      listening = true;
+      const a = srv.address();
+      if (typeof a === 'string' || a === null) this.#core.onListening(h, 0, 0, 0, 0, a ?? address);
+      else this.#core.onListening(h, 0, 0, a.port, familyOf(a.family), a.address);
+    });
+    srv.on('error', (err: NodeJS.ErrnoException) => {
+      if (listening) {
+        this.#core.onError(h, abiErrno(err.code), syscallOf(err, SYSCALL.accept));
+      } else {
+        this.#servers.delete(h);
+        this.#core.onListening(h, abiErrno(err.code), syscallOf(err, SYSCALL.listen), 0, 0, '');
+      }
+    });
+    const backlog = o.b || undefined;
+    const exclusive = (flags & ListenFlag.Exclusive) !== 0;
+    if (flags & ListenFlag.Ipc) {
+      srv.listen({
+        path: address, backlog, exclusive,
+        readableAll: (flags & ListenFlag.ReadableAll) !== 0, writableAll: (flags & ListenFlag.WritableAll) !== 0,
+      });
+    } else {
+      srv.listen({ port: o.a, host: address || undefined, backlog, exclusive, ipv6Only: (flags & ListenFlag.Ipv6Only) !== 0 });
+    }
+  }
+}
+
+// net's address utilities carry no socket logic: wasinet offers node:net's own.
+export const BlockList = net.BlockList;
+export const SocketAddress = net.SocketAddress;

@@ -1,0 +1,271 @@
+// host/core: one instance of the Wasm core and the boundary around it.
+//
+// Each input method writes its payload into the core's scratch region, calls the export with
+// `now`, and then hands the output records the call produced, in order, to the owner's
+// `dispatch` (commands to the backend, notifications to host/net). Dispatching may call more
+// inputs; each of those dispatches its own records before it returns, so effects nest exactly
+// as the synchronous calls of node:net do (a write the kernel takes at once completes inside
+// write()). Records carry copies of their payload: a view into Wasm memory would not survive a
+// memory growth or the reuse of a queue slab.
+//
+// A `Tap` sees every input (with `now` and payload bytes), every result and every output: the
+// recorder and the replayer use it. A trap in the core (an abort, an `unreachable`) becomes a
+// CoreTrap naming the core's message; the instance is discarded and the owner is told.
+import { instantiateCore, type CoreExports, type LoadedCore } from './wasm.js';
+import { Op, OP_NAMES, FIRST_NOTIFICATION } from './abi.js';
+
+export interface Output {
+  op: Op;
+  h: number;
+  a: number;
+  b: number;
+  c: number;
+  data: Buffer | null;
+}
+
+export interface Tap {
+  input(name: string, now: number, args: readonly number[], payload: Uint8Array | null): void;
+  result(value: number): void;
+  output(o: Output): void;
+}
+
+export interface CoreOwner {
+  now(): number;
+  dispatch(o: Output): void;
+  trapped(err: CoreTrap): void;
+}
+
+export class CoreTrap extends Error {
+  override name = 'CoreTrap';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** A transport address as the core carries it. */
+export interface ResolvedAddress {
+  address: string;
+  family: number;
+}
+
+export function isNotification(op: Op): boolean {
+  return op >= FIRST_NOTIFICATION;
+}
+
+export function opName(op: Op): string {
+  return OP_NAMES[op] ?? `op${op}`;
+}
+
+const enc = new TextEncoder();
+
+export class Core {
+  readonly #owner: CoreOwner;
+  readonly #loaded: LoadedCore;
+  readonly #x: CoreExports;
+  readonly scratch: number;
+  readonly scratchSize: number;
+  #buffer: ArrayBuffer;
+  #u8: Uint8Array;
+  #pending: Output[] = [];
+  #dead: CoreTrap | null = null;
+  tap: Tap | null = null;
+
+  constructor(owner: CoreOwner) {
+    this.#owner = owner;
+    this.#loaded = instantiateCore((op, h, a, b, c, ptr, len) => this.#out(op, h, a, b, c, ptr, len));
+    this.#x = this.#loaded.exports;
+    this.#buffer = this.#x.memory.buffer;
+    this.#u8 = new Uint8Array(this.#buffer);
+    this.scratch = this.#x.scratchPtr();
+    this.scratchSize = this.#x.scratchSize();
+  }
+
+  get dead(): CoreTrap | null {
+    return this.#dead;
+  }
+
+  /** The exports, for queries and for tests that drive the core directly. */
+  get exports(): CoreExports {
+    return this.#x;
+  }
+
+  #mem(): Uint8Array {
+    if (this.#x.memory.buffer !== this.#buffer) {
+      this.#buffer = this.#x.memory.buffer;
+      this.#u8 = new Uint8Array(this.#buffer);
+    }
+    return this.#u8;
+  }
+
+  #out(op: number, h: number, a: number, b: number, c: number, ptr: number, len: number): void {
+    let data: Buffer | null = null;
+    if (len > 0) {
+      data = Buffer.allocUnsafe(len);
+      data.set(this.#mem().subarray(ptr, ptr + len));
+    }
+    const o: Output = { op, h, a, b, c, data };
+    this.#pending.push(o);
+  }
+
+  /** Calls one export with `now`; `payload` bytes of scratch belong to this input. */
+  #call(name: string, args: number[], payload: number, before?: (result: number) => void,
+    now: number = this.#owner.now()): number {
+    if (this.#dead) return -1;
+    const tap = this.tap;
+    if (tap) tap.input(name, now, args, payload > 0 ? this.#mem().slice(this.scratch, this.scratch + payload) : null);
+    let result: number;
+    try {
+      result = this.#x[name](now, ...args);
+    } catch (err) {
+      this.#die(err);
+      return -1;
+    }
+    if (tap) tap.result(result);
+    before?.(result);
+    this.#flush();
+    return result;
+  }
+
+  #flush(): void {
+    const batch = this.#pending;
+    if (batch.length === 0) return;
+    this.#pending = [];
+    const tap = this.tap;
+    for (const o of batch) {
+      if (tap) tap.output(o);
+      if (this.#dead) return;
+      this.#owner.dispatch(o);
+    }
+  }
+
+  #die(err: unknown): void {
+    const said = this.#loaded.drainDiagnostics().trim();
+    const detail = said || (err instanceof Error ? err.message : String(err));
+    this.#dead = new CoreTrap(`wasinet core trapped: ${detail}`, { cause: err });
+    this.#pending = [];
+    this.#owner.trapped(this.#dead);
+  }
+
+  /** Writes strings into scratch, NUL-separated; returns the byte length of each. */
+  #strings(...parts: string[]): number[] {
+    const mem = this.#mem();
+    let p = this.scratch;
+    const lens: number[] = [];
+    for (const s of parts) {
+      const r = enc.encodeInto(s, mem.subarray(p, this.scratch + this.scratchSize - 1));
+      lens.push(r.written);
+      p += r.written;
+      mem[p++] = 0;
+    }
+    return lens;
+  }
+
+  #bytes(src: Uint8Array): void {
+    this.#mem().set(src, this.scratch);
+  }
+
+  // ------------------------------------------------------------ API inputs
+
+  apiSocket(before?: (h: number) => void): number {
+    return this.#call('apiSocket', [], 0, before);
+  }
+
+  apiConnect(h: number, target: number, port: number, localPort: number, host: string, localAddress: string,
+    resolveFlags: number, attemptMs: number): number {
+    const [hl, ll] = this.#strings(host, localAddress);
+    return this.#call('apiConnect', [h, target, port, localPort, hl, ll, resolveFlags, attemptMs], hl + 1 + ll);
+  }
+
+  /** Offers src (at most scratchSize bytes); returns the bytes taken or a negative errno. */
+  apiWrite(h: number, src: Uint8Array, last: boolean): number {
+    this.#bytes(src);
+    return this.#call('apiWrite', [h, src.length, last ? 1 : 0], src.length);
+  }
+
+  apiEnd(h: number): number { return this.#call('apiEnd', [h], 0); }
+  apiRead(h: number): number { return this.#call('apiRead', [h], 0); }
+  apiPause(h: number): number { return this.#call('apiPause', [h], 0); }
+  apiDestroy(h: number, reset: boolean): number { return this.#call('apiDestroy', [h, reset ? 1 : 0], 0); }
+  apiSetTimeout(h: number, ms: number): number { return this.#call('apiSetTimeout', [h, ms], 0); }
+  apiSetOption(h: number, opt: number, value: number, value2: number): number {
+    return this.#call('apiSetOption', [h, opt, value, value2], 0);
+  }
+  apiRef(h: number, on: boolean): number { return this.#call('apiRef', [h, on ? 1 : 0], 0); }
+
+  apiListen(port: number, backlog: number, flags: number, address: string, prev: number, maxConnections: number,
+    before?: (h: number) => void): number {
+    const [len] = this.#strings(address);
+    return this.#call('apiListen', [port, backlog, flags, len, prev, maxConnections], len, before);
+  }
+
+  apiServerClose(h: number): number { return this.#call('apiServerClose', [h], 0); }
+  apiSetMaxConnections(h: number, n: number): number { return this.#call('apiSetMaxConnections', [h, n], 0); }
+  apiTimerSet(id: number, delay: number): number { return this.#call('apiTimerSet', [id, delay], 0); }
+  apiTimerClear(id: number): number { return this.#call('apiTimerClear', [id], 0); }
+
+  // ------------------------------------------------------------ transport inputs
+
+  onResolved(h: number, addresses: readonly ResolvedAddress[]): number {
+    const mem = this.#mem();
+    let p = this.scratch;
+    for (const { address, family } of addresses) {
+      const r = enc.encodeInto(address, mem.subarray(p + 2, p + 2 + 255));
+      mem[p] = family;
+      mem[p + 1] = r.written;
+      p += 2 + r.written;
+    }
+    return this.#call('onResolved', [h, addresses.length], p - this.scratch);
+  }
+
+  onConnect(h: number, status: number, op: number, credit: number, localPort: number, remotePort: number,
+    family: number, localAddress: string, remoteAddress: string): number {
+    let len = 0;
+    if (status === 0) {
+      const [ll, rl] = this.#strings(localAddress, remoteAddress);
+      len = ll + 1 + rl;
+    }
+    return this.#call('onConnect', [h, status, op, credit, localPort, remotePort, family, len], len);
+  }
+
+  /** Bytes from the peer; split into scratch-sized inputs. */
+  onData(h: number, chunk: Uint8Array): void {
+    const size = this.scratchSize;
+    for (let off = 0; off < chunk.length; off += size) {
+      const piece = chunk.subarray(off, Math.min(off + size, chunk.length));
+      this.#bytes(piece);
+      this.#call('onData', [h, piece.length], piece.length);
+    }
+  }
+
+  onEof(h: number): number { return this.#call('onEof', [h], 0); }
+  onWritten(h: number, flushed: number, credit: number): number { return this.#call('onWritten', [h, flushed, credit], 0); }
+  onShutdown(h: number, status: number): number { return this.#call('onShutdown', [h, status], 0); }
+  onError(h: number, errno: number, op: number): number { return this.#call('onError', [h, errno, op], 0); }
+  onClosed(h: number): number { return this.#call('onClosed', [h], 0); }
+  onTimer(): number { return this.#call('onTimer', [], 0); }
+
+  onListening(h: number, status: number, op: number, port: number, family: number, address: string): number {
+    const [len] = status === 0 ? this.#strings(address) : [0];
+    return this.#call('onListening', [h, status, op, port, family, len], len);
+  }
+
+  onConnection(h: number, credit: number, family: number, localPort: number, remotePort: number,
+    localAddress: string, remoteAddress: string, before: (h: number) => void): number {
+    const [ll, rl] = this.#strings(localAddress, remoteAddress);
+    const len = ll + 1 + rl;
+    return this.#call('onConnection', [h, credit, family, localPort + remotePort * 65536, len], len, before);
+  }
+
+  /** Replays one recorded input: scratch gets `payload`, the export gets `now` and `args`. */
+  replayInput(name: string, now: number, args: readonly number[], payload: Uint8Array | null): number {
+    if (payload) this.#bytes(payload);
+    return this.#call(name, [...args], payload ? payload.length : 0, undefined, now);
+  }
+
+  // ------------------------------------------------------------ queries (not traced)
+
+  bytesRead(h: number): number { return this.#x.bytesRead(h); }
+  writeQueueSize(h: number): number { return this.#x.writeQueueSize(h); }
+  connections(h: number): number { return this.#x.connections(h); }
+  socketState(h: number): number { return this.#x.socketState(h); }
+}

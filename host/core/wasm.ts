@@ -1,0 +1,64 @@
+// Loading the core: compile build/release.wasm once per process, instantiate it once per stack,
+// inside a WASI environment from @wasmer/wasi. All of it is synchronous, so `import 'wasinet'`
+// and `require('wasinet')` hand back a ready module with no top-level await.
+//
+// @wasmer/wasi needs its own Wasm module initialised first. Its async `init()` decodes the
+// module its bundle inlines; we take that same inlined module and give it to `initSync`.
+// The core's diagnostics (an abort message, a trace) go to WASI stdout/stderr, which @wasmer/wasi
+// captures; `drainDiagnostics` hands them over so the host can forward them.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { WASI, initSync } from '@wasmer/wasi';
+
+const require = createRequire(import.meta.url);
+
+let wasiReady = false;
+function initWasi(): void {
+  if (wasiReady) return;
+  const bundle = readFileSync(require.resolve('@wasmer/wasi'), 'latin1');
+  const start = bundle.indexOf('data:application/wasm;base64,');
+  if (start < 0) throw new Error('wasinet: cannot find the Wasm module inlined in @wasmer/wasi');
+  const end = bundle.indexOf('"', start);
+  const bytes = Buffer.from(bundle.slice(start + 'data:application/wasm;base64,'.length, end), 'base64');
+  initSync(new WebAssembly.Module(bytes));
+  wasiReady = true;
+}
+
+let coreModule: WebAssembly.Module | null = null;
+
+/** The compiled core, shared by every stack of the process. */
+export function coreWasm(): WebAssembly.Module {
+  if (coreModule === null) {
+    const url = new URL('../../release.wasm', import.meta.url);
+    coreModule = new WebAssembly.Module(readFileSync(url));
+  }
+  return coreModule;
+}
+
+export interface CoreExports {
+  readonly memory: WebAssembly.Memory;
+  [name: string]: any;
+}
+
+export interface LoadedCore {
+  exports: CoreExports;
+  /** Returns what the core wrote to stdout and stderr since the last call. */
+  drainDiagnostics(): string;
+}
+
+/** A fresh instance of the core, whose only import of ours is `out`. */
+export function instantiateCore(out: (op: number, h: number, a: number, b: number, c: number, ptr: number, len: number) => void): LoadedCore {
+  initWasi();
+  const module = coreWasm();
+  const wasi = new WASI({ args: [], env: {} });
+  const imports = wasi.getImports(module) as WebAssembly.Imports;
+  const instance = new WebAssembly.Instance(module, { ...imports, wasinet: { out } });
+  wasi.instantiate(instance, {});
+  (instance.exports._initialize as () => void)();
+  return {
+    exports: instance.exports as unknown as CoreExports,
+    drainDiagnostics() {
+      return wasi.getStdoutString() + wasi.getStderrString();
+    },
+  };
+}

@@ -1,0 +1,62 @@
+// The `net` module's surface, for one stack: what `import net from 'wasinet'` gives (on the
+// default stack) and what createStack() gives (on its own stack).
+import { Socket, kStack } from './socket.js';
+import { Server } from './server.js';
+import { normalizeArgs, getDefaultAutoSelectFamily, setDefaultAutoSelectFamily,
+  getDefaultAutoSelectFamilyAttemptTimeout, setDefaultAutoSelectFamilyAttemptTimeout } from './args.js';
+import { isIP, isIPv4, isIPv6 } from './ip.js';
+import { BlockList, SocketAddress } from '../backend/node.js';
+import type { Stack } from './stack.js';
+
+export interface NetApi {
+  Socket: typeof Socket;
+  Stream: typeof Socket;
+  Server: typeof Server;
+  createServer: (options?: any, connectionListener?: (socket: Socket) => void) => Server;
+  connect: (...args: any[]) => Socket;
+  createConnection: (...args: any[]) => Socket;
+  isIP: typeof isIP;
+  isIPv4: typeof isIPv4;
+  isIPv6: typeof isIPv6;
+  getDefaultAutoSelectFamily: typeof getDefaultAutoSelectFamily;
+  setDefaultAutoSelectFamily: typeof setDefaultAutoSelectFamily;
+  getDefaultAutoSelectFamilyAttemptTimeout: typeof getDefaultAutoSelectFamilyAttemptTimeout;
+  setDefaultAutoSelectFamilyAttemptTimeout: typeof setDefaultAutoSelectFamilyAttemptTimeout;
+  BlockList: typeof BlockList;
+  SocketAddress: typeof SocketAddress;
+}
+
+/** The net API over `stack`; null means the default stack, with the base classes themselves. */
+export function makeNet(stack: Stack | null): NetApi {
+  let S = Socket;
+  let V = Server;
+  if (stack !== null) {
+    const BaseSocket: any = Socket;
+    const BaseServer: any = Server;
+    S = class Socket extends BaseSocket {} as typeof Socket;
+    V = class Server extends BaseServer {} as typeof Server;
+    (S as any)[kStack] = stack;
+    (V as any)[kStack] = stack;
+    (stack as unknown as { Socket: typeof Socket }).Socket = S;
+  }
+
+  function createServer(options?: any, connectionListener?: (socket: Socket) => void): Server {
+    return new V(options, connectionListener);
+  }
+
+  function connect(...args: any[]): Socket {
+    const normalized = normalizeArgs(args);
+    const options = normalized[0];
+    const socket = new S(options);
+    if (options.timeout) socket.setTimeout(options.timeout);
+    return socket.connect(normalized);
+  }
+
+  return {
+    Socket: S, Stream: S, Server: V, createServer, connect, createConnection: connect,
+    isIP, isIPv4, isIPv6,
+    getDefaultAutoSelectFamily, setDefaultAutoSelectFamily,
+    getDefaultAutoSelectFamilyAttemptTimeout, setDefaultAutoSelectFamilyAttemptTimeout,
+    BlockList, SocketAddress,
+  };
+}

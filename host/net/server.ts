@@ -1,0 +1,303 @@
+// net.Server: listens through a listener of the Wasm core.
+//
+// The core keeps what decides behaviour: the listener's state, the count of open connections,
+// the maxConnections refusal, and "closed and drained" (when Node emits 'close'). This class
+// validates arguments as Node does, asks the core to listen, and turns the listener's
+// notifications into Node's events on Node's ticks.
+import { EventEmitter } from 'node:events';
+import type { Output, CoreTrap } from '../core/core.js';
+import { Op, ListenFlag, SYSCALLS } from '../core/abi.js';
+import { Stack, getDefaultStack, kNotify, kTrapped, type Endpoint } from './stack.js';
+import { Socket, kStack, kAccepted } from './socket.js';
+import { normalizeArgs, isPipeName, backlogArg } from './args.js';
+import { validateNumber, validatePort, validateAbortSignal } from './validate.js';
+import {
+  ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_SERVER_ALREADY_LISTEN, ERR_SERVER_NOT_RUNNING,
+  uvExceptionWithHostPort, dnsException, errnoException,
+} from './errors.js';
+
+function familyName(f: number): string {
+  return f === 6 ? 'IPv6' : 'IPv4';
+}
+
+export interface ServerOptions {
+  allowHalfOpen?: boolean;
+  pauseOnConnect?: boolean;
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepAliveInitialDelay?: number;
+  highWaterMark?: number;
+}
+
+export class Server extends EventEmitter implements Endpoint {
+  static [kStack]: Stack | null = null;
+
+  allowHalfOpen: boolean;
+  pauseOnConnect: boolean;
+  noDelay: boolean;
+  keepAlive: boolean;
+  keepAliveInitialDelay: number;
+  highWaterMark: number;
+  _pipeName?: string;
+  #maxConnections: number | undefined;
+
+  readonly #stack: Stack;
+  #lh = 0;               // the core's listener while listening (Node's `_handle`)
+  #bound = false;        // the listener is bound (address() answers)
+  #draining = new Set<number>(); // listeners closed but with open connections
+  #address: { address: string; family: string; port: number } | null = null;
+  #requested: { address: string | null; port: number; host?: string } = { address: null, port: 0 };
+  #listeningId = 1;
+  #unref = false;
+
+  constructor(options?: ServerOptions | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void) {
+    super();
+    let opts: ServerOptions;
+    if (typeof options === 'function') {
+      connectionListener = options;
+      opts = {};
+      this.on('connection', connectionListener);
+    } else if (options == null || typeof options === 'object') {
+      opts = { ...options };
+      if (typeof connectionListener === 'function') this.on('connection', connectionListener);
+    } else {
+      throw ERR_INVALID_ARG_TYPE('options', 'Object', options);
+    }
+    if (typeof opts.keepAliveInitialDelay !== 'undefined') {
+      validateNumber(opts.keepAliveInitialDelay, 'options.keepAliveInitialDelay');
+      if (opts.keepAliveInitialDelay < 0) opts.keepAliveInitialDelay = 0;
+    }
+    if (typeof opts.highWaterMark !== 'undefined') {
+      validateNumber(opts.highWaterMark, 'options.highWaterMark');
+      if (opts.highWaterMark < 0) opts.highWaterMark = undefined;
+    }
+    this.#stack = ((opts as Record<symbol, unknown>)[kStack] as Stack | undefined) ?? (new.target as typeof Server)[kStack] ?? getDefaultStack();
+    this.allowHalfOpen = opts.allowHalfOpen || false;
+    this.pauseOnConnect = !!opts.pauseOnConnect;
+    this.noDelay = Boolean(opts.noDelay);
+    this.keepAlive = Boolean(opts.keepAlive);
+    this.keepAliveInitialDelay = ~~((opts.keepAliveInitialDelay as number) / 1000);
+    this.highWaterMark = opts.highWaterMark ?? 16384;
+  }
+
+  get maxConnections(): number | undefined {
+    return this.#maxConnections;
+  }
+
+  set maxConnections(n: number | undefined) {
+    this.#maxConnections = n;
+    if (this.#lh) this.#stack.core.apiSetMaxConnections(this.#lh, Number(n) > 0 ? Math.floor(Number(n)) : 0);
+  }
+
+  /** Connections accepted and not yet destroyed (Node's server._connections). */
+  get _connections(): number {
+    let n = 0;
+    const core = this.#stack.core;
+    if (this.#lh) n += Math.max(0, core.connections(this.#lh));
+    for (const h of this.#draining) n += Math.max(0, core.connections(h));
+    return n;
+  }
+
+  get listening(): boolean {
+    return this.#lh !== 0 && (this.#bound || this._pipeName !== undefined);
+  }
+
+  listen(...args: unknown[]): this {
+    const [opts, cb] = normalizeArgs(args);
+    let options = opts;
+    if (this.#lh) throw ERR_SERVER_ALREADY_LISTEN();
+    if (cb !== null) this.once('listening', cb);
+    const backlogFromArgs = backlogArg(args.length > 1 && args[1]) || backlogArg(args.length > 2 && args[2]);
+    options = options._handle || options.handle || options;
+    this.#listeningId++;
+    if (options instanceof Server || options instanceof Socket || (typeof options.fd === 'number' && options.fd >= 0)) {
+      throw ERR_INVALID_ARG_VALUE('options', options, 'is not supported by wasinet yet (listening on a handle or fd)');
+    }
+    this.#abortSignal(options);
+
+    if (args.length === 0 || typeof args[0] === 'function' ||
+      (typeof options.port === 'undefined' && 'port' in options) || options.port === null) {
+      options.port = 0;
+    }
+    if (typeof options.port === 'number' || typeof options.port === 'string') {
+      validatePort(options.port, 'options.port');
+      const backlog = options.backlog || backlogFromArgs;
+      let flags = options.exclusive ? ListenFlag.Exclusive : 0;
+      if (options.ipv6Only === true) flags |= ListenFlag.Ipv6Only;
+      const port = (options.port as number) | 0;
+      this.#requested = options.host
+        ? { address: null, port, host: String(options.host) }
+        : { address: '::', port };
+      this.#start(port, backlog | 0, flags, options.host ? String(options.host) : '');
+      return this;
+    }
+    if (options.path && isPipeName(options.path)) {
+      if (options.path[0] === '\0' && (options.readableAll || options.writableAll)) {
+        throw ERR_INVALID_ARG_VALUE('options', options,
+          'can not set readableAll or writableAllt to true when path is abstract unix socket');
+      }
+      const path: string = options.path;
+      this._pipeName = path;
+      const backlog = options.backlog || backlogFromArgs;
+      let flags = ListenFlag.Ipc;
+      if (options.exclusive) flags |= ListenFlag.Exclusive;
+      if (options.readableAll === true) flags |= ListenFlag.ReadableAll;
+      if (options.writableAll === true) flags |= ListenFlag.WritableAll;
+      this.#requested = { address: path, port: -1 };
+      this.#start(0, backlog | 0, flags, path);
+      return this;
+    }
+    if (!('port' in options || 'path' in options)) {
+      throw ERR_INVALID_ARG_VALUE('options', options, 'must have the property "port" or "path"');
+    }
+    throw ERR_INVALID_ARG_VALUE('options', options);
+  }
+
+  #start(port: number, backlog: number, flags: number, address: string): void {
+    const core = this.#stack.core;
+    const prev = this.#draining.size ? [...this.#draining][this.#draining.size - 1] : 0;
+    if (prev) this.#draining.delete(prev);
+    this.#bound = false;
+    this.#address = null;
+    const max = Number(this.#maxConnections) > 0 ? Math.floor(Number(this.#maxConnections)) : 0;
+    core.apiListen(port, backlog, flags, address, prev, max, (lh) => {
+      this.#lh = lh;
+      this.#stack.register(lh, this);
+      if (this.#unref) core.apiRef(lh, false);
+    });
+  }
+
+  #abortSignal(options: { signal?: AbortSignal }): void {
+    if (options?.signal === undefined) return;
+    validateAbortSignal(options.signal, 'options.signal');
+    const { signal } = options;
+    const onAborted = () => this.close();
+    if (signal.aborted) process.nextTick(onAborted);
+    else {
+      signal.addEventListener('abort', onAborted, { once: true });
+      this.once('close', () => signal.removeEventListener('abort', onAborted));
+    }
+  }
+
+  [kNotify](o: Output): void {
+    switch (o.op) {
+      case Op.EV_LISTENING: {
+        const address = o.data ? o.data.toString() : '';
+        this.#bound = true;
+        this.#address = this._pipeName !== undefined ? null : { address, family: familyName(o.b), port: o.a };
+        const lh = o.h;
+        process.nextTick(() => { if (this.#lh === lh) this.emit('listening'); });
+        return;
+      }
+      case Op.EV_LISTEN_ERROR: {
+        this.#stack.unregister(o.h, this);
+        if (this.#lh === o.h) this.#lh = 0;
+        const syscall = SYSCALLS[o.b] ?? 'listen';
+        const req = this.#requested;
+        const err = syscall === 'getaddrinfo'
+          ? dnsException(o.a, 'getaddrinfo', req.host)
+          : uvExceptionWithHostPort(o.a, syscall, req.address ?? req.host ?? null, req.port);
+        process.nextTick(() => this.emit('error', err));
+        return;
+      }
+      case Op.EV_CONNECTION: return this.#onConnection(o);
+      case Op.EV_DROP: {
+        const [localAddress, remoteAddress] = o.data ? o.data.toString().split('\0') : ['', ''];
+        if (o.b === 0) { this.emit('drop'); return; }
+        const ports = o.c;
+        this.emit('drop', {
+          localAddress, localPort: ports % 65536, localFamily: familyName(o.b),
+          remoteAddress, remotePort: Math.floor(ports / 65536), remoteFamily: familyName(o.b),
+        });
+        return;
+      }
+      case Op.EV_SERVER_DRAINED: {
+        this.#stack.unregister(o.h, this);
+        this.#draining.delete(o.h);
+        process.nextTick(() => this.emit('close'));
+        return;
+      }
+      case Op.EV_ERROR:
+        this.emit('error', errnoException(o.a, SYSCALLS[o.b] ?? 'accept'));
+        return;
+    }
+  }
+
+  #onConnection(o: Output): void {
+    const [localAddress, remoteAddress] = o.data ? o.data.toString().split('\0') : ['', ''];
+    const ports = o.c;
+    const SocketClass = (this.#stack as unknown as { Socket?: typeof Socket }).Socket ?? Socket;
+    const socket = new SocketClass({
+      [kStack]: this.#stack,
+      [kAccepted]: {
+        h: o.a, family: o.b, localAddress, remoteAddress,
+        localPort: ports % 65536, remotePort: Math.floor(ports / 65536),
+      },
+      allowHalfOpen: this.allowHalfOpen,
+      pauseOnCreate: this.pauseOnConnect,
+      readable: true,
+      writable: true,
+      readableHighWaterMark: this.highWaterMark,
+      writableHighWaterMark: this.highWaterMark,
+    } as never);
+    if (this.noDelay && o.b !== 0) socket.setNoDelay(true);
+    if (this.keepAlive && o.b !== 0) socket.setKeepAlive(true, this.keepAliveInitialDelay * 1000);
+    socket.server = this;
+    socket._server = this;
+    this.emit('connection', socket);
+  }
+
+  [kTrapped](err: CoreTrap): void {
+    this.#lh = 0;
+    this.#bound = false;
+    this.#draining.clear();
+    process.nextTick(() => this.emit('error', err));
+  }
+
+  address(): { address: string; family: string; port: number } | string | null {
+    if (this.#lh && this.#bound && this.#address) return { ...this.#address };
+    if (this._pipeName !== undefined) return this._pipeName;
+    return null;
+  }
+
+  close(cb?: (err?: Error) => void): this {
+    this.#listeningId++;
+    if (typeof cb === 'function') {
+      if (!this.#lh) this.once('close', () => cb(ERR_SERVER_NOT_RUNNING()));
+      else this.once('close', cb);
+    }
+    const lh = this.#lh;
+    if (lh) {
+      this.#lh = 0;
+      this.#bound = false;
+      this.#draining.add(lh);
+      this.#stack.core.apiServerClose(lh);
+    } else if (this.#draining.size === 0) {
+      process.nextTick(() => this.emit('close'));
+    }
+    return this;
+  }
+
+  getConnections(cb: (err: Error | null, count: number) => void): this {
+    const n = this._connections;
+    process.nextTick(cb, null, n);
+    return this;
+  }
+
+  ref(): this {
+    this.#unref = false;
+    if (this.#lh) this.#stack.core.apiRef(this.#lh, true);
+    return this;
+  }
+
+  unref(): this {
+    this.#unref = true;
+    if (this.#lh) this.#stack.core.apiRef(this.#lh, false);
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#lh) return;
+    await new Promise<void>((resolve, reject) => this.close((err) => (err ? reject(err) : resolve())));
+  }
+}

@@ -1,0 +1,838 @@
+// net.Socket: a stream.Duplex whose transport is a socket of the Wasm core.
+//
+// The Duplex gives users what they observe of writing and reading (write()'s answer,
+// writableLength, 'drain', 'data', 'end', 'finish') exactly as Node's Socket does, because it
+// is the same stream machinery. Below it, every transport decision is the core's: _write hands
+// bytes to the core, which completes the callback once the transport took them; _read asks
+// the core for data, and a full Readable tells it to pause; end() asks for a FIN, destroy()
+// for a close; idle timeouts, connection attempts and byte counts are kept in the core. This
+// class turns the core's notifications into Node's events, in Node's order and on Node's ticks.
+import { Duplex } from 'node:stream';
+import { ADDRCONFIG } from 'node:dns';
+import type { Output } from '../core/core.js';
+import type { CoreTrap } from '../core/core.js';
+import { Op, Opt, ERRNO, SYSCALLS } from '../core/abi.js';
+import { Stack, getDefaultStack, kNotify, kResolve, kTrapped, type Endpoint } from './stack.js';
+import type { LookupAddress } from '../backend/backend.js';
+import { isIP } from './ip.js';
+import {
+  ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_MISSING_ARGS, ERR_INVALID_IP_ADDRESS, ERR_INVALID_ADDRESS_FAMILY,
+  ERR_SOCKET_CLOSED, ERR_SOCKET_CLOSED_BEFORE_CONNECTION, ERR_SOCKET_CONNECTION_TIMEOUT, ERR_INVALID_HANDLE_TYPE,
+  exceptionWithHostPort, errnoException, aggregateError, endedByOtherParty,
+} from './errors.js';
+import {
+  validateNumber, validateInt32, validateBoolean, validateString, validateFunction, validateAbortSignal, validatePort,
+  timerDuration,
+} from './validate.js';
+import { normalizeArgs, type NormalizedArgs, autoSelect } from './args.js';
+
+/** How apiConnect is told to reach the peer (see assembly/socket.ts). */
+const TARGET_NAME = 0;
+const TARGET_IPC = 1;
+
+export const kStack = Symbol('wasinet.stack');
+/** Options of a socket accepted by a Server: the core handle and what the core said of it. */
+export const kAccepted = Symbol('wasinet.accepted');
+
+export interface AcceptedInfo {
+  h: number;
+  family: number;
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+}
+
+interface AddressInfo { address?: string; family?: string; port?: number }
+
+interface WriteRequest {
+  bufs: Uint8Array[];
+  i: number;
+  off: number;
+  cb: (err?: Error | null) => void;
+}
+
+type Chunk = string | Uint8Array;
+
+function familyName(f: number): string | undefined {
+  return f === 4 ? 'IPv4' : f === 6 ? 'IPv6' : undefined;
+}
+
+function toBuffer(chunk: Chunk, encoding: BufferEncoding | 'buffer'): Uint8Array {
+  return typeof chunk === 'string' ? Buffer.from(chunk, encoding === 'buffer' ? 'utf8' : encoding) : chunk;
+}
+
+function byteLength(chunk: Chunk, encoding?: BufferEncoding | 'buffer'): number {
+  return typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding === 'buffer' ? 'utf8' : encoding) : chunk.length;
+}
+
+export interface SocketOptions {
+  fd?: number;
+  allowHalfOpen?: boolean;
+  readable?: boolean;
+  writable?: boolean;
+  signal?: AbortSignal;
+  noDelay?: boolean;
+  keepAlive?: boolean;
+  keepAliveInitialDelay?: number;
+  onread?: { buffer: Uint8Array | (() => Uint8Array); callback: (bytesWritten: number, buf: Uint8Array) => boolean | void };
+  [key: string]: unknown;
+}
+
+export class Socket extends Duplex implements Endpoint {
+  static [kStack]: Stack | null = null;
+
+  connecting = false;
+  timeout?: number;
+  server: unknown = null;
+  _server: unknown = null;
+  autoSelectFamilyAttemptedAddresses?: string[];
+  declare allowHalfOpen: boolean;
+
+  readonly #stack: Stack;
+  #h = 0;              // the core's socket, 0 when there is none (Node's `_handle`)
+  #closingH = 0;        // the handle being closed after destroy(), until CLOSED
+  #ipc = false;
+  #sockname: AddressInfo | null = null;
+  #peername: AddressInfo | null = null;
+  #pendingData: unknown = null;
+  #pendingEncoding = '';
+  #dispatched = 0;      // bytes of write requests handed to the core (Node's handle.bytesWritten)
+  #bytesRead = 0;       // kept once the handle is gone
+  #req: WriteRequest | null = null;
+  #finalCb: ((err?: Error | null) => void) | null = null;
+  #noDelay: boolean;
+  #keepAlive: boolean;
+  #keepAliveDelay: number;
+  #onreadBuf: Uint8Array | null = null;
+  #onreadGen: (() => Uint8Array) | null = null;
+  #onreadCb: ((n: number, buf: Uint8Array) => boolean | void) | null = null;
+  #leftover: Uint8Array | null = null;
+  #closeHadError = false;
+  #inDestroy = false;
+  #resetAndClosing = false;
+  #lookup: Function | null = null;
+  #dnsopts: Record<string, unknown> | null = null;
+  #host: string | undefined;
+  #connectOptions: Record<string, unknown> = {};
+  #attemptErrors: Error[] = [];
+  #lastAttemptError: Error | null = null;
+  #aborted = false;
+
+  constructor(options?: SocketOptions | number) {
+    if (typeof options === 'object' && options !== null) {
+      if (options.objectMode) {
+        throw ERR_INVALID_ARG_VALUE('options.objectMode', options.objectMode, 'is not supported');
+      } else if (options.readableObjectMode || options.writableObjectMode) {
+        const which = options.readableObjectMode ? 'readableObjectMode' : 'writableObjectMode';
+        throw ERR_INVALID_ARG_VALUE(`options.${which}`, options.readableObjectMode || options.writableObjectMode, 'is not supported');
+      }
+      if (typeof options.keepAliveInitialDelay !== 'undefined') {
+        validateNumber(options.keepAliveInitialDelay, 'options.keepAliveInitialDelay');
+        if (options.keepAliveInitialDelay < 0) options.keepAliveInitialDelay = 0;
+      }
+    }
+    const opts: SocketOptions = typeof options === 'number' ? { fd: options } : { ...options };
+    super({
+      ...opts,
+      allowHalfOpen: Boolean(opts.allowHalfOpen),
+      emitClose: false,
+      autoDestroy: true,
+      decodeStrings: false,
+    } as never);
+    const internal = opts as Record<symbol, unknown>;
+    this.#stack = (internal[kStack] as Stack | undefined) ?? (new.target as typeof Socket)[kStack] ?? getDefaultStack();
+    const accepted = internal[kAccepted] as AcceptedInfo | undefined;
+    if (opts.fd !== undefined) {
+      throw ERR_INVALID_ARG_VALUE('options.fd', opts.fd, 'is not supported by wasinet yet');
+    }
+
+    const onread = opts.onread;
+    if (onread !== null && typeof onread === 'object' &&
+      (onread.buffer instanceof Uint8Array || typeof onread.buffer === 'function') && typeof onread.callback === 'function') {
+      if (typeof onread.buffer === 'function') this.#onreadGen = onread.buffer;
+      else this.#onreadBuf = onread.buffer;
+      this.#onreadCb = onread.callback;
+    }
+
+    this.#noDelay = Boolean(opts.noDelay);
+    this.#keepAlive = Boolean(opts.keepAlive);
+    this.#keepAliveDelay = ~~((opts.keepAliveInitialDelay as number) / 1000);
+
+    this.on('end', onReadableStreamEnd);
+
+    if (accepted) {
+      this.#adopt(accepted.h);
+      this.#sockname = { address: accepted.localAddress, family: familyName(accepted.family), port: accepted.localPort };
+      this.#peername = { address: accepted.remoteAddress, family: familyName(accepted.family), port: accepted.remotePort };
+      if (accepted.family === 0) { this.#ipc = true; this.#sockname = {}; this.#peername = {}; }
+      if (opts.readable !== false) {
+        if (opts.pauseOnCreate) (this as { readableFlowing: boolean | null }).readableFlowing = false;
+        else if (!opts.manualStart) this.read(0);
+      }
+    }
+    if (opts.signal) this.#abortSignal(opts.signal);
+  }
+
+  get #core() {
+    return this.#stack.core;
+  }
+
+  #adopt(h: number): void {
+    this.#h = h;
+    this.#stack.register(h, this);
+    this.#initOnreadBuffer();
+  }
+
+  #initOnreadBuffer(): void {
+    if (this.#onreadGen) {
+      const b = this.#onreadGen();
+      if (b instanceof Uint8Array) this.#onreadBuf = b;
+    }
+  }
+
+  /** The core handle, allocated on first need (a timeout may be set before connect). */
+  #handle(): number {
+    if (this.#h === 0) {
+      this.#core.apiSocket((h) => this.#adopt(h));
+      this.#applyOptions(this.#h);
+    }
+    return this.#h;
+  }
+
+  #abortSignal(signal: AbortSignal): void {
+    validateAbortSignal(signal, 'options.signal');
+    const onAbort = () => { this.#aborted = true; this.destroy(signal.reason ?? new Error('The operation was aborted')); };
+    if (signal.aborted) process.nextTick(onAbort);
+    else {
+      process.nextTick(() => {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.once('close', () => signal.removeEventListener('abort', onAbort));
+      });
+    }
+  }
+
+  // ------------------------------------------------------------------ connecting
+
+  connect(...args: unknown[]): this {
+    const normalized: NormalizedArgs = Array.isArray(args[0]) && (args[0] as NormalizedArgs).normalized
+      ? args[0] as NormalizedArgs : normalizeArgs(args);
+    const [options, cb] = normalized;
+    if (cb !== null) this.once('connect', cb);
+
+    if (options.port === undefined && options.path == null) throw ERR_MISSING_ARGS(['options', 'port', 'path']);
+
+    if (this.write !== Socket.prototype.write) this.write = Socket.prototype.write;
+
+    if (this.destroyed) {
+      this.#h = 0;
+      this.#peername = null;
+      this.#sockname = null;
+      this.#req = null;
+      this.#finalCb = null;
+      (this as unknown as { _undestroy(): void })._undestroy();
+    }
+
+    const path = options.path as string | undefined;
+    const pipe = !!path;
+    this.#ipc = pipe;
+    this.#connectOptions = options;
+    this.connecting = true;
+
+    if (pipe) {
+      validateString(path, 'options.path');
+      const h = this.#handle();
+      this.#core.apiConnect(h, TARGET_IPC, 0, 0, path!, '', 0, 0);
+    } else {
+      this.#lookupAndConnect(options);
+    }
+    return this;
+  }
+
+  #lookupAndConnect(options: Record<string, any>): void {
+    const { localAddress, localPort } = options;
+    const host: string = options.host || 'localhost';
+    let { port, autoSelectFamilyAttemptTimeout, autoSelectFamily } = options as {
+      port: any; autoSelectFamilyAttemptTimeout: any; autoSelectFamily: any };
+
+    if (localAddress && !isIP(localAddress)) throw ERR_INVALID_IP_ADDRESS(localAddress);
+    if (localPort) validateNumber(localPort, 'options.localPort');
+    if (typeof port !== 'undefined') {
+      if (typeof port !== 'number' && typeof port !== 'string') throw ERR_INVALID_ARG_TYPE('options.port', ['number', 'string'], port);
+      validatePort(port);
+    }
+    const portNum: number = (port as number) | 0;
+
+    if (autoSelectFamily != null) validateBoolean(autoSelectFamily, 'options.autoSelectFamily');
+    else autoSelectFamily = autoSelect.family;
+    if (autoSelectFamilyAttemptTimeout != null) {
+      validateInt32(autoSelectFamilyAttemptTimeout, 'options.autoSelectFamilyAttemptTimeout', 1);
+      if (autoSelectFamilyAttemptTimeout < 10) autoSelectFamilyAttemptTimeout = 10;
+    } else {
+      autoSelectFamilyAttemptTimeout = autoSelect.attemptTimeout;
+    }
+
+    const h = this.#handle();
+    const addressType = isIP(host);
+    if (addressType) {
+      // Node connects to an address literal on the next tick, so listeners attached after
+      // connect() still see 'connectionAttempt'.
+      process.nextTick(() => {
+        if (this.connecting && this.#h === h) {
+          this.#core.apiConnect(h, addressType, portNum, localPort | 0, host, localAddress || '', 0, 0);
+        }
+      });
+      return;
+    }
+
+    if (options.lookup != null) validateFunction(options.lookup, 'options.lookup');
+    const dnsopts: Record<string, unknown> = { family: socketToDnsFamily(options.family), hints: options.hints || 0 };
+    if (process.platform !== 'win32' && dnsopts.family !== 4 && dnsopts.family !== 6 && dnsopts.hints === 0) {
+      dnsopts.hints = ADDRCONFIG;
+    }
+    const all = dnsopts.family !== 4 && dnsopts.family !== 6 && !localAddress && autoSelectFamily;
+    if (all) dnsopts.all = true;
+    this.#host = host;
+    this.#lookup = options.lookup ?? null;
+    this.#dnsopts = dnsopts;
+    const fam = typeof dnsopts.family === 'number' ? dnsopts.family & 15 : 0;
+    const flags = fam | (all ? 16 : 0) | (((dnsopts.hints as number) | 0) << 8);
+    this.#core.apiConnect(h, TARGET_NAME, portNum, localPort | 0, host, localAddress || '', flags, autoSelectFamilyAttemptTimeout);
+  }
+
+  /** RESOLVE from the core: run the lookup, interpret it as Node does, report the addresses. */
+  [kResolve](o: Output): void {
+    const h = o.h;
+    const host = this.#host!;
+    const dnsopts = { ...this.#dnsopts };
+    const lookup = this.#lookup ?? ((name: string, opts: any, cb: any) =>
+      this.#stack.backend.lookup(name, { family: Number(opts.family) || 0, hints: opts.hints | 0, all: !!opts.all }, cb));
+    if (dnsopts.all) {
+      lookup(host, dnsopts, (err: Error | null, addresses: LookupAddress[]) => this.#lookedUpAll(h, host, err, addresses));
+    } else {
+      lookup(host, dnsopts, (err: Error | null, ip: string, addressType: number) => {
+        this.emit('lookup', err, ip, addressType, host);
+        if (!this.connecting || this.#h !== h) return;
+        if (err) process.nextTick(() => this.destroy(err));
+        else if (!isIP(ip)) process.nextTick(() => this.destroy(ERR_INVALID_IP_ADDRESS(ip)));
+        else if (addressType !== 4 && addressType !== 6) {
+          const e = ERR_INVALID_ADDRESS_FAMILY(addressType, this.#connectOptions.host, this.#connectOptions.port);
+          process.nextTick(() => this.destroy(e));
+        } else this.#core.onResolved(h, [{ address: ip, family: addressType }]);
+      });
+    }
+  }
+
+  #lookedUpAll(h: number, host: string, err: Error | null, addresses: LookupAddress[]): void {
+    if (!this.connecting || this.#h !== h) return;
+    if (err) {
+      this.emit('lookup', err, undefined, undefined, host);
+      process.nextTick(() => this.destroy(err));
+      return;
+    }
+    // Keep valid IPv4/IPv6 addresses once each; the first one's family goes first, then alternate.
+    const groups: LookupAddress[][] = [[], []];
+    const seen: string[][] = [[], []];
+    let order: Record<number, number> | null = null;
+    for (const a of addresses) {
+      this.emit('lookup', err, a.address, a.family, host);
+      if (!this.connecting || this.#h !== h) return;
+      if (isIP(a.address) && (a.family === 4 || a.family === 6)) {
+        order ??= a.family === 6 ? { 6: 0, 4: 1 } : { 4: 0, 6: 1 };
+        const g = order[a.family];
+        if (!seen[g].includes(a.address)) { groups[g].push(a); seen[g].push(a.address); }
+      }
+    }
+    if (groups[0].length === 0 && groups[1].length === 0) {
+      const first = addresses[0];
+      if (!isIP(first.address)) process.nextTick(() => this.destroy(ERR_INVALID_IP_ADDRESS(first.address)));
+      else if (first.family !== 4 && first.family !== 6) {
+        const e = ERR_INVALID_ADDRESS_FAMILY(first.family, this.#connectOptions.host, this.#connectOptions.port);
+        process.nextTick(() => this.destroy(e));
+      }
+      return;
+    }
+    const toAttempt: LookupAddress[] = [];
+    for (let i = 0; i < Math.max(groups[0].length, groups[1].length); i++) {
+      if (i in groups[0]) toAttempt.push(groups[0][i]);
+      if (i in groups[1]) toAttempt.push(groups[1][i]);
+    }
+    if (toAttempt.length > 1) {
+      this.autoSelectFamilyAttemptedAddresses = [];
+      this.#attemptErrors = [];
+    }
+    this.#core.onResolved(h, toAttempt.map(({ address, family }) => ({ address, family })));
+  }
+
+  // ------------------------------------------------------------------ notifications
+
+  [kNotify](o: Output): void {
+    switch (o.op) {
+      case Op.EV_DATA: return this.#onData(o.data!);
+      case Op.EV_EOF: this.push(null); this.read(0); return;
+      case Op.EV_WRITABLE: return this.#feed();
+      case Op.EV_WRITE_DONE: return this.#writeDone(o.a);
+      case Op.EV_SHUTDOWN_DONE: {
+        const cb = this.#finalCb;
+        this.#finalCb = null;
+        if (cb) cb(o.a && o.a !== ERRNO.ENOTCONN ? errnoException(o.a, 'shutdown') : undefined);
+        return;
+      }
+      case Op.EV_TIMEOUT: this.emit('timeout'); return;
+      case Op.EV_CONNECT_ATTEMPT: return this.#onAttempt(o);
+      case Op.EV_CONNECT_ATTEMPT_FAILED: return this.#onAttemptFailed(o);
+      case Op.EV_CONNECT_ATTEMPT_TIMEOUT: {
+        const [address] = o.data!.toString().split('\0');
+        const family = this.#ipc ? undefined : o.b;
+        this.emit('connectionAttemptTimeout', address, o.a, family);
+        this.#attemptErrors.push(exceptionWithHostPort(ERRNO.ETIMEDOUT, 'connect', address, o.a));
+        return;
+      }
+      case Op.EV_ATTEMPTS_FAILED: {
+        const errors = this.#attemptErrors;
+        this.destroy(errors.length === 0 ? ERR_SOCKET_CONNECTION_TIMEOUT() : aggregateError(errors));
+        return;
+      }
+      case Op.EV_CONNECTED: return this.#onConnected(o);
+      case Op.EV_ERROR: return this.#onError(o);
+      case Op.EV_CLOSED: return this.#onClosed();
+    }
+  }
+
+  #onAttempt(o: Output): void {
+    const address = o.data ? o.data.toString() : '';
+    if (this.#ipc) {
+      this.emit('connectionAttempt', address, undefined, undefined);
+      return;
+    }
+    this.autoSelectFamilyAttemptedAddresses?.push(`${address}:${o.a}`);
+    this.emit('connectionAttempt', address, o.a, o.b);
+  }
+
+  #onAttemptFailed(o: Output): void {
+    const address = o.data ? o.data.toString() : '';
+    const { localAddress, localPort } = this.#connectOptions as { localAddress?: string; localPort?: number };
+    const details = localAddress && localPort ? `${localAddress}:${localPort}` : undefined;
+    const ex = this.#ipc
+      ? exceptionWithHostPort(o.c, 'connect', address)
+      : exceptionWithHostPort(o.c, 'connect', address, o.a, details);
+    if (details) Object.assign(ex, { localAddress, localPort });
+    this.#lastAttemptError = ex;
+    this.#attemptErrors.push(ex);
+    if (this.#ipc) this.emit('connectionAttemptFailed', address, undefined, undefined, ex);
+    else this.emit('connectionAttemptFailed', address, o.a, o.b, ex);
+  }
+
+  #onConnected(o: Output): void {
+    if (this.destroyed) return;
+    this.connecting = false;
+    const [localAddress, remoteAddress] = o.data ? o.data.toString().split('\0') : ['', ''];
+    if (this.#ipc) {
+      this.#sockname = {};
+      this.#peername = {};
+    } else {
+      this.#sockname = { address: localAddress, family: familyName(o.b), port: o.a };
+      this.#peername = { address: remoteAddress, family: familyName(o.b), port: o.c };
+    }
+    this.emit('connect');
+    this.emit('ready');
+    if (!this.isPaused()) this.read(0);
+  }
+
+  #onError(o: Output): void {
+    const syscall = SYSCALLS[o.b] ?? 'read';
+    if (syscall === 'connect') {
+      const ex = this.#lastAttemptError ?? exceptionWithHostPort(o.a, 'connect', o.data?.toString(), o.c);
+      this.destroy(ex);
+    } else if (syscall === 'bind') {
+      this.destroy(exceptionWithHostPort(o.a, 'bind', o.data?.toString(), o.c));
+    } else {
+      this.destroy(errnoException(o.a, syscall));
+    }
+  }
+
+  #onClosed(): void {
+    this.#stack.unregister(this.#closingH, this);
+    this.#closingH = 0;
+    const hadError = this.#closeHadError;
+    // A close the core reports inside destroy() itself had no transport to wait for; Node
+    // emits it from the close phase of the loop, after the error's tick.
+    if (this.#inDestroy) setImmediate(() => this.emit('close', hadError));
+    else this.emit('close', hadError);
+  }
+
+  [kTrapped](err: CoreTrap): void {
+    this.#h = 0;
+    this.#closingH = 0;
+    this.#req = null;
+    this.connecting = false;
+    if (!this.destroyed) this.destroy(err);
+    process.nextTick(() => this.emit('close', true));
+  }
+
+  // ------------------------------------------------------------------ reading
+
+  override _read(n: number): void {
+    if (this.connecting || this.#h === 0) {
+      this.once('connect', () => this._read(n));
+      return;
+    }
+    this.#readStart();
+  }
+
+  #readStart(): void {
+    if (this.#leftover) {
+      const rest = this.#leftover;
+      this.#leftover = null;
+      if (!this.#deliverOnread(rest)) return;
+    }
+    this.#core.apiRead(this.#h);
+  }
+
+  #onData(buf: Buffer): void {
+    if (this.destroyed) return;
+    if (this.#onreadCb) {
+      if (!this.#deliverOnread(buf) && this.#h) this.#core.apiPause(this.#h);
+    } else if (!this.push(buf)) {
+      this.#core.apiPause(this.#h);
+    }
+  }
+
+  /** onread mode: copy into the user's buffer, one callback per bufferful; false = paused. */
+  #deliverOnread(src: Uint8Array): boolean {
+    let off = 0;
+    while (off < src.length) {
+      const dst = this.#onreadBuf!;
+      const n = Math.min(dst.length, src.length - off);
+      dst.set(src.subarray(off, off + n));
+      off += n;
+      const go = this.#onreadCb!(n, dst) !== false;
+      this.#initOnreadBuffer();
+      if (!go || this.destroyed) {
+        if (off < src.length) this.#leftover = src.subarray(off);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  override pause(): this {
+    if (this.#onreadCb && !this.connecting && this.#h && !this.destroyed) this.#core.apiPause(this.#h);
+    return super.pause();
+  }
+
+  override resume(): this {
+    if (this.#onreadCb && !this.connecting && this.#h && !this.destroyed) this.#readStart();
+    return super.resume();
+  }
+
+  override read(n?: number): any {
+    if (this.#onreadCb && !this.connecting && this.#h && !this.destroyed) this.#readStart();
+    return super.read(n);
+  }
+
+  // ------------------------------------------------------------------ writing
+
+  override _write(chunk: Chunk, encoding: BufferEncoding | 'buffer', cb: (err?: Error | null) => void): void {
+    this.#writeGeneric(false, chunk, encoding, cb);
+  }
+
+  override _writev(chunks: { chunk: Chunk; encoding: BufferEncoding | 'buffer' }[], cb: (err?: Error | null) => void): void {
+    this.#writeGeneric(true, chunks, '', cb);
+  }
+
+  #writeGeneric(writev: boolean, data: any, encoding: string, cb: (err?: Error | null) => void): void {
+    if (this.connecting) {
+      // Held until 'connect', like Node; bytesWritten counts it meanwhile.
+      this.#pendingData = data;
+      this.#pendingEncoding = encoding;
+      const onClose = () => cb(ERR_SOCKET_CLOSED_BEFORE_CONNECTION());
+      this.once('connect', () => {
+        this.off('close', onClose);
+        this.#writeGeneric(writev, data, encoding, cb);
+      });
+      this.once('close', onClose);
+      return;
+    }
+    this.#pendingData = null;
+    this.#pendingEncoding = '';
+    if (this.#h === 0) {
+      cb(ERR_SOCKET_CLOSED());
+      return;
+    }
+    const bufs: Uint8Array[] = writev
+      ? (data as { chunk: Chunk; encoding: BufferEncoding }[]).map((e) => toBuffer(e.chunk, e.encoding))
+      : [toBuffer(data as Chunk, encoding as BufferEncoding)];
+    for (const b of bufs) this.#dispatched += b.length;
+    this.#req = { bufs, i: 0, off: 0, cb };
+    this.#feed();
+  }
+
+  /** Offers the current request to the core, piece by piece, until it refuses or all is given. */
+  #feed(): void {
+    const req = this.#req;
+    if (!req || this.#h === 0) return;
+    const core = this.#core;
+    const size = core.scratchSize;
+    while (req.i < req.bufs.length) {
+      const buf = req.bufs[req.i];
+      const end = Math.min(buf.length, req.off + size);
+      const last = req.i === req.bufs.length - 1 && end === buf.length;
+      const piece = buf.subarray(req.off, end);
+      const n = core.apiWrite(this.#h, piece, last);
+      if (this.#req !== req) return; // completed (or failed) while we offered it
+      if (n < 0) {
+        this.#req = null;
+        req.cb(errnoException(-n, 'write'));
+        return;
+      }
+      req.off += n;
+      if (n < piece.length) return; // the core is full: WRITABLE resumes us
+      if (req.off === buf.length && !last) { req.i++; req.off = 0; }
+      if (last) return; // every byte handed over: WRITE_DONE completes it
+    }
+  }
+
+  #writeDone(status: number): void {
+    const req = this.#req;
+    if (!req) return;
+    this.#req = null;
+    if (status === 0 || this.destroyed) req.cb(null);
+    else req.cb(errnoException(status, 'write'));
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.pending) {
+      this.once('connect', () => this._final(cb));
+      return;
+    }
+    if (this.#h === 0) {
+      cb();
+      return;
+    }
+    this.#finalCb = cb;
+    const status = this.#core.apiEnd(this.#h);
+    if (status !== 0 && this.#finalCb === cb) {
+      this.#finalCb = null;
+      cb(); // nothing left to end (Node treats ENOTCONN as done)
+    }
+  }
+
+  override end(...args: any[]): this {
+    (Duplex.prototype.end as Function).apply(this, args);
+    return this;
+  }
+
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', this.destroy);
+  }
+
+  // ------------------------------------------------------------------ closing
+
+  override _destroy(exception: Error | null, cb: (err?: Error | null) => void): void {
+    this.connecting = false;
+    const h = this.#h;
+    if (h !== 0) {
+      this.#closeHadError = !!exception;
+      this.#bytesRead = this.#core.bytesRead(h);
+      this.#h = 0;
+      this.#closingH = h;
+      const reset = this.#resetAndClosing;
+      this.#resetAndClosing = false;
+      this.#inDestroy = true;
+      try {
+        this.#core.apiDestroy(h, reset);
+      } finally {
+        this.#inDestroy = false;
+      }
+      cb(exception);
+    } else {
+      cb(exception);
+      process.nextTick(() => this.emit('close'));
+    }
+  }
+
+  resetAndDestroy(): this {
+    if (this.#h !== 0) {
+      if (this.#ipc) throw ERR_INVALID_HANDLE_TYPE();
+      if (this.connecting) this.once('connect', () => this.#reset());
+      else this.#reset();
+    } else {
+      this.destroy(ERR_SOCKET_CLOSED());
+    }
+    return this;
+  }
+
+  #reset(): void {
+    this.#resetAndClosing = true;
+    this.destroy();
+  }
+
+  // ------------------------------------------------------------------ options and state
+
+  setTimeout(msecs: number, callback?: () => void): this {
+    if (this.destroyed) return this;
+    this.timeout = msecs;
+    msecs = timerDuration(msecs, 'msecs');
+    if (msecs === 0) {
+      if (this.#h !== 0) this.#core.apiSetTimeout(this.#h, 0);
+      if (callback !== undefined) {
+        validateFunction(callback, 'callback');
+        this.removeListener('timeout', callback);
+      }
+    } else {
+      this.#core.apiSetTimeout(this.#handle(), Math.max(1, msecs));
+      if (callback !== undefined) {
+        validateFunction(callback, 'callback');
+        this.once('timeout', callback);
+      }
+    }
+    return this;
+  }
+
+  setNoDelay(enable?: boolean): this {
+    enable = Boolean(enable === undefined ? true : enable);
+    if (this.#h === 0) {
+      this.#noDelay = enable;
+      return this;
+    }
+    if (enable !== this.#noDelay) {
+      this.#noDelay = enable;
+      if (!this.#ipc) this.#core.apiSetOption(this.#h, Opt.NoDelay, enable ? 1 : 0, 0);
+    }
+    return this;
+  }
+
+  setKeepAlive(enable?: boolean, initialDelayMsecs?: number): this {
+    enable = Boolean(enable);
+    const initialDelay = ~~((initialDelayMsecs as number) / 1000);
+    if (this.#h === 0) {
+      this.#keepAlive = enable;
+      this.#keepAliveDelay = initialDelay;
+      return this;
+    }
+    if (this.#ipc) return this;
+    if (enable !== this.#keepAlive || (enable && this.#keepAliveDelay !== initialDelay)) {
+      this.#keepAlive = enable;
+      this.#keepAliveDelay = initialDelay;
+      this.#core.apiSetOption(this.#h, Opt.KeepAlive, enable ? 1 : 0, initialDelay * 1000);
+    }
+    return this;
+  }
+
+  /** Options given before the connection exist are applied by the core once it is up. */
+  #applyOptions(h: number): void {
+    if (this.#noDelay) this.#core.apiSetOption(h, Opt.NoDelay, 1, 0);
+    if (this.#keepAlive) this.#core.apiSetOption(h, Opt.KeepAlive, 1, this.#keepAliveDelay * 1000);
+  }
+
+  address(): AddressInfo | {} {
+    return this.#getsockname();
+  }
+
+  #getsockname(): AddressInfo {
+    if (this.#h === 0) return {};
+    return this.#sockname ?? {};
+  }
+
+  #getpeername(): AddressInfo {
+    if (this.#h === 0 || this.connecting) return this.#peername ?? {};
+    return this.#peername ?? {};
+  }
+
+  get localAddress(): string | undefined { return this.#getsockname().address; }
+  get localPort(): number | undefined { return this.#getsockname().port; }
+  get localFamily(): string | undefined { return this.#getsockname().family; }
+  get remoteAddress(): string | undefined { return this.#getpeername().address; }
+  get remoteFamily(): string | undefined { return this.#getpeername().family; }
+  get remotePort(): number | undefined { return this.#getpeername().port; }
+
+  get pending(): boolean {
+    return this.#h === 0 || this.connecting;
+  }
+
+  get readyState(): string {
+    if (this.connecting) return 'opening';
+    if (this.readable && this.writable) return 'open';
+    if (this.readable && !this.writable) return 'readOnly';
+    if (!this.readable && this.writable) return 'writeOnly';
+    return 'closed';
+  }
+
+  get bufferSize(): number | undefined {
+    return this.#h !== 0 ? this.writableLength : undefined;
+  }
+
+  get bytesRead(): number {
+    return this.#h !== 0 ? this.#core.bytesRead(this.#h) : this.#bytesRead;
+  }
+
+  get _bytesDispatched(): number {
+    return this.#dispatched;
+  }
+
+  get bytesWritten(): number | undefined {
+    let bytes = this.#dispatched;
+    const buffered = (this as unknown as { writableBuffer?: unknown[] }).writableBuffer;
+    if (!buffered) return undefined;
+    for (const el of buffered as { chunk: Chunk; encoding: BufferEncoding }[]) bytes += byteLength(el.chunk, el.encoding);
+    const data = this.#pendingData;
+    if (Array.isArray(data)) {
+      for (const c of data) bytes += c instanceof Uint8Array ? c.length : byteLength(c.chunk, c.encoding);
+    } else if (data) {
+      bytes += byteLength(data as Chunk, this.#pendingEncoding as BufferEncoding);
+    }
+    return bytes;
+  }
+
+  get _connecting(): boolean {
+    return this.connecting;
+  }
+
+  ref(): this {
+    if (this.#h === 0) {
+      this.once('connect', this.ref);
+      return this;
+    }
+    this.#core.apiRef(this.#h, true);
+    return this;
+  }
+
+  unref(): this {
+    if (this.#h === 0) {
+      this.once('connect', this.unref);
+      return this;
+    }
+    this.#core.apiRef(this.#h, false);
+    return this;
+  }
+
+  /** The core handle (0 when none); for tests and for the Server. */
+  get _wasinetHandle(): number {
+    return this.#h;
+  }
+}
+
+// Called when 'end' is emitted: without allowHalfOpen, later writes get Node's EPIPE error.
+function onReadableStreamEnd(this: Socket): void {
+  if (!this.allowHalfOpen) this.write = writeAfterFIN as typeof this.write;
+}
+
+function writeAfterFIN(this: Socket, chunk: any, encoding?: any, cb?: any): boolean {
+  if (!this.writableEnded) return Duplex.prototype.write.call(this, chunk, encoding, cb);
+  if (typeof encoding === 'function') { cb = encoding; encoding = null; }
+  const er = endedByOtherParty();
+  if (typeof cb === 'function') process.nextTick(cb, er);
+  this.destroy(er);
+  return false;
+}
+
+function socketToDnsFamily(family: unknown): unknown {
+  switch (family) {
+    case 'IPv4': return 4;
+    case 'IPv6': return 6;
+  }
+  return family;
+}

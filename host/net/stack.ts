@@ -1,0 +1,99 @@
+// A stack: one core instance, one backend, and the Socket and Server objects living on them.
+//
+// The stack owns the core (never the module: every stack has its own), routes the core's
+// output records (commands to the backend, RESOLVE to the socket that asked, notifications to
+// the object that owns the handle), runs the stack's own timers on the core's clock, and
+// recovers from a trap in the core: every object of the stack is destroyed with an error naming
+// the core's message, and a fresh core serves the stack's next use.
+import { Core, CoreTrap, isNotification, type CoreOwner, type Output } from '../core/core.js';
+import { Op } from '../core/abi.js';
+import type { Backend } from '../backend/backend.js';
+import { NodeBackend } from '../backend/node.js';
+
+export const kNotify = Symbol('wasinet.notify');
+export const kResolve = Symbol('wasinet.resolve');
+export const kTrapped = Symbol('wasinet.trapped');
+
+/** What owns a handle of the core: a Socket or a Server. */
+export interface Endpoint {
+  [kNotify](o: Output): void;
+  [kResolve]?(o: Output): void;
+  [kTrapped](err: CoreTrap): void;
+}
+
+export class Stack implements CoreOwner {
+  readonly backend: Backend;
+  #core: Core | null = null;
+  #endpoints = new Map<number, Endpoint>();
+  #timers = new Map<number, () => void>();
+  #nextTimer = 1;
+
+  constructor(backend: Backend) {
+    this.backend = backend;
+  }
+
+  /** The core, instantiated on first use (and again after a trap). */
+  get core(): Core {
+    if (this.#core === null) {
+      this.#core = new Core(this);
+      this.backend.attach(this.#core);
+    }
+    return this.#core;
+  }
+
+  now(): number {
+    return this.backend.now();
+  }
+
+  register(h: number, e: Endpoint): void {
+    this.#endpoints.set(h, e);
+  }
+
+  unregister(h: number, e: Endpoint): void {
+    if (this.#endpoints.get(h) === e) this.#endpoints.delete(h);
+  }
+
+  dispatch(o: Output): void {
+    if (!isNotification(o.op)) {
+      if (o.op === Op.CMD_RESOLVE) this.#endpoints.get(o.h)?.[kResolve]?.(o);
+      else this.backend.exec(o);
+      return;
+    }
+    if (o.op === Op.EV_USER_TIMER) {
+      const fn = this.#timers.get(o.a);
+      this.#timers.delete(o.a);
+      fn?.();
+      return;
+    }
+    this.#endpoints.get(o.h)?.[kNotify](o);
+  }
+
+  trapped(err: CoreTrap): void {
+    this.backend.abandon();
+    this.#core = null;
+    const endpoints = [...this.#endpoints.values()];
+    this.#endpoints.clear();
+    this.#timers.clear();
+    for (const e of endpoints) e[kTrapped](err);
+  }
+
+  /** Runs `fn` after `delay` ms of the stack's clock (virtual on the sim backend). */
+  setTimeout(fn: () => void, delay = 0): number {
+    const id = this.#nextTimer++;
+    this.#timers.set(id, fn);
+    this.core.apiTimerSet(id, delay);
+    return id;
+  }
+
+  clearTimeout(id: number): void {
+    if (this.#timers.delete(id)) this.core.apiTimerClear(id);
+  }
+}
+
+let defaultStack: Stack | null = null;
+
+/** The stack behind the module's own exports: real sockets. */
+export function getDefaultStack(): Stack {
+  defaultStack ??= new Stack(new NodeBackend());
+  return defaultStack;
+}
