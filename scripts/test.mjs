@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// `npm test`: every layer of tests, one closing line.
+//   1. as-pect: the core's unit tests (tests/assembly);
+//   2. node:test: everything else, compiled to build/tests/host (sim, end-to-end, replay).
+// as-pect prints "[Tests]: X / Y" in colour and node:test prints its own summary; this script
+// runs both, shows their output, and ends with "N passed, N failed, N skipped" for all of them.
+// Pass file name filters to run only some node:test files: `npm test -- replay socket`.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const filters = process.argv.slice(2);
+const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
+let passed = 0, failed = 0, skipped = 0;
+
+if (filters.length === 0) {
+  const asp = spawnSync(process.execPath, [join(root, 'node_modules/@as-pect/cli/bin/asp'), '--summary'],
+    { cwd: root, encoding: 'utf8' });
+  const out = strip(`${asp.stdout}${asp.stderr}`);
+  const lines = out.split('\n');
+  const from = lines.findIndex((l) => l.startsWith('ASC Version'));
+  console.log(lines.slice(from + 1).filter((l) => l.trim() !== '').join('\n'));
+  const m = /\[Tests\]:\s*(\d+)\s*\/\s*(\d+)/.exec(out);
+  if (m) {
+    passed += Number(m[1]);
+    failed += Number(m[2]) - Number(m[1]);
+  } else {
+    console.log('as-pect did not report a test count: counting the run as one failure');
+    failed += 1;
+  }
+}
+
+const dir = join(root, 'build/tests/host');
+const files = readdirSync(dir).filter((f) => f.endsWith('.test.js'))
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+  .sort().map((f) => join(dir, f));
+const tmp = mkdtempSync(join(tmpdir(), 'wasinet-test-'));
+const tap = join(tmp, 'report.tap');
+const run = spawnSync(process.execPath, [
+  '--test', '--test-reporter=spec', '--test-reporter-destination=stdout',
+  '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files,
+], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WASINET_TEST_TMP: tmp } });
+let report = '';
+try { report = readFileSync(tap, 'utf8'); } catch {}
+const count = (name) => Number((new RegExp(`^# ${name} (\\d+)$`, 'm').exec(report) ?? [])[1] ?? 0);
+const ran = count('tests');
+if (ran === 0 && files.length > 0) {
+  console.log(`node:test reported nothing (exit ${run.status}): counting the run as one failure`);
+  failed += 1;
+}
+passed += count('pass');
+failed += count('fail') + count('cancelled');
+skipped += count('skipped') + count('todo');
+rmSync(tmp, { recursive: true, force: true });
+
+console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(failed > 0 ? 1 : 0);

@@ -1,0 +1,382 @@
+// The socket state machine: every state against every input, through the core's own exports,
+// observing outputs with the core's tap exactly as a host sees them.
+import * as core from "../../assembly/index";
+import * as abi from "../../assembly/abi";
+import { State } from "../../assembly/abi";
+import { tap, tapped, scratch } from "../../assembly/emit";
+import { TARGET_IP4, TARGET_NAME } from "../../assembly/socket";
+
+let t: f64 = 1000;
+function now(): f64 { t += 1; return t; }
+/** Moves the clock to `x` (never back: the core ignores time going backwards). */
+function at(x: f64): f64 { if (x > t) t = x; return t; }
+
+function putString(s: string, at: u32 = 0): u32 {
+  let b = String.UTF8.encode(s);
+  memory.copy(scratch + at, changetype<usize>(b), b.byteLength);
+  store<u8>(scratch + at + b.byteLength, 0);
+  return b.byteLength;
+}
+
+function ops(): string {
+  let s = "";
+  for (let i = 0; i < tapped.length; i++) s += (i ? "," : "") + tapped[i].op.toString();
+  return s;
+}
+
+function has(op: u32): bool {
+  for (let i = 0; i < tapped.length; i++) if (tapped[i].op == op) return true;
+  return false;
+}
+
+// ---------------------------------------------------------------- fixtures: reach each state
+
+function idle(): u32 { return core.apiSocket(now()); }
+
+function resolving(): u32 {
+  let h = idle();
+  let n = putString("example.test");
+  core.apiConnect(now(), h, TARGET_NAME, 80, 0, n, 0, 0, 250);
+  return h;
+}
+
+function connecting(): u32 {
+  let h = idle();
+  let n = putString("127.0.0.1");
+  core.apiConnect(now(), h, TARGET_IP4, 80, 0, n, 0, 0, 250);
+  return h;
+}
+
+/** Connected with `credit` bytes of transport credit. */
+function open(credit: f64 = 1048576.0): u32 {
+  let h = connecting();
+  let a = putString("127.0.0.1");
+  putString("127.0.0.1", a + 1);
+  core.onConnect(now(), h, 0, 0, credit, 5000, 80, 4, a * 2 + 1);
+  return h;
+}
+
+/** Queues one byte the transport cannot take (no credit). */
+function queueByte(h: u32): void {
+  store<u8>(scratch, 65);
+  core.apiWrite(now(), h, 1, true);
+}
+
+function ending(): u32 { let h = open(0); queueByte(h); core.apiEnd(now(), h); return h; }
+function finWait(): u32 { let h = open(); core.apiEnd(now(), h); return h; }
+function writeEnded(): u32 { let h = finWait(); core.onShutdown(now(), h, 0); return h; }
+function readEnded(): u32 { let h = open(); core.onEof(now(), h); return h; }
+function lastEnding(): u32 { let h = open(0); queueByte(h); core.onEof(now(), h); core.apiEnd(now(), h); return h; }
+function lastAck(): u32 { let h = readEnded(); core.apiEnd(now(), h); return h; }
+function done(): u32 { let h = lastAck(); core.onShutdown(now(), h, 0); return h; }
+function closing(): u32 { let h = open(); core.apiDestroy(now(), h, false); return h; }
+
+function reach(s: State): u32 {
+  switch (s) {
+    case State.Idle: return idle();
+    case State.Resolving: return resolving();
+    case State.Connecting: return connecting();
+    case State.Open: return open();
+    case State.Ending: return ending();
+    case State.FinWait: return finWait();
+    case State.WriteEnded: return writeEnded();
+    case State.ReadEnded: return readEnded();
+    case State.LastEnding: return lastEnding();
+    case State.LastAck: return lastAck();
+    case State.Done: return done();
+    case State.Closing: return closing();
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- inputs
+
+const I_WRITE = 0, I_END = 1, I_EOF = 2, I_SHUTDOWN = 3, I_DATA = 4, I_DESTROY = 5, I_CLOSED = 6,
+  I_ERROR = 7, I_CONNECT = 8, I_WRITTEN = 9, I_READ = 10;
+const INPUTS = 11;
+
+function apply(input: i32, h: u32): i32 {
+  switch (input) {
+    case I_WRITE: store<u8>(scratch, 66); return core.apiWrite(now(), h, 1, true);
+    case I_END: return core.apiEnd(now(), h);
+    case I_EOF: return core.onEof(now(), h);
+    case I_SHUTDOWN: return core.onShutdown(now(), h, 0);
+    case I_DATA: store<u8>(scratch, 67); return core.onData(now(), h, 1);
+    case I_DESTROY: return core.apiDestroy(now(), h, false);
+    case I_CLOSED: return core.onClosed(now(), h);
+    case I_ERROR: return core.onError(now(), h, abi.ECONNRESET, abi.SYS_READ);
+    case I_CONNECT: return core.onConnect(now(), h, 0, 0, 100, 1, 2, 4, 0);
+    case I_WRITTEN: core.onWritten(now(), h, 0, 1048576.0); return core.onWritten(now(), h, 1, 1048576.0);
+    case I_READ: return core.apiRead(now(), h);
+  }
+  return -99;
+}
+
+const GONE: i32 = -1; // socketState() of a handle the core has freed
+
+// Expected state after each input, per starting state: the transition table, one row a state.
+//           write       end          eof         shutdown     data        destroy        closed    error        connect     written        read
+const TABLE: i32[][] = [
+  /*Idle*/      [0, 0, 0, 0, 0, GONE, 0, 0, 0, 0, 0],
+  /*Resolving*/ [1, 1, 1, 1, 1, GONE, 1, 1, 1, 1, 1],
+  /*Connecting*/[2, 2, 2, 2, 2, 11, 2, 2, 3, 2, 2],
+  /*Open*/      [3, 5, 7, 3, 3, 11, 3, 3, 3, 3, 3],
+  /*Ending*/    [4, 4, 8, 4, 4, 11, 4, 4, 4, 5, 4],
+  /*FinWait*/   [5, 5, 9, 6, 5, 11, 5, 5, 5, 5, 5],
+  /*WriteEnded*/[6, 6, 10, 6, 6, 11, 6, 6, 6, 6, 6],
+  /*ReadEnded*/ [7, 9, 7, 7, 7, 11, 7, 7, 7, 7, 7],
+  /*LastEnding*/[8, 8, 8, 8, 8, 11, 8, 8, 8, 9, 8],
+  /*LastAck*/   [9, 9, 9, 10, 9, 11, 9, 9, 9, 9, 9],
+  /*Done*/      [10, 10, 10, 10, 10, 11, 10, 10, 10, 10, 10],
+  /*Closing*/   [11, 11, 11, 11, 11, 11, GONE, 11, 11, 11, 11],
+];
+
+describe("socket state machine", () => {
+  it("every state against every input follows the transition table", () => {
+    let failures = 0;
+    for (let s = 0; s < TABLE.length; s++) {
+      for (let i = 0; i < INPUTS; i++) {
+        let h = reach(<State>s);
+        expect(core.socketState(h)).toBe(s, "fixture for state " + s.toString());
+        apply(i, h);
+        let got = core.socketState(h);
+        if (got != TABLE[s][i]) {
+          failures++;
+          trace("state " + s.toString() + " input " + i.toString() + " -> " + got.toString() + ", want " + TABLE[s][i].toString());
+        }
+      }
+    }
+    expect(failures).toBe(0);
+  });
+
+  it("inputs a state does not accept are refused without output", () => {
+    let h = idle();
+    tap(true);
+    expect(core.onEof(now(), h)).toBe(abi.EINVAL);
+    expect(core.onData(now(), h, 1)).toBe(abi.EINVAL);
+    expect(core.apiWrite(now(), h, 1, true)).toBe(-abi.ENOTCONN);
+    expect(tapped.length).toBe(0);
+    tap(false);
+  });
+
+  it("an unknown handle gets EBADF", () => {
+    expect(core.apiEnd(now(), 999999)).toBe(abi.EBADF);
+    expect(core.onData(now(), 999999, 1)).toBe(abi.EBADF);
+  });
+});
+
+describe("connecting", () => {
+  it("an address literal is tried at once: CONNECT_ATTEMPT then CONNECT", () => {
+    let h = idle();
+    let n = putString("10.0.0.1");
+    tap(true);
+    core.apiConnect(now(), h, TARGET_IP4, 8080, 0, n, 0, 0, 250);
+    expect(ops()).toBe(abi.EV_CONNECT_ATTEMPT.toString() + "," + abi.CMD_CONNECT.toString());
+    expect(tapped[1].a).toBe(8080);
+    expect(tapped[1].b).toBe(4);
+    tap(false);
+  });
+
+  it("a host name is resolved first", () => {
+    let h = idle();
+    let n = putString("example.test");
+    tap(true);
+    core.apiConnect(now(), h, TARGET_NAME, 80, 0, n, 0, 0, 250);
+    expect(tapped[0].op).toBe(abi.CMD_RESOLVE);
+    expect(tapped[0].data).toBe("example.test");
+    tap(false);
+  });
+
+  it("several addresses are tried in turn, with an attempt timer between them", () => {
+    let h = resolving();
+    // two records: [4]["10.0.0.1"], [6]["::1"]
+    store<u8>(scratch, 4); store<u8>(scratch + 1, 8); putString("10.0.0.1", 2);
+    store<u8>(scratch + 10, 6); store<u8>(scratch + 11, 3); putString("::1", 12);
+    tap(true);
+    core.onResolved(now(), h, 2);
+    expect(has(abi.CMD_CONNECT)).toBe(true);
+    expect(has(abi.CMD_TIMER)).toBe(true);
+    tap(true);
+    core.onTimer(at(t + 1000));
+    expect(has(abi.EV_CONNECT_ATTEMPT_TIMEOUT)).toBe(true);
+    expect(tapped[1].op).toBe(abi.EV_CONNECT_ATTEMPT);
+    expect(tapped[1].data).toBe("::1");
+    tap(true);
+    core.onConnect(now(), h, abi.ECONNREFUSED, abi.SYS_CONNECT, 0, 0, 0, 0, 0);
+    expect(has(abi.EV_CONNECT_ATTEMPT_FAILED)).toBe(true);
+    expect(has(abi.EV_ATTEMPTS_FAILED)).toBe(true);
+    tap(false);
+  });
+
+  it("a refused single attempt reports the error with address and port", () => {
+    let h = connecting();
+    tap(true);
+    core.onConnect(now(), h, abi.ECONNREFUSED, abi.SYS_CONNECT, 0, 0, 0, 0, 0);
+    expect(tapped[1].op).toBe(abi.EV_ERROR);
+    expect(tapped[1].a).toBe(abi.ECONNREFUSED);
+    expect(tapped[1].c).toBe(80);
+    expect(tapped[1].data).toBe("127.0.0.1");
+    tap(false);
+  });
+});
+
+describe("writing", () => {
+  it("a write within credit goes straight to the transport and completes once confirmed", () => {
+    let h = open(1048576.0);
+    tap(true);
+    store<u8>(scratch, 1);
+    expect(core.apiWrite(now(), h, 100, true)).toBe(100);
+    expect(ops()).toBe(abi.CMD_WRITE.toString());
+    tap(true);
+    core.onWritten(now(), h, 100, 1048576.0);
+    expect(ops()).toBe(abi.EV_WRITE_DONE.toString());
+    tap(false);
+  });
+
+  it("never sends past its credit: 1-byte credit sends 1 byte at a time", () => {
+    let h = open(1);
+    tap(true);
+    expect(core.apiWrite(now(), h, 10, true)).toBe(10);
+    let sent = 0;
+    for (let i = 0; i < tapped.length; i++) if (tapped[i].op == abi.CMD_WRITE) sent += tapped[i].data.length;
+    expect(sent).toBe(1);
+    for (let k = 0; k < 9; k++) {
+      tap(true);
+      core.onWritten(now(), h, 1, 1);
+      expect(tapped[0].op).toBe(abi.CMD_WRITE);
+      expect(tapped[0].data.length).toBe(1);
+    }
+    tap(true);
+    core.onWritten(now(), h, 1, 1);
+    expect(ops()).toBe(abi.EV_WRITE_DONE.toString());
+    tap(false);
+  });
+
+  it("refuses what does not fit and asks for more with WRITABLE once it drained", () => {
+    let h = open(0);
+    let taken = 0;
+    while (true) {
+      let n = core.apiWrite(now(), h, 65536, false);
+      taken += n;
+      if (n < 65536) break;
+    }
+    expect(taken).toBe(65536);
+    tap(true);
+    core.onWritten(now(), h, 0, 1048576.0);
+    expect(has(abi.EV_WRITABLE)).toBe(true);
+    tap(false);
+  });
+
+  it("FIN waits for the queue: SHUTDOWN only after the last byte is confirmed", () => {
+    let h = open(0);
+    queueByte(h);
+    tap(true);
+    core.apiEnd(now(), h);
+    expect(has(abi.CMD_SHUTDOWN)).toBe(false);
+    tap(true);
+    core.onWritten(now(), h, 0, 10);
+    expect(has(abi.CMD_SHUTDOWN)).toBe(false); // handed over, not yet confirmed
+    tap(true);
+    core.onWritten(now(), h, 1, 10);
+    expect(ops()).toBe(abi.EV_WRITE_DONE.toString() + "," + abi.CMD_SHUTDOWN.toString());
+    tap(false);
+  });
+
+  it("destroy cancels pending writes when the transport closes, before CLOSED", () => {
+    let h = open(0);
+    queueByte(h);
+    core.apiDestroy(now(), h, false);
+    tap(true);
+    core.onClosed(now(), h);
+    expect(ops()).toBe(abi.EV_WRITE_DONE.toString() + "," + abi.EV_CLOSED.toString());
+    expect(tapped[0].a).toBe(abi.ECANCELED);
+    tap(false);
+  });
+});
+
+describe("reading", () => {
+  it("reads only when the consumer wants data", () => {
+    let h = open();
+    tap(true);
+    core.apiRead(now(), h);
+    expect(ops()).toBe(abi.CMD_READ_START.toString());
+    tap(true);
+    core.apiPause(now(), h);
+    expect(ops()).toBe(abi.CMD_READ_STOP.toString());
+    tap(false);
+  });
+
+  it("bytes that arrive while paused wait, then come out in order before EOF", () => {
+    let h = open();
+    putString("ab");
+    core.onData(now(), h, 2);
+    putString("cd");
+    core.onData(now(), h, 2);
+    core.onEof(now(), h);
+    tap(true);
+    core.apiRead(now(), h);
+    expect(tapped[0].op).toBe(abi.EV_DATA);
+    expect(tapped[0].data).toBe("abcd");
+    expect(tapped[1].op).toBe(abi.EV_EOF);
+    expect(core.bytesRead(h)).toBe(4);
+    tap(false);
+  });
+
+  it("a transport that ignores READ_STOP cannot grow the buffer past its bound", () => {
+    let h = open();
+    let r = 0;
+    for (let i = 0; i < 40 && r == 0; i++) r = core.onData(now(), h, 65536);
+    expect(r).toBe(abi.ENOBUFS);
+  });
+});
+
+describe("idle timeout", () => {
+  it("fires after the idle time, once, and is pushed back by activity", () => {
+    let h = open();
+    let start = t;
+    core.apiSetTimeout(now(), h, 100);
+    tap(true);
+    core.onTimer(at(start + 50));
+    expect(has(abi.EV_TIMEOUT)).toBe(false);
+    putString("x");
+    t = start + 60;
+    core.onData(t, h, 1); // activity: deadline moves to start + 160
+    tap(true);
+    core.onTimer(at(start + 120));
+    expect(has(abi.EV_TIMEOUT)).toBe(false);
+    tap(true);
+    core.onTimer(at(start + 170));
+    expect(has(abi.EV_TIMEOUT)).toBe(true);
+    tap(true);
+    core.onTimer(at(start + 400));
+    expect(has(abi.EV_TIMEOUT)).toBe(false); // does not repeat without activity
+    t = start + 400;
+    tap(false);
+  });
+
+  it("runs while connecting and setTimeout(0) disables it", () => {
+    let h = connecting();
+    core.apiSetTimeout(now(), h, 10);
+    tap(true);
+    core.onTimer(at(t + 20));
+    expect(has(abi.EV_TIMEOUT)).toBe(true);
+    core.apiSetTimeout(now(), h, 10);
+    core.apiSetTimeout(now(), h, 0);
+    tap(true);
+    core.onTimer(at(t + 100));
+    expect(has(abi.EV_TIMEOUT)).toBe(false);
+    t += 100;
+    tap(false);
+  });
+
+  it("moving the timeout earlier takes effect", () => {
+    let h = open();
+    core.apiSetTimeout(now(), h, 10000);
+    core.apiSetTimeout(now(), h, 10);
+    tap(true);
+    core.onTimer(at(t + 20));
+    expect(has(abi.EV_TIMEOUT)).toBe(true);
+    t += 20;
+    tap(false);
+  });
+});

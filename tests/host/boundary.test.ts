@@ -1,0 +1,85 @@
+// The boundary rules: the core imports nothing but its host module and WASI's diagnostics;
+// only the node backend imports node:net; host/net starts no timers of its own; the generated
+// ABI files match abi/abi.mjs; the package loads synchronously with import and require.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+
+function filesUnder(dir: string, ext: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...filesUnder(p, ext));
+    else if (p.endsWith(ext)) out.push(p);
+  }
+  return out;
+}
+
+test('the core imports only wasinet.out and WASI fd_write/proc_exit: no clock, no random source', () => {
+  const module = new WebAssembly.Module(readFileSync(join(root, 'build/release.wasm')));
+  const imports = WebAssembly.Module.imports(module).map((i) => `${i.module}.${i.name}`).sort();
+  assert.deepEqual(imports, ['wasi_snapshot_preview1.fd_write', 'wasi_snapshot_preview1.proc_exit', 'wasinet.out']);
+});
+
+test('only host/backend/node imports node:net', () => {
+  const offenders = filesUnder(join(root, 'host'), '.ts')
+    .filter((f) => /from ['"](node:)?net['"]|require\(['"](node:)?net['"]\)/.test(readFileSync(f, 'utf8')))
+    .map((f) => f.slice(root.length));
+  assert.deepEqual(offenders, ['host/backend/node.ts']);
+});
+
+test('host/net starts no timers: timeouts belong to the core, the wake-up to the backend', async () => {
+  // Watch every timer started while a socket connects, idles out and exchanges data.
+  const { default: net } = await import('../../host/index.js');
+  const callers: string[] = [];
+  const real = { setTimeout: globalThis.setTimeout, setInterval: globalThis.setInterval };
+  const watch = (name: 'setTimeout' | 'setInterval') => function (this: unknown, ...args: unknown[]) {
+    const frame = (new Error().stack ?? '').split('\n').slice(2).find((l) => l.includes('/build/host/')) ?? '';
+    callers.push(frame);
+    return (real[name] as Function).apply(this, args);
+  };
+  globalThis.setTimeout = watch('setTimeout') as typeof setTimeout;
+  globalThis.setInterval = watch('setInterval') as typeof setInterval;
+  try {
+    const server = net.createServer((s: InstanceType<typeof net.Socket>) => { s.setTimeout(20); s.on('timeout', () => s.end('bye')); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const c = net.connect((server.address() as { port: number }).port, '127.0.0.1');
+    c.setTimeout(1000);
+    c.resume();
+    await new Promise((r) => c.on('close', r));
+    await new Promise((r) => server.close(r));
+  } finally {
+    globalThis.setTimeout = real.setTimeout;
+    globalThis.setInterval = real.setInterval;
+  }
+  const fromHost = callers.filter((f) => f.includes('/build/host/'));
+  assert.ok(fromHost.length > 0, 'the backend arms its one wake-up timer');
+  assert.deepEqual(fromHost.filter((f) => !f.includes('/build/host/backend/')), []);
+});
+
+test('the generated ABI files are up to date with abi/abi.mjs', () => {
+  const r = spawnSync(process.execPath, [join(root, 'scripts/gen-abi.mjs'), '--check'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+});
+
+test('require("wasinet") gives a ready module synchronously (CommonJS)', () => {
+  const r = spawnSync(process.execPath, ['-e', `
+    const net = require('wasinet');
+    if (typeof net.createServer !== 'function' || net.isIP('::1') !== 6) process.exit(2);
+    const s = net.createServer().listen(0, '127.0.0.1', () => { s.close(); console.log('ok'); });
+  `], { cwd: root, encoding: 'utf8' });
+  assert.equal(r.stdout.trim(), 'ok', r.stderr);
+});
+
+test('import "wasinet" needs no top-level await', () => {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    import net, { Socket, Server } from 'wasinet';
+    console.log(typeof net.connect, typeof Socket, typeof Server);
+  `], { cwd: root, encoding: 'utf8' });
+  assert.equal(r.stdout.trim(), 'function function function', r.stderr);
+});
