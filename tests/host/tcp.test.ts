@@ -23,6 +23,7 @@ test('wasinet server, node:net client: 64 MiB each way arrive byte-exact', { tim
   });
   const port = await listen(server);
   const client = nodeNet.connect(port, '127.0.0.1');
+  const clientClosed = closed(client);
   const clientGot = hashUntilEnd(client);
   await sendPattern(client, 1, size);
   const [c, s] = await Promise.all([clientGot, new Promise<{ hash: string; bytes: number }>((r) => {
@@ -33,7 +34,7 @@ test('wasinet server, node:net client: 64 MiB each way arrive byte-exact', { tim
   assert.equal(s.hash, patternHash(1, size));
   assert.equal(c.bytes, size);
   assert.equal(c.hash, patternHash(2, size));
-  await closed(client);
+  await clientClosed;
   await new Promise((r) => server.close(r));
 });
 
@@ -46,6 +47,7 @@ test('node:net server, wasinet client: 64 MiB each way arrive byte-exact', { tim
   });
   const port = await listen(server);
   const client = net.connect(port, '127.0.0.1');
+  const clientClosed = closed(client);
   const clientGot = hashUntilEnd(client);
   await sendPattern(client, 3, size);
   const c = await clientGot;
@@ -54,7 +56,7 @@ test('node:net server, wasinet client: 64 MiB each way arrive byte-exact', { tim
   assert.equal(s.hash, patternHash(3, size));
   assert.equal(c.bytes, size);
   assert.equal(c.hash, patternHash(4, size));
-  await closed(client);
+  await clientClosed;
   await new Promise((r) => server.close(r));
 });
 
@@ -70,12 +72,13 @@ test('half-close: each side keeps writing after the other ended (allowHalfOpen)'
   });
   const port = await listen(server);
   const client = nodeNet.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  const clientClosed = closed(client);
   client.end('question');
   const reply: Buffer[] = [];
   client.on('data', (d) => reply.push(d));
   await new Promise((r) => client.on('end', r));
   assert.equal(Buffer.concat(reply).toString(), 'got question');
-  await closed(client);
+  await clientClosed;
   await new Promise((r) => server.close(r));
 
   const nodeServer = nodeNet.createServer({ allowHalfOpen: true }, (s) => {
