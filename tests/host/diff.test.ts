@@ -1,0 +1,35 @@
+// Runs every differential scenario on node:net and on wasinet and compares the event logs;
+// and checks that the comparison itself catches a reordered or a dropped event.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import nodeNet from 'node:net';
+import wasinet from '../../host/index.js';
+import { runScenario, compareLogs, type NetLike, type Scenario } from './diff/harness.js';
+import { socketScenarios } from './diff/scenarios-socket.js';
+
+const all: [string, Scenario[]][] = [['socket', socketScenarios]];
+
+for (const [group, scenarios] of all) {
+  for (const s of scenarios) {
+    test(`diff ${group}: ${s.name}`, { timeout: (s.timeout ?? 10000) * 2 + 5000 }, async () => {
+      const expected = await runScenario(s, nodeNet);
+      const actual = await runScenario(s, wasinet as unknown as NetLike);
+      assert.ok(expected.length > 0, 'the scenario logged something');
+      const diff = compareLogs(expected, actual);
+      assert.equal(diff, null, diff ?? '');
+    });
+  }
+}
+
+test('diff harness self-test: a reordered or a dropped event is reported', async () => {
+  const s = socketScenarios[0];
+  const log = await runScenario(s, nodeNet);
+  assert.ok(log.length >= 4);
+  assert.equal(compareLogs(log, [...log]), null);
+  const reordered = [...log];
+  [reordered[1], reordered[2]] = [reordered[2], reordered[1]];
+  assert.notEqual(compareLogs(log, reordered), null);
+  const dropped = log.filter((_, i) => i !== log.length - 2);
+  assert.notEqual(compareLogs(log, dropped), null);
+  assert.notEqual(compareLogs(log, [...log, 'client close false']), null);
+});
