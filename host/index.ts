@@ -13,4 +13,5 @@ export const {
 } = net;
 export { Stack, getDefaultStack } from './net/stack.js';
 export type { NetApi } from './net/api.js';
+export { createStack, type CreateStackOptions, type StackApi } from './net/create.js';
 export default net;

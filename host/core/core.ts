@@ -12,6 +12,7 @@
 // recorder and the replayer use it. A trap in the core (an abort, an `unreachable`) becomes a
 // CoreTrap naming the core's message; the instance is discarded and the owner is told.
 import { instantiateCore, type CoreExports, type LoadedCore } from './wasm.js';
+export { coreWasm } from './wasm.js';
 import { Op, OP_NAMES, FIRST_NOTIFICATION } from './abi.js';
 
 export interface Output {
@@ -70,9 +71,9 @@ export class Core {
   #dead: CoreTrap | null = null;
   tap: Tap | null = null;
 
-  constructor(owner: CoreOwner) {
+  constructor(owner: CoreOwner, module?: WebAssembly.Module) {
     this.#owner = owner;
-    this.#loaded = instantiateCore((op, h, a, b, c, ptr, len) => this.#out(op, h, a, b, c, ptr, len));
+    this.#loaded = instantiateCore((op, h, a, b, c, ptr, len) => this.#out(op, h, a, b, c, ptr, len), module);
     this.#x = this.#loaded.exports;
     this.#buffer = this.#x.memory.buffer;
     this.#u8 = new Uint8Array(this.#buffer);

@@ -24,15 +24,19 @@ function initWasi(): void {
   wasiReady = true;
 }
 
-let coreModule: WebAssembly.Module | null = null;
+const compiled = new Map<string, WebAssembly.Module>();
 
-/** The compiled core, shared by every stack of the process. */
-export function coreWasm(): WebAssembly.Module {
-  if (coreModule === null) {
-    const url = new URL('../../release.wasm', import.meta.url);
-    coreModule = new WebAssembly.Module(readFileSync(url));
+/**
+ * A compiled core, shared by every stack of the process: build/release.wasm by default, or
+ * another build of the same core (build/testing.wasm adds hooks for tests).
+ */
+export function coreWasm(name = 'release.wasm'): WebAssembly.Module {
+  let m = compiled.get(name);
+  if (m === undefined) {
+    m = new WebAssembly.Module(readFileSync(new URL(`../../${name}`, import.meta.url)));
+    compiled.set(name, m);
   }
-  return coreModule;
+  return m;
 }
 
 export interface CoreExports {
@@ -47,9 +51,9 @@ export interface LoadedCore {
 }
 
 /** A fresh instance of the core, whose only import of ours is `out`. */
-export function instantiateCore(out: (op: number, h: number, a: number, b: number, c: number, ptr: number, len: number) => void): LoadedCore {
+export function instantiateCore(out: (op: number, h: number, a: number, b: number, c: number, ptr: number, len: number) => void,
+  module: WebAssembly.Module = coreWasm()): LoadedCore {
   initWasi();
-  const module = coreWasm();
   const wasi = new WASI({ args: [], env: {} });
   const imports = wasi.getImports(module) as WebAssembly.Imports;
   const instance = new WebAssembly.Instance(module, { ...imports, wasinet: { out } });

@@ -118,6 +118,7 @@ export class Socket extends Duplex implements Endpoint {
   #attemptErrors: Error[] = [];
   #lastAttemptError: Error | null = null;
   #aborted = false;
+  #trapped = false;   // the core trapped: close without it
 
   constructor(options?: SocketOptions | number) {
     if (typeof options === 'object' && options !== null) {
@@ -230,6 +231,7 @@ export class Socket extends Duplex implements Endpoint {
       this.#sockname = null;
       this.#req = null;
       this.#finalCb = null;
+      this.#trapped = false;
       (this as unknown as { _undestroy(): void })._undestroy();
     }
 
@@ -462,12 +464,15 @@ export class Socket extends Duplex implements Endpoint {
   }
 
   [kTrapped](err: CoreTrap): void {
+    // The core is gone: nothing will report CLOSED. Destroy with the trap and close here.
+    const waitingForClose = this.#closingH !== 0;
     this.#h = 0;
     this.#closingH = 0;
     this.#req = null;
     this.connecting = false;
+    this.#trapped = true;
     if (!this.destroyed) this.destroy(err);
-    process.nextTick(() => this.emit('close', true));
+    else if (waitingForClose) process.nextTick(() => this.emit('close', true));
   }
 
   // ------------------------------------------------------------------ reading
@@ -648,6 +653,9 @@ export class Socket extends Duplex implements Endpoint {
         this.#inDestroy = false;
       }
       cb(exception);
+    } else if (this.#trapped) {
+      cb(exception);
+      process.nextTick(() => this.emit('close', true));
     } else {
       cb(exception);
       process.nextTick(() => this.emit('close'));

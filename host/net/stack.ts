@@ -21,21 +21,28 @@ export interface Endpoint {
   [kTrapped](err: CoreTrap): void;
 }
 
+export interface StackOptions {
+  /** Another build of the core (tests use build/testing.wasm). */
+  module?: WebAssembly.Module;
+}
+
 export class Stack implements CoreOwner {
   readonly backend: Backend;
+  readonly #module: WebAssembly.Module | undefined;
   #core: Core | null = null;
   #endpoints = new Map<number, Endpoint>();
   #timers = new Map<number, () => void>();
   #nextTimer = 1;
 
-  constructor(backend: Backend) {
+  constructor(backend: Backend, options: StackOptions = {}) {
     this.backend = backend;
+    this.#module = options.module;
   }
 
   /** The core, instantiated on first use (and again after a trap). */
   get core(): Core {
     if (this.#core === null) {
-      this.#core = new Core(this);
+      this.#core = new Core(this, this.#module);
       this.backend.attach(this.#core);
     }
     return this.#core;
