@@ -68,6 +68,7 @@ export const COMMANDS = [
   ['SET_OPTION', 'h', 'a: OPT_*, b: value, c: second value', ''],
   ['REF', 'h', 'a: 1 = keep the process alive, 0 = do not', ''],
   ['TIMER', '0', 'c: deadline (ms, same clock as now), or -1 for none', ''],
+  ['OPEN', 'h', 'a: file descriptor of an existing socket or pipe', ''],
 ];
 
 export const NOTIFICATIONS = [

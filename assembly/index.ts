@@ -96,6 +96,12 @@ export function apiConnect(t: f64, h: u32, target: i32, port: i32, localPort: i3
   return done(s === null ? abi.EBADF : socket.apiConnect(s, target, port, localPort, hostLen, localLen, resolveFlags, attemptMs));
 }
 
+export function apiOpen(t: f64, h: u32, fd: i32): i32 {
+  setNow(t);
+  let s = sock(h);
+  return done(s === null ? abi.EBADF : socket.apiOpen(s, fd));
+}
+
 export function apiWrite(t: f64, h: u32, len: u32, last: bool): i32 {
   setNow(t);
   let s = sock(h);

@@ -65,6 +65,23 @@ export function apiConnect(s: Sock, target: i32, port: i32, localPort: i32, host
 }
 
 /**
+ * Wraps an existing file descriptor (new net.Socket({ fd })): the transport reports it with
+ * onConnect like a connection that just completed.
+ */
+export function apiOpen(s: Sock, fd: i32): i32 {
+  switch (s.state) {
+    case State.Idle: break;
+    default: return abi.EISCONN;
+  }
+  s.addrs = [new Addr(0, new ArrayBuffer(0))];
+  s.multi = false;
+  s.attempt = 0;
+  s.setState(State.Connecting);
+  emit(abi.CMD_OPEN, s.id, fd);
+  return 0;
+}
+
+/**
  * The addresses to try, resolved and ordered by the host. Scratch holds `count` records of
  * [family u8][length u8][address bytes]. One address connects plainly; several are tried in
  * turn with an attempt timer between them (autoSelectFamily).

@@ -78,6 +78,7 @@ export class NodeBackend implements Backend {
   exec(o: Output): void {
     switch (o.op) {
       case Op.CMD_CONNECT: return this.#connect(o);
+      case Op.CMD_OPEN: return this.#open(o.h, o.a);
       case Op.CMD_LISTEN: return this.#listen(o);
       case Op.CMD_READ_START: { const c = this.#conns.get(o.h); if (c && !c.closed) c.raw.resume(); return; }
       case Op.CMD_READ_STOP: { const c = this.#conns.get(o.h); if (c && !c.closed) c.raw.pause(); return; }
@@ -142,6 +143,17 @@ export class NodeBackend implements Backend {
     this.#wire(h, conn);
   }
 
+  #open(h: number, fd: number): void {
+    // Throws Node's own ERR_INVALID_FD_TYPE for a file descriptor that is not a socket or pipe.
+    const raw = new net.Socket({ fd, allowHalfOpen: true, pauseOnCreate: true } as net.SocketConstructorOpts);
+    const conn = new Conn(raw, false);
+    this.#conns.set(h, conn);
+    this.#wire(h, conn);
+    const family = familyOf(raw.remoteFamily);
+    this.#core.onConnect(h, 0, 0, CREDIT, raw.localPort ?? 0, raw.remotePort ?? 0, family,
+      raw.localAddress ?? '', raw.remoteAddress ?? '');
+  }
+
   #wire(h: number, conn: Conn): void {
     const raw = conn.raw;
     raw.on('data', (chunk: Buffer) => this.#core.onData(h, chunk));
@@ -196,7 +208,10 @@ export class NodeBackend implements Backend {
       return;
     }
     const c = this.#conns.get(h);
-    if (!c) return;
+    if (!c) {
+      process.nextTick(() => this.#core.onClosed(h)); // nothing was opened: closed already
+      return;
+    }
     c.closing = true;
     if (c.closed) {
       this.#conns.delete(h);

@@ -132,11 +132,20 @@ export class Core {
     if (batch.length === 0) return;
     this.#pending = [];
     const tap = this.tap;
+    // A record's handler may run user code that throws (an event listener). The rest of the
+    // batch still has to happen, or the transport would miss commands: handle every record,
+    // then rethrow the first error, as an exception in one libuv callback leaves the others.
+    let thrown: { err: unknown } | null = null;
     for (const o of batch) {
       if (tap) tap.output(o);
-      if (this.#dead) return;
-      this.#owner.dispatch(o);
+      if (this.#dead) break;
+      try {
+        this.#owner.dispatch(o);
+      } catch (err) {
+        thrown ??= { err };
+      }
     }
+    if (thrown) throw thrown.err;
   }
 
   #die(err: unknown): void {
@@ -183,6 +192,7 @@ export class Core {
     return this.#call('apiWrite', [h, src.length, last ? 1 : 0], src.length);
   }
 
+  apiOpen(h: number, fd: number): number { return this.#call('apiOpen', [h, fd], 0); }
   apiEnd(h: number): number { return this.#call('apiEnd', [h], 0); }
   apiRead(h: number): number { return this.#call('apiRead', [h], 0); }
   apiPause(h: number): number { return this.#call('apiPause', [h], 0); }

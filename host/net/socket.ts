@@ -119,6 +119,7 @@ export class Socket extends Duplex implements Endpoint {
   #lastAttemptError: Error | null = null;
   #aborted = false;
   #trapped = false;   // the core trapped: close without it
+  #opening = false;   // wrapping an fd: the transport reports it connected, with no 'connect'
 
   constructor(options?: SocketOptions | number) {
     if (typeof options === 'object' && options !== null) {
@@ -144,9 +145,6 @@ export class Socket extends Duplex implements Endpoint {
     const internal = opts as Record<symbol, unknown>;
     this.#stack = (internal[kStack] as Stack | undefined) ?? (new.target as typeof Socket)[kStack] ?? getDefaultStack();
     const accepted = internal[kAccepted] as AcceptedInfo | undefined;
-    if (opts.fd !== undefined) {
-      throw ERR_INVALID_ARG_VALUE('options.fd', opts.fd, 'is not supported by wasinet yet');
-    }
 
     const onread = opts.onread;
     if (onread !== null && typeof onread === 'object' &&
@@ -161,6 +159,23 @@ export class Socket extends Duplex implements Endpoint {
     this.#keepAliveDelay = ~~((opts.keepAliveInitialDelay as number) / 1000);
 
     this.on('end', onReadableStreamEnd);
+
+    if (opts.fd !== undefined) {
+      validateInt32(opts.fd, 'fd', 0);
+      const h = this.#handle();
+      this.#opening = true;
+      try {
+        this.#core.apiOpen(h, opts.fd);
+      } catch (err) {
+        this.#core.apiDestroy(h, false);
+        this.#stack.unregister(h, this);
+        this.#h = 0;
+        throw err;
+      } finally {
+        this.#opening = false;
+      }
+      if (opts.readable !== false) this.read(0);
+    }
 
     if (accepted) {
       this.#adopt(accepted.h);
@@ -429,13 +444,15 @@ export class Socket extends Duplex implements Endpoint {
     if (this.destroyed) return;
     this.connecting = false;
     const [localAddress, remoteAddress] = o.data ? o.data.toString().split('\0') : ['', ''];
-    if (this.#ipc) {
+    if (this.#ipc || o.b === 0) {
+      this.#ipc = true;
       this.#sockname = {};
       this.#peername = {};
     } else {
       this.#sockname = { address: localAddress, family: familyName(o.b), port: o.a };
       this.#peername = { address: remoteAddress, family: familyName(o.b), port: o.c };
     }
+    if (this.#opening) return; // an fd is open from the start: Node emits no 'connect'
     this.emit('connect');
     this.emit('ready');
     if (!this.isPaused()) this.read(0);
