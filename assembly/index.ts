@@ -19,7 +19,7 @@ import { setNow, emit, scratch, SCRATCH_SIZE, now } from "./emit";
 import * as socket from "./socket";
 import * as listen from "./listener";
 import { sock, listener, newSock, sockets, listeners } from "./table";
-import { timerEarliest, timerPopDue, TIMER_IDLE, TIMER_ATTEMPT, TIMER_USER, Timer } from "./timers";
+import { timerEarliest, timerPeek, timerPopDue, TIMER_IDLE, TIMER_ATTEMPT, TIMER_USER, Timer, Entry } from "./timers";
 import { slabsInUse, slabsAllocated, setSlabLimit, SLAB } from "./pool";
 
 
@@ -27,8 +27,25 @@ import { slabsInUse, slabsAllocated, setSlabLimit, SLAB } from "./pool";
 
 let requested: f64 = -1;
 
+/** Whether a heap entry still belongs to a live, armed timer at that deadline. */
+function live(e: Entry): bool {
+  if (e.kind == TIMER_USER) return userTimers.has(e.handle) && userTimers.get(e.handle).queued == e.deadline;
+  let s = sock(e.handle);
+  if (s === null) return false;
+  let t = e.kind == TIMER_IDLE ? s.idle : s.attemptTimer;
+  return t.queued == e.deadline && t.armed();
+}
+
 /** Every input ends here: ask the host for a wake-up when the earliest deadline moved. */
 function done<T>(result: T): T {
+  // Drop dead entries at the top so the host is not woken for nothing.
+  let top = timerPeek();
+  while (top !== null && !live(top)) {
+    if (top.kind == TIMER_USER) { if (userTimers.has(top.handle)) userTimers.get(top.handle).queued = -1; }
+    else { let s = sock(top.handle); if (s !== null) { if (top.kind == TIMER_IDLE) s.idle.queued = -1; else s.attemptTimer.queued = -1; } }
+    timerPopDue(Infinity);
+    top = timerPeek();
+  }
   let e = timerEarliest();
   if (e != requested) {
     requested = e;
@@ -243,6 +260,37 @@ export function onConnection(t: f64, h: u32, credit: f64, family: i32, ports: f6
 }
 
 // ---------------------------------------------------------------- queries
+
+/**
+ * A 32-bit summary (FNV-1a) of one handle's state: state, counters, credit, queue sizes and
+ * deadlines. A trace records it after each input, so a replay notices a divergence (a changed
+ * `now`, a changed byte count) even before it shows in an output.
+ */
+export function digest(h: u32): u32 {
+  let x: u32 = 2166136261;
+  let s = sock(h);
+  if (s !== null) {
+    x = mix(x, <f64>s.state); x = mix(x, s.credit); x = mix(x, s.accepted); x = mix(x, s.sent);
+    x = mix(x, s.flushed); x = mix(x, <f64>s.marks.length); x = mix(x, <f64>s.sendQ.size);
+    x = mix(x, <f64>s.recvQ.size); x = mix(x, s.bytesRead); x = mix(x, s.idle.at); x = mix(x, s.attemptTimer.at);
+    x = mix(x, (s.reading ? 1 : 0) + (s.wantRead ? 2 : 0) + (s.blocked ? 4 : 0) + (s.eofDelivered ? 8 : 0));
+  }
+  let l = listener(h);
+  if (l !== null) { x = mix(x, <f64>l.state); x = mix(x, <f64>l.count); x = mix(x, <f64>l.maxConnections); }
+  x = mix(x, timerEarliest());
+  x = mix(x, now);
+  return x;
+}
+
+function mix(x: u32, v: f64): u32 {
+  let bits = reinterpret<u64>(v);
+  for (let i = 0; i < 8; i++) {
+    x ^= <u32>(bits & 0xff);
+    x *= 16777619;
+    bits >>= 8;
+  }
+  return x;
+}
 
 export function abiVersion(): u32 { return abi.ABI_VERSION; }
 export function scratchPtr(): usize { return scratch; }

@@ -59,6 +59,11 @@ export function timerEarliest(): f64 {
   return heap.length == 0 ? -1 : heap[0].deadline;
 }
 
+/** The earliest entry, or null (to drop it with timerPopDue when it is stale). */
+export function timerPeek(): Entry | null {
+  return heap.length == 0 ? null : heap[0];
+}
+
 /** Removes and returns the earliest entry if it is due at `now`, else null. */
 export function timerPopDue(now: f64): Entry | null {
   if (heap.length == 0 || heap[0].deadline > now) return null;

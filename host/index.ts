@@ -14,4 +14,6 @@ export const {
 export { Stack, getDefaultStack } from './net/stack.js';
 export type { NetApi } from './net/api.js';
 export { createStack, type CreateStackOptions, type StackApi } from './net/create.js';
+export { SimNetwork, type SimOptions } from './backend/sim.js';
+export { replay, formatDivergence, type ReplayResult, type Divergence } from './core/trace.js';
 export default net;

@@ -31,4 +31,6 @@ export interface Backend {
   lookup(host: string, options: LookupOptions, callback: LookupCallback): void;
   /** Drops every transport at once, reporting nothing (the core they belonged to is gone). */
   abandon(): void;
+  /** The OS file descriptor behind a handle, or -1 (for `_handle.fd` and listen(handle)). */
+  fdOf(h: number): number;
 }

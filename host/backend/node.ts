@@ -75,6 +75,12 @@ export class NodeBackend implements Backend {
     this.#timer = null;
   }
 
+  fdOf(h: number): number {
+    const t = this.#conns.get(h)?.raw ?? this.#servers.get(h);
+    const fd = (t as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd;
+    return typeof fd === 'number' ? fd : -1;
+  }
+
   exec(o: Output): void {
     switch (o.op) {
       case Op.CMD_CONNECT: return this.#connect(o);
@@ -255,7 +261,9 @@ export class NodeBackend implements Backend {
     });
     const backlog = o.b || undefined;
     const exclusive = (flags & ListenFlag.Exclusive) !== 0;
-    if (flags & ListenFlag.Ipc) {
+    if (flags & ListenFlag.Fd) {
+      srv.listen({ fd: o.a, backlog });
+    } else if (flags & ListenFlag.Ipc) {
       srv.listen({
         path: address, backlog, exclusive,
         readableAll: (flags & ListenFlag.ReadableAll) !== 0, writableAll: (flags & ListenFlag.WritableAll) !== 0,

@@ -24,10 +24,16 @@ export interface Output {
   data: Buffer | null;
 }
 
+/**
+ * Sees every input of a core once its export returned: its name, `now`, arguments, payload,
+ * result and the output records it produced, before they are handled. The recorder and the
+ * replayer use it. `digest` is the core's summary of the touched handle's state afterwards.
+ */
 export interface Tap {
-  input(name: string, now: number, args: readonly number[], payload: Uint8Array | null): void;
-  result(value: number): void;
-  output(o: Output): void;
+  call(name: string, now: number, args: readonly number[], payload: Uint8Array | null, result: number,
+    outputs: readonly Output[], digest: number): void;
+  /** A fresh core instance replaces the previous one (after a trap). */
+  reset?(): void;
 }
 
 export interface CoreOwner {
@@ -58,6 +64,14 @@ export function opName(op: Op): string {
 }
 
 const enc = new TextEncoder();
+
+/** The handle an input is about: its first argument, or the handle it returned. */
+function digestHandle(name: string, args: readonly number[], result: number): number {
+  if (name === 'apiSocket' || name === 'apiListen') return result;
+  if (name === 'onConnection') return result;
+  if (name === 'onTimer' || name === 'apiTimerSet' || name === 'apiTimerClear') return 0;
+  return args[0] ?? 0;
+}
 
 export class Core {
   readonly #owner: CoreOwner;
@@ -113,7 +127,7 @@ export class Core {
     now: number = this.#owner.now()): number {
     if (this.#dead) return -1;
     const tap = this.tap;
-    if (tap) tap.input(name, now, args, payload > 0 ? this.#mem().slice(this.scratch, this.scratch + payload) : null);
+    const bytes = tap && payload > 0 ? this.#mem().slice(this.scratch, this.scratch + payload) : null;
     let result: number;
     try {
       result = this.#x[name](now, ...args);
@@ -121,7 +135,7 @@ export class Core {
       this.#die(err);
       return -1;
     }
-    if (tap) tap.result(result);
+    if (tap) tap.call(name, now, args, bytes, result, this.#pending, this.#x.digest(digestHandle(name, args, result)));
     before?.(result);
     this.#flush();
     return result;
@@ -131,13 +145,11 @@ export class Core {
     const batch = this.#pending;
     if (batch.length === 0) return;
     this.#pending = [];
-    const tap = this.tap;
     // A record's handler may run user code that throws (an event listener). The rest of the
     // batch still has to happen, or the transport would miss commands: handle every record,
     // then rethrow the first error, as an exception in one libuv callback leaves the others.
     let thrown: { err: unknown } | null = null;
     for (const o of batch) {
-      if (tap) tap.output(o);
       if (this.#dead) break;
       try {
         this.#owner.dispatch(o);

@@ -29,3 +29,14 @@ export function platformErrno(n: number): number {
 export function errnoMessage(n: number): string {
   return byName.get(errnoName(n))?.[1] ?? 'unknown error';
 }
+
+/** "getaddrinfo ENOTFOUND example.invalid" (Node's DNSException), for lookups a backend fails. */
+export function dnsException(abiErrno: number, syscall: string, hostname?: string): NodeJS.ErrnoException {
+  const code = errnoName(abiErrno);
+  const err = new Error(`${syscall} ${code}${hostname ? ` ${hostname}` : ''}`) as NodeJS.ErrnoException & { hostname?: string };
+  err.errno = platformErrno(abiErrno);
+  err.code = code;
+  err.syscall = syscall;
+  if (hostname) err.hostname = hostname;
+  return err;
+}

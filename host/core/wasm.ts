@@ -25,6 +25,17 @@ function initWasi(): void {
 }
 
 const compiled = new Map<string, WebAssembly.Module>();
+const bytesOf = new Map<string, Buffer>();
+
+/** The bytes of a core build in build/ (a trace names the core it was recorded with). */
+export function coreBytes(name = 'release.wasm'): Buffer {
+  let b = bytesOf.get(name);
+  if (b === undefined) {
+    b = readFileSync(new URL(`../../${name}`, import.meta.url));
+    bytesOf.set(name, b);
+  }
+  return b;
+}
 
 /**
  * A compiled core, shared by every stack of the process: build/release.wasm by default, or
@@ -33,7 +44,7 @@ const compiled = new Map<string, WebAssembly.Module>();
 export function coreWasm(name = 'release.wasm'): WebAssembly.Module {
   let m = compiled.get(name);
   if (m === undefined) {
-    m = new WebAssembly.Module(readFileSync(new URL(`../../${name}`, import.meta.url)));
+    m = new WebAssembly.Module(coreBytes(name));
     compiled.set(name, m);
   }
   return m;

@@ -3,13 +3,19 @@ import { Stack } from './stack.js';
 import { makeNet, type NetApi } from './api.js';
 import type { Backend } from '../backend/backend.js';
 import { NodeBackend } from '../backend/node.js';
-import { coreWasm } from '../core/wasm.js';
+import { coreWasm, coreBytes } from '../core/wasm.js';
+import { TraceRecorder } from '../core/trace.js';
+import { SimBackend, SimNetwork, type SimOptions } from '../backend/sim.js';
 
-export interface CreateStackOptions {
-  /** 'node' (real sockets, the default) or a Backend object. */
-  backend?: 'node' | Backend;
+export interface CreateStackOptions extends SimOptions {
+  /** 'node' (real sockets, the default), 'sim' (a simulated network), or a Backend object. */
+  backend?: 'node' | 'sim' | Backend;
+  /** For 'sim': the network to join (stacks on one network reach each other). Default: a new one. */
+  network?: SimNetwork;
   /** File name of another core build in build/ (tests use 'testing.wasm'). */
   coreBuild?: string;
+  /** Record every boundary crossing of this stack into this trace file (docs/replay.md). */
+  record?: string;
 }
 
 export interface StackApi extends NetApi {
@@ -20,16 +26,39 @@ export interface StackApi extends NetApi {
   clearTimeout(id: number): void;
   /** The stack's clock, in ms. */
   now(): number;
+  /** Resolves once the stack's network has nothing left to do (sim: every pending event ran). */
+  run(): Promise<void>;
+  /** The simulated network (sim stacks only). */
+  readonly network: SimNetwork | null;
+  /** The trace being written (stacks created with `record`), to close it when done. */
+  readonly recorder: TraceRecorder | null;
 }
 
 export function createStack(options: CreateStackOptions = {}): StackApi {
-  const backend = options.backend === undefined || options.backend === 'node' ? new NodeBackend() : options.backend;
-  const stack = new Stack(backend, { module: options.coreBuild ? coreWasm(options.coreBuild) : undefined });
+  let backend: Backend;
+  let network: SimNetwork | null = null;
+  if (options.backend === 'sim') {
+    network = options.network ?? new SimNetwork(options);
+    backend = new SimBackend(network);
+  } else if (options.backend === undefined || options.backend === 'node') {
+    backend = new NodeBackend();
+  } else {
+    backend = options.backend;
+  }
+  const build = options.coreBuild ?? 'release.wasm';
+  const recorder = options.record ? new TraceRecorder(options.record, coreBytes(build)) : null;
+  const stack = new Stack(backend, {
+    module: options.coreBuild ? coreWasm(options.coreBuild) : undefined,
+    tap: recorder ?? undefined,
+  });
   return {
     ...makeNet(stack),
     stack,
+    network,
+    recorder,
     setTimeout: (fn, delay) => stack.setTimeout(fn, delay),
     clearTimeout: (id) => stack.clearTimeout(id),
     now: () => stack.now(),
+    run: () => (network ? network.run() : Promise.resolve()),
   };
 }

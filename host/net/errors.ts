@@ -4,6 +4,7 @@
 // observed behaviour (a test compares them with node:net's own errors).
 import { inspect } from 'node:util';
 import { errnoName, platformErrno, errnoMessage } from '../core/errno.js';
+export { dnsException } from '../core/errno.js';
 
 type Base = ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor;
 
@@ -176,17 +177,6 @@ export function errnoException(abiErrno: number, syscall: string, original?: str
   err.errno = platformErrno(abiErrno);
   err.code = code;
   err.syscall = syscall;
-  return err;
-}
-
-/** "getaddrinfo ENOTFOUND example.invalid" (Node's DNSException). */
-export function dnsException(abiErrno: number, syscall: string, hostname?: string): NodeJS.ErrnoException {
-  const code = errnoName(abiErrno);
-  const err = new Error(`${syscall} ${code}${hostname ? ` ${hostname}` : ''}`) as NodeJS.ErrnoException & { hostname?: string };
-  err.errno = platformErrno(abiErrno);
-  err.code = code;
-  err.syscall = syscall;
-  if (hostname) err.hostname = hostname;
   return err;
 }
 

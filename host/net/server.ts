@@ -98,6 +98,11 @@ export class Server extends EventEmitter implements Endpoint {
     return n;
   }
 
+  /** Node's `_handle`: null unless listening; carries the OS file descriptor. */
+  get _handle(): { fd: number } | null {
+    return this.#lh ? { fd: this.#stack.backend.fdOf(this.#lh) } : null;
+  }
+
   get listening(): boolean {
     return this.#lh !== 0 && (this.#bound || this._pipeName !== undefined);
   }
@@ -110,10 +115,13 @@ export class Server extends EventEmitter implements Endpoint {
     const backlogFromArgs = backlogArg(args.length > 1 && args[1]) || backlogArg(args.length > 2 && args[2]);
     options = options._handle || options.handle || options;
     this.#listeningId++;
-    if (options instanceof Server || options instanceof Socket || (typeof options.fd === 'number' && options.fd >= 0)) {
-      throw ERR_INVALID_ARG_VALUE('options', options, 'is not supported by wasinet yet (listening on a handle or fd)');
-    }
     this.#abortSignal(options);
+    if (typeof options.fd === 'number' && options.fd >= 0) {
+      // (handle[, backlog][, cb]): a listening socket's file descriptor, or an object with _handle.fd.
+      this.#requested = { address: null, port: 0 };
+      this.#start(options.fd, backlogFromArgs || 0, ListenFlag.Fd, '');
+      return this;
+    }
 
     if (args.length === 0 || typeof args[0] === 'function' ||
       (typeof options.port === 'undefined' && 'port' in options) || options.port === null) {

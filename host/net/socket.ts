@@ -834,6 +834,11 @@ export class Socket extends Duplex implements Endpoint {
     return this;
   }
 
+  /** Node's `_handle`: null when the socket has no transport; carries the OS file descriptor. */
+  get _handle(): { fd: number } | null {
+    return this.#h ? { fd: this.#stack.backend.fdOf(this.#h) } : null;
+  }
+
   /** The core handle (0 when none); for tests and for the Server. */
   get _wasinetHandle(): number {
     return this.#h;

@@ -5,7 +5,7 @@
 // the object that owns the handle), runs the stack's own timers on the core's clock, and
 // recovers from a trap in the core: every object of the stack is destroyed with an error naming
 // the core's message, and a fresh core serves the stack's next use.
-import { Core, CoreTrap, isNotification, type CoreOwner, type Output } from '../core/core.js';
+import { Core, CoreTrap, isNotification, type CoreOwner, type Output, type Tap } from '../core/core.js';
 import { Op } from '../core/abi.js';
 import type { Backend } from '../backend/backend.js';
 import { NodeBackend } from '../backend/node.js';
@@ -24,12 +24,16 @@ export interface Endpoint {
 export interface StackOptions {
   /** Another build of the core (tests use build/testing.wasm). */
   module?: WebAssembly.Module;
+  /** Sees every input of the stack's cores (the trace recorder). */
+  tap?: Tap;
 }
 
 export class Stack implements CoreOwner {
   readonly backend: Backend;
   readonly #module: WebAssembly.Module | undefined;
+  readonly #tap: Tap | undefined;
   #core: Core | null = null;
+  #cores = 0;
   #endpoints = new Map<number, Endpoint>();
   #timers = new Map<number, () => void>();
   #nextTimer = 1;
@@ -37,12 +41,18 @@ export class Stack implements CoreOwner {
   constructor(backend: Backend, options: StackOptions = {}) {
     this.backend = backend;
     this.#module = options.module;
+    this.#tap = options.tap;
   }
 
   /** The core, instantiated on first use (and again after a trap). */
   get core(): Core {
     if (this.#core === null) {
       this.#core = new Core(this, this.#module);
+      if (this.#tap) {
+        if (this.#cores > 0) this.#tap.reset?.();
+        this.#core.tap = this.#tap;
+      }
+      this.#cores++;
       this.backend.attach(this.#core);
     }
     return this.#core;

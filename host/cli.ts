@@ -1,0 +1,35 @@
+// `wasinet replay FILE`: replays a trace on a fresh core with no network and checks that every
+// command and event matches; on a divergence prints the first one with its context, exits 1.
+import { replay, formatDivergence, coreDigest } from './core/trace.js';
+import { coreBytes } from './core/wasm.js';
+
+const USAGE = `usage: wasinet replay FILE
+
+Replays a trace recorded with createStack({ record: FILE }) on a fresh core, with no network,
+and checks that every command and event the core issues matches the recording.
+Exit status: 0 identical, 1 diverged, 2 usage or unreadable trace.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, file] = argv;
+  if (cmd !== 'replay' || !file) {
+    console.error(USAGE);
+    return 2;
+  }
+  let result;
+  try {
+    result = replay(file);
+  } catch (err) {
+    console.error(`wasinet replay: ${(err as Error).message}`);
+    return 2;
+  }
+  const current = coreDigest(coreBytes());
+  if (result.header.core !== current) {
+    console.error(`note: recorded with core ${String(result.header.core).slice(0, 19)}…, replaying with ${current.slice(0, 19)}…`);
+  }
+  if (result.ok) {
+    console.log(`replay identical: ${result.inputs} inputs, every output and state digest matched`);
+    return 0;
+  }
+  console.log(formatDivergence(result.divergence!));
+  return 1;
+}
