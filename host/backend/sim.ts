@@ -247,6 +247,9 @@ class End {
   rcv: Buffer[] = [];     // arrived, not yet read by the core
   rcvBytes = 0;
   inFlight = 0;           // bytes on their way to this end
+  wire: { at: number; piece: Buffer | null }[] = []; // in order: bytes, then null for FIN
+  wireAt = 0;             // arrival time of the last thing put on the wire to this end
+  wireBusy = false;
   reading = false;
   delivering = false;
   wantFin = false;        // SHUTDOWN asked: FIN after the send buffer drains
@@ -469,7 +472,7 @@ export class SimBackend implements Backend {
         moved += n;
         peer.inFlight += n;
         net.stats.bytes += n;
-        net.schedule(net.latency(), () => this.#arrive(peer, piece));
+        peer.backend.#transmit(peer, piece);
       }
       if (moved > 0 && !e.closed && e.h) {
         const credit = Math.max(0, net.options.sndbuf - e.inSnd);
@@ -480,20 +483,41 @@ export class SimBackend implements Backend {
     });
   }
 
+  /**
+   * Puts bytes (or FIN, as null) on the wire towards `e`. A connection never reorders: each
+   * arrival is at or after the previous one, and they are handled one at a time, in order.
+   */
+  #transmit(e: End, piece: Buffer | null): void {
+    const net = this.network;
+    e.wireAt = Math.max(e.wireAt, net.now + net.latency());
+    e.wire.push({ at: e.wireAt, piece });
+    this.#wireKick(e);
+  }
+
+  #wireKick(e: End): void {
+    if (e.wireBusy || e.wire.length === 0) return;
+    e.wireBusy = true;
+    const net = this.network;
+    net.schedule(e.wire[0].at - net.now, () => {
+      e.wireBusy = false;
+      const next = e.wire.shift();
+      if (next === undefined) return; // reset meanwhile: the wire was cleared
+      const piece = next.piece;
+      if (piece !== null) {
+        this.#arrive(e, piece);
+      } else if (!e.broken) {
+        e.finArrived = true;
+        this.#deliver(e);
+      }
+      this.#wireKick(e);
+    });
+  }
+
   #sendFin(e: End): void {
     e.finSent = true;
     this.network.stats.fins++;
     const peer = e.peer;
-    this.network.schedule(this.network.latency(), () => {
-      if (!peer || peer.broken) return;
-      // FIN travels behind the data: it takes effect once everything sent before it arrived.
-      const land = () => {
-        if (peer.inFlight > 0) { this.network.schedule(1, land); return; }
-        peer.finArrived = true;
-        peer.backend.#deliver(peer);
-      };
-      land();
-    });
+    if (peer && !peer.broken) peer.backend.#transmit(peer, null);
     if (!e.closed && e.h) {
       const h = e.h;
       this.network.schedule(0, () => { if (!e.closed) this.#core.onShutdown(h, 0); });
@@ -570,6 +594,8 @@ export class SimBackend implements Backend {
     e.rcv = [];
     e.rcvBytes = 0;
     e.sendq = [];
+    e.wire = [];
+    e.inFlight = 0;
     this.network.stats.resets++;
     const peer = e.peer;
     if (peer && !peer.broken) {
