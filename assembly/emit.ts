@@ -6,7 +6,7 @@
 // the export that reads them; it is reused by every input.
 import { out } from "./bindings/host";
 
-export const SCRATCH_SIZE: u32 = 65536;
+export const SCRATCH_SIZE: u32 = 262144;
 export const scratch: usize = heap.alloc(SCRATCH_SIZE);
 
 /** The time of the input being handled (ms); set by every export from its `now`. */

@@ -14,10 +14,37 @@ import { performance } from 'node:perf_hooks';
 import type { Core, Output } from '../core/core.js';
 import { Op, SYSCALL, ListenFlag, Opt } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
+import { getSystemErrorName } from 'node:util';
 import type { Backend, LookupCallback, LookupOptions } from './backend.js';
 
 /** Bytes the transport takes at once when nothing is waiting in it. */
 const CREDIT = 1 << 20;
+
+/**
+ * The direct write path: libuv's stream write through the socket's handle, as net.Socket's own
+ * _write does, skipping the raw socket's Writable (a second stream layer under ours). It uses
+ * Node internals (process.binding('stream_wrap')), so it is feature-checked, and the public
+ * path (raw.write) remains: set WASINET_NO_INTERNALS=1 to force it. Both are tested.
+ */
+interface StreamWrap {
+  WriteWrap: new () => { handle: unknown; oncomplete: (status: number) => void; async: boolean; bytes: number; buffer: unknown };
+  streamBaseState: Int32Array;
+  kLastWriteWasAsync: number;
+}
+const streamWrap: StreamWrap | null = (() => {
+  if (process.env.WASINET_NO_INTERNALS) return null;
+  try {
+    const sw = (process as unknown as { binding(name: string): StreamWrap }).binding('stream_wrap');
+    return typeof sw.WriteWrap === 'function' && sw.streamBaseState && typeof sw.kLastWriteWasAsync === 'number' ? sw : null;
+  } catch {
+    return null;
+  }
+})();
+
+/** Which write path this process uses: 'internal' (direct to libuv) or 'public' (raw.write). */
+export const writePath: 'internal' | 'public' = streamWrap ? 'internal' : 'public';
+
+type Handle = { writeBuffer?: (req: unknown, data: Buffer) => number } | null | undefined;
 
 class Conn {
   closed = false;   // the raw socket emitted 'close'
@@ -189,16 +216,44 @@ export class NodeBackend implements Backend {
     if (!c || c.closed) return;
     const raw = c.raw;
     const n = data.length;
+    const core = this.#core;
+    const handle = (raw as unknown as { _handle: Handle })._handle;
+    if (streamWrap && handle && typeof handle.writeBuffer === 'function' && raw.writableLength === 0) {
+      const req = new streamWrap.WriteWrap();
+      req.handle = handle;
+      req.async = false;
+      req.bytes = 0;
+      req.buffer = null;
+      req.oncomplete = (status: number) => {
+        if (c.closing) return;
+        core.release(data);
+        if (status < 0) core.onError(h, abiErrno(getSystemErrorName(status)), SYSCALL.write);
+        else core.onWritten(h, n, CREDIT);
+      };
+      const err = handle.writeBuffer(req, data);
+      if (err !== 0) {
+        core.onError(h, abiErrno(getSystemErrorName(err)), SYSCALL.write);
+      } else if (!streamWrap.streamBaseState[streamWrap.kLastWriteWasAsync]) {
+        core.release(data); // the kernel took it all: confirmed now, as libuv's try-write
+        core.onWritten(h, n, CREDIT);
+      } else {
+        req.buffer = data; // libuv holds it until oncomplete
+        core.onWritten(h, 0, 0);
+      }
+      return;
+    }
     let reported = false;
     raw.write(data, (err) => {
       if (err || reported || c.closing) return; // errors arrive through 'error'
       reported = true;
-      this.#core.onWritten(h, n, raw.writableLength === 0 ? CREDIT : 0);
+      core.release(data);
+      core.onWritten(h, n, raw.writableLength === 0 ? CREDIT : 0);
     });
     if (reported) return;
     if (raw.writableLength === 0) {
       reported = true; // the kernel took it all: confirmed now, as libuv's try-write
-      this.#core.onWritten(h, n, CREDIT);
+      core.release(data);
+      core.onWritten(h, n, CREDIT);
     } else {
       this.#core.onWritten(h, 0, 0); // queued in the kernel's path: no credit until it drains
     }

@@ -64,6 +64,7 @@ export function opName(op: Op): string {
 }
 
 const enc = new TextEncoder();
+const POOL_SIZE = 65536;
 
 /** The handle an input is about: its first argument, or the handle it returned. */
 function digestHandle(name: string, args: readonly number[], result: number): number {
@@ -115,12 +116,23 @@ export class Core {
   #out(op: number, h: number, a: number, b: number, c: number, ptr: number, len: number): void {
     let data: Buffer | null = null;
     if (len > 0) {
-      data = Buffer.allocUnsafe(len);
+      // WRITE payloads come from a pool the backend returns them to (release) once the kernel
+      // took them; everything else is handed on for good (DATA goes to user code).
+      data = op === Op.CMD_WRITE && len <= POOL_SIZE
+        ? Buffer.from(this.#pool.pop() ?? Buffer.allocUnsafeSlow(POOL_SIZE).buffer, 0, len)
+        : Buffer.allocUnsafe(len);
       data.set(this.#mem().subarray(ptr, ptr + len));
     }
-    const o: Output = { op, h, a, b, c, data };
-    this.#pending.push(o);
+    this.#pending.push({ op, h, a, b, c, data });
   }
+
+  /** Gives a WRITE record's payload back once the transport no longer needs it. */
+  release(data: Buffer): void {
+    const ab = data.buffer as ArrayBuffer;
+    if (ab.byteLength === POOL_SIZE && this.#pool.length < 64) this.#pool.push(ab);
+  }
+
+  #pool: ArrayBuffer[] = [];
 
   /** Calls one export with `now`; `payload` bytes of scratch belong to this input. */
   #call(name: string, args: number[], payload: number, before?: (result: number) => void,
@@ -200,8 +212,29 @@ export class Core {
 
   /** Offers src (at most scratchSize bytes); returns the bytes taken or a negative errno. */
   apiWrite(h: number, src: Uint8Array, last: boolean): number {
-    this.#bytes(src);
-    return this.#call('apiWrite', [h, src.length, last ? 1 : 0], src.length);
+    return this.apiWriteParts(h, [src], src.length, last);
+  }
+
+  /** Offers the concatenation of `parts` (`total` bytes, at most scratchSize) as one piece. */
+  apiWriteParts(h: number, parts: readonly Uint8Array[], total: number, last: boolean): number {
+    const mem = this.#mem();
+    let p = this.scratch;
+    for (const part of parts) {
+      mem.set(part, p);
+      p += part.length;
+    }
+    const len = total;
+    if (this.tap || this.#dead) return this.#call('apiWrite', [h, len, last ? 1 : 0], len);
+    // The hot path, without the generic call's arrays.
+    let r: number;
+    try {
+      r = this.#x.apiWrite(this.#owner.now(), h, len, last ? 1 : 0);
+    } catch (err) {
+      this.#die(err);
+      return -1;
+    }
+    this.#flush();
+    return r;
   }
 
   apiOpen(h: number, fd: number): number { return this.#call('apiOpen', [h, fd], 0); }
@@ -254,14 +287,35 @@ export class Core {
   onData(h: number, chunk: Uint8Array): void {
     const size = this.scratchSize;
     for (let off = 0; off < chunk.length; off += size) {
-      const piece = chunk.subarray(off, Math.min(off + size, chunk.length));
+      const piece = chunk.length <= size ? chunk : chunk.subarray(off, Math.min(off + size, chunk.length));
       this.#bytes(piece);
-      this.#call('onData', [h, piece.length], piece.length);
+      if (this.tap || this.#dead) {
+        this.#call('onData', [h, piece.length], piece.length);
+        continue;
+      }
+      try {
+        this.#x.onData(this.#owner.now(), h, piece.length);
+      } catch (err) {
+        this.#die(err);
+        return;
+      }
+      this.#flush();
     }
   }
 
   onEof(h: number): number { return this.#call('onEof', [h], 0); }
-  onWritten(h: number, flushed: number, credit: number): number { return this.#call('onWritten', [h, flushed, credit], 0); }
+  onWritten(h: number, flushed: number, credit: number): number {
+    if (this.tap || this.#dead) return this.#call('onWritten', [h, flushed, credit], 0);
+    let r: number;
+    try {
+      r = this.#x.onWritten(this.#owner.now(), h, flushed, credit);
+    } catch (err) {
+      this.#die(err);
+      return -1;
+    }
+    this.#flush();
+    return r;
+  }
   onShutdown(h: number, status: number): number { return this.#call('onShutdown', [h, status], 0); }
   onError(h: number, errno: number, op: number): number { return this.#call('onError', [h, errno, op], 0); }
   onClosed(h: number): number { return this.#call('onClosed', [h], 0); }

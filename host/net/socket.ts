@@ -590,28 +590,40 @@ export class Socket extends Duplex implements Endpoint {
     this.#feed();
   }
 
-  /** Offers the current request to the core, piece by piece, until it refuses or all is given. */
+  /**
+   * Offers the current request to the core, piece by piece, until it refuses or all is given.
+   * Small chunks of a writev are gathered into one piece (one WRITE, one system call), as
+   * libuv's writev sends many buffers at once.
+   */
   #feed(): void {
     const req = this.#req;
     if (!req || this.#h === 0) return;
     const core = this.#core;
     const size = core.scratchSize;
-    while (req.i < req.bufs.length) {
-      const buf = req.bufs[req.i];
-      const end = Math.min(buf.length, req.off + size);
-      const last = req.i === req.bufs.length - 1 && end === buf.length;
-      const piece = buf.subarray(req.off, end);
-      const n = core.apiWrite(this.#h, piece, last);
+    const parts: Uint8Array[] = [];
+    for (;;) {
+      parts.length = 0;
+      let total = 0;
+      let i = req.i;
+      let off = req.off;
+      while (i < req.bufs.length && total < size) {
+        const b = req.bufs[i];
+        const take = Math.min(b.length - off, size - total);
+        if (take > 0) parts.push(off === 0 && take === b.length ? b : b.subarray(off, off + take));
+        total += take;
+        off += take;
+        if (off === b.length) { i++; off = 0; }
+      }
+      const last = i === req.bufs.length;
+      const n = core.apiWriteParts(this.#h, parts, total, last);
       if (this.#req !== req) return; // completed (or failed) while we offered it
       if (n < 0) {
         this.#req = null;
         req.cb(errnoException(-n, 'write'));
         return;
       }
-      req.off += n;
-      if (n < piece.length) return; // the core is full: WRITABLE resumes us
-      if (req.off === buf.length && !last) { req.i++; req.off = 0; }
-      if (last) return; // every byte handed over: WRITE_DONE completes it
+      advance(req, n);
+      if (n < total || last) return; // full (WRITABLE resumes us), or all handed over
     }
   }
 
@@ -843,6 +855,18 @@ export class Socket extends Duplex implements Endpoint {
   get _wasinetHandle(): number {
     return this.#h;
   }
+}
+
+/** Moves a request's cursor past `n` bytes the core took. */
+function advance(req: WriteRequest, n: number): void {
+  while (n > 0) {
+    const left = req.bufs[req.i].length - req.off;
+    if (n < left) { req.off += n; return; }
+    n -= left;
+    req.i++;
+    req.off = 0;
+  }
+  while (req.i < req.bufs.length && req.bufs[req.i].length === req.off) { req.i++; req.off = 0; }
 }
 
 // Called when 'end' is emitted: without allowHalfOpen, later writes get Node's EPIPE error.
