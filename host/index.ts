@@ -1,18 +1,31 @@
 // wasinet: the Node.js `net` API with its socket logic in a WebAssembly sandbox.
 // `import net from 'wasinet'` (or require('wasinet')) is a drop-in for `node:net` on real
 // sockets; see README.md and docs/ for the architecture, the ABI and the simulator.
-import { makeNet } from './net/api.js';
+// The public types are node:net's own (see PublicNet), so code typed for node:net compiles as is.
+import type * as NodeNet from 'node:net';
+import { makeNet, type PublicNet } from './net/api.js';
 
-const net = makeNet(null);
+const net = makeNet(null) as unknown as PublicNet;
 
+export const Socket = net.Socket;
+export type Socket = NodeNet.Socket;
+export const Stream = net.Stream;
+export type Stream = NodeNet.Socket;
+export const Server = net.Server;
+export type Server = NodeNet.Server;
 export const {
-  Socket, Stream, Server, createServer, connect, createConnection, isIP, isIPv4, isIPv6,
+  createServer, connect, createConnection, isIP, isIPv4, isIPv6,
   getDefaultAutoSelectFamily, setDefaultAutoSelectFamily,
   getDefaultAutoSelectFamilyAttemptTimeout, setDefaultAutoSelectFamilyAttemptTimeout,
   BlockList, SocketAddress,
 } = net;
+export type {
+  AddressInfo, SocketConstructorOpts, OnReadOpts, ConnectOpts, TcpSocketConnectOpts, IpcSocketConnectOpts,
+  SocketConnectOpts, SocketReadyState, ListenOptions, ServerOpts, DropArgument, TcpNetConnectOpts,
+  IpcNetConnectOpts, NetConnectOpts, LookupFunction,
+} from 'node:net';
+export type { PublicNet } from './net/api.js';
 export { Stack, getDefaultStack } from './net/stack.js';
-export type { NetApi } from './net/api.js';
 export { createStack, type CreateStackOptions, type StackApi } from './net/create.js';
 export { SimNetwork, type SimOptions } from './backend/sim.js';
 export { replay, formatDivergence, type ReplayResult, type Divergence } from './core/trace.js';

@@ -7,6 +7,17 @@ import { normalizeArgs, getDefaultAutoSelectFamily, setDefaultAutoSelectFamily,
 import { isIP, isIPv4, isIPv6 } from './ip.js';
 import { BlockList, SocketAddress } from '../backend/node.js';
 import type { Stack } from './stack.js';
+import type * as NodeNet from 'node:net';
+
+/**
+ * What users see: node:net's own type declarations. wasinet's classes implement them (they are
+ * checked against node:net by the differential tests), so code typed for node:net compiles
+ * unchanged against wasinet.
+ */
+export type PublicNet = Pick<typeof NodeNet, 'Socket' | 'Server' | 'createServer' | 'connect' |
+  'createConnection' | 'isIP' | 'isIPv4' | 'isIPv6' | 'getDefaultAutoSelectFamily' |
+  'getDefaultAutoSelectFamilyAttemptTimeout' | 'setDefaultAutoSelectFamilyAttemptTimeout' | 'BlockList' |
+  'SocketAddress'> & { setDefaultAutoSelectFamily(value: boolean): void; Stream: typeof NodeNet.Socket };
 
 export interface NetApi {
   Socket: typeof Socket;

@@ -1,6 +1,6 @@
 // createStack(): a `net`-shaped object with its own core instance and backend.
 import { Stack } from './stack.js';
-import { makeNet, type NetApi } from './api.js';
+import { makeNet, type PublicNet } from './api.js';
 import type { Backend } from '../backend/backend.js';
 import { NodeBackend } from '../backend/node.js';
 import { coreWasm, coreBytes } from '../core/wasm.js';
@@ -18,7 +18,9 @@ export interface CreateStackOptions extends SimOptions {
   record?: string;
 }
 
-export interface StackApi extends NetApi {
+export type StackApi = PublicNet & StackExtras;
+
+export interface StackExtras {
   /** The stack itself: its core, backend and clock. */
   readonly stack: Stack;
   /** Runs `fn` after `delay` ms on the stack's clock (virtual on the sim backend). */
@@ -52,7 +54,7 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
     tap: recorder ?? undefined,
   });
   return {
-    ...makeNet(stack),
+    ...(makeNet(stack) as unknown as PublicNet),
     stack,
     network,
     recorder,

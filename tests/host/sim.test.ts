@@ -84,9 +84,9 @@ test('the core never sends past its credit: with a 1-byte send buffer every WRIT
   server.listen(80);
   const c = net.connect(80, '127.0.0.1');
   let clientHandle = -1;
-  c.on('connect', () => { clientHandle = c._wasinetHandle; });
+  c.on('connect', () => { clientHandle = (c as unknown as { _wasinetHandle: number })._wasinetHandle; });
   // The handle exists before connect completes; take it now so the tap sees onConnect too.
-  clientHandle = c._wasinetHandle;
+  clientHandle = (c as unknown as { _wasinetHandle: number })._wasinetHandle;
   const payload = Buffer.from('credit bounds every write, one byte at a time');
   c.end(payload);
   c.on('close', () => server.close());
@@ -159,7 +159,7 @@ test('IPC paths, EADDRINUSE, ENOENT and name resolution on the simulated network
   missing.on('error', (e: NodeJS.ErrnoException) => errors.push(`${e.code} ${e.message}`));
   const unknown = net.connect(80, 'nowhere.test');
   unknown.on('error', (e: NodeJS.ErrnoException) => errors.push(`${e.code} ${e.message}`));
-  const db = net.createServer((s: Sock) => s.end(s.localAddress));
+  const db = net.createServer((s: Sock) => s.end(String(s.localAddress)));
   db.listen(5432, 'db.test');
   const byName = net.connect(5432, 'db.test');
   const dbGot: Buffer[] = [];
