@@ -67,7 +67,7 @@ export const COMMANDS = [
   ['CLOSE', 'h', 'a: 1 = reset (RST) instead of a graceful close', ''],
   ['SET_OPTION', 'h', 'a: OPT_*, b: value, c: second value', ''],
   ['REF', 'h', 'a: 1 = keep the process alive, 0 = do not', ''],
-  ['TIMER', '0', 'c: deadline (ms, same clock as now), or -1 for none', ''],
+  ['TIMER', '0', 'a: sequence number (a host ignores a TIMER older than one it applied), c: deadline (ms, same clock as now), or -1 for none', ''],
   ['OPEN', 'h', 'a: file descriptor of an existing socket or pipe', ''],
 ];
 

@@ -11,7 +11,9 @@ export const scratch: usize = heap.alloc(SCRATCH_SIZE);
 
 /** The time of the input being handled (ms); set by every export from its `now`. */
 export let now: f64 = 0;
-export function setNow(t: f64): void { if (t > now) now = t; }
+/** Counts inputs: lets a socket emit at most one WRITE per input (see socket.ts, pump). */
+export let epoch: u32 = 0;
+export function setNow(t: f64): void { if (t > now) now = t; epoch++; }
 
 export class Rec {
   constructor(public op: u32, public h: u32, public a: f64, public b: f64, public c: f64, public data: string) {}

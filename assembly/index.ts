@@ -26,6 +26,7 @@ import { slabsInUse, slabsAllocated, setSlabLimit, SLAB } from "./pool";
 // ---------------------------------------------------------------- the host wake-up
 
 let requested: f64 = -1;
+let timerSeq: u32 = 0;
 
 /** Whether a heap entry still belongs to a live, armed timer at that deadline. */
 function live(e: Entry): bool {
@@ -49,7 +50,9 @@ function done<T>(result: T): T {
   let e = timerEarliest();
   if (e != requested) {
     requested = e;
-    emit(abi.CMD_TIMER, 0, 0, 0, e);
+    // The sequence number lets a host drop a TIMER that a later one (from an input nested in
+    // the handling of this input's records) already replaced.
+    emit(abi.CMD_TIMER, 0, <f64>(++timerSeq), 0, e);
   }
   return result;
 }
@@ -184,6 +187,12 @@ export function onConnect(t: f64, h: u32, status: i32, op: i32, credit: f64, loc
   setNow(t);
   let s = sock(h);
   return done(s === null ? abi.EBADF : socket.onConnect(s, status, op, credit, localPort, remotePort, family, len));
+}
+
+export function onBound(t: f64, h: u32): i32 {
+  setNow(t);
+  let s = sock(h);
+  return done(s === null ? abi.EBADF : socket.onBound(s));
 }
 
 export function onData(t: f64, h: u32, len: u32): i32 {

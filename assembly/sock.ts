@@ -22,6 +22,8 @@ export class Sock {
   flushed: f64 = 0;
   marks: f64[] = [];
   blocked: bool = false; // the host holds bytes we refused: it is owed WRITABLE
+  blockedSize: u32 = 0;  // the queue's size when we refused (WRITABLE once it drained below)
+  wroteIn: u32 = 0;      // the input (epoch) that last emitted a WRITE for this socket
 
   // Receive side. `reading`: READ_START is in force. `wantRead`: the consumer asked for data
   // and has not paused since. Bytes that arrive while it does not want them wait in recvQ.
@@ -43,6 +45,7 @@ export class Sock {
   attempt: i32 = 0;
   attemptMs: f64 = 250;
   multi: bool = false; // several addresses: autoSelectFamily's attempts
+  announced: bool = false; // CONNECT_ATTEMPT emitted for the current attempt
 
   refed: bool = true;
   noDelay: bool = false;

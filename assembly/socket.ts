@@ -16,7 +16,7 @@
 // bounded because READ_STOP is issued as soon as the consumer pauses.
 import * as abi from "./abi";
 import { State } from "./abi";
-import { emit, emitBuf, scratch, now, joinNul, takeScratch } from "./emit";
+import { emit, emitBuf, scratch, now, epoch, joinNul, takeScratch } from "./emit";
 import { Sock, Addr } from "./sock";
 import { sockets } from "./table";
 import { TIMER_IDLE, TIMER_ATTEMPT } from "./timers";
@@ -24,6 +24,8 @@ import { connectionGone } from "./listener";
 
 /** Bytes the send queue holds beyond what the transport took. */
 export const SEND_CAP: u32 = 65536;
+/** Where queued bytes spanning several slabs are gathered into one WRITE. */
+const staging: usize = heap.alloc(SEND_CAP);
 /** Bytes that may arrive after READ_STOP before the core calls the transport broken. */
 export const RECV_CAP: u32 = 1 << 20;
 
@@ -111,11 +113,28 @@ export function onResolved(s: Sock, count: u32): i32 {
 function startAttempt(s: Sock): void {
   let a = s.addrs[s.attempt];
   s.setState(State.Connecting);
-  emitBuf(abi.EV_CONNECT_ATTEMPT, s.id, s.port, a.family, 0, a.text);
+  // With a local address or port the transport binds first; like Node, the attempt is only
+  // announced once the bind worked (onBound, or the connection itself).
+  s.announced = false;
+  if (s.localAddr === null && s.localPort == 0) announce(s);
   emitBuf(abi.CMD_CONNECT, s.id, s.port, a.family, s.localPort, joinNul(a.text, s.localAddr));
   if (s.multi && s.attempt < s.addrs.length - 1) {
     s.attemptTimer.arm(now + s.attemptMs, s.id, TIMER_ATTEMPT);
   }
+}
+
+function announce(s: Sock): void {
+  if (s.announced) return;
+  s.announced = true;
+  let a = s.addrs[s.attempt];
+  emitBuf(abi.EV_CONNECT_ATTEMPT, s.id, s.port, a.family, 0, a.text);
+}
+
+/** The transport bound the local address of the current attempt and is now connecting. */
+export function onBound(s: Sock): i32 {
+  if (s.state != State.Connecting) return abi.EINVAL;
+  announce(s);
+  return 0;
 }
 
 /**
@@ -131,16 +150,20 @@ export function onConnect(s: Sock, status: i32, op: i32, credit: f64, localPort:
   s.attemptTimer.disarm();
   let a = s.addrs[s.attempt];
   if (status != 0) {
+    if (op == abi.SYS_BIND && !s.announced && !s.multi) {
+      emitBuf(abi.EV_ERROR, s.id, status, op, s.localPort, s.localAddr); // failed before connecting
+      return 0;
+    }
+    announce(s);
     emitBuf(abi.EV_CONNECT_ATTEMPT_FAILED, s.id, s.port, a.family, status, a.text);
     if (s.multi) {
       nextAttempt(s);
-    } else if (op == abi.SYS_BIND) {
-      emitBuf(abi.EV_ERROR, s.id, status, op, s.localPort, s.localAddr);
     } else {
       emitBuf(abi.EV_ERROR, s.id, status, op, s.port, a.text);
     }
     return 0;
   }
+  announce(s);
   s.setState(State.Open);
   s.credit = credit;
   if (s.noDelay) emit(abi.CMD_SET_OPTION, s.id, abi.OPT_NO_DELAY, 1);
@@ -178,7 +201,7 @@ export function apiWrite(s: Sock, len: u32, last: bool): i32 {
   if (!s.maySend()) return -(s.connected() ? abi.EPIPE : abi.ENOTCONN);
   refreshIdle(s);
   let done: u32 = 0;
-  if (s.sendQ.size == 0 && s.credit >= 1) {
+  if (s.sendQ.size == 0 && s.credit >= 1 && s.wroteIn != epoch) {
     // Nothing queued: hand over straight from scratch, as far as the credit goes.
     done = <u32>min<f64>(s.credit, <f64>len);
     if (done > 0) transmit(s, scratch, done);
@@ -187,17 +210,24 @@ export function apiWrite(s: Sock, len: u32, last: bool): i32 {
   s.accepted += done;
   if (done < len) {
     s.blocked = true;
+    s.blockedSize = s.sendQ.size;
   } else if (last) {
     s.marks.push(s.accepted);
   }
-  settle(s);
+  pump(s);
   return <i32>done;
 }
 
+/**
+ * Emits a WRITE. At most one per socket per input: a transport may confirm a WRITE at once,
+ * inside the host's handling of it, with the credit it has left — and that credit must not
+ * count on a second WRITE of the same input that the host has not handed over yet.
+ */
 function transmit(s: Sock, ptr: usize, n: u32): void {
   emit(abi.CMD_WRITE, s.id, 0, 0, 0, ptr, n);
   s.credit -= n;
   s.sent += n;
+  s.wroteIn = epoch;
 }
 
 /** The transport confirmed `flushed` more bytes and will now take `credit` bytes. */
@@ -212,15 +242,26 @@ export function onWritten(s: Sock, flushed: f64, credit: f64): i32 {
   return 0;
 }
 
-/** Hands queued bytes to the transport while it has credit. */
+/** Hands queued bytes to the transport, as far as its credit goes, in one WRITE. */
 function pump(s: Sock): void {
   if (!s.connected()) return;
-  while (s.credit >= 1 && s.sendQ.size > 0) {
-    let n = <u32>min<f64>(s.credit, <f64>s.sendQ.peekLen());
-    transmit(s, s.sendQ.peekPtr(), n);
-    s.sendQ.consume(n);
+  if (s.credit >= 1 && s.sendQ.size > 0 && s.wroteIn != epoch) {
+    let n = <u32>min<f64>(s.credit, <f64>s.sendQ.size);
+    if (n <= s.sendQ.peekLen()) {
+      transmit(s, s.sendQ.peekPtr(), n); // contiguous: no copy
+      s.sendQ.consume(n);
+    } else {
+      let got: u32 = 0; // spans slabs: gather into one buffer
+      while (got < n) {
+        let run = min(s.sendQ.peekLen(), n - got);
+        memory.copy(staging + got, s.sendQ.peekPtr(), run);
+        s.sendQ.consume(run);
+        got += run;
+      }
+      transmit(s, staging, n);
+    }
   }
-  if (s.blocked && s.sendQ.size <= SEND_CAP / 2) {
+  if (s.blocked && s.sendQ.size < s.blockedSize && s.sendQ.size <= SEND_CAP / 2) {
     s.blocked = false;
     emit(abi.EV_WRITABLE, s.id);
   }

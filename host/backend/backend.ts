@@ -5,10 +5,11 @@
 // happened, as the ABI describes (docs/abi.md).
 import type { Core, Output } from '../core/core.js';
 
+/** Node's dns.lookup options, as net.Socket#connect builds them (family may be a string). */
 export interface LookupOptions {
-  family: number;
-  hints: number;
-  all: boolean;
+  family?: unknown;
+  hints?: number;
+  all?: boolean;
 }
 
 export interface LookupAddress {
@@ -28,7 +29,7 @@ export interface Backend {
   /** Carries out one command (ops below FIRST_NOTIFICATION, except RESOLVE). */
   exec(o: Output): void;
   /** The default name resolution for RESOLVE (a socket's own `lookup` option overrides it). */
-  lookup(host: string, options: LookupOptions, callback: LookupCallback): void;
+  lookup(host: unknown, options: LookupOptions, callback: LookupCallback): void;
   /** Drops every transport at once, reporting nothing (the core they belonged to is gone). */
   abandon(): void;
   /** The OS file descriptor behind a handle, or -1 (for `_handle.fd` and listen(handle)). */

@@ -73,6 +73,7 @@ export class NodeBackend implements Backend {
   #conns = new Map<number, Conn>();
   #servers = new Map<number, net.Server>();
   #timer: NodeJS.Timeout | null = null;
+  #timerSeq = 0;
 
   now(): number {
     return performance.now();
@@ -80,10 +81,12 @@ export class NodeBackend implements Backend {
 
   attach(core: Core): void {
     this.#core = core;
+    this.#timerSeq = 0; // a fresh core counts from 1 again
   }
 
-  lookup(host: string, options: LookupOptions, callback: LookupCallback): void {
-    dns.lookup(host, { family: options.family, hints: options.hints, all: options.all }, callback as never);
+  /** Node's own dns.lookup, with net's options object as is (so it validates as Node does). */
+  lookup(host: unknown, options: LookupOptions, callback: LookupCallback): void {
+    dns.lookup(host as string, options as dns.LookupOptions, callback as never);
   }
 
   abandon(): void {
@@ -136,6 +139,8 @@ export class NodeBackend implements Backend {
         return;
       }
       case Op.CMD_TIMER: {
+        if (o.a < this.#timerSeq) return; // a later TIMER already replaced this one
+        this.#timerSeq = o.a;
         if (this.#timer) clearTimeout(this.#timer);
         this.#timer = null;
         if (o.c >= 0) {
@@ -168,6 +173,10 @@ export class NodeBackend implements Backend {
     raw.pause(); // before any 'data' listener: nothing is read until READ_START
     const conn = new Conn(raw, true);
     this.#conns.set(h, conn);
+    if (family !== 0 && (localAddress || o.c)) {
+      // Node emits 'connectionAttempt' once the local bind worked: that is onBound.
+      raw.once('connectionAttempt', () => { if (this.#conns.get(h) === conn) this.#core.onBound(h); });
+    }
     raw.once('connect', () => {
       conn.connecting = false;
       this.#core.onConnect(h, 0, 0, CREDIT, raw.localPort ?? 0, raw.remotePort ?? 0, familyOf(raw.remoteFamily),

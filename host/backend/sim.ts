@@ -259,6 +259,7 @@ class End {
   closed = false;         // CLOSE done (or never had a core handle)
   broken = false;         // reset: no more traffic
   pumping = false;
+  connected = true;       // a client end is not, until its connect is reported
   constructor(public backend: SimBackend, public h: number, public local: { address: string; port: number },
     public remote: { address: string; port: number }, public family: number) {}
 }
@@ -270,6 +271,7 @@ export class SimBackend implements Backend {
   #ends = new Map<number, End>();
   #listening = new Set<number>();
   #timer: SimEvent | null = null;
+  #timerSeq = 0;
 
   constructor(network: SimNetwork) {
     this.network = network;
@@ -281,6 +283,7 @@ export class SimBackend implements Backend {
 
   attach(core: Core): void {
     this.#core = core;
+    this.#timerSeq = 0;
   }
 
   fdOf(): number {
@@ -296,10 +299,12 @@ export class SimBackend implements Backend {
     this.#listening.clear();
   }
 
-  lookup(host: string, options: LookupOptions, callback: LookupCallback): void {
+  lookup(hostArg: unknown, options: LookupOptions, callback: LookupCallback): void {
     const net = this.network;
+    const host = String(hostArg);
+    const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : Number(options.family) || 0;
     net.schedule(net.latency(), () => {
-      const found = net.lookup(host, options.family);
+      const found = net.lookup(host, family);
       if (!found || found.length === 0) {
         callback(dnsException(ERRNO.ENOTFOUND, 'getaddrinfo', host), undefined);
       } else if (options.all) {
@@ -320,6 +325,8 @@ export class SimBackend implements Backend {
       case Op.CMD_SHUTDOWN: return this.#shutdown(o.h);
       case Op.CMD_CLOSE: return this.#close(o.h, o.a === 1);
       case Op.CMD_TIMER: {
+        if (o.a < this.#timerSeq) return; // a later TIMER already replaced this one
+        this.#timerSeq = o.a;
         if (this.#timer) this.network.cancel(this.#timer); // one wake-up: the latest replaces it
         this.#timer = null;
         if (o.c < 0) return;
@@ -400,6 +407,7 @@ export class SimBackend implements Backend {
       const serverAddr = path !== null ? { address: '', port: 0 } :
         { address: isAny(l.address) ? address : l.address, port: l.port };
       const client = new End(this, h, local, serverAddr, path !== null ? 0 : family);
+      client.connected = false;
       const server = new End(l.backend, 0, serverAddr, local, client.family);
       client.peer = server;
       server.peer = client;
@@ -412,8 +420,12 @@ export class SimBackend implements Backend {
         }
         this.#connects.delete(h);
         this.#ends.set(h, client);
+        client.connected = true;
         this.#core.onConnect(h, 0, 0, net.options.sndbuf, local.port, serverAddr.port, client.family,
           local.address, serverAddr.address);
+        // Reset by the server before we heard back: on real TCP the handshake completed first,
+        // so the client sees 'connect', then the reset.
+        if (client.broken && !client.closed) this.#core.onError(h, ERRNO.ECONNRESET, SYSCALL.read);
       });
     });
     this.#connects.set(h, attempt);
@@ -601,7 +613,7 @@ export class SimBackend implements Backend {
     if (peer && !peer.broken) {
       this.network.schedule(this.network.latency(), () => peer.backend.#rst(peer));
     }
-    if (!e.closed && e.h) {
+    if (!e.closed && e.h && e.connected) {
       const h = e.h;
       this.network.schedule(0, () => { if (!e.closed) e.backend.#core.onError(h, ERRNO.ECONNRESET, SYSCALL.read); });
     }

@@ -157,16 +157,22 @@ export class Core {
     const batch = this.#pending;
     if (batch.length === 0) return;
     this.#pending = [];
+    // Commands first, then notifications, each in the order emitted: the transport carries
+    // out every decision of this input before user code runs on its events (and maybe calls
+    // more inputs, whose commands must come after these).
     // A record's handler may run user code that throws (an event listener). The rest of the
     // batch still has to happen, or the transport would miss commands: handle every record,
     // then rethrow the first error, as an exception in one libuv callback leaves the others.
     let thrown: { err: unknown } | null = null;
-    for (const o of batch) {
-      if (this.#dead) break;
-      try {
-        this.#owner.dispatch(o);
-      } catch (err) {
-        thrown ??= { err };
+    for (let pass = 0; pass < 2; pass++) {
+      for (const o of batch) {
+        if (this.#dead) break;
+        if ((o.op >= FIRST_NOTIFICATION) !== (pass === 1)) continue;
+        try {
+          this.#owner.dispatch(o);
+        } catch (err) {
+          thrown ??= { err };
+        }
       }
     }
     if (thrown) throw thrown.err;
@@ -303,6 +309,7 @@ export class Core {
     }
   }
 
+  onBound(h: number): number { return this.#call('onBound', [h], 0); }
   onEof(h: number): number { return this.#call('onEof', [h], 0); }
   onWritten(h: number, flushed: number, credit: number): number {
     if (this.tap || this.#dead) return this.#call('onWritten', [h, flushed, credit], 0);

@@ -25,8 +25,8 @@ function v4(s: string): boolean {
 function isHexGroup(p: string): boolean {
   if (p.length === 0 || p.length > 4) return false;
   for (let i = 0; i < p.length; i++) {
-    const c = p.charCodeAt(i) | 0x20; // fold A-F onto a-f
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+    const c = p.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70))) return false;
   }
   return true;
 }

@@ -7,7 +7,7 @@
 // the core for data, and a full Readable tells it to pause; end() asks for a FIN, destroy()
 // for a close; idle timeouts, connection attempts and byte counts are kept in the core. This
 // class turns the core's notifications into Node's events, in Node's order and on Node's ticks.
-import { Duplex } from 'node:stream';
+import { Duplex, addAbortSignal } from 'node:stream';
 import { ADDRCONFIG } from 'node:dns';
 import type { Output } from '../core/core.js';
 import type { CoreTrap } from '../core/core.js';
@@ -95,6 +95,7 @@ export class Socket extends Duplex implements Endpoint {
   #ipc = false;
   #sockname: AddressInfo | null = null;
   #peername: AddressInfo | null = null;
+  #peerRead = false;     // remoteAddress & co. were read while connected (Node caches them then)
   #pendingData: unknown = null;
   #pendingEncoding = '';
   #dispatched = 0;      // bytes of write requests handed to the core (Node's handle.bytesWritten)
@@ -108,6 +109,8 @@ export class Socket extends Duplex implements Endpoint {
   #onreadGen: (() => Uint8Array) | null = null;
   #onreadCb: ((n: number, buf: Uint8Array) => boolean | void) | null = null;
   #leftover: Uint8Array | null = null;
+  #reading = false;     // onread mode: reading was started (Node's handle.reading)
+  #leftoverQueued = false;
   #closeHadError = false;
   #inDestroy = false;
   #resetAndClosing = false;
@@ -135,8 +138,11 @@ export class Socket extends Duplex implements Endpoint {
       }
     }
     const opts: SocketOptions = typeof options === 'number' ? { fd: options } : { ...options };
+    // The stream's own `signal` handling would destroy this socket from inside super(), before
+    // its fields exist: it is attached below, once they do, with the same stream function.
+    const { signal, ...streamOpts } = opts;
     super({
-      ...opts,
+      ...streamOpts,
       allowHalfOpen: Boolean(opts.allowHalfOpen),
       emitClose: false,
       autoDestroy: true,
@@ -144,6 +150,7 @@ export class Socket extends Duplex implements Endpoint {
     } as never);
     const internal = opts as Record<symbol, unknown>;
     this.#stack = (internal[kStack] as Stack | undefined) ?? (new.target as typeof Socket)[kStack] ?? getDefaultStack();
+    if (signal !== undefined) addAbortSignal(signal, this);
     const accepted = internal[kAccepted] as AcceptedInfo | undefined;
 
     const onread = opts.onread;
@@ -187,7 +194,7 @@ export class Socket extends Duplex implements Endpoint {
         else if (!opts.manualStart) this.read(0);
       }
     }
-    if (opts.signal) this.#abortSignal(opts.signal);
+    if (signal) this.#abortSignal(signal);
   }
 
   get #core() {
@@ -216,16 +223,12 @@ export class Socket extends Duplex implements Endpoint {
     return this.#h;
   }
 
+  /** Like Node: an abort marks the socket (the stream's own handling destroys it). */
   #abortSignal(signal: AbortSignal): void {
     validateAbortSignal(signal, 'options.signal');
-    const onAbort = () => { this.#aborted = true; this.destroy(signal.reason ?? new Error('The operation was aborted')); };
+    const onAbort = () => { this.#aborted = true; };
     if (signal.aborted) process.nextTick(onAbort);
-    else {
-      process.nextTick(() => {
-        signal.addEventListener('abort', onAbort, { once: true });
-        this.once('close', () => signal.removeEventListener('abort', onAbort));
-      });
-    }
+    else process.nextTick(() => signal.addEventListener('abort', onAbort, { once: true }));
   }
 
   // ------------------------------------------------------------------ connecting
@@ -243,6 +246,7 @@ export class Socket extends Duplex implements Endpoint {
     if (this.destroyed) {
       this.#h = 0;
       this.#peername = null;
+      this.#peerRead = false;
       this.#sockname = null;
       this.#req = null;
       this.#finalCb = null;
@@ -268,7 +272,7 @@ export class Socket extends Duplex implements Endpoint {
 
   #lookupAndConnect(options: Record<string, any>): void {
     const { localAddress, localPort } = options;
-    const host: string = options.host || 'localhost';
+    const host: unknown = options.host || 'localhost';
     let { port, autoSelectFamilyAttemptTimeout, autoSelectFamily } = options as {
       port: any; autoSelectFamilyAttemptTimeout: any; autoSelectFamily: any };
 
@@ -296,7 +300,7 @@ export class Socket extends Duplex implements Endpoint {
       // connect() still see 'connectionAttempt'.
       process.nextTick(() => {
         if (this.connecting && this.#h === h) {
-          this.#core.apiConnect(h, addressType, portNum, localPort | 0, host, localAddress || '', 0, 0);
+          this.#core.apiConnect(h, addressType, portNum, localPort | 0, host as string, localAddress || '', 0, 0);
         }
       });
       return;
@@ -309,12 +313,14 @@ export class Socket extends Duplex implements Endpoint {
     }
     const all = dnsopts.family !== 4 && dnsopts.family !== 6 && !localAddress && autoSelectFamily;
     if (all) dnsopts.all = true;
-    this.#host = host;
+    this.#host = host as string;
     this.#lookup = options.lookup ?? null;
     this.#dnsopts = dnsopts;
     const fam = typeof dnsopts.family === 'number' ? dnsopts.family & 15 : 0;
     const flags = fam | (all ? 16 : 0) | (((dnsopts.hints as number) | 0) << 8);
-    this.#core.apiConnect(h, TARGET_NAME, portNum, localPort | 0, host, localAddress || '', flags, autoSelectFamilyAttemptTimeout);
+    // The core records the name as text; the lookup gets the value given (Node's dns.lookup
+    // rejects a non-string host name itself, synchronously, like here).
+    this.#core.apiConnect(h, TARGET_NAME, portNum, localPort | 0, String(host), localAddress || '', flags, autoSelectFamilyAttemptTimeout);
   }
 
   /** RESOLVE from the core: run the lookup, interpret it as Node does, report the addresses. */
@@ -322,8 +328,7 @@ export class Socket extends Duplex implements Endpoint {
     const h = o.h;
     const host = this.#host!;
     const dnsopts = { ...this.#dnsopts };
-    const lookup = this.#lookup ?? ((name: string, opts: any, cb: any) =>
-      this.#stack.backend.lookup(name, { family: Number(opts.family) || 0, hints: opts.hints | 0, all: !!opts.all }, cb));
+    const lookup = this.#lookup ?? ((name: unknown, opts: any, cb: any) => this.#stack.backend.lookup(name, opts, cb));
     if (dnsopts.all) {
       lookup(host, dnsopts, (err: Error | null, addresses: LookupAddress[]) => this.#lookedUpAll(h, host, err, addresses));
     } else {
@@ -471,6 +476,11 @@ export class Socket extends Duplex implements Endpoint {
   }
 
   #onClosed(): void {
+    // A request the core never took in full has no mark to cancel: complete it as libuv
+    // completes a write canceled by close (the stream is destroyed, so without an error).
+    const req = this.#req;
+    this.#req = null;
+    if (req) req.cb(null);
     this.#stack.unregister(this.#closingH, this);
     this.#closingH = 0;
     const hadError = this.#closeHadError;
@@ -485,7 +495,9 @@ export class Socket extends Duplex implements Endpoint {
     const waitingForClose = this.#closingH !== 0;
     this.#h = 0;
     this.#closingH = 0;
+    const req = this.#req;
     this.#req = null;
+    if (req) process.nextTick(() => req.cb(err));
     this.connecting = false;
     this.#trapped = true;
     if (!this.destroyed) this.destroy(err);
@@ -499,28 +511,57 @@ export class Socket extends Duplex implements Endpoint {
       this.once('connect', () => this._read(n));
       return;
     }
-    this.#readStart();
+    if (this.#onreadCb) {
+      if (!this.#reading) this.#readStart();
+      return;
+    }
+    this.#core.apiRead(this.#h);
   }
 
   #readStart(): void {
+    this.#reading = true;
     if (this.#leftover) {
-      const rest = this.#leftover;
-      this.#leftover = null;
-      if (!this.#deliverOnread(rest)) return;
+      // Bytes held back when the callback paused: hand them over on the next tick, as the
+      // kernel would after a read restart (never inside resume() itself), then read on.
+      if (!this.#leftoverQueued) {
+        this.#leftoverQueued = true;
+        process.nextTick(() => this.#flushLeftover());
+      }
+      return;
     }
-    this.#core.apiRead(this.#h);
+    if (this.#h) this.#core.apiRead(this.#h);
+  }
+
+  #flushLeftover(): void {
+    this.#leftoverQueued = false;
+    if (!this.#reading || this.destroyed) return;
+    const rest = this.#leftover;
+    this.#leftover = null;
+    if (rest && !this.#deliverOnread(rest)) {
+      this.#reading = false; // paused again: the transport was never restarted
+      return;
+    }
+    if (this.#reading && this.#h) this.#core.apiRead(this.#h);
+  }
+
+  #readStop(): void {
+    this.#reading = false;
+    if (this.#h) this.#core.apiPause(this.#h);
   }
 
   #onData(buf: Buffer): void {
     if (this.destroyed) return;
     if (this.#onreadCb) {
-      if (!this.#deliverOnread(buf) && this.#h) this.#core.apiPause(this.#h);
+      if (!this.#deliverOnread(buf) && this.#reading) this.#readStop();
     } else if (!this.push(buf)) {
       this.#core.apiPause(this.#h);
     }
   }
 
-  /** onread mode: copy into the user's buffer, one callback per bufferful; false = paused. */
+  /**
+   * onread mode: copy into the user's buffer, one callback per bufferful. Stops (keeping the
+   * rest for later) when the callback returns false or pauses the socket; false = stopped.
+   */
   #deliverOnread(src: Uint8Array): boolean {
     let off = 0;
     while (off < src.length) {
@@ -530,7 +571,7 @@ export class Socket extends Duplex implements Endpoint {
       off += n;
       const go = this.#onreadCb!(n, dst) !== false;
       this.#initOnreadBuffer();
-      if (!go || this.destroyed) {
+      if (!go || !this.#reading || this.destroyed) {
         if (off < src.length) this.#leftover = src.subarray(off);
         return false;
       }
@@ -538,18 +579,22 @@ export class Socket extends Duplex implements Endpoint {
     return true;
   }
 
+  // In onread mode the stream never buffers: pause and resume start and stop reading at once,
+  // as Node does with its handle (and only when that changes something, like handle.reading).
   override pause(): this {
-    if (this.#onreadCb && !this.connecting && this.#h && !this.destroyed) this.#core.apiPause(this.#h);
+    if (this.#onreadCb && !this.connecting && this.#h && !this.destroyed && this.#reading) this.#readStop();
     return super.pause();
   }
 
   override resume(): this {
-    if (this.#onreadCb && !this.connecting && this.#h && !this.destroyed) this.#readStart();
-    return super.resume();
+    // The stream's own resume runs its flow on the next tick; held-back bytes come after it.
+    super.resume();
+    if (this.#onreadCb && !this.connecting && this.#h && !this.destroyed && !this.#reading) this.#readStart();
+    return this;
   }
 
   override read(n?: number): any {
-    if (this.#onreadCb && !this.connecting && this.#h && !this.destroyed) this.#readStart();
+    if (this.#onreadCb && !this.connecting && this.#h && !this.destroyed && !this.#reading) this.#readStart();
     return super.read(n);
   }
 
@@ -631,8 +676,13 @@ export class Socket extends Duplex implements Endpoint {
     const req = this.#req;
     if (!req) return;
     this.#req = null;
-    if (status === 0 || this.destroyed) req.cb(null);
-    else req.cb(errnoException(status, 'write'));
+    if (status === 0 || this.destroyed) {
+      req.cb(null);
+    } else {
+      // A write the kernel refused was never dispatched: Node does not count it in bytesWritten.
+      for (const b of req.bufs) this.#dispatched -= b.length;
+      req.cb(errnoException(status, 'write'));
+    }
   }
 
   override _final(cb: (err?: Error | null) => void): void {
@@ -774,8 +824,10 @@ export class Socket extends Duplex implements Endpoint {
     return this.#sockname ?? {};
   }
 
+  /** Like Node: known while connected; after close, only if it was read while connected. */
   #getpeername(): AddressInfo {
-    if (this.#h === 0 || this.connecting) return this.#peername ?? {};
+    if (this.#h === 0 || this.connecting) return this.#peerRead ? this.#peername ?? {} : {};
+    this.#peerRead = true;
     return this.#peername ?? {};
   }
 

@@ -6,8 +6,10 @@ import nodeNet from 'node:net';
 import wasinet from '../../host/index.js';
 import { runScenario, compareLogs, type NetLike, type Scenario } from './diff/harness.js';
 import { socketScenarios } from './diff/scenarios-socket.js';
+import { connectScenarios } from './diff/scenarios-connect.js';
+import { socketIoScenarios } from './diff/scenarios-socket-io.js';
 
-const all: [string, Scenario[]][] = [['socket', socketScenarios]];
+const all: [string, Scenario[]][] = [['socket', socketScenarios], ['socket connect', connectScenarios], ['socket io', socketIoScenarios]];
 
 for (const [group, scenarios] of all) {
   for (const s of scenarios) {

@@ -4,6 +4,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EventEmitter } from 'node:events';
+import nodeNetModule from 'node:net';
+import wasinetModule from '../../host/index.js';
 
 let dir: string | null = null;
 let n = 0;
@@ -70,4 +72,101 @@ export function eventLog(e: EventEmitter, names: string[], label = ''): string[]
 
 export function closed(e: EventEmitter): Promise<unknown[]> {
   return new Promise((resolve) => e.once('close', (...a: unknown[]) => resolve(a)));
+}
+
+// ---------------------------------------------------------------- shared by the socket-*.test files
+
+/** A net module: node:net itself, or wasinet typed as one (same API). */
+export type Net = typeof nodeNetModule;
+
+/** Both libraries under test: every behaviour test runs once per entry, same assertions. */
+export const libs: [string, Net][] = [['node:net', nodeNetModule], ['wasinet', wasinetModule as unknown as Net]];
+
+/** Listens on an ephemeral loopback port; resolves with the port. */
+export function listenPort(server: { listen: Function; address(): unknown; once: Function; off?: Function },
+  host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      server.off?.('error', reject);
+      resolve((server.address() as { port: number }).port);
+    });
+  });
+}
+
+/** A loopback port that was free a moment ago (listen, note it, close). */
+export async function freePort(): Promise<number> {
+  const probe = nodeNetModule.createServer();
+  const port = await listenPort(probe);
+  await new Promise((r) => probe.close(r));
+  return port;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Resolves once `fn()` is true (checked every 5 ms); rejects with `what` after `ms`. */
+export async function until(fn: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** The first emission of `event` (its arguments); rejects after `ms`. */
+export function eventually(e: EventEmitter, event: string, ms = 5000): Promise<unknown[]> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => { e.off(event, on); reject(new Error(`no '${event}' within ${ms} ms`)); }, ms);
+    const on = (...a: unknown[]) => { clearTimeout(t); resolve(a); };
+    e.once(event, on);
+  });
+}
+
+/** Closes a server (and destroys the given sockets first), never rejecting, waiting at most 2 s. */
+export async function shutdown(server: { close(cb?: () => void): unknown } | null,
+  ...sockets: ({ destroy(): unknown } | null | undefined)[]): Promise<void> {
+  for (const s of sockets) s?.destroy();
+  if (server) {
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, 2000);
+      try { server.close(() => { clearTimeout(t); r(); }); } catch { clearTimeout(t); r(); }
+    });
+  }
+}
+
+export interface Served<S> {
+  server: { close(cb?: () => void): unknown; address(): unknown };
+  port: number;
+  /** Every connection accepted, in order. */
+  sockets: S[];
+  /** Destroys every connection still open and closes the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * A server of `lib` calling `onConn` per connection, tracking its sockets: on 127.0.0.1 (an
+ * ephemeral port), or on the Unix socket `path` when given (then `port` is 0 and `connectTo`
+ * names the path).
+ */
+export async function serve<S extends nodeNetModule.Socket = nodeNetModule.Socket>(lib: Net,
+  onConn: (s: S) => void = (s) => { s.resume(); }, options: nodeNetModule.ServerOpts = {},
+  path?: string): Promise<Served<S> & { connectTo: { port: number; host: string } | { path: string } }> {
+  const sockets: S[] = [];
+  const server = lib.createServer(options, (s) => { sockets.push(s as S); onConn(s as S); });
+  let port = 0;
+  if (path === undefined) {
+    port = await listenPort(server);
+  } else {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => { server.off('error', reject); resolve(); });
+    });
+  }
+  return {
+    server, port, sockets,
+    connectTo: path === undefined ? { port, host: '127.0.0.1' } : { path },
+    close: () => shutdown(server, ...sockets.filter((s) => !s.destroyed)),
+  };
 }

@@ -1,0 +1,853 @@
+// Differential scenarios for a connected net.Socket: half-close (allowHalfOpen), socket options and
+// methods (setEncoding, setTimeout, setNoDelay, setKeepAlive, pause/resume, ref/unref), write/end
+// callbacks, destroy / resetAndDestroy, write errors, onread, and the stream interfaces
+// ('readable' + read(), async iteration, pipe, pipeline, backpressure). The far side is `peer`.
+import type { Socket } from 'node:net';
+import { PassThrough, Readable, Writable, Transform, pipeline } from 'node:stream';
+import type { Scenario } from './harness.js';
+import { summarize } from './harness.js';
+import { closedP } from './scenarios-socket.js';
+import { props, thrown, once, serve, servePipe, stop } from './util.js';
+
+/** Peer-side socket handed over from a peer server's connection listener. */
+function holder() {
+  const h: { s: Socket | null; wait(): Promise<Socket> } = {
+    s: null,
+    wait: () => new Promise((r) => {
+      const check = () => (h.s ? r(h.s) : setTimeout(check, 1));
+      check();
+    }),
+  };
+  return h;
+}
+
+export const socketIoScenarios: Scenario[] = [
+  // ------------------------------------------------------------------ allowHalfOpen
+  {
+    name: 'allowHalfOpen false, peer ends first: end, then our automatic end, finish, close',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => {
+        s.on('end', () => ctx.log.note('peer', 'end'));
+        s.resume();
+        s.end('from peer');
+      }, { allowHalfOpen: true });
+      const c = ctx.net.connect({ port, host: '127.0.0.1', allowHalfOpen: false });
+      ctx.log.watch(c, 'client');
+      ctx.log.note('client', `allowHalfOpen=${c.allowHalfOpen}`);
+      c.on('end', () => ctx.log.note('client', `in end: ${props(c)} writable=${c.writable} writableEnded=${c.writableEnded}`));
+      await closedP(c);
+      ctx.log.note('client', `closed ${props(c)}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'allowHalfOpen true, peer ends first: we keep writing, then end ourselves',
+    async run(ctx) {
+      let got = 0;
+      const [server, port] = await serve(ctx, (s) => {
+        s.on('data', (d: Buffer) => { got += d.length; });
+        s.on('end', () => ctx.log.note('peer', `end got=${got}`));
+        s.end('half');
+      }, { allowHalfOpen: true });
+      const c = ctx.net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      ctx.log.watch(c, 'client');
+      ctx.log.note('client', `allowHalfOpen=${c.allowHalfOpen}`);
+      await once(c, 'end');
+      ctx.log.note('client', `after end ${props(c)} writable=${c.writable}`);
+      ctx.log.note('client', `write after peer FIN -> ${c.write('still here', () => ctx.log.note('client', 'write cb'))}`);
+      await ctx.sleep(20);
+      ctx.log.note('client', `before our end ${props(c)}`);
+      c.end('bye');
+      await closedP(c);
+      ctx.log.note('client', `closed ${props(c)}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'allowHalfOpen false, we end first: the peer answers after our FIN, then ends',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => {
+        s.resume();
+        s.on('end', () => {
+          ctx.log.note('peer', 'end');
+          s.write('late answer');
+          setTimeout(() => s.end('last'), 10);
+        });
+      }, { allowHalfOpen: true });
+      const c = ctx.net.connect({ port, host: '127.0.0.1' });
+      ctx.log.watch(c, 'client');
+      await once(c, 'connect');
+      c.end('request');
+      ctx.log.note('client', `after end() ${props(c)} writable=${c.writable}`);
+      await once(c, 'finish');
+      ctx.log.note('client', `after finish readyState=${c.readyState}`);
+      await closedP(c);
+      ctx.log.note('client', `closed ${props(c)}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'allowHalfOpen true, we end first: the peer keeps writing, then ends; close after both',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => {
+        s.resume();
+        s.on('end', () => {
+          ctx.log.note('peer', 'end');
+          s.write('x'.repeat(1000));
+          setTimeout(() => s.end(), 10);
+        });
+      }, { allowHalfOpen: true });
+      const c = ctx.net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      ctx.log.watch(c, 'client');
+      await once(c, 'connect');
+      c.end();
+      await once(c, 'finish');
+      ctx.log.note('client', `after finish ${props(c)}`);
+      await closedP(c);
+      ctx.log.note('client', `closed ${props(c)}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'write in the end handler without allowHalfOpen: "This socket has been ended by the other party"',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => {
+        s.resume();
+        s.on('error', () => {});
+        s.end();
+      }, { allowHalfOpen: true });
+      const c = ctx.net.connect({ port, host: '127.0.0.1' });
+      ctx.log.watch(c, 'client');
+      c.on('end', () => {
+        ctx.log.note('client', `in end writableEnded=${c.writableEnded}`);
+        setImmediate(() => {
+          const r = c.write('too late', (err?: Error | null) => ctx.log.note('client', `write cb ${summarize(err)}`));
+          ctx.log.note('client', `write -> ${r} destroyed=${c.destroyed}`);
+        });
+      });
+      await closedP(c);
+      ctx.log.note('client', `closed ${props(c)}`);
+      await stop(server);
+    },
+  },
+  // ------------------------------------------------------------------ options and setters
+  {
+    name: 'noDelay and keepAlive options; setNoDelay/setKeepAlive return the socket at every stage',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
+      const c = ctx.net.connect({ port, host: '127.0.0.1', noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000 });
+      ctx.log.watch(c, 'client');
+      ctx.log.note('client', `connecting: setNoDelay()===c ${c.setNoDelay() === c} setNoDelay(false)===c ${c.setNoDelay(false) === c} setKeepAlive(true, 500)===c ${c.setKeepAlive(true, 500) === c}`);
+      await once(c, 'connect');
+      ctx.log.note('client', `connected: setNoDelay(true)===c ${c.setNoDelay(true) === c} setKeepAlive(false)===c ${c.setKeepAlive(false) === c} setKeepAlive()===c ${c.setKeepAlive() === c}`);
+      c.write('ping');
+      c.end();
+      await closedP(c);
+      ctx.log.note('client', `closed: setNoDelay()===c ${c.setNoDelay() === c} setKeepAlive(true)===c ${c.setKeepAlive(true) === c}`);
+      const d = new ctx.net.Socket();
+      ctx.log.note('unconnected', `setNoDelay()===d ${d.setNoDelay() === d} setKeepAlive(true, 10)===d ${d.setKeepAlive(true, 10) === d}`);
+      d.destroy();
+      ctx.log.watch(d, 'unconnected', ['close']);
+      await closedP(d);
+      await stop(server);
+    },
+  },
+  {
+    name: 'setEncoding utf8: strings, multibyte characters split across writes',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => {
+        const bytes = Buffer.from('héllo wörld €', 'utf8');
+        let i = 0;
+        const next = () => {
+          if (i >= bytes.length) { s.end(); return; }
+          s.write(bytes.subarray(i, i + 1));
+          i++;
+          setTimeout(next, 1);
+        };
+        next();
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.note('client', `setEncoding returns socket ${c.setEncoding('utf8') === c} readableEncoding=${c.readableEncoding}`);
+      let text = '';
+      const types = new Set<string>();
+      c.on('data', (d: unknown) => { types.add(typeof d); text += d; });
+      ctx.log.watch(c, 'client', ['connect', 'end', 'finish', 'error', 'close']);
+      await closedP(c);
+      ctx.log.note('client', `text=${JSON.stringify(text)} types=${[...types].join(',')} bytesRead=${c.bytesRead}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'setEncoding hex and setEncoding after data arrived',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.end(Buffer.from([0xde, 0xad, 0xbe, 0xef])); });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      c.setEncoding('hex');
+      const chunks: string[] = [];
+      c.on('data', (d: string) => chunks.push(d));
+      ctx.log.watch(c, 'client', ['end', 'close']);
+      await closedP(c);
+      ctx.log.note('client', `hex=${chunks.join('')}`);
+      ctx.log.note('client', `setEncoding("bogus") ${thrown(() => c.setEncoding('bogus' as BufferEncoding))}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'setTimeout: idle timeout fires once, not again while idle, again after activity; setTimeout(0) disables it',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client');
+      await once(c, 'connect');
+      ctx.log.note('client', `setTimeout(30) returns socket ${c.setTimeout(30) === c} timeout=${c.timeout}`);
+      await once(c, 'timeout');
+      ctx.log.note('client', `first timeout ${props(c)}`);
+      await ctx.sleep(100);
+      ctx.log.note('client', 'idle 100 ms more, writing');
+      c.write('activity');
+      await once(c, 'timeout');
+      ctx.log.note('client', `timeout after activity destroyed=${c.destroyed}`);
+      c.setTimeout(0);
+      ctx.log.note('client', `setTimeout(0) timeout=${c.timeout}`);
+      c.write('more activity');
+      await ctx.sleep(100);
+      ctx.log.note('client', `after 100 ms idle destroyed=${c.destroyed}`);
+      c.end();
+      await closedP(c);
+      await stop(server);
+    },
+  },
+  {
+    name: 'setTimeout with a callback: a once listener, removed by setTimeout(0, cb); activity restarts the timer',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => {
+        s.on('data', () => {});
+        s.on('end', () => s.end());
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client', ['connect', 'timeout', 'finish', 'end', 'error', 'close']);
+      await once(c, 'connect');
+      const cb = () => ctx.log.note('client', 'timeout callback');
+      c.setTimeout(40, cb);
+      ctx.log.note('client', `listeners=${c.listenerCount('timeout')}`);
+      c.setTimeout(0, cb);
+      ctx.log.note('client', `after setTimeout(0, cb) listeners=${c.listenerCount('timeout')}`);
+      c.setTimeout(100, cb);
+      // Writes every 20 ms keep it active: no timeout during them.
+      for (let i = 0; i < 5; i++) {
+        await ctx.sleep(20);
+        c.write('k');
+      }
+      ctx.log.note('client', 'writes done');
+      await once(c, 'timeout');
+      ctx.log.note('client', `after timeout listeners=${c.listenerCount('timeout')}`);
+      ctx.log.note('client', `setTimeout(-1) ${thrown(() => c.setTimeout(-1))}`);
+      ctx.log.note('client', `setTimeout("1") ${thrown(() => c.setTimeout('1' as never))}`);
+      ctx.log.note('client', `setTimeout(1, "x") ${thrown(() => c.setTimeout(1, 'x' as never))}`);
+      ctx.log.note('client', `setTimeout(Infinity) ${thrown(() => c.setTimeout(Infinity))}`);
+      c.setTimeout(0);
+      c.end();
+      await closedP(c);
+      await stop(server);
+    },
+  },
+  // ------------------------------------------------------------------ write / end
+  {
+    name: 'write callbacks run in order, before finish; the end callback after finish',
+    async run(ctx) {
+      let got = '';
+      const [server, port] = await serve(ctx, (s) => {
+        s.setEncoding('latin1');
+        s.on('data', (d) => { got += d; });
+        s.on('end', () => { ctx.log.note('peer', `end got=${JSON.stringify(got)}`); s.end(); });
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client');
+      await once(c, 'connect');
+      ctx.log.note('client', `w1 -> ${c.write('one', (e?: Error | null) => ctx.log.note('client', `w1 cb ${summarize(e)}`))}`);
+      ctx.log.note('client', `w2 -> ${c.write(Buffer.from('two'), (e?: Error | null) => ctx.log.note('client', `w2 cb ${summarize(e)}`))}`);
+      ctx.log.note('client', `w3 -> ${c.write(new Uint8Array([51]), (e?: Error | null) => ctx.log.note('client', `w3 cb ${summarize(e)}`))}`);
+      ctx.log.note('client', `w4 empty -> ${c.write('', (e?: Error | null) => ctx.log.note('client', `w4 cb ${summarize(e)}`))}`);
+      const r = c.end((e?: Error | null) => ctx.log.note('client', `end cb ${summarize(e)}`));
+      ctx.log.note('client', `end() returns socket ${r === c} ${props(c)}`);
+      await closedP(c);
+      ctx.log.note('client', `closed ${props(c)}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'write(data, encoding, cb) and end(data, encoding, cb) with hex, base64 and latin1',
+    async run(ctx) {
+      const chunks: Buffer[] = [];
+      const [server, port] = await serve(ctx, (s) => {
+        s.on('data', (d: Buffer) => chunks.push(d));
+        s.on('end', () => { ctx.log.note('peer', `end got=${Buffer.concat(chunks).toString('hex')}`); s.end(); });
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client');
+      ctx.log.note('client', `hex -> ${c.write('cafe', 'hex', () => ctx.log.note('client', 'hex cb'))} bytesWritten=${c.bytesWritten}`);
+      ctx.log.note('client', `base64 -> ${c.write('AQID', 'base64', () => ctx.log.note('client', 'base64 cb'))} bytesWritten=${c.bytesWritten}`);
+      ctx.log.note('client', `latin1 -> ${c.write('\u00ff', 'latin1')} bytesWritten=${c.bytesWritten}`);
+      c.end('\u00e9', 'utf8', () => ctx.log.note('client', 'end cb'));
+      ctx.log.note('client', `after end bytesWritten=${c.bytesWritten}`);
+      await closedP(c);
+      ctx.log.note('client', `closed bytesWritten=${c.bytesWritten}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'write() argument errors: number, null, object',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client');
+      await once(c, 'connect');
+      ctx.log.note('write(1)', thrown(() => c.write(1 as never)));
+      ctx.log.note('write(null)', thrown(() => c.write(null as never)));
+      ctx.log.note('write({})', thrown(() => c.write({} as never)));
+      ctx.log.note('write("x", "bogus")', thrown(() => c.write('x', 'bogus' as BufferEncoding)));
+      ctx.log.note('end(1)', thrown(() => c.end(1 as never)));
+      ctx.log.note('client', `after errors ${props(c)}`);
+      c.end();
+      await closedP(c);
+      await stop(server);
+    },
+  },
+  {
+    name: 'write after end(): ERR_STREAM_WRITE_AFTER_END to the callback and as error',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client');
+      await once(c, 'connect');
+      c.end();
+      const r = c.write('late', (e?: Error | null) => ctx.log.note('client', `write cb ${summarize(e)}`));
+      ctx.log.note('client', `write -> ${r} ${props(c)}`);
+      await closedP(c);
+      ctx.log.note('client', `closed ${props(c)}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'write on a never-connected socket',
+    async run(ctx) {
+      const c = new ctx.net.Socket();
+      ctx.log.watch(c, 'client');
+      const r = c.write('nowhere', (e?: Error | null) => ctx.log.note('client', `write cb ${summarize(e)}`));
+      ctx.log.note('client', `write -> ${r} ${props(c)}`);
+      await closedP(c);
+      ctx.log.note('client', `closed ${props(c)}`);
+    },
+  },
+  // ------------------------------------------------------------------ destroy / reset
+  {
+    name: 'destroy(): close(false) without error, properties after, ERR_STREAM_DESTROYED on write',
+    async run(ctx) {
+      const peer = holder();
+      const [server, port] = await serve(ctx, (s) => {
+        peer.s = s;
+        s.resume();
+        s.on('end', () => ctx.log.note('peer', 'end'));
+        s.on('close', (e: boolean) => ctx.log.note('peer', `close ${e}`));
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client');
+      await once(c, 'connect');
+      await peer.wait();
+      const r = c.destroy();
+      ctx.log.note('client', `destroy() returns socket ${r === c} ${props(c)}`);
+      const w = c.write('x', (e?: Error | null) => ctx.log.note('client', `write cb ${summarize(e)}`));
+      ctx.log.note('client', `write after destroy -> ${w}`);
+      ctx.log.note('client', `destroy() again ${thrown(() => c.destroy())}`);
+      await closedP(c);
+      ctx.log.note('client', `closed ${props(c)}`);
+      await closedP(peer.s!);
+      await stop(server);
+    },
+  },
+  {
+    name: 'destroy(err): error with that error, then close(true)',
+    async run(ctx) {
+      const peer = holder();
+      const [server, port] = await serve(ctx, (s) => { peer.s = s; s.resume(); s.on('end', () => ctx.log.note('peer', 'end')); });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client');
+      await once(c, 'connect');
+      await peer.wait();
+      const err = Object.assign(new Error('boom'), { code: 'EBOOM' });
+      c.on('error', (e: Error) => ctx.log.note('client', `error is the same object ${e === err}`));
+      c.destroy(err);
+      ctx.log.note('client', `after destroy(err) ${props(c)} errored=${summarize(c.errored)}`);
+      await closedP(c);
+      await closedP(peer.s!);
+      await stop(server);
+    },
+  },
+  {
+    name: 'resetAndDestroy(): close, the peer gets ECONNRESET',
+    async run(ctx) {
+      const peer = holder();
+      const [server, port] = await serve(ctx, (s) => {
+        peer.s = s;
+        s.resume();
+        ctx.log.watch(s, 'peer', ['end', 'error', 'close']);
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client');
+      await once(c, 'connect');
+      await peer.wait();
+      const r = c.resetAndDestroy();
+      ctx.log.note('client', `resetAndDestroy() returns socket ${r === c} ${props(c)}`);
+      await closedP(c);
+      await closedP(peer.s!);
+      await stop(server);
+    },
+  },
+  {
+    name: 'the peer resets: ECONNRESET error with syscall read, then close(true)',
+    async run(ctx) {
+      let gotData = false;
+      const [server, port] = await serve(ctx, (s) => {
+        // Resets once the client has read what was sent before.
+        s.write('before reset', () => { ctx.until(() => gotData).then(() => s.resetAndDestroy(), () => s.destroy()); });
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      c.on('data', () => { gotData = true; });
+      ctx.log.watch(c, 'client');
+      await closedP(c);
+      ctx.log.note('client', `closed ${props(c)}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'resetAndDestroy() on a Unix socket throws; on a never-connected socket it errors ERR_SOCKET_CLOSED',
+    async run(ctx) {
+      const [server, path] = await servePipe(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
+      const c = ctx.net.connect(path);
+      ctx.log.watch(c, 'pipe');
+      await once(c, 'connect');
+      ctx.log.note('pipe', `resetAndDestroy() ${thrown(() => c.resetAndDestroy())} destroyed=${c.destroyed}`);
+      c.end();
+      await closedP(c);
+      const d = new ctx.net.Socket();
+      ctx.log.watch(d, 'unconnected');
+      ctx.log.note('unconnected', `resetAndDestroy() ${thrown(() => d.resetAndDestroy())} destroyed=${d.destroyed}`);
+      await closedP(d);
+      await stop(server);
+    },
+  },
+  {
+    name: 'write after the peer closed a Unix socket (allowHalfOpen): EPIPE',
+    async run(ctx) {
+      const [server, path] = await servePipe(ctx, (s) => { s.destroy(); });
+      const c = ctx.net.connect({ path, allowHalfOpen: true });
+      ctx.log.watch(c, 'client');
+      await once(c, 'end');
+      await ctx.sleep(10);
+      const r = c.write('into the void', (e?: Error | null) => ctx.log.note('client', `write cb ${summarize(e)}`));
+      ctx.log.note('client', `write -> ${r}`);
+      await closedP(c);
+      ctx.log.note('client', `closed ${props(c)}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'destroySoon(): ends, then destroys after finish',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => {
+        s.resume();
+        s.on('error', () => {});
+        s.on('end', () => { ctx.log.note('peer', 'end'); s.end(); });
+        s.on('close', () => ctx.log.note('peer', 'close'));
+      }, { allowHalfOpen: true });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client');
+      await once(c, 'connect');
+      c.write('last words');
+      (c as Socket & { destroySoon(): void }).destroySoon();
+      ctx.log.note('client', `after destroySoon() ${props(c)}`);
+      await closedP(c);
+      ctx.log.note('client', `closed ${props(c)}`);
+      await stop(server);
+    },
+  },
+  // ------------------------------------------------------------------ reading
+  {
+    name: 'pause() holds data back, resume() delivers it; isPaused and readableFlowing',
+    async run(ctx) {
+      const peer = holder();
+      const [server, port] = await serve(ctx, (s) => { peer.s = s; s.resume(); s.on('end', () => s.end()); });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client');
+      await once(c, 'connect');
+      const ps = await peer.wait();
+      ctx.log.note('client', `pause() returns socket ${c.pause() === c} isPaused=${c.isPaused()} flowing=${c.readableFlowing}`);
+      ps.write('while paused');
+      await ctx.until(() => c.readableLength === 12);
+      await ctx.sleep(10);
+      ctx.log.note('client', `paused readableLength=${c.readableLength} bytesRead=${c.bytesRead}`);
+      ctx.log.note('client', `resume() returns socket ${c.resume() === c} isPaused=${c.isPaused()}`);
+      await ctx.sleep(10);
+      ctx.log.note('client', `resumed readableLength=${c.readableLength}`);
+      c.end();
+      await closedP(c);
+      await stop(server);
+    },
+  },
+  {
+    name: 'ref() and unref() return the socket, before connect and after, and the socket still works',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.resume(); s.end('ok'); });
+      const c = new ctx.net.Socket();
+      ctx.log.note('client', `unconnected unref()===c ${c.unref() === c} ref()===c ${c.ref() === c}`);
+      c.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client');
+      ctx.log.note('client', `connecting unref()===c ${c.unref() === c}`);
+      await once(c, 'connect');
+      ctx.log.note('client', `connected ref()===c ${c.ref() === c} unref()===c ${c.unref() === c}`);
+      const keep = setTimeout(() => {}, 1000);
+      await closedP(c);
+      clearTimeout(keep);
+      ctx.log.note('client', `closed ref()===c ${c.ref() === c} unref()===c ${c.unref() === c}`);
+      await stop(server);
+    },
+  },
+  {
+    name: "'readable' and read(): all bytes, then null, then end",
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => {
+        s.write('first part,');
+        setTimeout(() => s.end('second part'), 10);
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client', ['connect', 'end', 'finish', 'error', 'close']);
+      let text = '';
+      let lastNull = false;
+      c.on('readable', () => {
+        let chunk: Buffer | null;
+        while ((chunk = c.read()) !== null) text += chunk.toString();
+        lastNull = true;
+      });
+      await once(c, 'end');
+      ctx.log.note('client', `text=${JSON.stringify(text)} read() ended with null=${lastNull} read()=${c.read()}`);
+      await closedP(c);
+      await stop(server);
+    },
+  },
+  {
+    name: 'read(n) with a size: exact chunks from the buffer',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.end('0123456789abcdef'); });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client', ['connect', 'end', 'close']);
+      await once(c, 'readable');
+      await ctx.until(() => c.readableLength >= 16 || c.readableEnded);
+      const a = c.read(4);
+      const b = c.read(5);
+      ctx.log.note('client', `read(4)=${JSON.stringify(a?.toString())} read(5)=${JSON.stringify(b?.toString())} readableLength=${c.readableLength}`);
+      const rest = c.read();
+      ctx.log.note('client', `read()=${JSON.stringify(rest?.toString())}`);
+      c.read();
+      await closedP(c);
+      await stop(server);
+    },
+  },
+  {
+    name: 'async iteration over the socket collects everything and closes it',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => {
+        s.write(Buffer.alloc(50000, 1));
+        setTimeout(() => s.end(Buffer.alloc(70000, 2)), 10);
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      const cClosed = closedP(c);
+      ctx.log.watch(c, 'client', ['connect', 'end', 'finish', 'error', 'close']);
+      let total = 0;
+      let sum = 0;
+      for await (const chunk of c) {
+        total += (chunk as Buffer).length;
+        for (const b of chunk as Buffer) sum += b;
+      }
+      ctx.log.note('client', `iterated total=${total} sum=${sum} destroyed=${c.destroyed}`);
+      await cClosed;
+      await stop(server);
+    },
+  },
+  {
+    name: 'breaking out of async iteration destroys the socket; the peer sees it close',
+    async run(ctx) {
+      const peer = holder();
+      let psClosed: Promise<void> = Promise.resolve();
+      const [server, port] = await serve(ctx, (s) => {
+        peer.s = s;
+        psClosed = closedP(s);
+        s.on('error', () => {});
+        s.write('chunk');
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      const cClosed = closedP(c);
+      ctx.log.watch(c, 'client', ['connect', 'end', 'finish', 'error', 'close']);
+      for await (const chunk of c) {
+        ctx.log.note('client', `got ${(chunk as Buffer).length} bytes, breaking`);
+        break;
+      }
+      ctx.log.note('client', `after break destroyed=${c.destroyed}`);
+      await cClosed;
+      await peer.wait();
+      await psClosed;
+      ctx.log.note('peer', 'closed');
+      await stop(server);
+    },
+  },
+  {
+    name: 'pipe(): socket into a Writable, and a Readable into the socket',
+    async run(ctx) {
+      let echoed = 0;
+      const [server, port] = await serve(ctx, (s) => {
+        s.on('data', (d: Buffer) => { echoed += d.length; s.write(d); });
+        s.on('end', () => s.end());
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client', ['connect', 'end', 'finish', 'error', 'close']);
+      let received = 0;
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, cb) { received += chunk.length; setImmediate(cb); },
+      });
+      sink.on('finish', () => ctx.log.note('sink', `finish received=${received}`));
+      const r = c.pipe(sink);
+      ctx.log.note('client', `pipe() returns the destination ${r === sink}`);
+      const src = Readable.from([Buffer.alloc(30000, 7), 'tail', Buffer.alloc(40000, 8)]);
+      src.on('end', () => ctx.log.note('source', 'end'));
+      src.pipe(c);
+      await closedP(c);
+      await ctx.until(() => sink.writableFinished);
+      ctx.log.note('client', `closed echoed=${echoed} bytesWritten=${c.bytesWritten} bytesRead=${c.bytesRead}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'stream.pipeline(source, socket) and pipeline(socket, transform, sink) with callbacks',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => {
+        // Echoes upper-cased.
+        s.setEncoding('utf8');
+        s.on('data', (d: string) => s.write(d.toUpperCase()));
+        s.on('end', () => s.end());
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      const cClosed = closedP(c);
+      ctx.log.watch(c, 'client', ['connect', 'end', 'finish', 'error', 'close']);
+      let out = '';
+      const upper = new Transform({
+        transform(chunk: Buffer, _e, cb) { cb(null, chunk.toString().split('').reverse().join('')); },
+      });
+      const sink = new Writable({ write(chunk: Buffer, _e, cb) { out += chunk.toString(); cb(); } });
+      const done = new Promise<void>((r) => pipeline(c, upper, sink, (err) => { ctx.log.note('pipeline(c, t, sink)', `cb ${summarize(err)}`); r(); }));
+      const sent = new Promise<void>((r) => pipeline(Readable.from(['abc']), c, (err) => { ctx.log.note('pipeline(src, c)', `cb ${summarize(err)}`); r(); }));
+      await Promise.all([done, sent]);
+      ctx.log.note('client', `out=${JSON.stringify(out)}`);
+      await cClosed;
+      await stop(server);
+    },
+  },
+  {
+    name: 'pipeline(socket, sink) fails with the socket error when the peer resets',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => {
+        s.write('some', () => setTimeout(() => s.resetAndDestroy(), 20));
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      const cClosed = closedP(c);
+      ctx.log.watch(c, 'client', ['connect', 'end', 'finish', 'error', 'close']);
+      const sink = new PassThrough();
+      sink.resume();
+      await new Promise<void>((r) => pipeline(c, sink, (err) => { ctx.log.note('pipeline', `cb ${summarize(err)}`); r(); }));
+      ctx.log.note('sink', `destroyed=${sink.destroyed}`);
+      await cClosed;
+      await stop(server);
+    },
+  },
+  {
+    name: 'backpressure: write() turns false while the peer does not read, drain after it reads',
+    timeout: 8000,
+    async run(ctx) {
+      const peer = holder();
+      let received = 0;
+      const [server, port] = await serve(ctx, (s) => {
+        peer.s = s;
+        s.pause();
+        s.on('data', (d: Buffer) => { received += d.length; });
+        s.on('end', () => s.end());
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client', ['connect', 'end', 'finish', 'error', 'close']);
+      await once(c, 'connect');
+      const ps = await peer.wait();
+      const chunk = Buffer.alloc(64 * 1024, 3);
+      let written = 0;
+      let sawFalse = false;
+      // Writes until write() says false (the kernel buffers and our buffer are full), at most 64 MB.
+      while (written < 64 * 1024 * 1024) {
+        written += chunk.length;
+        if (!c.write(chunk)) { sawFalse = true; break; }
+        await new Promise((r) => setImmediate(r));
+      }
+      ctx.log.note('client', `write() returned false: ${sawFalse} needDrain=${c.writableNeedDrain} bufferSize>0: ${(c.bufferSize ?? 0) > 0}`);
+      const drained = once(c, 'drain');
+      ps.resume();
+      await drained;
+      ctx.log.note('client', `drain bufferSize=${c.bufferSize} bytesWritten equals written: ${c.bytesWritten === written}`);
+      c.end();
+      await closedP(c);
+      ctx.log.note('peer', `received all: ${received === written}`);
+      await stop(server);
+    },
+  },
+  // ------------------------------------------------------------------ onread
+  {
+    name: 'onread with a Buffer: callback gets (n, buf) instead of data events',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => {
+        s.write('abcdefghij');
+        setTimeout(() => s.end('klmnopqrstuvwxyz'), 10);
+      });
+      const buf = Buffer.alloc(8);
+      let text = '';
+      let sameBuffer = true;
+      let maxN = 0;
+      const c = ctx.net.connect({
+        port, host: '127.0.0.1',
+        onread: {
+          buffer: buf,
+          callback(n: number, b: Buffer) {
+            if (b !== buf) sameBuffer = false;
+            maxN = Math.max(maxN, n);
+            text += b.toString('latin1', 0, n);
+            // returns undefined: not false, so reading goes on
+          },
+        } as never,
+      });
+      ctx.log.watch(c, 'client');
+      await closedP(c);
+      ctx.log.note('client', `text=${JSON.stringify(text)} sameBuffer=${sameBuffer} maxN<=8: ${maxN <= 8} bytesRead=${c.bytesRead}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'onread with a buffer function; callback returning false pauses until resume()',
+    async run(ctx) {
+      const peer = holder();
+      const [server, port] = await serve(ctx, (s) => { peer.s = s; s.resume(); s.on('end', () => s.end()); });
+      let calls = 0;
+      let made = 0;
+      let text = '';
+      let stopNext = true;
+      const c = ctx.net.connect({
+        port, host: '127.0.0.1',
+        onread: {
+          buffer: () => { made++; return Buffer.alloc(1024); },
+          callback(n: number, b: Buffer) {
+            calls++;
+            text += b.toString('latin1', 0, n);
+            if (stopNext) { stopNext = false; return false; }
+            return true;
+          },
+        },
+      });
+      ctx.log.watch(c, 'client');
+      await once(c, 'connect');
+      ctx.log.note('client', `buffer function called: ${made > 0}`);
+      const ps = await peer.wait();
+      ps.write('first');
+      await ctx.until(() => calls === 1);
+      ctx.log.note('client', `first callback text=${JSON.stringify(text)} isPaused=${c.isPaused()}`);
+      ps.write('second');
+      await ctx.sleep(30);
+      ctx.log.note('client', `while paused text=${JSON.stringify(text)}`);
+      c.resume();
+      await ctx.until(() => text.length === 'firstsecond'.length);
+      ctx.log.note('client', `after resume text=${JSON.stringify(text)}`);
+      c.end();
+      await closedP(c);
+      await stop(server);
+    },
+  },
+  {
+    name: 'cork()/uncork(): writev of buffered chunks, callbacks in order, bytesWritten while connecting counts utf8 bytes',
+    async run(ctx) {
+      const chunks: Buffer[] = [];
+      const [server, port] = await serve(ctx, (s) => {
+        s.on('data', (d: Buffer) => chunks.push(d));
+        s.on('end', () => { ctx.log.note('peer', `end got=${JSON.stringify(Buffer.concat(chunks).toString('utf8'))}`); s.end(); });
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client');
+      c.write('é€', () => ctx.log.note('client', 'w0 cb'));
+      ctx.log.note('client', `connecting bytesWritten=${c.bytesWritten} writableLength=${c.writableLength}`);
+      await once(c, 'connect');
+      c.cork();
+      c.write('a', () => ctx.log.note('client', 'w1 cb'));
+      c.write(Buffer.from('bb'), () => ctx.log.note('client', 'w2 cb'));
+      c.write('ccc', 'latin1', () => ctx.log.note('client', 'w3 cb'));
+      ctx.log.note('client', `corked writableCorked=${c.writableCorked} writableLength=${c.writableLength} bytesWritten=${c.bytesWritten}`);
+      c.uncork();
+      ctx.log.note('client', `uncorked writableCorked=${c.writableCorked} bytesWritten=${c.bytesWritten}`);
+      c.end(() => ctx.log.note('client', 'end cb'));
+      await closedP(c);
+      ctx.log.note('client', `closed bytesWritten=${c.bytesWritten}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'end() twice and end() after close: callbacks and errors',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client');
+      await once(c, 'connect');
+      c.end((e?: Error | null) => ctx.log.note('client', `end#1 cb ${summarize(e)}`));
+      c.end((e?: Error | null) => ctx.log.note('client', `end#2 cb ${summarize(e)}`));
+      ctx.log.note('client', `after two end() writableEnded=${c.writableEnded} writableFinished=${c.writableFinished}`);
+      await closedP(c);
+      c.end((e?: Error | null) => ctx.log.note('client', `end#3 cb ${summarize(e)}`));
+      await ctx.sleep(10);
+      ctx.log.note('client', `closed ${props(c)}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'Unix socket: setNoDelay/setKeepAlive/setTimeout work and return the socket; bytes counted',
+    async run(ctx) {
+      const [server, path] = await servePipe(ctx, (s) => { s.setEncoding('utf8'); s.on('data', (d: string) => s.write(d.toUpperCase())); s.on('end', () => s.end()); });
+      const c = ctx.net.connect({ path, noDelay: true, keepAlive: true });
+      ctx.log.watch(c, 'client');
+      await once(c, 'connect');
+      ctx.log.note('client', `setNoDelay()===c ${c.setNoDelay() === c} setKeepAlive(true, 1000)===c ${c.setKeepAlive(true, 1000) === c}`);
+      c.setTimeout(30);
+      await once(c, 'timeout');
+      c.setTimeout(0);
+      c.setEncoding('utf8');
+      let got = '';
+      c.on('data', (d: string) => { got += d; });
+      c.end('shout');
+      await closedP(c);
+      ctx.log.note('client', `got=${JSON.stringify(got)} ${props(c)}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'destroy() while connecting with a write and end() queued: close(false), then both callbacks get ERR_SOCKET_CLOSED_BEFORE_CONNECTION',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('error', () => {}); });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client');
+      c.write('queued while connecting', (e?: Error | null) => ctx.log.note('client', `write cb ${summarize(e)}`));
+      c.end((e?: Error | null) => ctx.log.note('client', `end cb ${summarize(e)}`));
+      c.destroy();
+      ctx.log.note('client', `destroyed while connecting with writes queued ${props(c)}`);
+      await closedP(c);
+      await ctx.sleep(20);
+      await stop(server);
+    },
+  },
+];
