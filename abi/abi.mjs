@@ -47,6 +47,12 @@ export const ERRNOS = [
   ['EAI_ADDRFAMILY', 'address family not supported'],
   ['ENOTDIR', 'not a directory'],
   ['EISDIR', 'illegal operation on a directory'],
+  ['EEXIST', 'file already exists'],
+  ['EIO', 'i/o error'],
+  ['EINTR', 'interrupted system call'],
+  ['ENOSYS', 'function not implemented'],
+  ['ENOSPC', 'no space left on device'],
+  ['ENXIO', 'no such device or address'],
 ];
 
 // Which operation an error belongs to; becomes the `syscall` of the Node error.
@@ -96,7 +102,7 @@ export const NOTIFICATIONS = [
 
 export const LISTEN_FLAGS = [
   ['IPC', 1], ['IPV6_ONLY', 2], ['EXCLUSIVE', 4], ['READABLE_ALL', 8], ['WRITABLE_ALL', 16],
-  ['FD', 32], ['FAMILY6', 64], ['FAMILY4', 128],
+  ['FD', 32], ['FAMILY6', 64], ['FAMILY4', 128], ['HANDLE', 256],
 ];
 
 export const OPTIONS = [['NO_DELAY', 1], ['KEEP_ALIVE', 2]];

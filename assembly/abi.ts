@@ -40,6 +40,12 @@ export const EAI_NODATA: i32 = 34;
 export const EAI_ADDRFAMILY: i32 = 35;
 export const ENOTDIR: i32 = 36;
 export const EISDIR: i32 = 37;
+export const EEXIST: i32 = 38;
+export const EIO: i32 = 39;
+export const EINTR: i32 = 40;
+export const ENOSYS: i32 = 41;
+export const ENOSPC: i32 = 42;
+export const ENXIO: i32 = 43;
 
 // syscalls
 export const SYS_NONE: i32 = 0;
@@ -96,6 +102,7 @@ export const LISTEN_WRITABLE_ALL: i32 = 16;
 export const LISTEN_FD: i32 = 32;
 export const LISTEN_FAMILY6: i32 = 64;
 export const LISTEN_FAMILY4: i32 = 128;
+export const LISTEN_HANDLE: i32 = 256;
 
 // socket options
 export const OPT_NO_DELAY: i32 = 1;

@@ -237,7 +237,7 @@ export function onClosed(t: f64, h: u32): i32 {
 
 // ---------------------------------------------------------------- listeners
 
-export function apiListen(t: f64, port: i32, backlog: i32, flags: i32, len: u32, prev: u32, maxConnections: i32): u32 {
+export function apiListen(t: f64, port: i32, backlog: i32, flags: i32, len: u32, prev: u32, maxConnections: f64): u32 {
   setNow(t);
   return done(listen.apiListen(port, backlog, flags, len, prev, maxConnections));
 }
@@ -248,7 +248,7 @@ export function apiServerClose(t: f64, h: u32): i32 {
   return done(l === null ? abi.EBADF : listen.apiClose(l));
 }
 
-export function apiSetMaxConnections(t: f64, h: u32, n: i32): i32 {
+export function apiSetMaxConnections(t: f64, h: u32, n: f64): i32 {
   setNow(t);
   let l = listener(h);
   if (l === null) return done(abi.EBADF);
@@ -285,7 +285,7 @@ export function digest(h: u32): u32 {
     x = mix(x, (s.reading ? 1 : 0) + (s.wantRead ? 2 : 0) + (s.blocked ? 4 : 0) + (s.eofDelivered ? 8 : 0));
   }
   let l = listener(h);
-  if (l !== null) { x = mix(x, <f64>l.state); x = mix(x, <f64>l.count); x = mix(x, <f64>l.maxConnections); }
+  if (l !== null) { x = mix(x, <f64>l.state); x = mix(x, <f64>l.count); x = mix(x, l.maxConnections); }
   x = mix(x, timerEarliest());
   x = mix(x, now);
   return x;

@@ -12,7 +12,7 @@ import { Listener, LState } from "./sock";
 import { listeners, listener, newListener, newSock, sockets } from "./table";
 
 /** listen(): scratch holds the address or path (len bytes). Returns the listener handle. */
-export function apiListen(port: i32, backlog: i32, flags: i32, len: u32, prev: u32, maxConnections: i32): u32 {
+export function apiListen(port: i32, backlog: i32, flags: i32, len: u32, prev: u32, maxConnections: f64): u32 {
   let l = newListener();
   l.maxConnections = maxConnections;
   let old = listener(prev);
@@ -63,7 +63,9 @@ export function onConnection(l: Listener, credit: f64, family: i32, ports: f64, 
     emit(abi.CMD_CLOSE, s.id, 0);
     return s.id;
   }
-  if (l.maxConnections > 0 && l.count >= l.maxConnections) {
+  // Node's test: `maxConnections && connections >= maxConnections` (so -1 refuses everything
+  // and 1.5 admits two); the host passes 0 for every value JavaScript finds falsy.
+  if (l.maxConnections != 0 && <f64>l.count >= l.maxConnections) {
     s.setState(State.Closing); // over maxConnections: close at once and tell the server
     emit(abi.CMD_CLOSE, s.id, 0);
     emit(abi.EV_DROP, l.id, s.id, family, ports, scratch, len);

@@ -86,7 +86,7 @@ export const enum LState { Binding = 0, Listening = 1, Closed = 2, Failed = 3 }
 export class Listener {
   state: LState = LState.Binding;
   count: i32 = 0;       // accepted sockets not yet destroyed
-  maxConnections: i32 = 0; // 0 = no limit
+  maxConnections: f64 = 0; // 0 = no limit
   refed: bool = true;
   constructor(public id: u32) {}
 }

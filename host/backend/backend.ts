@@ -32,6 +32,13 @@ export interface Backend {
   lookup(host: unknown, options: LookupOptions, callback: LookupCallback): void;
   /** Drops every transport at once, reporting nothing (the core they belonged to is gone). */
   abandon(): void;
-  /** The OS file descriptor behind a handle, or -1 (for `_handle.fd` and listen(handle)). */
+  /** The OS file descriptor behind a handle, or -1. */
   fdOf(h: number): number;
+  /** The transport's own handle object behind a core handle (Node's `_handle`), or null. */
+  handleObject(h: number): object | null;
+  /**
+   * Takes a handle object (another server's `_handle`) for LISTEN with the HANDLE flag; returns
+   * the token LISTEN carries. A backend that cannot listen on such objects returns -1.
+   */
+  adoptHandle(handle: object): number;
 }

@@ -63,8 +63,11 @@ function syscallOf(err: NodeJS.ErrnoException, fallback: number): number {
   return (err.syscall && SYSCALL[err.syscall]) || fallback;
 }
 
-function split(data: Buffer | null): string[] {
-  return data ? data.toString('utf8').split('\0') : [''];
+/** `first NUL second` where only `first` may itself contain NUL (an abstract socket name). */
+function split2(data: Buffer | null): [string, string] {
+  if (!data) return ['', ''];
+  const i = data.lastIndexOf(0);
+  return i < 0 ? [data.toString('utf8'), ''] : [data.toString('utf8', 0, i), data.toString('utf8', i + 1)];
 }
 
 export class NodeBackend implements Backend {
@@ -104,6 +107,20 @@ export class NodeBackend implements Backend {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
   }
+
+  handleObject(h: number): object | null {
+    const t = this.#conns.get(h)?.raw ?? this.#servers.get(h);
+    return (t as unknown as { _handle?: object | null } | undefined)?._handle ?? null;
+  }
+
+  adoptHandle(handle: object): number {
+    const token = this.#nextToken++;
+    this.#adopted.set(token, handle);
+    return token;
+  }
+
+  #adopted = new Map<number, object>();
+  #nextToken = 1;
 
   fdOf(h: number): number {
     const t = this.#conns.get(h)?.raw ?? this.#servers.get(h);
@@ -162,7 +179,7 @@ export class NodeBackend implements Backend {
       old.raw.on('error', () => {});
       old.raw.destroy();
     }
-    const [address, localAddress] = split(o.data);
+    const [address, localAddress] = split2(o.data);
     const family = o.b;
     const raw = family === 0
       ? net.connect({ path: address, allowHalfOpen: true })
@@ -296,7 +313,7 @@ export class NodeBackend implements Backend {
   #listen(o: Output): void {
     const h = o.h;
     const flags = o.c;
-    const [address] = split(o.data);
+    const address = o.data ? o.data.toString('utf8') : '';
     const srv = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
     this.#servers.set(h, srv);
     let listening = false;
@@ -309,12 +326,14 @@ export class NodeBackend implements Backend {
           this.#wire(sh, conn);
         });
     });
-    srv.on('listening', () => {
+    const bound = () => {
+      if (listening) return;
       listening = true;
       const a = srv.address();
       if (typeof a === 'string' || a === null) this.#core.onListening(h, 0, 0, 0, 0, a ?? address);
       else this.#core.onListening(h, 0, 0, a.port, familyOf(a.family), a.address);
-    });
+    };
+    srv.on('listening', bound);
     srv.on('error', (err: NodeJS.ErrnoException) => {
       if (listening) {
         this.#core.onError(h, abiErrno(err.code), syscallOf(err, SYSCALL.accept));
@@ -325,7 +344,11 @@ export class NodeBackend implements Backend {
     });
     const backlog = o.b || undefined;
     const exclusive = (flags & ListenFlag.Exclusive) !== 0;
-    if (flags & ListenFlag.Fd) {
+    if (flags & ListenFlag.Handle) {
+      const handle = this.#adopted.get(o.a);
+      this.#adopted.delete(o.a);
+      srv.listen(handle, backlog);
+    } else if (flags & ListenFlag.Fd) {
       srv.listen({ fd: o.a, backlog });
     } else if (flags & ListenFlag.Ipc) {
       srv.listen({
@@ -335,6 +358,9 @@ export class NodeBackend implements Backend {
     } else {
       srv.listen({ port: o.a, host: address || undefined, backlog, exclusive, ipv6Only: (flags & ListenFlag.Ipv6Only) !== 0 });
     }
+    // Node binds at once unless it must look a host name up first: report it at once too, so
+    // address() and `listening` answer right after listen(), as they do in Node.
+    if (srv.listening) bound();
   }
 }
 

@@ -290,6 +290,14 @@ export class SimBackend implements Backend {
     return -1;
   }
 
+  handleObject(): object | null {
+    return null;
+  }
+
+  adoptHandle(): number {
+    return -1;
+  }
+
   abandon(): void {
     if (this.#timer) this.network.cancel(this.#timer);
     this.#timer = null;
@@ -349,10 +357,10 @@ export class SimBackend implements Backend {
   #listen(o: Output): void {
     const h = o.h;
     const flags = o.c;
-    const [name] = o.data ? o.data.toString('utf8').split('\0') : [''];
+    const name = o.data ? o.data.toString('utf8') : '';
     const ipc = (flags & ListenFlag.Ipc) !== 0;
-    if (flags & ListenFlag.Fd) {
-      this.#core.onListening(h, ERRNO.EINVAL, SYSCALL.listen, 0, 0, '');
+    if (flags & (ListenFlag.Fd | ListenFlag.Handle)) {
+      this.#core.onListening(h, ERRNO.EINVAL, SYSCALL.listen, 0, 0, ''); // no descriptors on a sim
       return;
     }
     let address = ipc ? '' : name;
@@ -381,7 +389,10 @@ export class SimBackend implements Backend {
     const net = this.network;
     const old = this.#ends.get(h);
     if (old) { old.closed = true; old.broken = true; this.#ends.delete(h); }
-    const [address, localAddress] = o.data ? o.data.toString('utf8').split('\0') : ['', ''];
+    const raw = o.data ? o.data.toString('utf8') : '';
+    const cut = raw.lastIndexOf('\0');
+    const address = cut < 0 ? raw : raw.slice(0, cut);
+    const localAddress = cut < 0 ? '' : raw.slice(cut + 1);
     const family = o.b;
     const path = family === 0 ? address : null;
     const port = o.a;

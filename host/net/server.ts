@@ -16,6 +16,18 @@ import {
   uvExceptionWithHostPort, dnsException, errnoException,
 } from './errors.js';
 
+/** maxConnections as Node compares it (`max && count >= max`): 0 for falsy, else its number. */
+function limitOf(n: unknown): number {
+  if (!n) return 0;
+  const v = Number(n);
+  return Number.isNaN(v) ? 0 : v;
+}
+
+/** A TCP handle object (what Node's listen() checks with `instanceof TCP`). */
+function isTcpHandle(o: unknown): boolean {
+  return typeof o === 'object' && o !== null && (o as { constructor?: { name?: string } }).constructor?.name === 'TCP';
+}
+
 function familyName(f: number): string {
   return f === 6 ? 'IPv6' : 'IPv4';
 }
@@ -48,6 +60,7 @@ export class Server extends EventEmitter implements Endpoint {
   #address: { address: string; family: string; port: number } | null = null;
   #requested: { address: string | null; port: number; host?: string } = { address: null, port: 0 };
   #listeningId = 1;
+  #lookingUp = false;    // listening on a host name that is still being resolved
   #unref = false;
 
   constructor(options?: ServerOptions | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void) {
@@ -86,7 +99,7 @@ export class Server extends EventEmitter implements Endpoint {
 
   set maxConnections(n: number | undefined) {
     this.#maxConnections = n;
-    if (this.#lh) this.#stack.core.apiSetMaxConnections(this.#lh, Number(n) > 0 ? Math.floor(Number(n)) : 0);
+    if (this.#lh) this.#stack.core.apiSetMaxConnections(this.#lh, limitOf(n));
   }
 
   /** Connections accepted and not yet destroyed (Node's server._connections). */
@@ -98,9 +111,9 @@ export class Server extends EventEmitter implements Endpoint {
     return n;
   }
 
-  /** Node's `_handle`: null unless listening; carries the OS file descriptor. */
-  get _handle(): { fd: number } | null {
-    return this.#lh ? { fd: this.#stack.backend.fdOf(this.#lh) } : null;
+  /** Node's `_handle`: the transport's own handle while listening (listen(server) takes it over). */
+  get _handle(): object | null {
+    return this.#lh ? this.#stack.backend.handleObject(this.#lh) ?? { fd: this.#stack.backend.fdOf(this.#lh) } : null;
   }
 
   get listening(): boolean {
@@ -110,14 +123,24 @@ export class Server extends EventEmitter implements Endpoint {
   listen(...args: unknown[]): this {
     const [opts, cb] = normalizeArgs(args);
     let options = opts;
-    if (this.#lh) throw ERR_SERVER_ALREADY_LISTEN();
+    // Like Node's `_handle`: a listen whose host name is still being looked up has none yet,
+    // and another listen() replaces it.
+    if (this.#lh && !this.#lookingUp) throw ERR_SERVER_ALREADY_LISTEN();
+    if (this.#lh) this.#abandon();
     if (cb !== null) this.once('listening', cb);
     const backlogFromArgs = backlogArg(args.length > 1 && args[1]) || backlogArg(args.length > 2 && args[2]);
     options = options._handle || options.handle || options;
     this.#listeningId++;
+    if (isTcpHandle(options)) {
+      // (handle[, backlog][, cb]) with a server's or a socket's handle: listen on that handle.
+      const token = this.#stack.backend.adoptHandle(options);
+      this.#requested = { address: null, port: -1 };
+      this.#start(token, backlogFromArgs || 0, ListenFlag.Handle, '');
+      return this;
+    }
     this.#abortSignal(options);
     if (typeof options.fd === 'number' && options.fd >= 0) {
-      // (handle[, backlog][, cb]): a listening socket's file descriptor, or an object with _handle.fd.
+      // (handle[, backlog][, cb]) with an object carrying a listening socket's file descriptor.
       this.#requested = { address: null, port: 0 };
       this.#start(options.fd, backlogFromArgs || 0, ListenFlag.Fd, '');
       return this;
@@ -137,6 +160,7 @@ export class Server extends EventEmitter implements Endpoint {
         ? { address: null, port, host: String(options.host) }
         : { address: '::', port };
       this.#start(port, backlog | 0, flags, options.host ? String(options.host) : '');
+      if (options.host) this.#lookingUp = true;
       return this;
     }
     if (options.path && isPipeName(options.path)) {
@@ -161,13 +185,23 @@ export class Server extends EventEmitter implements Endpoint {
     throw ERR_INVALID_ARG_VALUE('options', options);
   }
 
+  /** Drops a listen still looking up its host (superseded by a new listen()). */
+  #abandon(): void {
+    const lh = this.#lh;
+    this.#lh = 0;
+    this.#lookingUp = false;
+    this.#stack.unregister(lh, this);
+    this.#stack.core.apiServerClose(lh);
+  }
+
   #start(port: number, backlog: number, flags: number, address: string): void {
     const core = this.#stack.core;
+    this.#lookingUp = false;
     const prev = this.#draining.size ? [...this.#draining][this.#draining.size - 1] : 0;
     if (prev) this.#draining.delete(prev);
     this.#bound = false;
     this.#address = null;
-    const max = Number(this.#maxConnections) > 0 ? Math.floor(Number(this.#maxConnections)) : 0;
+    const max = limitOf(this.#maxConnections);
     core.apiListen(port, backlog, flags, address, prev, max, (lh) => {
       this.#lh = lh;
       this.#stack.register(lh, this);
@@ -192,6 +226,7 @@ export class Server extends EventEmitter implements Endpoint {
       case Op.EV_LISTENING: {
         const address = o.data ? o.data.toString() : '';
         this.#bound = true;
+        this.#lookingUp = false;
         this.#address = this._pipeName !== undefined ? null : { address, family: familyName(o.b), port: o.a };
         const lh = o.h;
         process.nextTick(() => { if (this.#lh === lh) this.emit('listening'); });
@@ -199,7 +234,7 @@ export class Server extends EventEmitter implements Endpoint {
       }
       case Op.EV_LISTEN_ERROR: {
         this.#stack.unregister(o.h, this);
-        if (this.#lh === o.h) this.#lh = 0;
+        if (this.#lh === o.h) { this.#lh = 0; this.#lookingUp = false; }
         const syscall = SYSCALLS[o.b] ?? 'listen';
         const req = this.#requested;
         const err = syscall === 'getaddrinfo'
@@ -213,10 +248,12 @@ export class Server extends EventEmitter implements Endpoint {
         const [localAddress, remoteAddress] = o.data ? o.data.toString().split('\0') : ['', ''];
         if (o.b === 0) { this.emit('drop'); return; }
         const ports = o.c;
-        this.emit('drop', {
+        // Node 20 builds this argument with a null prototype.
+        const data = Object.assign(Object.create(null) as object, {
           localAddress, localPort: ports % 65536, localFamily: familyName(o.b),
           remoteAddress, remotePort: Math.floor(ports / 65536), remoteFamily: familyName(o.b),
         });
+        this.emit('drop', data);
         return;
       }
       case Op.EV_SERVER_DRAINED: {
@@ -270,6 +307,7 @@ export class Server extends EventEmitter implements Endpoint {
 
   close(cb?: (err?: Error) => void): this {
     this.#listeningId++;
+    if (this.#lookingUp) this.#abandon(); // no handle yet (Node's lookup is dropped): not running
     if (typeof cb === 'function') {
       if (!this.#lh) this.once('close', () => cb(ERR_SERVER_NOT_RUNNING()));
       else this.once('close', cb);

@@ -898,9 +898,9 @@ export class Socket extends Duplex implements Endpoint {
     return this;
   }
 
-  /** Node's `_handle`: null when the socket has no transport; carries the OS file descriptor. */
-  get _handle(): { fd: number } | null {
-    return this.#h ? { fd: this.#stack.backend.fdOf(this.#h) } : null;
+  /** Node's `_handle`: the transport's own handle object, or null when there is no transport. */
+  get _handle(): object | null {
+    return this.#h ? this.#stack.backend.handleObject(this.#h) ?? { fd: this.#stack.backend.fdOf(this.#h) } : null;
   }
 
   /** The core handle (0 when none); for tests and for the Server. */
