@@ -159,8 +159,7 @@ export class Server extends EventEmitter implements Endpoint {
       this.#requested = options.host
         ? { address: null, port, host: String(options.host) }
         : { address: '::', port };
-      this.#start(port, backlog | 0, flags, options.host ? String(options.host) : '');
-      if (options.host) this.#lookingUp = true;
+      this.#start(port, backlog | 0, flags, options.host ? String(options.host) : '', !!options.host);
       return this;
     }
     if (options.path && isPipeName(options.path)) {
@@ -194,9 +193,9 @@ export class Server extends EventEmitter implements Endpoint {
     this.#stack.core.apiServerClose(lh);
   }
 
-  #start(port: number, backlog: number, flags: number, address: string): void {
+  #start(port: number, backlog: number, flags: number, address: string, lookup = false): void {
     const core = this.#stack.core;
-    this.#lookingUp = false;
+    this.#lookingUp = lookup; // until LISTENING or LISTEN_ERROR (which may come during apiListen)
     const prev = this.#draining.size ? [...this.#draining][this.#draining.size - 1] : 0;
     if (prev) this.#draining.delete(prev);
     this.#bound = false;

@@ -124,8 +124,11 @@ function trackPorts(o: Tracked, ports: Set<number>): void {
 
 let dirCount = 0;
 
-/** Runs one scenario with `net` as the library under test; returns its normalised log. */
-export async function runScenario(s: Scenario, net: NetLike): Promise<string[]> {
+/**
+ * Runs one scenario with `net` as the library under test (and `peer` for the far side,
+ * node:net unless given: a simulated run passes the sim stack for both); returns its log.
+ */
+export async function runScenario(s: Scenario, net: NetLike, peer: NetLike = nodeNet): Promise<string[]> {
   const log = new Log();
   const ports = new Set<number>();
   const dir = mkdtempSync(join(process.env.WASINET_TEST_TMP ?? tmpdir(), `wasinet-diff-${dirCount++}-`));
@@ -155,7 +158,7 @@ export async function runScenario(s: Scenario, net: NetLike): Promise<string[]> 
   }) as NetLike;
   const ctx: Context = {
     net: track(net),
-    peer: track(nodeNet),
+    peer: track(peer),
     log,
     path: (name = 's') => join(dir, `${name}${pathN++}.sock`),
     until: (fn, ms = 5000) => new Promise((resolve, reject) => {

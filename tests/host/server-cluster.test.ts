@@ -1,0 +1,107 @@
+// node:cluster with servers of the library in the workers. A primary process (a child of the
+// test) forks two workers; each worker creates a server of the library and listens on one port
+// with exclusive false (shared through the primary, round-robin) or true (each binds itself, so
+// the second fails with EADDRINUSE). The primary opens the connections, every worker answers with
+// its pid, and the primary prints what it saw as JSON. Every test runs with node:net and with
+// wasinet in the workers, same assertions. Times are bounded: the primary kills its workers and
+// exits by itself after 12 s, and the test kills the primary after 20 s.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { libs, freePort } from './helpers.js';
+import { runChild, libSpecifier } from './server-util.js';
+
+interface Report {
+  outcomes: { type: string; code?: string; syscall?: string; address?: string; port?: number; pid: number; message?: string }[];
+  workerPids: number[];
+  replies: string[];
+}
+
+function primaryScript(lib: string): string {
+  return `
+    import cluster from 'node:cluster';
+    import nodeNet from 'node:net';
+    const PORT = Number(process.env.WASINET_CLUSTER_PORT);
+    const EXCLUSIVE = process.env.WASINET_CLUSTER_EXCLUSIVE === '1';
+    const CONNECTIONS = Number(process.env.WASINET_CLUSTER_CONNECTIONS);
+    if (cluster.isPrimary) {
+      const workers = [cluster.fork(), cluster.fork()];
+      const killAll = () => { for (const w of workers) { try { w.process.kill('SIGKILL'); } catch {} } };
+      setTimeout(() => { console.log('TIMEOUT'); killAll(); process.exit(2); }, 12000).unref();
+      const outcomes = [];
+      for (const w of workers) {
+        w.on('message', (m) => { outcomes.push(m); if (outcomes.length === 2) go(); });
+      }
+      const fetchReply = () => new Promise((resolve) => {
+        const c = nodeNet.connect(PORT, '127.0.0.1');
+        let got = '';
+        const t = setTimeout(() => { c.destroy(); resolve('timeout'); }, 3000);
+        c.setEncoding('utf8');
+        c.on('data', (d) => { got += d; });
+        c.on('error', (e) => { clearTimeout(t); resolve('error ' + e.code); });
+        c.on('close', () => { clearTimeout(t); resolve(got); });
+      });
+      async function go() {
+        const replies = [];
+        if (outcomes.some((o) => o.type === 'listening')) {
+          for (let i = 0; i < CONNECTIONS; i++) replies.push(await fetchReply());
+        }
+        console.log(JSON.stringify({ outcomes, workerPids: workers.map((w) => w.process.pid), replies }));
+        let exited = 0;
+        for (const w of workers) w.on('exit', () => { if (++exited === 2) process.exit(0); });
+        killAll();
+      }
+    } else {
+      const { default: net } = await import(${JSON.stringify(libSpecifier(lib))});
+      const server = net.createServer((s) => { s.on('error', () => {}); s.end(String(process.pid)); });
+      server.on('error', (e) => process.send({ type: 'error', code: e.code, syscall: e.syscall, address: e.address, port: e.port, message: e.message, pid: process.pid }));
+      server.listen({ port: PORT, host: '127.0.0.1', exclusive: EXCLUSIVE },
+        () => process.send({ type: 'listening', port: server.address().port, pid: process.pid }));
+    }
+  `;
+}
+
+async function runCluster(lib: string, exclusive: boolean, connections: number): Promise<{ report: Report; port: number; stderr: string }> {
+  const port = await freePort();
+  const r = await runChild(primaryScript(lib), 20000, {
+    env: {
+      WASINET_CLUSTER_PORT: String(port),
+      WASINET_CLUSTER_EXCLUSIVE: exclusive ? '1' : '0',
+      WASINET_CLUSTER_CONNECTIONS: String(connections),
+    },
+  });
+  assert.equal(r.killed, false, `the primary did not finish in time; stdout ${r.stdout} stderr ${r.stderr}`);
+  assert.equal(r.code, 0, `primary exit code ${r.code}; stdout ${r.stdout} stderr ${r.stderr}`);
+  const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+  assert.ok(line, `no report from the primary; stdout ${r.stdout} stderr ${r.stderr}`);
+  return { report: JSON.parse(line) as Report, port, stderr: r.stderr };
+}
+
+for (const [lib] of libs) {
+  test(`${lib}: cluster, exclusive: false: two workers share one port and both get connections`, { timeout: 30000 }, async () => {
+    const { report, port } = await runCluster(lib, false, 20);
+    assert.deepEqual(report.outcomes.map((o) => `${o.type} ${o.port}`), [`listening ${port}`, `listening ${port}`]);
+    assert.equal(report.replies.length, 20);
+    const pids = new Set(report.workerPids.map(String));
+    for (const r of report.replies) assert.ok(pids.has(r), `reply ${JSON.stringify(r)} is a worker's pid`);
+    for (const pid of pids) {
+      const n = report.replies.filter((r) => r === pid).length;
+      assert.ok(n > 0, `worker ${pid} got no connection (${report.replies.join(',')})`);
+    }
+  });
+
+  test(`${lib}: cluster, exclusive: true: the second worker's listen on the same port fails with EADDRINUSE`, { timeout: 30000 }, async () => {
+    const { report, port } = await runCluster(lib, true, 4);
+    const listening = report.outcomes.filter((o) => o.type === 'listening');
+    const errors = report.outcomes.filter((o) => o.type === 'error');
+    assert.equal(listening.length, 1, JSON.stringify(report.outcomes));
+    assert.equal(errors.length, 1, JSON.stringify(report.outcomes));
+    assert.equal(listening[0].port, port);
+    const e = errors[0];
+    assert.deepEqual({ code: e.code, syscall: e.syscall, address: e.address, port: e.port, message: e.message }, {
+      code: 'EADDRINUSE', syscall: 'listen', address: '127.0.0.1', port,
+      message: `listen EADDRINUSE: address already in use 127.0.0.1:${port}`,
+    });
+    // Every connection goes to the worker that listens.
+    assert.deepEqual(report.replies, Array(4).fill(String(listening[0].pid)));
+  });
+}
