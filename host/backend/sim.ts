@@ -191,10 +191,22 @@ export class SimNetwork {
     return this.#queue.length;
   }
 
+  /** Local ports of connections (a listener on one, or a bind to one, is refused). */
+  readonly bound = new Set<number>();
+
   ephemeralPort(): number {
-    const p = this.#nextPort++;
-    if (this.#nextPort > 65535) this.#nextPort = 49152;
+    let p: number;
+    do {
+      p = this.#nextPort++;
+      if (this.#nextPort > 65535) this.#nextPort = 49152;
+    } while (this.bound.has(p) || this.#listeners.some((x) => x.path === null && x.port === p));
     return p;
+  }
+
+  /** Whether binding (address, port) would clash with a listener or a connection's local port. */
+  portInUse(address: string, port: number): boolean {
+    return this.bound.has(port) || this.#listeners.some((x) => x.path === null && x.port === port &&
+      (isAny(x.address) || isAny(address) || x.address === address));
   }
 
   // ---------------------------------------------------------------- listeners
@@ -355,6 +367,22 @@ export class SimBackend implements Backend {
   }
 
   #listen(o: Output): void {
+    const flags = o.c;
+    const name = o.data ? o.data.toString('utf8') : '';
+    if ((flags & ListenFlag.Ipc) === 0 && name !== '') {
+      // Node resolves the host first (dns.lookup), so the listen completes on a later turn.
+      this.network.schedule(0, () => { if (!this.#cancelled.delete(o.h)) this.#doListen(o); });
+      this.#lookingUp.add(o.h);
+      return;
+    }
+    this.#doListen(o);
+  }
+
+  #lookingUp = new Set<number>();
+  #cancelled = new Set<number>();
+
+  #doListen(o: Output): void {
+    this.#lookingUp.delete(o.h);
     const h = o.h;
     const flags = o.c;
     const name = o.data ? o.data.toString('utf8') : '';
@@ -398,6 +426,17 @@ export class SimBackend implements Backend {
     const port = o.a;
     net.stats.connects++;
     const attempt = { h, live: true };
+    const localPort = o.c;
+    if (path === null && (localAddress || localPort)) {
+      // bind() happens at once, before anything goes on the wire.
+      if (localPort && net.portInUse(localAddress || (family === 6 ? '::' : '0.0.0.0'), localPort)) {
+        this.#core.onConnect(h, ERRNO.EADDRINUSE, SYSCALL.bind, 0, 0, 0, 0, '', '');
+        return;
+      }
+      this.#connects.set(h, attempt);
+      this.#core.onBound(h);
+      if (!this.#pendingConnect(h, attempt)) return; // destroyed from the 'connectionAttempt' handler
+    }
     const delay = net.latency();
     net.schedule(delay, () => {
       if (this.#ends.get(h) !== undefined || !this.#pendingConnect(h, attempt)) return;
@@ -415,6 +454,7 @@ export class SimBackend implements Backend {
       // The server side accepts now; the client learns of it one latency later.
       const local = path !== null ? { address: '', port: 0 } :
         { address: localAddress || (family === 6 ? '::1' : '127.0.0.1'), port: o.c || net.ephemeralPort() };
+      net.bound.add(local.port);
       const serverAddr = path !== null ? { address: '', port: 0 } :
         { address: isAny(l.address) ? address : l.address, port: l.port };
       const client = new End(this, h, local, serverAddr, path !== null ? 0 : family);
@@ -464,6 +504,10 @@ export class SimBackend implements Backend {
     if (!e || e.closed) return;
     if (e.broken) {
       this.network.schedule(0, () => { if (!e.closed) this.#core.onError(h, ERRNO.EPIPE, SYSCALL.write); });
+      return;
+    }
+    if (e.family === 0 && e.peer && e.peer.closed) {
+      this.#core.onError(h, ERRNO.EPIPE, SYSCALL.write); // a Unix socket knows its peer is gone
       return;
     }
     e.sendq.push(data);
@@ -630,6 +674,12 @@ export class SimBackend implements Backend {
     }
   }
 
+  /** A connecting side's end: its local port was bound for it (a listener's ends share the port). */
+  #isClientEnd(e: End): boolean {
+    return e.peer !== null && e.peer.local.port !== e.local.port && e.remote.port === e.peer.local.port &&
+      !this.network.find(e.local.address, e.local.port, null);
+  }
+
   #close(h: number, reset: boolean): void {
     const net = this.network;
     if (this.#listening.has(h)) {
@@ -637,6 +687,7 @@ export class SimBackend implements Backend {
       net.unlisten(this, h);
       return;
     }
+    if (this.#lookingUp.delete(h)) { this.#cancelled.add(h); return; } // closed while resolving
     const attempt = this.#connects.get(h);
     if (attempt) this.#connects.delete(h);
     const e = this.#ends.get(h);
@@ -644,6 +695,7 @@ export class SimBackend implements Backend {
     if (e) {
       e.closed = true;
       e.reading = false;
+      if (e.connected && e.local.port && this.#isClientEnd(e)) net.bound.delete(e.local.port);
       if (reset || e.rcvBytes > 0) {
         this.#rst(e); // RST: an explicit reset, or closing with unread data (as Linux does)
       } else if (!e.finSent && !e.broken) {

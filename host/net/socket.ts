@@ -22,7 +22,7 @@ import {
 } from './errors.js';
 import {
   validateNumber, validateInt32, validateBoolean, validateString, validateFunction, validateAbortSignal, validatePort,
-  timerDuration,
+  timerDuration, validateLookup,
 } from './validate.js';
 import { normalizeArgs, type NormalizedArgs, autoSelect } from './args.js';
 
@@ -328,7 +328,10 @@ export class Socket extends Duplex implements Endpoint {
     const h = o.h;
     const host = this.#host!;
     const dnsopts = { ...this.#dnsopts };
-    const lookup = this.#lookup ?? ((name: unknown, opts: any, cb: any) => this.#stack.backend.lookup(name, opts, cb));
+    const lookup = this.#lookup ?? ((name: unknown, opts: any, cb: any) => {
+      validateLookup(name, opts); // what dns.lookup checks, whichever backend resolves
+      this.#stack.backend.lookup(name, opts, cb);
+    });
     if (dnsopts.all) {
       lookup(host, dnsopts, (err: Error | null, addresses: LookupAddress[]) => this.#lookedUpAll(h, host, err, addresses));
     } else {

@@ -1,5 +1,5 @@
 // Argument checks with Node's error codes and messages (internal/validators in Node).
-import { ERR_INVALID_ARG_TYPE, ERR_OUT_OF_RANGE, ERR_SOCKET_BAD_PORT } from './errors.js';
+import { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE, ERR_SOCKET_BAD_PORT } from './errors.js';
 
 export function validateNumber(value: unknown, name: string, min?: number, max?: number): asserts value is number {
   if (typeof value !== 'number') throw ERR_INVALID_ARG_TYPE(name, 'number', value);
@@ -55,4 +55,26 @@ export function timerDuration(msecs: unknown, name: string): number {
     return 2147483647;
   }
   return msecs;
+}
+
+const VALID_FAMILIES = [0, 4, 6];
+// getaddrinfo hints Node accepts: AI_ADDRCONFIG | AI_ALL | AI_V4MAPPED (Linux values).
+const VALID_HINTS = 0x20 | 0x10 | 0x08;
+
+/**
+ * The checks Node's dns.lookup makes on its arguments, for lookups that are not Node's own
+ * (the sim backend): a non-string host name, a bad family or bad hints throw as there.
+ */
+export function validateLookup(hostname: unknown, options: { family?: unknown; hints?: unknown; all?: unknown }): void {
+  if (hostname) validateString(hostname, 'hostname');
+  if (options.hints != null) {
+    validateNumber(options.hints, 'options.hints');
+    const hints = options.hints >>> 0;
+    if ((hints & ~VALID_HINTS) !== 0) throw ERR_INVALID_ARG_VALUE('hints', hints);
+  }
+  if (options.family != null && options.family !== 'IPv4' && options.family !== 'IPv6' &&
+    !VALID_FAMILIES.includes(options.family as number)) {
+    throw ERR_INVALID_ARG_VALUE('options.family', options.family, 'must be one of: 0, 4, 6');
+  }
+  if (options.all != null) validateBoolean(options.all, 'options.all');
 }

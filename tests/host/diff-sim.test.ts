@@ -1,0 +1,48 @@
+// The whole API without a real network: every differential scenario runs on a simulated
+// network (the scenario's library and its peer both on one sim stack) and must log exactly
+// what node:net logs on real loopback sockets. Left out, with the reason, are the few whose
+// subject is the real machine itself: files, OS handles, or event-loop phases of real I/O.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import nodeNet from 'node:net';
+import { createStack } from '../../host/index.js';
+import { runScenario, compareLogs, type NetLike, type Scenario } from './diff/harness.js';
+import { socketScenarios } from './diff/scenarios-socket.js';
+import { connectScenarios } from './diff/scenarios-connect.js';
+import { socketIoScenarios } from './diff/scenarios-socket-io.js';
+import { serverScenarios } from './diff/scenarios-server.js';
+
+const NOT_ON_SIM: Record<string, string> = {
+  'allowHalfOpen true, peer ends first: we keep writing, then end ourselves':
+    'orders two sockets\' events across a wall-clock sleep: real-loopback timing',
+  'write in the end handler without allowHalfOpen: "This socket has been ended by the other party"':
+    'depends on where setImmediate falls between libuv\'s poll and close phases',
+  'setTimeout with a callback: a once listener, removed by setTimeout(0, cb); activity restarts the timer':
+    'races socket timeouts against wall-clock sleeps',
+  'IPC server lifecycle: listen(path), file, one connection, close unlinks': 'checks the socket file on disk',
+  'IPC EADDRINUSE (path in use, and a regular file), then listen elsewhere': 'needs a regular file on disk',
+  'IPC client errors: ENOENT on a missing path, ECONNREFUSED on a socket nobody listens on': 'needs a stale socket file on disk',
+  'listen(handle): a listening peer server handed to the library': 'needs an OS handle of a real server',
+};
+
+const groups: [string, Scenario[]][] = [
+  ['socket', socketScenarios], ['socket connect', connectScenarios], ['socket io', socketIoScenarios], ['server', serverScenarios],
+];
+
+for (const [group, scenarios] of groups) {
+  for (const s of scenarios) {
+    const skip = NOT_ON_SIM[s.name];
+    test(`sim ${group}: ${s.name}`, { skip: skip ? `not on the sim: ${skip}` : false, timeout: 30000 }, async () => {
+      const expected = await runScenario(s, nodeNet);
+      const sim = createStack({ backend: 'sim', seed: 1 }) as unknown as NetLike;
+      const actual = await runScenario(s, sim, sim);
+      const diff = compareLogs(expected, actual);
+      assert.equal(diff, null, diff ?? '');
+    });
+  }
+}
+
+test('every name the sim leaves out is a scenario that exists', () => {
+  const names = new Set(groups.flatMap(([, list]) => list.map((s) => s.name)));
+  for (const name of Object.keys(NOT_ON_SIM)) assert.ok(names.has(name), name);
+});
