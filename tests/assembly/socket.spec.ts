@@ -85,6 +85,7 @@ function reach(s: State): u32 {
     case State.LastAck: return lastAck();
     case State.Done: return done();
     case State.Closing: return closing();
+    case State.Closed: return closed();
   }
   return 0;
 }
@@ -92,8 +93,9 @@ function reach(s: State): u32 {
 // ---------------------------------------------------------------- inputs
 
 const I_WRITE = 0, I_END = 1, I_EOF = 2, I_SHUTDOWN = 3, I_DATA = 4, I_DESTROY = 5, I_CLOSED = 6,
-  I_ERROR = 7, I_CONNECT = 8, I_WRITTEN = 9, I_READ = 10;
-const INPUTS = 11;
+  I_ERROR = 7, I_CONNECT = 8, I_WRITTEN = 9, I_READ = 10, I_API_CONNECT = 11, I_OPEN = 12, I_RESOLVED = 13,
+  I_BOUND = 14, I_PAUSE = 15, I_SET_TIMEOUT = 16, I_OPTION = 17, I_REF = 18;
+const INPUTS = 19;
 
 function apply(input: i32, h: u32): i32 {
   switch (input) {
@@ -108,27 +110,43 @@ function apply(input: i32, h: u32): i32 {
     case I_CONNECT: return core.onConnect(now(), h, 0, 0, 100, 1, 2, 4, 0);
     case I_WRITTEN: core.onWritten(now(), h, 0, 1048576.0); return core.onWritten(now(), h, 1, 1048576.0);
     case I_READ: return core.apiRead(now(), h);
+    case I_API_CONNECT: { let n = putString("10.9.8.7"); return core.apiConnect(now(), h, TARGET_IP4, 1, 0, n, 0, 0, 250); }
+    case I_OPEN: return core.apiOpen(now(), h, 7);
+    case I_RESOLVED: {
+      store<u8>(scratch, 4); store<u8>(scratch + 1, 7); putString("1.2.3.4", 2);
+      return core.onResolved(now(), h, 1);
+    }
+    case I_BOUND: return core.onBound(now(), h);
+    case I_PAUSE: return core.apiPause(now(), h);
+    case I_SET_TIMEOUT: return core.apiSetTimeout(now(), h, 100);
+    case I_OPTION: return core.apiSetOption(now(), h, abi.OPT_NO_DELAY, 1, 0);
+    case I_REF: return core.apiRef(now(), h, false);
   }
   return -99;
 }
 
+/** A handle that was closed and freed: the core no longer knows it. */
+function closed(): u32 { let h = closing(); core.onClosed(now(), h); return h; }
+
 const GONE: i32 = -1; // socketState() of a handle the core has freed
 
 // Expected state after each input, per starting state: the transition table, one row a state.
-//           write       end          eof         shutdown     data        destroy        closed    error        connect     written        read
+// Columns: write end eof shutdown data destroy closed error connect(ok) written read
+//          apiConnect apiOpen onResolved onBound pause setTimeout setOption ref
 const TABLE: i32[][] = [
-  /*Idle*/      [0, 0, 0, 0, 0, GONE, 0, 0, 0, 0, 0],
-  /*Resolving*/ [1, 1, 1, 1, 1, GONE, 1, 1, 1, 1, 1],
-  /*Connecting*/[2, 2, 2, 2, 2, 11, 2, 2, 3, 2, 2],
-  /*Open*/      [3, 5, 7, 3, 3, 11, 3, 3, 3, 3, 3],
-  /*Ending*/    [4, 4, 8, 4, 4, 11, 4, 4, 4, 5, 4],
-  /*FinWait*/   [5, 5, 9, 6, 5, 11, 5, 5, 5, 5, 5],
-  /*WriteEnded*/[6, 6, 10, 6, 6, 11, 6, 6, 6, 6, 6],
-  /*ReadEnded*/ [7, 9, 7, 7, 7, 11, 7, 7, 7, 7, 7],
-  /*LastEnding*/[8, 8, 8, 8, 8, 11, 8, 8, 8, 9, 8],
-  /*LastAck*/   [9, 9, 9, 10, 9, 11, 9, 9, 9, 9, 9],
-  /*Done*/      [10, 10, 10, 10, 10, 11, 10, 10, 10, 10, 10],
-  /*Closing*/   [11, 11, 11, 11, 11, 11, GONE, 11, 11, 11, 11],
+  /*Idle*/      [0, 0, 0, 0, 0, GONE, 0, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 0, 0],
+  /*Resolving*/ [1, 1, 1, 1, 1, GONE, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1],
+  /*Connecting*/[2, 2, 2, 2, 2, 11, 2, 2, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2],
+  /*Open*/      [3, 5, 7, 3, 3, 11, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3],
+  /*Ending*/    [4, 4, 8, 4, 4, 11, 4, 4, 4, 5, 4, 4, 4, 4, 4, 4, 4, 4, 4],
+  /*FinWait*/   [5, 5, 9, 6, 5, 11, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5],
+  /*WriteEnded*/[6, 6, 10, 6, 6, 11, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6],
+  /*ReadEnded*/ [7, 9, 7, 7, 7, 11, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7],
+  /*LastEnding*/[8, 8, 8, 8, 8, 11, 8, 8, 8, 9, 8, 8, 8, 8, 8, 8, 8, 8, 8],
+  /*LastAck*/   [9, 9, 9, 10, 9, 11, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9],
+  /*Done*/      [10, 10, 10, 10, 10, 11, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10],
+  /*Closing*/   [11, 11, 11, 11, 11, 11, GONE, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11, 11],
+  /*Closed*/    [GONE, GONE, GONE, GONE, GONE, GONE, GONE, GONE, GONE, GONE, GONE, GONE, GONE, GONE, GONE, GONE, GONE, GONE, GONE],
 ];
 
 describe("socket state machine", () => {
@@ -137,13 +155,16 @@ describe("socket state machine", () => {
     for (let s = 0; s < TABLE.length; s++) {
       for (let i = 0; i < INPUTS; i++) {
         let h = reach(<State>s);
-        expect(core.socketState(h)).toBe(s, "fixture for state " + s.toString());
+        expect(core.socketState(h)).toBe(s == <i32>State.Closed ? GONE : s, "fixture for state " + s.toString());
         apply(i, h);
         let got = core.socketState(h);
         if (got != TABLE[s][i]) {
           failures++;
           trace("state " + s.toString() + " input " + i.toString() + " -> " + got.toString() + ", want " + TABLE[s][i].toString());
         }
+        // Free it, so that its timers cannot fire in the tests below.
+        core.apiDestroy(now(), h, false);
+        core.onClosed(now(), h);
       }
     }
     expect(failures).toBe(0);
@@ -155,6 +176,17 @@ describe("socket state machine", () => {
     expect(core.onEof(now(), h)).toBe(abi.EINVAL);
     expect(core.onData(now(), h, 1)).toBe(abi.EINVAL);
     expect(core.apiWrite(now(), h, 1, true)).toBe(-abi.ENOTCONN);
+    expect(tapped.length).toBe(0);
+    tap(false);
+  });
+
+  it("a freed handle refuses every input with EBADF and emits nothing", () => {
+    let h = closed();
+    tap(true);
+    for (let i = 0; i < INPUTS; i++) {
+      let r = apply(i, h);
+      expect(r == abi.EBADF || r == -abi.EBADF).toBe(true, "input " + i.toString());
+    }
     expect(tapped.length).toBe(0);
     tap(false);
   });

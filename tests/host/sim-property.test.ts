@@ -580,7 +580,8 @@ export async function runSeed(seed: number, verbose = false): Promise<SeedResult
       sendStream(ctx, s, t, p, patternBytes(p.stream, p.send), (ended) => { if (!ended) endSoon(ctx, s, t, p.endDelay); });
     }
   }));
-  server.listen(sc.server.port, '127.0.0.1');
+  // With a host, Node (and the sim) resolve it first: the port is known once 'listening' came.
+  await new Promise<void>((resolve) => server.listen(sc.server.port, '127.0.0.1', () => resolve()));
   const port = (server.address() as { port: number } | null)?.port ?? sc.server.port;
   if (port === 1) v.push('server listens on the unused port');
 
