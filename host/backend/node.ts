@@ -47,6 +47,7 @@ export const writePath: 'internal' | 'public' = streamWrap ? 'internal' : 'publi
 type Handle = { writeBuffer?: (req: unknown, data: Buffer) => number } | null | undefined;
 
 class Conn {
+  pending = 0;      // bytes libuv holds in writes it has not completed (the credit they use)
   closed = false;   // the raw socket emitted 'close'
   closing = false;  // the core issued CLOSE: report onClosed once the raw socket is closed
   connecting: boolean;
@@ -252,19 +253,21 @@ export class NodeBackend implements Backend {
       req.buffer = null;
       req.oncomplete = (status: number) => {
         if (c.closing) return;
+        c.pending -= n;
         core.release(data);
         if (status < 0) core.onError(h, abiErrno(getSystemErrorName(status)), SYSCALL.write);
-        else core.onWritten(h, n, CREDIT);
+        else core.onWritten(h, n, Math.max(0, CREDIT - c.pending));
       };
       const err = handle.writeBuffer(req, data);
       if (err !== 0) {
         core.onError(h, abiErrno(getSystemErrorName(err)), SYSCALL.write);
       } else if (!streamWrap.streamBaseState[streamWrap.kLastWriteWasAsync]) {
         core.release(data); // the kernel took it all: confirmed now, as libuv's try-write
-        core.onWritten(h, n, CREDIT);
+        core.onWritten(h, n, Math.max(0, CREDIT - c.pending));
       } else {
-        req.buffer = data; // libuv holds it until oncomplete
-        core.onWritten(h, 0, 0);
+        req.buffer = data; // libuv holds it (and writes it as the socket drains) until oncomplete
+        c.pending += n;
+        core.onWritten(h, 0, Math.max(0, CREDIT - c.pending));
       }
       return;
     }
@@ -273,7 +276,7 @@ export class NodeBackend implements Backend {
       if (err || reported || c.closing) return; // errors arrive through 'error'
       reported = true;
       core.release(data);
-      core.onWritten(h, n, raw.writableLength === 0 ? CREDIT : 0);
+      core.onWritten(h, n, Math.max(0, CREDIT - raw.writableLength));
     });
     if (reported) return;
     if (raw.writableLength === 0) {
@@ -281,7 +284,8 @@ export class NodeBackend implements Backend {
       core.release(data);
       core.onWritten(h, n, CREDIT);
     } else {
-      this.#core.onWritten(h, 0, 0); // queued in the kernel's path: no credit until it drains
+      // Queued on the way to the kernel: it holds that much of the credit until it drains.
+      this.#core.onWritten(h, 0, Math.max(0, CREDIT - raw.writableLength));
     }
   }
 

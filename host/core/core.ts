@@ -64,7 +64,7 @@ export function opName(op: Op): string {
 }
 
 const enc = new TextEncoder();
-const POOL_SIZE = 65536;
+const POOL_SIZE = 262144; // the largest WRITE: one scratch-sized piece
 
 /** The handle an input is about: its first argument, or the handle it returned. */
 function digestHandle(name: string, args: readonly number[], result: number): number {
@@ -116,23 +116,41 @@ export class Core {
   #out(op: number, h: number, a: number, b: number, c: number, ptr: number, len: number): void {
     let data: Buffer | null = null;
     if (len > 0) {
-      // WRITE payloads come from a pool the backend returns them to (release) once the kernel
-      // took them; everything else is handed on for good (DATA goes to user code).
-      data = op === Op.CMD_WRITE && len <= POOL_SIZE
-        ? Buffer.from(this.#pool.pop() ?? Buffer.allocUnsafeSlow(POOL_SIZE).buffer, 0, len)
-        : Buffer.allocUnsafe(len);
-      data.set(this.#mem().subarray(ptr, ptr + len));
+      const src = this.#source;
+      if (src !== null && ptr === this.scratch && len <= src.length && (op === Op.CMD_WRITE || op === Op.EV_DATA)) {
+        // The core passes on bytes of this input unchanged, straight from scratch: the caller's
+        // own buffer holds exactly them (the kernel's read buffer, the user's write buffer), so
+        // hand that on instead of a copy — as node:net hands them on.
+        data = Buffer.isBuffer(src) && src.length === len ? src : Buffer.from(src.buffer, src.byteOffset, len);
+      } else {
+        // WRITE payloads come from a pool the backend returns them to (release) once the
+        // kernel took them; everything else is handed on for good (DATA goes to user code).
+        data = op === Op.CMD_WRITE && len <= POOL_SIZE ? this.#pooled(len) : Buffer.allocUnsafe(len);
+        data.set(this.#mem().subarray(ptr, ptr + len));
+      }
     }
     this.#pending.push({ op, h, a, b, c, data });
+  }
+
+  #pooled(len: number): Buffer {
+    let ab = this.#pool.pop();
+    if (ab === undefined) {
+      ab = Buffer.allocUnsafeSlow(POOL_SIZE).buffer as ArrayBuffer;
+      this.#owned.add(ab);
+    }
+    return Buffer.from(ab, 0, len);
   }
 
   /** Gives a WRITE record's payload back once the transport no longer needs it. */
   release(data: Buffer): void {
     const ab = data.buffer as ArrayBuffer;
-    if (ab.byteLength === POOL_SIZE && this.#pool.length < 64) this.#pool.push(ab);
+    if (this.#owned.has(ab) && this.#pool.length < 16) this.#pool.push(ab);
   }
 
   #pool: ArrayBuffer[] = [];
+  #owned = new WeakSet<ArrayBuffer>();
+  /** The caller's buffer whose bytes the current input put at the start of scratch, if one. */
+  #source: Uint8Array | null = null;
 
   /** Calls one export with `now`; `payload` bytes of scratch belong to this input. */
   #call(name: string, args: number[], payload: number, before?: (result: number) => void,
@@ -144,9 +162,11 @@ export class Core {
     try {
       result = this.#x[name](now, ...args);
     } catch (err) {
+      this.#source = null;
       this.#die(err);
       return -1;
     }
+    this.#source = null; // only this input's own records may point at its caller's buffer
     if (tap) tap.call(name, now, args, bytes, result, this.#pending, this.#x.digest(digestHandle(name, args, result)));
     before?.(result);
     this.#flush();
@@ -230,15 +250,22 @@ export class Core {
       p += part.length;
     }
     const len = total;
-    if (this.tap || this.#dead) return this.#call('apiWrite', [h, len, last ? 1 : 0], len);
+    this.#source = parts.length === 1 ? parts[0] : null;
+    if (this.tap || this.#dead) {
+      const r = this.#call('apiWrite', [h, len, last ? 1 : 0], len);
+      this.#source = null;
+      return r;
+    }
     // The hot path, without the generic call's arrays.
     let r: number;
     try {
       r = this.#x.apiWrite(this.#owner.now(), h, len, last ? 1 : 0);
     } catch (err) {
+      this.#source = null;
       this.#die(err);
       return -1;
     }
+    this.#source = null;
     this.#flush();
     return r;
   }
@@ -295,16 +322,20 @@ export class Core {
     for (let off = 0; off < chunk.length; off += size) {
       const piece = chunk.length <= size ? chunk : chunk.subarray(off, Math.min(off + size, chunk.length));
       this.#bytes(piece);
+      this.#source = piece;
       if (this.tap || this.#dead) {
         this.#call('onData', [h, piece.length], piece.length);
+        this.#source = null;
         continue;
       }
       try {
         this.#x.onData(this.#owner.now(), h, piece.length);
       } catch (err) {
+        this.#source = null;
         this.#die(err);
         return;
       }
+      this.#source = null;
       this.#flush();
     }
   }
