@@ -86,6 +86,14 @@ async function echo(lib: Lib, rounds: number): Promise<number> {
   return rounds / (ms / 1000);
 }
 
+/** Runs one measurement; returns [rate, CPU ms of this process per GiB moved (or per 10k round trips)]. */
+async function measured(run: () => Promise<number>, per: number): Promise<[number, number]> {
+  const before = process.cpuUsage();
+  const rate = await run();
+  const used = process.cpuUsage(before);
+  return [rate, (used.user + used.system) / 1000 / per];
+}
+
 const cases: [string, string, (lib: Lib) => Promise<number>][] = [
   ['send 256 MiB, 16 KiB writes', 'MB/s', (l) => send(l, 256 * MiB, 16 * 1024)],
   ['send 256 MiB, 1 MiB writes', 'MB/s', (l) => send(l, 256 * MiB, MiB)],
@@ -94,14 +102,22 @@ const cases: [string, string, (lib: Lib) => Promise<number>][] = [
   ['1-byte echo round trips', 'rt/s', (l) => echo(l, 5000)],
 ];
 
-console.log(`wasinet bench: node ${process.version}, peer in a separate process, best of ${REPEAT}\n`);
-console.log(`${'case'.padEnd(40)} ${'node:net'.padStart(12)} ${'wasinet'.padStart(12)}  ratio`);
+console.log(`wasinet bench: node ${process.version}, peer in a separate process, best of ${REPEAT} (alternating)`);
+console.log('rate ratio = wasinet / node:net (higher is better); CPU = this process\'s CPU time for the work, ratio node:net / wasinet\n');
+console.log(`${'case'.padEnd(38)} ${'node:net'.padStart(10)} ${'wasinet'.padStart(10)}  ratio   ${'CPU node'.padStart(9)} ${'CPU wasi'.padStart(9)}  ratio`);
 for (const [name, unit, run] of cases) {
   const best: Record<string, number> = { 'node:net': 0, wasinet: 0 };
+  const cpu: Record<string, number> = { 'node:net': Infinity, wasinet: Infinity };
+  const per = unit === 'rt/s' ? 0.5 : 0.25; // 5000 round trips (per 10k), 256 MiB (per GiB)
   for (let i = 0; i < REPEAT; i++) {
-    for (const lib of Object.keys(libs)) best[lib] = Math.max(best[lib], await run(libs[lib]));
+    for (const lib of Object.keys(libs)) {
+      const [rate, ms] = await measured(() => run(libs[lib]), per);
+      best[lib] = Math.max(best[lib], rate);
+      cpu[lib] = Math.min(cpu[lib], ms);
+    }
   }
-  const ratio = best.wasinet / best['node:net'];
-  console.log(`${name.padEnd(40)} ${best['node:net'].toFixed(0).padStart(8)} ${unit.padEnd(4)}${best.wasinet.toFixed(0).padStart(8)} ${unit.padEnd(4)} ${ratio.toFixed(2)}`);
+  const cpuUnit = unit === 'rt/s' ? 'ms/10k' : 'ms/GiB';
+  console.log(`${name.padEnd(38)} ${best['node:net'].toFixed(0).padStart(6)} ${unit.padEnd(4)}${best.wasinet.toFixed(0).padStart(6)} ${unit.padEnd(4)} ${(best.wasinet / best['node:net']).toFixed(2)}` +
+    `   ${cpu['node:net'].toFixed(0).padStart(5)} ${cpu.wasinet.toFixed(0).padStart(5)} ${cpuUnit}  ${(cpu['node:net'] / cpu.wasinet).toFixed(2)}`);
 }
 peer.stdin!.end();
