@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 // Shared by the end-to-end tests: temp paths, deterministic payloads, hashing, event logs.
 import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -169,4 +170,28 @@ export async function serve<S extends nodeNetModule.Socket = nodeNetModule.Socke
     connectTo: path === undefined ? { port, host: '127.0.0.1' } : { path },
     close: () => shutdown(server, ...sockets.filter((s) => !s.destroyed)),
   };
+}
+
+/** Asserts a synchronous throw of `Class` with exactly this code and message. */
+export function throwsNode(fn: () => unknown, Class: ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor,
+  code: string, message: string): void {
+  let thrown: unknown = null;
+  try { fn(); } catch (e) { thrown = e; }
+  assert.ok(thrown !== null, `expected a throw of ${code}`);
+  const e = thrown as NodeJS.ErrnoException;
+  assert.ok(e instanceof Class, `${code}: instanceof ${Class.name} (got ${Object.prototype.toString.call(e)} ${String(e)})`);
+  assert.equal(e.name, Class.name);
+  assert.equal(e.code, code);
+  assert.equal(e.message, message);
+  assert.equal(String(e), `${Class.name} [${code}]: ${message}`);
+}
+
+/** A node:net peer that sends `size` bytes of pattern(seed) and ends. */
+export function sender(seed: number, size: number) {
+  return serve(nodeNetModule, (p) => {
+    p.on('error', () => {});
+    p.resume();
+    for (const b of pattern(seed, size)) p.write(b);
+    p.end();
+  });
 }

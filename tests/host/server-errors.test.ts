@@ -5,24 +5,10 @@
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import nodeNet from 'node:net';
-import { libs, sockPath, sleep, until } from './helpers.js';
+import { libs, sockPath, sleep, until, throwsNode } from './helpers.js';
 import { listenOk, listenErr, listenOutcome, own, disposeAll, portOf, fetchReply, closeServer, type Server, type SysErr } from './server-util.js';
 
 afterEach(disposeAll);
-
-/** Asserts that fn throws `Class` with exactly this code and message. */
-function throwsNode(fn: () => unknown, Class: ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor,
-  code: string, message: string): void {
-  let thrown: unknown = null;
-  try { fn(); } catch (e) { thrown = e; }
-  assert.ok(thrown !== null, `expected a throw of ${code}`);
-  const e = thrown as NodeJS.ErrnoException;
-  assert.ok(e instanceof Class, `${code}: instanceof ${Class.name} (got ${String(e)})`);
-  assert.equal(e.name, Class.name);
-  assert.equal(e.code, code);
-  assert.equal(e.message, message);
-  assert.equal(String(e), `${Class.name} [${code}]: ${message}`);
-}
 
 /** The error a close(cb) callback gets, and the events seen, on a server that is not running. */
 async function closeNotRunning(server: Server): Promise<{ err: unknown; events: string[] }> {

@@ -5,25 +5,12 @@ import assert from 'node:assert/strict';
 import nodeNet from 'node:net';
 import { constants } from 'node:os';
 import { writeFileSync } from 'node:fs';
-import { libs, listenPort, freePort, eventLog, closed, eventually, until, sleep, shutdown, serve, sockPath } from './helpers.js';
+import { libs, listenPort, freePort, eventLog, closed, eventually, until, sleep, shutdown, serve, sockPath, throwsNode } from './helpers.js';
 
 type SysErr = NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
 
 const errno = (name: keyof typeof constants.errno) => -constants.errno[name];
 
-/** Asserts a synchronous throw of `Class` with exactly this code and message. */
-function throwsNode(fn: () => unknown, Class: ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor,
-  code: string, message: string): void {
-  let thrown: unknown = null;
-  try { fn(); } catch (e) { thrown = e; }
-  assert.ok(thrown !== null, `expected a throw of ${code}`);
-  const e = thrown as NodeJS.ErrnoException;
-  assert.ok(e instanceof Class, `${code}: instanceof ${Class.name} (got ${Object.prototype.toString.call(e)} ${String(e)})`);
-  assert.equal(e.name, Class.name);
-  assert.equal(e.code, code);
-  assert.equal(e.message, message);
-  assert.equal(String(e), `${Class.name} [${code}]: ${message}`);
-}
 
 /** An error emitted with 'error', then 'close' with hadError. */
 async function errorThenClose(s: nodeNet.Socket): Promise<{ err: SysErr; log: string[] }> {

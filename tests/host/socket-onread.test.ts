@@ -5,19 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import nodeNet from 'node:net';
 import { createHash } from 'node:crypto';
-import { libs, serve, closed, until, sleep, pattern, patternHash, eventLog } from './helpers.js';
+import { libs, serve, closed, until, sleep, pattern, patternHash, eventLog, sender } from './helpers.js';
 
 const KiB = 1024;
 
-/** A node:net peer that sends `size` bytes of pattern(seed) and ends. */
-function sender(seed: number, size: number) {
-  return serve(nodeNet, (p) => {
-    p.on('error', () => {});
-    p.resume();
-    for (const b of pattern(seed, size)) p.write(b);
-    p.end();
-  });
-}
 
 interface Call { n: number; buf: Uint8Array; len: number }
 

@@ -6,19 +6,11 @@ import assert from 'node:assert/strict';
 import nodeNet from 'node:net';
 import { createHash } from 'node:crypto';
 import { Readable, Transform, Writable, pipeline } from 'node:stream';
-import { libs, serve, closed, until, sleep, pattern, patternHash, eventLog, eventually } from './helpers.js';
+import { libs, serve, closed, until, sleep, pattern, patternHash, eventLog, eventually, sender } from './helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-function sender(seed: number, size: number) {
-  return serve(nodeNet, (p) => {
-    p.on('error', () => {});
-    p.resume();
-    for (const b of pattern(seed, size)) p.write(b);
-    p.end();
-  });
-}
 
 /** Collects what a readable gives until 'end' as text (in the `hash` field, to share a shape). */
 function hashUntilText(r: nodeNet.Socket): Promise<{ hash: string; bytes: number }> {
