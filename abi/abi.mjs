@@ -78,7 +78,6 @@ export const COMMANDS = [
 ];
 
 export const NOTIFICATIONS = [
-  ['LOOKUP', 'h', 'a: status, b: family', 'data: address'],
   ['CONNECT_ATTEMPT', 'h', 'a: port, b: family', 'data: address'],
   ['CONNECT_ATTEMPT_FAILED', 'h', 'a: port, b: family, c: errno', 'data: address'],
   ['CONNECT_ATTEMPT_TIMEOUT', 'h', 'a: port, b: family', 'data: address'],

@@ -21,7 +21,7 @@ import {
   exceptionWithHostPort, errnoException, aggregateError, endedByOtherParty,
 } from './errors.js';
 import {
-  validateNumber, validateInt32, validateBoolean, validateString, validateFunction, validateAbortSignal, validatePort,
+  validateNumber, validateInt32, validateBoolean, validateString, validateFunction, validatePort,
   timerDuration, validateLookup,
 } from './validate.js';
 import { normalizeArgs, type NormalizedArgs, autoSelect } from './args.js';
@@ -120,7 +120,6 @@ export class Socket extends Duplex implements Endpoint {
   #connectOptions: Record<string, unknown> = {};
   #attemptErrors: Error[] = [];
   #lastAttemptError: Error | null = null;
-  #aborted = false;
   #trapped = false;   // the core trapped: close without it
   #opening = false;   // wrapping an fd: the transport reports it connected, with no 'connect'
 
@@ -194,7 +193,6 @@ export class Socket extends Duplex implements Endpoint {
         else if (!opts.manualStart) this.read(0);
       }
     }
-    if (signal) this.#abortSignal(signal);
   }
 
   get #core() {
@@ -221,14 +219,6 @@ export class Socket extends Duplex implements Endpoint {
       this.#applyOptions(this.#h);
     }
     return this.#h;
-  }
-
-  /** Like Node: an abort marks the socket (the stream's own handling destroys it). */
-  #abortSignal(signal: AbortSignal): void {
-    validateAbortSignal(signal, 'options.signal');
-    const onAbort = () => { this.#aborted = true; };
-    if (signal.aborted) process.nextTick(onAbort);
-    else process.nextTick(() => signal.addEventListener('abort', onAbort, { once: true }));
   }
 
   // ------------------------------------------------------------------ connecting

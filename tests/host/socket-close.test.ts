@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import nodeNet from 'node:net';
-import { libs, listenPort, eventLog, closed, eventually, until, sleep, shutdown, serve, type Net } from './helpers.js';
+import { libs, eventLog, closed, eventually, until, sleep, serve, type Net } from './helpers.js';
 
 const EVENTS = ['connect', 'ready', 'data', 'end', 'finish', 'error', 'timeout', 'close'];
 

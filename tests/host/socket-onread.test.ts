@@ -3,9 +3,8 @@
 // runs on node:net and on wasinet; the peer is a node:net server sending a known pattern.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import nodeNet from 'node:net';
 import { createHash } from 'node:crypto';
-import { libs, serve, closed, until, sleep, pattern, patternHash, eventLog, sender } from './helpers.js';
+import { libs, closed, until, sleep, patternHash, eventLog, sender } from './helpers.js';
 
 const KiB = 1024;
 
