@@ -26,6 +26,8 @@ import { connectionGone } from "./listener";
 export const SEND_CAP: u32 = 65536;
 /** Where queued bytes spanning several slabs are gathered into one WRITE. */
 const staging: usize = heap.alloc(SEND_CAP);
+/** The largest DATA notification: the size of Node's reads, so users see the same chunks. */
+const DATA_CHUNK: u32 = 65536;
 /** Bytes that may arrive after READ_STOP before the core calls the transport broken. */
 export const RECV_CAP: u32 = 1 << 20;
 
@@ -339,7 +341,10 @@ export function onData(s: Sock, len: u32): i32 {
   s.bytesRead += len;
   refreshIdle(s);
   if (s.wantRead && s.recvQ.size == 0) {
-    emit(abi.EV_DATA, s.id, 0, 0, 0, scratch, len);
+    // Pieces of at most 64 KiB, the chunks node:net users get, however much one read brought.
+    for (let off: u32 = 0; off < len; off += DATA_CHUNK) {
+      emit(abi.EV_DATA, s.id, 0, 0, 0, scratch + off, min(DATA_CHUNK, len - off));
+    }
     return 0;
   }
   let kept = s.recvQ.write(scratch, len, RECV_CAP);

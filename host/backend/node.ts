@@ -182,11 +182,19 @@ export class NodeBackend implements Backend {
     }
     const [address, localAddress] = split2(o.data);
     const family = o.b;
-    const raw = family === 0
-      ? net.connect({ path: address, allowHalfOpen: true })
+    // The kernel reads straight into the core's scratch region (net's public `onread`), so a
+    // read costs no intermediate buffer; the view is taken afresh for every read, since Wasm
+    // memory may have grown in between. (Accepted sockets cannot get onread through the public
+    // API: they read through 'data' events.)
+    const onread = {
+      buffer: () => this.#core.readTarget(),
+      callback: (n: number) => { if (this.#conns.get(h)?.raw === raw) this.#core.onDataInScratch(h, n); return true; },
+    };
+    const raw: net.Socket = family === 0
+      ? net.connect({ path: address, allowHalfOpen: true, onread })
       : net.connect({
         host: address, port: o.a, family, allowHalfOpen: true, autoSelectFamily: false,
-        localAddress: localAddress || undefined, localPort: o.c || undefined,
+        localAddress: localAddress || undefined, localPort: o.c || undefined, onread,
       });
     raw.pause(); // before any 'data' listener: nothing is read until READ_START
     const conn = new Conn(raw, true);

@@ -545,6 +545,11 @@ export class Socket extends Duplex implements Endpoint {
   #onData(buf: Buffer): void {
     if (this.destroyed) return;
     if (this.#onreadCb) {
+      if (!this.#reading || this.#leftover) {
+        // Paused (or bytes held back before these): keep them, in order, for the resume.
+        this.#leftover = this.#leftover ? Buffer.concat([this.#leftover, buf]) : buf;
+        return;
+      }
       if (!this.#deliverOnread(buf) && this.#reading) this.#readStop();
     } else if (!this.push(buf)) {
       this.#core.apiPause(this.#h);

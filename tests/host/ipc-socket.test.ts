@@ -42,7 +42,8 @@ for (const [lib, net] of libs) {
 
     test(`${tag}: IPC carries 8 MiB each way byte-exact; bytesRead/bytesWritten match`, { timeout: 30000 }, async () => {
       const { S, C } = pick(net, role);
-      const { server, srv, cli } = await pair(S, C);
+      // Half-open on both ends: each sends its whole stream even after the other finished.
+      const { server, srv, cli } = await pair(S, C, { allowHalfOpen: true }, { allowHalfOpen: true });
       const size = 8 * MiB;
       const srvGot = hashUntilEnd(srv);
       const cliGot = hashUntilEnd(cli);
