@@ -510,7 +510,10 @@ export class SimBackend implements Backend {
       this.#core.onError(h, ERRNO.EPIPE, SYSCALL.write); // a Unix socket knows its peer is gone
       return;
     }
-    e.sendq.push(data);
+    // The network keeps its own copy (bytes wait in buffers and on the wire), so the core's
+    // pooled buffer goes back at once.
+    e.sendq.push(Buffer.from(data));
+    this.#core.release(data);
     e.inSnd += data.length;
     // Into the send buffer at once, like a kernel write: confirmed, credit is what is left.
     this.#core.onWritten(h, data.length, Math.max(0, this.network.options.sndbuf - e.inSnd));

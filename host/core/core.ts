@@ -126,17 +126,20 @@ export class Core {
       } else {
         // WRITE payloads come from a pool the backend returns them to (release) once the
         // kernel took them; everything else is handed on for good (DATA goes to user code).
-        data = op === Op.CMD_WRITE && len <= POOL_SIZE ? this.#pooled(len) : Buffer.allocUnsafe(len);
+        data = op === Op.CMD_WRITE && len >= 4096 && len <= POOL_SIZE ? this.#pooled(len) : Buffer.allocUnsafe(len);
         data.set(this.#mem().subarray(ptr, ptr + len));
       }
     }
     this.#pending.push({ op, h, a, b, c, data });
   }
 
+  /** A buffer from the pool of its size class (64 KiB or 256 KiB). */
   #pooled(len: number): Buffer {
-    let ab = this.#pool.pop();
+    const big = len > 65536;
+    const pool = big ? this.#poolBig : this.#pool;
+    let ab = pool.pop();
     if (ab === undefined) {
-      ab = Buffer.allocUnsafeSlow(POOL_SIZE).buffer as ArrayBuffer;
+      ab = Buffer.allocUnsafeSlow(big ? POOL_SIZE : 65536).buffer as ArrayBuffer;
       this.#owned.add(ab);
     }
     return Buffer.from(ab, 0, len);
@@ -145,10 +148,13 @@ export class Core {
   /** Gives a WRITE record's payload back once the transport no longer needs it. */
   release(data: Buffer): void {
     const ab = data.buffer as ArrayBuffer;
-    if (this.#owned.has(ab) && this.#pool.length < 16) this.#pool.push(ab);
+    if (!this.#owned.has(ab)) return;
+    const pool = ab.byteLength > 65536 ? this.#poolBig : this.#pool;
+    if (pool.length < 16) pool.push(ab);
   }
 
   #pool: ArrayBuffer[] = [];
+  #poolBig: ArrayBuffer[] = [];
   #owned = new WeakSet<ArrayBuffer>();
   /** The caller's buffer whose bytes the current input put at the start of scratch, if one. */
   #source: Uint8Array | null = null;

@@ -11,12 +11,12 @@
 //   5. the simulated network goes quiet (a wall-clock guard fails a seed that hangs).
 // The scenario is derived from the seed by this file's own PRNG; a failure prints the seed and
 // the scenario. Reproduce one seed with WASINET_SEED=n (prints the scenario and the event logs).
-// WASINET_SEEDS (default 1000) and WASINET_FIRST_SEED (default 1) choose the range.
+// WASINET_SEEDS (default 3000, about 50 s here) and WASINET_FIRST_SEED (default 1) choose the range.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createStack, type StackApi } from '../../host/index.js';
 
-const SEEDS = Number(process.env.WASINET_SEEDS ?? 1000);
+const SEEDS = Number(process.env.WASINET_SEEDS ?? 3000);
 const FIRST_SEED = Number(process.env.WASINET_FIRST_SEED ?? 1);
 const ONLY = process.env.WASINET_SEED !== undefined ? Number(process.env.WASINET_SEED) : null;
 const GROUPS = 10;
