@@ -3,7 +3,7 @@
 // sockets; see README.md and docs/ for the architecture, the ABI and the simulator.
 // The public types are node:net's own (see PublicNet), so code typed for node:net compiles as is.
 import type * as NodeNet from 'node:net';
-import { makeNet, type PublicNet } from './net/api.js';
+import { makeNet, type PublicNet, type NetApi } from './net/api.js';
 
 const net = makeNet(null) as unknown as PublicNet;
 
@@ -19,6 +19,8 @@ export const {
   getDefaultAutoSelectFamilyAttemptTimeout, setDefaultAutoSelectFamilyAttemptTimeout,
   BlockList, SocketAddress,
 } = net;
+/** node:net's underscore helpers: argument normalisation, and a deprecated no-op (DEP0121). */
+export const { _normalizeArgs, _setSimultaneousAccepts } = net as unknown as NetApi;
 export type {
   AddressInfo, SocketConstructorOpts, OnReadOpts, ConnectOpts, TcpSocketConnectOpts, IpcSocketConnectOpts,
   SocketConnectOpts, SocketReadyState, ListenOptions, ServerOpts, DropArgument, TcpNetConnectOpts,

@@ -10,6 +10,7 @@
 // the kernel takes it. Reads arrive as 'data' chunks and are copied into the core's scratch.
 import net from 'node:net';
 import dns from 'node:dns';
+import dc from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import type { Core, Output } from '../core/core.js';
 import { Op, SYSCALL, ListenFlag, Opt } from '../core/abi.js';
@@ -45,6 +46,30 @@ const streamWrap: StreamWrap | null = (() => {
 export const writePath: 'internal' | 'public' = streamWrap ? 'internal' : 'public';
 
 type Handle = { writeBuffer?: (req: unknown, data: Buffer) => number } | null | undefined;
+
+/**
+ * node:net publishes its objects on diagnostics channels ('net.server.socket', the
+ * 'net.server.listen' tracing channel). The raw transport's servers and sockets are not what
+ * a subscriber watches — wasinet publishes its own (host/net/channels.ts) — so messages about
+ * them are dropped: each channel gets an own `publish` that skips them and otherwise does what
+ * the channel's class does. (Raw client sockets are made with `new Socket().connect()`, which
+ * publishes nothing, unlike net.connect().)
+ */
+const rawServers = new WeakSet<object>();
+function hideRawTransport(name: string, isRaw: (message: { server?: object; socket?: { server?: object } }) => boolean): void {
+  const channel = dc.channel(name) as dc.Channel & { publish(message: unknown): void };
+  Object.defineProperty(channel, 'publish', {
+    configurable: true,
+    writable: true,
+    value(message: never) {
+      if (!isRaw(message)) Object.getPrototypeOf(channel).publish.call(channel, message);
+    },
+  });
+}
+hideRawTransport('net.server.socket', (m) => m.socket?.server !== undefined && rawServers.has(m.socket.server));
+for (const event of ['start', 'end', 'asyncStart', 'asyncEnd', 'error']) {
+  hideRawTransport(`tracing:net.server.listen:${event}`, (m) => m.server !== undefined && rawServers.has(m.server));
+}
 
 class Conn {
   pending = 0;      // bytes libuv holds in writes it has not completed (the credit they use)
@@ -190,12 +215,13 @@ export class NodeBackend implements Backend {
       buffer: () => this.#core.readTarget(),
       callback: (n: number) => { if (this.#conns.get(h)?.raw === raw) this.#core.onDataInScratch(h, n); return true; },
     };
-    const raw: net.Socket = family === 0
-      ? net.connect({ path: address, allowHalfOpen: true, onread })
-      : net.connect({
+    const options: net.NetConnectOpts = family === 0
+      ? { path: address, allowHalfOpen: true, onread }
+      : {
         host: address, port: o.a, family, allowHalfOpen: true, autoSelectFamily: false,
         localAddress: localAddress || undefined, localPort: o.c || undefined, onread,
-      });
+      };
+    const raw = new net.Socket(options).connect(options);
     raw.pause(); // before any 'data' listener: nothing is read until READ_START
     const conn = new Conn(raw, true);
     this.#conns.set(h, conn);
@@ -327,6 +353,7 @@ export class NodeBackend implements Backend {
     const flags = o.c;
     const address = o.data ? o.data.toString('utf8') : '';
     const srv = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+    rawServers.add(srv);
     this.#servers.set(h, srv);
     let listening = false;
     srv.on('connection', (raw: net.Socket) => {

@@ -4,6 +4,7 @@ import { Socket, kStack } from './socket.js';
 import { Server } from './server.js';
 import { normalizeArgs, getDefaultAutoSelectFamily, setDefaultAutoSelectFamily,
   getDefaultAutoSelectFamilyAttemptTimeout, setDefaultAutoSelectFamilyAttemptTimeout } from './args.js';
+import { clientSocketChannel } from './channels.js';
 import { isIP, isIPv4, isIPv6 } from './ip.js';
 import { BlockList, SocketAddress } from '../backend/node.js';
 import type { Stack } from './stack.js';
@@ -35,6 +36,16 @@ export interface NetApi {
   setDefaultAutoSelectFamilyAttemptTimeout: typeof setDefaultAutoSelectFamilyAttemptTimeout;
   BlockList: typeof BlockList;
   SocketAddress: typeof SocketAddress;
+  _normalizeArgs: typeof normalizeArgs;
+  _setSimultaneousAccepts: (handle?: unknown) => void;
+}
+
+let simultaneousAcceptsWarned = false;
+/** Node keeps this for Windows' libuv; elsewhere it only warns (DEP0121), once a process. */
+function _setSimultaneousAccepts(): void {
+  if (simultaneousAcceptsWarned) return;
+  simultaneousAcceptsWarned = true;
+  process.emitWarning('net._setSimultaneousAccepts() is deprecated and will be removed.', 'DeprecationWarning', 'DEP0121');
 }
 
 /** The net API over `stack`; null means the default stack, with the base classes themselves. */
@@ -59,6 +70,7 @@ export function makeNet(stack: Stack | null): NetApi {
     const normalized = normalizeArgs(args);
     const options = normalized[0];
     const socket = new S(options);
+    if (clientSocketChannel.hasSubscribers) clientSocketChannel.publish({ socket });
     if (options.timeout) socket.setTimeout(options.timeout);
     return socket.connect(normalized);
   }
@@ -69,5 +81,6 @@ export function makeNet(stack: Stack | null): NetApi {
     getDefaultAutoSelectFamily, setDefaultAutoSelectFamily,
     getDefaultAutoSelectFamilyAttemptTimeout, setDefaultAutoSelectFamilyAttemptTimeout,
     BlockList, SocketAddress,
+    _normalizeArgs: normalizeArgs, _setSimultaneousAccepts,
   };
 }

@@ -2,7 +2,9 @@
 //   (options[...][, cb]) | (path[...][, cb]) | ([port][, host][...][, cb])
 import { validateBoolean, validateInt32 } from './validate.js';
 
-export type NormalizedArgs = [Record<string, any>, ((...a: any[]) => void) | null] & { normalized?: true };
+/** Marks an array made by normalizeArgs (Socket#connect takes one as its single argument). */
+export const kNormalized = Symbol('normalizedArgs');
+export type NormalizedArgs = [Record<string, any>, ((...a: any[]) => void) | null] & { [kNormalized]?: true };
 
 function toNumber(x: unknown): number | false {
   const n = Number(x);
@@ -17,7 +19,7 @@ export function normalizeArgs(args: unknown[]): NormalizedArgs {
   let arr: NormalizedArgs;
   if (args.length === 0) {
     arr = [{}, null] as NormalizedArgs;
-    arr.normalized = true;
+    arr[kNormalized] = true;
     return arr;
   }
   const arg0 = args[0];
@@ -32,7 +34,7 @@ export function normalizeArgs(args: unknown[]): NormalizedArgs {
   }
   const cb = args[args.length - 1];
   arr = (typeof cb !== 'function' ? [options, null] : [options, cb]) as NormalizedArgs;
-  arr.normalized = true;
+  arr[kNormalized] = true;
   return arr;
 }
 

@@ -10,6 +10,7 @@ import { Op, ListenFlag, SYSCALLS } from '../core/abi.js';
 import { Stack, getDefaultStack, kNotify, kTrapped, type Endpoint } from './stack.js';
 import { Socket, kStack, kAccepted } from './socket.js';
 import { normalizeArgs, isPipeName, backlogArg } from './args.js';
+import { listenChannel, serverSocketChannel } from './channels.js';
 import { validateNumber, validatePort, validateAbortSignal } from './validate.js';
 import {
   ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_SERVER_ALREADY_LISTEN, ERR_SERVER_NOT_RUNNING,
@@ -123,6 +124,7 @@ export class Server extends EventEmitter implements Endpoint {
   listen(...args: unknown[]): this {
     const [opts, cb] = normalizeArgs(args);
     let options = opts;
+    if (listenChannel.asyncStart.hasSubscribers) listenChannel.asyncStart.publish({ server: this, options });
     // Like Node's `_handle`: a listen whose host name is still being looked up has none yet,
     // and another listen() replaces it.
     if (this.#lh && !this.#lookingUp) throw ERR_SERVER_ALREADY_LISTEN();
@@ -228,6 +230,7 @@ export class Server extends EventEmitter implements Endpoint {
         this.#lookingUp = false;
         this.#address = this._pipeName !== undefined ? null : { address, family: familyName(o.b), port: o.a };
         const lh = o.h;
+        if (listenChannel.asyncEnd.hasSubscribers) listenChannel.asyncEnd.publish({ server: this });
         process.nextTick(() => { if (this.#lh === lh) this.emit('listening'); });
         return;
       }
@@ -239,6 +242,9 @@ export class Server extends EventEmitter implements Endpoint {
         const err = syscall === 'getaddrinfo'
           ? dnsException(o.a, 'getaddrinfo', req.host)
           : uvExceptionWithHostPort(o.a, syscall, req.address ?? req.host ?? null, req.port);
+        if (syscall !== 'getaddrinfo' && listenChannel.error.hasSubscribers) {
+          listenChannel.error.publish({ server: this, error: err });
+        }
         process.nextTick(() => this.emit('error', err));
         return;
       }
@@ -288,6 +294,7 @@ export class Server extends EventEmitter implements Endpoint {
     if (this.keepAlive && o.b !== 0) socket.setKeepAlive(true, this.keepAliveInitialDelay * 1000);
     socket.server = this;
     socket._server = this;
+    if (serverSocketChannel.hasSubscribers) serverSocketChannel.publish({ socket });
     this.emit('connection', socket);
   }
 

@@ -24,7 +24,7 @@ import {
   validateNumber, validateInt32, validateBoolean, validateString, validateFunction, validatePort,
   timerDuration, validateLookup,
 } from './validate.js';
-import { normalizeArgs, type NormalizedArgs, autoSelect } from './args.js';
+import { normalizeArgs, kNormalized, type NormalizedArgs, autoSelect } from './args.js';
 
 /** How apiConnect is told to reach the peer (see assembly/socket.ts). */
 const TARGET_NAME = 0;
@@ -224,7 +224,7 @@ export class Socket extends Duplex implements Endpoint {
   // ------------------------------------------------------------------ connecting
 
   connect(...args: unknown[]): this {
-    const normalized: NormalizedArgs = Array.isArray(args[0]) && (args[0] as NormalizedArgs).normalized
+    const normalized: NormalizedArgs = Array.isArray(args[0]) && (args[0] as NormalizedArgs)[kNormalized]
       ? args[0] as NormalizedArgs : normalizeArgs(args);
     const [options, cb] = normalized;
     if (cb !== null) this.once('connect', cb);

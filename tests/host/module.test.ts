@@ -1,0 +1,77 @@
+// The module itself: what `import net from 'wasinet'` and `require('wasinet')` give, against
+// node:net's own surface.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
+import nodeNet from 'node:net';
+import wasinet, * as named from '../../host/index.js';
+
+const require = createRequire(import.meta.url);
+const net = wasinet as unknown as Record<string, any>;
+const node = nodeNet as unknown as Record<string, any>;
+
+/** node:net's exports that wasinet does not offer, with the reason (documented in the README). */
+const NOT_OFFERED: Record<string, string> = {
+  _createServerHandle: 'returns a libuv handle of Node\'s own; wasinet\'s handles live in its core',
+};
+
+test('the default export has every export of node:net, of the same kind (except the documented internal one)', () => {
+  for (const key of Object.keys(node)) {
+    if (key in NOT_OFFERED) continue;
+    assert.ok(key in net, `missing ${key}`);
+    assert.equal(typeof net[key], typeof node[key], key);
+  }
+  for (const key of Object.keys(net)) assert.ok(key in node, `wasinet exports ${key}, which node:net does not`);
+});
+
+test('the named ESM exports match the default export', () => {
+  for (const key of ['Socket', 'Stream', 'Server', 'createServer', 'connect', 'createConnection', 'isIP', 'isIPv4',
+    'isIPv6', 'BlockList', 'SocketAddress', 'getDefaultAutoSelectFamily', 'setDefaultAutoSelectFamily',
+    'getDefaultAutoSelectFamilyAttemptTimeout', 'setDefaultAutoSelectFamilyAttemptTimeout', '_normalizeArgs',
+    '_setSimultaneousAccepts']) {
+    assert.equal((named as Record<string, unknown>)[key], net[key], key);
+  }
+});
+
+test('require() of the package gives the same module, synchronously', () => {
+  const required = require('../../host/index.js') as { default: unknown };
+  assert.equal(required.default, wasinet);
+  for (const key of Object.keys(net)) assert.equal((required as Record<string, unknown>)[key], net[key], key);
+});
+
+test('_normalizeArgs gives what node:net\'s gives, and Socket#connect takes its result', async () => {
+  const f = () => {};
+  const cases: unknown[][] = [[], [80], [80, 'h'], [80, 'h', f], ['/tmp/p'], ['/tmp/p', f], [{ port: 1 }], [{ path: 'x' }, f], [f], ['8080'], [{}, 1]];
+  for (const args of cases) {
+    const a = net._normalizeArgs(args);
+    const b = node._normalizeArgs(args);
+    assert.deepEqual([...a], [...b], JSON.stringify(args));
+    assert.equal(Object.getOwnPropertySymbols(a).length, Object.getOwnPropertySymbols(b).length);
+  }
+  for (const lib of [net, node]) {
+    const server = nodeNet.createServer((s) => s.end('hi'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const socket = new lib.Socket();
+    const got: Buffer[] = [];
+    socket.on('data', (d: Buffer) => got.push(d));
+    socket.connect(lib._normalizeArgs([(server.address() as { port: number }).port, '127.0.0.1']));
+    await new Promise((r) => socket.on('close', r));
+    await new Promise((r) => server.close(r));
+    assert.equal(Buffer.concat(got).toString(), 'hi');
+  }
+});
+
+test('_setSimultaneousAccepts warns DEP0121 once per process, as node:net does', () => {
+  const script = (lib: string) => `
+    const net = require(${JSON.stringify(lib)}); const seen = [];
+    process.on('warning', (w) => seen.push([w.name, w.code, w.message]));
+    net._setSimultaneousAccepts(); net._setSimultaneousAccepts({});
+    setImmediate(() => console.log(JSON.stringify(seen)));`;
+  const run = (lib: string) => spawnSync(process.execPath, ['--no-warnings', '-e', script(lib)], { encoding: 'utf8' });
+  const a = run(require.resolve('../../host/index.js'));
+  const b = run('node:net');
+  assert.equal(a.status, 0, a.stderr);
+  assert.equal(b.stdout, a.stdout);
+  assert.equal(JSON.parse(a.stdout).length, 1);
+});
