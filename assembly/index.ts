@@ -306,6 +306,7 @@ export function scratchPtr(): usize { return scratch; }
 export function scratchSize(): u32 { return SCRATCH_SIZE; }
 export function bytesRead(h: u32): f64 { let s = sock(h); return s === null ? -1 : s.bytesRead; }
 export function writeQueueSize(h: u32): u32 { let s = sock(h); return s === null ? 0 : s.sendQ.size; }
+export function readQueueSize(h: u32): u32 { let s = sock(h); return s === null ? 0 : s.recvQ.size; }
 export function socketState(h: u32): i32 { let s = sock(h); return s === null ? -1 : <i32>s.state; }
 export function connections(h: u32): i32 { let l = listener(h); return l === null ? -1 : l.count; }
 export function liveSockets(): i32 { return sockets.size; }

@@ -412,6 +412,7 @@ export class Core {
 
   bytesRead(h: number): number { return this.#x.bytesRead(h); }
   writeQueueSize(h: number): number { return this.#x.writeQueueSize(h); }
+  readQueueSize(h: number): number { return this.#x.readQueueSize(h); }
   connections(h: number): number { return this.#x.connections(h); }
   socketState(h: number): number { return this.#x.socketState(h); }
 }

@@ -48,6 +48,20 @@ function _setSimultaneousAccepts(): void {
   process.emitWarning('net._setSimultaneousAccepts() is deprecated and will be removed.', 'DeprecationWarning', 'DEP0121');
 }
 
+/**
+ * Node's Socket and Server are functions that construct when called without `new`
+ * (`net.Socket()`, `net.Server()`); wasinet's are classes, so the exported ones are the class
+ * behind a Proxy whose call constructs. `instanceof`, `extends` and statics pass through, and
+ * the prototype's `constructor` is the exported function, as in Node.
+ */
+function callable<T extends new (...args: any[]) => object>(Class: T): T {
+  const fn = new Proxy(Class, {
+    apply: (target, _this, args) => Reflect.construct(target, args),
+  });
+  Object.defineProperty(Class.prototype, 'constructor', { value: fn, writable: true, configurable: true, enumerable: false });
+  return fn;
+}
+
 /** The net API over `stack`; null means the default stack, with the base classes themselves. */
 export function makeNet(stack: Stack | null): NetApi {
   let S = Socket;
@@ -59,8 +73,11 @@ export function makeNet(stack: Stack | null): NetApi {
     V = class Server extends BaseServer {} as typeof Server;
     (S as any)[kStack] = stack;
     (V as any)[kStack] = stack;
-    (stack as unknown as { Socket: typeof Socket }).Socket = S;
   }
+
+  S = callable(S);
+  V = callable(V);
+  if (stack !== null) (stack as unknown as { Socket: typeof Socket }).Socket = S;
 
   function createServer(options?: any, connectionListener?: (socket: Socket) => void): Server {
     return new V(options, connectionListener);

@@ -9,6 +9,7 @@ import type { Output, CoreTrap } from '../core/core.js';
 import { Op, ListenFlag, SYSCALLS } from '../core/abi.js';
 import { Stack, getDefaultStack, kNotify, kTrapped, type Endpoint } from './stack.js';
 import { Socket, kStack, kAccepted } from './socket.js';
+import { guardAccessors } from './accessors.js';
 import { normalizeArgs, isPipeName, backlogArg } from './args.js';
 import { listenChannel, serverSocketChannel } from './channels.js';
 import { validateNumber, validatePort, validateAbortSignal } from './validate.js';
@@ -52,6 +53,8 @@ export class Server extends EventEmitter implements Endpoint {
   keepAliveInitialDelay: number;
   highWaterMark: number;
   _pipeName?: string;
+  /** Node's cluster key of the last listen: `addressType:address:port` (-1 for pipes and handles). */
+  _connectionKey?: string;
   #maxConnections: number | undefined;
 
   readonly #stack: Stack;
@@ -137,6 +140,7 @@ export class Server extends EventEmitter implements Endpoint {
       // (handle[, backlog][, cb]) with a server's or a socket's handle: listen on that handle.
       const token = this.#stack.backend.adoptHandle(options);
       this.#requested = { address: null, port: -1 };
+      this._connectionKey = '-1:null:-1';
       this.#start(token, backlogFromArgs || 0, ListenFlag.Handle, '');
       return this;
     }
@@ -144,6 +148,7 @@ export class Server extends EventEmitter implements Endpoint {
     if (typeof options.fd === 'number' && options.fd >= 0) {
       // (handle[, backlog][, cb]) with an object carrying a listening socket's file descriptor.
       this.#requested = { address: null, port: 0 };
+      this._connectionKey = '-1:null:-1';
       this.#start(options.fd, backlogFromArgs || 0, ListenFlag.Fd, '');
       return this;
     }
@@ -161,6 +166,7 @@ export class Server extends EventEmitter implements Endpoint {
       this.#requested = options.host
         ? { address: null, port, host: String(options.host) }
         : { address: '::', port };
+      if (!options.host) this._connectionKey = `6::::${port}`;
       this.#start(port, backlog | 0, flags, options.host ? String(options.host) : '', !!options.host);
       return this;
     }
@@ -177,6 +183,7 @@ export class Server extends EventEmitter implements Endpoint {
       if (options.readableAll === true) flags |= ListenFlag.ReadableAll;
       if (options.writableAll === true) flags |= ListenFlag.WritableAll;
       this.#requested = { address: path, port: -1 };
+      this._connectionKey = `-1:${path}:-1`;
       this.#start(0, backlog | 0, flags, path);
       return this;
     }
@@ -229,6 +236,8 @@ export class Server extends EventEmitter implements Endpoint {
         this.#bound = true;
         this.#lookingUp = false;
         this.#address = this._pipeName !== undefined ? null : { address, family: familyName(o.b), port: o.a };
+        const req = this.#requested;
+        if (req.host !== undefined || (req.address === '::' && o.b === 4)) this._connectionKey = `${o.b}:${address}:${req.port}`;
         const lh = o.h;
         if (listenChannel.asyncEnd.hasSubscribers) listenChannel.asyncEnd.publish({ server: this });
         process.nextTick(() => { if (this.#lh === lh) this.emit('listening'); });
@@ -298,6 +307,12 @@ export class Server extends EventEmitter implements Endpoint {
     this.emit('connection', socket);
   }
 
+  /** With captureRejections, a 'connection' listener's rejection destroys that socket, as in Node. */
+  override [EventEmitter.captureRejectionSymbol](err: Error, event: string, socket?: Socket): void {
+    if (event === 'connection' && socket) socket.destroy(err);
+    else this.emit('error', err);
+  }
+
   [kTrapped](err: CoreTrap): void {
     this.#lh = 0;
     this.#bound = false;
@@ -351,5 +366,9 @@ export class Server extends EventEmitter implements Endpoint {
   async [Symbol.asyncDispose](): Promise<void> {
     if (!this.#lh) return;
     await new Promise<void>((resolve, reject) => this.close((err) => (err ? reject(err) : resolve())));
+  }
+
+  static {
+    guardAccessors(Server.prototype, (o) => #lh in o, { listening: false });
   }
 }

@@ -24,6 +24,7 @@ import {
   validateNumber, validateInt32, validateBoolean, validateString, validateFunction, validatePort,
   timerDuration, validateLookup,
 } from './validate.js';
+import { guardAccessors } from './accessors.js';
 import { normalizeArgs, kNormalized, type NormalizedArgs, autoSelect } from './args.js';
 
 /** How apiConnect is told to reach the peer (see assembly/socket.ts). */
@@ -91,6 +92,8 @@ export class Socket extends Duplex implements Endpoint {
 
   readonly #stack: Stack;
   #h = 0;              // the core's socket, 0 when there is none (Node's `_handle`)
+  #transport = false;   // #h stands for a connection (connecting, accepted or opened): `_handle` shows one
+  #handleView: object | null = null; // the stable `_handle` while the backend has no object of its own
   #closingH = 0;        // the handle being closed after destroy(), until CLOSED
   #ipc = false;
   #sockname: AddressInfo | null = null;
@@ -99,6 +102,7 @@ export class Socket extends Duplex implements Endpoint {
   #pendingData: unknown = null;
   #pendingEncoding = '';
   #dispatched = 0;      // bytes of write requests handed to the core (Node's handle.bytesWritten)
+  #received = 0;        // bytes the core handed over (Node counts a read when it happens: these plus what the core holds)
   #bytesRead = 0;       // kept once the handle is gone
   #req: WriteRequest | null = null;
   #finalCb: ((err?: Error | null) => void) | null = null;
@@ -170,12 +174,14 @@ export class Socket extends Duplex implements Endpoint {
       validateInt32(opts.fd, 'fd', 0);
       const h = this.#handle();
       this.#opening = true;
+      this.#transport = true;
       try {
         this.#core.apiOpen(h, opts.fd);
       } catch (err) {
         this.#core.apiDestroy(h, false);
         this.#stack.unregister(h, this);
         this.#h = 0;
+        this.#transport = false;
         throw err;
       } finally {
         this.#opening = false;
@@ -185,6 +191,7 @@ export class Socket extends Duplex implements Endpoint {
 
     if (accepted) {
       this.#adopt(accepted.h);
+      this.#transport = true;
       this.#sockname = { address: accepted.localAddress, family: familyName(accepted.family), port: accepted.localPort };
       this.#peername = { address: accepted.remoteAddress, family: familyName(accepted.family), port: accepted.remotePort };
       if (accepted.family === 0) { this.#ipc = true; this.#sockname = {}; this.#peername = {}; }
@@ -201,6 +208,7 @@ export class Socket extends Duplex implements Endpoint {
 
   #adopt(h: number): void {
     this.#h = h;
+    this.#handleView = null;
     this.#stack.register(h, this);
     this.#initOnreadBuffer();
   }
@@ -235,12 +243,16 @@ export class Socket extends Duplex implements Endpoint {
 
     if (this.destroyed) {
       this.#h = 0;
+      this.#transport = false;
       this.#peername = null;
       this.#peerRead = false;
       this.#sockname = null;
       this.#req = null;
       this.#finalCb = null;
       this.#trapped = false;
+      this.#received = 0;     // a new connection counts from zero, as a new handle does in Node
+      this.#bytesRead = 0;
+      this.#dispatched = 0;
       (this as unknown as { _undestroy(): void })._undestroy();
     }
 
@@ -249,6 +261,7 @@ export class Socket extends Duplex implements Endpoint {
     this.#ipc = pipe;
     this.#connectOptions = options;
     this.connecting = true;
+    this.#transport = true;
 
     if (pipe) {
       validateString(path, 'options.path');
@@ -487,6 +500,7 @@ export class Socket extends Duplex implements Endpoint {
     // The core is gone: nothing will report CLOSED. Destroy with the trap and close here.
     const waitingForClose = this.#closingH !== 0;
     this.#h = 0;
+    this.#transport = false;
     this.#closingH = 0;
     const req = this.#req;
     this.#req = null;
@@ -544,6 +558,7 @@ export class Socket extends Duplex implements Endpoint {
 
   #onData(buf: Buffer): void {
     if (this.destroyed) return;
+    this.#received += buf.length;
     if (this.#onreadCb) {
       if (!this.#reading || this.#leftover) {
         // Paused (or bytes held back before these): keep them, in order, for the resume.
@@ -621,7 +636,7 @@ export class Socket extends Duplex implements Endpoint {
     }
     this.#pendingData = null;
     this.#pendingEncoding = '';
-    if (this.#h === 0) {
+    if (this.#h === 0 || !this.#transport) {
       cb(ERR_SOCKET_CLOSED());
       return;
     }
@@ -718,8 +733,9 @@ export class Socket extends Duplex implements Endpoint {
     const h = this.#h;
     if (h !== 0) {
       this.#closeHadError = !!exception;
-      this.#bytesRead = this.#core.bytesRead(h);
+      this.#bytesRead = this.#received + this.#core.readQueueSize(h);
       this.#h = 0;
+      this.#transport = false;
       this.#closingH = h;
       const reset = this.#resetAndClosing;
       this.#resetAndClosing = false;
@@ -853,7 +869,7 @@ export class Socket extends Duplex implements Endpoint {
   }
 
   get bytesRead(): number {
-    return this.#h !== 0 ? this.#core.bytesRead(this.#h) : this.#bytesRead;
+    return this.#h !== 0 ? this.#received + this.#core.readQueueSize(this.#h) : this.#bytesRead;
   }
 
   get _bytesDispatched(): number {
@@ -898,12 +914,29 @@ export class Socket extends Duplex implements Endpoint {
 
   /** Node's `_handle`: the transport's own handle object, or null when there is no transport. */
   get _handle(): object | null {
-    return this.#h ? this.#stack.backend.handleObject(this.#h) ?? { fd: this.#stack.backend.fdOf(this.#h) } : null;
+    const h = this.#h;
+    if (h === 0 || !this.#transport) return null;
+    const own = this.#stack.backend.handleObject(h);
+    if (own) return own;
+    if (this.#handleView === null) {
+      const backend = this.#stack.backend;
+      this.#handleView = { get fd() { return backend.fdOf(h); } };
+    }
+    return this.#handleView;
+  }
+
+  /** `socket._handle = null` detaches the socket from its connection, as in Node: writes then fail with ERR_SOCKET_CLOSED. */
+  set _handle(value: object | null) {
+    if (value === null) this.#transport = false;
   }
 
   /** The core handle (0 when none); for tests and for the Server. */
   get _wasinetHandle(): number {
     return this.#h;
+  }
+
+  static {
+    guardAccessors(Socket.prototype, (o) => #h in o, { pending: true, readyState: 'closed' });
   }
 }
 
