@@ -50,16 +50,20 @@ function _setSimultaneousAccepts(): void {
 
 /**
  * Node's Socket and Server are functions that construct when called without `new`
- * (`net.Socket()`, `net.Server()`); wasinet's are classes, so the exported ones are the class
- * behind a Proxy whose call constructs. `instanceof`, `extends` and statics pass through, and
- * the prototype's `constructor` is the exported function, as in Node.
+ * (`net.Socket()`, `net.Server()`); wasinet's are classes. The exported ones are plain
+ * functions of the same name that construct the class (with `new.target`, so `extends` works)
+ * and share its prototype and statics; the prototype's `constructor` is the exported function,
+ * as in Node, so stack traces and inspection name instances as Node does.
  */
-function callable<T extends new (...args: any[]) => object>(Class: T): T {
-  const fn = new Proxy(Class, {
-    apply: (target, _this, args) => Reflect.construct(target, args),
-  });
+function callable<T extends new (...args: any[]) => object>(Class: T, name: 'Socket' | 'Server'): T {
+  // Named function expressions: V8 names instances in stack traces after them.
+  const fn = name === 'Socket'
+    ? function Socket(...args: unknown[]) { return Reflect.construct(Class, args, new.target ?? Socket); }
+    : function Server(...args: unknown[]) { return Reflect.construct(Class, args, new.target ?? Server); };
+  Object.defineProperty(fn, 'prototype', { value: Class.prototype, writable: false });
+  Object.setPrototypeOf(fn, Class);
   Object.defineProperty(Class.prototype, 'constructor', { value: fn, writable: true, configurable: true, enumerable: false });
-  return fn;
+  return fn as unknown as T;
 }
 
 /** The net API over `stack`; null means the default stack, with the base classes themselves. */
@@ -75,8 +79,8 @@ export function makeNet(stack: Stack | null): NetApi {
     (V as any)[kStack] = stack;
   }
 
-  S = callable(S);
-  V = callable(V);
+  S = callable(S, 'Socket');
+  V = callable(V, 'Server');
   if (stack !== null) (stack as unknown as { Socket: typeof Socket }).Socket = S;
 
   function createServer(options?: any, connectionListener?: (socket: Socket) => void): Server {

@@ -29,6 +29,15 @@ for (const [name, net] of libs) {
     assert.ok(v instanceof net.Server);
     assert.equal(v.constructor, net.Server);
     assert.equal((net as unknown as { Stream: unknown }).Stream, net.Socket);
+    // Stack traces name the receiver after its constructor, as with node:net.
+    const frame = (e: { on: Function; emit: Function }) => {
+      let line = '';
+      e.on('probe', function probe() { line = new Error('probe').stack!.split('\n')[1]; });
+      e.emit('probe');
+      return line.trim().split(' ')[1];
+    };
+    assert.equal(frame(new net.Socket()), 'Socket.probe');
+    assert.equal(frame(new net.Server()), 'Server.probe');
     class Mine extends net.Socket {}
     const m = new Mine();
     assert.ok(m instanceof Mine && m instanceof net.Socket);
