@@ -309,6 +309,7 @@ export function writeQueueSize(h: u32): u32 { let s = sock(h); return s === null
 export function readQueueSize(h: u32): u32 { let s = sock(h); return s === null ? 0 : s.recvQ.size; }
 export function socketState(h: u32): i32 { let s = sock(h); return s === null ? -1 : <i32>s.state; }
 export function connections(h: u32): i32 { let l = listener(h); return l === null ? -1 : l.count; }
+export function maxConnections(h: u32): f64 { let l = listener(h); return l === null ? 0 : l.maxConnections; }
 export function liveSockets(): i32 { return sockets.size; }
 export function liveListeners(): i32 { return listeners.size; }
 export function slabs(): u32 { return slabsInUse(); }

@@ -71,6 +71,11 @@ for (const event of ['start', 'end', 'asyncStart', 'asyncEnd', 'error']) {
   hideRawTransport(`tracing:net.server.listen:${event}`, (m) => m.server !== undefined && rawServers.has(m.server));
 }
 
+/** node:cluster, loaded when first needed (as node:net does). */
+function cluster(): { isWorker: boolean } {
+  return (process as unknown as { getBuiltinModule(id: string): { isWorker: boolean } }).getBuiltinModule('node:cluster');
+}
+
 class Conn {
   pending = 0;      // bytes libuv holds in writes it has not completed (the credit they use)
   closed = false;   // the raw socket emitted 'close'
@@ -368,6 +373,7 @@ export class NodeBackend implements Backend {
     const bound = () => {
       if (listening) return;
       listening = true;
+      this.#roundRobin(h, srv);
       const a = srv.address();
       if (typeof a === 'string' || a === null) this.#core.onListening(h, 0, 0, 0, 0, a ?? address);
       else this.#core.onListening(h, 0, 0, a.port, familyOf(a.family), a.address);
@@ -400,6 +406,23 @@ export class NodeBackend implements Backend {
     // Node binds at once unless it must look a host name up first: report it at once too, so
     // address() and `listening` answer right after listen(), as they do in Node.
     if (srv.listening) bound();
+  }
+
+  /**
+   * In a cluster worker under round-robin scheduling the primary accepts and offers each
+   * connection to a worker, whose cluster code declines it (so the primary offers it to
+   * another) when the server is at maxConnections — reading the limit and the count from the
+   * raw server. The core holds both: the raw server answers with the core's.
+   */
+  #roundRobin(h: number, srv: net.Server): void {
+    const handle = (srv as unknown as { _handle?: { constructor?: { name?: string } } })._handle;
+    const name = handle?.constructor?.name;
+    if (!handle || name === 'TCP' || name === 'Pipe' || !cluster().isWorker) return;
+    const core = this.#core;
+    Object.defineProperties(srv, {
+      maxConnections: { get: () => core.maxConnections(h) || undefined, set() {}, configurable: true },
+      _connections: { get: () => Math.max(0, core.connections(h)), set() {}, configurable: true },
+    });
   }
 }
 

@@ -414,5 +414,6 @@ export class Core {
   writeQueueSize(h: number): number { return this.#x.writeQueueSize(h); }
   readQueueSize(h: number): number { return this.#x.readQueueSize(h); }
   connections(h: number): number { return this.#x.connections(h); }
+  maxConnections(h: number): number { return this.#x.maxConnections(h); }
   socketState(h: number): number { return this.#x.socketState(h); }
 }

@@ -2,7 +2,7 @@
 // `code`, the same class (RangeError, TypeError, Error), the same message, and for system
 // errors the same `errno`, `syscall`, `address` and `port`. Written from Node's documented and
 // observed behaviour (a test compares them with node:net's own errors).
-import { inspect } from 'node:util';
+import { format, inspect } from 'node:util';
 import { errnoName, platformErrno, errnoMessage } from '../core/errno.js';
 export { dnsException } from '../core/errno.js';
 
@@ -122,7 +122,7 @@ export function ERR_MISSING_ARGS(...names: (string | string[])[]): Error {
     `The ${formatList(wrapped)} argument${names.length > 1 ? 's' : ''} must be specified`);
 }
 
-export const ERR_INVALID_IP_ADDRESS = (ip: unknown) => nodeError(TypeError, 'ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${ip}`);
+export const ERR_INVALID_IP_ADDRESS = (ip: unknown) => nodeError(TypeError, 'ERR_INVALID_IP_ADDRESS', `Invalid IP address: ${format('%s', ip)}`);
 export function ERR_INVALID_ADDRESS_FAMILY(family: unknown, host: unknown, port: unknown): Error {
   const err = nodeError(RangeError, 'ERR_INVALID_ADDRESS_FAMILY', `Invalid address family: ${family} ${host}:${port}`);
   Object.assign(err, { host, port });

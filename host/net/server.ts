@@ -19,6 +19,11 @@ import {
 } from './errors.js';
 
 /** maxConnections as Node compares it (`max && count >= max`): 0 for falsy, else its number. */
+/** This process is a node:cluster worker (cluster is loaded only when a server listens, as in Node). */
+function isClusterWorker(): boolean {
+  return (process as unknown as { getBuiltinModule(id: string): { isWorker: boolean } }).getBuiltinModule('node:cluster').isWorker;
+}
+
 function limitOf(n: unknown): number {
   if (!n) return 0;
   const v = Number(n);
@@ -64,7 +69,7 @@ export class Server extends EventEmitter implements Endpoint {
   #address: { address: string; family: string; port: number } | null = null;
   #requested: { address: string | null; port: number; host?: string } = { address: null, port: 0 };
   #listeningId = 1;
-  #lookingUp = false;    // listening on a host name that is still being resolved
+  #lookingUp = false;    // no handle yet: a host name is being resolved, or a cluster worker waits for the primary's
   #unref = false;
 
   constructor(options?: ServerOptions | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void) {
@@ -204,7 +209,10 @@ export class Server extends EventEmitter implements Endpoint {
 
   #start(port: number, backlog: number, flags: number, address: string, lookup = false): void {
     const core = this.#stack.core;
-    this.#lookingUp = lookup; // until LISTENING or LISTEN_ERROR (which may come during apiListen)
+    // Until LISTENING or LISTEN_ERROR (which may come during apiListen). A cluster worker's
+    // shared listen waits for the primary, and Node's server has no handle meanwhile either.
+    const shared = (flags & (ListenFlag.Exclusive | ListenFlag.Handle | ListenFlag.Fd)) === 0 && isClusterWorker();
+    this.#lookingUp = lookup || shared;
     const prev = this.#draining.size ? [...this.#draining][this.#draining.size - 1] : 0;
     if (prev) this.#draining.delete(prev);
     this.#bound = false;

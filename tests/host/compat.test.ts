@@ -173,3 +173,20 @@ for (const [name, net] of libs) {
     server.close();
   });
 }
+
+for (const [name, net] of libs) {
+  test(`${name}: a custom lookup giving a non-string address fails with ERR_INVALID_IP_ADDRESS, the value inspected in the message`, async () => {
+    const messages: string[] = [];
+    for (const address of [{ a: 1 }, 1234, undefined]) {
+      const socket = net.connect({
+        port: 9, host: 'example.invalid', autoSelectFamily: false,
+        lookup: ((_h: string, _o: unknown, cb: (e: null, a: unknown, f: number) => void) => cb(null, address, 4)) as never,
+      });
+      const err = await new Promise<NodeJS.ErrnoException>((resolve) => socket.once('error', resolve));
+      assert.equal(err.code, 'ERR_INVALID_IP_ADDRESS');
+      assert.ok(err instanceof TypeError);
+      messages.push(err.message);
+    }
+    assert.deepEqual(messages, ['Invalid IP address: { a: 1 }', 'Invalid IP address: 1234', 'Invalid IP address: undefined']);
+  });
+}

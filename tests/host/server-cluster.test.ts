@@ -105,3 +105,78 @@ for (const [lib] of libs) {
     assert.deepEqual(report.replies, Array(4).fill(String(listening[0].pid)));
   });
 }
+
+/** A primary (round-robin) with two workers; the first at maxConnections 1 keeps its connection open. */
+function maxConnectionsScript(lib: string): string {
+  return `
+    import cluster from 'node:cluster';
+    import nodeNet from 'node:net';
+    cluster.schedulingPolicy = cluster.SCHED_RR;
+    const CLIENTS = 6;
+    if (cluster.isPrimary) {
+      const workers = [cluster.fork({ WASINET_MAX: '1' }), cluster.fork({ WASINET_MAX: '0' })];
+      const killAll = () => { for (const w of workers) { try { w.process.kill('SIGKILL'); } catch {} } };
+      setTimeout(() => { console.log('TIMEOUT'); killAll(); process.exit(2); }, 12000).unref();
+      let listening = 0;
+      cluster.on('listening', (w, address) => {
+        if (++listening < 2) return;
+        let served = 0, closed = 0;
+        for (let i = 0; i < CLIENTS; i++) {
+          const c = nodeNet.connect(address.port, '127.0.0.1');
+          c.on('data', () => { served++; });
+          c.on('error', () => {});
+          c.on('close', () => {
+            if (++closed < CLIENTS) return;
+            console.log(JSON.stringify({ served }));
+            killAll();
+            process.exit(0);
+          });
+          setTimeout(() => c.end(), 500);
+        }
+      });
+    } else {
+      const { default: net } = await import(${JSON.stringify(libSpecifier(lib))});
+      const server = net.createServer((s) => { s.on('error', () => {}); s.write('hi'); s.on('end', () => s.end()); });
+      server.maxConnections = Number(process.env.WASINET_MAX);
+      server.listen(0, '127.0.0.1');
+    }
+  `;
+}
+
+/** A worker that closes its server before the primary answered the listen. */
+function closeBeforeListenedScript(lib: string): string {
+  return `
+    import cluster from 'node:cluster';
+    if (cluster.isPrimary) {
+      const w = cluster.fork();
+      w.on('message', (m) => { console.log(JSON.stringify(m)); w.process.kill('SIGKILL'); process.exit(0); });
+      setTimeout(() => { console.log('TIMEOUT'); w.process.kill('SIGKILL'); process.exit(2); }, 12000).unref();
+    } else {
+      const { default: net } = await import(${JSON.stringify(libSpecifier(lib))});
+      const server = net.createServer();
+      const events = [];
+      server.on('listening', () => events.push('listening'));
+      server.on('close', () => events.push('close'));
+      server.listen(0, '127.0.0.1');
+      server.close((err) => events.push('cb ' + (err ? err.code : 'ok')));
+      setTimeout(() => process.send({ events, listening: server.listening, address: server.address() }), 300);
+    }
+  `;
+}
+
+for (const [lib] of libs) {
+  test(`${lib}: cluster round-robin: a worker at maxConnections declines, and the primary hands the connection to another worker`, { timeout: 30000 }, async () => {
+    const r = await runChild(maxConnectionsScript(lib), 20000);
+    assert.equal(r.killed, false, `stdout ${r.stdout} stderr ${r.stderr}`);
+    assert.equal(r.code, 0, `stdout ${r.stdout} stderr ${r.stderr}`);
+    const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+    assert.deepEqual(JSON.parse(line!), { served: 6 });
+  });
+
+  test(`${lib}: cluster: close() before the primary answered the listen calls back with ERR_SERVER_NOT_RUNNING and never listens`, { timeout: 30000 }, async () => {
+    const r = await runChild(closeBeforeListenedScript(lib), 20000);
+    assert.equal(r.code, 0, `stdout ${r.stdout} stderr ${r.stderr}`);
+    const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+    assert.deepEqual(JSON.parse(line!), { events: ['close', 'cb ERR_SERVER_NOT_RUNNING'], listening: false, address: null });
+  });
+}
