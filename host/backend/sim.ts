@@ -60,7 +60,11 @@ export class Rng {
   }
 }
 
-export interface SimEvent { at: number; key: number; seq: number; run: () => void; dead?: boolean }
+export interface SimEvent {
+  at: number; key: number; seq: number; run: () => void; dead?: boolean;
+  /** A backend's timer wake-up: it keeps the process alive only while that backend holds a ref'd handle. */
+  timerOf?: SimBackend;
+}
 
 /** Counts of what the network did, for tests that report coverage. */
 export interface SimStats {
@@ -78,6 +82,18 @@ function isAny(address: string): boolean {
   return address === '' || address === '::' || address === '0.0.0.0';
 }
 
+/**
+ * Whether two bindings of one port clash, as on Linux: one address family apart never clash,
+ * except with a dual-stack '::' (not ipv6Only); within a family, the same address or a wildcard.
+ */
+function overlap(a: string, aV6only: boolean, b: string, bV6only: boolean): boolean {
+  if (a === '') a = '::';
+  if (b === '') b = '::';
+  if (a === b) return true;
+  if (familyOf(a) === familyOf(b)) return isAny(a) || isAny(b);
+  return (a === '::' && !aV6only) || (b === '::' && !bV6only);
+}
+
 export class SimNetwork {
   now = 0;
   readonly rng: Rng;
@@ -89,6 +105,9 @@ export class SimNetwork {
   #idle: (() => void)[] = [];
   #listeners: Listener[] = [];
   #nextPort = 49152;
+  #strong = 0;            // pending events other than timer wake-ups
+  #timerEvents = new Set<SimEvent>();
+  #immediate: NodeJS.Immediate | null = null;
 
   constructor(options: SimOptions = {}) {
     this.options = {
@@ -115,8 +134,10 @@ export class SimNetwork {
   }
 
   /** Schedules `run` `delay` ms from now; equal times are ordered by the seed. */
-  schedule(delay: number, run: () => void): SimEvent {
-    const ev: SimEvent = { at: this.now + Math.max(0, delay), key: this.rng.next(), seq: this.#seq++, run };
+  schedule(delay: number, run: () => void, timerOf?: SimBackend): SimEvent {
+    const ev: SimEvent = { at: this.now + Math.max(0, delay), key: this.rng.next(), seq: this.#seq++, run, timerOf };
+    if (timerOf) this.#timerEvents.add(ev);
+    else this.#strong++;
     const q = this.#queue;
     q.push(ev);
     let i = q.length - 1;
@@ -132,7 +153,35 @@ export class SimNetwork {
 
   /** Drops a scheduled event: it will neither run nor move the clock. */
   cancel(ev: SimEvent): void {
+    if (!ev.dead) this.#settle(ev);
     ev.dead = true;
+    this.refresh();
+  }
+
+  /** An event leaves the pending set (it runs or is cancelled). */
+  #settle(ev: SimEvent): void {
+    if (ev.timerOf) this.#timerEvents.delete(ev);
+    else this.#strong--;
+  }
+
+  /**
+   * Whether the network keeps the process alive, as the handles it stands for would: while
+   * traffic is pending, while someone awaits run(), and while a timer wake-up serves a backend
+   * that holds a ref'd handle (an unref'ed socket's timeout does not keep Node alive).
+   */
+  #keepsAlive(): boolean {
+    if (this.#strong > 0 || this.#idle.length > 0) return true;
+    for (const ev of this.#timerEvents) if (ev.timerOf!.holdsRef()) return true;
+    return false;
+  }
+
+  /** Re-reads whether the network keeps the process alive (after a ref or unref). */
+  refresh(): void {
+    const imm = this.#immediate;
+    if (imm) {
+      if (this.#keepsAlive()) imm.ref();
+      else imm.unref();
+    }
   }
 
   #pop(): SimEvent | undefined {
@@ -158,15 +207,19 @@ export class SimNetwork {
   }
 
   #kick(): void {
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    setImmediate(() => this.#step());
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      this.#immediate = setImmediate(() => this.#step());
+    }
+    this.refresh();
   }
 
   #step(): void {
     this.#scheduled = false;
+    this.#immediate = null;
     let ev = this.#pop();
     while (ev && ev.dead) ev = this.#pop();
+    if (ev) this.#settle(ev);
     if (!ev) {
       const waiting = this.#idle;
       this.#idle = [];
@@ -206,7 +259,7 @@ export class SimNetwork {
   /** Whether binding (address, port) would clash with a listener or a connection's local port. */
   portInUse(address: string, port: number): boolean {
     return this.bound.has(port) || this.#listeners.some((x) => x.path === null && x.port === port &&
-      (isAny(x.address) || isAny(address) || x.address === address));
+      overlap(x.address, x.v6only, address, false));
   }
 
   // ---------------------------------------------------------------- listeners
@@ -218,8 +271,9 @@ export class SimNetwork {
       if (l.port === 0) {
         do l.port = this.ephemeralPort(); while (this.#listeners.some((x) => x.path === null && x.port === l.port));
       }
-      const clash = this.#listeners.some((x) => x.path === null && x.port === l.port &&
-        (isAny(x.address) || isAny(l.address) || x.address === l.address));
+      // A connection's local port is taken too (Node's listen refuses it, as Linux does).
+      const clash = this.bound.has(l.port) || this.#listeners.some((x) => x.path === null && x.port === l.port &&
+        overlap(x.address, x.v6only, l.address, l.v6only));
       if (clash) return ERRNO.EADDRINUSE;
     }
     this.#listeners.push(l);
@@ -284,6 +338,9 @@ export class SimBackend implements Backend {
   #listening = new Set<number>();
   #timer: SimEvent | null = null;
   #timerSeq = 0;
+  #unrefd = new Set<number>();  // handles the core unref'ed (REF 0)
+  /** Timers of the stack's own (stack.setTimeout) still pending: they keep the process alive. */
+  pendingUserTimers: () => number = () => 0;
 
   constructor(network: SimNetwork) {
     this.network = network;
@@ -291,6 +348,15 @@ export class SimBackend implements Backend {
 
   now(): number {
     return this.network.now;
+  }
+
+  /** Whether this backend holds a handle that keeps Node's event loop alive. */
+  holdsRef(): boolean {
+    if (this.pendingUserTimers() > 0) return true;
+    for (const h of this.#ends.keys()) if (!this.#unrefd.has(h)) return true;
+    for (const h of this.#listening) if (!this.#unrefd.has(h)) return true;
+    for (const h of this.#connects.keys()) if (!this.#unrefd.has(h)) return true;
+    return false;
   }
 
   attach(core: Core): void {
@@ -354,7 +420,13 @@ export class SimBackend implements Backend {
         this.#timer = this.network.schedule(o.c - this.network.now, () => {
           this.#timer = null;
           this.#core.onTimer();
-        });
+        }, this);
+        return;
+      }
+      case Op.CMD_REF: {
+        if (o.a) this.#unrefd.delete(o.h);
+        else this.#unrefd.add(o.h);
+        this.network.refresh();
         return;
       }
       case Op.CMD_OPEN: {
@@ -362,7 +434,7 @@ export class SimBackend implements Backend {
         err.code = 'ERR_INVALID_FD_TYPE';
         throw err;
       }
-      default: return; // SET_OPTION, REF: nothing to simulate
+      default: return; // SET_OPTION: nothing to simulate
     }
   }
 
@@ -419,10 +491,13 @@ export class SimBackend implements Backend {
     if (old) { old.closed = true; old.broken = true; this.#ends.delete(h); }
     const raw = o.data ? o.data.toString('utf8') : '';
     const cut = raw.lastIndexOf('\0');
-    const address = cut < 0 ? raw : raw.slice(0, cut);
+    let address = cut < 0 ? raw : raw.slice(0, cut);
     const localAddress = cut < 0 ? '' : raw.slice(cut + 1);
     const family = o.b;
     const path = family === 0 ? address : null;
+    // Linux connects to the unspecified address as to loopback.
+    if (address === '0.0.0.0') address = '127.0.0.1';
+    else if (family === 6 && address === '::') address = '::1';
     const port = o.a;
     net.stats.connects++;
     const attempt = { h, live: true };
@@ -459,14 +534,21 @@ export class SimBackend implements Backend {
         { address: isAny(l.address) ? address : l.address, port: l.port };
       const client = new End(this, h, local, serverAddr, path !== null ? 0 : family);
       client.connected = false;
-      const server = new End(l.backend, 0, serverAddr, local, client.family);
+      // An IPv4 client of a dual-stack '::' listener is an IPv4-mapped IPv6 peer to the server.
+      const server = l.family === 6 && client.family === 4
+        ? new End(l.backend, 0, { address: `::ffff:${serverAddr.address}`, port: serverAddr.port },
+          { address: `::ffff:${local.address}`, port: local.port }, 6)
+        : new End(l.backend, 0, serverAddr, local, client.family);
       client.peer = server;
       server.peer = client;
       server.h = l.backend.#accept(l, server);
       net.schedule(net.latency(), () => {
         if (!this.#pendingConnect(h, attempt)) {
-          // Given up on (timeout, destroy): the accepted side sees the connection reset.
-          this.#rst(client);
+          // Given up on (timeout, destroy) after the kernel completed the handshake: closing
+          // the socket sends FIN, and its local port is free again.
+          client.closed = true;
+          if (path === null) net.bound.delete(local.port);
+          if (!client.broken) { client.wantFin = true; this.#pump(client); }
           return;
         }
         this.#connects.delete(h);
@@ -672,8 +754,10 @@ export class SimBackend implements Backend {
       this.network.schedule(this.network.latency(), () => peer.backend.#rst(peer));
     }
     if (!e.closed && e.h && e.connected) {
+      // After the peer's FIN nothing more is read: the reset shows on the next write (EPIPE).
       const h = e.h;
-      this.network.schedule(0, () => { if (!e.closed) e.backend.#core.onError(h, ERRNO.ECONNRESET, SYSCALL.read); });
+      const [errno, op] = e.finArrived ? [ERRNO.EPIPE, SYSCALL.write] : [ERRNO.ECONNRESET, SYSCALL.read];
+      this.network.schedule(0, () => { if (!e.closed) e.backend.#core.onError(h, errno, op); });
     }
   }
 

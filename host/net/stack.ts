@@ -94,6 +94,11 @@ export class Stack implements CoreOwner {
     for (const e of endpoints) e[kTrapped](err);
   }
 
+  /** How many of the stack's own timers are pending. */
+  get pendingTimers(): number {
+    return this.#timers.size;
+  }
+
   /** Runs `fn` after `delay` ms of the stack's clock (virtual on the sim backend). */
   setTimeout(fn: () => void, delay = 0): number {
     const id = this.#nextTimer++;
