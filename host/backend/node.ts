@@ -108,6 +108,7 @@ export class NodeBackend implements Backend {
   #servers = new Map<number, net.Server>();
   #timer: NodeJS.Timeout | null = null;
   #timerSeq = 0;
+  #spareReq: InstanceType<StreamWrap['WriteWrap']> | null = null; // see #write
 
   now(): number {
     return performance.now();
@@ -285,26 +286,32 @@ export class NodeBackend implements Backend {
     const core = this.#core;
     const handle = (raw as unknown as { _handle: Handle })._handle;
     if (streamWrap && handle && typeof handle.writeBuffer === 'function' && raw.writableLength === 0) {
-      const req = new streamWrap.WriteWrap();
+      // A write the kernel takes at once never touches its request object again (libuv's
+      // try-write), so one request serves every such write; an async write keeps its request
+      // until oncomplete, and the next write gets a fresh one.
+      const req = this.#spareReq ?? new streamWrap.WriteWrap();
+      this.#spareReq = null;
       req.handle = handle;
       req.async = false;
       req.bytes = 0;
       req.buffer = null;
-      req.oncomplete = (status: number) => {
-        if (c.closing) return;
-        c.pending -= n;
-        core.release(data);
-        if (status < 0) core.onError(h, abiErrno(getSystemErrorName(status)), SYSCALL.write);
-        else core.onWritten(h, n, Math.max(0, CREDIT - c.pending));
-      };
       const err = handle.writeBuffer(req, data);
       if (err !== 0) {
+        this.#spareReq = req;
         core.onError(h, abiErrno(getSystemErrorName(err)), SYSCALL.write);
       } else if (!streamWrap.streamBaseState[streamWrap.kLastWriteWasAsync]) {
+        this.#spareReq = req;
         core.release(data); // the kernel took it all: confirmed now, as libuv's try-write
         core.onWritten(h, n, Math.max(0, CREDIT - c.pending));
       } else {
         req.buffer = data; // libuv holds it (and writes it as the socket drains) until oncomplete
+        req.oncomplete = (status: number) => {
+          if (c.closing) return;
+          c.pending -= n;
+          core.release(data);
+          if (status < 0) core.onError(h, abiErrno(getSystemErrorName(status)), SYSCALL.write);
+          else core.onWritten(h, n, Math.max(0, CREDIT - c.pending));
+        };
         c.pending += n;
         core.onWritten(h, 0, Math.max(0, CREDIT - c.pending));
       }
