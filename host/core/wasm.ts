@@ -8,9 +8,11 @@
 // captures; `drainDiagnostics` hands them over so the host can forward them.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { WASI, initSync } from '@wasmer/wasi';
 
 const require = createRequire(import.meta.url);
+// Loaded with require(), not import: an ESM import of this 450 KB CommonJS bundle first runs
+// Node's export scanner over all of it (about 20 ms of every process start).
+const { WASI, initSync } = require('@wasmer/wasi') as typeof import('@wasmer/wasi');
 
 let wasiReady = false;
 function initWasi(): void {
