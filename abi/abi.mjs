@@ -79,7 +79,7 @@ export const COMMANDS = [
 
 export const NOTIFICATIONS = [
   ['CONNECT_ATTEMPT', 'h', 'a: port, b: family', 'data: address'],
-  ['CONNECT_ATTEMPT_FAILED', 'h', 'a: port, b: family, c: errno', 'data: address'],
+  ['CONNECT_ATTEMPT_FAILED', 'h', 'a: port, b: family, c: errno', 'data: address [NUL local address:port, when the connect call failed at once]'],
   ['CONNECT_ATTEMPT_TIMEOUT', 'h', 'a: port, b: family', 'data: address'],
   ['CONNECTED', 'h', 'a: localPort, b: family, c: remotePort', 'data: localAddress NUL remoteAddress'],
   ['DATA', 'h', '', 'data: bytes received'],
@@ -88,10 +88,10 @@ export const NOTIFICATIONS = [
   ['WRITE_DONE', 'h', 'a: status', ''],
   ['SHUTDOWN_DONE', 'h', 'a: status', ''],
   ['TIMEOUT', 'h', '', ''],
-  ['ERROR', 'h', 'a: errno, b: SYSCALL_*, c: port', 'data: address'],
+  ['ERROR', 'h', 'a: errno, b: SYSCALL_*, c: port', 'data: address [NUL local address:port, when a connect call failed at once]'],
   ['CLOSED', 'h', '', ''],
   ['LISTENING', 'h', 'a: port, b: family', 'data: address or path'],
-  ['LISTEN_ERROR', 'h', 'a: errno, b: SYSCALL_*', ''],
+  ['LISTEN_ERROR', 'h', 'a: errno, b: SYSCALL_*', 'data: the address the transport failed on (may be empty)'],
   ['CONNECTION', 'h', 'a: new socket handle, b: family, c: localPort | remotePort << 16', 'data: localAddress NUL remoteAddress'],
   ['DROP', 'h', 'a: dropped socket handle, b: family, c: localPort | remotePort << 16', 'data: localAddress NUL remoteAddress'],
   ['SERVER_DRAINED', 'h', '', ''],
@@ -105,6 +105,10 @@ export const LISTEN_FLAGS = [
 ];
 
 export const OPTIONS = [['NO_DELAY', 1], ['KEEP_ALIVE', 2]];
+
+// A flag of onConnect's `op` on failure: the connect call itself failed (no attempt was in
+// flight); the data is then the local address the socket had, `address:port`.
+export const CONNECT_AT_ONCE = 256;
 
 // Socket states (one enum, one setState in the core; docs/abi.md has the diagram).
 export const SOCKET_STATES = [

@@ -107,6 +107,9 @@ export const LISTEN_HANDLE: i32 = 256;
 export const OPT_NO_DELAY: i32 = 1;
 export const OPT_KEEP_ALIVE: i32 = 2;
 
+// onConnect op flag
+export const CONNECT_AT_ONCE: i32 = 256;
+
 // socket states
 export enum State {
   Idle = 0,

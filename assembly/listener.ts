@@ -40,7 +40,7 @@ export function onListening(l: Listener, status: i32, op: i32, port: i32, family
   if (status != 0) {
     l.state = LState.Failed; // no 'close' follows a failed listen
     listeners.delete(l.id);
-    emit(abi.EV_LISTEN_ERROR, l.id, status, op);
+    emit(abi.EV_LISTEN_ERROR, l.id, status, op, 0, scratch, len); // the address it failed on, if known
     return 0;
   }
   l.state = LState.Listening;

@@ -152,16 +152,21 @@ export function onConnect(s: Sock, status: i32, op: i32, credit: f64, localPort:
   s.attemptTimer.disarm();
   let a = s.addrs[s.attempt];
   if (status != 0) {
+    let atOnce = (op & abi.CONNECT_AT_ONCE) != 0;
+    op &= ~abi.CONNECT_AT_ONCE;
     if (op == abi.SYS_BIND && !s.announced && !s.multi) {
       emitBuf(abi.EV_ERROR, s.id, status, op, s.localPort, s.localAddr); // failed before connecting
       return 0;
     }
     announce(s);
-    emitBuf(abi.EV_CONNECT_ATTEMPT_FAILED, s.id, s.port, a.family, status, a.text);
+    // A connect call that failed at once carries the socket's local address (Node names it in
+    // the message); Node reports it as a failed attempt only while trying several addresses.
+    let text = atOnce ? joinNul(a.text, takeScratch(0, len)) : a.text;
+    if (!atOnce || s.multi) emitBuf(abi.EV_CONNECT_ATTEMPT_FAILED, s.id, s.port, a.family, status, text);
     if (s.multi) {
       nextAttempt(s);
     } else {
-      emitBuf(abi.EV_ERROR, s.id, status, op, s.port, a.text);
+      emitBuf(abi.EV_ERROR, s.id, status, op, s.port, text);
     }
     return 0;
   }

@@ -22,6 +22,7 @@ function core() {
   abi.LISTEN_FLAGS.forEach(([n, v]) => { s += `export const LISTEN_${n}: i32 = ${v};\n`; });
   s += '\n// socket options\n';
   abi.OPTIONS.forEach(([n, v]) => { s += `export const OPT_${n}: i32 = ${v};\n`; });
+  s += `\n// onConnect op flag\nexport const CONNECT_AT_ONCE: i32 = ${abi.CONNECT_AT_ONCE};\n`;
   s += '\n// socket states\nexport enum State {\n';
   abi.SOCKET_STATES.forEach((n, i) => { s += `  ${pascal(n)} = ${i},\n`; });
   s += '}\n';
@@ -39,6 +40,7 @@ function host() {
   s += `/** The first notification op; lower ops are commands for the backend. */\nexport const FIRST_NOTIFICATION = ${abi.COMMANDS.length + 1};\n\n`;
   s += `export const enum ListenFlag {\n${abi.LISTEN_FLAGS.map(([n, v]) => `  ${pascal(n)} = ${v},`).join('\n')}\n}\n`;
   s += `export const enum Opt {\n${abi.OPTIONS.map(([n, v]) => `  ${pascal(n)} = ${v},`).join('\n')}\n}\n`;
+  s += `/** onConnect op flag: the connect call itself failed; data is the local address:port. */\nexport const CONNECT_AT_ONCE = ${abi.CONNECT_AT_ONCE};\n`;
   s += `export const STATE_NAMES: readonly string[] = ${JSON.stringify(abi.SOCKET_STATES)};\n`;
   return s;
 }

@@ -13,7 +13,7 @@ import dns from 'node:dns';
 import dc from 'node:diagnostics_channel';
 import { performance } from 'node:perf_hooks';
 import type { Core, Output } from '../core/core.js';
-import { Op, SYSCALL, ListenFlag, Opt } from '../core/abi.js';
+import { Op, ERRNO, SYSCALL, ListenFlag, Opt, CONNECT_AT_ONCE } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
 import { getSystemErrorName } from 'node:util';
 import type { Backend, LookupCallback, LookupOptions } from './backend.js';
@@ -80,6 +80,7 @@ class Conn {
   pending = 0;      // bytes libuv holds in writes it has not completed (the credit they use)
   closed = false;   // the raw socket emitted 'close'
   closing = false;  // the core issued CLOSE: report onClosed once the raw socket is closed
+  attemptFailed = false; // the raw socket reported its connect attempt failed (not the call itself)
   connecting: boolean;
   constructor(public raw: net.Socket, connecting: boolean) {
     this.connecting = connecting;
@@ -165,7 +166,14 @@ export class NodeBackend implements Backend {
       case Op.CMD_CONNECT: return this.#connect(o);
       case Op.CMD_OPEN: return this.#open(o.h, o.a);
       case Op.CMD_LISTEN: return this.#listen(o);
-      case Op.CMD_READ_START: { const c = this.#conns.get(o.h); if (c && !c.closed) c.raw.resume(); return; }
+      case Op.CMD_READ_START: {
+        const c = this.#conns.get(o.h);
+        if (c && !c.closed) {
+          c.raw.resume();
+          c.raw.read(0); // the transport reads from now on, as Node's own read start (resume() waits a tick)
+        }
+        return;
+      }
       case Op.CMD_READ_STOP: { const c = this.#conns.get(o.h); if (c && !c.closed) c.raw.pause(); return; }
       case Op.CMD_WRITE: return this.#write(o.h, o.data!);
       case Op.CMD_SHUTDOWN: {
@@ -230,6 +238,7 @@ export class NodeBackend implements Backend {
     const raw = new net.Socket(options).connect(options);
     raw.pause(); // before any 'data' listener: nothing is read until READ_START
     const conn = new Conn(raw, true);
+    raw.once('connectionAttemptFailed', () => { conn.attemptFailed = true; });
     this.#conns.set(h, conn);
     if (family !== 0 && (localAddress || o.c)) {
       // Node emits 'connectionAttempt' once the local bind worked: that is onBound.
@@ -264,7 +273,15 @@ export class NodeBackend implements Backend {
       const errno = abiErrno(err.code);
       if (conn.connecting) {
         conn.connecting = false;
-        this.#core.onConnect(h, errno, syscallOf(err, SYSCALL.connect), 0, 0, 0, 0, '', '');
+        const op = syscallOf(err, SYSCALL.connect);
+        if (op === SYSCALL.connect && !conn.attemptFailed) {
+          // The connect call itself failed (EINVAL, ENETUNREACH…): Node names the socket's local
+          // address in the message, the one part of its error the core cannot know.
+          const local = / - Local \((.*)\)$/.exec(err.message)?.[1] ?? '';
+          this.#core.onConnect(h, errno, op | CONNECT_AT_ONCE, 0, 0, 0, 0, local, '');
+        } else {
+          this.#core.onConnect(h, errno, op, 0, 0, 0, 0, '', '');
+        }
       } else {
         this.#core.onError(h, errno, syscallOf(err, SYSCALL.read));
       }
@@ -391,7 +408,7 @@ export class NodeBackend implements Backend {
         this.#core.onError(h, abiErrno(err.code), syscallOf(err, SYSCALL.accept));
       } else {
         this.#servers.delete(h);
-        this.#core.onListening(h, abiErrno(err.code), syscallOf(err, SYSCALL.listen), 0, 0, '');
+        this.#core.onListening(h, abiErrno(err.code), syscallOf(err, SYSCALL.listen), 0, 0, (err as { address?: string }).address ?? '');
       }
     });
     const backlog = o.b || undefined;
@@ -401,6 +418,11 @@ export class NodeBackend implements Backend {
       this.#adopted.delete(o.a);
       srv.listen(handle, backlog);
     } else if (flags & ListenFlag.Fd) {
+      if (o.a < 0) { // not a descriptor (host/net passes -1 for one beyond int32)
+        this.#servers.delete(h);
+        this.#core.onListening(h, ERRNO.EINVAL, SYSCALL.listen, 0, 0, '');
+        return;
+      }
       srv.listen({ fd: o.a, backlog });
     } else if (flags & ListenFlag.Ipc) {
       srv.listen({

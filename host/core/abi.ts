@@ -60,4 +60,6 @@ export const enum Opt {
   NoDelay = 1,
   KeepAlive = 2,
 }
+/** onConnect op flag: the connect call itself failed; data is the local address:port. */
+export const CONNECT_AT_ONCE = 256;
 export const STATE_NAMES: readonly string[] = ["IDLE","RESOLVING","CONNECTING","OPEN","ENDING","FIN_WAIT","WRITE_ENDED","READ_ENDED","LAST_ENDING","LAST_ACK","DONE","CLOSING","CLOSED"];

@@ -319,6 +319,8 @@ export class Core {
     if (status === 0) {
       const [ll, rl] = this.#strings(localAddress, remoteAddress);
       len = ll + 1 + rl;
+    } else if (localAddress) {
+      [len] = this.#strings(localAddress); // CONNECT_AT_ONCE: the local address:port
     }
     return this.#call('onConnect', [h, status, op, credit, localPort, remotePort, family, len], len);
   }
@@ -391,7 +393,7 @@ export class Core {
   onTimer(): number { return this.#call('onTimer', [], 0); }
 
   onListening(h: number, status: number, op: number, port: number, family: number, address: string): number {
-    const [len] = status === 0 ? this.#strings(address) : [0];
+    const [len] = this.#strings(address);
     return this.#call('onListening', [h, status, op, port, family, len], len);
   }
 

@@ -24,6 +24,11 @@ function isClusterWorker(): boolean {
   return (process as unknown as { getBuiltinModule(id: string): { isWorker: boolean } }).getBuiltinModule('node:cluster').isWorker;
 }
 
+/** A backlog as the transport reads it (Int32; a BigInt fails as it does in Node). */
+function toInt32(x: unknown): number {
+  return (+(x as number)) | 0;
+}
+
 function limitOf(n: unknown): number {
   if (!n) return 0;
   const v = Number(n);
@@ -154,7 +159,8 @@ export class Server extends EventEmitter implements Endpoint {
       // (handle[, backlog][, cb]) with an object carrying a listening socket's file descriptor.
       this.#requested = { address: null, port: 0 };
       this._connectionKey = '-1:null:-1';
-      this.#start(options.fd, backlogFromArgs || 0, ListenFlag.Fd, '');
+      // A descriptor beyond int32 is no descriptor: the transport answers EINVAL, as libuv does.
+      this.#start(options.fd > 0x7fffffff ? -1 : options.fd, backlogFromArgs || 0, ListenFlag.Fd, '');
       return this;
     }
 
@@ -168,11 +174,13 @@ export class Server extends EventEmitter implements Endpoint {
       let flags = options.exclusive ? ListenFlag.Exclusive : 0;
       if (options.ipv6Only === true) flags |= ListenFlag.Ipv6Only;
       const port = (options.port as number) | 0;
+      // Node looks the host up with dns.lookup, which takes only a string.
+      if (options.host && typeof options.host !== 'string') throw ERR_INVALID_ARG_TYPE('hostname', 'string', options.host);
       this.#requested = options.host
         ? { address: null, port, host: String(options.host) }
         : { address: '::', port };
       if (!options.host) this._connectionKey = `6::::${port}`;
-      this.#start(port, backlog | 0, flags, options.host ? String(options.host) : '', !!options.host);
+      this.#start(port, toInt32(backlog), flags, options.host ? String(options.host) : '', !!options.host);
       return this;
     }
     if (options.path && isPipeName(options.path)) {
@@ -189,7 +197,7 @@ export class Server extends EventEmitter implements Endpoint {
       if (options.writableAll === true) flags |= ListenFlag.WritableAll;
       this.#requested = { address: path, port: -1 };
       this._connectionKey = `-1:${path}:-1`;
-      this.#start(0, backlog | 0, flags, path);
+      this.#start(0, toInt32(backlog), flags, path);
       return this;
     }
     if (!('port' in options || 'path' in options)) {
@@ -258,7 +266,7 @@ export class Server extends EventEmitter implements Endpoint {
         const req = this.#requested;
         const err = syscall === 'getaddrinfo'
           ? dnsException(o.a, 'getaddrinfo', req.host)
-          : uvExceptionWithHostPort(o.a, syscall, req.address ?? req.host ?? null, req.port);
+          : uvExceptionWithHostPort(o.a, syscall, (o.data?.length ? o.data.toString() : null) ?? req.address ?? req.host ?? null, req.port);
         if (syscall !== 'getaddrinfo' && listenChannel.error.hasSubscribers) {
           listenChannel.error.publish({ server: this, error: err });
         }

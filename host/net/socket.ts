@@ -153,7 +153,7 @@ export class Socket extends Duplex implements Endpoint {
     } as never);
     const internal = opts as Record<symbol, unknown>;
     this.#stack = (internal[kStack] as Stack | undefined) ?? (new.target as typeof Socket)[kStack] ?? getDefaultStack();
-    if (signal !== undefined) addAbortSignal(signal, this);
+    if (signal) addAbortSignal(signal, this); // Node ignores a falsy signal
     const accepted = internal[kAccepted] as AcceptedInfo | undefined;
 
     const onread = opts.onread;
@@ -260,6 +260,7 @@ export class Socket extends Duplex implements Endpoint {
     const pipe = !!path;
     this.#ipc = pipe;
     this.#connectOptions = options;
+    this.#lastAttemptError = null;
     this.connecting = true;
     this.#transport = true;
 
@@ -438,13 +439,15 @@ export class Socket extends Duplex implements Endpoint {
   }
 
   #onAttemptFailed(o: Output): void {
-    const address = o.data ? o.data.toString() : '';
+    // `address`, or `address NUL local` when the connect call failed at once (CONNECT_AT_ONCE).
+    const [address, atOnce] = o.data ? o.data.toString().split('\0') : [''];
     const { localAddress, localPort } = this.#connectOptions as { localAddress?: string; localPort?: number };
-    const details = localAddress && localPort ? `${localAddress}:${localPort}` : undefined;
+    const bound = localAddress && localPort ? `${localAddress}:${localPort}` : undefined;
+    const details = atOnce !== undefined ? atOnce || undefined : bound;
     const ex = this.#ipc
       ? exceptionWithHostPort(o.c, 'connect', address)
       : exceptionWithHostPort(o.c, 'connect', address, o.a, details);
-    if (details) Object.assign(ex, { localAddress, localPort });
+    if (atOnce === undefined && bound) Object.assign(ex, { localAddress, localPort });
     this.#lastAttemptError = ex;
     this.#attemptErrors.push(ex);
     if (this.#ipc) this.emit('connectionAttemptFailed', address, undefined, undefined, ex);
@@ -472,7 +475,10 @@ export class Socket extends Duplex implements Endpoint {
   #onError(o: Output): void {
     const syscall = SYSCALLS[o.b] ?? 'read';
     if (syscall === 'connect') {
-      const ex = this.#lastAttemptError ?? exceptionWithHostPort(o.a, 'connect', o.data?.toString(), o.c);
+      const [address, atOnce] = o.data ? o.data.toString().split('\0') : [undefined];
+      const ex = this.#lastAttemptError ?? (this.#ipc
+        ? exceptionWithHostPort(o.a, 'connect', address)
+        : exceptionWithHostPort(o.a, 'connect', address, o.c, atOnce || undefined));
       this.destroy(ex);
     } else if (syscall === 'bind') {
       this.destroy(exceptionWithHostPort(o.a, 'bind', o.data?.toString(), o.c));
