@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { libs, sockPath } from './helpers.js';
+import { createStack } from '../../host/index.js';
 
 type AnyNet = Record<string, any>;
 
@@ -153,4 +154,22 @@ test('the errors a few odd targets lead to (codes, fields, messages, attempt eve
   const actual = await eventOutcomes(wasinet as AnyNet);
   assert.ok(expected.some((l) => l.includes('error(')));
   assert.deepEqual(actual, expected);
+});
+
+test('argument checking on a sim stack is node:net\'s too (a file descriptor is the one thing a sim has not)', () => {
+  const [[, nodeNet]] = libs;
+  const expected = syncOutcomes(nodeNet as AnyNet, (i) => sockPath(`sn${i}`));
+  const actual = syncOutcomes(createStack({ backend: 'sim', seed: 3 }) as unknown as AnyNet, (i) => `/sim/v${i}.sock`);
+  assert.equal(actual.length, expected.length);
+  let fdLines = 0;
+  for (let i = 0; i < expected.length; i++) {
+    // node:net opens what the descriptor is (or names its type); the sim refuses every descriptor.
+    if (expected[i] !== actual[i] && /^new Socket\((\{fd:)?-?\d/.test(expected[i])) {
+      assert.match(actual[i], /ERR_INVALID_FD_TYPE Unsupported fd type: sim network has no file descriptors/);
+      fdLines++;
+      continue;
+    }
+    assert.equal(actual[i], expected[i]);
+  }
+  assert.ok(fdLines <= 8, `${fdLines} fd lines differ`);
 });
