@@ -441,17 +441,16 @@ export class NodeBackend implements Backend {
    * In a cluster worker under round-robin scheduling the primary accepts and offers each
    * connection to a worker, whose cluster code declines it (so the primary offers it to
    * another) when the server is at maxConnections — reading the limit and the count from the
-   * raw server. The core holds both: the raw server answers with the core's.
+   * raw server. The core holds the limit: the raw server answers with it. (Its own count of
+   * open raw sockets is the core's count of this listener's connections, and Node's close of
+   * the raw server waits on that count: it is left alone.)
    */
   #roundRobin(h: number, srv: net.Server): void {
     const handle = (srv as unknown as { _handle?: { constructor?: { name?: string } } })._handle;
     const name = handle?.constructor?.name;
     if (!handle || name === 'TCP' || name === 'Pipe' || !cluster().isWorker) return;
     const core = this.#core;
-    Object.defineProperties(srv, {
-      maxConnections: { get: () => core.maxConnections(h) || undefined, set() {}, configurable: true },
-      _connections: { get: () => Math.max(0, core.connections(h)), set() {}, configurable: true },
-    });
+    Object.defineProperty(srv, 'maxConnections', { get: () => core.maxConnections(h) || undefined, set() {}, configurable: true });
   }
 }
 

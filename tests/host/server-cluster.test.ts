@@ -180,3 +180,35 @@ for (const [lib] of libs) {
     assert.deepEqual(JSON.parse(line!), { events: ['close', 'cb ERR_SERVER_NOT_RUNNING'], listening: false, address: null });
   });
 }
+
+/** worker.disconnect() while the worker's server still holds a connection that closes later. */
+function disconnectScript(lib: string): string {
+  return `
+    import cluster from 'node:cluster';
+    import nodeNet from 'node:net';
+    if (cluster.isPrimary) {
+      const w = cluster.fork();
+      setTimeout(() => { console.log('HANG'); w.process.kill('SIGKILL'); process.exit(2); }, 10000).unref();
+      w.on('listening', (address) => {
+        const c = nodeNet.connect(address.port, '127.0.0.1', () => {
+          setTimeout(() => { w.disconnect(); setTimeout(() => c.destroy(), 200); }, 200);
+        });
+        c.on('error', () => {});
+      });
+      w.on('exit', (code) => { console.log(JSON.stringify({ exited: code })); process.exit(0); });
+    } else {
+      const { default: net } = await import(${JSON.stringify(libSpecifier(lib))});
+      net.createServer((s) => s.on('error', () => {})).listen(0, '127.0.0.1');
+    }
+  `;
+}
+
+for (const [lib] of libs) {
+  test(`${lib}: cluster: a worker disconnected while a connection is open exits once that connection closes`, { timeout: 30000 }, async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await runChild(disconnectScript(lib), 20000);
+      assert.equal(r.code, 0, `run ${i}: stdout ${r.stdout} stderr ${r.stderr}`);
+      assert.ok(r.stdout.includes('{"exited":0}'), r.stdout);
+    }
+  });
+}
