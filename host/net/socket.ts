@@ -429,6 +429,7 @@ export class Socket extends Duplex implements Endpoint {
   }
 
   #onAttempt(o: Output): void {
+    this.#carryHandleView();
     const address = o.data ? o.data.toString() : '';
     if (this.#ipc) {
       this.emit('connectionAttempt', address, undefined, undefined);
@@ -929,6 +930,21 @@ export class Socket extends Duplex implements Endpoint {
       this.#handleView = { get fd() { return backend.fdOf(h); } };
     }
     return this.#handleView;
+  }
+
+  /**
+   * Node creates a connecting socket's handle before it looks the host up, so code (Node's own
+   * tests among it) may set properties on `_handle` at once — replace its `setNoDelay`, say.
+   * wasinet's transport handle exists once the attempt starts: what was set on the stand-in
+   * handed out before moves onto it, where the transport's own calls find it.
+   */
+  #carryHandleView(): void {
+    const view = this.#handleView as Record<string, unknown> | null;
+    if (view === null || this.#h === 0) return;
+    const own = this.#stack.backend.handleObject(this.#h) as Record<string, unknown> | null;
+    if (!own) return;
+    for (const key of Object.keys(view)) if (key !== 'fd') own[key] = view[key];
+    this.#handleView = null;
   }
 
   /** `socket._handle = null` detaches the socket from its connection, as in Node: writes then fail with ERR_SOCKET_CLOSED. */

@@ -190,3 +190,22 @@ for (const [name, net] of libs) {
     assert.deepEqual(messages, ['Invalid IP address: { a: 1 }', 'Invalid IP address: 1234', 'Invalid IP address: undefined']);
   });
 }
+
+for (const [name, net] of libs) {
+  test(`${name}: connect options noDelay and keepAlive reach the handle's setNoDelay/setKeepAlive, even when patched at connect() time`, async () => {
+    const server = net.createServer((s) => s.end());
+    await listening(server, 0, '127.0.0.1');
+    const port = (server.address() as { port: number }).port;
+    const calls: string[] = [];
+    for (const [host, noDelay, keepAlive] of [['localhost', true, true], ['127.0.0.1', true, false], ['localhost', false, false]] as const) {
+      const c = net.connect({ port, host, family: 4, noDelay, keepAlive, keepAliveInitialDelay: 3000 });
+      const handle = (c as unknown as { _handle: Record<string, unknown> })._handle;
+      handle.setNoDelay = (on: boolean) => { calls.push(`${host} setNoDelay ${on}`); };
+      handle.setKeepAlive = (on: boolean, delay: number) => { calls.push(`${host} setKeepAlive ${on} ${delay}`); };
+      c.resume();
+      await new Promise((r) => c.on('close', r));
+    }
+    server.close();
+    assert.deepEqual(calls, ['localhost setNoDelay true', 'localhost setKeepAlive true 3', '127.0.0.1 setNoDelay true']);
+  });
+}
