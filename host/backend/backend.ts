@@ -41,4 +41,9 @@ export interface Backend {
    * the token LISTEN carries. A backend that cannot listen on such objects returns -1.
    */
   adoptHandle(handle: object): number;
+  /**
+   * The stack's own timers (stack.setTimeout) pending now. They keep the process alive, as
+   * global timers do; socket timeouts alone do not.
+   */
+  userTimers?(pending: number): void;
 }

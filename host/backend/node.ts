@@ -110,6 +110,15 @@ export class NodeBackend implements Backend {
   #timer: NodeJS.Timeout | null = null;
   #timerSeq = 0;
   #spareReq: InstanceType<StreamWrap['WriteWrap']> | null = null; // see #write
+  #userTimers = 0;
+
+  userTimers(pending: number): void {
+    this.#userTimers = pending;
+    if (this.#timer) {
+      if (pending > 0) this.#timer.ref();
+      else this.#timer.unref();
+    }
+  }
 
   now(): number {
     return performance.now();
@@ -203,7 +212,8 @@ export class NodeBackend implements Backend {
         if (o.c >= 0) {
           this.#timer = setTimeout(() => { this.#timer = null; this.#core.onTimer(); },
             Math.max(0, Math.ceil(o.c - this.now())));
-          this.#timer.unref(); // socket timeouts never keep a process alive, as in Node
+          // Socket timeouts never keep a process alive, as in Node; the stack's own timers do.
+          if (this.#userTimers === 0) this.#timer.unref();
         }
         return;
       }

@@ -339,8 +339,7 @@ export class SimBackend implements Backend {
   #timer: SimEvent | null = null;
   #timerSeq = 0;
   #unrefd = new Set<number>();  // handles the core unref'ed (REF 0)
-  /** Timers of the stack's own (stack.setTimeout) still pending: they keep the process alive. */
-  pendingUserTimers: () => number = () => 0;
+  #userTimers = 0;              // the stack's own timers pending: they keep the process alive
 
   constructor(network: SimNetwork) {
     this.network = network;
@@ -352,11 +351,16 @@ export class SimBackend implements Backend {
 
   /** Whether this backend holds a handle that keeps Node's event loop alive. */
   holdsRef(): boolean {
-    if (this.pendingUserTimers() > 0) return true;
+    if (this.#userTimers > 0) return true;
     for (const h of this.#ends.keys()) if (!this.#unrefd.has(h)) return true;
     for (const h of this.#listening) if (!this.#unrefd.has(h)) return true;
     for (const h of this.#connects.keys()) if (!this.#unrefd.has(h)) return true;
     return false;
+  }
+
+  userTimers(pending: number): void {
+    this.#userTimers = pending;
+    this.network.refresh();
   }
 
   attach(core: Core): void {

@@ -53,7 +53,6 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
     module: options.coreBuild ? coreWasm(options.coreBuild) : undefined,
     tap: recorder ?? undefined,
   });
-  if (backend instanceof SimBackend) backend.pendingUserTimers = () => stack.pendingTimers;
   return {
     ...(makeNet(stack) as unknown as PublicNet),
     stack,

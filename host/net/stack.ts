@@ -78,7 +78,7 @@ export class Stack implements CoreOwner {
     }
     if (o.op === Op.EV_USER_TIMER) {
       const fn = this.#timers.get(o.a);
-      this.#timers.delete(o.a);
+      if (this.#timers.delete(o.a)) this.backend.userTimers?.(this.#timers.size);
       fn?.();
       return;
     }
@@ -94,21 +94,19 @@ export class Stack implements CoreOwner {
     for (const e of endpoints) e[kTrapped](err);
   }
 
-  /** How many of the stack's own timers are pending. */
-  get pendingTimers(): number {
-    return this.#timers.size;
-  }
-
   /** Runs `fn` after `delay` ms of the stack's clock (virtual on the sim backend). */
   setTimeout(fn: () => void, delay = 0): number {
     const id = this.#nextTimer++;
     this.#timers.set(id, fn);
+    this.backend.userTimers?.(this.#timers.size);
     this.core.apiTimerSet(id, delay);
     return id;
   }
 
   clearTimeout(id: number): void {
-    if (this.#timers.delete(id)) this.core.apiTimerClear(id);
+    if (!this.#timers.delete(id)) return;
+    this.backend.userTimers?.(this.#timers.size);
+    this.core.apiTimerClear(id);
   }
 }
 

@@ -82,3 +82,22 @@ for (const [lib, spec] of CHILD_LIBS) {
     });
   }
 }
+
+test('a stack timer keeps the process alive until it fires, on real sockets and on the sim; a cleared one does not', async () => {
+  for (const make of ['lib.createStack()', "lib.createStack({ backend: 'sim' })"]) {
+    const script = `
+      const lib = await import(${JSON.stringify(WASINET)});
+      const net = ${make};
+      const t0 = Date.now();
+      net.setTimeout(() => console.log('fired'), 300);
+      const id = net.setTimeout(() => console.log('cleared, yet fired'), 20000);
+      net.clearTimeout(id);
+      process.on('exit', () => console.log('exit in time', Date.now() - t0 < 10000));`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    const code = await new Promise((r) => child.on('exit', r));
+    assert.equal(code, 0);
+    assert.equal(out, 'fired\nexit in time true\n', make);
+  }
+});
