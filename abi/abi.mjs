@@ -110,6 +110,11 @@ export const OPTIONS = [['NO_DELAY', 1], ['KEEP_ALIVE', 2]];
 // flight); the data is then the local address the socket had, `address:port`.
 export const CONNECT_AT_ONCE = 256;
 
+// out() with op 0 is no record but a request: the core is about to read `len` bytes of the
+// current input's payload at `ptr` (in scratch). A host that offered the payload without
+// copying it in (apiWrite) copies it there now, before out() returns; otherwise it ignores it.
+export const OP_FILL = 0;
+
 // Socket states (one enum, one setState in the core; docs/abi.md has the diagram).
 export const SOCKET_STATES = [
   'IDLE', 'RESOLVING', 'CONNECTING', 'OPEN', 'ENDING', 'FIN_WAIT', 'WRITE_ENDED',

@@ -110,6 +110,9 @@ export const OPT_KEEP_ALIVE: i32 = 2;
 // onConnect op flag
 export const CONNECT_AT_ONCE: i32 = 256;
 
+// out() op 0: fill the payload in scratch now
+export const OP_FILL: u32 = 0;
+
 // socket states
 export enum State {
   Idle = 0,

@@ -5,6 +5,7 @@
 // The scratch region is where the host puts an input's payload (bytes, strings) before it calls
 // the export that reads them; it is reused by every input.
 import { out } from "./bindings/host";
+import { OP_FILL } from "./abi";
 
 export const SCRATCH_SIZE: u32 = 262144;
 export const scratch: usize = heap.alloc(SCRATCH_SIZE);
@@ -26,6 +27,15 @@ export function tap(on: bool): void { tapOn = on; tapped = []; }
 export function emit(op: u32, h: u32, a: f64 = 0, b: f64 = 0, c: f64 = 0, ptr: usize = 0, len: u32 = 0): void {
   if (tapOn) tapped.push(new Rec(op, h, a, b, c, String.UTF8.decodeUnsafe(ptr, len)));
   out(op, h, a, b, c, ptr, len);
+}
+
+/**
+ * Asks the host for the payload bytes of the current input at [ptr, ptr+len) of scratch,
+ * before the core reads them (OP_FILL). No record: a host that filled scratch before the call
+ * ignores it, and taps do not see it.
+ */
+export function fill(ptr: usize, len: u32): void {
+  out(OP_FILL, 0, 0, 0, 0, ptr, len);
 }
 
 /** Emits with a managed byte string as data (addresses kept by the core). */

@@ -16,7 +16,7 @@
 // bounded because READ_STOP is issued as soon as the consumer pauses.
 import * as abi from "./abi";
 import { State } from "./abi";
-import { emit, emitBuf, scratch, now, epoch, joinNul, takeScratch } from "./emit";
+import { emit, emitBuf, fill, scratch, now, epoch, joinNul, takeScratch } from "./emit";
 import { Sock, Addr } from "./sock";
 import { sockets } from "./table";
 import { TIMER_IDLE, TIMER_ATTEMPT } from "./timers";
@@ -213,6 +213,7 @@ export function apiWrite(s: Sock, len: u32, last: bool): i32 {
     done = <u32>min<f64>(s.credit, <f64>len);
     if (done > 0) transmit(s, scratch, done);
   }
+  if (done < len) fill(scratch + done, len - done); // the rest is queued: read it from scratch
   done += s.sendQ.write(scratch + done, len - done, SEND_CAP);
   s.accepted += done;
   if (done < len) {

@@ -23,6 +23,7 @@ function core() {
   s += '\n// socket options\n';
   abi.OPTIONS.forEach(([n, v]) => { s += `export const OPT_${n}: i32 = ${v};\n`; });
   s += `\n// onConnect op flag\nexport const CONNECT_AT_ONCE: i32 = ${abi.CONNECT_AT_ONCE};\n`;
+  s += `\n// out() op 0: fill the payload in scratch now\nexport const OP_FILL: u32 = ${abi.OP_FILL};\n`;
   s += '\n// socket states\nexport enum State {\n';
   abi.SOCKET_STATES.forEach((n, i) => { s += `  ${pascal(n)} = ${i},\n`; });
   s += '}\n';
@@ -41,6 +42,7 @@ function host() {
   s += `export const enum ListenFlag {\n${abi.LISTEN_FLAGS.map(([n, v]) => `  ${pascal(n)} = ${v},`).join('\n')}\n}\n`;
   s += `export const enum Opt {\n${abi.OPTIONS.map(([n, v]) => `  ${pascal(n)} = ${v},`).join('\n')}\n}\n`;
   s += `/** onConnect op flag: the connect call itself failed; data is the local address:port. */\nexport const CONNECT_AT_ONCE = ${abi.CONNECT_AT_ONCE};\n`;
+  s += `/** out() op 0: the core is about to read [ptr, ptr+len) of the input's payload in scratch. */\nexport const OP_FILL = ${abi.OP_FILL};\n`;
   s += `export const STATE_NAMES: readonly string[] = ${JSON.stringify(abi.SOCKET_STATES)};\n`;
   return s;
 }

@@ -13,7 +13,7 @@
 // CoreTrap naming the core's message; the instance is discarded and the owner is told.
 import { instantiateCore, type CoreExports, type LoadedCore } from './wasm.js';
 export { coreWasm } from './wasm.js';
-import { Op, OP_NAMES, FIRST_NOTIFICATION } from './abi.js';
+import { Op, OP_NAMES, OP_FILL, FIRST_NOTIFICATION } from './abi.js';
 
 export interface Output {
   op: Op;
@@ -115,6 +115,13 @@ export class Core {
   }
 
   #out(op: number, h: number, a: number, b: number, c: number, ptr: number, len: number): void {
+    if (op === OP_FILL) {
+      // The core is about to read [ptr, ptr+len) of this input's payload: copy it in now.
+      const src = this.#unfilled;
+      const off = ptr - this.scratch;
+      if (src !== null && off >= 0 && off + len <= src.length) this.#mem().set(src.subarray(off, off + len), ptr);
+      return;
+    }
     let data: Buffer | null = null;
     if (len > 0) {
       const src = this.#source;
@@ -156,6 +163,8 @@ export class Core {
   #pool: ArrayBuffer[] = [];
   #poolBig: ArrayBuffer[] = [];
   #owned = new WeakSet<ArrayBuffer>();
+  /** The payload of the current apiWrite when it was not copied into scratch (see OP_FILL). */
+  #unfilled: Uint8Array | null = null;
   /** The caller's buffer whose bytes the current input put at the start of scratch, if one. */
   #source: Uint8Array | null = null;
 
@@ -250,13 +259,20 @@ export class Core {
 
   /** Offers the concatenation of `parts` (`total` bytes, at most scratchSize) as one piece. */
   apiWriteParts(h: number, parts: readonly Uint8Array[], total: number, last: boolean): number {
-    const mem = this.#mem();
-    let p = this.scratch;
-    for (const part of parts) {
-      mem.set(part, p);
-      p += part.length;
-    }
     const len = total;
+    const single = parts.length === 1 && !this.tap && !this.#dead;
+    if (single) {
+      // Offered without copying: what the core hands on at once goes out from the caller's own
+      // buffer (#source), and the core asks for the rest (OP_FILL) if it has to queue it.
+      this.#unfilled = parts[0];
+    } else {
+      const mem = this.#mem();
+      let p = this.scratch;
+      for (const part of parts) {
+        mem.set(part, p);
+        p += part.length;
+      }
+    }
     this.#source = parts.length === 1 ? parts[0] : null;
     if (this.tap || this.#dead) {
       const r = this.#call('apiWrite', [h, len, last ? 1 : 0], len);
@@ -269,10 +285,12 @@ export class Core {
       r = this.#x.apiWrite(this.#owner.now(), h, len, last ? 1 : 0);
     } catch (err) {
       this.#source = null;
+      this.#unfilled = null;
       this.#die(err);
       return -1;
     }
     this.#source = null;
+    this.#unfilled = null;
     this.#flush();
     return r;
   }
