@@ -47,3 +47,8 @@ export interface Backend {
    */
   userTimers?(pending: number): void;
 }
+
+/** This process is a node:cluster worker (node:cluster is loaded when first asked, as node:net does). */
+export function isClusterWorker(): boolean {
+  return (process as unknown as { getBuiltinModule(id: string): { isWorker: boolean } }).getBuiltinModule('node:cluster').isWorker;
+}

@@ -16,10 +16,15 @@ import type { Core, Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, ListenFlag, Opt, CONNECT_AT_ONCE } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
 import { getSystemErrorName } from 'node:util';
-import type { Backend, LookupCallback, LookupOptions } from './backend.js';
+import { isClusterWorker, type Backend, type LookupCallback, type LookupOptions } from './backend.js';
 
 /** Bytes the transport takes at once when nothing is waiting in it. */
 const CREDIT = 1 << 20;
+
+/** The credit left while `held` bytes wait on the way to the kernel. */
+function creditLeft(held: number): number {
+  return Math.max(0, CREDIT - held);
+}
 
 /**
  * The direct write path: libuv's stream write through the socket's handle, as net.Socket's own
@@ -69,11 +74,6 @@ function hideRawTransport(name: string, isRaw: (message: { server?: object; sock
 hideRawTransport('net.server.socket', (m) => m.socket?.server !== undefined && rawServers.has(m.socket.server));
 for (const event of ['start', 'end', 'asyncStart', 'asyncEnd', 'error']) {
   hideRawTransport(`tracing:net.server.listen:${event}`, (m) => m.server !== undefined && rawServers.has(m.server));
-}
-
-/** node:cluster, loaded when first needed (as node:net does). */
-function cluster(): { isWorker: boolean } {
-  return (process as unknown as { getBuiltinModule(id: string): { isWorker: boolean } }).getBuiltinModule('node:cluster');
 }
 
 class Conn {
@@ -329,7 +329,7 @@ export class NodeBackend implements Backend {
       } else if (!streamWrap.streamBaseState[streamWrap.kLastWriteWasAsync]) {
         this.#spareReq = req;
         core.release(data); // the kernel took it all: confirmed now, as libuv's try-write
-        core.onWritten(h, n, Math.max(0, CREDIT - c.pending));
+        core.onWritten(h, n, creditLeft(c.pending));
       } else {
         req.buffer = data; // libuv holds it (and writes it as the socket drains) until oncomplete
         req.oncomplete = (status: number) => {
@@ -337,10 +337,10 @@ export class NodeBackend implements Backend {
           c.pending -= n;
           core.release(data);
           if (status < 0) core.onError(h, abiErrno(getSystemErrorName(status)), SYSCALL.write);
-          else core.onWritten(h, n, Math.max(0, CREDIT - c.pending));
+          else core.onWritten(h, n, creditLeft(c.pending));
         };
         c.pending += n;
-        core.onWritten(h, 0, Math.max(0, CREDIT - c.pending));
+        core.onWritten(h, 0, creditLeft(c.pending));
       }
       return;
     }
@@ -349,7 +349,7 @@ export class NodeBackend implements Backend {
       if (err || reported || c.closing) return; // errors arrive through 'error'
       reported = true;
       core.release(data);
-      core.onWritten(h, n, Math.max(0, CREDIT - raw.writableLength));
+      core.onWritten(h, n, creditLeft(raw.writableLength));
     });
     if (reported) return;
     if (raw.writableLength === 0) {
@@ -358,7 +358,7 @@ export class NodeBackend implements Backend {
       core.onWritten(h, n, CREDIT);
     } else {
       // Queued on the way to the kernel: it holds that much of the credit until it drains.
-      this.#core.onWritten(h, 0, Math.max(0, CREDIT - raw.writableLength));
+      this.#core.onWritten(h, 0, creditLeft(raw.writableLength));
     }
   }
 
@@ -391,6 +391,10 @@ export class NodeBackend implements Backend {
     const h = o.h;
     const flags = o.c;
     const address = o.data ? o.data.toString('utf8') : '';
+    if ((flags & ListenFlag.Fd) && o.a < 0) { // not a descriptor (host/net passes -1 for one beyond int32)
+      this.#core.onListening(h, ERRNO.EINVAL, SYSCALL.listen, 0, 0, '');
+      return;
+    }
     const srv = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
     rawServers.add(srv);
     this.#servers.set(h, srv);
@@ -428,11 +432,6 @@ export class NodeBackend implements Backend {
       this.#adopted.delete(o.a);
       srv.listen(handle, backlog);
     } else if (flags & ListenFlag.Fd) {
-      if (o.a < 0) { // not a descriptor (host/net passes -1 for one beyond int32)
-        this.#servers.delete(h);
-        this.#core.onListening(h, ERRNO.EINVAL, SYSCALL.listen, 0, 0, '');
-        return;
-      }
       srv.listen({ fd: o.a, backlog });
     } else if (flags & ListenFlag.Ipc) {
       srv.listen({
@@ -458,7 +457,7 @@ export class NodeBackend implements Backend {
   #roundRobin(h: number, srv: net.Server): void {
     const handle = (srv as unknown as { _handle?: { constructor?: { name?: string } } })._handle;
     const name = handle?.constructor?.name;
-    if (!handle || name === 'TCP' || name === 'Pipe' || !cluster().isWorker) return;
+    if (!handle || name === 'TCP' || name === 'Pipe' || !isClusterWorker()) return;
     const core = this.#core;
     Object.defineProperty(srv, 'maxConnections', { get: () => core.maxConnections(h) || undefined, set() {}, configurable: true });
   }

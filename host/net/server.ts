@@ -11,6 +11,7 @@ import { Stack, getDefaultStack, kNotify, kTrapped, type Endpoint } from './stac
 import { Socket, kStack, kAccepted } from './socket.js';
 import { guardAccessors } from './accessors.js';
 import { normalizeArgs, isPipeName, backlogArg } from './args.js';
+import { isClusterWorker } from '../backend/backend.js';
 import { listenChannel, serverSocketChannel } from './channels.js';
 import { validateNumber, validatePort, validateAbortSignal } from './validate.js';
 import {
@@ -19,11 +20,6 @@ import {
 } from './errors.js';
 
 /** maxConnections as Node compares it (`max && count >= max`): 0 for falsy, else its number. */
-/** This process is a node:cluster worker (cluster is loaded only when a server listens, as in Node). */
-function isClusterWorker(): boolean {
-  return (process as unknown as { getBuiltinModule(id: string): { isWorker: boolean } }).getBuiltinModule('node:cluster').isWorker;
-}
-
 /** A backlog as the transport reads it (Int32; a BigInt fails as it does in Node). */
 function toInt32(x: unknown): number {
   return (+(x as number)) | 0;
@@ -74,7 +70,7 @@ export class Server extends EventEmitter implements Endpoint {
   #address: { address: string; family: string; port: number } | null = null;
   #requested: { address: string | null; port: number; host?: string } = { address: null, port: 0 };
   #listeningId = 1;
-  #lookingUp = false;    // no handle yet: a host name is being resolved, or a cluster worker waits for the primary's
+  #awaitingHandle = false;    // no handle yet: a host name is being resolved, or a cluster worker waits for the primary's
   #unref = false;
 
   constructor(options?: ServerOptions | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void) {
@@ -140,7 +136,7 @@ export class Server extends EventEmitter implements Endpoint {
     if (listenChannel.asyncStart.hasSubscribers) listenChannel.asyncStart.publish({ server: this, options });
     // Like Node's `_handle`: a listen whose host name is still being looked up has none yet,
     // and another listen() replaces it.
-    if (this.#lh && !this.#lookingUp) throw ERR_SERVER_ALREADY_LISTEN();
+    if (this.#lh && !this.#awaitingHandle) throw ERR_SERVER_ALREADY_LISTEN();
     if (this.#lh) this.#abandon();
     if (cb !== null) this.once('listening', cb);
     const backlogFromArgs = backlogArg(args.length > 1 && args[1]) || backlogArg(args.length > 2 && args[2]);
@@ -210,7 +206,7 @@ export class Server extends EventEmitter implements Endpoint {
   #abandon(): void {
     const lh = this.#lh;
     this.#lh = 0;
-    this.#lookingUp = false;
+    this.#awaitingHandle = false;
     this.#stack.unregister(lh, this);
     this.#stack.core.apiServerClose(lh);
   }
@@ -220,7 +216,7 @@ export class Server extends EventEmitter implements Endpoint {
     // Until LISTENING or LISTEN_ERROR (which may come during apiListen). A cluster worker's
     // shared listen waits for the primary, and Node's server has no handle meanwhile either.
     const shared = (flags & (ListenFlag.Exclusive | ListenFlag.Handle | ListenFlag.Fd)) === 0 && isClusterWorker();
-    this.#lookingUp = lookup || shared;
+    this.#awaitingHandle = lookup || shared;
     const prev = this.#draining.size ? [...this.#draining][this.#draining.size - 1] : 0;
     if (prev) this.#draining.delete(prev);
     this.#bound = false;
@@ -250,7 +246,7 @@ export class Server extends EventEmitter implements Endpoint {
       case Op.EV_LISTENING: {
         const address = o.data ? o.data.toString() : '';
         this.#bound = true;
-        this.#lookingUp = false;
+        this.#awaitingHandle = false;
         this.#address = this._pipeName !== undefined ? null : { address, family: familyName(o.b), port: o.a };
         const req = this.#requested;
         if (req.host !== undefined || (req.address === '::' && o.b === 4)) this._connectionKey = `${o.b}:${address}:${req.port}`;
@@ -261,7 +257,7 @@ export class Server extends EventEmitter implements Endpoint {
       }
       case Op.EV_LISTEN_ERROR: {
         this.#stack.unregister(o.h, this);
-        if (this.#lh === o.h) { this.#lh = 0; this.#lookingUp = false; }
+        if (this.#lh === o.h) { this.#lh = 0; this.#awaitingHandle = false; }
         const syscall = SYSCALLS[o.b] ?? 'listen';
         const req = this.#requested;
         const err = syscall === 'getaddrinfo'
@@ -344,7 +340,7 @@ export class Server extends EventEmitter implements Endpoint {
 
   close(cb?: (err?: Error) => void): this {
     this.#listeningId++;
-    if (this.#lookingUp) this.#abandon(); // no handle yet (Node's lookup is dropped): not running
+    if (this.#awaitingHandle) this.#abandon(); // no handle yet (Node's lookup is dropped): not running
     if (typeof cb === 'function') {
       if (!this.#lh) this.once('close', () => cb(ERR_SERVER_NOT_RUNNING()));
       else this.once('close', cb);

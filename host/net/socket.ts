@@ -92,7 +92,7 @@ export class Socket extends Duplex implements Endpoint {
 
   readonly #stack: Stack;
   #h = 0;              // the core's socket, 0 when there is none (Node's `_handle`)
-  #transport = false;   // #h stands for a connection (connecting, accepted or opened): `_handle` shows one
+  #detached = false;    // `_handle = null` was set: the connection is no longer the socket's
   #handleView: object | null = null; // the stable `_handle` while the backend has no object of its own
   #closingH = 0;        // the handle being closed after destroy(), until CLOSED
   #ipc = false;
@@ -174,14 +174,12 @@ export class Socket extends Duplex implements Endpoint {
       validateInt32(opts.fd, 'fd', 0);
       const h = this.#handle();
       this.#opening = true;
-      this.#transport = true;
       try {
         this.#core.apiOpen(h, opts.fd);
       } catch (err) {
         this.#core.apiDestroy(h, false);
         this.#stack.unregister(h, this);
         this.#h = 0;
-        this.#transport = false;
         throw err;
       } finally {
         this.#opening = false;
@@ -191,7 +189,6 @@ export class Socket extends Duplex implements Endpoint {
 
     if (accepted) {
       this.#adopt(accepted.h);
-      this.#transport = true;
       this.#sockname = { address: accepted.localAddress, family: familyName(accepted.family), port: accepted.localPort };
       this.#peername = { address: accepted.remoteAddress, family: familyName(accepted.family), port: accepted.remotePort };
       if (accepted.family === 0) { this.#ipc = true; this.#sockname = {}; this.#peername = {}; }
@@ -243,7 +240,6 @@ export class Socket extends Duplex implements Endpoint {
 
     if (this.destroyed) {
       this.#h = 0;
-      this.#transport = false;
       this.#peername = null;
       this.#peerRead = false;
       this.#sockname = null;
@@ -261,8 +257,8 @@ export class Socket extends Duplex implements Endpoint {
     this.#ipc = pipe;
     this.#connectOptions = options;
     this.#lastAttemptError = null;
+    this.#detached = false;
     this.connecting = true;
-    this.#transport = true;
 
     if (pipe) {
       validateString(path, 'options.path');
@@ -507,7 +503,6 @@ export class Socket extends Duplex implements Endpoint {
     // The core is gone: nothing will report CLOSED. Destroy with the trap and close here.
     const waitingForClose = this.#closingH !== 0;
     this.#h = 0;
-    this.#transport = false;
     this.#closingH = 0;
     const req = this.#req;
     this.#req = null;
@@ -643,7 +638,7 @@ export class Socket extends Duplex implements Endpoint {
     }
     this.#pendingData = null;
     this.#pendingEncoding = '';
-    if (this.#h === 0 || !this.#transport) {
+    if (!this.#hasConnection()) {
       cb(ERR_SOCKET_CLOSED());
       return;
     }
@@ -742,7 +737,6 @@ export class Socket extends Duplex implements Endpoint {
       this.#closeHadError = !!exception;
       this.#bytesRead = this.#received + this.#core.readQueueSize(h);
       this.#h = 0;
-      this.#transport = false;
       this.#closingH = h;
       const reset = this.#resetAndClosing;
       this.#resetAndClosing = false;
@@ -919,10 +913,18 @@ export class Socket extends Duplex implements Endpoint {
     return this;
   }
 
+  /**
+   * The core socket stands for a connection — being set up, accepted, or opened from an fd — so
+   * `_handle` shows one (a socket made only for setTimeout() has a core socket but no connection).
+   */
+  #hasConnection(): boolean {
+    return this.#h !== 0 && !this.#detached && (this.connecting || this.#sockname !== null);
+  }
+
   /** Node's `_handle`: the transport's own handle object, or null when there is no transport. */
   get _handle(): object | null {
+    if (!this.#hasConnection()) return null;
     const h = this.#h;
-    if (h === 0 || !this.#transport) return null;
     const own = this.#stack.backend.handleObject(h);
     if (own) return own;
     if (this.#handleView === null) {
@@ -949,7 +951,7 @@ export class Socket extends Duplex implements Endpoint {
 
   /** `socket._handle = null` detaches the socket from its connection, as in Node: writes then fail with ERR_SOCKET_CLOSED. */
   set _handle(value: object | null) {
-    if (value === null) this.#transport = false;
+    if (value === null) this.#detached = true;
   }
 
   /** The core handle (0 when none); for tests and for the Server. */
