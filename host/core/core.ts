@@ -40,6 +40,8 @@ export interface CoreOwner {
   now(): number;
   dispatch(o: Output): void;
   trapped(err: CoreTrap): void;
+  /** The core's memory grew during an input: views of the old memory are detached. */
+  memoryGrown?(): void;
 }
 
 export class CoreTrap extends Error {
@@ -65,6 +67,7 @@ export function opName(op: Op): string {
 
 const enc = new TextEncoder();
 const POOL_SIZE = 262144; // the largest WRITE: one scratch-sized piece
+const READ_SIZE = 65536;
 
 /** The handle an input is about: its first argument, or the handle it returned. */
 function digestHandle(name: string, args: readonly number[], result: number): number {
@@ -82,6 +85,7 @@ export class Core {
   readonly scratchSize: number;
   #buffer: ArrayBuffer;
   #u8: Uint8Array;
+  #announced: ArrayBuffer; // the memory the owner last heard of (memoryGrown)
   #pending: Output[] = [];
   #dead: CoreTrap | null = null;
   tap: Tap | null = null;
@@ -92,6 +96,7 @@ export class Core {
     this.#x = this.#loaded.exports;
     this.#buffer = this.#x.memory.buffer;
     this.#u8 = new Uint8Array(this.#buffer);
+    this.#announced = this.#buffer;
     this.scratch = this.#x.scratchPtr();
     this.scratchSize = this.#x.scratchSize();
   }
@@ -182,6 +187,7 @@ export class Core {
       return -1;
     }
     this.#source = null; // only this input's own records may point at its caller's buffer
+    if (this.#x.memory.buffer !== this.#announced) this.#grown();
     if (tap) tap.call(name, now, args, bytes, result, this.#pending, this.#x.digest(digestHandle(name, args, result)));
     before?.(result);
     this.#flush();
@@ -204,8 +210,15 @@ export class Core {
     }
     this.#source = null;
     this.#unfilled = null;
+    if (this.#x.memory.buffer !== this.#announced) this.#grown();
     this.#flush();
     return r;
+  }
+
+  /** Tells the owner once per growth, inside the input that grew the memory. */
+  #grown(): void {
+    this.#announced = this.#x.memory.buffer;
+    this.#owner.memoryGrown?.();
   }
 
   #flush(): void {
@@ -357,6 +370,23 @@ export class Core {
       else this.#fast('onData', h, piece.length, 0);
       if (this.#dead) return;
     }
+  }
+
+  /**
+   * A view of scratch for a transport to read into: 64 KiB, the size of Node's reads (a paused
+   * reader takes in what one read brings before it stops, so a larger read would show as less
+   * backpressure on the peer). A fresh view: memory may have grown, and it detaches every older
+   * one — so a transport holding one as its read target takes a new one when the owner hears
+   * `memoryGrown`.
+   */
+  readTarget(): Uint8Array {
+    return new Uint8Array(this.#x.memory.buffer, this.scratch, READ_SIZE);
+  }
+
+  /** `len` bytes from the peer that the transport read straight into scratch (readTarget). */
+  onDataInScratch(h: number, len: number): void {
+    if (this.tap || this.#dead) this.#call('onData', [h, len], len);
+    else this.#fast('onData', h, len, 0);
   }
 
   /**

@@ -2,7 +2,7 @@
 import { Stack } from './stack.js';
 import { makeNet, type PublicNet } from './api.js';
 import type { Backend } from '../backend/backend.js';
-import { NodeBackend } from '../backend/node.js';
+import { createNodeBackend } from '../backend/node.js';
 import { coreWasm, coreBytes } from '../core/wasm.js';
 import { TraceRecorder } from '../core/trace.js';
 import { SimBackend, SimNetwork, type SimOptions } from '../backend/sim.js';
@@ -43,7 +43,7 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
     network = options.network ?? new SimNetwork(options);
     backend = new SimBackend(network);
   } else if (options.backend === undefined || options.backend === 'node') {
-    backend = new NodeBackend();
+    backend = createNodeBackend();
   } else {
     backend = options.backend;
   }

@@ -8,7 +8,7 @@
 import { Core, CoreTrap, isNotification, type CoreOwner, type Output, type Tap } from '../core/core.js';
 import { Op } from '../core/abi.js';
 import type { Backend } from '../backend/backend.js';
-import { NodeBackend } from '../backend/node.js';
+import { createNodeBackend } from '../backend/node.js';
 
 export const kNotify = Symbol('wasinet.notify');
 export const kResolve = Symbol('wasinet.resolve');
@@ -92,6 +92,10 @@ export class Stack implements CoreOwner {
     this.#endpoints.get(o.h)?.[kNotify](o);
   }
 
+  memoryGrown(): void {
+    this.backend.memoryGrown?.();
+  }
+
   trapped(err: CoreTrap): void {
     this.backend.abandon();
     this.#core = null;
@@ -121,6 +125,6 @@ let defaultStack: Stack | null = null;
 
 /** The stack behind the module's own exports: real sockets. */
 export function getDefaultStack(): Stack {
-  defaultStack ??= new Stack(new NodeBackend());
+  defaultStack ??= new Stack(createNodeBackend());
   return defaultStack;
 }

@@ -1,18 +1,20 @@
-// The node backend writes through libuv directly when Node's internals allow it, else through
-// the public raw socket. Both paths must move bytes exactly: this runs a transfer with the
-// public path forced (WASINET_NO_INTERNALS=1) in a child process; the other tests use the default.
+// The node backend drives libuv's handles itself when Node's internals allow it (node.ts), else
+// node:net Sockets (node-public.ts); WASINET_BACKEND=public forces the second. Both must move
+// bytes exactly both ways, reading into the core's memory while it grows: this runs a transfer
+// on each in a child process (the whole suite also runs on the public one: scripts/test.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writePath } from '../../host/backend/node.js';
+import { nodeTransport } from '../../host/backend/node.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 
 const script = `
   import net from ${JSON.stringify(join(root, 'build/host/index.js'))};
-  import { writePath } from ${JSON.stringify(join(root, 'build/host/backend/node.js'))};
+  import { nodeTransport } from ${JSON.stringify(join(root, 'build/host/backend/node.js'))};
+  import { getDefaultStack } from ${JSON.stringify(join(root, 'build/host/index.js'))};
   import { createHash } from 'node:crypto';
   const size = 32 * 1024 * 1024;
   const server = net.createServer((s) => s.pipe(s));
@@ -21,7 +23,10 @@ const script = `
     const sent = createHash('sha256'), got = createHash('sha256');
     let n = 0;
     c.on('data', (d) => { got.update(d); n += d.length; });
-    c.on('end', () => { console.log(JSON.stringify({ writePath, n, same: sent.digest('hex') === got.digest('hex') })); server.close(); c.end(); });
+    c.on('end', () => {
+      console.log(JSON.stringify({ nodeTransport, backend: getDefaultStack().backend.transport, n, same: sent.digest('hex') === got.digest('hex') }));
+      server.close(); c.end();
+    });
     (async () => {
       for (let i = 0; i < size / 16384; i++) {
         const b = Buffer.alloc(16384, i & 255); sent.update(b);
@@ -32,20 +37,22 @@ const script = `
   });
 `;
 
-function run(env: Record<string, string>): { writePath: string; n: number; same: boolean } {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+function run(env: Record<string, string>): { nodeTransport: string; backend: string; n: number; same: boolean } {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8', env: { ...process.env, WASINET_BACKEND: '', ...env },
+  });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout.trim());
 }
 
-test('the public write path (raw socket) moves 32 MiB each way exactly', { timeout: 60000 }, () => {
-  const r = run({ WASINET_NO_INTERNALS: '1' });
-  assert.deepEqual(r, { writePath: 'public', n: 32 * 1024 * 1024, same: true });
+test('the public transport (node:net Sockets, WASINET_BACKEND=public) moves 32 MiB each way exactly', { timeout: 60000 }, () => {
+  const r = run({ WASINET_BACKEND: 'public' });
+  assert.deepEqual(r, { nodeTransport: 'public', backend: 'public', n: 32 * 1024 * 1024, same: true });
 });
 
-test('the default write path moves 32 MiB each way exactly, and is the internal one on this Node', { timeout: 60000 }, () => {
+test('the default transport moves 32 MiB each way exactly, and is libuv\'s handles on this Node', { timeout: 60000 }, () => {
   const r = run({});
-  assert.equal(r.writePath, writePath);
-  assert.equal(writePath, 'internal', 'Node 20 offers stream_wrap: the feature check should find it');
-  assert.deepEqual(r, { writePath: 'internal', n: 32 * 1024 * 1024, same: true });
+  assert.equal(nodeTransport, process.env.WASINET_BACKEND === 'public' ? 'public' : 'libuv');
+  assert.deepEqual(r, { nodeTransport: 'libuv', backend: 'libuv', n: 32 * 1024 * 1024, same: true },
+    'Node 20 offers tcp_wrap, pipe_wrap and stream_wrap: the feature check should find them');
 });

@@ -1,0 +1,251 @@
+// What both node backends share: listening (through node:net's Server, which carries every
+// listen rule Node has — dual-stack binds, pipe modes, fds, handles, cluster), the wake-up
+// timer, name resolution, and the helpers that turn Node's errors and addresses into the
+// core's numbers. The backends differ in how they carry a connection: node.ts drives libuv's
+// handles itself, node-public.ts a node:net Socket (the fallback on public APIs only).
+//
+// These files (node*.ts) are the only ones of wasinet that import node:net (a test checks it).
+import net from 'node:net';
+import dns from 'node:dns';
+import dc from 'node:diagnostics_channel';
+import { performance } from 'node:perf_hooks';
+import type { Core, Output } from '../core/core.js';
+import { Op, ERRNO, SYSCALL, ListenFlag } from '../core/abi.js';
+import { abiErrno } from '../core/errno.js';
+import { isClusterWorker, type Backend, type LookupCallback, type LookupOptions } from './backend.js';
+
+/** Bytes the transport takes at once when nothing is waiting in it. */
+export const CREDIT = 1 << 20;
+
+/** The credit left while `held` bytes wait on the way to the kernel. */
+export function creditLeft(held: number): number {
+  return Math.max(0, CREDIT - held);
+}
+
+export function familyOf(f: string | number | undefined): number {
+  return f === 'IPv6' || f === 6 ? 6 : f === 'IPv4' || f === 4 ? 4 : 0;
+}
+
+export function syscallOf(err: NodeJS.ErrnoException, fallback: number): number {
+  return (err.syscall && SYSCALL[err.syscall]) || fallback;
+}
+
+/** `first NUL second` where only `first` may itself contain NUL (an abstract socket name). */
+export function split2(data: Buffer | null): [string, string] {
+  if (!data) return ['', ''];
+  const i = data.lastIndexOf(0);
+  return i < 0 ? [data.toString('utf8'), ''] : [data.toString('utf8', 0, i), data.toString('utf8', i + 1)];
+}
+
+/**
+ * node:net publishes its objects on diagnostics channels ('net.server.socket', the
+ * 'net.server.listen' tracing channel). The raw transport's servers and sockets are not what
+ * a subscriber watches — wasinet publishes its own (host/net/channels.ts) — so messages about
+ * them are dropped: each channel gets an own `publish` that skips them and otherwise does what
+ * the channel's class does. (Raw client sockets are made with `new Socket().connect()`, which
+ * publishes nothing, unlike net.connect().)
+ */
+const rawServers = new WeakSet<object>();
+function hideRawTransport(name: string, isRaw: (message: { server?: object; socket?: { server?: object } }) => boolean): void {
+  const channel = dc.channel(name) as dc.Channel & { publish(message: unknown): void };
+  Object.defineProperty(channel, 'publish', {
+    configurable: true,
+    writable: true,
+    value(message: never) {
+      if (!isRaw(message)) Object.getPrototypeOf(channel).publish.call(channel, message);
+    },
+  });
+}
+hideRawTransport('net.server.socket', (m) => m.socket?.server !== undefined && rawServers.has(m.socket.server));
+for (const event of ['start', 'end', 'asyncStart', 'asyncEnd', 'error']) {
+  hideRawTransport(`tracing:net.server.listen:${event}`, (m) => m.server !== undefined && rawServers.has(m.server));
+}
+
+/**
+ * The shared half of a node backend: listeners, the timer, DNS. A subclass carries
+ * connections: `execConn` runs the commands of sockets, `accept` wires each listener up to
+ * deliver its connections, `dropConns`/`connHandle`/`connFd` answer for sockets.
+ */
+export abstract class NodeBackendBase implements Backend {
+  readonly kind = 'node';
+  protected core!: Core;
+  #servers = new Map<number, net.Server>();
+  #timer: NodeJS.Timeout | null = null;
+  #timerSeq = 0;
+  #userTimers = 0;
+  #adopted = new Map<number, object>();
+  #nextToken = 1;
+
+  /** Carries out a socket's command (everything but LISTEN, TIMER and a listener's CLOSE/REF). */
+  protected abstract execConn(o: Output): void;
+  /** Makes `srv` (listener `h`) report its connections to the core, once it is bound. */
+  protected abstract accept(h: number, srv: net.Server): void;
+  /** Drops every connection at once, reporting nothing. */
+  protected abstract dropConns(): void;
+  protected abstract connHandle(h: number): object | null;
+  protected abstract connFd(h: number): number;
+
+  userTimers(pending: number): void {
+    this.#userTimers = pending;
+    if (this.#timer) {
+      if (pending > 0) this.#timer.ref();
+      else this.#timer.unref();
+    }
+  }
+
+  now(): number {
+    return performance.now();
+  }
+
+  attach(core: Core): void {
+    this.core = core;
+    this.#timerSeq = 0; // a fresh core counts from 1 again
+  }
+
+  /** Node's own dns.lookup, with net's options object as is (so it validates as Node does). */
+  lookup(host: unknown, options: LookupOptions, callback: LookupCallback): void {
+    dns.lookup(host as string, options as dns.LookupOptions, callback as never);
+  }
+
+  abandon(): void {
+    this.dropConns();
+    for (const s of this.#servers.values()) {
+      s.removeAllListeners();
+      s.close();
+    }
+    this.#servers.clear();
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  handleObject(h: number): object | null {
+    const srv = this.#servers.get(h);
+    if (srv) return (srv as unknown as { _handle?: object | null })._handle ?? null;
+    return this.connHandle(h);
+  }
+
+  fdOf(h: number): number {
+    const srv = this.#servers.get(h);
+    if (!srv) return this.connFd(h);
+    const fd = (srv as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    return typeof fd === 'number' ? fd : -1;
+  }
+
+  adoptHandle(handle: object): number {
+    const token = this.#nextToken++;
+    this.#adopted.set(token, handle);
+    return token;
+  }
+
+  exec(o: Output): void {
+    switch (o.op) {
+      case Op.CMD_LISTEN: return this.#listen(o);
+      case Op.CMD_TIMER: return this.#setTimer(o);
+      case Op.CMD_CLOSE:
+        if (this.#servers.has(o.h)) return this.#closeServer(o.h);
+        return this.execConn(o);
+      case Op.CMD_REF: {
+        const srv = this.#servers.get(o.h);
+        if (srv) { if (o.a) srv.ref(); else srv.unref(); return; }
+        return this.execConn(o);
+      }
+      default: return this.execConn(o);
+    }
+  }
+
+  #setTimer(o: Output): void {
+    if (o.a < this.#timerSeq) return; // a later TIMER already replaced this one
+    this.#timerSeq = o.a;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (o.c >= 0) {
+      this.#timer = setTimeout(() => { this.#timer = null; this.core.onTimer(); },
+        Math.max(0, Math.ceil(o.c - this.now())));
+      // Socket timeouts never keep a process alive, as in Node; the stack's own timers do.
+      if (this.#userTimers === 0) this.#timer.unref();
+    }
+  }
+
+  #closeServer(h: number): void {
+    const s = this.#servers.get(h)!;
+    this.#servers.delete(h);
+    s.removeAllListeners('connection');
+    s.on('connection', (raw: net.Socket) => raw.destroy());
+    s.close();
+  }
+
+  #listen(o: Output): void {
+    const h = o.h;
+    const flags = o.c;
+    const address = o.data ? o.data.toString('utf8') : '';
+    if ((flags & ListenFlag.Fd) && o.a < 0) { // not a descriptor (host/net passes -1 for one beyond int32)
+      this.core.onListening(h, ERRNO.EINVAL, SYSCALL.listen, 0, 0, '');
+      return;
+    }
+    const srv = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
+    rawServers.add(srv);
+    this.#servers.set(h, srv);
+    let listening = false;
+    const bound = () => {
+      if (listening) return;
+      listening = true;
+      this.#roundRobin(h, srv);
+      this.accept(h, srv);
+      const a = srv.address();
+      if (typeof a === 'string' || a === null) this.core.onListening(h, 0, 0, 0, 0, a ?? address);
+      else this.core.onListening(h, 0, 0, a.port, familyOf(a.family), a.address);
+    };
+    srv.on('listening', bound);
+    srv.on('error', (err: NodeJS.ErrnoException) => {
+      if (listening) {
+        this.core.onError(h, abiErrno(err.code), syscallOf(err, SYSCALL.accept));
+      } else {
+        this.#servers.delete(h);
+        this.core.onListening(h, abiErrno(err.code), syscallOf(err, SYSCALL.listen), 0, 0, (err as { address?: string }).address ?? '');
+      }
+    });
+    const backlog = o.b || undefined;
+    const exclusive = (flags & ListenFlag.Exclusive) !== 0;
+    if (flags & ListenFlag.Handle) {
+      const handle = this.#adopted.get(o.a);
+      this.#adopted.delete(o.a);
+      srv.listen(handle, backlog);
+    } else if (flags & ListenFlag.Fd) {
+      srv.listen({ fd: o.a, backlog });
+    } else if (flags & ListenFlag.Ipc) {
+      srv.listen({
+        path: address, backlog, exclusive,
+        readableAll: (flags & ListenFlag.ReadableAll) !== 0, writableAll: (flags & ListenFlag.WritableAll) !== 0,
+      });
+    } else {
+      srv.listen({ port: o.a, host: address || undefined, backlog, exclusive, ipv6Only: (flags & ListenFlag.Ipv6Only) !== 0 });
+    }
+    // Node binds at once unless it must look a host name up first: report it at once too, so
+    // address() and `listening` answer right after listen(), as they do in Node.
+    if (srv.listening) bound();
+  }
+
+  /**
+   * In a cluster worker under round-robin scheduling the primary accepts and offers each
+   * connection to a worker, whose cluster code declines it (so the primary offers it to
+   * another) when the server is at maxConnections — reading the limit from the raw server. The
+   * core holds the limit: the raw server answers with it. (The count it compares with is
+   * `_connections`: see the backends.)
+   */
+  #roundRobin(h: number, srv: net.Server): void {
+    if (!isRoundRobin(srv)) return;
+    const core = this.core;
+    Object.defineProperty(srv, 'maxConnections', { get: () => core.maxConnections(h) || undefined, set() {}, configurable: true });
+  }
+}
+
+/** A cluster worker's server under round-robin: its `_handle` is cluster's stand-in, not a TCP or Pipe. */
+export function isRoundRobin(srv: net.Server): boolean {
+  const handle = (srv as unknown as { _handle?: { constructor?: { name?: string } } })._handle;
+  const name = handle?.constructor?.name;
+  return !!handle && name !== 'TCP' && name !== 'Pipe' && isClusterWorker();
+}
+
+// net's address utilities carry no socket logic: wasinet offers node:net's own.
+export const BlockList = net.BlockList;
+export const SocketAddress = net.SocketAddress;

@@ -1,0 +1,228 @@
+// The node backend on public APIs only: each connection is a node:net Socket used as a raw
+// transport. It is the fallback where Node's internals (node.ts) are not available, and the
+// reference the internal one is checked against: `WASINET_BACKEND=public` selects it, and the
+// whole test suite runs on it too.
+//
+// The raw sockets are configured so that they decide nothing: allowHalfOpen (FIN only when the
+// core says SHUTDOWN), created paused (reading only between READ_START and READ_STOP), no
+// timeouts, no maxConnections. Credit follows libuv's try-write: a WRITE the kernel takes at
+// once (the raw socket's Writable is left empty) is confirmed at once, inside the same call, as
+// Node completes such a write synchronously; a WRITE that has to wait leaves the core without
+// credit until it drains. Client sockets read with `onread` into one shared buffer; accepted
+// sockets (no onread through the public API) through 'data' events.
+import net from 'node:net';
+import type { Output } from '../core/core.js';
+import { Op, SYSCALL, Opt, CONNECT_AT_ONCE } from '../core/abi.js';
+import { abiErrno } from '../core/errno.js';
+import { NodeBackendBase, CREDIT, creditLeft, familyOf, syscallOf, split2 } from './node-common.js';
+
+/** Where client sockets read (see #connect): one read at a time, copied out at once. */
+const sharedReadBuffer = Buffer.allocUnsafeSlow(65536); // Node's read size
+
+class Conn {
+  closed = false;   // the raw socket emitted 'close'
+  closing = false;  // the core issued CLOSE: report onClosed once the raw socket is closed
+  attemptFailed = false; // the raw socket reported its connect attempt failed (not the call itself)
+  connecting: boolean;
+  constructor(public raw: net.Socket, connecting: boolean) {
+    this.connecting = connecting;
+  }
+}
+
+export class PublicNodeBackend extends NodeBackendBase {
+  readonly transport = 'public';
+  #conns = new Map<number, Conn>();
+
+  protected connHandle(h: number): object | null {
+    return (this.#conns.get(h)?.raw as unknown as { _handle?: object | null } | undefined)?._handle ?? null;
+  }
+
+  protected connFd(h: number): number {
+    const fd = (this.#conns.get(h)?.raw as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd;
+    return typeof fd === 'number' ? fd : -1;
+  }
+
+  protected dropConns(): void {
+    for (const c of this.#conns.values()) {
+      c.raw.removeAllListeners();
+      c.raw.on('error', () => {});
+      c.raw.destroy();
+    }
+    this.#conns.clear();
+  }
+
+  protected accept(h: number, srv: net.Server): void {
+    srv.on('connection', (raw: net.Socket) => {
+      const family = familyOf(raw.remoteFamily);
+      this.core.onConnection(h, CREDIT, family, raw.localPort ?? 0, raw.remotePort ?? 0,
+        raw.localAddress ?? '', raw.remoteAddress ?? '', (sh) => {
+          const conn = new Conn(raw, false);
+          this.#conns.set(sh, conn);
+          this.#wire(sh, conn);
+        });
+    });
+  }
+
+  protected execConn(o: Output): void {
+    switch (o.op) {
+      case Op.CMD_CONNECT: return this.#connect(o);
+      case Op.CMD_OPEN: return this.#open(o.h, o.a);
+      case Op.CMD_READ_START: {
+        const c = this.#conns.get(o.h);
+        if (c && !c.closed) {
+          c.raw.resume();
+          c.raw.read(0); // the transport reads from now on, as Node's own read start (resume() waits a tick)
+        }
+        return;
+      }
+      case Op.CMD_READ_STOP: { const c = this.#conns.get(o.h); if (c && !c.closed) c.raw.pause(); return; }
+      case Op.CMD_WRITE: return this.#write(o.h, o.data!);
+      case Op.CMD_SHUTDOWN: {
+        const c = this.#conns.get(o.h);
+        if (c && !c.closed) c.raw.end();
+        else if (c) this.core.onShutdown(o.h, 0);
+        return;
+      }
+      case Op.CMD_CLOSE: return this.#close(o.h, o.a === 1);
+      case Op.CMD_SET_OPTION: {
+        const c = this.#conns.get(o.h);
+        if (!c || c.closed) return;
+        if (o.a === Opt.NoDelay) c.raw.setNoDelay(o.b !== 0);
+        else if (o.a === Opt.KeepAlive) c.raw.setKeepAlive(o.b !== 0, o.c);
+        return;
+      }
+      case Op.CMD_REF: {
+        const c = this.#conns.get(o.h);
+        if (c) { if (o.a) c.raw.ref(); else c.raw.unref(); }
+        return;
+      }
+    }
+  }
+
+  #connect(o: Output): void {
+    const h = o.h;
+    const old = this.#conns.get(h);
+    if (old) {
+      // A new attempt replaces an abandoned one (autoSelectFamily): drop it without a word.
+      old.raw.removeAllListeners();
+      old.raw.on('error', () => {});
+      old.raw.destroy();
+    }
+    const [address, localAddress] = split2(o.data);
+    const family = o.b;
+    // The kernel reads into one buffer shared by every client socket (net's public `onread`:
+    // no buffer per read), and the core copies each read into its scratch at once. The buffer is
+    // never a view of the core's memory: Node records the next read's target only after the
+    // callback's microtasks ran, and a write among them may grow Wasm memory and leave that
+    // view detached (zero-length: the next read fails with ENOBUFS).
+    const onread = {
+      buffer: sharedReadBuffer,
+      callback: (n: number) => { if (this.#conns.get(h)?.raw === raw) this.core.onDataBorrowed(h, sharedReadBuffer, n); return true; },
+    };
+    const options: net.NetConnectOpts = family === 0
+      ? { path: address, allowHalfOpen: true, onread }
+      : {
+        host: address, port: o.a, family, allowHalfOpen: true, autoSelectFamily: false,
+        localAddress: localAddress || undefined, localPort: o.c || undefined, onread,
+      };
+    const raw = new net.Socket(options).connect(options);
+    raw.pause(); // before any 'data' listener: nothing is read until READ_START
+    const conn = new Conn(raw, true);
+    raw.once('connectionAttemptFailed', () => { conn.attemptFailed = true; });
+    this.#conns.set(h, conn);
+    if (family !== 0 && (localAddress || o.c)) {
+      // Node emits 'connectionAttempt' once the local bind worked: that is onBound.
+      raw.once('connectionAttempt', () => { if (this.#conns.get(h) === conn) this.core.onBound(h); });
+    }
+    raw.once('connect', () => {
+      conn.connecting = false;
+      this.core.onConnect(h, 0, 0, CREDIT, raw.localPort ?? 0, raw.remotePort ?? 0, familyOf(raw.remoteFamily),
+        raw.localAddress ?? '', raw.remoteAddress ?? '');
+    });
+    this.#wire(h, conn);
+  }
+
+  #open(h: number, fd: number): void {
+    // Throws Node's own ERR_INVALID_FD_TYPE for a file descriptor that is not a socket or pipe.
+    const raw = new net.Socket({ fd, allowHalfOpen: true, pauseOnCreate: true } as net.SocketConstructorOpts);
+    const conn = new Conn(raw, false);
+    this.#conns.set(h, conn);
+    this.#wire(h, conn);
+    const family = familyOf(raw.remoteFamily);
+    this.core.onConnect(h, 0, 0, CREDIT, raw.localPort ?? 0, raw.remotePort ?? 0, family,
+      raw.localAddress ?? '', raw.remoteAddress ?? '');
+  }
+
+  #wire(h: number, conn: Conn): void {
+    const raw = conn.raw;
+    raw.on('data', (chunk: Buffer) => this.core.onData(h, chunk));
+    raw.on('end', () => this.core.onEof(h));
+    raw.on('finish', () => { if (!conn.closing) this.core.onShutdown(h, 0); });
+    raw.on('error', (err: NodeJS.ErrnoException) => {
+      if (conn.closing) return;
+      const errno = abiErrno(err.code);
+      if (conn.connecting) {
+        conn.connecting = false;
+        const op = syscallOf(err, SYSCALL.connect);
+        if (op === SYSCALL.connect && !conn.attemptFailed) {
+          // The connect call itself failed (EINVAL, ENETUNREACH…): Node names the socket's local
+          // address in the message, the one part of its error the core cannot know.
+          const local = / - Local \((.*)\)$/.exec(err.message)?.[1] ?? '';
+          this.core.onConnect(h, errno, op | CONNECT_AT_ONCE, 0, 0, 0, 0, local, '');
+        } else {
+          this.core.onConnect(h, errno, op, 0, 0, 0, 0, '', '');
+        }
+      } else {
+        this.core.onError(h, errno, syscallOf(err, SYSCALL.read));
+      }
+    });
+    raw.on('close', () => {
+      conn.closed = true;
+      if (conn.closing) {
+        this.#conns.delete(h);
+        this.core.onClosed(h);
+      }
+    });
+  }
+
+  #write(h: number, data: Buffer): void {
+    const c = this.#conns.get(h);
+    if (!c || c.closed) return;
+    const raw = c.raw;
+    const n = data.length;
+    const core = this.core;
+    let reported = false;
+    raw.write(data, (err) => {
+      if (err || reported || c.closing) return; // errors arrive through 'error'
+      reported = true;
+      core.release(data);
+      core.onWritten(h, n, creditLeft(raw.writableLength));
+    });
+    if (reported) return;
+    if (raw.writableLength === 0) {
+      reported = true; // the kernel took it all: confirmed now, as libuv's try-write
+      core.release(data);
+      core.onWritten(h, n, CREDIT);
+    } else {
+      // Queued on the way to the kernel: it holds that much of the credit until it drains.
+      core.onWritten(h, 0, creditLeft(raw.writableLength));
+    }
+  }
+
+  #close(h: number, reset: boolean): void {
+    const c = this.#conns.get(h);
+    if (!c) {
+      process.nextTick(() => this.core.onClosed(h)); // nothing was opened: closed already
+      return;
+    }
+    c.closing = true;
+    if (c.closed) {
+      this.#conns.delete(h);
+      process.nextTick(() => this.core.onClosed(h));
+    } else if (reset && !c.connecting) {
+      c.raw.resetAndDestroy();
+    } else {
+      c.raw.destroy();
+    }
+  }
+}
