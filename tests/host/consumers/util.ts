@@ -442,10 +442,10 @@ export interface Fetched { status: number; bytes: number; sha: string; reused: b
 
 /**
  * One http.request (options as Node takes them), the body given as chunks written with
- * backpressure; resolves with the status, the response body's digest and whether the request
+ * backpressure, or as one buffer given to req.end(); resolves with the status, the response body's digest and whether the request
  * went out on a reused socket.
  */
-export function fetchHttp(options: http.RequestOptions, body: Buffer[] | null = null,
+export function fetchHttp(options: http.RequestOptions, body: Buffer[] | Buffer | null = null,
   pick: string[] = []): Promise<Fetched> {
   return new Promise((resolve, reject) => {
     const req = http.request(options, (res) => {
@@ -458,7 +458,8 @@ export function fetchHttp(options: http.RequestOptions, body: Buffer[] | null = 
     });
     trackCurrent(req);
     req.on('error', reject);
-    if (body) writeAll(req, body).catch(reject);
+    if (Buffer.isBuffer(body)) req.end(body);
+    else if (body) writeAll(req, body).catch(reject);
     else req.end();
   });
 }
