@@ -147,12 +147,18 @@ const mqttExchange: Exchange<object> = async (sc, env) => {
   const pub = mk('sim-pub');
   await once(pub as unknown as EventEmitter, 'connect');
   let acked = 0;
+  let allAcked: () => void = () => {};
+  const acks = new Promise<void>((resolve) => { allAcked = resolve; });
   for (let i = 0; i < 300; i++) {
     const payload = i === 150 ? patternBuffer(74, 64 * KiB) : Buffer.from(`n${i}`);
-    pub.publish(`sim/${i % 3}`, payload, { qos: 1 }, (e) => { if (!e) acked++; if (acked % 100 === 0) stamp(env, `acked ${acked}`); });
+    pub.publish(`sim/${i % 3}`, payload, { qos: 1 }, (e) => {
+      if (!e) acked++;
+      if (acked % 100 === 0) stamp(env, `acked ${acked}`);
+      if (acked === 300) allAcked();
+    });
   }
   await whenTrue(sub as unknown as EventEmitter, ['message'], () => got.length === 300);
-  await whenTrue(pub as unknown as EventEmitter, ['packetreceive'], () => acked === 300);
+  await acks;
   await new Promise((r) => pub.end(false, {}, () => r(null)));
   await new Promise((r) => sub.end(false, {}, () => r(null)));
   stamp(env, 'ended');
@@ -172,7 +178,9 @@ async function onSim<R>(seed: number, exchange: Exchange<R>): Promise<SimRun<R>>
   const sim = createStack({ backend: 'sim', seed, latency: [1, 5], chunk: [1, 16 * KiB] });
   const log: string[] = [];
   const result = await scoped(`sim seed ${seed}`, sim as unknown as Net, (sc) => exchange(sc, { now: () => sim.now(), log }), 15000);
-  await Promise.race([sim.run(), new Promise((r) => setTimeout(r, 5000))]);
+  let t: NodeJS.Timeout | undefined;
+  await Promise.race([sim.run(), new Promise((r) => { t = setTimeout(r, 5000); })]);
+  clearTimeout(t);
   return { result, log, events: sim.network!.stats.events };
 }
 

@@ -159,24 +159,37 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Resolves once `fn()` is true (polled every 5 ms); rejects with `what` after `ms`. */
+/** Resolves once `fn()` is true (polled every 5 ms); rejects with `what` after `ms`, or when the run ends. */
 export async function until(fn: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
+  const signal = current?.signal;
   const end = Date.now() + ms;
   while (!fn()) {
+    if (signal?.aborted) throw new Error(`the run ended while waiting for ${what}`);
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(5);
   }
 }
 
-/** The arguments of the first `event`; rejects on 'error' first (unless event is 'error'), or after `ms`. */
+/**
+ * The arguments of the first `event`; rejects on 'error' first (unless event is 'error'), after
+ * `ms`, or when the run ends (so a run abandoned after a failure leaves no timer behind).
+ */
 export function once(e: EventEmitter, event: string, ms = 10000): Promise<unknown[]> {
+  const signal = current?.signal;
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => { cleanup(); reject(new Error(`no '${event}' within ${ms} ms`)); }, ms);
     const on = (...a: unknown[]) => { cleanup(); resolve(a); };
     const onErr = (err: unknown) => { cleanup(); reject(err); };
-    const cleanup = () => { clearTimeout(t); e.off(event, on); if (event !== 'error') e.off('error', onErr); };
+    const onAbort = () => { cleanup(); reject(new Error(`the run ended while waiting for '${event}'`)); };
+    const cleanup = () => {
+      clearTimeout(t);
+      e.off(event, on);
+      if (event !== 'error') e.off('error', onErr);
+      signal?.removeEventListener('abort', onAbort);
+    };
     e.once(event, on);
     if (event !== 'error') e.once('error', onErr);
+    if (signal?.aborted) onAbort(); else signal?.addEventListener('abort', onAbort);
   });
 }
 
@@ -215,6 +228,9 @@ function closeServer(s: Closable): Promise<void> {
 class RunScope implements Scope {
   readonly net: Net;
   #cleanups: (() => unknown)[] = [];
+  readonly #ended = new AbortController();
+  /** Aborted when the run is over: waits of a run abandoned after a failure stop at once. */
+  readonly signal = this.#ended.signal;
 
   constructor(readonly lib: string, base: Net) {
     const trackServer = (srv: nodeNet.Server) => {
@@ -231,7 +247,11 @@ class RunScope implements Scope {
     } as unknown as Net;
   }
 
-  defer(fn: () => unknown): void { this.#cleanups.push(fn); }
+  defer(fn: () => unknown): void {
+    // A run abandoned after a failure may still make things: they are torn down at once.
+    if (this.signal.aborted) { try { void Promise.resolve(fn()).catch(() => {}); } catch { /* ignore */ } return; }
+    this.#cleanups.push(fn);
+  }
 
   track<T extends object>(x: T): T {
     const c = x as Closable;
@@ -252,12 +272,15 @@ class RunScope implements Scope {
   }
 
   async cleanup(): Promise<void> {
+    this.#ended.abort();
     const fns = this.#cleanups.reverse();
     this.#cleanups = [];
     for (const f of fns) {
+      let t: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([Promise.resolve(f()), sleep(2500)]);
+        await Promise.race([Promise.resolve(f()), new Promise((r) => { t = setTimeout(r, 2500); })]);
       } catch { /* cleanup never fails a test */ }
+      clearTimeout(t);
     }
   }
 }
@@ -376,19 +399,22 @@ export async function rawExchange(port: number, data: Buffer | string | (Buffer 
     s.on('close', () => resolve(how));
   });
   const t = setTimeout(() => s.destroy(new Error('rawExchange: peer did not close in time')), opts.ms ?? 10000);
-  await once(s, 'connect');
-  const parts = Array.isArray(data) ? data : [data];
-  for (let i = 0; i < parts.length; i++) {
-    if (i > 0 && opts.gapMs) await sleep(opts.gapMs);
-    if (s.destroyed) break;
-    const b = Buffer.from(parts[i]);
-    sent += b.length;
-    s.write(b);
+  try {
+    await once(s, 'connect');
+    const parts = Array.isArray(data) ? data : [data];
+    for (let i = 0; i < parts.length; i++) {
+      if (i > 0 && opts.gapMs) await sleep(opts.gapMs);
+      if (s.destroyed) break;
+      const b = Buffer.from(parts[i]);
+      sent += b.length;
+      s.write(b);
+    }
+    if (opts.end) s.end();
+    const how = await ended;
+    return { got: Buffer.concat(chunks), sent, ended: how };
+  } finally {
+    clearTimeout(t);
   }
-  if (opts.end) s.end();
-  const how = await ended;
-  clearTimeout(t);
-  return { got: Buffer.concat(chunks), sent, ended: how };
 }
 
 export interface RawResponse { status: number; headers: Record<string, string>; body: Buffer }
