@@ -97,7 +97,7 @@ function httpExpected(): string[] {
 const wsExchange: Exchange<object> = async (sc, env) => {
   const hs = http.createServer();
   const wss = new WebSocketServer({ server: hs });
-  sc.defer(() => { for (const c of wss.clients) c.terminate(); wss.close(); });
+  sc.defer(() => { for (const c of wss.clients) { c.on('error', () => {}); c.terminate(); } wss.close(); });
   let onServerClose: (s: string) => void = () => {};
   const serverClosed = new Promise<string>((resolve) => { onServerClose = resolve; });
   wss.on('connection', (ws) => {
@@ -106,7 +106,7 @@ const wsExchange: Exchange<object> = async (sc, env) => {
   });
   const port = await listen(sc.net.createServer((s) => hs.emit('connection', s)));
   const ws = new WebSocket(`ws://${host}:${port}/`, { createConnection: () => sc.net.connect(port, host), perMessageDeflate: false } as WebSocket.ClientOptions);
-  sc.defer(() => ws.terminate());
+  sc.defer(() => { ws.on('error', () => {}); ws.terminate(); });
   const got: string[] = [];
   ws.on('message', (d: Buffer) => { got.push(d.toString()); if (got.length % 50 === 0) stamp(env, `client got ${got.length}`); });
   const closed = new Promise<string>((resolve) => ws.once('close', (code: number, reason: Buffer) => resolve(`${code} ${reason}`)));

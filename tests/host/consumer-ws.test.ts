@@ -15,7 +15,7 @@ const BIG = 16 * MiB;
 async function wsServer(sc: Scope, options: WebSocket.ServerOptions = {}) {
   const httpServer = http.createServer((req, res) => res.end('not a websocket'));
   const wss = new WebSocketServer({ server: httpServer, ...options });
-  sc.defer(() => new Promise((r) => { for (const c of wss.clients) c.terminate(); wss.close(() => r(null)); }));
+  sc.defer(() => new Promise((r) => { for (const c of wss.clients) { c.on('error', () => {}); c.terminate(); } wss.close(() => r(null)); }));
   const port = await feed(sc, httpServer);
   return { port, wss };
 }
@@ -26,7 +26,7 @@ function client(sc: Scope, port: number, options: WebSocket.ClientOptions = {}):
     perMessageDeflate: false,
     ...options,
   } as WebSocket.ClientOptions);
-  sc.defer(() => ws.terminate());
+  sc.defer(() => { ws.on('error', () => {}); ws.terminate(); });
   return ws;
 }
 
@@ -108,7 +108,7 @@ both('ws on the lib: the 16 MiB ack arrives, a server close 1008 with a reason, 
   const results: Record<string, string[]> = {};
   for (const path of ['/ack', '/policy', '/abrupt']) {
     const ws = new WebSocket(`ws://localhost:${port}${path}`, { createConnection: () => sc.net.connect(port, host), perMessageDeflate: false } as WebSocket.ClientOptions);
-    sc.defer(() => ws.terminate());
+    sc.defer(() => { ws.on('error', () => {}); ws.terminate(); });
     const log: string[] = [];
     ws.on('message', (d: Buffer) => log.push(`message ${d.toString()}`));
     ws.on('error', (e: NodeJS.ErrnoException) => log.push(`error ${e.code ?? e.message}`));

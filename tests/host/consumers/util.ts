@@ -256,6 +256,8 @@ class RunScope implements Scope {
   track<T extends object>(x: T): T {
     const c = x as Closable;
     this.defer(() => {
+      // Whatever tearing down makes it emit is not the test's business (and must not be uncaught).
+      (x as unknown as Partial<EventEmitter>).on?.('error', () => {});
       if (typeof c.destroy === 'function') { if (!c.destroyed) c.destroy(); } else if (typeof c.close === 'function') return closeServer(c);
     });
     return x;
@@ -296,9 +298,9 @@ export function trackCurrent<T extends object>(x: T): T {
 /**
  * Runs `run` with a fresh scope for `lib`, bounded by `ms`: rejects with the first uncaught
  * exception or unhandled rejection raised meanwhile (a crash inside http's or a library's
- * socket handling), or with a timeout; always tears the scope down. A crash during the teardown
- * (or within 50 ms after it) fails a run that had otherwise passed, and is kept from leaking
- * into the next run.
+ * socket handling), or with a timeout; always tears the scope down. A crash is reported as the
+ * failure even when it comes a moment after the run failed otherwise, or during the teardown
+ * (or within 50 ms after it), and is kept from leaking into the next run.
  */
 export async function scoped<R>(lib: string, net: Net, run: (sc: Scope) => Promise<R>, ms: number): Promise<R> {
   const sc = new RunScope(lib, net);
@@ -317,24 +319,32 @@ export async function scoped<R>(lib: string, net: Net, run: (sc: Scope) => Promi
   process.on('uncaughtException', onCrash);
   process.on('unhandledRejection', onCrash);
   current = sc;
-  let result: R;
+  let result: R | undefined;
+  let runError: unknown = null;
   try {
     result = await Promise.race([run(sc), failure]);
-  } finally {
-    clearTimeout(timer);
-    const before = crashes.length;
-    await sc.cleanup();
-    await sleep(50);
-    current = null;
-    process.off('uncaughtException', onCrash);
-    process.off('unhandledRejection', onCrash);
-    if (crashes.length > before && before === 0) {
-      // The run returned, then something crashed while (or just after) it was torn down.
-      // eslint-disable-next-line no-unsafe-finally
-      throw new Error(`${lib}: crash during teardown: ${crashes[before].stack ?? crashes[before].message}`);
-    }
+  } catch (e) {
+    runError = e;
   }
-  return result;
+  clearTimeout(timer);
+  // A failure can be the echo of a crash still on its way (a socket closed under the client by
+  // the exception): give the crash a moment to arrive, so it is the one reported.
+  if (runError !== null && crashes.length === 0) await sleep(20);
+  const crashedInRun = crashes.length > 0;
+  await sc.cleanup();
+  await sleep(50);
+  current = null;
+  process.off('uncaughtException', onCrash);
+  process.off('unhandledRejection', onCrash);
+  if (crashes.length > 0 && runError !== crashes[0]) {
+    const c = crashes[0];
+    const runMessage = runError === null ? '' : ` (and the run failed: ${(runError as Error).message ?? String(runError)})`;
+    const err = new Error(`${lib}: uncaught ${crashedInRun ? 'during the run' : 'during teardown'}: ${c.message}${runMessage}`);
+    err.stack = `${err.message}\n${(c.stack ?? '').split('\n').slice(1).join('\n')}`;
+    throw err;
+  }
+  if (runError !== null) throw runError;
+  return result as R;
 }
 
 export interface BothOptions {
