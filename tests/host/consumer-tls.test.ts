@@ -153,3 +153,34 @@ both('a TLS handshake that fails (no CA for the self-signed certificate): the sa
 });
 
 
+
+both("tls.connect({ socket }) without servername checks the certificate against the host the lib socket looked up (socket._host)", { timeout: 10000 }, async (sc) => {
+  const server = tls.createServer({ key, cert }, (s) => s.end('should not be trusted'));
+  const port = await sc.listen(server);
+  const out: Record<string, unknown> = {};
+  for (const name of ['localhost', 'db.example.test']) {
+    // A host name resolved by the socket's lookup (as one from DNS or /etc/hosts would be).
+    const raw = sc.net.connect({
+      port, host: name,
+      lookup: ((_h: string, o: { all?: boolean }, cb: Function) =>
+        (o.all ? cb(null, [{ address: host, family: 4 }]) : cb(null, host, 4))) as never,
+    });
+    const checked: string[] = [];
+    const c = sc.track(tls.connect({
+      socket: raw, ca: cert,
+      checkServerIdentity: (h, crt) => { checked.push(h); return tls.checkServerIdentity(h, crt); },
+    }));
+    const outcome = await new Promise<string>((resolve) => {
+      c.once('secureConnect', () => resolve('secureConnect'));
+      c.once('error', (e) => resolve(`error ${codeOf(e)}`));
+    });
+    c.destroy();
+    out[name] = { checked, outcome };
+  }
+  return out;
+}, (r) => {
+  assert.deepEqual(r, {
+    localhost: { checked: ['localhost'], outcome: 'secureConnect' },
+    'db.example.test': { checked: ['db.example.test'], outcome: 'error ERR_TLS_CERT_ALTNAME_INVALID' },
+  });
+});
