@@ -274,6 +274,28 @@ both("http server fed by the lib: the server socket's bytesRead/bytesWritten equ
     `200 ${patternSha(5, MiB)}`, '200 /c 0 e3b0c44298fc1c14']);
 });
 
+both('http server fed by the lib: a request followed by FIN is answered only with allowHalfOpen (lib server) and httpAllowHalfOpen', { timeout: 10000 }, async (sc) => {
+  const out: Record<string, string> = {};
+  for (const allowHalfOpen of [false, true]) {
+    for (const httpAllowHalfOpen of [false, true]) {
+      const hs = http.createServer((req, res) => { res.sendDate = false; setTimeout(() => res.end(`late ${req.url}`), 20); });
+      (hs as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = httpAllowHalfOpen;   // undocumented, not in @types/node
+      const port = await feed(sc, hs, { allowHalfOpen });
+      const r = await rawExchange(port, 'GET /q HTTP/1.1\r\nHost: x\r\n\r\n', { end: true });
+      out[`allowHalfOpen=${allowHalfOpen} httpAllowHalfOpen=${httpAllowHalfOpen}`] =
+        `${r.ended} ${parseResponses(r.got).responses.map((x) => `${x.status} ${x.body}`).join(',')}`;
+    }
+  }
+  return out;
+}, (r) => {
+  assert.deepEqual(r, {
+    'allowHalfOpen=false httpAllowHalfOpen=false': 'end ',
+    'allowHalfOpen=false httpAllowHalfOpen=true': 'end ',
+    'allowHalfOpen=true httpAllowHalfOpen=false': 'end ',
+    'allowHalfOpen=true httpAllowHalfOpen=true': 'end 200 late /q',
+  });
+});
+
 // ------------------------------------------------------------------------------- client side
 
 both('http client on the lib via createConnection: small GET, 8 MiB POST up, 8 MiB GET down; socket byte counts match the server', { timeout: 15000 }, async (sc) => {
