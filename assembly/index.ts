@@ -159,6 +159,13 @@ export function apiSetTimeout(t: f64, h: u32, ms: f64): i32 {
   return done(s === null ? abi.EBADF : socket.apiSetTimeout(s, ms));
 }
 
+/** Activity the consumer saw that the core did not carry (Node's `_unrefTimer`): refresh the idle timer. */
+export function apiRefreshTimeout(t: f64, h: u32): i32 {
+  setNow(t);
+  let s = sock(h);
+  return done(s === null ? abi.EBADF : socket.apiRefreshTimeout(s));
+}
+
 export function apiSetOption(t: f64, h: u32, opt: i32, value: f64, value2: f64): i32 {
   setNow(t);
   let s = sock(h);
@@ -308,6 +315,11 @@ export function bytesRead(h: u32): f64 { let s = sock(h); return s === null ? -1
 export function writeQueueSize(h: u32): u32 { let s = sock(h); return s === null ? 0 : s.sendQ.size; }
 export function readQueueSize(h: u32): u32 { let s = sock(h); return s === null ? 0 : s.recvQ.size; }
 export function socketState(h: u32): i32 { let s = sock(h); return s === null ? -1 : <i32>s.state; }
+/** Bit 0: the consumer wants data (apiRead .. apiPause); bit 1: ref'ed. 0 for a freed handle. */
+export function socketFlags(h: u32): i32 {
+  let s = sock(h);
+  return s === null ? 0 : (s.wantRead ? 1 : 0) | (s.refed ? 2 : 0);
+}
 export function connections(h: u32): i32 { let l = listener(h); return l === null ? -1 : l.count; }
 export function maxConnections(h: u32): f64 { let l = listener(h); return l === null ? 0 : l.maxConnections; }
 export function liveSockets(): i32 { return sockets.size; }

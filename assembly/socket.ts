@@ -415,6 +415,12 @@ export function apiSetTimeout(s: Sock, ms: f64): i32 {
   return 0;
 }
 
+export function apiRefreshTimeout(s: Sock): i32 {
+  if (s.state >= State.Closing) return abi.EBADF;
+  refreshIdle(s);
+  return 0;
+}
+
 /** Activity: restart the idle timer (even after it fired, like Node's timeout.refresh()). */
 function refreshIdle(s: Sock): void {
   if (s.idleMs > 0 && s.state < State.Closing) s.idle.arm(now + s.idleMs, s.id, TIMER_IDLE);

@@ -18,6 +18,9 @@ import { abiErrno } from '../core/errno.js';
 import { getSystemErrorName } from 'node:util';
 import { isClusterWorker, type Backend, type LookupCallback, type LookupOptions } from './backend.js';
 
+/** Where client sockets read (see #connect): one read at a time, copied out at once. */
+const sharedReadBuffer = Buffer.allocUnsafeSlow(262144);
+
 /** Bytes the transport takes at once when nothing is waiting in it. */
 const CREDIT = 1 << 20;
 
@@ -231,13 +234,15 @@ export class NodeBackend implements Backend {
     }
     const [address, localAddress] = split2(o.data);
     const family = o.b;
-    // The kernel reads straight into the core's scratch region (net's public `onread`), so a
-    // read costs no intermediate buffer; the view is taken afresh for every read, since Wasm
-    // memory may have grown in between. (Accepted sockets cannot get onread through the public
-    // API: they read through 'data' events.)
+    // The kernel reads into one buffer shared by every client socket (net's public `onread`:
+    // no buffer per read), and the core copies each read into its scratch at once. The buffer is
+    // never a view of the core's memory: Node records the next read's target only after the
+    // callback's microtasks ran, and a write among them may grow Wasm memory and leave that
+    // view detached (zero-length: the next read fails with ENOBUFS). (Accepted sockets cannot
+    // get onread through the public API: they read through 'data' events.)
     const onread = {
-      buffer: () => this.#core.readTarget(),
-      callback: (n: number) => { if (this.#conns.get(h)?.raw === raw) this.#core.onDataInScratch(h, n); return true; },
+      buffer: sharedReadBuffer,
+      callback: (n: number) => { if (this.#conns.get(h)?.raw === raw) this.#core.onDataBorrowed(h, sharedReadBuffer, n); return true; },
     };
     const options: net.NetConnectOpts = family === 0
       ? { path: address, allowHalfOpen: true, onread }

@@ -65,7 +65,6 @@ export function opName(op: Op): string {
 
 const enc = new TextEncoder();
 const POOL_SIZE = 262144; // the largest WRITE: one scratch-sized piece
-const READ_SIZE = 262144;
 
 /** The handle an input is about: its first argument, or the handle it returned. */
 function digestHandle(name: string, args: readonly number[], result: number): number {
@@ -308,6 +307,7 @@ export class Core {
     return this.#call('apiSetOption', [h, opt, value, value2], 0);
   }
   apiRef(h: number, on: boolean): number { return this.#call('apiRef', [h, on ? 1 : 0], 0); }
+  apiRefreshTimeout(h: number): number { return this.#call('apiRefreshTimeout', [h], 0); }
 
   apiListen(port: number, backlog: number, flags: number, address: string, prev: number, maxConnections: number,
     before?: (h: number) => void): number {
@@ -360,16 +360,11 @@ export class Core {
   }
 
   /**
-   * A view of scratch for a transport to read into (a fresh view: memory may have grown). Reads
-   * of up to 256 KiB take fewer system calls than Node's 64 KiB; the core still hands them on in
-   * 64 KiB DATA pieces, the chunks node:net users see.
+   * Bytes from the peer in a buffer the transport reuses for its next read: copied into
+   * scratch, and never handed on as they are (DATA gets its own copy).
    */
-  readTarget(): Uint8Array {
-    return new Uint8Array(this.#x.memory.buffer, this.scratch, READ_SIZE);
-  }
-
-  /** `len` bytes from the peer that the transport read straight into scratch (readTarget). */
-  onDataInScratch(h: number, len: number): void {
+  onDataBorrowed(h: number, buf: Uint8Array, len: number): void {
+    this.#mem().set(buf.subarray(0, len), this.scratch);
     if (this.tap || this.#dead) this.#call('onData', [h, len], len);
     else this.#fast('onData', h, len, 0);
   }
@@ -406,6 +401,9 @@ export class Core {
   // ------------------------------------------------------------ queries (not traced)
 
   readQueueSize(h: number): number { return this.#x.readQueueSize(h); }
+  writeQueueSize(h: number): number { return this.#x.writeQueueSize(h); }
+  /** Bit 0: the consumer wants data (reading); bit 1: the socket keeps the process alive. */
+  socketFlags(h: number): number { return this.#x.socketFlags(h); }
   connections(h: number): number { return this.#x.connections(h); }
   maxConnections(h: number): number { return this.#x.maxConnections(h); }
   socketState(h: number): number { return this.#x.socketState(h); }

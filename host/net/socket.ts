@@ -12,7 +12,8 @@ import { ADDRCONFIG } from 'node:dns';
 import type { Output } from '../core/core.js';
 import type { CoreTrap } from '../core/core.js';
 import { Op, Opt, ERRNO, SYSCALLS } from '../core/abi.js';
-import { Stack, getDefaultStack, kNotify, kResolve, kTrapped, type Endpoint } from './stack.js';
+import { Stack, getDefaultStack, kNotify, kResolve, kTrapped, kSetOption, type Endpoint } from './stack.js';
+import { PipeHandle, TcpHandle, applyOption, type HandleOwner } from './handle.js';
 import type { LookupAddress } from '../backend/backend.js';
 import { isIP } from './ip.js';
 import {
@@ -50,6 +51,9 @@ interface WriteRequest {
   bufs: Uint8Array[];
   i: number;
   off: number;
+  offered: boolean; // every byte was handed to the core: only its completion is left
+  offering: boolean; // a piece is being offered to the core right now
+  again: boolean;    // WRITABLE came while it was
   cb: (err?: Error | null) => void;
 }
 
@@ -87,13 +91,19 @@ export class Socket extends Duplex implements Endpoint {
   timeout?: number;
   server: unknown = null;
   _server: unknown = null;
+  // Public fields of Node's Socket that its consumers read or set (see docs/design.md).
+  _hadError = false;
+  _parent: unknown = null;
+  _host: string | null = null;
   autoSelectFamilyAttemptedAddresses?: string[];
   declare allowHalfOpen: boolean;
 
   readonly #stack: Stack;
   #h = 0;              // the core's socket, 0 when there is none (Node's `_handle`)
   #detached = false;    // `_handle = null` was set: the connection is no longer the socket's
-  #handleView: object | null = null; // the stable `_handle` while the backend has no object of its own
+  #handleObj: PipeHandle | null = null; // `_handle` while there is a connection (made on first use)
+  #transportClosed = 0; // `_handle.close()`: 1 closing, 2 closed (the socket itself not destroyed)
+  #transportCloseCb: (() => void) | null = null;
   #closingH = 0;        // the handle being closed after destroy(), until CLOSED
   #ipc = false;
   #sockname: AddressInfo | null = null;
@@ -205,7 +215,8 @@ export class Socket extends Duplex implements Endpoint {
 
   #adopt(h: number): void {
     this.#h = h;
-    this.#handleView = null;
+    this.#handleObj = null;
+    this.#transportClosed = 0;
     this.#stack.register(h, this);
     this.#initOnreadBuffer();
   }
@@ -314,6 +325,7 @@ export class Socket extends Duplex implements Endpoint {
     const all = dnsopts.family !== 4 && dnsopts.family !== 6 && !localAddress && autoSelectFamily;
     if (all) dnsopts.all = true;
     this.#host = host as string;
+    this._host = host as string;
     this.#lookup = options.lookup ?? null;
     this.#dnsopts = dnsopts;
     const fam = typeof dnsopts.family === 'number' ? dnsopts.family & 15 : 0;
@@ -425,7 +437,6 @@ export class Socket extends Duplex implements Endpoint {
   }
 
   #onAttempt(o: Output): void {
-    this.#carryHandleView();
     const address = o.data ? o.data.toString() : '';
     if (this.#ipc) {
       this.emit('connectionAttempt', address, undefined, undefined);
@@ -485,6 +496,21 @@ export class Socket extends Duplex implements Endpoint {
   }
 
   #onClosed(): void {
+    if (this.#transportClosed === 1) {
+      this.#transportClosed = 2;
+      const cb = this.#transportCloseCb;
+      this.#transportCloseCb = null;
+      if (this.#closingH === 0) {
+        // `_handle.close()` of a socket not destroyed: it keeps the closed handle until it is.
+        this.#stack.unregister(this.#h, this);
+        const pending = this.#req;
+        this.#req = null;
+        if (pending) pending.cb(errnoException(ERRNO.ECANCELED, 'write'));
+        cb?.();
+        return;
+      }
+      cb?.();
+    }
     // A request the core never took in full has no mark to cancel: complete it as libuv
     // completes a write canceled by close (the stream is destroyed, so without an error).
     const req = this.#req;
@@ -642,11 +668,15 @@ export class Socket extends Duplex implements Endpoint {
       cb(ERR_SOCKET_CLOSED());
       return;
     }
+    if (this.#transportClosed !== 0) {
+      cb(errnoException(ERRNO.EBADF, 'write')); // written to a closed handle, as libuv answers
+      return;
+    }
     const bufs: Uint8Array[] = writev
       ? (data as { chunk: Chunk; encoding: BufferEncoding }[]).map((e) => toBuffer(e.chunk, e.encoding))
       : [toBuffer(data as Chunk, encoding as BufferEncoding)];
     for (const b of bufs) this.#dispatched += b.length;
-    this.#req = { bufs, i: 0, off: 0, cb };
+    this.#req = { bufs, i: 0, off: 0, offered: false, offering: false, again: false, cb };
     this.#feed();
   }
 
@@ -657,11 +687,30 @@ export class Socket extends Duplex implements Endpoint {
    */
   #feed(): void {
     const req = this.#req;
-    if (!req || this.#h === 0) return;
+    if (!req || req.offered || this.#h === 0) return;
+    // WRITABLE can come while a piece of this request is still being offered (the backend
+    // confirmed a WRITE of that very input at once, and the queue drained): the cursor has not
+    // moved past the piece yet, so the loop that offers it goes on, not a nested one. (A
+    // nested call for the next request — a completed one's callback wrote again — runs at
+    // once, as net.js writes it at once.)
+    if (req.offering) {
+      req.again = true;
+      return;
+    }
+    req.offering = true;
+    try {
+      this.#offer(req);
+    } finally {
+      req.offering = false;
+    }
+  }
+
+  #offer(req: WriteRequest): void {
     const core = this.#core;
     const size = core.scratchSize;
     const parts: Uint8Array[] = [];
     for (;;) {
+      req.again = false;
       parts.length = 0;
       let total = 0;
       let i = req.i;
@@ -683,7 +732,11 @@ export class Socket extends Duplex implements Endpoint {
         return;
       }
       advance(req, n);
-      if (n < total || last) return; // full (WRITABLE resumes us), or all handed over
+      if (last && n === total) { // all handed over
+        req.offered = true;
+        return;
+      }
+      if (n < total && !req.again) return; // full: WRITABLE resumes us
     }
   }
 
@@ -733,7 +786,14 @@ export class Socket extends Duplex implements Endpoint {
   override _destroy(exception: Error | null, cb: (err?: Error | null) => void): void {
     this.connecting = false;
     const h = this.#h;
-    if (h !== 0) {
+    if (h !== 0 && this.#transportClosed !== 0) {
+      // `_handle.close()` closed the transport already: 'close' follows its CLOSED.
+      this.#h = 0;
+      const hadError = this.#closeHadError = !!exception;
+      cb(exception);
+      if (this.#transportClosed === 2) process.nextTick(() => this.emit('close', hadError));
+      else this.#closingH = h;
+    } else if (h !== 0) {
       this.#closeHadError = !!exception;
       this.#bytesRead = this.#received + this.#core.readQueueSize(h);
       this.#h = 0;
@@ -870,7 +930,7 @@ export class Socket extends Duplex implements Endpoint {
   }
 
   get bytesRead(): number {
-    return this.#h !== 0 ? this.#received + this.#core.readQueueSize(this.#h) : this.#bytesRead;
+    return this.#h !== 0 && this.#transportClosed === 0 ? this.#received + this.#core.readQueueSize(this.#h) : this.#bytesRead;
   }
 
   get _bytesDispatched(): number {
@@ -921,32 +981,92 @@ export class Socket extends Duplex implements Endpoint {
     return this.#h !== 0 && !this.#detached && (this.connecting || this.#sockname !== null);
   }
 
-  /** Node's `_handle`: the transport's own handle object, or null when there is no transport. */
-  get _handle(): object | null {
+  /**
+   * Node's `_handle`: while there is a connection, wasinet's stand-in for the libuv handle
+   * (handle.ts) — never the transport's own, which Node's http, tls and http2 would read and
+   * write past the core.
+   */
+  get _handle(): PipeHandle | null {
     if (!this.#hasConnection()) return null;
-    const h = this.#h;
-    const own = this.#stack.backend.handleObject(h);
-    if (own) return own;
-    if (this.#handleView === null) {
-      const backend = this.#stack.backend;
-      this.#handleView = { get fd() { return backend.fdOf(h); } };
+    return this.#handleObj ??= this.#makeHandle();
+  }
+
+  #makeHandle(): PipeHandle {
+    const owner: HandleOwner = {
+      readStart: () => this.#handleReadStart(),
+      readStop: () => this.#handleReadStop(),
+      setOption: (opt, value, value2) => {
+        if (this.#h !== 0 && this.#transportClosed === 0) {
+          this.#stack.backend.exec({ op: Op.CMD_SET_OPTION, h: this.#h, a: opt, b: value, c: value2, data: null });
+        }
+      },
+      closeTransport: (cb) => this.#closeTransport(cb),
+      fd: () => (this.#h !== 0 && this.#transportClosed === 0 ? this.#stack.backend.fdOf(this.#h) : -1),
+      bytesRead: () => this.bytesRead,
+      bytesWritten: () => this.#dispatched,
+      writeQueueSize: () => (this.#h !== 0 ? Math.max(0, this.#core.writeQueueSize(this.#h)) : 0),
+      reading: () => (this.#onreadCb ? this.#reading : this.#h !== 0 && (this.#core.socketFlags(this.#h) & 1) !== 0),
+      sockname: () => ({ ...this.#getsockname() }),
+      peername: () => ({ ...(this.#peername ?? {}) }),
+      ref: (on) => { if (this.#h !== 0) this.#core.apiRef(this.#h, on); },
+      hasRef: () => this.#h !== 0 && (this.#core.socketFlags(this.#h) & 2) !== 0,
+    };
+    return this.#ipc ? new PipeHandle(owner) : new TcpHandle(owner);
+  }
+
+  /** SET_OPTION from the core: through `_handle`'s option calls when it was handed out. */
+  [kSetOption](o: Output): void {
+    if (this.#handleObj !== null) applyOption(this.#handleObj, o);
+    else this.#stack.backend.exec(o);
+  }
+
+  /** `_handle.readStart()`: what net.js does when the Readable wants data. */
+  #handleReadStart(): number {
+    if (this.#h === 0 || this.connecting) return 0;
+    if (this.#onreadCb) {
+      if (!this.#reading) this.#readStart();
+    } else {
+      this.#core.apiRead(this.#h);
     }
-    return this.#handleView;
+    return 0;
+  }
+
+  /** `_handle.readStop()`: what net.js does when a push is refused. */
+  #handleReadStop(): number {
+    if (this.#h === 0) return 0;
+    if (this.#onreadCb) {
+      if (this.#reading) this.#readStop();
+    } else {
+      this.#core.apiPause(this.#h);
+    }
+    return 0;
   }
 
   /**
-   * Node creates a connecting socket's handle before it looks the host up, so code (Node's own
-   * tests among it) may set properties on `_handle` at once — replace its `setNoDelay`, say.
-   * wasinet's transport handle exists once the attempt starts: what was set on the stand-in
-   * handed out before moves onto it, where the transport's own calls find it.
+   * `_handle.close()`: the transport closes under the socket, which is not told (as with a
+   * libuv handle closed directly): it learns at its next write (EBADF) or when destroyed.
    */
-  #carryHandleView(): void {
-    const view = this.#handleView as Record<string, unknown> | null;
-    if (view === null || this.#h === 0) return;
-    const own = this.#stack.backend.handleObject(this.#h) as Record<string, unknown> | null;
-    if (!own) return;
-    for (const key of Object.keys(view)) if (key !== 'fd') own[key] = view[key];
-    this.#handleView = null;
+  #closeTransport(cb?: () => void): void {
+    if (this.#h === 0 || this.#transportClosed !== 0) return;
+    this.#transportClosed = 1;
+    this.#transportCloseCb = cb ?? null;
+    this.#bytesRead = this.#received + this.#core.readQueueSize(this.#h);
+    this.#core.apiDestroy(this.#h, false);
+  }
+
+  /**
+   * Node's timer refresh for consumers that see the socket's traffic without 'data' events
+   * (the http server calls it when its parser consumed the handle): activity for the idle
+   * timeout, of this socket and of the sockets it wraps (`_parent`).
+   */
+  _unrefTimer(): void {
+    for (let s: unknown = this; s != null; s = (s as { _parent?: unknown })._parent) {
+      if (!(s instanceof Socket)) {
+        (s as { _unrefTimer?: () => void })._unrefTimer?.();
+        return;
+      }
+      if (s.#h !== 0 && s.timeout) s.#core.apiRefreshTimeout(s.#h);
+    }
   }
 
   /** `socket._handle = null` detaches the socket from its connection, as in Node: writes then fail with ERR_SOCKET_CLOSED. */

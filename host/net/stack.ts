@@ -13,12 +13,15 @@ import { NodeBackend } from '../backend/node.js';
 export const kNotify = Symbol('wasinet.notify');
 export const kResolve = Symbol('wasinet.resolve');
 export const kTrapped = Symbol('wasinet.trapped');
+export const kSetOption = Symbol('wasinet.setOption');
 
 /** What owns a handle of the core: a Socket or a Server. */
 export interface Endpoint {
   [kNotify](o: Output): void;
   [kResolve]?(o: Output): void;
   [kTrapped](err: CoreTrap): void;
+  /** Carries out SET_OPTION (a Socket does it through its `_handle`, as net.js does). */
+  [kSetOption]?(o: Output): void;
 }
 
 export interface StackOptions {
@@ -73,7 +76,11 @@ export class Stack implements CoreOwner {
   dispatch(o: Output): void {
     if (!isNotification(o.op)) {
       if (o.op === Op.CMD_RESOLVE) this.#endpoints.get(o.h)?.[kResolve]?.(o);
-      else this.backend.exec(o);
+      else if (o.op === Op.CMD_SET_OPTION) {
+        const e = this.#endpoints.get(o.h);
+        if (e?.[kSetOption]) e[kSetOption](o);
+        else this.backend.exec(o);
+      } else this.backend.exec(o);
       return;
     }
     if (o.op === Op.EV_USER_TIMER) {
