@@ -92,7 +92,7 @@ both('ws on the lib both sides: 5,000 messages echoed in order, a 16 MiB message
   assert.equal(r.extensions, '');
 });
 
-both('ws on the lib: the 16 MiB ack arrives, a server close 1008 with a reason, and an abrupt socket end gives 1006', { timeout: 15000 }, async (sc) => {
+both('ws on the lib: a 4 MiB message is acknowledged, a server close 1008 with a reason, and an abrupt socket end gives 1006', { timeout: 15000 }, async (sc) => {
   const { port, wss } = await wsServer(sc);
   const serverCloses: string[] = [];
   wss.on('connection', (ws, req) => {
@@ -114,7 +114,7 @@ both('ws on the lib: the 16 MiB ack arrives, a server close 1008 with a reason, 
     ws.on('error', (e: NodeJS.ErrnoException) => log.push(`error ${e.code ?? e.message}`));
     const closed = closeOf(ws).then((c) => { log.push(`close ${c}`); });
     await once(ws, 'open');
-    ws.send(path === '/ack' ? patternBuffer(33, BIG) : 'hi');
+    ws.send(path === '/ack' ? patternBuffer(33, 4 * MiB) : 'hi');
     if (path === '/ack') { await until(() => log.length > 0, 10000, 'the ack'); ws.close(); }
     await closed;
     results[path] = log;
@@ -123,7 +123,7 @@ both('ws on the lib: the 16 MiB ack arrives, a server close 1008 with a reason, 
   return { results, serverCloses: serverCloses.sort() };
 }, (r) => {
   assert.deepEqual(r.results, {
-    '/ack': [`message got ${BIG} ${patternSha(33, BIG)} `, 'close 1005 '],
+    '/ack': [`message got ${4 * MiB} ${patternSha(33, 4 * MiB)} `, 'close 1005 '],
     '/policy': ['close 1008 policy violated'],
     '/abrupt': ['close 1006 '],
   });

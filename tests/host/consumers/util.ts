@@ -300,7 +300,7 @@ export function trackCurrent<T extends object>(x: T): T {
  * exception or unhandled rejection raised meanwhile (a crash inside http's or a library's
  * socket handling), or with a timeout; always tears the scope down. A crash is reported as the
  * failure even when it comes a moment after the run failed otherwise, or during the teardown
- * (or within 50 ms after it), and is kept from leaking into the next run.
+ * (or within 15 ms after it), and is kept from leaking into the next run.
  */
 export async function scoped<R>(lib: string, net: Net, run: (sc: Scope) => Promise<R>, ms: number): Promise<R> {
   const sc = new RunScope(lib, net);
@@ -332,7 +332,7 @@ export async function scoped<R>(lib: string, net: Net, run: (sc: Scope) => Promi
   if (runError !== null && crashes.length === 0) await sleep(20);
   const crashedInRun = crashes.length > 0;
   await sc.cleanup();
-  await sleep(50);
+  await sleep(15);
   current = null;
   process.off('uncaughtException', onCrash);
   process.off('unhandledRejection', onCrash);
