@@ -1,0 +1,186 @@
+// Consumers: tls and https on a `net`. `tls.connect({ socket: net.connect(...) })` to a TLS server,
+// a TLS/https server fed the lib's sockets through emit('connection'), half-close through TLS,
+// 32 MiB each way; every case runs with node:net and with wasinet as the lib (consumers/util.ts).
+import assert from 'node:assert/strict';
+import tls from 'node:tls';
+import https from 'node:https';
+import type nodeNet from 'node:net';
+import {
+  both, feed, digest, patternChunks, patternSha, writeAll, tlsFixture, once, until, sleep, codeOf, trackCurrent,
+  sha256, MiB, type Scope, type Digest,
+} from './consumers/util.js';
+
+const host = '127.0.0.1';
+const SIZE = 32 * MiB;
+const { key, cert } = tlsFixture;
+
+/** Each side of a TLS socket sends `sendSeed`'s SIZE bytes and hashes what it gets, at once. */
+function exchange(s: tls.TLSSocket, sendSeed: number): Promise<[Digest, void]> {
+  return Promise.all([digest(s), writeAll(s, patternChunks(sendSeed, SIZE))]);
+}
+
+function tlsClient(sc: Scope, port: number, extra: tls.ConnectionOptions = {}): tls.TLSSocket {
+  const raw = sc.net.connect({ port, host, allowHalfOpen: true });
+  // allowHalfOpen is passed on to the TLSSocket by tls.connect (missing from @types/node's ConnectionOptions).
+  return sc.track(tls.connect({ socket: raw, ca: cert, servername: 'localhost', allowHalfOpen: true, ...extra } as tls.ConnectionOptions));
+}
+
+both('tls.connect({ socket }) over a lib socket to a node:tls server: 32 MiB each way, sha256-verified', { timeout: 20000 }, async (sc) => {
+  let serverGot: Promise<[Digest, void]> | null = null;
+  const server = tls.createServer({ key, cert, allowHalfOpen: true }, (s) => { serverGot = exchange(s, 12); });
+  const port = await sc.listen(server);
+  const c = tlsClient(sc, port);
+  await once(c, 'secureConnect');
+  const info = { authorized: c.authorized, protocol: c.getProtocol(), alpn: c.alpnProtocol, cn: c.getPeerCertificate().subject.CN };
+  const [clientGot] = await exchange(c, 11);
+  await until(() => serverGot !== null, 2000, 'the server side');
+  const [got] = await serverGot!;
+  await once(c, 'close');
+  return { info, serverGot: got, clientGot };
+}, (r) => {
+  assert.deepEqual(r.info, { authorized: true, protocol: 'TLSv1.3', alpn: false, cn: 'localhost' });
+  assert.deepEqual(r.serverGot, { bytes: SIZE, sha: patternSha(11, SIZE) });
+  assert.deepEqual(r.clientGot, { bytes: SIZE, sha: patternSha(12, SIZE) });
+});
+
+both("a tls server fed the lib's sockets (emit('connection')): 32 MiB each way with a node:tls client", { timeout: 20000 }, async (sc) => {
+  let serverGot: Promise<[Digest, void]> | null = null;
+  const server = tls.createServer({ key, cert, allowHalfOpen: true }, (s) => { serverGot = exchange(s, 14); });
+  const port = await feed(sc, server, { allowHalfOpen: true });
+  const c = trackCurrent(tls.connect({ port, host, ca: cert, servername: 'localhost', allowHalfOpen: true } as tls.ConnectionOptions));
+  await once(c, 'secureConnect');
+  const [clientGot] = await exchange(c, 13);
+  await until(() => serverGot !== null, 2000, 'the server side');
+  const [got] = await serverGot!;
+  await once(c, 'close');
+  return { authorized: c.authorized, serverGot: got, clientGot };
+}, (r) => {
+  assert.equal(r.authorized, true);
+  assert.deepEqual(r.serverGot, { bytes: SIZE, sha: patternSha(13, SIZE) });
+  assert.deepEqual(r.clientGot, { bytes: SIZE, sha: patternSha(14, SIZE) });
+});
+
+both('half-close through TLS (allowHalfOpen): the server answers after the client ended, on lib sockets both sides', { timeout: 10000 }, async (sc) => {
+  const serverLog: string[] = [];
+  const server = tls.createServer({ key, cert, allowHalfOpen: true }, (s) => {
+    const chunks: Buffer[] = [];
+    s.on('data', (d: Buffer) => chunks.push(d));
+    s.on('end', () => {
+      serverLog.push(`end writable=${s.writable}`);
+      setTimeout(() => { s.write('answer after your FIN: '); s.end(`${Buffer.concat(chunks).toString()}!`); }, 30);
+    });
+    s.on('finish', () => serverLog.push('finish'));
+    s.on('close', () => serverLog.push('close'));
+  });
+  const port = await feed(sc, server, { allowHalfOpen: true });
+  const c = tlsClient(sc, port);
+  const clientLog: string[] = [];
+  const got: Buffer[] = [];
+  c.on('data', (d: Buffer) => got.push(d));
+  c.on('finish', () => clientLog.push('finish'));
+  c.on('end', () => clientLog.push(`end ${Buffer.concat(got).toString()}`));
+  c.on('close', (hadError: boolean) => clientLog.push(`close ${hadError}`));
+  await once(c, 'secureConnect');
+  c.end('a question');
+  await until(() => clientLog.some((l) => l.startsWith('close')) && serverLog.includes('close'), 5000, 'both sides closed');
+  return { clientLog, serverLog };
+}, (r) => {
+  assert.deepEqual(r.clientLog, ['finish', 'end answer after your FIN: a question!', 'close false']);
+  assert.deepEqual(r.serverLog, ['end writable=true', 'finish', 'close']);
+});
+
+both("https server fed the lib's sockets, https client on lib sockets through an Agent: keep-alive, 4 MiB each way", { timeout: 15000 }, async (sc) => {
+  let connections = 0;
+  const server = https.createServer({ key, cert }, (req, res) => {
+    void digest(req).then((d) => {
+      if (req.url === '/down') { res.setHeader('content-length', 4 * MiB); void writeAll(res, patternChunks(16, 4 * MiB)); }
+      else res.end(`${req.method} ${req.url} ${d.bytes} ${d.sha}`);
+    }, () => {});
+  });
+  server.on('secureConnection', () => { connections++; });
+  const port = await feed(sc, server);
+  const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+  sc.defer(() => agent.destroy());
+  (agent as unknown as { createConnection: Function }).createConnection = (opts: nodeNet.NetConnectOpts, cb: () => void) =>
+    tls.connect({ socket: sc.net.connect(port, host), ca: cert, servername: 'localhost' }, cb);
+  const out: string[] = [];
+  const plan: [string, string, Buffer[] | null][] = [
+    ...Array.from({ length: 10 }, (_, i): [string, string, null] => ['GET', `/g${i}`, null]),
+    ['POST', '/up', patternChunks(15, 4 * MiB)],
+    ['GET', '/down', null],
+  ];
+  for (const [method, path, body] of plan) {
+    const r = await new Promise<string>((resolve, reject) => {
+      const req = https.request({ host, port, method, path, agent }, (res) => {
+        void digest(res).then((d) => resolve(`${res.statusCode} ${req.reusedSocket} ${d.bytes} ${d.sha}`), reject);
+      });
+      req.on('error', reject);
+      if (body) void writeAll(req, body).catch(reject); else req.end();
+    });
+    out.push(r);
+  }
+  return { out, connections };
+}, (r) => {
+  const line = (reused: boolean, text: string) => `200 ${reused} ${text.length} ${sha256(text)}`;
+  assert.deepEqual(r.out, [
+    ...Array.from({ length: 10 }, (_, i) => line(i > 0, `GET /g${i} 0 ${sha256('')}`)),
+    line(true, `POST /up ${4 * MiB} ${patternSha(15, 4 * MiB)}`),
+    `200 true ${4 * MiB} ${patternSha(16, 4 * MiB)}`,
+  ]);
+  assert.equal(r.connections, 1);
+});
+
+both('a TLS handshake that fails (no CA for the self-signed certificate): the same errors on both sides', { timeout: 10000 }, async (sc) => {
+  const serverErrors: string[] = [];
+  const server = tls.createServer({ key, cert }, () => serverErrors.push('secureConnection?!'));
+  server.on('tlsClientError', (e: Error) => serverErrors.push(`tlsClientError ${codeOf(e)}`));
+  const port = await feed(sc, server);
+  const raw = sc.net.connect(port, host);
+  const rawLog: string[] = [];
+  raw.on('close', (hadError: boolean) => rawLog.push(`raw close ${hadError}`));
+  const c = sc.track(tls.connect({ socket: raw, servername: 'localhost' }));
+  const clientLog: string[] = [];
+  c.on('secureConnect', () => clientLog.push('secureConnect?!'));
+  c.on('error', (e) => clientLog.push(`error ${codeOf(e)}`));
+  c.on('close', (hadError: boolean) => clientLog.push(`close ${hadError}`));
+  await until(() => clientLog.some((l) => l.startsWith('close')) && serverErrors.length > 0 && rawLog.length > 0, 5000, 'both sides done');
+  await sleep(20);
+  return { clientLog, serverErrors, rawLog };
+}, (r) => {
+  assert.deepEqual(r.clientLog, ['error DEPTH_ZERO_SELF_SIGNED_CERT', 'close true']);
+  assert.equal(r.serverErrors.length, 1);
+  assert.match(r.serverErrors[0], /^tlsClientError (ECONNRESET|ERR_SSL_TLSV1_ALERT_UNKNOWN_CA|ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE)/);
+});
+
+
+
+both("tls.connect({ socket }) without servername checks the certificate against the host the lib socket looked up (socket._host)", { timeout: 10000 }, async (sc) => {
+  const server = tls.createServer({ key, cert }, (s) => s.end('should not be trusted'));
+  const port = await sc.listen(server);
+  const out: Record<string, unknown> = {};
+  for (const name of ['localhost', 'db.example.test']) {
+    // A host name resolved by the socket's lookup (as one from DNS or /etc/hosts would be).
+    const raw = sc.net.connect({
+      port, host: name,
+      lookup: ((_h: string, o: { all?: boolean }, cb: Function) =>
+        (o.all ? cb(null, [{ address: host, family: 4 }]) : cb(null, host, 4))) as never,
+    });
+    const checked: string[] = [];
+    const c = sc.track(tls.connect({
+      socket: raw, ca: cert,
+      checkServerIdentity: (h, crt) => { checked.push(h); return tls.checkServerIdentity(h, crt); },
+    }));
+    const outcome = await new Promise<string>((resolve) => {
+      c.once('secureConnect', () => resolve('secureConnect'));
+      c.once('error', (e) => resolve(`error ${codeOf(e)}`));
+    });
+    c.destroy();
+    out[name] = { checked, outcome };
+  }
+  return out;
+}, (r) => {
+  assert.deepEqual(r, {
+    localhost: { checked: ['localhost'], outcome: 'secureConnect' },
+    'db.example.test': { checked: ['db.example.test'], outcome: 'error ERR_TLS_CERT_ALTNAME_INVALID' },
+  });
+});
