@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: every layer of tests, one closing line.
 //   1. as-pect: the core's unit tests (tests/assembly);
-//   2. node:test: everything else, compiled to build/tests/host (sim, end-to-end, replay).
+//   2. node:test: everything else, compiled to build/tests/host (sim, end-to-end, replay);
+//   3. node:test again for the tests that use real sockets, on the public-API node backend.
 // as-pect prints "[Tests]: X / Y" in colour and node:test prints its own summary; this script
 // runs both, shows their output, and ends with "N passed, N failed, N skipped" for all of them.
 // Pass file name filters to run only some node:test files: `npm test -- replay socket`.
@@ -34,26 +35,39 @@ if (filters.length === 0) {
 }
 
 const dir = join(root, 'build/tests/host');
-const files = readdirSync(dir).filter((f) => f.endsWith('.test.js'))
+const all = readdirSync(dir).filter((f) => f.endsWith('.test.js'))
   .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
-  .sort().map((f) => join(dir, f));
+  .sort();
 const tmp = mkdtempSync(join(tmpdir(), 'wasinet-test-'));
-const tap = join(tmp, 'report.tap');
-const run = spawnSync(process.execPath, [
-  '--test', '--test-reporter=spec', '--test-reporter-destination=stdout',
-  '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files,
-], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WASINET_TEST_TMP: tmp } });
-let report = '';
-try { report = readFileSync(tap, 'utf8'); } catch {}
-const count = (name) => Number((new RegExp(`^# ${name} (\\d+)$`, 'm').exec(report) ?? [])[1] ?? 0);
-const ran = count('tests');
-if (ran === 0 && files.length > 0) {
-  console.log(`node:test reported nothing (exit ${run.status}): counting the run as one failure`);
-  failed += 1;
+
+/** Runs node:test on `files` with `env`; adds its counts to the totals. */
+function nodeTest(label, files, env) {
+  if (files.length === 0) return;
+  if (label) console.log(`\n${label}`);
+  const tap = join(tmp, `report-${label ? 'public' : 'default'}.tap`);
+  const run = spawnSync(process.execPath, [
+    '--test', '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=tap', `--test-reporter-destination=${tap}`, ...files.map((f) => join(dir, f)),
+  ], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, WASINET_TEST_TMP: tmp, ...env } });
+  let report = '';
+  try { report = readFileSync(tap, 'utf8'); } catch {}
+  const count = (name) => Number((new RegExp(`^# ${name} (\\d+)$`, 'm').exec(report) ?? [])[1] ?? 0);
+  if (count('tests') === 0) {
+    console.log(`node:test reported nothing (exit ${run.status}): counting the run as one failure`);
+    failed += 1;
+  }
+  passed += count('pass');
+  failed += count('fail') + count('cancelled');
+  skipped += count('skipped') + count('todo');
 }
-passed += count('pass');
-failed += count('fail') + count('cancelled');
-skipped += count('skipped') + count('todo');
+
+// 1. Every test, on the default node backend (libuv's handles where Node offers them).
+nodeTest('', all, {});
+// 2. The tests that use real sockets again, on the public-API fallback (node:net Sockets as the
+//    transport), which must behave the same. Tests of the simulator alone do not touch it.
+const simOnly = /^(sim-|diff-sim|abi-doc|types)/;
+nodeTest('The same on the public-API node backend (WASINET_BACKEND=public):',
+  all.filter((f) => !simOnly.test(f)), { WASINET_BACKEND: 'public' });
 rmSync(tmp, { recursive: true, force: true });
 
 console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);

@@ -23,6 +23,7 @@ class Conn {
   closed = false;   // the raw socket emitted 'close'
   closing = false;  // the core issued CLOSE: report onClosed once the raw socket is closed
   attemptFailed = false; // the raw socket reported its connect attempt failed (not the call itself)
+  errorReported = false; // a write failed at once and the core was told (its 'error' event comes later)
   connecting: boolean;
   constructor(public raw: net.Socket, connecting: boolean) {
     this.connecting = connecting;
@@ -159,7 +160,7 @@ export class PublicNodeBackend extends NodeBackendBase {
     raw.on('end', () => this.core.onEof(h));
     raw.on('finish', () => { if (!conn.closing) this.core.onShutdown(h, 0); });
     raw.on('error', (err: NodeJS.ErrnoException) => {
-      if (conn.closing) return;
+      if (conn.closing || conn.errorReported) return;
       const errno = abiErrno(err.code);
       if (conn.connecting) {
         conn.connecting = false;
@@ -199,7 +200,13 @@ export class PublicNodeBackend extends NodeBackendBase {
       core.onWritten(h, n, creditLeft(raw.writableLength));
     });
     if (reported) return;
-    if (raw.writableLength === 0) {
+    const failed = (raw as unknown as { errored?: NodeJS.ErrnoException | null }).errored;
+    if (failed) {
+      // The kernel refused it at once (EPIPE, say): a failed write, as libuv reports it.
+      reported = true;
+      c.errorReported = true;
+      core.onError(h, abiErrno(failed.code), syscallOf(failed, SYSCALL.write));
+    } else if (raw.writableLength === 0) {
       reported = true; // the kernel took it all: confirmed now, as libuv's try-write
       core.release(data);
       core.onWritten(h, n, CREDIT);

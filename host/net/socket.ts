@@ -955,6 +955,19 @@ export class Socket extends Duplex implements Endpoint {
     return this.connecting;
   }
 
+  // Node's underscore members that code outside net.js calls or reads (libraries, Node's tests).
+  _closeAfterHandlingError = false;
+  get _pendingData(): unknown { return this.#pendingData; }
+  get _pendingEncoding(): string { return this.#pendingEncoding; }
+  _getsockname(): AddressInfo { return this.#getsockname(); }
+  _getpeername(): AddressInfo { return this.#getpeername(); }
+  /** What Node's timer calls when the idle timeout fires. */
+  _onTimeout(): void { this.emit('timeout'); }
+  _reset(): this { this.#reset(); return this; }
+  _writeGeneric(writev: boolean, data: unknown, encoding: string, cb: (err?: Error | null) => void): void {
+    this.#writeGeneric(writev, data, encoding, cb);
+  }
+
   ref(): this {
     if (this.#h === 0) {
       this.once('connect', this.ref);
