@@ -11,6 +11,7 @@ import { after, before } from 'node:test';
 import pg from 'pg';
 import { both, until, sleep, sha256, patternBuffer, MiB, type Scope, type Sock } from './consumers/util.js';
 import { findPostgres, startPostgres, type PgServer } from './consumers/servers.js';
+import { freePort } from './helpers.js';
 
 const found = findPostgres();
 const skip = 'missing' in found ? `${found.missing}: skipping the PostgreSQL cases` : false;
@@ -147,9 +148,10 @@ const bigExpected = memo(() => {
   };
 });
 
-both('pg on lib sockets (TCP, Unix socket): a connection idle for 2 s still answers, on the same backend', { timeout: 15000, skip }, async (sc) => {
+both('pg on lib sockets (TCP, Unix socket): a connection idle for 2 s (keepAlive on) still answers, on the same backend', { timeout: 15000, skip }, async (sc) => {
   const one = async (tr: Transport) => {
-    const { c, made, errors } = await connect(sc, tr);
+    // keepAlive: pg calls setKeepAlive(true, 1000) on the lib's socket once it connected
+    const { c, made, errors } = await connect(sc, tr, { keepAlive: true, keepAliveInitialDelayMillis: 1000 });
     const pid = (await c.query('SELECT pg_backend_pid() AS p')).rows[0].p;
     const t0 = Date.now();
     await sleep(2000);
@@ -288,4 +290,38 @@ both('pg on lib sockets (TCP, Unix socket): a Pool in pipeline mode: 600 pool.qu
   const values = sha256(Array.from({ length: 2000 }, (_, i) => (i === 1000 ? 'x' : String(i + 1))).join(','));
   const each = { poolRows, connections: 3, failed: ['1000 22012 ERROR division by zero'], values, after: 'after', poolErrors: [], sockets: true };
   assert.deepEqual(r, { tcp: each, unix: each });
+});
+
+both('pg on lib sockets: connecting to a port nobody listens on, and to a Unix socket that does not exist, fails with the same error', { timeout: 10000, skip }, async (sc) => {
+  const port = await freePort();
+  const s = srv();
+  const out: Record<string, unknown> = {};
+  for (const [name, host, p] of [['tcp', '127.0.0.1', port], ['unix', s.socketDir, 1]] as const) {
+    const made: Made = { sockets: [] };
+    const c = new pg.Client({ host, port: p, user: s.user, database: 'postgres', stream: streamOf(sc, made) });
+    const events: string[] = [];
+    c.on('error', (e: Error & { code?: string }) => events.push(`error ${e.code}`));
+    c.on('end', () => events.push('end'));
+    const err = await c.connect().then(() => null, (e: NodeJS.ErrnoException & { address?: string; port?: number }) => ({
+      code: e.code, syscall: e.syscall, errno: e.errno, address: e.address, port: e.port === port ? 'the port' : e.port,
+      message: e.message.replace(String(port), 'PORT'),
+    }));
+    const q = await c.query('SELECT 1').then(() => 'answered', (e: Error) => e.message);   // a query after the failure
+    await sleep(20);
+    out[name] = { err, q, events, sockets: socketsOk(sc, made, 1), destroyed: made.sockets.every((x) => x.destroyed) };
+  }
+  return out;
+}, (r) => {
+  const s = srv();
+  const missing = `${s.socketDir}/.s.PGSQL.1`;
+  assert.deepEqual(r, {
+    tcp: {
+      err: { code: 'ECONNREFUSED', syscall: 'connect', errno: -111, address: '127.0.0.1', port: 'the port', message: 'connect ECONNREFUSED 127.0.0.1:PORT' },
+      q: 'Connection terminated unexpectedly', events: ['end'], sockets: true, destroyed: true,
+    },
+    unix: {
+      err: { code: 'ENOENT', syscall: 'connect', errno: -2, address: missing, port: undefined, message: `connect ENOENT ${missing}` },
+      q: 'Connection terminated unexpectedly', events: ['end'], sockets: true, destroyed: true,
+    },
+  });
 });

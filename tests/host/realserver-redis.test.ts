@@ -14,6 +14,7 @@ import { after, before } from 'node:test';
 import { Redis, AbstractConnector, type RedisOptions } from 'ioredis';
 import { both, once, until, sleep, sha256, patternBuffer, patternSha, MiB, KiB, type Scope, type Sock } from './consumers/util.js';
 import { findRedis, startRedis, type RedisServer } from './consumers/servers.js';
+import { freePort } from './helpers.js';
 
 const found = findRedis();
 const skip = 'missing' in found ? `${found.missing}: skipping the Redis cases` : false;
@@ -271,4 +272,35 @@ both('ioredis on lib sockets (TCP, Unix socket): CLIENT KILL from another connec
     events: ['connect', 'ready', 'close', 'reconnecting', 'connect', 'ready', 'close', 'end'], sockets: true,
   };
   assert.deepEqual(r, { tcp: each, unix: each });
+});
+
+both('ioredis on lib sockets: connecting to a port nobody listens on, and to a Unix socket that does not exist, fails with the same error and events', { timeout: 10000, skip }, async (sc) => {
+  const port = await freePort();
+  const missing = `${srv().socketPath}.missing`;
+  const out: Record<string, unknown> = {};
+  for (const [name, where] of [['tcp', { port, host: '127.0.0.1' }], ['unix', { path: missing }]] as const) {
+    const made: Made = { sockets: [] };
+    const r = new Redis({ ...where, Connector: connectorFor(sc, made), connectTimeout: 5000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    sc.defer(() => r.disconnect());
+    const events: string[] = [];
+    let err: Record<string, unknown> | null = null;
+    r.on('error', (e: NodeJS.ErrnoException & { address?: string; port?: number }) => {
+      events.push('error');
+      err ??= { code: e.code, syscall: e.syscall, errno: e.errno, address: e.address, port: e.port === port ? 'the port' : e.port,
+        message: e.message.replace(String(port), 'PORT') };
+    });
+    for (const ev of ['connect', 'ready', 'close', 'reconnecting', 'end']) r.on(ev, () => events.push(ev));
+    const ping = await r.ping().then(() => 'answered', (e: Error) => e.message);
+    await until(() => events.includes('end'), 5000, "ioredis' 'end'");
+    const after = await r.ping().then(() => 'answered', (e: Error) => e.message);
+    out[name] = { err, ping, after, events, status: r.status, sockets: socketsOk(sc, made, 1), destroyed: made.sockets.every((x) => x.destroyed) };
+  }
+  return out;
+}, (r) => {
+  const missing = `${srv().socketPath}.missing`;
+  const each = { ping: 'Connection is closed.', after: 'Connection is closed.', events: ['error', 'close', 'end'], status: 'end', sockets: true, destroyed: true };
+  assert.deepEqual(r, {
+    tcp: { ...each, err: { code: 'ECONNREFUSED', syscall: 'connect', errno: -111, address: '127.0.0.1', port: 'the port', message: 'connect ECONNREFUSED 127.0.0.1:PORT' } },
+    unix: { ...each, err: { code: 'ENOENT', syscall: 'connect', errno: -2, address: missing, port: undefined, message: `connect ENOENT ${missing}` } },
+  });
 });
