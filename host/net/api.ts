@@ -57,9 +57,12 @@ function _setSimultaneousAccepts(): void {
  */
 function callable<T extends new (...args: any[]) => object>(Class: T, name: 'Socket' | 'Server'): T {
   // Named function expressions: V8 names instances in stack traces after them.
+  // Called or `new`ed itself, it constructs the class directly (Reflect.construct with this
+  // function as new.target builds every instance on a slow path: ten times the cost of a
+  // socket); a subclass of it passes its own new.target on.
   const fn = name === 'Socket'
-    ? function Socket(...args: unknown[]) { return Reflect.construct(Class, args, new.target ?? Socket); }
-    : function Server(...args: unknown[]) { return Reflect.construct(Class, args, new.target ?? Server); };
+    ? function Socket(...args: unknown[]) { return new.target === undefined || new.target === Socket ? new Class(...args) : Reflect.construct(Class, args, new.target); }
+    : function Server(...args: unknown[]) { return new.target === undefined || new.target === Server ? new Class(...args) : Reflect.construct(Class, args, new.target); };
   Object.defineProperty(fn, 'prototype', { value: Class.prototype, writable: false });
   Object.setPrototypeOf(fn, Class);
   Object.defineProperty(Class.prototype, 'constructor', { value: fn, writable: true, configurable: true, enumerable: false });
