@@ -97,6 +97,7 @@ export const NOTIFICATIONS = [
   ['SERVER_DRAINED', 'h', '', ''],
   ['ATTEMPTS_FAILED', 'h', '', ''],
   ['USER_TIMER', 'h', 'a: timer id', ''],
+  ['FLUSH_LATER', '0', '', ''],
 ];
 
 export const LISTEN_FLAGS = [

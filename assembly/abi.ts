@@ -91,6 +91,7 @@ export const EV_DROP: u32 = 28;
 export const EV_SERVER_DRAINED: u32 = 29;
 export const EV_ATTEMPTS_FAILED: u32 = 30;
 export const EV_USER_TIMER: u32 = 31;
+export const EV_FLUSH_LATER: u32 = 32;
 
 // listen flags
 export const LISTEN_IPC: i32 = 1;

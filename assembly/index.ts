@@ -172,6 +172,13 @@ export function apiSetOption(t: f64, h: u32, opt: i32, value: f64, value2: f64):
   return done(s === null ? abi.EBADF : socket.apiSetOption(s, opt, value, value2));
 }
 
+/** The end of the turn the host was asked to mark (FLUSH_LATER): batched writes leave. */
+export function apiFlush(t: f64): i32 {
+  setNow(t);
+  socket.flushTurn();
+  return done(0);
+}
+
 /** ref/unref a socket or a listener. */
 export function apiRef(t: f64, h: u32, on: bool): i32 {
   setNow(t);

@@ -24,6 +24,7 @@ export class Sock {
   blocked: bool = false; // the host holds bytes we refused: it is owed WRITABLE
   blockedSize: u32 = 0;  // the queue's size when we refused (WRITABLE once it drained below)
   wroteIn: u32 = 0;      // the input (epoch) that last emitted a WRITE for this socket
+  inTurn: bool = false;  // wrote since the last apiFlush: further small writes wait for it
 
   // Receive side. `reading`: READ_START is in force. `wantRead`: the consumer asked for data
   // and has not paused since. Bytes that arrive while it does not want them wait in recvQ.

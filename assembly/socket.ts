@@ -30,6 +30,10 @@ const staging: usize = heap.alloc(SEND_CAP);
 const DATA_CHUNK: u32 = 65536;
 /** Bytes that may arrive after READ_STOP before the core calls the transport broken. */
 export const RECV_CAP: u32 = 1 << 20;
+/** Writes up to this size may wait for the end of the turn to leave with others (batching). */
+const BATCH_MAX: u32 = 16384;
+/** The most a socket's batch holds before it leaves at once. */
+const BATCH_CAP: u32 = 65536;
 
 // ---------------------------------------------------------------- connecting
 
@@ -207,6 +211,18 @@ function nextAttempt(s: Sock): void {
 export function apiWrite(s: Sock, len: u32, last: bool): i32 {
   if (!s.maySend()) return -(s.connected() ? abi.EPIPE : abi.ENOTCONN);
   refreshIdle(s);
+  let batched = s.sendQ.size + len;
+  if (s.inTurn && len <= BATCH_MAX && s.marks.length == 0 && !s.blocked && batched <= BATCH_CAP && s.credit >= <f64>batched) {
+    // The socket wrote in this turn already: this small write joins a batch that leaves in one
+    // WRITE when the host calls apiFlush at the end of the turn (FLUSH_LATER). The transport
+    // has the credit for it, so it is complete now, as a write the kernel takes at once.
+    fill(scratch, len);
+    s.sendQ.write(scratch, len, BATCH_CAP);
+    s.accepted += len;
+    if (last) emit(abi.EV_WRITE_DONE, s.id, 0);
+    return <i32>len;
+  }
+  markTurn(s);
   let done: u32 = 0;
   if (s.sendQ.size == 0 && s.credit >= 1 && s.wroteIn != epoch) {
     // Nothing queued: hand over straight from scratch, as far as the credit goes.
@@ -224,6 +240,34 @@ export function apiWrite(s: Sock, len: u32, last: bool): i32 {
   }
   pump(s);
   return <i32>done;
+}
+
+// ---------------------------------------------------------------- batching
+
+/** Sockets that wrote since the last apiFlush. */
+const turn: Sock[] = [];
+let flushAsked = false;
+
+/** The socket wrote in this turn: later small writes of the turn are batched (apiWrite). */
+function markTurn(s: Sock): void {
+  if (s.inTurn) return;
+  s.inTurn = true;
+  turn.push(s);
+  if (!flushAsked) {
+    flushAsked = true;
+    emit(abi.EV_FLUSH_LATER, 0);
+  }
+}
+
+/** The end of the turn: every batch leaves, as far as credit goes. */
+export function flushTurn(): void {
+  flushAsked = false;
+  for (let i = 0; i < turn.length; i++) {
+    let s = turn[i];
+    s.inTurn = false;
+    pump(s);
+  }
+  turn.length = 0;
 }
 
 /**
@@ -458,7 +502,9 @@ export function apiDestroy(s: Sock, reset: bool): i32 {
     case State.Closed:
       return abi.EBADF; // destroyed already
     default:
-      // Connecting, or connected in any direction: the transport must be closed.
+      // Connecting, or connected in any direction: the transport must be closed. A batch
+      // of this turn leaves first (Node had handed those writes to the kernel already).
+      pump(s);
       s.setState(State.Closing);
       emit(abi.CMD_CLOSE, s.id, reset ? 1 : 0);
       forget(s);

@@ -321,6 +321,7 @@ export class Core {
   }
   apiRef(h: number, on: boolean): number { return this.#call('apiRef', [h, on ? 1 : 0], 0); }
   apiRefreshTimeout(h: number): number { return this.#call('apiRefreshTimeout', [h], 0); }
+  apiFlush(): number { return this.#call('apiFlush', [], 0); }
 
   apiListen(port: number, backlog: number, flags: number, address: string, prev: number, maxConnections: number,
     before?: (h: number) => void): number {

@@ -83,6 +83,13 @@ export class Stack implements CoreOwner {
       } else this.backend.exec(o);
       return;
     }
+    if (o.op === Op.EV_FLUSH_LATER) {
+      // Writes of this turn wait in the core for its end: the microtasks after the current
+      // synchronous code (a batch of small writes leaves as one WRITE).
+      const core = this.core;
+      queueMicrotask(() => { if (this.#core === core) core.apiFlush(); });
+      return;
+    }
     if (o.op === Op.EV_USER_TIMER) {
       const fn = this.#timers.get(o.a);
       if (this.#timers.delete(o.a)) this.backend.userTimers?.(this.#timers.size);

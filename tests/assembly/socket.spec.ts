@@ -412,3 +412,100 @@ describe("idle timeout", () => {
     tap(false);
   });
 });
+
+function dataOf(op: u32): string {
+  for (let i = 0; i < tapped.length; i++) if (tapped[i].op == op) return tapped[i].data;
+  return "";
+}
+
+describe("batching", () => {
+  it("the first write of a turn leaves at once and asks for FLUSH_LATER; later small ones wait for apiFlush, complete at once", () => {
+    core.apiFlush(now());
+    let h = open();
+    tap(true);
+    putString("ab");
+    expect(core.apiWrite(now(), h, 2, true)).toBe(2);
+    expect(ops()).toBe(abi.EV_FLUSH_LATER.toString() + "," + abi.CMD_WRITE.toString());
+    core.onWritten(now(), h, 2, 1048576.0); // the kernel took it at once
+    tap(true);
+    putString("cd");
+    expect(core.apiWrite(now(), h, 2, true)).toBe(2);
+    putString("ef");
+    expect(core.apiWrite(now(), h, 2, true)).toBe(2);
+    // Complete as the kernel's try-write would complete them; nothing sent yet.
+    expect(ops()).toBe(abi.EV_WRITE_DONE.toString() + "," + abi.EV_WRITE_DONE.toString());
+    tap(true);
+    core.apiFlush(now());
+    expect(ops()).toBe(abi.CMD_WRITE.toString());
+    expect(dataOf(abi.CMD_WRITE)).toBe("cdef");
+    tap(true);
+    putString("gh"); // a new turn: at once again
+    core.apiWrite(now(), h, 2, true);
+    expect(ops()).toBe(abi.EV_FLUSH_LATER.toString() + "," + abi.CMD_WRITE.toString());
+    tap(false);
+    core.apiFlush(now());
+  });
+
+  it("no batch behind a write still pending: later writes complete in order, once confirmed", () => {
+    core.apiFlush(now());
+    let h = open(1);
+    putString("abc");
+    core.apiWrite(now(), h, 3, true); // 1 byte out, 2 queued, the request pending
+    tap(true);
+    putString("d");
+    core.apiWrite(now(), h, 1, true);
+    expect(has(abi.EV_WRITE_DONE)).toBe(false);
+    tap(false);
+    core.apiFlush(now());
+  });
+
+  it("no batch beyond the credit", () => {
+    core.apiFlush(now());
+    let h = open(3);
+    putString("ab");
+    core.apiWrite(now(), h, 2, true);
+    core.onWritten(now(), h, 0, 1); // 2 bytes in flight, 1 byte of credit left
+    tap(true);
+    putString("cd");
+    core.apiWrite(now(), h, 2, true);
+    expect(has(abi.EV_WRITE_DONE)).toBe(false);
+    tap(false);
+    core.apiFlush(now());
+  });
+
+  it("destroy sends the batch of the turn before it closes", () => {
+    core.apiFlush(now());
+    let h = open();
+    putString("ab");
+    core.apiWrite(now(), h, 2, true);
+    core.onWritten(now(), h, 2, 1048576.0);
+    putString("cd");
+    core.apiWrite(now(), h, 2, true);
+    tap(true);
+    core.apiDestroy(now(), h, false);
+    expect(ops()).toBe(abi.CMD_WRITE.toString() + "," + abi.CMD_CLOSE.toString());
+    expect(dataOf(abi.CMD_WRITE)).toBe("cd");
+    tap(false);
+    core.apiFlush(now());
+  });
+
+  it("end() after a batch: FIN only once the batch left and was confirmed", () => {
+    core.apiFlush(now());
+    let h = open();
+    putString("ab");
+    core.apiWrite(now(), h, 2, true);
+    core.onWritten(now(), h, 2, 1048576.0);
+    putString("cd");
+    core.apiWrite(now(), h, 2, true);
+    tap(true);
+    core.apiEnd(now(), h);
+    expect(has(abi.CMD_SHUTDOWN)).toBe(false);
+    tap(true);
+    core.apiFlush(now());
+    expect(ops()).toBe(abi.CMD_WRITE.toString());
+    tap(true);
+    core.onWritten(now(), h, 2, 1048576.0);
+    expect(ops()).toBe(abi.CMD_SHUTDOWN.toString());
+    tap(false);
+  });
+});

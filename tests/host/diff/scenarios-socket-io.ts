@@ -339,6 +339,56 @@ export const socketIoScenarios: Scenario[] = [
       ctx.log.note('client', `closed ${props(c)}`);
     },
   },
+  // ------------------------------------------------------------------ many small writes in one turn
+  // (wasinet batches them into one WRITE at the end of the turn: nothing of it may show)
+  {
+    name: 'small writes in one turn: each write() true, nothing buffered, callbacks in order on the next tick; the peer gets all',
+    async run(ctx) {
+      let got = '';
+      const [server, port] = await serve(ctx, (s) => {
+        s.setEncoding('latin1');
+        s.on('data', (d: string) => { got += d; });
+        s.on('end', () => { ctx.log.note('peer', `end got=${got.length} ok=${got === expected}`); s.end(); });
+      });
+      let expected = '';
+      const c = ctx.net.connect({ port, host: '127.0.0.1' });
+      ctx.log.watch(c, 'client');
+      await once(c, 'connect');
+      const answers: string[] = [];
+      for (let i = 0; i < 200; i++) {
+        const chunk = `<${i}:${'x'.repeat(i % 50)}>`;
+        expected += chunk;
+        answers.push(`${c.write(chunk, () => ctx.log.note('client', `cb ${i}`))}/${c.writableLength}`);
+      }
+      ctx.log.note('client', `answers ${[...new Set(answers)].join(',')} bufferSize=${c.bufferSize} bytesWritten=${c.bytesWritten}`);
+      process.nextTick(() => ctx.log.note('client', 'next tick'));
+      c.end();
+      await closedP(c);
+      ctx.log.note('client', `closed ${props(c)}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'small writes then destroy() in the same turn: every byte still reaches the peer',
+    async run(ctx) {
+      let got = '';
+      const [server, port] = await serve(ctx, (s) => {
+        s.setEncoding('latin1');
+        s.on('data', (d: string) => { got += d; });
+        s.on('error', (e: Error) => ctx.log.note('peer', `error ${summarize(e)}`));
+        s.on('close', () => ctx.log.note('peer', `close got=${got.length}`));
+      });
+      const c = ctx.net.connect({ port, host: '127.0.0.1' });
+      ctx.log.watch(c, 'client');
+      await once(c, 'connect');
+      for (let i = 0; i < 100; i++) c.write('0123456789');
+      c.destroy();
+      await closedP(c);
+      await ctx.until(() => got.length === 1000, 2000).catch(() => {});
+      ctx.log.note('client', `peer has ${got.length}`);
+      await stop(server);
+    },
+  },
   // ------------------------------------------------------------------ destroy / reset
   {
     name: 'destroy(): close(false) without error, properties after, ERR_STREAM_DESTROYED on write',
