@@ -176,6 +176,32 @@ both('ioredis on lib sockets (TCP, Unix socket): a connection idle for 2 s answe
   assert.deepEqual(r, { tcp: each('tcp'), unix: each('unix') });
 });
 
+both('ioredis on lib sockets (TCP, Unix socket): enableAutoPipelining, 5,000 commands issued in one tick, then 64 SETs of 256 KiB at once and their GETs', { timeout: 15000, skip }, async (sc) => {
+  const out: Record<string, unknown> = {};
+  for (const tr of TRANSPORTS) {
+    const c = await client(sc, tr, { enableAutoPipelining: true });
+    const small = await Promise.all(Array.from({ length: 5000 }, (_, i) =>
+      (i % 2 ? c.r.get(`${tr}:a${i - 1}`) : c.r.set(`${tr}:a${i}`, 'x'.repeat(i % 600)))));
+    const sets = await Promise.all(Array.from({ length: 64 }, (_, i) => c.r.set(`${tr}:b${i}`, autoValue(i))));
+    const gets = await Promise.all(Array.from({ length: 64 }, (_, i) => c.r.getBuffer(`${tr}:b${i}`)));
+    const ok = await quit(c);
+    out[tr] = {
+      small: sha256(JSON.stringify(small)), sets: sets.every((x) => x === 'OK'),
+      gets: sha256(gets.map((g) => (g ? sha256(g) : 'null')).join(',')), quit: ok, events: c.events, sockets: socketsOk(sc, c.made, 1),
+    };
+  }
+  return out;
+}, (r) => {
+  const each = {
+    small: sha256(JSON.stringify(Array.from({ length: 5000 }, (_, i) => (i % 2 ? 'x'.repeat((i - 1) % 600) : 'OK')))),
+    sets: true, gets: sha256(Array.from({ length: 64 }, (_, i) => sha256(autoValue(i))).join(',')),
+    quit: 'OK', events: ['connect', 'ready', 'close', 'end'], sockets: true,
+  };
+  assert.deepEqual(r, { tcp: each, unix: each });
+});
+/** The 256 KiB value i: a view into the 16 MiB value (different for every i). */
+const autoValue = (i: number): Buffer => bigValue().subarray(i * 256 * KiB, (i + 1) * 256 * KiB);
+
 const N = 5000;
 /** Message i: mostly small, every 500th 64 KiB (crossing reads). */
 function message(i: number): Buffer {
