@@ -35,7 +35,7 @@ function settings(tr: Transport): pg.ClientConfig {
   return { host: tr === 'tcp' ? '127.0.0.1' : s.socketDir, port: s.port, user: s.user, database: 'postgres' };
 }
 
-/** The sockets pg was given (its `stream` option), and whether each is the lib's and connected where asked. */
+/** The sockets pg was given (through its `stream` option), in order. */
 interface Made { sockets: Sock[] }
 
 function streamOf(sc: Scope, made: Made): () => Sock {
