@@ -47,8 +47,8 @@ const fdsWanted = HOLD_WANTED + FD_MARGIN;
 const raiseFdsTo = softFds >= fdsWanted ? null : Math.min(hardFds, fdsWanted);
 const fdLimit = raiseFdsTo ?? softFds;
 const HOLD = Math.min(HOLD_WANTED, fdLimit - FD_MARGIN);
-const fdNote = raiseFdsTo === null ? `ulimit -n ${softFds}`
-  : `ulimit -n raised from ${softFds} to ${raiseFdsTo}` + (HOLD < HOLD_WANTED ? ` (hard limit ${hardFds}): ${HOLD} connections instead of ${HOLD_WANTED}` : '');
+const fdNote = (raiseFdsTo === null || raiseFdsTo === softFds ? `ulimit -n ${fdLimit}` : `ulimit -n raised from ${softFds} to ${raiseFdsTo}`)
+  + (HOLD < HOLD_WANTED ? ` (the hard limit): ${HOLD} idle connections instead of ${HOLD_WANTED}` : '');
 
 function spawnPinned(cpu: number, args: string[]): ChildProcess {
   let cmd = [process.execPath, ...args];
@@ -59,7 +59,8 @@ function spawnPinned(cpu: number, args: string[]): ChildProcess {
 
 // ---- the cells ----
 type Better = 'higher' | 'lower';
-interface Metric { key: string; label: string; better: Better }
+/** `floor`: below this node:net median the ratio is not given (a ratio to about nothing says nothing). */
+interface Metric { key: string; label: string; better: Better; floor?: number }
 interface Cell { name: string; spec: Spec; metrics: Metric[] }
 
 const q = <T>(full: T, quick: T): T => (QUICK ? quick : full);
@@ -67,6 +68,8 @@ const CAP_MS = q(4000, 1000);
 const transports = ['tcp', 'unix'] as const;
 const T = (t: string): string => (t === 'tcp' ? 'TCP' : 'Unix');
 const cells: Cell[] = [];
+/** Memory deltas under this many bytes per connection count as none (no ratio). */
+const BYTES_FLOOR = 64;
 
 // 1. connect + end + close.
 for (const role of ['client', 'server'] as const) {
@@ -88,10 +91,10 @@ for (const role of ['client', 'server'] as const) {
       spec: { kind: 'hold', transport, role, count: HOLD, window: 64, warmup: 64 },
       metrics: [
         { key: 'openMs', label: `ms to open ${HOLD}`, better: 'lower' },
-        { key: 'rss', label: 'RSS bytes/connection', better: 'lower' },
-        { key: 'heapUsed', label: 'JS heap bytes/connection', better: 'lower' },
-        { key: 'external', label: 'external bytes/connection', better: 'lower' },
-        { key: 'arrayBuffers', label: 'arrayBuffers bytes/connection', better: 'lower' },
+        { key: 'rss', label: 'RSS bytes/connection', better: 'lower', floor: BYTES_FLOOR },
+        { key: 'heapUsed', label: 'JS heap bytes/connection', better: 'lower', floor: BYTES_FLOOR },
+        { key: 'external', label: 'external bytes/connection', better: 'lower', floor: BYTES_FLOOR },
+        { key: 'arrayBuffers', label: 'arrayBuffers bytes/connection', better: 'lower', floor: BYTES_FLOOR },
       ],
     });
   }
@@ -115,7 +118,7 @@ for (const [chunk, label, total] of [[64, '64 B', q(24 * MiB, 2 * MiB)], [16 * K
 for (const transport of transports) {
   cells.push({
     name: `1-byte echo round trips, library is client, ${T(transport)}`,
-    spec: { kind: 'echo', transport, count: q(40_000, 2000), capMs: CAP_MS, warmup: q(2000, 200) },
+    spec: { kind: 'echo', transport, count: q(30_000, 2000), capMs: CAP_MS, warmup: q(2000, 200) },
     metrics: [
       { key: 'rate', label: 'round trips/s', better: 'higher' },
       { key: 'cpuPer10k', label: 'library CPU ms/10k round trips', better: 'lower' },
@@ -164,15 +167,18 @@ async function measure(cell: Cell, lib: Lib, dir: string): Promise<Outcome> {
   try {
     return await new Promise<Outcome>((resolve) => {
       const fail = (error: string): void => resolve({ ok: false, error: `${error}${stderr.length ? `\n${stderr.join('').slice(-2000)}` : ''}` });
-      timer = setTimeout(() => fail(`timed out after ${RUN_TIMEOUT_MS / 1000} s`), RUN_TIMEOUT_MS);
+      timer = setTimeout(() => {
+        fail(`timed out after ${RUN_TIMEOUT_MS / 1000} s`);
+        for (const c of children) c.kill('SIGKILL');
+      }, RUN_TIMEOUT_MS);
       const peer = start(1, [path.join(here, 'peer.js'), dir], 'peer');
-      peer.once('exit', (code, signal) => fail(`peer exited early (${signal ?? code})`));
+      peer.once('close', (code, signal) => fail(`peer exited early (${signal ?? code})`));
       let worker: ChildProcess | null = null;
       onLines(peer.stdout!, (m: { ready?: PeerEndpoints; reply?: unknown }) => {
         if (m.ready) {
           const input: WorkerInput = { spec: cell.spec, peer: m.ready, dir };
           worker = start(0, ['--expose-gc', path.join(here, 'worker.js'), lib, JSON.stringify(input)], 'worker');
-          worker.once('exit', (code, signal) => fail(`worker exited without a result (${signal ?? code})`));
+          worker.once('close', (code, signal) => fail(`worker exited without a result (${signal ?? code})`));
           onLines(worker.stdout!, (w: { peer?: unknown; result?: WorkerResult; error?: string }) => {
             if (w.peer) sendLine(peer.stdin!, w.peer);
             else if (w.result) resolve({ ok: true, result: w.result });
@@ -186,7 +192,7 @@ async function measure(cell: Cell, lib: Lib, dir: string): Promise<Outcome> {
   } finally {
     clearTimeout(timer);
     for (const c of children) {
-      c.removeAllListeners('exit');
+      c.removeAllListeners('close');
       c.stdin!.end();
     }
     const killer = setTimeout(() => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL'); }, 5000);
@@ -267,7 +273,7 @@ async function run(): Promise<Row[]> {
       const b = per('wasinet');
       rows.push({
         cell: cell.name, metric: m.label, better: m.better, 'node:net': a, wasinet: b,
-        ratio: a && b && a.median > 0 && b.median > 0 ? b.median / a.median : null,
+        ratio: a && b && a.median > (m.floor ?? 0) && b.median > 0 ? b.median / a.median : null,
         wide: [a, b].some((s) => s !== null && s.spread > WIDE),
         capped: { 'node:net': r['node:net'].filter((o) => o.ok && o.result.capped).length, wasinet: r.wasinet.filter((o) => o.ok && o.result.capped).length },
         failures: { 'node:net': r['node:net'].flatMap((o) => (o.ok ? [] : [o.error])), wasinet: r.wasinet.flatMap((o) => (o.ok ? [] : [o.error])) },
@@ -304,7 +310,8 @@ async function run(): Promise<Row[]> {
     return fails.length ? `${v}; failed ${fails.length}/${ROUNDS}` : v;
   };
   for (const row of rows) {
-    const ratio = row.ratio === null ? '—' : row.ratio.toFixed(2) + (row.wide ? ' ⚠' : '');
+    const tiny = row.ratio === null && row['node:net'] !== null && row.wasinet !== null;
+    const ratio = row.ratio !== null ? row.ratio.toFixed(2) + (row.wide ? ' ⚠' : '') : tiny ? 'n/a (≈ 0 or negative)' : '—';
     out.push(`| ${row.cell} | ${row.metric} | ${row.better} | ${cellOf(row['node:net'], row.failures['node:net'])} | ${cellOf(row.wasinet, row.failures.wasinet)} | ${ratio} | ${row.otherLoad === null ? '—' : pct(row.otherLoad)} |`);
   }
   out.push('');
@@ -312,7 +319,12 @@ async function run(): Promise<Row[]> {
   for (const row of rows) {
     for (const lib of LIBS) {
       if (row.capped[lib]) notes.push(`- ${row.cell} — ${lib}: the time cap ended ${row.capped[lib]} of ${ROUNDS} runs before the full count (rates are over what completed).`);
-      for (const f of row.failures[lib]) notes.push(`- ${row.cell} — ${lib} FAILED: ${f.replace(/\n/g, ' ').slice(0, 500)}`);
+      const errors = new Map<string, number>();
+      for (const f of row.failures[lib]) {
+        const e = f.replace(/\s+/g, ' ').slice(0, 500);
+        errors.set(e, (errors.get(e) ?? 0) + 1);
+      }
+      for (const [e, k] of errors) notes.push(`- ${row.cell} — ${lib} FAILED in ${k} of ${ROUNDS} runs: ${e}`);
     }
   }
   const uniqueNotes = [...new Set(notes)];
