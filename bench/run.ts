@@ -154,9 +154,11 @@ type Outcome = ({ ok: true; result: WorkerResult } | { ok: false; error: string 
 async function measure(cell: Cell, lib: Lib, dir: string): Promise<Outcome> {
   const children: ChildProcess[] = [];
   const stderr: string[] = [];
+  let fail = (_error: string): void => {};
   const start = (cpu: number, args: string[], who: string): ChildProcess => {
     const c = spawnPinned(cpu, args);
     children.push(c);
+    c.on('error', (e) => fail(`${who} could not be started: ${e.message}`));
     c.stderr!.setEncoding('utf8');
     c.stderr!.on('data', (d: string) => stderr.push(`${who}: ${d}`));
     c.stdin!.on('error', () => {}); // a child that died is reported through its exit
@@ -166,7 +168,7 @@ async function measure(cell: Cell, lib: Lib, dir: string): Promise<Outcome> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await new Promise<Outcome>((resolve) => {
-      const fail = (error: string): void => resolve({ ok: false, error: `${error}${stderr.length ? `\n${stderr.join('').slice(-2000)}` : ''}` });
+      fail = (error) => resolve({ ok: false, error: `${error}${stderr.length ? `\n${stderr.join('').slice(-2000)}` : ''}` });
       timer = setTimeout(() => {
         fail(`timed out after ${RUN_TIMEOUT_MS / 1000} s`);
         for (const c of children) c.kill('SIGKILL');

@@ -276,5 +276,8 @@ async function main(spec: Spec): Promise<WorkerResult> {
 
 main(input.spec).then(
   (result) => process.stdout.write(JSON.stringify({ result }) + '\n', () => process.exit(0)),
-  (e: Error) => process.stdout.write(JSON.stringify({ error: String(e?.message ?? e) }) + '\n', () => process.exit(0)),
+  (e: Error) => {
+    console.error(e?.stack ?? e);
+    process.stdout.write(JSON.stringify({ error: String(e?.message ?? e) }) + '\n', () => process.exit(0));
+  },
 );
