@@ -4,7 +4,7 @@
 // host/core/abi.ts (the host's constants and name tables); a test checks that both are up to
 // date. docs/abi.md explains every entry. Numbers are part of the ABI: append, never renumber.
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 // Errors cross the boundary as these small positive numbers (0 means success). The names are
 // libuv's; the host maps a name to the platform's errno (util.getSystemErrorMap) when it builds

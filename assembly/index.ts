@@ -147,10 +147,11 @@ export function apiPause(t: f64, h: u32): i32 {
   return done(s === null ? abi.EBADF : socket.apiPause(s));
 }
 
-export function apiDestroy(t: f64, h: u32, reset: bool): i32 {
+/** `flags`: DESTROY_RESET (1) for an RST, DESTROY_ERROR (2) when destroyed with an error. */
+export function apiDestroy(t: f64, h: u32, flags: i32): i32 {
   setNow(t);
   let s = sock(h);
-  return done(s === null ? abi.EBADF : socket.apiDestroy(s, reset));
+  return done(s === null ? abi.EBADF : socket.apiDestroy(s, flags));
 }
 
 export function apiSetTimeout(t: f64, h: u32, ms: f64): i32 {
@@ -190,10 +191,11 @@ export function apiRef(t: f64, h: u32, on: bool): i32 {
 
 // ---------------------------------------------------------------- sockets: transport inputs
 
-export function onResolved(t: f64, h: u32, count: u32): i32 {
+export function onResolved(t: f64, h: u32, count: u32, len: u32): i32 {
   setNow(t);
   let s = sock(h);
-  return done(s === null ? abi.EBADF : socket.onResolved(s, count));
+  if (len > SCRATCH_SIZE) return done(-abi.EINVAL);
+  return done(s === null ? -abi.EBADF : socket.onResolved(s, count, len));
 }
 
 export function onConnect(t: f64, h: u32, status: i32, op: i32, credit: f64, localPort: i32,
@@ -322,10 +324,10 @@ export function bytesRead(h: u32): f64 { let s = sock(h); return s === null ? -1
 export function writeQueueSize(h: u32): u32 { let s = sock(h); return s === null ? 0 : s.sendQ.size; }
 export function readQueueSize(h: u32): u32 { let s = sock(h); return s === null ? 0 : s.recvQ.size; }
 export function socketState(h: u32): i32 { let s = sock(h); return s === null ? -1 : <i32>s.state; }
-/** Bit 0: the consumer wants data (apiRead .. apiPause); bit 1: ref'ed. 0 for a freed handle. */
+/** Bit 0: the consumer wants data (apiRead .. apiPause); bit 1: ref'ed; bit 2: IPC. 0 for a freed handle. */
 export function socketFlags(h: u32): i32 {
   let s = sock(h);
-  return s === null ? 0 : (s.wantRead ? 1 : 0) | (s.refed ? 2 : 0);
+  return s === null ? 0 : (s.wantRead ? 1 : 0) | (s.refed ? 2 : 0) | (s.ipc ? 4 : 0);
 }
 export function connections(h: u32): i32 { let l = listener(h); return l === null ? -1 : l.count; }
 export function maxConnections(h: u32): f64 { let l = listener(h); return l === null ? 0 : l.maxConnections; }

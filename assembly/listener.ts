@@ -73,6 +73,7 @@ export function onConnection(l: Listener, credit: f64, family: i32, ports: f64, 
   }
   l.count++;
   s.server = l.id;
+  s.ipc = family == 0;
   emit(abi.EV_CONNECTION, l.id, s.id, family, ports, scratch, len);
   return s.id;
 }

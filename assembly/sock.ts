@@ -49,6 +49,8 @@ export class Sock {
   announced: bool = false; // CONNECT_ATTEMPT emitted for the current attempt
 
   refed: bool = true;
+  ipc: bool = false;     // a Unix socket or pipe: no socket options
+  hadError: bool = false; // destroyed with an error: CLOSED says so
   noDelay: bool = false;
   keepAlive: bool = false;
   keepAliveDelay: f64 = 0;

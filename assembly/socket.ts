@@ -66,6 +66,7 @@ export function apiConnect(s: Sock, target: i32, port: i32, localPort: i32, host
     return 0;
   }
   s.addrs = [new Addr(target == TARGET_IPC ? 0 : target, host)];
+  s.ipc = target == TARGET_IPC;
   s.multi = false;
   s.attempt = 0;
   startAttempt(s);
@@ -90,30 +91,54 @@ export function apiOpen(s: Sock, fd: i32): i32 {
 }
 
 /**
- * The addresses to try, resolved and ordered by the host. Scratch holds `count` records of
- * [family u8][length u8][address bytes]. One address connects plainly; several are tried in
- * turn with an attempt timer between them (autoSelectFamily).
+ * The addresses the lookup gave, valid ones only, in its order. Scratch holds `count` records of
+ * [family u8][length u8][address bytes] within `len` bytes. As Node's autoSelectFamily does, each
+ * address is tried once, and the families alternate, the first address's family first. One
+ * address connects plainly; several are tried in turn with an attempt timer between them.
+ * Returns how many addresses will be tried (the host sets up for several), or a negative errno.
  */
-export function onResolved(s: Sock, count: u32): i32 {
+export function onResolved(s: Sock, count: u32, len: u32): i32 {
   switch (s.state) {
     case State.Resolving: break;
-    default: return abi.EINVAL; // destroyed while resolving: nothing to do
+    default: return -abi.EINVAL; // destroyed while resolving: nothing to do
   }
-  if (count == 0) return abi.EINVAL;
-  let addrs: Addr[] = [];
+  if (count == 0) return -abi.EINVAL;
+  let first: Addr[] = [];
+  let second: Addr[] = [];
+  let firstFamily = -1;
   let p: u32 = 0;
   for (let i: u32 = 0; i < count; i++) {
+    if (p + 2 > len) return -abi.EINVAL;
     let family = <i32>load<u8>(scratch + p);
-    let len = <u32>load<u8>(scratch + p + 1);
-    addrs.push(new Addr(family, takeScratch(p + 2, len)));
-    p += 2 + len;
+    let n = <u32>load<u8>(scratch + p + 1);
+    if (p + 2 + n > len) return -abi.EINVAL;
+    let a = new Addr(family, takeScratch(p + 2, n));
+    p += 2 + n;
+    if (firstFamily < 0) firstFamily = family;
+    let group = family == firstFamily ? first : second;
+    if (!contains(group, a)) group.push(a);
+  }
+  let addrs: Addr[] = [];
+  let most = max(first.length, second.length);
+  for (let i = 0; i < most; i++) {
+    if (i < first.length) addrs.push(first[i]);
+    if (i < second.length) addrs.push(second[i]);
   }
   s.addrs = addrs;
-  s.multi = count > 1;
+  s.multi = addrs.length > 1;
   s.attempt = 0;
   refreshIdle(s);
   startAttempt(s);
-  return 0;
+  return addrs.length;
+}
+
+function contains(group: Addr[], a: Addr): bool {
+  for (let i = 0; i < group.length; i++) {
+    let b = group[i];
+    if (b.text.byteLength != a.text.byteLength) continue;
+    if (memory.compare(changetype<usize>(b.text), changetype<usize>(a.text), <usize>a.text.byteLength) == 0) return true;
+  }
+  return false;
 }
 
 function startAttempt(s: Sock): void {
@@ -165,7 +190,9 @@ export function onConnect(s: Sock, status: i32, op: i32, credit: f64, localPort:
     announce(s);
     // A connect call that failed at once carries the socket's local address (Node names it in
     // the message); Node reports it as a failed attempt only while trying several addresses.
-    let text = atOnce ? joinNul(a.text, takeScratch(0, len)) : a.text;
+    // The data is always `address NUL local` (local empty otherwise): an abstract socket name
+    // starts with NUL, so the host splits at the last NUL.
+    let text = joinNul(a.text, atOnce ? takeScratch(0, len) : null);
     if (!atOnce || s.multi) emitBuf(abi.EV_CONNECT_ATTEMPT_FAILED, s.id, s.port, a.family, status, text);
     if (s.multi) {
       nextAttempt(s);
@@ -177,8 +204,9 @@ export function onConnect(s: Sock, status: i32, op: i32, credit: f64, localPort:
   announce(s);
   s.setState(State.Open);
   s.credit = credit;
-  if (s.noDelay) emit(abi.CMD_SET_OPTION, s.id, abi.OPT_NO_DELAY, 1);
-  if (s.keepAlive) emit(abi.CMD_SET_OPTION, s.id, abi.OPT_KEEP_ALIVE, 1, s.keepAliveDelay);
+  if (family == 0) s.ipc = true; // an opened fd of a pipe
+  if (s.noDelay && !s.ipc) emit(abi.CMD_SET_OPTION, s.id, abi.OPT_NO_DELAY, 1);
+  if (s.keepAlive && !s.ipc) emit(abi.CMD_SET_OPTION, s.id, abi.OPT_KEEP_ALIVE, 1, s.keepAliveDelay);
   if (!s.refed) emit(abi.CMD_REF, s.id, 0);
   refreshIdle(s);
   emit(abi.EV_CONNECTED, s.id, localPort, family, remotePort, scratch, len);
@@ -474,11 +502,24 @@ export function idleFired(s: Sock): void {
   if (s.state < State.Closing) emit(abi.EV_TIMEOUT, s.id);
 }
 
+/**
+ * setNoDelay/setKeepAlive: the transport hears of a change only (Node's rule: the same value
+ * again, or keep-alive off with another delay, is no call); before the connection, at connect.
+ * A Unix socket or pipe has no options.
+ */
 export function apiSetOption(s: Sock, opt: i32, value: f64, value2: f64): i32 {
-  if (opt == abi.OPT_NO_DELAY) s.noDelay = value != 0;
-  else if (opt == abi.OPT_KEEP_ALIVE) { s.keepAlive = value != 0; s.keepAliveDelay = value2; }
-  else return abi.EINVAL;
-  if (s.connected()) emit(abi.CMD_SET_OPTION, s.id, opt, value, value2);
+  let on = value != 0;
+  if (opt == abi.OPT_NO_DELAY) {
+    if (on == s.noDelay) return 0;
+    s.noDelay = on;
+  } else if (opt == abi.OPT_KEEP_ALIVE) {
+    if (on == s.keepAlive && (!on || value2 == s.keepAliveDelay)) return 0;
+    s.keepAlive = on;
+    s.keepAliveDelay = value2;
+  } else {
+    return abi.EINVAL;
+  }
+  if (s.connected() && !s.ipc) emit(abi.CMD_SET_OPTION, s.id, opt, on ? 1 : 0, value2);
   return 0;
 }
 
@@ -489,14 +530,20 @@ export function apiRef(s: Sock, on: bool): i32 {
   return 0;
 }
 
-/** destroy(): close the transport (RST with `reset`); pending bytes are dropped. */
-export function apiDestroy(s: Sock, reset: bool): i32 {
+/** apiDestroy flags. */
+export const DESTROY_RESET: i32 = 1;     // RST instead of a graceful close
+export const DESTROY_ERROR: i32 = 2;     // destroyed with an error: CLOSED says so (Node's 'close' argument)
+
+/** destroy(): close the transport (RST with DESTROY_RESET); pending bytes are dropped. */
+export function apiDestroy(s: Sock, flags: i32): i32 {
+  let reset = (flags & DESTROY_RESET) != 0;
   switch (s.state) {
     case State.Idle:
     case State.Resolving:
       // No transport to close: closed at once (host/net defers 'close' like Node).
+      s.hadError = (flags & DESTROY_ERROR) != 0;
       forget(s);
-      finish(s);
+      finish(s, true);
       return 0;
     case State.Closing:
     case State.Closed:
@@ -505,6 +552,7 @@ export function apiDestroy(s: Sock, reset: bool): i32 {
       // Connecting, or connected in any direction: the transport must be closed. A batch
       // of this turn leaves first (Node had handed those writes to the kernel already).
       pump(s);
+      s.hadError = (flags & DESTROY_ERROR) != 0;
       s.setState(State.Closing);
       emit(abi.CMD_CLOSE, s.id, reset ? 1 : 0);
       forget(s);
@@ -534,11 +582,12 @@ export function onClosed(s: Sock): i32 {
     case State.Closing: break; // the close we asked for
     default: return abi.EINVAL; // still ours: host/net destroys it after the error it got
   }
-  finish(s);
+  finish(s, false);
   return 0;
 }
 
-function finish(s: Sock): void {
+/** CLOSED: `a` 1 when destroyed with an error, `b` 1 when there was no transport to wait for. */
+function finish(s: Sock, atOnce: bool): void {
   // Requests still pending are canceled as libuv cancels writes at close, before 'close'.
   while (s.marks.length > 0) {
     s.marks.shift();
@@ -546,5 +595,5 @@ function finish(s: Sock): void {
   }
   s.setState(State.Closed);
   sockets.delete(s.id);
-  emit(abi.EV_CLOSED, s.id);
+  emit(abi.EV_CLOSED, s.id, s.hadError ? 1 : 0, atOnce ? 1 : 0);
 }

@@ -525,7 +525,8 @@ export class SimBackend implements Backend {
         net.schedule(net.latency(), () => {
           if (!this.#pendingConnect(h, attempt)) return;
           this.#connects.delete(h);
-          const code = path !== null && !l ? ERRNO.ENOENT : ERRNO.ECONNREFUSED;
+          // A missing file is ENOENT; an abstract name (Linux, no file) that nobody listens on is refused.
+          const code = path !== null && !l && !path.startsWith('\0') ? ERRNO.ENOENT : ERRNO.ECONNREFUSED;
           this.#core.onConnect(h, code, SYSCALL.connect, 0, 0, 0, 0, '', '');
         });
         return;

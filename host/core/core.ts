@@ -314,7 +314,8 @@ export class Core {
   apiEnd(h: number): number { return this.#call('apiEnd', [h], 0); }
   apiRead(h: number): number { return this.#call('apiRead', [h], 0); }
   apiPause(h: number): number { return this.#call('apiPause', [h], 0); }
-  apiDestroy(h: number, reset: boolean): number { return this.#call('apiDestroy', [h, reset ? 1 : 0], 0); }
+  /** `flags`: 1 reset (RST), 2 destroyed with an error (CLOSED says so). */
+  apiDestroy(h: number, flags: number): number { return this.#call('apiDestroy', [h, flags], 0); }
   apiSetTimeout(h: number, ms: number): number { return this.#call('apiSetTimeout', [h, ms], 0); }
   apiSetOption(h: number, opt: number, value: number, value2: number): number {
     return this.#call('apiSetOption', [h, opt, value, value2], 0);
@@ -336,7 +337,8 @@ export class Core {
 
   // ------------------------------------------------------------ transport inputs
 
-  onResolved(h: number, addresses: readonly ResolvedAddress[]): number {
+  /** The lookup's valid addresses in its order; returns how many the core will try (`before` sees it first). */
+  onResolved(h: number, addresses: readonly ResolvedAddress[], before?: (tried: number) => void): number {
     const mem = this.#mem();
     let p = this.scratch;
     for (const { address, family } of addresses) {
@@ -345,7 +347,8 @@ export class Core {
       mem[p + 1] = r.written;
       p += 2 + r.written;
     }
-    return this.#call('onResolved', [h, addresses.length], p - this.scratch);
+    const len = p - this.scratch;
+    return this.#call('onResolved', [h, addresses.length, len], len, before);
   }
 
   onConnect(h: number, status: number, op: number, credit: number, localPort: number, remotePort: number,
@@ -432,6 +435,8 @@ export class Core {
   // ------------------------------------------------------------ queries (not traced)
 
   readQueueSize(h: number): number { return this.#x.readQueueSize(h); }
+  /** Bytes the transport delivered to socket `h` (Node's bytesRead); -1 for a freed handle. */
+  bytesRead(h: number): number { return this.#x.bytesRead(h); }
   writeQueueSize(h: number): number { return this.#x.writeQueueSize(h); }
   /** Bit 0: the consumer wants data (reading); bit 1: the socket keeps the process alive. */
   socketFlags(h: number): number { return this.#x.socketFlags(h); }

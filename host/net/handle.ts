@@ -20,36 +20,54 @@
 //   getAsyncId, getProviderType   the async id the http client uses as a trigger id
 //   fd, bytesRead, bytesWritten, writeQueueSize, getsockname, getpeername, ref/unref/hasRef
 //
-// docs/design.md lists every internal member of a socket that Node's consumers use and what
-// wasinet gives each.
+// The handle asks its Socket for all of it through the symbol-keyed methods below (on the
+// Socket's prototype: a handle costs one small object, no closures). docs/design.md lists
+// every internal member of a socket that Node's consumers use and what wasinet gives each.
 import { executionAsyncId } from 'node:async_hooks';
 import { Opt } from '../core/abi.js';
 
+export const kReadStart = Symbol('wasinet.handle.readStart');
+export const kReadStop = Symbol('wasinet.handle.readStop');
+export const kReading = Symbol('wasinet.handle.reading');
+export const kTransportOption = Symbol('wasinet.handle.option');
+export const kCloseTransport = Symbol('wasinet.handle.close');
+export const kFd = Symbol('wasinet.handle.fd');
+export const kWriteQueueSize = Symbol('wasinet.handle.writeQueueSize');
+export const kRefHandle = Symbol('wasinet.handle.ref');
+export const kHasRef = Symbol('wasinet.handle.hasRef');
+export const kSockname = Symbol('wasinet.handle.sockname');
+export const kPeername = Symbol('wasinet.handle.peername');
+
 /** What a handle asks of the Socket it belongs to (the Socket keeps the connection's state). */
 export interface HandleOwner {
-  readStart(): number;
-  readStop(): number;
+  [kReadStart](): number;
+  [kReadStop](): number;
+  [kReading](): boolean;
   /** Carries out a SET_OPTION on the transport. */
-  setOption(opt: number, value: number, value2: number): void;
-  closeTransport(cb?: () => void): void;
-  fd(): number;
-  bytesRead(): number;
-  bytesWritten(): number;
-  writeQueueSize(): number;
-  reading(): boolean;
-  sockname(): { address?: string; family?: string; port?: number };
-  peername(): { address?: string; family?: string; port?: number };
-  ref(on: boolean): void;
-  hasRef(): boolean;
+  [kTransportOption](opt: number, value: number, value2: number): void;
+  [kCloseTransport](handle: PipeHandle, cb?: () => void): void;
+  [kFd](): number;
+  [kWriteQueueSize](): number;
+  [kRefHandle](on: boolean): void;
+  [kHasRef](): boolean;
+  [kSockname](): object;
+  [kPeername](): object;
+  readonly bytesRead: number;
+  readonly _bytesDispatched: number;
 }
 
-const kOwner = Symbol('wasinet.handleOwner');
+const kOwner = Symbol('wasinet.handle.owner');
+/** `_handle.close()` was called: 1 closing, 2 closed (the Socket reads and sets it). */
+export const kClosed = Symbol('wasinet.handle.closed');
+export const kCloseCb = Symbol('wasinet.handle.closeCb');
 
 /** The `_handle` of an IPC socket: a libuv Pipe has no socket options. */
 export class PipeHandle {
   /** Set by consumers that would take a stream handle over (http's server marks it). */
   _consumed?: boolean;
   readonly [kOwner]: HandleOwner;
+  [kClosed] = 0;
+  [kCloseCb]: (() => void) | null = null;
   readonly #asyncId: number;
 
   constructor(owner: HandleOwner) {
@@ -58,36 +76,36 @@ export class PipeHandle {
   }
 
   get reading(): boolean {
-    return this[kOwner].reading();
+    return this[kOwner][kReading]();
   }
 
   /** net.js and the http server set it next to readStart/readStop; the core keeps the truth. */
   set reading(_value: boolean) {}
 
-  readStart(): number { return this[kOwner].readStart(); }
-  readStop(): number { return this[kOwner].readStop(); }
+  readStart(): number { return this[kOwner][kReadStart](); }
+  readStop(): number { return this[kOwner][kReadStop](); }
 
-  close(cb?: () => void): void { this[kOwner].closeTransport(cb); }
+  close(cb?: () => void): void { this[kOwner][kCloseTransport](this, cb); }
 
-  ref(): void { this[kOwner].ref(true); }
-  unref(): void { this[kOwner].ref(false); }
-  hasRef(): boolean { return this[kOwner].hasRef(); }
+  ref(): void { this[kOwner][kRefHandle](true); }
+  unref(): void { this[kOwner][kRefHandle](false); }
+  hasRef(): boolean { return this[kOwner][kHasRef](); }
 
   getAsyncId(): number { return this.#asyncId; }
   getProviderType(): string { return this instanceof TcpHandle ? 'TCPWRAP' : 'PIPEWRAP'; }
 
-  get fd(): number { return this[kOwner].fd(); }
-  get bytesRead(): number { return this[kOwner].bytesRead(); }
-  get bytesWritten(): number { return this[kOwner].bytesWritten(); }
-  get writeQueueSize(): number { return this[kOwner].writeQueueSize(); }
+  get fd(): number { return this[kOwner][kFd](); }
+  get bytesRead(): number { return this[kOwner].bytesRead; }
+  get bytesWritten(): number { return this[kOwner]._bytesDispatched; }
+  get writeQueueSize(): number { return this[kOwner][kWriteQueueSize](); }
 
   getsockname(out: Record<string, unknown>): number {
-    Object.assign(out, this[kOwner].sockname());
+    Object.assign(out, this[kOwner][kSockname]());
     return 0;
   }
 
   getpeername(out: Record<string, unknown>): number {
-    Object.assign(out, this[kOwner].peername());
+    Object.assign(out, this[kOwner][kPeername]());
     return 0;
   }
 }
@@ -95,13 +113,13 @@ export class PipeHandle {
 /** The `_handle` of a TCP socket. */
 export class TcpHandle extends PipeHandle {
   setNoDelay(enable: boolean): number {
-    this[kOwner].setOption(Opt.NoDelay, enable ? 1 : 0, 0);
+    this[kOwner][kTransportOption](Opt.NoDelay, enable ? 1 : 0, 0);
     return 0;
   }
 
   /** `initialDelay` in seconds, as libuv's TCP handle takes it. */
   setKeepAlive(enable: boolean, initialDelay: number): number {
-    this[kOwner].setOption(Opt.KeepAlive, enable ? 1 : 0, (initialDelay | 0) * 1000);
+    this[kOwner][kTransportOption](Opt.KeepAlive, enable ? 1 : 0, (initialDelay | 0) * 1000);
     return 0;
   }
 }

@@ -9,6 +9,7 @@ import type { Output, CoreTrap } from '../core/core.js';
 import { Op, ListenFlag, SYSCALLS } from '../core/abi.js';
 import { Stack, getDefaultStack, kNotify, kTrapped, type Endpoint } from './stack.js';
 import { Socket, kStack, kAccepted } from './socket.js';
+import { splitLast } from './socket-connect.js';
 import { guardAccessors } from './accessors.js';
 import { normalizeArgs, isPipeName, backlogArg } from './args.js';
 import { isClusterWorker } from '../backend/backend.js';
@@ -271,7 +272,7 @@ export class Server extends EventEmitter implements Endpoint {
       }
       case Op.EV_CONNECTION: return this.#onConnection(o);
       case Op.EV_DROP: {
-        const [localAddress, remoteAddress] = o.data ? o.data.toString().split('\0') : ['', ''];
+        const [localAddress, remoteAddress] = splitLast(o.data);
         if (o.b === 0) { this.emit('drop'); return; }
         const ports = o.c;
         // Node 20 builds this argument with a null prototype.
@@ -295,7 +296,7 @@ export class Server extends EventEmitter implements Endpoint {
   }
 
   #onConnection(o: Output): void {
-    const [localAddress, remoteAddress] = o.data ? o.data.toString().split('\0') : ['', ''];
+    const [localAddress, remoteAddress] = splitLast(o.data);
     const ports = o.c;
     const SocketClass = (this.#stack as unknown as { Socket?: typeof Socket }).Socket ?? Socket;
     const socket = new SocketClass({

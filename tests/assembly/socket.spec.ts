@@ -69,7 +69,7 @@ function readEnded(): u32 { let h = open(); core.onEof(now(), h); return h; }
 function lastEnding(): u32 { let h = open(0); queueByte(h); core.onEof(now(), h); core.apiEnd(now(), h); return h; }
 function lastAck(): u32 { let h = readEnded(); core.apiEnd(now(), h); return h; }
 function done(): u32 { let h = lastAck(); core.onShutdown(now(), h, 0); return h; }
-function closing(): u32 { let h = open(); core.apiDestroy(now(), h, false); return h; }
+function closing(): u32 { let h = open(); core.apiDestroy(now(), h, 0); return h; }
 
 function reach(s: State): u32 {
   switch (s) {
@@ -104,7 +104,7 @@ function apply(input: i32, h: u32): i32 {
     case I_EOF: return core.onEof(now(), h);
     case I_SHUTDOWN: return core.onShutdown(now(), h, 0);
     case I_DATA: store<u8>(scratch, 67); return core.onData(now(), h, 1);
-    case I_DESTROY: return core.apiDestroy(now(), h, false);
+    case I_DESTROY: return core.apiDestroy(now(), h, 0);
     case I_CLOSED: return core.onClosed(now(), h);
     case I_ERROR: return core.onError(now(), h, abi.ECONNRESET, abi.SYS_READ);
     case I_CONNECT: return core.onConnect(now(), h, 0, 0, 100, 1, 2, 4, 0);
@@ -114,7 +114,8 @@ function apply(input: i32, h: u32): i32 {
     case I_OPEN: return core.apiOpen(now(), h, 7);
     case I_RESOLVED: {
       store<u8>(scratch, 4); store<u8>(scratch + 1, 7); putString("1.2.3.4", 2);
-      return core.onResolved(now(), h, 1);
+      let r = core.onResolved(now(), h, 1, 9);
+      return r < 0 ? r : 0;
     }
     case I_BOUND: return core.onBound(now(), h);
     case I_PAUSE: return core.apiPause(now(), h);
@@ -163,7 +164,7 @@ describe("socket state machine", () => {
           trace("state " + s.toString() + " input " + i.toString() + " -> " + got.toString() + ", want " + TABLE[s][i].toString());
         }
         // Free it, so that its timers cannot fire in the tests below.
-        core.apiDestroy(now(), h, false);
+        core.apiDestroy(now(), h, 0);
         core.onClosed(now(), h);
       }
     }
@@ -225,7 +226,7 @@ describe("connecting", () => {
     store<u8>(scratch, 4); store<u8>(scratch + 1, 8); putString("10.0.0.1", 2);
     store<u8>(scratch + 10, 6); store<u8>(scratch + 11, 3); putString("::1", 12);
     tap(true);
-    core.onResolved(now(), h, 2);
+    expect(core.onResolved(now(), h, 2, 15)).toBe(2);
     expect(has(abi.CMD_CONNECT)).toBe(true);
     expect(has(abi.CMD_TIMER)).toBe(true);
     tap(true);
@@ -247,7 +248,7 @@ describe("connecting", () => {
     expect(tapped[1].op).toBe(abi.EV_ERROR);
     expect(tapped[1].a).toBe(abi.ECONNREFUSED);
     expect(tapped[1].c).toBe(80);
-    expect(tapped[1].data).toBe("127.0.0.1");
+    expect(tapped[1].data).toBe("127.0.0.1\0"); // address NUL local address (none here)
     tap(false);
   });
 });
@@ -317,7 +318,7 @@ describe("writing", () => {
   it("destroy cancels pending writes when the transport closes, before CLOSED", () => {
     let h = open(0);
     queueByte(h);
-    core.apiDestroy(now(), h, false);
+    core.apiDestroy(now(), h, 0);
     tap(true);
     core.onClosed(now(), h);
     expect(ops()).toBe(abi.EV_WRITE_DONE.toString() + "," + abi.EV_CLOSED.toString());
@@ -482,7 +483,7 @@ describe("batching", () => {
     putString("cd");
     core.apiWrite(now(), h, 2, true);
     tap(true);
-    core.apiDestroy(now(), h, false);
+    core.apiDestroy(now(), h, 0);
     expect(ops()).toBe(abi.CMD_WRITE.toString() + "," + abi.CMD_CLOSE.toString());
     expect(dataOf(abi.CMD_WRITE)).toBe("cd");
     tap(false);
@@ -506,6 +507,90 @@ describe("batching", () => {
     tap(true);
     core.onWritten(now(), h, 2, 1048576.0);
     expect(ops()).toBe(abi.CMD_SHUTDOWN.toString());
+    tap(false);
+  });
+});
+
+describe("resolved addresses", () => {
+  it("each address is tried once, the families alternating, the first address's family first", () => {
+    let h = resolving();
+    // [6 ::1] [4 10.0.0.1] [6 ::1] [6 ::2] [4 10.0.0.2]
+    let p: u32 = 0;
+    store<u8>(scratch + p, 6); store<u8>(scratch + p + 1, 3); putString("::1", p + 2); p += 5;
+    store<u8>(scratch + p, 4); store<u8>(scratch + p + 1, 8); putString("10.0.0.1", p + 2); p += 10;
+    store<u8>(scratch + p, 6); store<u8>(scratch + p + 1, 3); putString("::1", p + 2); p += 5;
+    store<u8>(scratch + p, 6); store<u8>(scratch + p + 1, 3); putString("::2", p + 2); p += 5;
+    store<u8>(scratch + p, 4); store<u8>(scratch + p + 1, 8); putString("10.0.0.2", p + 2); p += 10;
+    tap(true);
+    expect(core.onResolved(now(), h, 5, p)).toBe(4);
+    expect(tapped[0].op).toBe(abi.EV_CONNECT_ATTEMPT);
+    expect(tapped[0].data).toBe("::1");
+    let order = "";
+    for (let k = 0; k < 3; k++) {
+      tap(true);
+      core.onTimer(at(t + 1000));
+      for (let i = 0; i < tapped.length; i++) if (tapped[i].op == abi.EV_CONNECT_ATTEMPT) order += tapped[i].data + " ";
+    }
+    expect(order).toBe("10.0.0.1 ::2 10.0.0.2 ");
+    tap(false);
+  });
+
+  it("a record list longer than its length is refused", () => {
+    let h = resolving();
+    store<u8>(scratch, 4); store<u8>(scratch + 1, 200);
+    expect(core.onResolved(now(), h, 1, 10)).toBe(-abi.EINVAL);
+  });
+});
+
+describe("socket options", () => {
+  it("only a change reaches the transport; before the connection, at connect; never on IPC", () => {
+    let h = connecting();
+    tap(true);
+    core.apiSetOption(now(), h, abi.OPT_NO_DELAY, 1, 0);
+    expect(has(abi.CMD_SET_OPTION)).toBe(false);
+    let a = putString("127.0.0.1");
+    putString("127.0.0.1", a + 1);
+    core.onConnect(now(), h, 0, 0, 1048576.0, 5000, 80, 4, a * 2 + 1);
+    expect(has(abi.CMD_SET_OPTION)).toBe(true);
+    tap(true);
+    core.apiSetOption(now(), h, abi.OPT_NO_DELAY, 1, 0);
+    core.apiSetOption(now(), h, abi.OPT_KEEP_ALIVE, 0, 5000);
+    expect(has(abi.CMD_SET_OPTION)).toBe(false);
+    core.apiSetOption(now(), h, abi.OPT_KEEP_ALIVE, 1, 5000);
+    core.apiSetOption(now(), h, abi.OPT_KEEP_ALIVE, 1, 5000);
+    core.apiSetOption(now(), h, abi.OPT_KEEP_ALIVE, 1, 6000);
+    expect(ops()).toBe(abi.CMD_SET_OPTION.toString() + "," + abi.CMD_SET_OPTION.toString());
+    tap(false);
+  });
+
+  it("a Unix socket gets no options", () => {
+    let h = idle();
+    let n = putString("/tmp/x.sock");
+    core.apiConnect(now(), h, 1, 0, 0, n, 0, 0, 250);
+    core.apiSetOption(now(), h, abi.OPT_NO_DELAY, 1, 0);
+    tap(true);
+    core.onConnect(now(), h, 0, 0, 1048576.0, 0, 0, 0, 1);
+    expect(has(abi.CMD_SET_OPTION)).toBe(false);
+    expect(core.socketFlags(h) & 4).toBe(4);
+    tap(false);
+  });
+});
+
+describe("closing", () => {
+  it("CLOSED says whether it was destroyed with an error, and whether it had a transport", () => {
+    let h = open();
+    core.apiDestroy(now(), h, 2);
+    tap(true);
+    core.onClosed(now(), h);
+    expect(tapped[tapped.length - 1].op).toBe(abi.EV_CLOSED);
+    expect(tapped[tapped.length - 1].a).toBe(1);
+    expect(tapped[tapped.length - 1].b).toBe(0);
+    let i = idle();
+    tap(true);
+    core.apiDestroy(now(), i, 0);
+    expect(tapped[0].op).toBe(abi.EV_CLOSED);
+    expect(tapped[0].a).toBe(0);
+    expect(tapped[0].b).toBe(1);
     tap(false);
   });
 });

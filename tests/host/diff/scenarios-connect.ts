@@ -75,6 +75,18 @@ export const connectScenarios: Scenario[] = [
     },
   },
   {
+    name: 'connect() to an abstract Unix name nobody listens on: ECONNREFUSED naming it (Linux)',
+    async run(ctx) {
+      if (process.platform !== 'linux') { ctx.log.note('client', 'not Linux'); return; }
+      const name = `\0wasinet-nobody-${process.pid}`;
+      const c = ctx.net.connect(name);
+      ctx.log.watch(c, 'client');
+      c.on('error', (e: NodeJS.ErrnoException & { address?: string }) =>
+        ctx.log.note('client', `address is the name: ${e.address === name}; message names it: ${e.message === `connect ECONNREFUSED ${name}`}`));
+      await closedP(c);
+    },
+  },
+  {
     name: 'new Socket() then connect(port, host): properties at every stage',
     async run(ctx) {
       const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end('bye')); });

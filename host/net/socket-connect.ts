@@ -1,0 +1,229 @@
+// Connecting a Socket: what host/net does between connect() and 'connect' (or the error).
+//
+// The core runs the attempts — which address when, the attempt timer of autoSelectFamily, the
+// order of addresses (each once, families alternating) — and reports them as notifications. This
+// file holds the rest, which is Node's API: validating connect()'s options with Node's errors,
+// running the lookup (the socket's own `lookup` or the backend's DNS) and its 'lookup' events,
+// checking what it returned, and building Node's exact errors and 'connectionAttempt*' events
+// from the notifications. A Connector lives while a socket connects and holds what that needs.
+import { ADDRCONFIG } from 'node:dns';
+import type { Output } from '../core/core.js';
+import { ERRNO } from '../core/abi.js';
+import type { LookupAddress } from '../backend/backend.js';
+import type { Stack } from './stack.js';
+import { isIP } from './ip.js';
+import {
+  ERR_INVALID_ARG_TYPE, ERR_INVALID_IP_ADDRESS, ERR_INVALID_ADDRESS_FAMILY, ERR_SOCKET_CONNECTION_TIMEOUT,
+  exceptionWithHostPort, aggregateError,
+} from './errors.js';
+import { validateNumber, validateInt32, validateBoolean, validateFunction, validatePort, validateLookup } from './validate.js';
+import { autoSelect } from './args.js';
+
+/** How apiConnect is told to reach the peer (see assembly/socket.ts). */
+export const TARGET_NAME = 0;
+export const TARGET_IPC = 1;
+
+/** `first NUL second`, where only `first` may itself contain NUL (an abstract socket name). */
+export function splitLast(data: Buffer | null): [string, string] {
+  if (!data) return ['', ''];
+  const i = data.lastIndexOf(0);
+  return i < 0 ? [data.toString('utf8'), ''] : [data.toString('utf8', 0, i), data.toString('utf8', i + 1)];
+}
+
+/** What a Connector needs of its Socket (public members, and the core handle it connects). */
+export interface ConnectingSocket {
+  connecting: boolean;
+  autoSelectFamilyAttemptedAddresses?: string[];
+  _host: string | null;
+  emit(event: string | symbol, ...args: unknown[]): boolean;
+  destroy(err?: Error): unknown;
+}
+
+export class Connector {
+  /** Writes made while connecting wait for 'connect' (bytesWritten counts them meanwhile). */
+  pendingData: unknown = null;
+  pendingEncoding = '';
+  #attemptErrors: Error[] = [];
+  #lastAttemptError: Error | null = null;
+  #lookup: Function | null = null;
+  #dnsopts: Record<string, unknown> | null = null;
+  #host = '';
+
+  constructor(readonly options: Record<string, any>, readonly ipc: boolean) {}
+
+  /**
+   * TCP: validates the options as Node does and asks the core to connect `h` — to an address
+   * literal on the next tick (as Node, so listeners attached after connect() still see
+   * 'connectionAttempt'), to a name through RESOLVE. `current()` is the socket's handle now.
+   */
+  startTcp(sock: ConnectingSocket, stack: Stack, h: number, current: () => number): void {
+    const options = this.options;
+    const { localAddress, localPort } = options;
+    const host: unknown = options.host || 'localhost';
+    let { port, autoSelectFamilyAttemptTimeout, autoSelectFamily } = options as {
+      port: any; autoSelectFamilyAttemptTimeout: any; autoSelectFamily: any };
+
+    if (localAddress && !isIP(localAddress)) throw ERR_INVALID_IP_ADDRESS(localAddress);
+    if (localPort) validateNumber(localPort, 'options.localPort');
+    if (typeof port !== 'undefined') {
+      if (typeof port !== 'number' && typeof port !== 'string') throw ERR_INVALID_ARG_TYPE('options.port', ['number', 'string'], port);
+      validatePort(port);
+    }
+    const portNum: number = (port as number) | 0;
+
+    if (autoSelectFamily != null) validateBoolean(autoSelectFamily, 'options.autoSelectFamily');
+    else autoSelectFamily = autoSelect.family;
+    if (autoSelectFamilyAttemptTimeout != null) {
+      validateInt32(autoSelectFamilyAttemptTimeout, 'options.autoSelectFamilyAttemptTimeout', 1);
+      if (autoSelectFamilyAttemptTimeout < 10) autoSelectFamilyAttemptTimeout = 10;
+    } else {
+      autoSelectFamilyAttemptTimeout = autoSelect.attemptTimeout;
+    }
+
+    const addressType = isIP(host);
+    if (addressType) {
+      process.nextTick(() => {
+        if (sock.connecting && current() === h) {
+          stack.core.apiConnect(h, addressType, portNum, localPort | 0, host as string, localAddress || '', 0, 0);
+        }
+      });
+      return;
+    }
+
+    if (options.lookup != null) validateFunction(options.lookup, 'options.lookup');
+    const dnsopts: Record<string, unknown> = { family: socketToDnsFamily(options.family), hints: options.hints || 0 };
+    if (process.platform !== 'win32' && dnsopts.family !== 4 && dnsopts.family !== 6 && dnsopts.hints === 0) {
+      dnsopts.hints = ADDRCONFIG;
+    }
+    const all = dnsopts.family !== 4 && dnsopts.family !== 6 && !localAddress && autoSelectFamily;
+    if (all) dnsopts.all = true;
+    this.#host = host as string;
+    sock._host = host as string;
+    this.#lookup = options.lookup ?? null;
+    this.#dnsopts = dnsopts;
+    const fam = typeof dnsopts.family === 'number' ? dnsopts.family & 15 : 0;
+    const flags = fam | (all ? 16 : 0) | (((dnsopts.hints as number) | 0) << 8);
+    // The core records the name as text; the lookup gets the value given (Node's dns.lookup
+    // rejects a non-string host name itself, synchronously, like here).
+    stack.core.apiConnect(h, TARGET_NAME, portNum, localPort | 0, String(host), localAddress || '', flags, autoSelectFamilyAttemptTimeout);
+  }
+
+  /** RESOLVE from the core: run the lookup, interpret it as Node does, report the addresses. */
+  resolve(sock: ConnectingSocket, stack: Stack, o: Output, current: () => number): void {
+    const h = o.h;
+    const host = this.#host;
+    const dnsopts = { ...this.#dnsopts };
+    const lookup = this.#lookup ?? ((name: unknown, opts: any, cb: any) => {
+      validateLookup(name, opts); // what dns.lookup checks, whichever backend resolves
+      stack.backend.lookup(name, opts, cb);
+    });
+    const still = () => sock.connecting && current() === h;
+    if (dnsopts.all) {
+      lookup(host, dnsopts, (err: Error | null, addresses: LookupAddress[]) => this.#lookedUpAll(sock, stack, h, host, err, addresses, still));
+      return;
+    }
+    lookup(host, dnsopts, (err: Error | null, ip: string, addressType: number) => {
+      sock.emit('lookup', err, ip, addressType, host);
+      if (!still()) return;
+      if (err) process.nextTick(() => sock.destroy(err));
+      else if (!isIP(ip)) process.nextTick(() => sock.destroy(ERR_INVALID_IP_ADDRESS(ip)));
+      else if (addressType !== 4 && addressType !== 6) {
+        const e = ERR_INVALID_ADDRESS_FAMILY(addressType, this.options.host, this.options.port);
+        process.nextTick(() => sock.destroy(e));
+      } else stack.core.onResolved(h, [{ address: ip, family: addressType }]);
+    });
+  }
+
+  #lookedUpAll(sock: ConnectingSocket, stack: Stack, h: number, host: string, err: Error | null,
+    addresses: LookupAddress[], still: () => boolean): void {
+    if (!still()) return;
+    if (err) {
+      sock.emit('lookup', err, undefined, undefined, host);
+      process.nextTick(() => sock.destroy(err));
+      return;
+    }
+    // Every address gets its 'lookup' event; the valid ones go to the core, which tries each
+    // once, alternating the families (the first valid address's family first).
+    const valid: LookupAddress[] = [];
+    for (const a of addresses) {
+      sock.emit('lookup', err, a.address, a.family, host);
+      if (!still()) return;
+      if (isIP(a.address) && (a.family === 4 || a.family === 6)) valid.push({ address: a.address, family: a.family });
+    }
+    if (valid.length === 0) {
+      const first = addresses[0];
+      if (!isIP(first.address)) process.nextTick(() => sock.destroy(ERR_INVALID_IP_ADDRESS(first.address)));
+      else if (first.family !== 4 && first.family !== 6) {
+        const e = ERR_INVALID_ADDRESS_FAMILY(first.family, this.options.host, this.options.port);
+        process.nextTick(() => sock.destroy(e));
+      }
+      return;
+    }
+    stack.core.onResolved(h, valid, (tried) => {
+      // Several addresses to try: Node keeps what it tried and the error of each.
+      if (tried > 1) {
+        sock.autoSelectFamilyAttemptedAddresses = [];
+        this.#attemptErrors = [];
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- the attempts, as events
+
+  attempt(sock: ConnectingSocket, o: Output): void {
+    const address = o.data ? o.data.toString() : '';
+    if (this.ipc) {
+      sock.emit('connectionAttempt', address, undefined, undefined);
+      return;
+    }
+    sock.autoSelectFamilyAttemptedAddresses?.push(`${address}:${o.a}`);
+    sock.emit('connectionAttempt', address, o.a, o.b);
+  }
+
+  attemptFailed(sock: ConnectingSocket, o: Output): void {
+    // `address NUL local`, the local `address:port` given only when the connect call failed
+    // at once (CONNECT_AT_ONCE).
+    const [address, atOnce] = splitLast(o.data);
+    const { localAddress, localPort } = this.options as { localAddress?: string; localPort?: number };
+    const bound = localAddress && localPort ? `${localAddress}:${localPort}` : undefined;
+    const details = atOnce !== '' ? atOnce : bound;
+    const ex = this.ipc
+      ? exceptionWithHostPort(o.c, 'connect', address)
+      : exceptionWithHostPort(o.c, 'connect', address, o.a, details);
+    if (atOnce === '' && bound) Object.assign(ex, { localAddress, localPort });
+    this.#lastAttemptError = ex;
+    this.#attemptErrors.push(ex);
+    if (this.ipc) sock.emit('connectionAttemptFailed', address, undefined, undefined, ex);
+    else sock.emit('connectionAttemptFailed', address, o.a, o.b, ex);
+  }
+
+  attemptTimeout(sock: ConnectingSocket, o: Output): void {
+    const address = o.data ? o.data.toString() : '';
+    const family = this.ipc ? undefined : o.b;
+    sock.emit('connectionAttemptTimeout', address, o.a, family);
+    this.#attemptErrors.push(exceptionWithHostPort(ERRNO.ETIMEDOUT, 'connect', address, o.a));
+  }
+
+  /** Every attempt failed: the aggregate of their errors (or a timeout with none). */
+  attemptsFailed(): Error {
+    const errors = this.#attemptErrors;
+    return errors.length === 0 ? ERR_SOCKET_CONNECTION_TIMEOUT() : aggregateError(errors);
+  }
+
+  /** ERROR with syscall 'connect': the last attempt's error, or one built from the record. */
+  connectError(o: Output): Error {
+    if (this.#lastAttemptError) return this.#lastAttemptError;
+    const [address, atOnce] = splitLast(o.data);
+    return this.ipc
+      ? exceptionWithHostPort(o.a, 'connect', address)
+      : exceptionWithHostPort(o.a, 'connect', address, o.c, atOnce || undefined);
+  }
+}
+
+function socketToDnsFamily(family: unknown): unknown {
+  switch (family) {
+    case 'IPv4': return 4;
+    case 'IPv6': return 6;
+  }
+  return family;
+}
