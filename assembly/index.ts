@@ -296,8 +296,8 @@ export function digest(h: u32): u32 {
   let s = sock(h);
   if (s !== null) {
     x = mix(x, <f64>s.state); x = mix(x, s.credit); x = mix(x, s.accepted); x = mix(x, s.sent);
-    x = mix(x, s.flushed); x = mix(x, <f64>s.marks.length); x = mix(x, <f64>s.sendQ.size);
-    x = mix(x, <f64>s.recvQ.size); x = mix(x, s.bytesRead); x = mix(x, s.idle.at); x = mix(x, s.attemptTimer.at);
+    x = mix(x, s.flushed); x = mix(x, <f64>s.pendingRequests); x = mix(x, <f64>s.sendSize);
+    x = mix(x, <f64>s.recvSize); x = mix(x, s.bytesRead); x = mix(x, s.idleAt); x = mix(x, s.attemptAt);
     x = mix(x, (s.reading ? 1 : 0) + (s.wantRead ? 2 : 0) + (s.blocked ? 4 : 0) + (s.eofDelivered ? 8 : 0));
   }
   let l = listener(h);
@@ -321,8 +321,8 @@ export function abiVersion(): u32 { return abi.ABI_VERSION; }
 export function scratchPtr(): usize { return scratch; }
 export function scratchSize(): u32 { return SCRATCH_SIZE; }
 export function bytesRead(h: u32): f64 { let s = sock(h); return s === null ? -1 : s.bytesRead; }
-export function writeQueueSize(h: u32): u32 { let s = sock(h); return s === null ? 0 : s.sendQ.size; }
-export function readQueueSize(h: u32): u32 { let s = sock(h); return s === null ? 0 : s.recvQ.size; }
+export function writeQueueSize(h: u32): u32 { let s = sock(h); return s === null ? 0 : s.sendSize; }
+export function readQueueSize(h: u32): u32 { let s = sock(h); return s === null ? 0 : s.recvSize; }
 export function socketState(h: u32): i32 { let s = sock(h); return s === null ? -1 : <i32>s.state; }
 /** Bit 0: the consumer wants data (apiRead .. apiPause); bit 1: ref'ed; bit 2: IPC. 0 for a freed handle. */
 export function socketFlags(h: u32): i32 {

@@ -9,18 +9,21 @@ export class Addr {
   constructor(public family: i32, public text: ArrayBuffer) {}
 }
 
+/** The addresses of a socket that is not connecting (shared; never added to). */
+export const NO_ADDRS: Addr[] = [];
+
 export class Sock {
   state: State = State.Idle;
   server: u32 = 0; // the listener that accepted it, 0 for a client socket
 
   // Send side. `accepted` counts bytes taken from the host, `sent` bytes handed to the
   // transport, `flushed` bytes the transport confirmed; each write request ends at a mark.
-  sendQ: ByteQueue = new ByteQueue();
+  _sendQ: ByteQueue | null = null; // made when first needed (see `sendQ`): an idle socket holds none
   credit: f64 = 0;
   accepted: f64 = 0;
   sent: f64 = 0;
   flushed: f64 = 0;
-  marks: f64[] = [];
+  _marks: f64[] | null = null;
   blocked: bool = false; // the host holds bytes we refused: it is owed WRITABLE
   blockedSize: u32 = 0;  // the queue's size when we refused (WRITABLE once it drained below)
   wroteIn: u32 = 0;      // the input (epoch) that last emitted a WRITE for this socket
@@ -28,21 +31,21 @@ export class Sock {
 
   // Receive side. `reading`: READ_START is in force. `wantRead`: the consumer asked for data
   // and has not paused since. Bytes that arrive while it does not want them wait in recvQ.
-  recvQ: ByteQueue = new ByteQueue();
+  _recvQ: ByteQueue | null = null;
   reading: bool = false;
   wantRead: bool = false;
   eofDelivered: bool = false;
   bytesRead: f64 = 0;
 
   idleMs: f64 = 0;
-  idle: Timer = new Timer();
-  attemptTimer: Timer = new Timer();
+  _idle: Timer | null = null;
+  _attemptTimer: Timer | null = null;
 
   // Connecting: where to, and which resolved address is being tried.
   port: i32 = 0;
   localPort: i32 = 0;
   localAddr: ArrayBuffer | null = null;
-  addrs: Addr[] = [];
+  addrs: Addr[] = NO_ADDRS; // only while connecting
   attempt: i32 = 0;
   attemptMs: f64 = 250;
   multi: bool = false; // several addresses: autoSelectFamily's attempts
@@ -56,6 +59,30 @@ export class Sock {
   keepAliveDelay: f64 = 0;
 
   constructor(public id: u32) {}
+
+  // What a socket needs only while it uses it is made on first use; the size getters do not
+  // make it. (An idle connection costs a few hundred bytes of the core's memory.)
+  get sendQ(): ByteQueue { let q = this._sendQ; if (q === null) { q = new ByteQueue(); this._sendQ = q; } return q; }
+  get recvQ(): ByteQueue { let q = this._recvQ; if (q === null) { q = new ByteQueue(); this._recvQ = q; } return q; }
+  get marks(): f64[] { let m = this._marks; if (m === null) { m = []; this._marks = m; } return m; }
+  get idle(): Timer { let t = this._idle; if (t === null) { t = new Timer(); this._idle = t; } return t; }
+  get attemptTimer(): Timer { let t = this._attemptTimer; if (t === null) { t = new Timer(); this._attemptTimer = t; } return t; }
+  /** Bytes in the send queue. */
+  get sendSize(): u32 { let q = this._sendQ; return q === null ? 0 : q.size; }
+  /** Bytes in the receive buffer. */
+  get recvSize(): u32 { let q = this._recvQ; return q === null ? 0 : q.size; }
+  /** Write requests not yet complete. */
+  get pendingRequests(): i32 { let m = this._marks; return m === null ? 0 : m.length; }
+  get idleAt(): f64 { let t = this._idle; return t === null ? Infinity : t.at; }
+  get attemptAt(): f64 { let t = this._attemptTimer; return t === null ? Infinity : t.at; }
+
+  /** Gives up the queues' bytes and the timers. */
+  dropAll(): void {
+    if (this._sendQ !== null) this._sendQ!.clear();
+    if (this._recvQ !== null) this._recvQ!.clear();
+    if (this._idle !== null) this._idle!.disarm();
+    if (this._attemptTimer !== null) this._attemptTimer!.disarm();
+  }
 
   setState(s: State): void {
     this.state = s;

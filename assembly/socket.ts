@@ -17,7 +17,7 @@
 import * as abi from "./abi";
 import { State } from "./abi";
 import { emit, emitBuf, fill, scratch, now, epoch, joinNul, takeScratch } from "./emit";
-import { Sock, Addr } from "./sock";
+import { Sock, Addr, NO_ADDRS } from "./sock";
 import { sockets } from "./table";
 import { TIMER_IDLE, TIMER_ATTEMPT } from "./timers";
 import { connectionGone } from "./listener";
@@ -178,7 +178,7 @@ export function onConnect(s: Sock, status: i32, op: i32, credit: f64, localPort:
     case State.Connecting: break;
     default: return abi.EINVAL; // a late outcome of an attempt we gave up on
   }
-  s.attemptTimer.disarm();
+  if (s._attemptTimer !== null) s.attemptTimer.disarm();
   let a = s.addrs[s.attempt];
   if (status != 0) {
     let atOnce = (op & abi.CONNECT_AT_ONCE) != 0;
@@ -203,6 +203,8 @@ export function onConnect(s: Sock, status: i32, op: i32, credit: f64, localPort:
   }
   announce(s);
   s.setState(State.Open);
+  s.addrs = NO_ADDRS; // connected: the addresses to try are done with
+  s.localAddr = null;
   s.credit = credit;
   if (family == 0) s.ipc = true; // an opened fd of a pipe
   if (s.noDelay && !s.ipc) emit(abi.CMD_SET_OPTION, s.id, abi.OPT_NO_DELAY, 1);
@@ -239,8 +241,8 @@ function nextAttempt(s: Sock): void {
 export function apiWrite(s: Sock, len: u32, last: bool): i32 {
   if (!s.maySend()) return -(s.connected() ? abi.EPIPE : abi.ENOTCONN);
   refreshIdle(s);
-  let batched = s.sendQ.size + len;
-  if (s.inTurn && len <= BATCH_MAX && s.marks.length == 0 && !s.blocked && batched <= BATCH_CAP && s.credit >= <f64>batched) {
+  let batched = s.sendSize + len;
+  if (s.inTurn && len <= BATCH_MAX && s.pendingRequests == 0 && !s.blocked && batched <= BATCH_CAP && s.credit >= <f64>batched) {
     // The socket wrote in this turn already: this small write joins a batch that leaves in one
     // WRITE when the host calls apiFlush at the end of the turn (FLUSH_LATER). The transport
     // has the credit for it, so it is complete now, as a write the kernel takes at once.
@@ -252,7 +254,7 @@ export function apiWrite(s: Sock, len: u32, last: bool): i32 {
   }
   markTurn(s);
   let done: u32 = 0;
-  if (s.sendQ.size == 0 && s.credit >= 1 && s.wroteIn != epoch) {
+  if (s.sendSize == 0 && s.credit >= 1 && s.wroteIn != epoch) {
     // Nothing queued: hand over straight from scratch, as far as the credit goes.
     done = <u32>min<f64>(s.credit, <f64>len);
     if (done > 0) transmit(s, scratch, done);
@@ -262,7 +264,7 @@ export function apiWrite(s: Sock, len: u32, last: bool): i32 {
   s.accepted += done;
   if (done < len) {
     s.blocked = true;
-    s.blockedSize = s.sendQ.size;
+    s.blockedSize = s.sendSize;
   } else if (last) {
     s.marks.push(s.accepted);
   }
@@ -325,8 +327,8 @@ export function onWritten(s: Sock, flushed: f64, credit: f64): i32 {
 /** Hands queued bytes to the transport, as far as its credit goes, in one WRITE. */
 function pump(s: Sock): void {
   if (!s.connected()) return;
-  if (s.credit >= 1 && s.sendQ.size > 0 && s.wroteIn != epoch) {
-    let n = <u32>min<f64>(s.credit, <f64>s.sendQ.size);
+  if (s.credit >= 1 && s.sendSize > 0 && s.wroteIn != epoch) {
+    let n = <u32>min<f64>(s.credit, <f64>s.sendSize);
     if (n <= s.sendQ.peekLen()) {
       transmit(s, s.sendQ.peekPtr(), n); // contiguous: no copy
       s.sendQ.consume(n);
@@ -341,7 +343,7 @@ function pump(s: Sock): void {
       transmit(s, staging, n);
     }
   }
-  if (s.blocked && s.sendQ.size < s.blockedSize && s.sendQ.size <= SEND_CAP / 2) {
+  if (s.blocked && s.sendSize < s.blockedSize && s.sendSize <= SEND_CAP / 2) {
     s.blocked = false;
     emit(abi.EV_WRITABLE, s.id);
   }
@@ -350,11 +352,11 @@ function pump(s: Sock): void {
 
 /** Completes every request whose bytes are all confirmed; sends FIN once nothing is left. */
 function settle(s: Sock): void {
-  while (s.marks.length > 0 && s.marks[0] <= s.flushed) {
+  while (s.pendingRequests > 0 && s.marks[0] <= s.flushed) {
     s.marks.shift();
     emit(abi.EV_WRITE_DONE, s.id, 0);
   }
-  if (s.ending() && s.sendQ.size == 0 && s.marks.length == 0 && s.sent == s.flushed && !s.blocked) {
+  if (s.ending() && s.sendSize == 0 && s.pendingRequests == 0 && s.sent == s.flushed && !s.blocked) {
     switch (s.state) {
       case State.Ending: s.setState(State.FinWait); break;       // FIN after our last byte
       case State.LastEnding: s.setState(State.LastAck); break;   // the peer ended first
@@ -418,7 +420,7 @@ export function onData(s: Sock, len: u32): i32 {
   if (!s.connected() || !s.mayRecv()) return abi.EINVAL; // after EOF or close: drop
   s.bytesRead += len;
   refreshIdle(s);
-  if (s.wantRead && s.recvQ.size == 0) {
+  if (s.wantRead && s.recvSize == 0) {
     // Pieces of at most 64 KiB, the chunks node:net users get, however much one read brought.
     for (let off: u32 = 0; off < len; off += DATA_CHUNK) {
       emit(abi.EV_DATA, s.id, 0, 0, 0, scratch + off, min(DATA_CHUNK, len - off));
@@ -435,7 +437,7 @@ export function onData(s: Sock, len: u32): i32 {
 }
 
 function deliver(s: Sock): void {
-  while (s.wantRead && s.recvQ.size > 0) {
+  while (s.wantRead && s.recvSize > 0) {
     let n = s.recvQ.peekLen();
     emit(abi.EV_DATA, s.id, 0, 0, 0, s.recvQ.peekPtr(), n);
     s.recvQ.consume(n);
@@ -469,7 +471,7 @@ export function onError(s: Sock, errno: i32, op: i32): i32 {
   if (s.state == State.Connecting) return onConnect(s, errno, abi.SYS_CONNECT, 0, 0, 0, 0, 0);
   s.reading = false;
   s.credit = 0;
-  if (op == abi.SYS_WRITE && s.marks.length > 0) {
+  if (op == abi.SYS_WRITE && s.pendingRequests > 0) {
     // A write request fails with the error, as libuv fails the write (host/net destroys).
     s.marks.shift();
     emit(abi.EV_WRITE_DONE, s.id, errno);
@@ -482,7 +484,7 @@ export function onError(s: Sock, errno: i32, op: i32): i32 {
 export function apiSetTimeout(s: Sock, ms: f64): i32 {
   if (s.state >= State.Closing) return abi.EBADF;
   s.idleMs = ms;
-  if (ms <= 0) s.idle.disarm();
+  if (ms <= 0) { if (s._idle !== null) s.idle.disarm(); }
   else s.idle.arm(now + ms, s.id, TIMER_IDLE);
   return 0;
 }
@@ -562,10 +564,7 @@ export function apiDestroy(s: Sock, flags: i32): i32 {
 
 /** Gives up everything a socket holds; its listener no longer counts it. */
 function forget(s: Sock): void {
-  s.idle.disarm();
-  s.attemptTimer.disarm();
-  s.sendQ.clear();
-  s.recvQ.clear();
+  s.dropAll();
   s.reading = false;
   s.wantRead = false;
   s.blocked = false;
@@ -589,7 +588,7 @@ export function onClosed(s: Sock): i32 {
 /** CLOSED: `a` 1 when destroyed with an error, `b` 1 when there was no transport to wait for. */
 function finish(s: Sock, atOnce: bool): void {
   // Requests still pending are canceled as libuv cancels writes at close, before 'close'.
-  while (s.marks.length > 0) {
+  while (s.pendingRequests > 0) {
     s.marks.shift();
     emit(abi.EV_WRITE_DONE, s.id, abi.ECANCELED);
   }

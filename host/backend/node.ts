@@ -21,7 +21,7 @@
 // wasinet uses node-public.ts, on public APIs only.
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import type { Output } from '../core/core.js';
+import type { Core, Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, CONNECT_AT_ONCE } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
 import { NodeBackendBase, CREDIT, creditLeft, familyOf, split2, isRoundRobin } from './node-common.js';
@@ -119,7 +119,7 @@ function errnoOf(err: number): number {
 class Conn {
   pending = 0;        // bytes libuv holds in writes it has not completed (the credit they use)
   closing = false;    // the core issued CLOSE: report onClosed once the handle is closed
-  view: Uint8Array | null = null; // the read target given to useUserBuffer (re-given when memory grows)
+  view: Uint8Array | null = null; // the read target given to useUserBuffer (the backend's, shared)
   constructor(readonly h: number, readonly handle: UvStream, readonly backend: NodeBackend) {
     handle[kConn] = this;
   }
@@ -148,7 +148,12 @@ export class NodeBackend extends NodeBackendBase {
   readonly transport = 'libuv';
   #conns = new Map<number, Conn>();
   #spareReq: Req | null = null; // see #write
-  #memory: ArrayBuffer | null = null;
+  #view: Uint8Array | null = null; // the read target every handle gets (scratch; renewed when memory grows)
+
+  override attach(core: Core): void {
+    super.attach(core);
+    this.#view = null; // a fresh core: a fresh memory
+  }
 
   /** The core, for the shared onread. */
   coreOf() {
@@ -177,15 +182,18 @@ export class NodeBackend extends NodeBackendBase {
    * view of the new memory before libuv's next read (this runs inside the input that grew it).
    */
   memoryGrown(): void {
+    this.#view = this.core.readTarget();
     for (const c of this.#conns.values()) {
       if (c.view !== null && !c.closing) this.#setReadTarget(c);
     }
   }
 
+  /** Reads go straight into the core's scratch (reads are one at a time: one view serves all). */
   #setReadTarget(c: Conn): void {
-    c.view = this.core.readTarget();
-    this.#memory = c.view.buffer as ArrayBuffer;
-    c.handle.useUserBuffer(c.view);
+    let view = this.#view;
+    if (view === null || view.byteLength === 0) view = this.#view = this.core.readTarget();
+    c.view = view;
+    c.handle.useUserBuffer(view);
   }
 
   protected accept(h: number, srv: net.Server): void {
@@ -225,7 +233,7 @@ export class NodeBackend extends NodeBackendBase {
       case Op.CMD_READ_START: {
         const c = this.#conns.get(o.h);
         if (!c || c.closing) return;
-        if (c.view === null || c.view.buffer !== this.#memory || c.view.byteLength === 0) this.#setReadTarget(c);
+        if (c.view === null || c.view !== this.#view || c.view.byteLength === 0) this.#setReadTarget(c);
         const err = c.handle.readStart();
         if (err) this.core.onError(o.h, errnoOf(err), SYSCALL.read);
         return;

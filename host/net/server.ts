@@ -8,8 +8,8 @@ import { EventEmitter } from 'node:events';
 import type { Output, CoreTrap } from '../core/core.js';
 import { Op, ListenFlag, SYSCALLS } from '../core/abi.js';
 import { Stack, getDefaultStack, kNotify, kTrapped, type Endpoint } from './stack.js';
-import { Socket, kStack, kAccepted } from './socket.js';
-import { splitLast } from './socket-connect.js';
+import { Socket, kStack, kAccepted, type AcceptedInfo } from './socket.js';
+import { splitLast, internAddress } from './socket-connect.js';
 import { guardAccessors } from './accessors.js';
 import { normalizeArgs, isPipeName, backlogArg } from './args.js';
 import { isClusterWorker } from '../backend/backend.js';
@@ -298,13 +298,14 @@ export class Server extends EventEmitter implements Endpoint {
   #onConnection(o: Output): void {
     const [localAddress, remoteAddress] = splitLast(o.data);
     const ports = o.c;
+    const accepted: AcceptedInfo = {
+      h: o.a, family: o.b, localAddress: internAddress(localAddress), localPort: ports % 65536,
+      remoteAddress: internAddress(remoteAddress), remotePort: Math.floor(ports / 65536), peerRead: false, sock: null,
+    };
     const SocketClass = (this.#stack as unknown as { Socket?: typeof Socket }).Socket ?? Socket;
     const socket = new SocketClass({
       [kStack]: this.#stack,
-      [kAccepted]: {
-        h: o.a, family: o.b, localAddress, remoteAddress,
-        localPort: ports % 65536, remotePort: Math.floor(ports / 65536),
-      },
+      [kAccepted]: accepted,
       allowHalfOpen: this.allowHalfOpen,
       pauseOnCreate: this.pauseOnConnect,
       readable: true,

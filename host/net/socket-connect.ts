@@ -30,6 +30,19 @@ export function splitLast(data: Buffer | null): [string, string] {
   return i < 0 ? [data.toString('utf8'), ''] : [data.toString('utf8', 0, i), data.toString('utf8', i + 1)];
 }
 
+/**
+ * One string per distinct address: every socket of a server has the same local address, and
+ * many the same remote one, so a connection's addresses cost no memory of their own.
+ */
+const addresses = new Map<string, string>();
+export function internAddress(s: string): string {
+  const known = addresses.get(s);
+  if (known !== undefined) return known;
+  if (addresses.size >= 1024) addresses.clear();
+  addresses.set(s, s);
+  return s;
+}
+
 /** What a Connector needs of its Socket (public members, and the core handle it connects). */
 export interface ConnectingSocket {
   connecting: boolean;

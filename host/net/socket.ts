@@ -22,7 +22,7 @@ import {
   PipeHandle, TcpHandle, applyOption, kClosed, kCloseCb, kReadStart, kReadStop, kReading, kTransportOption,
   kCloseTransport, kFd, kWriteQueueSize, kRefHandle, kHasRef, kSockname, kPeername, type HandleOwner,
 } from './handle.js';
-import { Connector, TARGET_IPC, splitLast } from './socket-connect.js';
+import { Connector, TARGET_IPC, splitLast, internAddress } from './socket-connect.js';
 import { Onread, isOnread, type OnreadOption } from './socket-onread.js';
 import {
   ERR_INVALID_ARG_VALUE, ERR_MISSING_ARGS, ERR_SOCKET_CLOSED, ERR_SOCKET_CLOSED_BEFORE_CONNECTION,
@@ -36,22 +36,24 @@ export const kStack = Symbol('wasinet.stack');
 /** Options of a socket accepted by a Server: the core handle and what the core said of it. */
 export const kAccepted = Symbol('wasinet.accepted');
 
-export interface AcceptedInfo {
+export interface AcceptedInfo extends Names {
   h: number;
+}
+
+interface AddressInfo { address?: string; family?: string; port?: number }
+
+/**
+ * The addresses of a connection, as the core reported them (one object: a Server hands its
+ * accepted sockets theirs, AcceptedInfo, with the same fields). family 0: a Unix socket or pipe.
+ */
+export interface Names {
   family: number;
   localAddress: string;
   localPort: number;
   remoteAddress: string;
   remotePort: number;
-}
-
-interface AddressInfo { address?: string; family?: string; port?: number }
-
-/** The addresses of a connection, as the core reported them. */
-interface Names {
-  sock: AddressInfo;
-  peer: AddressInfo;
-  peerRead: boolean; // remoteAddress & co. were read while connected (Node caches them then)
+  peerRead: boolean;        // remoteAddress & co. were read while connected (Node caches them then)
+  sock: AddressInfo | null; // address()'s object, made when first asked (Node caches it)
 }
 
 interface WriteRequest {
@@ -184,12 +186,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
 
     if (accepted) {
       this.#adopt(accepted.h);
-      const family = familyName(accepted.family);
-      this.#names = accepted.family === 0 ? { sock: {}, peer: {}, peerRead: false } : {
-        sock: { address: accepted.localAddress, family, port: accepted.localPort },
-        peer: { address: accepted.remoteAddress, family, port: accepted.remotePort },
-        peerRead: false,
-      };
+      this.#names = accepted;
       if (opts.readable !== false) {
         if (opts.pauseOnCreate) (this as { readableFlowing: boolean | null }).readableFlowing = false;
         else if (!opts.manualStart) this.read(0);
@@ -299,10 +296,9 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     if (this.destroyed) return;
     this.connecting = false;
     const [localAddress, remoteAddress] = splitLast(o.data);
-    this.#names = o.b === 0 ? { sock: {}, peer: {}, peerRead: false } : {
-      sock: { address: localAddress, family: familyName(o.b), port: o.a },
-      peer: { address: remoteAddress, family: familyName(o.b), port: o.c },
-      peerRead: false,
+    this.#names = {
+      family: o.b, localAddress: internAddress(localAddress), localPort: o.a,
+      remoteAddress: internAddress(remoteAddress), remotePort: o.c, peerRead: false, sock: null,
     };
     this.#connector = null; // a write held while connecting has its own reference
     if (this.#flags & OPENING) return; // an fd is open from the start: Node emits no 'connect'
@@ -647,25 +643,37 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
   }
 
   #getsockname(): AddressInfo {
-    if (this.#h === 0) return {};
-    return this.#names?.sock ?? {};
+    const n = this.#h !== 0 ? this.#names : null;
+    if (n === null) return {};
+    return n.sock ??= n.family === 0 ? {} : { address: n.localAddress, family: familyName(n.family), port: n.localPort };
   }
 
-  /** Like Node: known while connected; after close, only if it was read while connected. */
+  /** The local end while there is a connection (none for IPC). */
+  #local(): Names | null {
+    const n = this.#h !== 0 ? this.#names : null;
+    return n !== null && n.family !== 0 ? n : null;
+  }
+
+  /** Like Node: the peer is known while connected; after close, only if it was read while connected. */
+  #peer(): Names | null {
+    const n = this.#names;
+    if (n === null || n.family === 0) return null;
+    if (this.#h === 0 || this.connecting) return n.peerRead ? n : null;
+    n.peerRead = true;
+    return n;
+  }
+
   #getpeername(): AddressInfo {
-    const names = this.#names;
-    if (names === null) return {};
-    if (this.#h === 0 || this.connecting) return names.peerRead ? names.peer : {};
-    names.peerRead = true;
-    return names.peer;
+    const n = this.#peer();
+    return n === null ? {} : { address: n.remoteAddress, family: familyName(n.family), port: n.remotePort };
   }
 
-  get localAddress(): string | undefined { return this.#getsockname().address; }
-  get localPort(): number | undefined { return this.#getsockname().port; }
-  get localFamily(): string | undefined { return this.#getsockname().family; }
-  get remoteAddress(): string | undefined { return this.#getpeername().address; }
-  get remoteFamily(): string | undefined { return this.#getpeername().family; }
-  get remotePort(): number | undefined { return this.#getpeername().port; }
+  get localAddress(): string | undefined { return this.#local()?.localAddress; }
+  get localPort(): number | undefined { return this.#local()?.localPort; }
+  get localFamily(): string | undefined { const n = this.#local(); return n ? familyName(n.family) : undefined; }
+  get remoteAddress(): string | undefined { return this.#peer()?.remoteAddress; }
+  get remoteFamily(): string | undefined { const n = this.#peer(); return n ? familyName(n.family) : undefined; }
+  get remotePort(): number | undefined { return this.#peer()?.remotePort; }
 
   get pending(): boolean {
     return this.#h === 0 || this.connecting;
@@ -852,7 +860,10 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
   }
 
   [kSockname](): object { return { ...this.#getsockname() }; }
-  [kPeername](): object { return { ...(this.#names?.peer ?? {}) }; }
+  [kPeername](): object {
+    const n = this.#names;
+    return n === null || n.family === 0 ? {} : { address: n.remoteAddress, family: familyName(n.family), port: n.remotePort };
+  }
 
   /** The core handle (0 when none); for tests and for the Server. */
   get _wasinetHandle(): number {
