@@ -74,7 +74,7 @@ export const COMMANDS = [
   ['SET_OPTION', 'h', 'a: OPT_*, b: value, c: second value', ''],
   ['REF', 'h', 'a: 1 = keep the process alive, 0 = do not', ''],
   ['TIMER', '0', 'a: sequence number (a host ignores a TIMER older than one it applied), c: deadline (ms, same clock as now), or -1 for none', ''],
-  ['OPEN', 'h', 'a: file descriptor of an existing socket or pipe', ''],
+  ['OPEN', 'h', 'a: file descriptor of an existing socket or pipe, b: 1 = a is the host\'s token for a stream handle object instead', ''],
 ];
 
 export const NOTIFICATIONS = [

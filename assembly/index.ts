@@ -116,10 +116,11 @@ export function apiConnect(t: f64, h: u32, target: i32, port: i32, localPort: i3
   return done(s === null ? abi.EBADF : socket.apiConnect(s, target, port, localPort, hostLen, localLen, resolveFlags, attemptMs));
 }
 
-export function apiOpen(t: f64, h: u32, fd: i32): i32 {
+/** Wraps an existing socket: `kind` 0, `fd` is a file descriptor; 1, the host's token for a stream handle object. */
+export function apiOpen(t: f64, h: u32, fd: i32, kind: i32): i32 {
   setNow(t);
   let s = sock(h);
-  return done(s === null ? abi.EBADF : socket.apiOpen(s, fd));
+  return done(s === null ? abi.EBADF : socket.apiOpen(s, fd, kind));
 }
 
 export function apiWrite(t: f64, h: u32, len: u32, last: bool): i32 {

@@ -77,7 +77,7 @@ export function apiConnect(s: Sock, target: i32, port: i32, localPort: i32, host
  * Wraps an existing file descriptor (new net.Socket({ fd })): the transport reports it with
  * onConnect like a connection that just completed.
  */
-export function apiOpen(s: Sock, fd: i32): i32 {
+export function apiOpen(s: Sock, fd: i32, kind: i32): i32 {
   switch (s.state) {
     case State.Idle: break;
     default: return abi.EISCONN;
@@ -86,7 +86,7 @@ export function apiOpen(s: Sock, fd: i32): i32 {
   s.multi = false;
   s.attempt = 0;
   s.setState(State.Connecting);
-  emit(abi.CMD_OPEN, s.id, fd);
+  emit(abi.CMD_OPEN, s.id, fd, kind);
   return 0;
 }
 

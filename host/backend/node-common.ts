@@ -137,6 +137,13 @@ export abstract class NodeBackendBase implements Backend {
     return token;
   }
 
+  /** The handle object behind a token of adoptHandle (once). */
+  protected takeAdopted(token: number): object | undefined {
+    const handle = this.#adopted.get(token);
+    this.#adopted.delete(token);
+    return handle;
+  }
+
   exec(o: Output): void {
     switch (o.op) {
       case Op.CMD_LISTEN: return this.#listen(o);
@@ -207,9 +214,7 @@ export abstract class NodeBackendBase implements Backend {
     const backlog = o.b || undefined;
     const exclusive = (flags & ListenFlag.Exclusive) !== 0;
     if (flags & ListenFlag.Handle) {
-      const handle = this.#adopted.get(o.a);
-      this.#adopted.delete(o.a);
-      srv.listen(handle, backlog);
+      srv.listen(this.takeAdopted(o.a), backlog);
     } else if (flags & ListenFlag.Fd) {
       srv.listen({ fd: o.a, backlog });
     } else if (flags & ListenFlag.Ipc) {

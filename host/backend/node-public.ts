@@ -67,7 +67,7 @@ export class PublicNodeBackend extends NodeBackendBase {
   protected execConn(o: Output): void {
     switch (o.op) {
       case Op.CMD_CONNECT: return this.#connect(o);
-      case Op.CMD_OPEN: return this.#open(o.h, o.a);
+      case Op.CMD_OPEN: return this.#open(o.h, o.b === 1 ? { handle: this.takeAdopted(o.a) } : { fd: o.a });
       case Op.CMD_READ_START: {
         const c = this.#conns.get(o.h);
         if (c && !c.closed) {
@@ -143,9 +143,9 @@ export class PublicNodeBackend extends NodeBackendBase {
     this.#wire(h, conn);
   }
 
-  #open(h: number, fd: number): void {
+  #open(h: number, what: { fd: number } | { handle: unknown }): void {
     // Throws Node's own ERR_INVALID_FD_TYPE for a file descriptor that is not a socket or pipe.
-    const raw = new net.Socket({ fd, allowHalfOpen: true, pauseOnCreate: true } as net.SocketConstructorOpts);
+    const raw = new net.Socket({ ...what, allowHalfOpen: true, pauseOnCreate: true } as unknown as net.SocketConstructorOpts);
     const conn = new Conn(raw, false);
     this.#conns.set(h, conn);
     this.#wire(h, conn);

@@ -229,13 +229,14 @@ export class NodeBackend extends NodeBackendBase {
   protected execConn(o: Output): void {
     switch (o.op) {
       case Op.CMD_CONNECT: return this.#connect(o);
-      case Op.CMD_OPEN: return this.#open(o.h, o.a);
+      case Op.CMD_OPEN: return o.b === 1 ? this.#openHandle(o.h, this.takeAdopted(o.a) as UvStream) : this.#open(o.h, o.a);
       case Op.CMD_READ_START: {
         const c = this.#conns.get(o.h);
         if (!c || c.closing) return;
         if (c.view === null || c.view !== this.#view || c.view.byteLength === 0) this.#setReadTarget(c);
         const err = c.handle.readStart();
-        if (err) this.core.onError(o.h, errnoOf(err), SYSCALL.read);
+        // EALREADY: an adopted handle (new Socket({ handle })) that was reading already.
+        if (err && errnoOf(err) !== ERRNO.EALREADY) this.core.onError(o.h, errnoOf(err), SYSCALL.read);
         return;
       }
       case Op.CMD_READ_STOP: {
@@ -336,6 +337,13 @@ export class NodeBackend extends NodeBackendBase {
     const raw = new net.Socket({ fd, allowHalfOpen: true, pauseOnCreate: true } as net.SocketConstructorOpts);
     const handle = (raw as unknown as { _handle: UvStream })._handle;
     (raw as unknown as { _handle: null })._handle = null;
+    this.#adopt(h, handle);
+    const { family, local, remote } = addressesOf(handle);
+    this.core.onConnect(h, 0, 0, CREDIT, local.port ?? 0, remote.port ?? 0, family, local.address ?? '', remote.address ?? '');
+  }
+
+  /** new Socket({ handle }) with a libuv stream handle: wasinet's transport from now on. */
+  #openHandle(h: number, handle: UvStream): void {
     this.#adopt(h, handle);
     const { family, local, remote } = addressesOf(handle);
     this.core.onConnect(h, 0, 0, CREDIT, local.port ?? 0, remote.port ?? 0, family, local.address ?? '', remote.address ?? '');

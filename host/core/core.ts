@@ -310,7 +310,8 @@ export class Core {
     return this.#fast('apiWrite', h, len, last ? 1 : 0);
   }
 
-  apiOpen(h: number, fd: number): number { return this.#call('apiOpen', [h, fd], 0); }
+  /** `kind` 0: `fd` is a file descriptor; 1: the backend's token for a stream handle (adoptHandle). */
+  apiOpen(h: number, fd: number, kind = 0): number { return this.#call('apiOpen', [h, fd, kind], 0); }
   apiEnd(h: number): number { return this.#call('apiEnd', [h], 0); }
   apiRead(h: number): number { return this.#call('apiRead', [h], 0); }
   apiPause(h: number): number { return this.#call('apiPause', [h], 0); }

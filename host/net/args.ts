@@ -43,10 +43,40 @@ export function backlogArg(x: unknown): number | false {
   return toNumber(x);
 }
 
-/** Node 20's defaults for autoSelectFamily (the happy-eyeballs connect), process-wide. */
+/**
+ * A Node option as the command line and NODE_OPTIONS give it (the last one wins, as in Node):
+ * `--name`, `--no-name` (booleans), `--name=value` or `--name value`.
+ */
+function nodeOption(name: string): string | boolean | undefined {
+  const args = [...(process.env.NODE_OPTIONS?.split(/\s+/).filter(Boolean) ?? []), ...process.execArgv];
+  let value: string | boolean | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === `--${name}`) value = args[i + 1] !== undefined && !args[i + 1].startsWith('-') ? args[i + 1] : true;
+    else if (a === `--no-${name}`) value = false;
+    else if (a.startsWith(`--${name}=`)) value = a.slice(name.length + 3);
+  }
+  return value;
+}
+
+function defaultFamily(): boolean {
+  const v = nodeOption('network-family-autoselection') ?? nodeOption('enable-network-family-autoselection');
+  return v === undefined ? true : v !== false && v !== 'false';
+}
+
+function defaultAttemptTimeout(): number {
+  const v = Number(nodeOption('network-family-autoselection-attempt-timeout'));
+  return Number.isInteger(v) && v > 0 ? Math.max(10, v) : 250;
+}
+
+/**
+ * Node 20's defaults for autoSelectFamily (the happy-eyeballs connect), process-wide; they start
+ * from the command line (`--[no-]network-family-autoselection`,
+ * `--network-family-autoselection-attempt-timeout`), as node:net's do.
+ */
 export const autoSelect = {
-  family: true,
-  attemptTimeout: 250,
+  family: defaultFamily(),
+  attemptTimeout: defaultAttemptTimeout(),
 };
 
 export function getDefaultAutoSelectFamily(): boolean {

@@ -74,6 +74,7 @@ const RESET = 2;     // resetAndDestroy(): the coming destroy closes with an RST
 const OPENING = 4;   // wrapping an fd: the transport reports it connected, with no 'connect'
 const TRAPPED = 8;   // the core trapped: 'close' says true
 const CLOSE_ERROR = 16; // destroyed with an error after `_handle.close()`: 'close' says true
+const FOREIGN = 32;  // new Socket({ handle }) with an object that is no stream handle: it is `_handle`, as given
 
 // #opts: the options asked for (Node's kSetNoDelay, kSetKeepAlive and its delay in seconds),
 // which the core gets for every new connection.
@@ -182,6 +183,8 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
         this.#flags &= ~OPENING;
       }
       if (opts.readable !== false) this.read(0);
+    } else if (opts.handle != null) {
+      this.#openHandle(opts.handle as Record<string, unknown>, opts);
     }
 
     if (accepted) {
@@ -196,6 +199,35 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
 
   get #core() {
     return this.#stack.core;
+  }
+
+  /**
+   * new Socket({ handle }) (undocumented in Node): a libuv stream handle becomes the transport,
+   * as an fd does; any other object (Node's own tests pass stand-ins) is `_handle` as given, and
+   * gets the calls net.js makes on a handle (readStart, setNoDelay, setKeepAlive).
+   */
+  #openHandle(handle: Record<string, unknown>, opts: SocketOptions): void {
+    const isStream = handle.isStreamBase === true && typeof handle.readStart === 'function' && typeof handle.writeBuffer === 'function';
+    const token = isStream ? this.#stack.backend.adoptHandle(handle) : -1;
+    if (token < 0) {
+      this.#handleObj = handle as unknown as PipeHandle;
+      this.#flags |= FOREIGN;
+      if (opts.readable !== false && !opts.pauseOnCreate && !opts.manualStart && typeof handle.readStart === 'function') {
+        (handle.readStart as () => void)();
+      }
+      return;
+    }
+    const h = this.#handle();
+    this.#flags |= OPENING;
+    try {
+      this.#core.apiOpen(h, token, 1);
+    } finally {
+      this.#flags &= ~OPENING;
+    }
+    if (opts.readable !== false && !opts.manualStart) {
+      if (opts.pauseOnCreate) (this as { readableFlowing: boolean | null }).readableFlowing = false;
+      else this.read(0);
+    }
   }
 
   #adopt(h: number): void {
@@ -623,6 +655,14 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
   /** Kept for every new connection; the core tells the transport only of changes. */
   setNoDelay(enable?: boolean): this {
     enable = Boolean(enable === undefined ? true : enable);
+    if (this.#flags & FOREIGN) {
+      const h = this.#handleObj as unknown as { setNoDelay?: (on: boolean) => void };
+      if (h.setNoDelay && enable !== ((this.#opts & NO_DELAY) !== 0)) {
+        this.#opts ^= NO_DELAY;
+        h.setNoDelay(enable);
+      }
+      return this;
+    }
     if (this.#h !== 0 && this.#isIpc()) return this; // a pipe has no options (nor does Node's)
     this.#opts = enable ? this.#opts | NO_DELAY : this.#opts & ~NO_DELAY;
     if (this.#h !== 0) this.#core.apiSetOption(this.#h, Opt.NoDelay, enable ? 1 : 0, 0);
@@ -632,6 +672,15 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
   setKeepAlive(enable?: boolean, initialDelayMsecs?: number): this {
     enable = Boolean(enable);
     const initialDelay = ~~((initialDelayMsecs as number) / 1000);
+    if (this.#flags & FOREIGN) {
+      const h = this.#handleObj as unknown as { setKeepAlive?: (on: boolean, delay: number) => void };
+      const was = (this.#opts & KEEP_ALIVE) !== 0;
+      if (h.setKeepAlive && (enable !== was || (enable && initialDelay !== this.#opts >> 2))) {
+        this.#opts = (this.#opts & NO_DELAY) | (enable ? KEEP_ALIVE : 0) | (initialDelay << 2);
+        h.setKeepAlive(enable, initialDelay);
+      }
+      return this;
+    }
     if (this.#h !== 0 && this.#isIpc()) return this;
     this.#opts = (this.#opts & NO_DELAY) | (enable ? KEEP_ALIVE : 0) | (initialDelay << 2);
     if (this.#h !== 0) this.#core.apiSetOption(this.#h, Opt.KeepAlive, enable ? 1 : 0, initialDelay * 1000);
@@ -780,6 +829,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
    * write past the core.
    */
   get _handle(): PipeHandle | null {
+    if (this.#flags & FOREIGN) return this.#handleObj;
     if (!this.#hasConnection()) return null;
     return this.#handleObj ??= this.#isIpc() ? new PipeHandle(this) : new TcpHandle(this);
   }

@@ -111,7 +111,7 @@ function apply(input: i32, h: u32): i32 {
     case I_WRITTEN: core.onWritten(now(), h, 0, 1048576.0); return core.onWritten(now(), h, 1, 1048576.0);
     case I_READ: return core.apiRead(now(), h);
     case I_API_CONNECT: { let n = putString("10.9.8.7"); return core.apiConnect(now(), h, TARGET_IP4, 1, 0, n, 0, 0, 250); }
-    case I_OPEN: return core.apiOpen(now(), h, 7);
+    case I_OPEN: return core.apiOpen(now(), h, 7, 0);
     case I_RESOLVED: {
       store<u8>(scratch, 4); store<u8>(scratch + 1, 7); putString("1.2.3.4", 2);
       let r = core.onResolved(now(), h, 1, 9);

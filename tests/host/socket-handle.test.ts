@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { spawnSync } from 'node:child_process';
 import nodeNet from 'node:net';
 import { libs, serve, sleep, until, closed, eventually } from './helpers.js';
 import wasinet from '../../host/index.js';
@@ -152,3 +153,46 @@ for (const [lib, net] of libs) {
     } finally { await srv.close(); }
   });
 }
+
+for (const [lib, net] of libs) {
+  test(`${lib}: new Socket({ handle }) with a stand-in object: _handle is that object, setNoDelay calls it on changes only`, () => {
+    const calls: unknown[] = [];
+    const handle = { setNoDelay: (v: unknown) => { calls.push(v); }, readStart() { calls.push('readStart'); } };
+    const s = new net.Socket({ handle } as never);
+    assert.equal(handleOf(s), handle);
+    s.setNoDelay();
+    for (const v of [true, 1, 'true', {}, []]) s.setNoDelay(v as never);
+    for (const v of [false, 0, '']) s.setNoDelay(v as never);
+    s.setNoDelay(true);
+    assert.deepEqual(calls, ['readStart', true, false, true]);
+    const none = new net.Socket({ handle: { setNoDelay: null, readStart() {} } } as never);
+    assert.equal(none.setNoDelay(true), none);
+  });
+
+  test(`${lib}: --no-network-family-autoselection and the attempt timeout flag set the defaults`, () => {
+    const lib2 = lib === 'node:net' ? 'node:net' : new URL('../../host/index.js', import.meta.url).href;
+    const r = spawnSync(process.execPath, ['--no-network-family-autoselection', '--network-family-autoselection-attempt-timeout=600',
+      '--input-type=module', '-e',
+      `import net from ${JSON.stringify(lib2)}; console.log(JSON.stringify([net.getDefaultAutoSelectFamily(), net.getDefaultAutoSelectFamilyAttemptTimeout()]))`],
+    { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), [false, 600]);
+  });
+}
+
+test('wasinet: new Socket({ handle }) with a libuv stream handle makes it the transport: every byte through the core', { timeout: 10000 }, async () => {
+  const srv = await serve(nodeNet, (p) => { p.end('hello from the peer'); p.resume(); });
+  try {
+    const raw = nodeNet.connect(srv.port, '127.0.0.1');
+    await eventually(raw, 'connect');
+    const h = handleOf(raw);
+    (raw as unknown as { _handle: null })._handle = null; // the node:net socket lets go of it
+    const s = new wasinet.Socket({ handle: h } as never);
+    let got = '';
+    s.on('data', (d) => { got += d; });
+    s.on('end', () => s.end());
+    await closed(s);
+    assert.equal(got, 'hello from the peer');
+    assert.equal(s.bytesRead, got.length);
+  } finally { await srv.close(); }
+});
