@@ -14,6 +14,10 @@
 // Read path: the transport reads only while the consumer wants data (apiRead .. apiPause).
 // Bytes that arrive when it does not want them wait in the receive buffer; the buffer is
 // bounded because READ_STOP is issued as soon as the consumer pauses.
+//
+// Why this file is over 400 lines: it is the one state machine; each transition is a few lines,
+// and reading them side by side is how the machine is checked. Queues, timers, listeners and
+// the socket record live in their own files.
 import * as abi from "./abi";
 import { State } from "./abi";
 import { emit, emitBuf, fill, scratch, now, epoch, joinNul, takeScratch } from "./emit";

@@ -11,6 +11,9 @@
 // A `Tap` sees every input (with `now` and payload bytes), every result and every output: the
 // recorder and the replayer use it. A trap in the core (an abort, an `unreachable`) becomes a
 // CoreTrap naming the core's message; the instance is discarded and the owner is told.
+//
+// Why this file is over 400 lines: it holds one typed method per input of the ABI (docs/abi.md)
+// and the one loop that decodes output records; the two are the boundary and belong together.
 import { instantiateCore, type CoreExports, type LoadedCore } from './wasm.js';
 export { coreWasm } from './wasm.js';
 import { Op, OP_NAMES, OP_FILL, FIRST_NOTIFICATION } from './abi.js';

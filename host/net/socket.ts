@@ -13,6 +13,11 @@
 // The jobs around it have their own files: connecting (socket-connect.ts), the `onread` option
 // (socket-onread.ts), `_handle` (handle.ts). A Socket holds few fields, and the state of a job
 // only while the job runs (a Connector while connecting), so that an idle socket is small.
+//
+// Why this file is over 400 lines: it is node:net's Socket surface itself — some forty public
+// methods and accessors, each with Node's argument checks, plus the handlers that turn the
+// core's notifications into events. Each piece is short; splitting the class across files would
+// scatter one API that users read as one.
 import { Duplex, addAbortSignal } from 'node:stream';
 import type { Output } from '../core/core.js';
 import type { CoreTrap } from '../core/core.js';
@@ -474,6 +479,10 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     if (!this.#hasConnection()) {
       cb(ERR_SOCKET_CLOSED());
       return;
+    }
+    if (!writev && encoding === 'buffer' && typeof data === 'string') {
+      // A string said to be a buffer: libuv's writeBuffer refuses it, thrown out of write().
+      throw Object.assign(new TypeError('Second argument must be a buffer'), { code: 'ERR_INVALID_ARG_TYPE' });
     }
     if (this.#handleObj !== null && this.#handleObj[kClosed] !== 0) {
       cb(errnoException(ERRNO.EBADF, 'write')); // written to a closed handle, as libuv answers
