@@ -316,7 +316,8 @@ export class Core {
   /** `kind` 0: `fd` is a file descriptor; 1: the backend's token for a stream handle (adoptHandle). */
   apiOpen(h: number, fd: number, kind = 0): number { return this.#call('apiOpen', [h, fd, kind], 0); }
   apiEnd(h: number): number { return this.#call('apiEnd', [h], 0); }
-  apiRead(h: number): number { return this.#call('apiRead', [h], 0); }
+  /** `max` 0: everything, in chunks of 64 KiB; `max` > 0: one DATA of at most `max` bytes (onread). */
+  apiRead(h: number, max = 0): number { return this.#call('apiRead', [h, max], 0); }
   apiPause(h: number): number { return this.#call('apiPause', [h], 0); }
   /** `flags`: 1 reset (RST), 2 destroyed with an error (CLOSED says so). */
   apiDestroy(h: number, flags: number): number { return this.#call('apiDestroy', [h, flags], 0); }
@@ -441,6 +442,8 @@ export class Core {
   /** Bytes the transport delivered to socket `h` (Node's bytesRead); -1 for a freed handle. */
   bytesRead(h: number): number { return this.#x.bytesRead(h); }
   writeQueueSize(h: number): number { return this.#x.writeQueueSize(h); }
+  /** Bytes received and not yet delivered to the consumer. */
+  readQueueSize(h: number): number { return this.#x.readQueueSize(h); }
   /** Bit 0: the consumer wants data (reading); bit 1: the socket keeps the process alive. */
   socketFlags(h: number): number { return this.#x.socketFlags(h); }
   connections(h: number): number { return this.#x.connections(h); }

@@ -410,7 +410,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     }
     const onread = this.#onread;
     if (onread) {
-      if (!onread.reading) onread.start(this, this.#core, () => this.#h);
+      onread.start(this, this.#core, () => this.#h);
       return;
     }
     this.#core.apiRead(this.#h);
@@ -420,7 +420,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     if (this.destroyed) return;
     const onread = this.#onread;
     if (onread) {
-      if (!onread.data(this, buf)) onread.stop(this.#core, this.#h);
+      onread.data(this, this.#core, () => this.#h, buf);
     } else if (!this.push(buf)) {
       this.#core.apiPause(this.#h);
     }
@@ -432,22 +432,19 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
   }
 
   override pause(): this {
-    const onread = this.#onreadLive();
-    if (onread?.reading) onread.stop(this.#core, this.#h);
+    this.#onreadLive()?.stop(this.#core, this.#h);
     return super.pause();
   }
 
   override resume(): this {
     // The stream's own resume runs its flow on the next tick; held-back bytes come after it.
     super.resume();
-    const onread = this.#onreadLive();
-    if (onread && !onread.reading) onread.start(this, this.#core, () => this.#h);
+    this.#onreadLive()?.start(this, this.#core, () => this.#h);
     return this;
   }
 
   override read(n?: number): any {
-    const onread = this.#onreadLive();
-    if (onread && !onread.reading) onread.start(this, this.#core, () => this.#h);
+    this.#onreadLive()?.start(this, this.#core, () => this.#h);
     return super.read(n);
   }
 
@@ -862,7 +859,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     if (this.#h === 0 || this.connecting) return 0;
     const onread = this.#onread;
     if (onread) {
-      if (!onread.reading) onread.start(this, this.#core, () => this.#h);
+      onread.start(this, this.#core, () => this.#h);
     } else {
       this.#core.apiRead(this.#h);
     }
@@ -874,7 +871,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     if (this.#h === 0) return 0;
     const onread = this.#onread;
     if (onread) {
-      if (onread.reading) onread.stop(this.#core, this.#h);
+      onread.stop(this.#core, this.#h);
     } else {
       this.#core.apiPause(this.#h);
     }
@@ -882,7 +879,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
   }
 
   [kReading](): boolean {
-    if (this.#onread) return this.#onread.reading;
+    if (this.#onread) return this.#onread.reading(this.#core, this.#h);
     return this.#h !== 0 && (this.#core.socketFlags(this.#h) & 1) !== 0;
   }
 
