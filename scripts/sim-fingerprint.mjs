@@ -15,7 +15,8 @@
 // sha256, the sha256 of its shape (the same log with payloads as lengths and no handle digests:
 // it stays equal where payloads carry wall-clock dates or random masks, as HTTP and ws do), and
 // its sizes. Networks that run against wall-clock timers differ between two runs of the same
-// code: compare only those that two runs before the change agree on. A stack that sets its own tap keeps it (its later inputs are not logged).
+// code: compare only those that two runs before the change agree on. A shape still holds
+// payload lengths: IPC paths that carry the process id change length when the pid gains a digit. A stack that sets its own tap keeps it (its later inputs are not logged).
 import { createHash } from 'node:crypto';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
