@@ -84,3 +84,6 @@ export const SOCKET_STATES = [
   'IDLE', 'RESOLVING', 'CONNECTING', 'OPEN', 'ENDING', 'FIN_WAIT', 'WRITE_ENDED',
   'READ_ENDED', 'LAST_ENDING', 'LAST_ACK', 'DONE', 'CLOSING', 'CLOSED',
 ];
+
+// Listener states (one enum, one setState in the core; the host reads them with listenerState(h)).
+export const LISTENER_STATES = ['BINDING', 'LISTENING', 'CLOSED', 'FAILED'];

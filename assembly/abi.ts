@@ -130,3 +130,11 @@ export enum State {
   Closing = 11,
   Closed = 12,
 }
+
+// listener states
+export enum LState {
+  Binding = 0,
+  Listening = 1,
+  Closed = 2,
+  Failed = 3,
+}

@@ -348,6 +348,7 @@ export function socketFlags(h: u32): i32 {
 }
 export function connections(h: u32): i32 { let l = listener(h); return l === null ? -1 : l.count; }
 export function maxConnections(h: u32): f64 { let l = listener(h); return l === null ? 0 : l.maxConnections; }
+export function listenerState(h: u32): i32 { let l = listener(h); return l === null ? -1 : <i32>l.state; }
 export function liveSockets(): i32 { return sockets.size; }
 export function liveListeners(): i32 { return listeners.size; }
 export function slabs(): u32 { return slabsInUse(); }

@@ -6,9 +6,9 @@
 // which is when Node emits the server's 'close'. A server that listens again while old
 // connections are still open passes its old handle (`prev`) so the count carries over.
 import * as abi from "./abi";
-import { State } from "./abi";
+import { State, LState } from "./abi";
 import { emit, scratch } from "./emit";
-import { Listener, LState } from "./sock";
+import { Listener } from "./sock";
 import { listeners, listener, newListener, newSock, sockets } from "./table";
 
 /** listen(): scratch holds the address or path (len bytes). Returns the listener handle. */
@@ -38,12 +38,12 @@ export function onListening(l: Listener, status: i32, op: i32, port: i32, family
     default: return abi.EINVAL; // closed before it was bound: nothing to report
   }
   if (status != 0) {
-    l.state = LState.Failed; // no 'close' follows a failed listen
+    l.setState(LState.Failed); // no 'close' follows a failed listen
     listeners.delete(l.id);
     emit(abi.EV_LISTEN_ERROR, l.id, status, op, 0, scratch, len); // the address it failed on, if known
     return 0;
   }
-  l.state = LState.Listening;
+  l.setState(LState.Listening);
   if (!l.refed) emit(abi.CMD_REF, l.id, 0);
   emit(abi.EV_LISTENING, l.id, port, family, 0, scratch, len);
   return 0;
@@ -82,7 +82,7 @@ export function apiClose(l: Listener): i32 {
   switch (l.state) {
     case LState.Binding:
     case LState.Listening:
-      l.state = LState.Closed; // stop accepting; open connections stay
+      l.setState(LState.Closed); // stop accepting; open connections stay
       emit(abi.CMD_CLOSE, l.id, 0);
       maybeDrained(l);
       return 0;

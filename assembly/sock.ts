@@ -1,6 +1,6 @@
 // What the core keeps per socket and per listener, the single `setState` choke point, and the
 // predicates derived from the state. Transitions live in socket.ts and listener.ts.
-import { State } from "./abi";
+import { State, LState } from "./abi";
 import { ByteQueue } from "./queue";
 import { Timer } from "./timers";
 
@@ -114,12 +114,15 @@ export class Sock {
   ending(): bool { return this.state == State.Ending || this.state == State.LastEnding; }
 }
 
-export const enum LState { Binding = 0, Listening = 1, Closed = 2, Failed = 3 }
-
 export class Listener {
   state: LState = LState.Binding;
   count: i32 = 0;       // accepted sockets not yet destroyed
   maxConnections: f64 = 0; // 0 = no limit
   refed: bool = true;
   constructor(public id: u32) {}
+
+  /** Every change of a listener's state goes through here, as a socket's does. */
+  setState(s: LState): void {
+    this.state = s;
+  }
 }

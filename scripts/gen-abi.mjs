@@ -27,6 +27,9 @@ function core() {
   s += '\n// socket states\nexport enum State {\n';
   abi.SOCKET_STATES.forEach((n, i) => { s += `  ${pascal(n)} = ${i},\n`; });
   s += '}\n';
+  s += '\n// listener states\nexport enum LState {\n';
+  abi.LISTENER_STATES.forEach((n, i) => { s += `  ${pascal(n)} = ${i},\n`; });
+  s += '}\n';
   return s;
 }
 
@@ -43,6 +46,7 @@ function host() {
   s += `export const enum Opt {\n${abi.OPTIONS.map(([n, v]) => `  ${pascal(n)} = ${v},`).join('\n')}\n}\n`;
   s += `/** onConnect op flag: the connect call itself failed; data is the local address:port. */\nexport const CONNECT_AT_ONCE = ${abi.CONNECT_AT_ONCE};\n`;
   s += `/** out() op 0: the core is about to read [ptr, ptr+len) of the input's payload in scratch. */\nexport const OP_FILL = ${abi.OP_FILL};\n`;
+  s += `/** A listener's state, as listenerState(h) answers (-1: a freed handle). */\nexport const enum ListenerState {\n${abi.LISTENER_STATES.map((n, i) => `  ${pascal(n)} = ${i},`).join('\n')}\n}\n`;
   return s;
 }
 

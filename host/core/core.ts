@@ -448,4 +448,6 @@ export class Core {
   socketFlags(h: number): number { return this.#x.socketFlags(h); }
   connections(h: number): number { return this.#x.connections(h); }
   maxConnections(h: number): number { return this.#x.maxConnections(h); }
+  /** A listener's state (ListenerState); -1 once the core freed it (failed, or closed and drained). */
+  listenerState(h: number): number { return this.#x.listenerState(h); }
 }

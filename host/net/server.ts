@@ -1,12 +1,12 @@
 // net.Server: listens through a listener of the Wasm core.
 //
-// The core keeps what decides behaviour: the listener's state, the count of open connections,
-// the maxConnections refusal, and "closed and drained" (when Node emits 'close'). This class
-// validates arguments as Node does, asks the core to listen, and turns the listener's
-// notifications into Node's events on Node's ticks.
+// The core keeps what decides behaviour: the listener's state (whether it is bound is a question
+// to the core), the count of open connections, the maxConnections refusal, and "closed and
+// drained" (when Node emits 'close'). This class validates arguments as Node does, asks the core
+// to listen, and turns the listener's notifications into Node's events on Node's ticks.
 import { EventEmitter } from 'node:events';
 import type { Output, CoreTrap } from '../core/core.js';
-import { Op, ListenFlag, SYSCALLS } from '../core/abi.js';
+import { Op, ListenFlag, ListenerState, SYSCALLS } from '../core/abi.js';
 import { Stack, getDefaultStack, kNotify, kTrapped, type Endpoint } from './stack.js';
 import { Socket, kStack, kAccepted, type AcceptedInfo } from './socket.js';
 import { splitLast, internAddress } from './socket-connect.js';
@@ -68,8 +68,10 @@ export class Server extends EventEmitter implements Endpoint {
 
   readonly #stack: Stack;
   #lh = 0;               // the core's listener while listening (Node's `_handle`)
-  #bound = false;        // the listener is bound (address() answers)
-  #draining = new Set<number>(); // listeners closed but with open connections
+  // The listener this server closed while it had open connections, until it drains (its
+  // SERVER_DRAINED brings 'close') or the next listen takes it over (the core counts its
+  // connections against the new one). One at most: every listen between two closes takes it.
+  #draining = 0;
   #address: { address: string; family: string; port: number } | null = null;
   #requested: { address: string | null; port: number; host?: string } = { address: null, port: 0 };
   #awaitingHandle = false;    // no handle yet: a host name is being resolved, or a cluster worker waits for the primary's
@@ -120,7 +122,7 @@ export class Server extends EventEmitter implements Endpoint {
     let n = 0;
     const core = this.#stack.core;
     if (this.#lh) n += Math.max(0, core.connections(this.#lh));
-    for (const h of this.#draining) n += Math.max(0, core.connections(h));
+    if (this.#draining) n += Math.max(0, core.connections(this.#draining));
     return n;
   }
 
@@ -130,7 +132,12 @@ export class Server extends EventEmitter implements Endpoint {
   }
 
   get listening(): boolean {
-    return this.#lh !== 0 && (this.#bound || this._pipeName !== undefined);
+    return this.#lh !== 0 && (this._pipeName !== undefined || this.#bound());
+  }
+
+  /** The current listener is bound (LISTENING arrived): the core's listener state answers. */
+  #bound(): boolean {
+    return this.#stack.core.listenerState(this.#lh) === ListenerState.Listening;
   }
 
   listen(...args: unknown[]): this {
@@ -219,9 +226,8 @@ export class Server extends EventEmitter implements Endpoint {
     // shared listen waits for the primary, and Node's server has no handle meanwhile either.
     const shared = (flags & (ListenFlag.Exclusive | ListenFlag.Handle | ListenFlag.Fd)) === 0 && isClusterWorker();
     this.#awaitingHandle = lookup || shared;
-    const prev = this.#draining.size ? [...this.#draining][this.#draining.size - 1] : 0;
-    if (prev) this.#draining.delete(prev);
-    this.#bound = false;
+    const prev = this.#draining;
+    this.#draining = 0;
     this.#address = null;
     const max = limitOf(this.#maxConnections);
     core.apiListen(port, backlog, flags, address, prev, max, (lh) => {
@@ -247,7 +253,6 @@ export class Server extends EventEmitter implements Endpoint {
     switch (o.op) {
       case Op.EV_LISTENING: {
         const address = o.data ? o.data.toString() : '';
-        this.#bound = true;
         this.#awaitingHandle = false;
         this.#address = this._pipeName !== undefined ? null : { address, family: familyName(o.b), port: o.a };
         const req = this.#requested;
@@ -286,7 +291,7 @@ export class Server extends EventEmitter implements Endpoint {
       }
       case Op.EV_SERVER_DRAINED: {
         this.#stack.unregister(o.h, this);
-        this.#draining.delete(o.h);
+        if (this.#draining === o.h) this.#draining = 0;
         process.nextTick(() => this.emit('close'));
         return;
       }
@@ -330,13 +335,12 @@ export class Server extends EventEmitter implements Endpoint {
 
   [kTrapped](err: CoreTrap): void {
     this.#lh = 0;
-    this.#bound = false;
-    this.#draining.clear();
+    this.#draining = 0;
     process.nextTick(() => this.emit('error', err));
   }
 
   address(): { address: string; family: string; port: number } | string | null {
-    if (this.#lh && this.#bound && this.#address) return { ...this.#address };
+    if (this.#lh && this.#address && this.#bound()) return { ...this.#address };
     if (this._pipeName !== undefined) return this._pipeName;
     return null;
   }
@@ -350,10 +354,9 @@ export class Server extends EventEmitter implements Endpoint {
     const lh = this.#lh;
     if (lh) {
       this.#lh = 0;
-      this.#bound = false;
-      this.#draining.add(lh);
+      this.#draining = lh;
       this.#stack.core.apiServerClose(lh);
-    } else if (this.#draining.size === 0) {
+    } else if (this.#draining === 0) {
       process.nextTick(() => this.emit('close'));
     }
     return this;
