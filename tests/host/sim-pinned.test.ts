@@ -374,21 +374,21 @@ async function edges(seed: number): Promise<string> {
 
 /** sha256 of each session's log, as the simulator produced them when pinned. */
 const PINNED: Record<string, string> = {
-  'echo seed 8': 'c1fe3243ad3fe3712c52072d18f5e53b4d444d6aee581548e16829c006d457d6',
-  'echo seed 9': 'f6603ea149170de3305b62352ed4449b2d3f4ffb0a138f3238487938d58ee2b8',
-  'tight seed 5': 'a5fb82c3886c80393150c0cff16184f983c8b50b14d7182b83cdc5a3cc920e49',
-  'tight seed 6': '1d7d5a1f1116f08c0d874a742f5961025aefe68581f9e53707be11c30cea5fce',
-  'faults seed 3': '888f40304c5300599c4e5813637fd6fb0239388bbd8488d127c4eda536c714ae',
-  'faults seed 4': '332ad07faa7d14ac380ef054eb85ef0061d48b3035b25d53d5997083ea99444d',
-  'faults seed 12': '5829b0d9cd2a30ac52c5c7c0a91d4114df64e67af6500950e9e21c234390eead',
-  'addresses seed 2': '412b468859b4dd841f570b360a0d0b1df34453f5abc433f257dde6ba173b3b69',
-  'addresses seed 7': 'bb1f74a087cd552d80de83a57f833c9fb6e406551540bf358d419d375e7b7f2b',
-  'storm seed 1': '9f6255fb48a512aff5e18f839d34eb0a0f337f4cc62eedeeefcc9dbf58a1ace1',
-  'storm seed 2': '0a7eac1ceba93fb5246669d344d978ff9fc5929db7b80e329a346b3dc8b4210e',
-  'storm seed 3': '3f187d2038d66a8aa0e8fea5b362d5dd468aabccafd3ab94132d5713cc8f00b7',
-  'storm seed 11': '14cda2c2ada597e90c18b3e9fce469305d4ed8adaa8bc3039066657392ca978c',
-  'edges seed 1': '7cb2cb5e51c9a3008f5e241f1f3111cb44356964e03a06843c154bfc11eb216b',
-  'edges seed 5': 'c0fa59ca9359277955c3050271f63b8171a4f38c5d87d11e0b826bda10e4ceae',
+  'echo seed 8': '53b8ada63de99230b154597ce01d178ac9d344a1c507a2a932711c8eae526ec7',
+  'echo seed 9': '7ca34e1794bc7a547b9a537039d78835a1e73766e53dd1f8e09f67ab7fc872cd',
+  'tight seed 5': 'ca7b411cbc4877c45fb4a085976886713d36f3b4dfca3abe5280a14d7a091849',
+  'tight seed 6': '22c523ecf811b0835b57fca1b0e4e7737125efc3df199a5e7a9ff22c41fb51aa',
+  'faults seed 3': '45c636f310a08f65d3ecb956585a57e0ac25552e017c8d9d976026b49fdfc3f4',
+  'faults seed 4': 'eab4aaae54d13b72bcf708c7d5d565613078c6c1c3412d21308a4ba3343f520e',
+  'faults seed 12': '49486c5ed3e459df32c564c0832a44728896aa4dd8e33ff738e91456addb155d',
+  'addresses seed 2': '9108a1193f20cb15dfc359cdf3a5083de101f53b57381b98754b99d67fac5a40',
+  'addresses seed 7': 'ee282bccaaf8a076645e84cbf5aeeb5bb9087c4f6571bdac33f594ffdc4fee70',
+  'storm seed 1': 'b13778db9ad2111f79cdf30fd839993d6507123d04a1a1c8ac6727a3fa4e5346',
+  'storm seed 2': 'a6dc6b63ca5fcce2e5cd2b760777872c6a57a5e149e9a30e45875c2b0626e572',
+  'storm seed 3': '53abd5dba5890ad960f4c62dd6431dcef7dd603755b252cf14e871b77dda6999',
+  'storm seed 11': '9c47b61f35303f32e16c2c903fae160ff0031d23c4fa5d35a7ae51ea56d5035a',
+  'edges seed 1': '83a57fb6b0fe9894a265a7ab435e3442497b5a89bd7f415f813fb24c4a6238fa',
+  'edges seed 5': '7a05fa07a71024b0b622711908d110be9db156e44e01e5ce2eeecd3ea7b605f2',
 };
 
 const sessions: Record<string, () => Promise<string>> = {
