@@ -13,7 +13,7 @@
 // The jobs around it have their own files: connecting (socket-connect.ts), the `onread` option
 // (socket-onread.ts), `_handle` (handle.ts). A Socket holds few fields, and the state of a job
 // only while the job runs (a Connector while connecting), so that an idle socket is small.
-import { Duplex, addAbortSignal } from 'node:stream';
+import { Duplex, addAbortSignal, getDefaultHighWaterMark } from 'node:stream';
 import type { Output } from '../core/core.js';
 import type { CoreTrap } from '../core/core.js';
 import { Op, Opt, ERRNO, SYSCALLS } from '../core/abi.js';
@@ -152,6 +152,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     // its fields exist: it is attached below, once they do, with the same stream function.
     const { signal, ...streamOpts } = opts;
     super({
+      ...node20Buffers(),
       ...streamOpts,
       allowHalfOpen: Boolean(opts.allowHalfOpen),
       emitClose: false,
@@ -955,4 +956,15 @@ function writeAfterFIN(this: Socket, chunk: any, encoding?: any, cb?: any): bool
   if (typeof cb === 'function') process.nextTick(cb, er);
   this.destroy(er);
   return false;
+}
+
+/**
+ * Node 20's stream buffers (16 KiB) where the runtime's node:stream defaults to Node 22's
+ * (64 KiB: Deno, Bun), unless the program changed the default: write()'s answer and 'drain'
+ * then come as on Node 20. Options the socket is given override it.
+ */
+function node20Buffers(): { highWaterMark?: number } {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown };
+  return (g.Deno !== undefined || g.Bun !== undefined) && getDefaultHighWaterMark(false) === 65536
+    ? { highWaterMark: 16384 } : {};
 }
