@@ -13,7 +13,8 @@
 // The jobs around it have their own files: connecting (socket-connect.ts), the `onread` option
 // (socket-onread.ts), `_handle` (handle.ts). A Socket holds few fields, and the state of a job
 // only while the job runs (a Connector while connecting), so that an idle socket is small.
-import { Duplex, addAbortSignal, getDefaultHighWaterMark } from 'node:stream';
+import { Duplex, getDefaultHighWaterMark } from 'node:stream';
+import { addAbortSignal } from './abort.js';
 import type { Output } from '../core/core.js';
 import type { CoreTrap } from '../core/core.js';
 import { Op, Opt, ERRNO, SYSCALLS } from '../core/abi.js';
@@ -152,8 +153,8 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     // its fields exist: it is attached below, once they do, with the same stream function.
     const { signal, ...streamOpts } = opts;
     super({
-      ...node20Buffers(),
       ...streamOpts,
+      ...node20Buffers(streamOpts as { highWaterMark?: number }),
       allowHalfOpen: Boolean(opts.allowHalfOpen),
       emitClose: false,
       autoDestroy: true,
@@ -961,10 +962,11 @@ function writeAfterFIN(this: Socket, chunk: any, encoding?: any, cb?: any): bool
 /**
  * Node 20's stream buffers (16 KiB) where the runtime's node:stream defaults to Node 22's
  * (64 KiB: Deno, Bun), unless the program changed the default: write()'s answer and 'drain'
- * then come as on Node 20. Options the socket is given override it.
+ * then come as on Node 20. The socket's own options still decide, with Node's precedence.
  */
-function node20Buffers(): { highWaterMark?: number } {
+function node20Buffers(o: { highWaterMark?: number; readableHighWaterMark?: number; writableHighWaterMark?: number }): object {
   const g = globalThis as { Deno?: unknown; Bun?: unknown };
-  return (g.Deno !== undefined || g.Bun !== undefined) && getDefaultHighWaterMark(false) === 65536
-    ? { highWaterMark: 16384 } : {};
+  if ((g.Deno === undefined && g.Bun === undefined) || getDefaultHighWaterMark(false) !== 65536) return {};
+  const both = o.highWaterMark ?? 16384;
+  return { readableHighWaterMark: o.readableHighWaterMark ?? both, writableHighWaterMark: o.writableHighWaterMark ?? both };
 }

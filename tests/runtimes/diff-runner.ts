@@ -30,16 +30,23 @@ async function main(): Promise<void> {
   const lib = args[0] === 'builtin' ? builtinNet : wasinet as unknown as NetLike;
   const filter = args[1] ?? '';
   const out: RunnerResult = {};
+  // An error nobody listens for (an 'error' event without a listener) fails the scenario that
+  // was running, not the whole run.
+  let current = '';
+  const stray: Record<string, string> = {};
+  process.on('uncaughtException', (err) => { stray[current] ??= `uncaught: ${String((err as Error)?.stack ?? err).slice(0, 1500)}`; });
   for (const [group, list] of groups) {
     for (const s of list) {
       const key = `${group}: ${s.name}`;
       if (!key.includes(filter)) continue;
+      current = key;
       try {
         // Some scenarios name things after the process id: the same text in every runtime.
         out[key] = (await runScenario(s, lib, lib)).map((line) => line.replaceAll(String(process.pid), 'PID'));
       } catch (err) {
         out[key] = { error: String((err as Error)?.stack ?? err).slice(0, 2000) };
       }
+      if (stray[key]) out[key] = { error: stray[key] };
     }
   }
   // One write, then exit: a scenario that left a handle open must not keep the runner alive.
