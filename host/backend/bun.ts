@@ -261,8 +261,14 @@ export class BunBackend implements Backend {
 
   #write(h: number, data: Uint8Array): void {
     const c = this.#conns.get(h);
-    const s = this.#live(h);
-    if (!c || !s || c.closing) return;
+    if (!c || c.closing || !c.socket) return;
+    const s = c.socket;
+    if (c.closed) {
+      // Bun closed the socket when the peer went away (it does for a Unix socket even with
+      // allowHalfOpen): a write fails as the kernel would fail it.
+      this.#core.onError(h, ERRNO.EPIPE, SYSCALL.write);
+      return;
+    }
     let n = 0;
     if (c.queue.length === 0) {
       n = s.write(data);
@@ -304,7 +310,9 @@ export class BunBackend implements Backend {
     c.shutdown = false;
     if (!c.closed) c.socket?.shutdown();
     const h = c.h;
-    later(() => { if (!c.closing) this.#core.onShutdown(h, 0); }); // libuv reports it from the loop
+    // Bun sends the FIN at once; libuv reports its shutdown from the same poll phase, before the
+    // loop's check and close phases: a microtask is the nearest equivalent.
+    queueMicrotask(() => { if (!c.closing) this.#core.onShutdown(h, 0); });
   }
 
   // ------------------------------------------------------------ closing
