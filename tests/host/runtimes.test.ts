@@ -20,6 +20,7 @@ import { compareLogs } from './diff/harness.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const runner = join(root, 'build/tests/runtimes/diff-runner.js');
+const portable = join(root, 'build/tests/runtimes/portable.js');
 type Result = Record<string, string[] | { error: string }>;
 
 const NO_LOCAL_BIND = 'the runtime\'s connect cannot bind a local address or port';
@@ -63,11 +64,11 @@ export const CANNOT_PASS: Record<'deno' | 'bun', Record<string, string>> = {
 };
 
 /** Runs the runner on `cmd` (args before the runner's own); resolves with its JSON, or an error text. */
-function run(cmd: string, pre: string[], lib: string, timeoutMs = 900_000): Promise<Result | string> {
+function run(cmd: string, pre: string[], lib: string, timeoutMs = 900_000, script = runner): Promise<Result | string> {
   return new Promise((resolve) => {
     // The runtime's own default backend, whatever this process was asked to use.
     const { WASINET_BACKEND: _ignored, ...env } = process.env;
-    const child = spawn(cmd, [...pre, runner, lib], {
+    const child = spawn(cmd, [...pre, script, ...(lib ? [lib] : [])], {
       cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
     });
     let out = '';
@@ -104,6 +105,13 @@ function passing(expected: Result, actual: Result | string): string[] {
 }
 
 const expected = await run(process.execPath, [], 'builtin');
+const nodePortable = run(process.execPath, [], '', 120_000, portable);
+
+test('the portable check on Node: the node backend, equal bytes on the sim, TCP and Unix', async () => {
+  const r = await nodePortable as unknown as Record<string, string>;
+  assert.equal(r.backend, 'node');
+  for (const k of ['sim', 'tcp', 'unix']) assert.match(r[k], /^equal close false,connect,end,finish/);
+});
 const table: Record<string, { scenarios: number; builtin: number; wasinet: number; cannot: number }> = {};
 
 test('the reference run: every scenario on node:net on Node', () => {
@@ -120,6 +128,12 @@ for (const name of ['deno', 'bun'] as const) {
     console.log(`# skipped ${name}: ${where}`);
     continue;
   }
+  const here = await run(where.cmd, where.pre, '', 120_000, portable) as unknown as Record<string, string> | string;
+  test(`${name}: wasinet loads, runs on a simulated network and on the runtime's own sockets`, async () => {
+    const reference = await nodePortable;
+    assert.equal(typeof here, 'object', String(here));
+    assert.deepEqual(here, { ...(reference as object), backend: name });
+  });
   const wasinet = await run(where.cmd, where.pre, 'wasinet');
   const builtin = await run(where.cmd, where.pre, 'builtin');
   const exp = expected as Result;
