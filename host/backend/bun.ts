@@ -83,6 +83,7 @@ export class BunBackend implements Backend {
   #core!: Core;
   #conns = new Map<number, Conn>();
   #listeners = new Map<number, BunListener>();
+  #unrefed = new Set<number>(); // listeners unref'd by the core
   #timer = new WakeTimer(() => this.now(), () => this.#core.onTimer());
 
   now(): number {
@@ -181,7 +182,7 @@ export class BunBackend implements Backend {
       }
       case Op.CMD_CLOSE: {
         const l = this.#listeners.get(o.h);
-        if (l) { this.#listeners.delete(o.h); l.stop(false); return; }
+        if (l) { this.#listeners.delete(o.h); this.#unrefed.delete(o.h); l.stop(false); return; }
         return this.#close(o.h, o.a === 1);
       }
       case Op.CMD_SET_OPTION: {
@@ -193,7 +194,12 @@ export class BunBackend implements Backend {
       }
       case Op.CMD_REF: {
         const l = this.#listeners.get(o.h);
-        if (l) { if (o.a) l.ref(); else l.unref(); return; }
+        if (l) {
+          // Kept for a listener still looking its host up, applied once it listens.
+          if (o.a) this.#unrefed.delete(o.h); else this.#unrefed.add(o.h);
+          if (o.a) l.ref(); else l.unref();
+          return;
+        }
         const c = this.#conns.get(o.h);
         if (c) { c.refed = o.a !== 0; const s = this.#live(o.h); if (s) { if (c.refed) s.ref(); else s.unref(); } }
         return;
@@ -393,6 +399,7 @@ export class BunBackend implements Backend {
       return;
     }
     this.#listeners.set(h, l);
+    if (this.#unrefed.has(h)) l.unref();
     if ('unix' in where) this.#core.onListening(h, 0, 0, 0, 0, where.unix);
     else this.#core.onListening(h, 0, 0, l.port ?? 0, familyOfAddress(l.hostname), l.hostname ?? address);
   }

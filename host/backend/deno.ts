@@ -10,8 +10,8 @@
 //   across turns while every other input reuses scratch, and a growth of memory would detach
 //   the target. A read that completes after READ_STOP (it cannot be cancelled) is kept and
 //   handed over at the next READ_START, so a paused socket delivers nothing, as in Node.
-// - writing: credit is what Deno has taken. A WRITE is copied and queued on the connection's
-//   write loop at once and confirmed at once (the bytes are the runtime's now, as libuv's
+// - writing: credit is what Deno has taken. A WRITE is copied into the connection's write
+//   buffer at once and confirmed at once (the bytes are the runtime's now, as libuv's
 //   try-write gives them to the kernel), and the credit shrinks by what is queued; as Deno's
 //   writes complete, the core hears the credit it has again. Queued bytes are always delivered:
 //   SHUTDOWN (closeWrite) and a graceful CLOSE wait for the queue.
@@ -62,8 +62,10 @@ class Conn {
   readLoop = false;     // a read is pending
   stash: (Uint8Array | null)[] = []; // reads completed after READ_STOP (null: EOF)
   ended = false;        // EOF or a read error: no more reads
-  queue: Uint8Array[] = [];
-  held = 0;             // bytes queued, not yet taken by Deno's write
+  out: Uint8Array | null = null;   // WRITEs gathering for the next Deno write
+  fill = 0;                        // bytes in `out`
+  spare: Uint8Array | null = null; // the other buffer, while Deno is not writing from it
+  held = 0;             // bytes confirmed to the core, not yet taken by Deno's write
   writing = false;
   shutdown = false;     // SHUTDOWN waits for the queue
   closing = false;      // CLOSE issued: no more inputs for this handle but onClosed
@@ -79,6 +81,8 @@ export class DenoBackend implements Backend {
   #core!: Core;
   #conns = new Map<number, Conn>();
   #listeners = new Map<number, DenoListener>();
+  #unrefed = new Set<number>(); // listeners unref'd by the core
+  #settling: Promise<void> | null = null; // a listener closed: Deno frees its socket a timer tick later
   #timer = new WakeTimer(() => this.now(), () => this.#core.onTimer());
 
   now(): number {
@@ -146,11 +150,17 @@ export class DenoBackend implements Backend {
         const l = this.#listeners.get(o.h);
         if (l) {
           this.#listeners.delete(o.h);
+          this.#unrefed.delete(o.h);
           try { l.close(); } catch { /* closed already */ }
           // Deno frees the socket (and unlinks its file) only once the pending accept is dropped,
           // a timer tick later; Node unlinks a Unix socket's file as it closes.
           const path = l.addr.transport === 'unix' ? l.addr.path : null;
           if (path) try { deno().removeSync(path); } catch { /* gone already */ }
+          // Until then a connect to its port would be accepted by the dying socket and reset,
+          // where Node's (closed at once) is refused: connects wait for that tick.
+          const settling = this.#settling = new Promise<void>((r) => setTimeout(r, 0)).then(() => {
+            if (this.#settling === settling) this.#settling = null;
+          });
           return;
         }
         return this.#close(o.h, o.a === 1);
@@ -165,7 +175,12 @@ export class DenoBackend implements Backend {
       }
       case Op.CMD_REF: {
         const l = this.#listeners.get(o.h);
-        if (l) { if (o.a) l.ref(); else l.unref(); return; }
+        if (l) {
+          // Kept for a listener still looking its host up, applied once it listens.
+          if (o.a) this.#unrefed.delete(o.h); else this.#unrefed.add(o.h);
+          if (o.a) l.ref(); else l.unref();
+          return;
+        }
         const c = this.#conns.get(o.h);
         if (c) { c.refed = o.a !== 0; if (c.conn) { if (c.refed) c.conn.ref(); else c.conn.unref(); } }
         return;
@@ -194,9 +209,10 @@ export class DenoBackend implements Backend {
     const attempt = ++conn.attempt;
     // Deno.connect cannot bind a local address or port: the attempt goes out unbound.
     if (family !== 0 && (localAddress || o.c)) later(() => { if (conn.attempt === attempt && !conn.closing) core.onBound(h); });
-    const pending = family === 0
+    const go = () => family === 0
       ? deno().connect({ transport: 'unix', path: address })
       : deno().connect({ hostname: address, port: o.a });
+    const pending = this.#settling ? this.#settling.then(go) : go();
     pending.then((dc) => {
       if (conn.attempt !== attempt || conn.closing) { dc.close(); return; }
       conn.conn = dc;
@@ -259,32 +275,43 @@ export class DenoBackend implements Backend {
   #write(h: number, data: Uint8Array): void {
     const c = this.#conns.get(h);
     if (!c || c.closing || !c.conn) return;
-    // Deno keeps a reference to what it writes until its promise settles: give it a copy, so the
-    // core's pooled buffer and the user's own go back at once.
-    const copy = Uint8Array.prototype.slice.call(data);
+    // Deno keeps a reference to what it writes until its promise settles: the bytes are copied
+    // into the connection's own buffer, so the core's pooled buffer and the user's go back now.
+    const n = data.length;
+    if (c.out === null || c.fill + n > c.out.length) c.out = grow(c.out, c.fill, c.fill + n);
+    c.out.set(data, c.fill);
+    c.fill += n;
+    c.held += n;
     this.#core.release(data as Buffer);
-    c.queue.push(copy);
-    c.held += copy.length;
     if (!c.writing) void this.#writeLoop(h, c, c.conn);
-    this.#core.onWritten(h, copy.length, creditLeft(c.held));
+    this.#core.onWritten(h, n, creditLeft(c.held));
   }
 
+  /**
+   * Writes what has gathered in `out`, one Deno write per batch: while one is under way, new
+   * WRITEs gather in the other buffer (the two swap), so a fast writer costs one promise per
+   * batch, not one per WRITE.
+   */
   async #writeLoop(h: number, c: Conn, conn: DenoConn): Promise<void> {
     c.writing = true;
-    while (c.queue.length > 0) {
-      const chunk = c.queue[0];
+    while (c.fill > 0) {
+      const buf = c.out!;
+      const len = c.fill;
+      c.out = c.spare;
+      c.spare = null;
+      c.fill = 0;
       try {
-        for (let off = 0; off < chunk.length;) off += await conn.write(chunk.subarray(off));
+        for (let off = 0; off < len;) off += await conn.write(buf.subarray(off, len));
       } catch (err) {
-        c.queue = [];
+        c.fill = 0;
         c.held = 0;
         c.writing = false;
         if (!c.closing) this.#core.onError(h, errnoOf(err), SYSCALL.write);
         else if (c.closeWhenDrained) this.#finishClose(h, c);
         return;
       }
-      c.queue.shift();
-      c.held -= chunk.length;
+      c.spare = buf; // Deno is done with it
+      c.held -= len;
       if (!c.closing) this.#core.onWritten(h, 0, creditLeft(c.held));
     }
     c.writing = false;
@@ -378,6 +405,7 @@ export class DenoBackend implements Backend {
       try { deno().chmodSync(address, ((deno().statSync(address).mode ?? 0) & 0o777) | mode); } catch { /* as libuv: best effort */ }
     }
     this.#listeners.set(h, l);
+    if (this.#unrefed.has(h)) l.unref();
     const a = l.addr;
     if (a.transport === 'unix') this.#core.onListening(h, 0, 0, 0, 0, a.path ?? address);
     else this.#core.onListening(h, 0, 0, a.port ?? 0, familyOfAddress(a.hostname), a.hostname ?? '');
@@ -405,6 +433,15 @@ export class DenoBackend implements Backend {
         });
     }
   }
+}
+
+/** A write buffer with room for `need` bytes, keeping the first `fill` of `old`. */
+function grow(old: Uint8Array | null, fill: number, need: number): Uint8Array {
+  let size = Math.max(65536, old?.length ?? 0);
+  while (size < need) size *= 2;
+  const b = new Uint8Array(size);
+  if (old && fill > 0) b.set(old.subarray(0, fill));
+  return b;
 }
 
 /** A listener whose host name is being looked up. */

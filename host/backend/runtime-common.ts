@@ -4,7 +4,7 @@
 //
 // The helpers below repeat three small ones of node-common.ts on purpose: that file imports
 // node:net and patches diagnostics channels when it loads, which a Deno or Bun host must not.
-import { setTimeout as setTimer, clearTimeout as clearTimer } from 'node:timers';
+import { setTimeout as setTimer, clearTimeout as clearTimer, setImmediate } from 'node:timers';
 import dns from 'node:dns';
 import type { Core, Output } from '../core/core.js';
 import { ERRNO } from '../core/abi.js';

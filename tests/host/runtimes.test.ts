@@ -28,8 +28,6 @@ const NO_RESET = 'Deno has no way to reset a connection (no SO_LINGER, no abort)
 const NO_IPV6ONLY = 'the runtime\'s listen has no ipv6Only option (IPv6 listeners are dual-stack)';
 const NO_HANDLE = 'the runtime\'s sockets have no handle a second server can listen on';
 const NO_SYNC_EPIPE = 'writes are asynchronous: an EPIPE cannot fail write() itself, as libuv\'s try-write does';
-const LATE_LISTENER_CLOSE = 'Deno frees a listening socket a timer tick after close() while an accept is pending: ' +
-  'a connect in between is accepted and reset (ECONNRESET) instead of refused';
 const LOOP_PHASES = 'orders the events of two sockets by the phases of libuv\'s loop (poll, check, close) across a ' +
   'wall-clock sleep: another event loop orders them otherwise (the simulated runs leave it out for the same reason)';
 const BUN_ASYNC_ITERATOR = 'Bun\'s node:stream (the Readable under every Socket) ends an async iteration with a plain ' +
@@ -38,10 +36,6 @@ const DNS_CONSTANTS = 'the scenario passes the runtime\'s dns.ADDRCONFIG | dns.V
 
 export const CANNOT_PASS: Record<'deno' | 'bun', Record<string, string>> = {
   deno: {
-    'socket: ECONNREFUSED: error then close(true), with Node fields': LATE_LISTENER_CLOSE,
-    'socket connect: autoSelectFamily: every address refused gives an AggregateError': LATE_LISTENER_CLOSE,
-    'socket connect: ECONNREFUSED with localAddress and localPort: the error names the local end': LATE_LISTENER_CLOSE,
-    'server: close() with open connections: no new connections, old ones work, close after the last one': LATE_LISTENER_CLOSE,
     'socket connect: custom lookup: options it receives by default, with hints, with family 6 and with autoSelectFamily false': DNS_CONSTANTS,
     'socket connect: localAddress 127.0.0.1 with a chosen localPort': NO_LOCAL_BIND,
     'socket connect: localPort already listened on: bind EADDRINUSE': NO_LOCAL_BIND,
