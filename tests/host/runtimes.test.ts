@@ -115,6 +115,19 @@ test('the reference run: every scenario on node:net on Node', () => {
   for (const [k, v] of Object.entries(expected as Result)) assert.ok(Array.isArray(v) && v.length > 0, `${k}: ${JSON.stringify(v).slice(0, 300)}`);
 });
 
+// The same measure on Node: wasinet on both sides (the runtimes' runs use wasinet as the peer).
+const nodeWasinet = await run(process.execPath, [], 'wasinet');
+test('node: wasinet on both sides logs what node:net logs, every scenario', () => {
+  assert.equal(typeof nodeWasinet, 'object', String(nodeWasinet));
+  const exp = expected as Result;
+  const differing = Object.keys(exp).filter((k) => !passing({ [k]: exp[k] }, nodeWasinet).length);
+  assert.deepEqual(differing, []);
+});
+if (typeof expected === 'object') {
+  const n = Object.keys(expected).length;
+  table.node = { scenarios: n, builtin: n, wasinet: passing(expected, nodeWasinet).length, cannot: 0 };
+}
+
 for (const name of ['deno', 'bun'] as const) {
   const where = locate(name);
   if (typeof where === 'string') {
