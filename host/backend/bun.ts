@@ -22,48 +22,12 @@
 import type { Backend, LookupCallback, LookupOptions } from './backend.js';
 import type { Core, Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, ListenFlag } from '../core/abi.js';
+import { type BunSocket, type Handlers, type BunListener, type Where, bun } from './bun-api.js';
 import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, WakeTimer } from './runtime-common.js';
-
-// The parts of Bun's API this file uses (its types are not part of this Node project's build).
-interface BunSocket {
-  data: Conn | undefined;
-  readonly localPort?: number;
-  readonly localAddress?: string;
-  readonly remoteAddress?: string;
-  readonly remotePort?: number;
-  write(data: Uint8Array): number;
-  shutdown(): void;
-  end(): void;
-  terminate(): void;
-  pause(): void;
-  resume(): void;
-  setNoDelay(on?: boolean): boolean;
-  setKeepAlive(on?: boolean, delay?: number): boolean;
-  ref(): void;
-  unref(): void;
-}
-interface Handlers {
-  open?(s: BunSocket): void;
-  data(s: BunSocket, d: Uint8Array): void;
-  drain?(s: BunSocket): void;
-  end?(s: BunSocket): void;
-  close?(s: BunSocket, err?: Error): void;
-  error?(s: BunSocket, err: Error): void;
-}
-interface BunListener { readonly port?: number; readonly hostname?: string; readonly unix?: string; stop(closeActive?: boolean): void; ref(): void; unref(): void }
-type Where = { hostname: string; port: number } | { unix: string };
-interface BunApi {
-  connect(o: Where & { allowHalfOpen: boolean; socket: Handlers }): Promise<BunSocket>;
-  listen(o: Where & { allowHalfOpen: boolean; socket: Handlers }): BunListener;
-}
-
-function bun(): BunApi {
-  return (globalThis as unknown as { Bun: BunApi }).Bun;
-}
 
 const READ_SIZE = 65536;
 
-class Conn {
+export class Conn {
   socket: BunSocket | null = null;
   attempt = 0;          // connect generation: a newer CONNECT abandons an older one
   reading = false;      // between READ_START and READ_STOP

@@ -21,37 +21,14 @@
 // What Deno's API cannot do (listed in docs/embedding.md): bind a client socket's local address
 // or port, reset a connection (RST: a reset is a plain close), listen with ipv6Only or on an
 // fd or another server's handle, or wrap an existing fd (OPEN fails with ENOTSUP).
+//
+// (A little over 400 lines: connecting, the read and write loops and listening are one
+// transport's, read together; Deno's API as used here is declared in deno-api.ts.)
 import type { Backend, LookupCallback, LookupOptions } from './backend.js';
 import type { Core, Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, ListenFlag } from '../core/abi.js';
+import { type DenoConn, type DenoListener, deno } from './deno-api.js';
 import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, WakeTimer } from './runtime-common.js';
-
-// The parts of Deno's API this file uses (its types are not part of this Node project's build).
-interface DenoAddr { transport: 'tcp' | 'unix'; hostname?: string; port?: number; path?: string | null }
-interface DenoConn {
-  readonly localAddr: DenoAddr;
-  readonly remoteAddr: DenoAddr;
-  read(p: Uint8Array): Promise<number | null>;
-  write(p: Uint8Array): Promise<number>;
-  closeWrite(): Promise<void>;
-  close(): void;
-  setNoDelay?(on?: boolean): void;
-  setKeepAlive?(on?: boolean): void;
-  ref(): void;
-  unref(): void;
-}
-interface DenoListener { readonly addr: DenoAddr; accept(): Promise<DenoConn>; close(): void; ref(): void; unref(): void }
-interface DenoApi {
-  connect(o: { hostname: string; port: number; transport?: 'tcp' } | { transport: 'unix'; path: string }): Promise<DenoConn>;
-  listen(o: { hostname: string; port: number; transport?: 'tcp' } | { transport: 'unix'; path: string }): DenoListener;
-  statSync(path: string): { mode: number | null };
-  chmodSync(path: string, mode: number): void;
-  removeSync(path: string): void;
-}
-
-function deno(): DenoApi {
-  return (globalThis as unknown as { Deno: DenoApi }).Deno;
-}
 
 const READ_SIZE = 65536;
 
