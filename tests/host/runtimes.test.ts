@@ -63,7 +63,9 @@ function run(cmd: string, pre: string[], lib: string, timeoutMs = 900_000, scrip
     // The runtime's own default backend, whatever this process was asked to use.
     const { WASINET_BACKEND: _ignored, ...env } = process.env;
     const child = spawn(cmd, [...pre, script, ...(lib ? [lib] : [])], {
-      cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
+      cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
+      // Deno's caches go under build/, so a machine without a usable home directory runs it too.
+      env: { ...env, DENO_DIR: join(root, 'build/.deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
     });
     let out = '';
     let err = '';
