@@ -18,7 +18,8 @@ import { onLines, sendLine, type Lib, type PeerEndpoints, type Spec, type Worker
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (QUICK ? 1 : 3));
-const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY, 'i') : null;
+const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY, 'i')
+  : process.env.BENCH_RUNTIME && process.env.BENCH_RUNTIME !== 'node' ? /writes|echo/ : null;
 const LIBS: Lib[] = ['node:net', 'wasinet'];
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -50,8 +51,26 @@ const HOLD = Math.min(HOLD_WANTED, fdLimit - FD_MARGIN);
 const fdNote = (raiseFdsTo === null || raiseFdsTo === softFds ? `ulimit -n ${fdLimit}` : `ulimit -n raised from ${softFds} to ${raiseFdsTo}`)
   + (HOLD < HOLD_WANTED ? ` (the hard limit): ${HOLD} idle connections instead of ${HOLD_WANTED}` : '');
 
+// BENCH_RUNTIME=deno|bun: the worker runs on that runtime (the pinned devDependency), so both
+// columns are that runtime's: its built-in node:net, and wasinet on its own socket API. The
+// peer stays node:net on Node. Without BENCH_ONLY such a run measures throughput and echo.
+const RUNTIME = process.env.BENCH_RUNTIME ?? 'node';
+if (!['node', 'deno', 'bun'].includes(RUNTIME)) throw new Error(`BENCH_RUNTIME must be node, deno or bun, not ${RUNTIME}`);
+const runtimeBin = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules/.bin', RUNTIME);
+if (RUNTIME !== 'node' && spawnSync(runtimeBin, ['--version']).status !== 0) {
+  console.log(`## wasinet vs node:net on ${RUNTIME}: skipped, ${runtimeBin} does not run here (npm install brings it)`);
+  process.exit(0);
+}
+
+/** The command line of a child: the peer always on Node, the worker on BENCH_RUNTIME. */
+function commandOf(args: string[]): string[] {
+  if (RUNTIME === 'node' || !args.includes('--expose-gc')) return [process.execPath, ...args];
+  const rest = args.filter((a) => a !== '--expose-gc');
+  return RUNTIME === 'deno' ? [runtimeBin, 'run', '-A', '--v8-flags=--expose-gc', ...rest] : [runtimeBin, ...rest];
+}
+
 function spawnPinned(cpu: number, args: string[]): ChildProcess {
-  let cmd = [process.execPath, ...args];
+  let cmd = commandOf(args);
   if (pin) cmd = ['taskset', '-c', String(cpu), ...cmd];
   if (raiseFdsTo !== null) cmd = ['bash', '-c', `ulimit -n ${raiseFdsTo} && exec "$@"`, 'bench', ...cmd];
   return spawn(cmd[0], cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -288,16 +307,17 @@ async function run(): Promise<Row[]> {
   const env = {
     date: new Date(t0).toISOString(), node: process.version, platform: `${os.type()} ${os.release()} ${os.arch()}`,
     cpu: os.cpus()[0]?.model ?? 'unknown', cpus, pinning, fds: fdNote, rounds: ROUNDS, quick: QUICK,
-    only: ONLY?.source ?? null, capMs: CAP_MS, seconds, otherLoad: load,
+    only: ONLY?.source ?? null, runtime: RUNTIME, capMs: CAP_MS, seconds, otherLoad: load,
   };
-  fs.writeFileSync(path.join(here, 'results.json'), JSON.stringify({
+  fs.writeFileSync(path.join(here, RUNTIME === 'node' ? 'results.json' : `results-${RUNTIME}.json`), JSON.stringify({
     env,
     cells: selected.map((c) => ({ name: c.name, spec: c.spec, runs: results.get(c) })),
     rows,
   }, null, 2) + '\n');
 
   const out: string[] = [];
-  out.push(`## wasinet vs node:net — ${env.date}`, '');
+  const on = RUNTIME === 'node' ? '' : ` on ${RUNTIME} (its built-in node:net and wasinet on its own sockets; the peer is node:net on Node)`;
+  out.push(`## wasinet vs node:net${on} — ${env.date}`, '');
   out.push(`Node ${env.node}, ${env.platform}, ${cpus} × ${env.cpu}. ${pinning}; ${fdNote}.`);
   out.push(`${ROUNDS} round${ROUNDS > 1 ? 's' : ''}${QUICK ? ' (BENCH_QUICK: small sizes, a smoke run)' : ''}, a fresh worker and peer per cell, library and round; libraries interleaved. Time cap per cell ${CAP_MS / 1000} s.`);
   if (load.whole !== null) {
@@ -331,7 +351,7 @@ async function run(): Promise<Row[]> {
   }
   const uniqueNotes = [...new Set(notes)];
   if (uniqueNotes.length) out.push('Notes:', ...uniqueNotes, '');
-  out.push(`Whole run: ${seconds.toFixed(0)} s (${(seconds / 60).toFixed(1)} min). JSON: build/bench/results.json.`);
+  out.push(`Whole run: ${seconds.toFixed(0)} s (${(seconds / 60).toFixed(1)} min). JSON: build/bench/${RUNTIME === 'node' ? 'results.json' : `results-${RUNTIME}.json`}.`);
   console.log(out.join('\n'));
   return rows;
 }

@@ -15,7 +15,9 @@ if (lib !== 'node:net' && lib !== 'wasinet') throw new Error('usage: worker.js <
 const input = JSON.parse(inputJson) as WorkerInput;
 const moduleName: string = lib; // 'node:net' or the package's own name, 'wasinet'
 const net = (await import(moduleName)).default as Net;
-const gc = (globalThis as { gc?: () => void }).gc;
+// Deno gets --expose-gc through --v8-flags (bench/run.ts); Bun has its own collector call.
+const bunGc = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
+const gc = (globalThis as { gc?: () => void }).gc ?? (bunGc ? () => bunGc.gc(true) : undefined);
 if (!gc) throw new Error('run the worker with --expose-gc');
 
 const GiB = 2 ** 30;

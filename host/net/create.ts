@@ -2,14 +2,17 @@
 import { Stack } from './stack.js';
 import { makeNet, type PublicNet } from './api.js';
 import type { Backend } from '../backend/backend.js';
-import { createNodeBackend } from '../backend/load.js';
+import { createBackendFor, createRuntimeBackend } from '../backend/load.js';
 import { coreWasm, coreBytes } from '../core/wasm.js';
 import { TraceRecorder } from '../core/trace.js';
 import { SimBackend, SimNetwork, type SimOptions } from '../backend/sim.js';
 
 export interface CreateStackOptions extends SimOptions {
-  /** 'node' (real sockets, the default), 'sim' (a simulated network), or a Backend object. */
-  backend?: 'node' | 'sim' | Backend;
+  /**
+   * Real sockets on 'node' (libuv), 'deno' or 'bun' (their own socket APIs; the default is the
+   * runtime's own), 'sim' (a simulated network), or a Backend object.
+   */
+  backend?: 'node' | 'deno' | 'bun' | 'sim' | Backend;
   /** For 'sim': the network to join (stacks on one network reach each other). Default: a new one. */
   network?: SimNetwork;
   /** File name of another core build in build/ (tests use 'testing.wasm'). */
@@ -40,8 +43,10 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
   if (options.backend === 'sim') {
     network = options.network ?? new SimNetwork(options);
     backend = new SimBackend(network);
-  } else if (options.backend === undefined || options.backend === 'node') {
-    backend = createNodeBackend();
+  } else if (options.backend === undefined) {
+    backend = createRuntimeBackend();
+  } else if (options.backend === 'node' || options.backend === 'deno' || options.backend === 'bun') {
+    backend = createBackendFor(options.backend);
   } else {
     backend = options.backend;
   }

@@ -6,7 +6,7 @@
 // running the lookup (the socket's own `lookup` or the backend's DNS) and its 'lookup' events,
 // checking what it returned, and building Node's exact errors and 'connectionAttempt*' events
 // from the notifications. A Connector lives while a socket connects and holds what that needs.
-import { ADDRCONFIG } from 'node:dns';
+import { ADDRCONFIG as DNS_ADDRCONFIG } from 'node:dns';
 import type { Output } from '../core/core.js';
 import { ERRNO } from '../core/abi.js';
 import type { LookupAddress } from '../backend/backend.js';
@@ -18,6 +18,11 @@ import {
 } from './errors.js';
 import { validateNumber, validateInt32, validateBoolean, validateFunction, validatePort, validateLookup } from './validate.js';
 import { autoSelect } from './args.js';
+
+// The hint net adds to a lookup of a name: the platform's AI_ADDRCONFIG, which Node's dns
+// exports. Deno's node:dns exports other numbers than Node's on Linux (64 for 32) and then
+// rejects them: use Linux's value there, as Node would.
+const ADDRCONFIG = (globalThis as { Deno?: unknown }).Deno !== undefined && process.platform === 'linux' ? 32 : DNS_ADDRCONFIG;
 
 /** How apiConnect is told to reach the peer (see assembly/socket.ts). */
 export const TARGET_NAME = 0;

@@ -18,7 +18,8 @@
 // methods and accessors, each with Node's argument checks, plus the handlers that turn the
 // core's notifications into events. Each piece is short; splitting the class across files would
 // scatter one API that users read as one.
-import { Duplex, addAbortSignal } from 'node:stream';
+import { Duplex, getDefaultHighWaterMark } from 'node:stream';
+import { addAbortSignal } from './abort.js';
 import type { Output } from '../core/core.js';
 import type { CoreTrap } from '../core/core.js';
 import { Op, Opt, ERRNO, SYSCALLS } from '../core/abi.js';
@@ -158,6 +159,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     const { signal, ...streamOpts } = opts;
     super({
       ...streamOpts,
+      ...node20Buffers(streamOpts as { highWaterMark?: number }),
       allowHalfOpen: Boolean(opts.allowHalfOpen),
       emitClose: false,
       autoDestroy: true,
@@ -961,4 +963,16 @@ function writeAfterFIN(this: Socket, chunk: any, encoding?: any, cb?: any): bool
   if (typeof cb === 'function') process.nextTick(cb, er);
   this.destroy(er);
   return false;
+}
+
+/**
+ * Node 20's stream buffers (16 KiB) where the runtime's node:stream defaults to Node 22's
+ * (64 KiB: Deno, Bun), unless the program changed the default: write()'s answer and 'drain'
+ * then come as on Node 20. The socket's own options still decide, with Node's precedence.
+ */
+function node20Buffers(o: { highWaterMark?: number; readableHighWaterMark?: number; writableHighWaterMark?: number }): object {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown };
+  if ((g.Deno === undefined && g.Bun === undefined) || getDefaultHighWaterMark(false) !== 65536) return {};
+  const both = o.highWaterMark ?? 16384;
+  return { readableHighWaterMark: o.readableHighWaterMark ?? both, writableHighWaterMark: o.writableHighWaterMark ?? both };
 }

@@ -8,7 +8,7 @@
 import { Core, CoreTrap, isNotification, type CoreOwner, type Output, type Tap } from '../core/core.js';
 import { Op } from '../core/abi.js';
 import type { Backend } from '../backend/backend.js';
-import { createNodeBackend } from '../backend/load.js';
+import { createRuntimeBackend } from '../backend/load.js';
 
 export const kNotify = Symbol('wasinet.notify');
 export const kResolve = Symbol('wasinet.resolve');
@@ -138,9 +138,9 @@ export class Stack implements CoreOwner {
 
 let defaultStack: Stack | null = null;
 
-/** The stack behind the module's own exports: real sockets. */
+/** The stack behind the module's own exports: real sockets, on the runtime's own socket API. */
 export function getDefaultStack(): Stack {
-  defaultStack ??= new Stack(createNodeBackend());
+  defaultStack ??= new Stack(createRuntimeBackend());
   return defaultStack;
 }
 

@@ -1,0 +1,116 @@
+// What the backends on Deno's and Bun's own socket APIs (deno.ts, bun.ts) share: the wake-up
+// timer, name resolution, errno mapping and address helpers. Only what Node, Deno and Bun all
+// provide is used here (node:timers, node:dns, performance): no node:net, no libuv.
+//
+// The helpers below repeat three small ones of node-common.ts on purpose: that file imports
+// node:net and patches diagnostics channels when it loads, which a Deno or Bun host must not.
+import { setTimeout as setTimer, clearTimeout as clearTimer, setImmediate } from 'node:timers';
+import dns from 'node:dns';
+import type { Core, Output } from '../core/core.js';
+import { ERRNO } from '../core/abi.js';
+import { abiErrno } from '../core/errno.js';
+import type { LookupCallback, LookupOptions } from './backend.js';
+
+/**
+ * Bytes a connection's transport holds on its way to the kernel before the core gets no more
+ * credit (Node's libuv takes what the kernel takes; these runtimes queue in their own layer).
+ */
+export const CREDIT = 1 << 20;
+
+export function creditLeft(held: number): number {
+  return Math.max(0, CREDIT - held);
+}
+
+/** `first NUL second` where only `first` may itself contain NUL (an abstract socket name). */
+export function split2(data: Uint8Array | null): [string, string] {
+  if (!data) return ['', ''];
+  const dec = new TextDecoder();
+  const i = data.lastIndexOf(0);
+  return i < 0 ? [dec.decode(data), ''] : [dec.decode(data.subarray(0, i)), dec.decode(data.subarray(i + 1))];
+}
+
+/** 4, 6, or 0 (not an IP literal) for an address string. */
+export function familyOfAddress(a: string | null | undefined): number {
+  if (!a) return 0;
+  return a.includes(':') ? 6 : /^\d+\.\d+\.\d+\.\d+$/.test(a) ? 4 : 0;
+}
+
+/**
+ * The ABI errno of a runtime's error: Deno's errors and Bun's carry the libuv-style name in
+ * `code` (ECONNREFUSED, EADDRINUSE …); a few of Deno's error classes are recognised by name
+ * when they do not.
+ */
+export function errnoOf(err: unknown): number {
+  const e = err as { code?: unknown; name?: string } | null;
+  if (e && typeof e.code === 'string' && ERRNO[e.code]) return ERRNO[e.code];
+  switch (e?.name) {
+    case 'ConnectionRefused': return ERRNO.ECONNREFUSED;
+    case 'ConnectionReset': return ERRNO.ECONNRESET;
+    case 'ConnectionAborted': return ERRNO.ECONNABORTED;
+    case 'BrokenPipe': return ERRNO.EPIPE;
+    case 'AddrInUse': return ERRNO.EADDRINUSE;
+    case 'AddrNotAvailable': return ERRNO.EADDRNOTAVAIL;
+    case 'NotFound': return ERRNO.ENOENT;
+    case 'PermissionDenied': return ERRNO.EACCES;
+    case 'TimedOut': return ERRNO.ETIMEDOUT;
+    case 'NotConnected': return ERRNO.ENOTCONN;
+  }
+  return abiErrno(e?.code);
+}
+
+/**
+ * The runtime's dns.lookup (node:dns, which Deno and Bun both emulate), with net's options.
+ * getaddrinfo hints are dropped: Deno's emulation rejects Node's values, and on a lookup the
+ * core asked for they only filter by configured address families.
+ */
+export function lookup(host: unknown, options: LookupOptions, callback: LookupCallback): void {
+  const { hints: _hints, ...rest } = options;
+  dns.lookup(host as string, rest as dns.LookupOptions, callback as never);
+}
+
+/**
+ * The one wake-up the core asks for with TIMER. It never keeps the process alive by itself,
+ * as socket timeouts do not in Node; the stack's own timers (stack.setTimeout) do.
+ */
+export class WakeTimer {
+  #timer: ReturnType<typeof setTimer> | null = null;
+  #seq = 0;
+  #userTimers = 0;
+
+  constructor(private readonly now: () => number, private readonly fire: () => void) {}
+
+  /** A fresh core counts its TIMER sequence from 1 again. */
+  reset(): void {
+    this.#seq = 0;
+  }
+
+  set(o: Output): void {
+    if (o.a < this.#seq) return; // a later TIMER already replaced this one
+    this.#seq = o.a;
+    this.stop();
+    if (o.c >= 0) {
+      this.#timer = setTimer(() => { this.#timer = null; this.fire(); }, Math.max(0, Math.ceil(o.c - this.now())));
+      if (this.#userTimers === 0) this.#timer.unref();
+    }
+  }
+
+  userTimers(pending: number): void {
+    this.#userTimers = pending;
+    if (this.#timer) {
+      if (pending > 0) this.#timer.ref();
+      else this.#timer.unref();
+    }
+  }
+
+  stop(): void {
+    if (this.#timer) clearTimer(this.#timer);
+    this.#timer = null;
+  }
+}
+
+/** Reports `fn` after the current I/O phase, as libuv reports a handle's close. */
+export function later(fn: () => void): void {
+  setImmediate(fn);
+}
+
+export type { Core };

@@ -1,0 +1,184 @@
+// The differential scenarios on Deno and Bun: wasinet on each runtime's own socket API (the
+// Deno and Bun backends) must log what node:net logs on Node, scenario by scenario. The same
+// scenarios also run on Deno's and Bun's built-in node:net, for comparison: those runs are
+// counted and reported (the README's table), not asserted — they measure the runtimes.
+//
+// Each run is tests/runtimes/diff-runner.ts executed by the runtime (deno and bun come from
+// the pinned devDependencies of the same names); the reference is the same runner on this Node.
+// A runtime that is not installed or cannot start is skipped with the reason.
+//
+// A few scenarios cannot pass on a runtime whatever the backend does: its socket API has no way
+// to do what the scenario checks. They are listed below with the reason and reported as skipped;
+// one that starts passing is reported too, so the list can shrink.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { compareLogs } from './diff/harness.js';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const runner = join(root, 'build/tests/runtimes/diff-runner.js');
+const portable = join(root, 'build/tests/runtimes/portable.js');
+type Result = Record<string, string[] | { error: string }>;
+
+const NO_LOCAL_BIND = 'the runtime\'s connect cannot bind a local address or port';
+const NO_RESET = 'Deno has no way to reset a connection (no SO_LINGER, no abort): a reset is a plain close';
+const NO_IPV6ONLY = 'the runtime\'s listen has no ipv6Only option (IPv6 listeners are dual-stack)';
+const NO_HANDLE = 'the runtime\'s sockets have no handle a second server can listen on';
+const NO_SYNC_EPIPE = 'writes are asynchronous: an EPIPE cannot fail write() itself, as libuv\'s try-write does';
+const LOOP_PHASES = 'orders the events of two sockets by the phases of libuv\'s loop (poll, check, close) across a ' +
+  'wall-clock sleep: another event loop orders them otherwise (the simulated runs leave it out for the same reason)';
+const BUN_ASYNC_ITERATOR = 'Bun\'s node:stream (the Readable under every Socket) ends an async iteration with a plain ' +
+  'Error of code ABORT_ERR, not an AbortError';
+const DNS_CONSTANTS = 'the scenario passes the runtime\'s dns.ADDRCONFIG | dns.V4MAPPED, which are other numbers on Deno (64 | 16)';
+
+export const CANNOT_PASS: Record<'deno' | 'bun', Record<string, string>> = {
+  deno: {
+    'socket connect: custom lookup: options it receives by default, with hints, with family 6 and with autoSelectFamily false': DNS_CONSTANTS,
+    'socket connect: localAddress 127.0.0.1 with a chosen localPort': NO_LOCAL_BIND,
+    'socket connect: localPort already listened on: bind EADDRINUSE': NO_LOCAL_BIND,
+    'socket io: resetAndDestroy(): close, the peer gets ECONNRESET': NO_RESET,
+    'socket io: the peer resets: ECONNRESET error with syscall read, then close(true)': NO_RESET,
+    'socket io: pipeline(socket, sink) fails with the socket error when the peer resets': NO_RESET,
+    'socket io: write after the peer closed a Unix socket (allowHalfOpen): EPIPE': NO_SYNC_EPIPE,
+    'server: ipv6Only: IPv4 refused, IPv6 accepted': NO_IPV6ONLY,
+    'server: listen(handle): a listening peer server handed to the library': NO_HANDLE,
+    'socket io: allowHalfOpen true, peer ends first: we keep writing, then end ourselves': LOOP_PHASES,
+  },
+  bun: {
+    'socket io: allowHalfOpen true, peer ends first: we keep writing, then end ourselves': LOOP_PHASES,
+    'socket io: breaking out of async iteration destroys the socket; the peer sees it close': BUN_ASYNC_ITERATOR,
+    'socket connect: localAddress 127.0.0.1 with a chosen localPort': NO_LOCAL_BIND,
+    'socket connect: localPort already listened on: bind EADDRINUSE': NO_LOCAL_BIND,
+    'server: ipv6Only: IPv4 refused, IPv6 accepted': NO_IPV6ONLY,
+    'server: listen(handle): a listening peer server handed to the library': NO_HANDLE,
+  },
+};
+
+/** Runs the runner on `cmd` (args before the runner's own); resolves with its JSON, or an error text. */
+function run(cmd: string, pre: string[], lib: string, timeoutMs = 900_000, script = runner): Promise<Result | string> {
+  return new Promise((resolve) => {
+    // The runtime's own default backend, whatever this process was asked to use.
+    const { WASINET_BACKEND: _ignored, ...env } = process.env;
+    const child = spawn(cmd, [...pre, script, ...(lib ? [lib] : [])], {
+      cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
+      // Deno's caches go under build/, so a machine without a usable home directory runs it too.
+      env: { ...env, DENO_DIR: join(root, 'build/.deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      try {
+        resolve(JSON.parse(out) as Result);
+      } catch {
+        resolve(`exit ${code}: ${err.slice(-2000)}`);
+      }
+    });
+  });
+}
+
+/** The runtime's command line, or why it cannot run here. */
+function locate(name: 'deno' | 'bun'): { cmd: string; pre: string[] } | string {
+  const cmd = join(root, 'node_modules/.bin', name);
+  if (!existsSync(cmd)) return `${name} is not installed (npm install brings the pinned devDependency)`;
+  const v = spawnSync(cmd, ['--version'], { encoding: 'utf8', timeout: 60_000 });
+  if (v.status !== 0) return `${name} does not start here: ${(v.stderr || v.error?.message || '').slice(0, 300)}`;
+  return { cmd, pre: name === 'deno' ? ['run', '-A'] : [] };
+}
+
+function passing(expected: Result, actual: Result | string): string[] {
+  if (typeof actual === 'string') return [];
+  return Object.keys(expected).filter((k) => {
+    const e = expected[k], a = actual[k];
+    return Array.isArray(e) && Array.isArray(a) && compareLogs(e, a) === null;
+  });
+}
+
+const expected = await run(process.execPath, [], 'builtin');
+const nodePortable = run(process.execPath, [], '', 120_000, portable);
+
+test('the portable check on Node: the node backend, equal bytes on the sim, TCP and Unix', async () => {
+  const r = await nodePortable as unknown as Record<string, string>;
+  assert.equal(r.backend, 'node');
+  for (const k of ['sim', 'tcp', 'unix']) assert.match(r[k], /^equal close false,connect,end,finish/);
+});
+const table: Record<string, { scenarios: number; builtin: number; wasinet: number; cannot: number }> = {};
+
+test('the reference run: every scenario on node:net on Node', () => {
+  assert.equal(typeof expected, 'object', String(expected));
+  const logs = Object.values(expected as Result);
+  assert.ok(logs.length >= 100, `${logs.length} scenarios`);
+  for (const [k, v] of Object.entries(expected as Result)) assert.ok(Array.isArray(v) && v.length > 0, `${k}: ${JSON.stringify(v).slice(0, 300)}`);
+});
+
+// The same measure on Node: wasinet on both sides (the runtimes' runs use wasinet as the peer).
+const nodeWasinet = await run(process.execPath, [], 'wasinet');
+test('node: wasinet on both sides logs what node:net logs, every scenario', () => {
+  assert.equal(typeof nodeWasinet, 'object', String(nodeWasinet));
+  const exp = expected as Result;
+  const differing = Object.keys(exp).filter((k) => !passing({ [k]: exp[k] }, nodeWasinet).length);
+  assert.deepEqual(differing, []);
+});
+if (typeof expected === 'object') {
+  const n = Object.keys(expected).length;
+  table.node = { scenarios: n, builtin: n, wasinet: passing(expected, nodeWasinet).length, cannot: 0 };
+}
+
+for (const name of ['deno', 'bun'] as const) {
+  const where = locate(name);
+  if (typeof where === 'string') {
+    test(`${name}: the differential scenarios`, { skip: where }, () => {});
+    console.log(`# skipped ${name}: ${where}`);
+    continue;
+  }
+  const here = await run(where.cmd, where.pre, '', 120_000, portable) as unknown as Record<string, string> | string;
+  test(`${name}: wasinet loads, runs on a simulated network and on the runtime's own sockets`, async () => {
+    const reference = await nodePortable;
+    assert.equal(typeof here, 'object', String(here));
+    assert.deepEqual(here, { ...(reference as object), backend: name });
+  });
+  const wasinet = await run(where.cmd, where.pre, 'wasinet');
+  const builtin = await run(where.cmd, where.pre, 'builtin');
+  const exp = expected as Result;
+  const keys = Object.keys(exp);
+  const known = CANNOT_PASS[name];
+
+  test(`${name}: the runner ran every scenario`, () => {
+    assert.equal(typeof wasinet, 'object', `wasinet on ${name}: ${String(wasinet)}`);
+    assert.equal(typeof builtin, 'object', `node:net on ${name}: ${String(builtin)}`);
+  });
+  for (const k of keys) {
+    const reason = known[k];
+    test(`${name} wasinet ${k}`, { skip: reason ? `cannot pass on ${name}: ${reason}` : false }, () => {
+      assert.equal(typeof wasinet, 'object');
+      const a = (wasinet as Result)[k];
+      assert.ok(Array.isArray(a), `the scenario failed: ${(a as { error?: string } | undefined)?.error ?? 'not run'}`);
+      const diff = compareLogs(exp[k] as string[], a);
+      assert.equal(diff, null, diff ?? '');
+    });
+  }
+  const ok = passing(exp, wasinet);
+  const builtinOk = passing(exp, builtin);
+  table[name] = { scenarios: keys.length, builtin: builtinOk.length, wasinet: ok.length, cannot: Object.keys(known).length };
+  for (const k of ok) if (known[k]) console.log(`# ${name}: listed as cannot pass, but passed: ${k}`);
+  console.log(`# ${name}: wasinet ${ok.length}/${keys.length}, built-in node:net ${builtinOk.length}/${keys.length}`);
+}
+
+test('every scenario listed as cannot pass exists', () => {
+  if (typeof expected !== 'object') return;
+  for (const list of Object.values(CANNOT_PASS)) for (const k of Object.keys(list)) assert.ok(k in expected, k);
+});
+
+// The numbers for the README's table.
+if (Object.keys(table).length > 0) {
+  mkdirSync(join(root, 'build'), { recursive: true });
+  writeFileSync(join(root, 'build/runtimes-table.json'), JSON.stringify(table, null, 2) + '\n');
+  console.log('# runtime | scenarios | built-in node:net | wasinet | cannot pass');
+  for (const [name, r] of Object.entries(table)) console.log(`# ${name} | ${r.scenarios} | ${r.builtin} | ${r.wasinet} | ${r.cannot}`);
+}
