@@ -16,6 +16,7 @@ export const ERRNOS = [
   'ENOENT', 'ENOMEM', 'ENOTCONN', 'ENOTSOCK', 'ENOTSUP', 'EPERM', 'EPIPE', 'EPROTO',
   'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_ADDRFAMILY', 'ENOTDIR',
   'EISDIR', 'EEXIST', 'EIO', 'EINTR', 'ENOSYS', 'ENOSPC', 'ENXIO',
+  'EDQUOT', // a stack's byte quota (limits.sent / limits.received) is used up
 ];
 
 // Which operation an error belongs to; becomes the `syscall` of the Node error.

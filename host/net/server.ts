@@ -264,7 +264,7 @@ export class Server extends EventEmitter implements Endpoint {
         const req = this.#requested;
         const err = syscall === 'getaddrinfo'
           ? dnsException(o.a, 'getaddrinfo', req.host)
-          : uvExceptionWithHostPort(o.a, syscall, (o.data?.length ? o.data.toString() : null) ?? req.address ?? req.host ?? null, req.port);
+          : uvExceptionWithHostPort(o.a, syscall, (o.data?.length ? o.data.toString() : null) ?? req.address ?? req.host ?? null, o.c > 0 ? o.c : req.port);
         if (syscall !== 'getaddrinfo' && listenChannel.error.hasSubscribers) {
           listenChannel.error.publish({ server: this, error: err });
         }

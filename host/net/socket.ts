@@ -174,7 +174,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
       const h = this.#handle();
       this.#flags |= OPENING;
       try {
-        this.#core.apiOpen(h, opts.fd);
+        refusedOpen(this.#core.apiOpen(h, opts.fd));
       } catch (err) {
         this.#core.apiDestroy(h, 0);
         this.#stack.unregister(h, this);
@@ -221,7 +221,12 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     const h = this.#handle();
     this.#flags |= OPENING;
     try {
-      this.#core.apiOpen(h, token, 1);
+      refusedOpen(this.#core.apiOpen(h, token, 1));
+    } catch (err) {
+      this.#core.apiDestroy(h, 0);
+      this.#stack.unregister(h, this);
+      this.#h = 0;
+      throw err;
     } finally {
       this.#flags &= ~OPENING;
     }
@@ -955,4 +960,9 @@ function writeAfterFIN(this: Socket, chunk: any, encoding?: any, cb?: any): bool
   if (typeof cb === 'function') process.nextTick(cb, er);
   this.destroy(er);
   return false;
+}
+
+/** The sandbox refused an fd or handle (policy fd: false, or the sockets limit): throw as Node does for an fd it cannot use. */
+function refusedOpen(status: number): void {
+  if (status === ERRNO.EACCES || status === ERRNO.EMFILE) throw errnoException(status, 'open');
 }
