@@ -55,6 +55,7 @@ export class Sock {
   ipc: bool = false;     // a Unix socket or pipe: no socket options
   hadError: bool = false; // destroyed with an error: CLOSED says so
   counted: bool = false;  // counts against the stack's `sockets` limit until CLOSED
+  wired: bool = false;    // a CONNECT or OPEN went to the transport: it knows this handle
   noDelay: bool = false;
   keepAlive: bool = false;
   keepAliveDelay: f64 = 0;

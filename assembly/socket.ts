@@ -101,6 +101,7 @@ export function apiOpen(s: Sock, fd: i32, kind: i32): i32 {
   s.multi = false;
   s.attempt = 0;
   s.setState(State.Connecting);
+  s.wired = true;
   emit(abi.CMD_OPEN, s.id, fd, kind);
   return 0;
 }
@@ -178,6 +179,7 @@ function startAttempt(s: Sock): void {
     return;
   }
   if (s.localAddr === null && s.localPort == 0) announce(s);
+  s.wired = true;
   emitBuf(abi.CMD_CONNECT, s.id, s.port, a.family, s.localPort, joinNul(a.text, s.localAddr));
   if (s.multi && s.attempt < s.addrs.length - 1) {
     s.attemptTimer.arm(now + s.attemptMs, s.id, TIMER_ATTEMPT);
@@ -193,7 +195,7 @@ function announce(s: Sock): void {
 
 /** The transport bound the local address of the current attempt and is now connecting. */
 export function onBound(s: Sock): i32 {
-  if (s.state != State.Connecting) return abi.EINVAL;
+  if (s.state != State.Connecting || s.attempt >= s.addrs.length) return abi.EINVAL;
   announce(s);
   return 0;
 }
@@ -205,7 +207,7 @@ export function onBound(s: Sock): i32 {
 export function onConnect(s: Sock, status: i32, op: i32, credit: f64, localPort: i32, remotePort: i32,
   family: i32, len: u32): i32 {
   switch (s.state) {
-    case State.Connecting: break;
+    case State.Connecting: if (s.attempt < s.addrs.length) break; // else every attempt is over
     default: return abi.EINVAL; // a late outcome of an attempt we gave up on
   }
   if (s._attemptTimer !== null) s.attemptTimer.disarm();
@@ -250,13 +252,14 @@ function attemptFailed(s: Sock, status: i32, op: i32, atOnce: bool, local: Array
   if (s.multi) {
     nextAttempt(s);
   } else {
+    attemptsOver(s);
     emitBuf(abi.EV_ERROR, s.id, status, op, s.port, text);
   }
 }
 
 /** The attempt timer of autoSelectFamily fired: give up on this address, try the next. */
 export function attemptTimedOut(s: Sock): void {
-  if (s.state != State.Connecting) return;
+  if (s.state != State.Connecting || s.attempt >= s.addrs.length) return;
   let a = s.addrs[s.attempt];
   emitBuf(abi.EV_CONNECT_ATTEMPT_TIMEOUT, s.id, s.port, a.family, 0, a.text);
   nextAttempt(s);
@@ -265,7 +268,18 @@ export function attemptTimedOut(s: Sock): void {
 function nextAttempt(s: Sock): void {
   s.attempt++;
   if (s.attempt < s.addrs.length) startAttempt(s);
-  else emit(abi.EV_ATTEMPTS_FAILED, s.id);
+  else { attemptsOver(s); emit(abi.EV_ATTEMPTS_FAILED, s.id); }
+}
+
+/**
+ * No attempt is in flight any more (the last one failed): no late onConnect, onBound or attempt
+ * timer may act on it. A socket whose every attempt was refused by the sandbox never had a
+ * transport: it goes back to IDLE, so destroying it closes it at once, with no CLOSE.
+ */
+function attemptsOver(s: Sock): void {
+  s.attempt = s.addrs.length;
+  if (s._attemptTimer !== null) s.attemptTimer.disarm();
+  if (!s.wired) s.setState(State.Idle);
 }
 
 // ---------------------------------------------------------------- writing

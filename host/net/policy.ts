@@ -4,7 +4,7 @@
 // the core decides (assembly/policy.ts, assembly/limits.ts). The table layout is documented in
 // assembly/policy.ts and docs/sandbox.md. IP addresses and IPC paths travel as text: the core
 // parses and normalises them with the same code it uses on the addresses and paths it checks.
-import { isIP } from 'node:net';
+import { isIP } from './ip.js';
 import { ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_OUT_OF_RANGE } from './errors.js';
 
 export interface PolicyOptions {
