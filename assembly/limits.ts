@@ -49,11 +49,14 @@ export function listenerOpened(): bool {
 export function listenerClosed(): void { openListeners--; }
 export function droppedOne(): void { dropped++; }
 
-/** Bytes a socket holding `own` bytes in its queues may still add (u32, 0 when at a bound). */
+/**
+ * Bytes a socket holding `own` bytes in its queues may still add: 0 at a bound, at most 2^30
+ * (so that a queue's size plus its room never overflows a u32).
+ */
 export function room(own: u32): u32 {
   let r = min(socketBuffer - <f64>own, stackBuffer - <f64>heldBytes());
   if (r <= 0) return 0;
-  return r >= 4294967295 ? 0xffffffff : <u32>r;
+  return r >= 1073741824 ? 1073741824 : <u32>r;
 }
 
 /** Whether `n` more bytes may be sent without crossing the quota; counts them if so. */

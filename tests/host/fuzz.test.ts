@@ -16,6 +16,6 @@ test('fuzz: 1,000,000 random inputs to a bare core, no invariant broken', { time
     inputs += r.inputs; outputs += r.outputs; closed += r.closed; data += r.data;
   }
   // The run reached the interesting states, or it says little.
-  assert.ok(closed > 1000 && data > 1000 && outputs > inputs / 2, `closed ${closed}, data ${data}, outputs ${outputs}`);
+  assert.ok(closed > 1000 && data > 1000 && outputs > inputs / 4, `closed ${closed}, data ${data}, outputs ${outputs}`);
   console.log(`fuzz: ${inputs} inputs, ${outputs} outputs, ${closed} sockets closed, ${data} DATA, ${Date.now() - started} ms`);
 });
