@@ -83,21 +83,29 @@ export function refused(): void { refusals++; }
 
 // ---------------------------------------------------------------- decisions
 
-/** May a socket connect to (list LIST_CONNECT) or listen on (LIST_LISTEN) `text`:`port`? */
+/**
+ * May a socket connect to (list LIST_CONNECT) or listen on (LIST_LISTEN) `text`:`port`?
+ * On the path of every connect: no allocation (the address is parsed into a static buffer).
+ */
 export function allowHost(list: u8, text: ArrayBuffer, port: i32, wantAnyPort: bool = false): bool {
   if (!active) return true;
-  let ip = parseIp(text);
-  let name = ip === null ? lowerName(text) : null;
+  let ptr = changetype<usize>(text);
+  let len = text.byteLength;
+  let ipLen = parseIpInto(ptr, len);
+  let nameLen = len;
+  if (nameLen > 0 && load<u8>(ptr + nameLen - 1) == 0x2e) nameLen--; // 'example.com.'
   for (let i = 0; i < rules.length; i++) {
     let r = rules[i];
     if (r.list != list) continue;
     if (wantAnyPort ? !r.anyPort() : !r.ports(port)) continue;
     if (r.kind == KIND_ANY) return true;
-    if (ip !== null) {
-      if (r.kind == KIND_IP && r.bytes.length == ip.length && prefixMatch(r.bytes, ip, r.prefix)) return true;
-    } else if (name !== null) {
-      if (r.kind == KIND_NAME && sameBytes(r.bytes, name)) return true;
-      if (r.kind == KIND_SUFFIX && endsWith(name, r.bytes) && name.length > r.bytes.length) return true;
+    if (ipLen > 0) {
+      if (r.kind == KIND_IP && r.bytes.length == ipLen && prefixMatch(r.bytes, r.prefix)) return true;
+    } else if (r.kind == KIND_NAME) {
+      if (r.bytes.length == nameLen && sameLower(r.bytes, 0, ptr, nameLen)) return true;
+    } else if (r.kind == KIND_SUFFIX) {
+      let n = r.bytes.length;
+      if (nameLen > n && sameLower(r.bytes, 0, ptr + nameLen - n, n)) return true;
     }
   }
   return false;
@@ -189,81 +197,75 @@ function isDotDot(p: Uint8Array): bool { return p.length == 2 && p[0] == 0x2e &&
 
 // ---------------------------------------------------------------- helpers
 
-function prefixMatch(rule: Uint8Array, ip: Uint8Array, bits: i32): bool {
+/** The address parseIpInto read last (4 or 16 bytes used). */
+const IP = new StaticArray<u8>(16);
+
+/** Whether the first `bits` bits of the rule's address and IP agree. */
+function prefixMatch(rule: Uint8Array, bits: i32): bool {
   let full = bits >> 3;
-  for (let i = 0; i < full; i++) if (rule[i] != ip[i]) return false;
+  for (let i = 0; i < full; i++) if (rule[i] != IP[i]) return false;
   let rest = bits & 7;
   if (rest == 0) return true;
   let mask = <u8>(<i32>0xff << (8 - rest));
-  return (rule[full] & mask) == (ip[full] & mask);
+  return (rule[full] & mask) == (IP[full] & mask);
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): bool {
-  if (a.length != b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] != b[i]) return false;
-  return true;
-}
-
-function endsWith(s: Uint8Array, tail: Uint8Array): bool {
-  let off = s.length - tail.length;
-  if (off < 0) return false;
-  for (let i = 0; i < tail.length; i++) if (s[off + i] != tail[i]) return false;
-  return true;
-}
-
-/** A host name in lower case, without a trailing dot ('Example.COM.' is 'example.com'). */
-function lowerName(text: ArrayBuffer): Uint8Array {
-  let src = Uint8Array.wrap(text);
-  let n = src.length;
-  if (n > 0 && src[n - 1] == 0x2e) n--;
-  let out = new Uint8Array(n);
+/** Whether `n` bytes at `ptr`, in lower case, equal rule[from..from+n). */
+function sameLower(rule: Uint8Array, from: i32, ptr: usize, n: i32): bool {
   for (let i = 0; i < n; i++) {
-    let c = src[i];
-    out[i] = c >= 0x41 && c <= 0x5a ? c + 32 : c;
+    let c = load<u8>(ptr + i);
+    if (c >= 0x41 && c <= 0x5a) c += 32;
+    if (c != rule[from + i]) return false;
   }
-  return out;
+  return true;
 }
 
 /**
- * The bytes of an IP address in text: 4 for IPv4 (and for IPv4-mapped IPv6, which matches as
- * IPv4), 16 for IPv6 (a zone '%eth0' is ignored); null when the text is no address.
+ * The bytes of an IP address in text, as a new array: 4 for IPv4 (and for IPv4-mapped IPv6,
+ * which matches as IPv4), 16 for IPv6 (a zone '%eth0' is ignored); null when it is no address.
  */
 export function parseIp(text: ArrayBuffer): Uint8Array | null {
-  let s = Uint8Array.wrap(text);
-  let n = s.length;
-  for (let i = 0; i < n; i++) if (s[i] == 0x25) { n = i; break; } // '%zone'
-  let v4 = parseV4(s, 0, n);
-  if (v4 !== null) return v4;
-  let v6 = parseV6(s, n);
-  if (v6 === null) return null;
-  // ::ffff:a.b.c.d
-  let mapped = true;
-  for (let i = 0; i < 10; i++) if (v6[i] != 0) { mapped = false; break; }
-  if (mapped && v6[10] == 0xff && v6[11] == 0xff) return v6.slice(12, 16);
-  return v6;
+  let n = parseIpInto(changetype<usize>(text), text.byteLength);
+  if (n == 0) return null;
+  let out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = IP[i];
+  return out;
 }
 
-function parseV4(s: Uint8Array, from: i32, to: i32): Uint8Array | null {
-  let out = new Uint8Array(4);
+/** parseIp into IP; returns 4, 16, or 0 for no address. */
+export function parseIpInto(ptr: usize, len: i32): i32 {
+  let n = len;
+  for (let i = 0; i < len; i++) if (load<u8>(ptr + i) == 0x25) { n = i; break; } // '%zone'
+  if (parseV4(ptr, 0, n, 0)) return 4;
+  if (!parseV6(ptr, n)) return 0;
+  // ::ffff:a.b.c.d
+  for (let i = 0; i < 10; i++) if (IP[i] != 0) return 16;
+  if (IP[10] != 0xff || IP[11] != 0xff) return 16;
+  for (let i = 0; i < 4; i++) IP[i] = IP[12 + i];
+  return 4;
+}
+
+/** Dotted IPv4 in [from, to) into IP[at..at+4). */
+function parseV4(ptr: usize, from: i32, to: i32, at: i32): bool {
   let part = 0;
   let val = 0;
   let digits = 0;
   for (let i = from; i <= to; i++) {
-    if (i == to || s[i] == 0x2e) {
-      if (digits == 0 || part > 3) return null;
-      out[part++] = <u8>val;
+    if (i == to || load<u8>(ptr + i) == 0x2e) {
+      if (digits == 0 || part > 3) return false;
+      IP[at + part++] = <u8>val;
       val = 0;
       digits = 0;
       continue;
     }
-    let c = s[i];
-    if (c < 0x30 || c > 0x39) return null;
-    if (digits > 0 && val == 0) return null; // no leading zeros (Node's isIPv4 refuses them)
+    let c = <i32>load<u8>(ptr + i);
+    if (c < 0x30 || c > 0x39) return false;
+    if (digits > 0 && val == 0) return false; // no leading zeros (Node's isIPv4 refuses them)
     val = val * 10 + (c - 0x30);
     digits++;
-    if (val > 255) return null;
+    if (val > 255) return false;
   }
-  return part == 4 ? out : null;
+  return part == 4;
 }
 
 function hexVal(c: u8): i32 {
@@ -273,68 +275,66 @@ function hexVal(c: u8): i32 {
   return -1;
 }
 
-function parseV6(s: Uint8Array, n: i32): Uint8Array | null {
-  let out = new Uint8Array(16);
+/** IPv6 text of `n` bytes into IP[0..16). */
+function parseV6(ptr: usize, n: i32): bool {
+  for (let k = 0; k < 16; k++) IP[k] = 0;
   let groups = 0;     // 16-bit groups written
   let gap = -1;       // where '::' was, in groups
   let i = 0;
-  if (n < 2) return null;
-  if (s[0] == 0x3a) {
-    if (s[1] != 0x3a) return null;
+  if (n < 2) return false;
+  if (load<u8>(ptr) == 0x3a) {
+    if (load<u8>(ptr + 1) != 0x3a) return false;
     gap = 0;
     i = 2;
-    if (i == n) return out; // '::'
+    if (i == n) return true; // '::'
   }
   while (i < n) {
-    if (groups >= 8) return null;
+    if (groups >= 8) return false;
     // An IPv4 tail: the rest has a '.' before any ':'.
     let j = i;
     let dotted = false;
-    while (j < n && s[j] != 0x3a) { if (s[j] == 0x2e) dotted = true; j++; }
+    while (j < n && load<u8>(ptr + j) != 0x3a) { if (load<u8>(ptr + j) == 0x2e) dotted = true; j++; }
     if (dotted) {
-      if (j != n || groups > 6) return null;
-      let v4 = parseV4(s, i, n);
-      if (v4 === null) return null;
-      for (let k = 0; k < 4; k++) out[groups * 2 + k] = v4[k];
+      if (j != n || groups > 6) return false;
+      if (!parseV4(ptr, i, n, groups * 2)) return false;
       groups += 2;
-      i = n;
       break;
     }
     let len = j - i;
-    if (len < 1 || len > 4) return null;
+    if (len < 1 || len > 4) return false;
     let v = 0;
     for (let k = i; k < j; k++) {
-      let h = hexVal(s[k]);
-      if (h < 0) return null;
+      let h = hexVal(load<u8>(ptr + k));
+      if (h < 0) return false;
       v = (v << 4) | h;
     }
-    out[groups * 2] = <u8>(v >> 8);
-    out[groups * 2 + 1] = <u8>v;
+    IP[groups * 2] = <u8>(v >> 8);
+    IP[groups * 2 + 1] = <u8>v;
     groups++;
     i = j;
     if (i == n) break;
-    // s[i] is ':'
-    if (i + 1 < n && s[i + 1] == 0x3a) {
-      if (gap >= 0) return null;
+    // at a ':'
+    if (i + 1 < n && load<u8>(ptr + i + 1) == 0x3a) {
+      if (gap >= 0) return false;
       gap = groups;
       i += 2;
       if (i == n) break;
     } else {
       i++;
-      if (i == n) return null; // a trailing single ':'
+      if (i == n) return false; // a trailing single ':'
     }
   }
-  if (gap < 0) return groups == 8 ? out : null;
-  if (groups >= 8) return null;
+  if (gap < 0) return groups == 8;
+  if (groups >= 8) return false;
   // Move the groups after the gap to the end.
   let tail = groups - gap;
   let shift = 8 - groups;
   for (let k = tail - 1; k >= 0; k--) {
     let from = (gap + k) * 2;
     let to = (gap + k + shift) * 2;
-    out[to] = out[from];
-    out[to + 1] = out[from + 1];
+    IP[to] = IP[from];
+    IP[to + 1] = IP[from + 1];
   }
-  for (let k = 0; k < shift; k++) { out[(gap + k) * 2] = 0; out[(gap + k) * 2 + 1] = 0; }
-  return out;
+  for (let k = 0; k < shift; k++) { IP[(gap + k) * 2] = 0; IP[(gap + k) * 2 + 1] = 0; }
+  return true;
 }

@@ -55,6 +55,7 @@ export function runFuzz(seed: number, count: number): FuzzResult {
   const closed = new Set<number>();
   const closedList: number[] = [];
   const live = new Pool();
+  const opened = new Pool(); // sockets an honest sequence connected: deep states are reached from here
   const listeners = new Pool();
   const touched: number[] = [];
   let outputs = 0, data = 0, maxHandle = 0;
@@ -65,7 +66,7 @@ export function runFuzz(seed: number, count: number): FuzzResult {
     outputs++;
     if (closed.has(h) && op !== Op.CMD_TIMER) fail(`output ${op} for handle ${h} after its CLOSED`);
     if (op === Op.EV_DATA) { delivered.set(h, (delivered.get(h) ?? 0) + len); data++; touched.push(h); }
-    if (op === Op.EV_CLOSED) { closed.add(h); closedList.push(h); live.delete(h); }
+    if (op === Op.EV_CLOSED) { closed.add(h); closedList.push(h); live.delete(h); opened.delete(h); }
     if (op === Op.EV_CONNECTION) { live.add(a); maxHandle = Math.max(maxHandle, a); }
   });
   const x = core.exports;
@@ -76,6 +77,7 @@ export function runFuzz(seed: number, count: number): FuzzResult {
 
   const handle = (): number => {
     const r = rng.int(10);
+    if (r < 3 && opened.size > 0) return opened.pick(rng);
     if (r < 6 && live.size > 0) return live.pick(rng);
     if (r < 7 && listeners.size > 0) return listeners.pick(rng);
     if (r < 8 && closedList.length > 0) return rng.pick(closedList);
@@ -114,7 +116,7 @@ export function runFuzz(seed: number, count: number): FuzzResult {
     // An honest client, so that many sockets get to OPEN with a reader (queues, DATA, timers).
     ['connected', () => {
       const h = x.apiSocket(now);
-      live.add(h); maxHandle = Math.max(maxHandle, h);
+      live.add(h); opened.add(h); maxHandle = Math.max(maxHandle, h);
       x.apiConnect(now, h, 4, 80, 0, text('127.0.0.1'), 0, 0, 250);
       const l = text('127.0.0.1\u0000127.0.0.1');
       x.onConnect(now, h, 0, 1, rng.pick([0, 1, 1000, 1 << 20]), 5000, 80, 4, l);
@@ -194,10 +196,15 @@ export function runFuzz(seed: number, count: number): FuzzResult {
         m.set(t, scratch + p + 9);
         p += 9 + t.length;
       }
+      if (rng.chance(0.7)) {
+        // connect *:* — most runs keep connecting, so the deep states stay reachable
+        m.set([1, 0, 0, 0, 255, 255, 0, 0, 0], scratch + p);
+        p += 9;
+      }
       return x.apiPolicy(now, length(rng.chance(0.1) ? bytes(rng.int(100)) : p));
     }],
     ['apiLimits', () => {
-      const v = () => rng.pick([-1, -1, 0, 1, 2, 100, 20000, 1 << 20, NaN]);
+      const v = () => rng.chance(0.6) ? -1 : rng.pick([0, 1, 2, 100, 20000, 1 << 20, NaN]);
       const sb = v();
       stackBuffer = sb >= 0 ? sb : Infinity;
       // coreMemory stays off: a core past it traps on purpose (sandbox-contain tests that).
