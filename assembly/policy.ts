@@ -92,6 +92,12 @@ export function allowHost(list: u8, text: ArrayBuffer, port: i32, wantAnyPort: b
   let ptr = changetype<usize>(text);
   let len = text.byteLength;
   let ipLen = parseIpInto(ptr, len);
+  // A connect to the unspecified address (0.0.0.0, ::) reaches loopback on Linux and macOS:
+  // it is checked as loopback, or a rule for '0.0.0.0' would open 127.0.0.1.
+  if (list == LIST_CONNECT && ipLen > 0 && unspecified(ipLen)) {
+    IP[ipLen - 1] = 1;
+    if (ipLen == 4) IP[0] = 127;
+  }
   let nameLen = len;
   if (nameLen > 0 && load<u8>(ptr + nameLen - 1) == 0x2e) nameLen--; // 'example.com.'
   for (let i = 0; i < rules.length; i++) {
@@ -199,6 +205,11 @@ function isDotDot(p: Uint8Array): bool { return p.length == 2 && p[0] == 0x2e &&
 
 /** The address parseIpInto read last (4 or 16 bytes used). */
 const IP = new StaticArray<u8>(16);
+
+function unspecified(n: i32): bool {
+  for (let i = 0; i < n; i++) if (IP[i] != 0) return false;
+  return true;
+}
 
 /** Whether the first `bits` bits of the rule's address and IP agree. */
 function prefixMatch(rule: Uint8Array, bits: i32): bool {

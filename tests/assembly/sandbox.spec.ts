@@ -129,6 +129,18 @@ describe("policy decisions", () => {
     tap(false);
   });
 
+  test("connect: the unspecified address is checked as loopback", () => {
+    let h = core.apiSocket(now());
+    tap(true);
+    core.apiConnect(now(), h, TARGET_IP4, 85, 0, put("0.0.0.0"), 0, 0, 250);
+    expect(has(abi.CMD_CONNECT)).toBe(false, "127.0.0.1 has no rule");
+    let h6 = core.apiSocket(now());
+    tap(true);
+    core.apiConnect(now(), h6, 6, 85, 0, put("::"), 0, 0, 250);
+    expect(has(abi.CMD_CONNECT)).toBe(true, "::1 is allowed by [::1]:*");
+    tap(false);
+  });
+
   test("connect: allowed forms emit CONNECT", () => {
     let cases = ["10.255.0.1", "::1", "::ffff:10.0.0.1"];
     for (let i = 0; i < cases.length; i++) {
