@@ -229,3 +229,28 @@ test('a bad rule throws ERR_INVALID_ARG_VALUE naming it', () => {
   assert.throws(() => createStack({ policy: { connect: [1 as never] } }), { code: 'ERR_INVALID_ARG_TYPE' });
   assert.throws(() => createStack({ policy: { fd: 'no' as never } }), { code: 'ERR_INVALID_ARG_TYPE' });
 });
+
+test('refused connects, listens and opens send no command at all to the transport (trace of a real stack)', { timeout: 20000 }, async () => {
+  const { readFileSync } = await import('node:fs');
+  const { Op } = await import('../../host/core/abi.js');
+  const dir = mkdtempSync(join(tmpdir(), 'sbx-trace-'));
+  const file = join(dir, 'refused.trace');
+  const net = createStack({ record: file, policy: { connect: ['10.0.0.0/8:80'], listen: ['10.0.0.1:80'] } });
+  await run(net.connect(9, '127.0.0.1'));
+  await run(net.connect({ port: 9, host: 'localhost' }));
+  await run(net.connect(join(dir, 'x.sock')));
+  await new Promise((r) => { const s = net.createServer(); s.on('error', r); s.listen(0, '127.0.0.1'); });
+  await new Promise((r) => { const s = net.createServer(); s.on('error', r); s.listen(join(dir, 'y.sock')); });
+  assert.throws(() => new net.Socket({ fd: 0 }), { code: 'EACCES' });
+  net.recorder!.close();
+  const commands = new Set<number>();
+  for (const line of readFileSync(file, 'utf8').split('\n').slice(1)) {
+    if (!line) continue;
+    for (const o of (JSON.parse(line).out ?? []) as number[][]) if (o[0] !== Op.CMD_TIMER) commands.add(o[0]);
+  }
+  for (const op of [Op.CMD_CONNECT, Op.CMD_LISTEN, Op.CMD_OPEN, Op.CMD_CLOSE, Op.CMD_RESOLVE]) {
+    assert.equal(commands.has(op), false, `op ${op} reached the transport`);
+  }
+  assert.equal(existsSync(join(dir, 'y.sock')), false);
+  assert.equal(net.usage().refused, 6);
+});
