@@ -224,11 +224,15 @@ export class Server extends EventEmitter implements Endpoint {
     this.#bound = false;
     this.#address = null;
     const max = limitOf(this.#maxConnections);
+    let made = false;
     core.apiListen(port, backlog, flags, address, prev, max, (lh) => {
+      made = true;
       this.#lh = lh;
       this.#stack.register(lh, this);
       if (this.#unref) core.apiRef(lh, false);
     });
+    // The core trapped making the listener (coreMemory): it had no handle to hear of it.
+    if (!made && core.dead) this[kTrapped](core.dead);
   }
 
   #abortSignal(options: { signal?: AbortSignal }): void {

@@ -246,7 +246,11 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
   /** The core handle, allocated on first need (a timeout may be set before connect). */
   #handle(): number {
     if (this.#h === 0) {
-      this.#core.apiSocket((h) => this.#adopt(h));
+      const core = this.#core;
+      let made = false;
+      core.apiSocket((h) => { made = true; this.#adopt(h); });
+      // The core trapped making the handle (coreMemory): no handle, so no trap notice either.
+      if (!made && core.dead) { this[kTrapped](core.dead); return 0; }
       const o = this.#opts;
       if (o & NO_DELAY) this.#core.apiSetOption(this.#h, Opt.NoDelay, 1, 0);
       if (o & KEEP_ALIVE) this.#core.apiSetOption(this.#h, Opt.KeepAlive, 1, (o >> 2) * 1000);

@@ -68,6 +68,32 @@ test('coreMemory: one stack traps past it; another stack and the process keep wo
   await new Promise((r) => echo.close(r));
 });
 
+test('coreMemory on real sockets: a stack that keeps opening connections traps at the limit; the peer is unharmed', { timeout: 60000 }, async () => {
+  const held: nodeNet.Socket[] = [];
+  const peer = nodeNet.createServer((s) => { held.push(s); s.on('error', () => {}); });
+  await new Promise<void>((r) => peer.listen(0, '127.0.0.1', () => r()));
+  const port = (peer.address() as nodeNet.AddressInfo).port;
+  const start = createStack().usage().coreMemory.used;
+  const net = createStack({ limits: { coreMemory: start + 64 * 1024 } });
+  const errors: Error[] = [];
+  let trapped = false;
+  for (let i = 0; i < 3000 && !trapped; i++) {
+    const c = net.connect(port, '127.0.0.1');
+    c.on('error', (e) => { errors.push(e); if (e.name === 'CoreTrap') trapped = true; });
+    await new Promise((r) => { c.once('connect', r); c.once('close', r); });
+  }
+  await new Promise((r) => setImmediate(r));
+  assert.ok(trapped, 'the stack trapped');
+  assert.match(errors.find((e) => e.name === 'CoreTrap')!.message, /core memory limit exceeded/);
+  assert.ok(errors.every((e) => e.name === 'CoreTrap'), 'every error is the trap');
+  // The node:net peer still serves.
+  const probe = nodeNet.connect(port, '127.0.0.1');
+  await new Promise((r) => probe.once('connect', r));
+  probe.destroy();
+  held.forEach((s) => s.destroy());
+  await new Promise((r) => peer.close(r));
+});
+
 test('a trace records the policy and limits; replay re-makes each decision and notices a changed one', { timeout: 30000 }, async () => {
   const file = sockPath('policy').replace(/\.sock$/, '.trace');
   const free = nodeNet.createServer((s) => s.end('ok'));

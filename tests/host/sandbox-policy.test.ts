@@ -117,8 +117,14 @@ test('a name rule allows the lookup, and every address it gives is checked again
   assert.equal(r2.error.address, 'localhost');
   assert.equal(r2.error.port, p);
   assert.ok(!r2.events.includes('lookup'), 'no lookup for a refused name');
+  // *.suffix, with a lookup that answers loopback for any name.
+  const lookup = (_h: string, _o: unknown, cb: (e: null, a: { address: string; family: number }[]) => void) => cb(null, [{ address: '127.0.0.1', family: 4 }]);
+  const suffix = createStack({ policy: { connect: [`*.example.com:${p}`, `127.0.0.0/8:${p}`] } });
+  assert.equal(await connects(suffix, { port: p, host: 'api.Example.com', lookup } as never), true);
+  assert.equal(await connects(suffix, { port: p, host: 'example.com', lookup } as never), false, 'the suffix needs a label before it');
+  assert.equal(await connects(suffix, { port: p, host: 'api.example.com.evil', lookup } as never), false);
   await new Promise((res) => setTimeout(res, 50));
-  assert.equal(w.count(), 1, 'only the allowed connect arrived');
+  assert.equal(w.count(), 2, 'only the allowed connects arrived');
   await w.close();
 });
 
