@@ -174,8 +174,11 @@ function startAttempt(s: Sock): void {
     else denied = abi.EMFILE;
   }
   if (denied != 0) {
+    // EACCES in the place of a refused connect (node:net: attempt, attempt failed, error);
+    // EMFILE as libuv gives it, from the connect call itself (no 'connectionAttemptFailed' for
+    // a single address, as Node reports a connect that failed at once).
     announce(s);
-    attemptFailed(s, denied, abi.SYS_CONNECT, false, null);
+    attemptFailed(s, denied, abi.SYS_CONNECT, denied == abi.EMFILE, null);
     return;
   }
   if (s.localAddr === null && s.localPort == 0) announce(s);

@@ -128,6 +128,7 @@ test('sim: sockets limit: connect beyond is EMFILE; an accepted one beyond is cl
   assert.equal(r.error.code, 'EMFILE');
   assert.equal(r.error.syscall, 'connect');
   assert.equal(r.error.errno, -24);
+  assert.deepEqual(r.events, ['connectionAttempt', 'error', 'close'], 'a connect call that failed at once, as libuv fails it');
   assert.equal(network.stats.connects, before, 'the EMFILE connect never reached the network');
   a.destroy();
   await new Promise((r2) => a.once('close', r2));
