@@ -16,6 +16,7 @@ export const ERRNOS = [
   'ENOENT', 'ENOMEM', 'ENOTCONN', 'ENOTSOCK', 'ENOTSUP', 'EPERM', 'EPIPE', 'EPROTO',
   'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NODATA', 'EAI_ADDRFAMILY', 'ENOTDIR',
   'EISDIR', 'EEXIST', 'EIO', 'EINTR', 'ENOSYS', 'ENOSPC', 'ENXIO',
+  'EDQUOT', // a stack's byte quota (limits.sent / limits.received) is used up
 ];
 
 // Which operation an error belongs to; becomes the `syscall` of the Node error.
@@ -54,7 +55,7 @@ export const NOTIFICATIONS = [
   ['ERROR', 'h', 'a: errno, b: SYSCALL_*, c: port', 'data: address [NUL local address:port, when a connect call failed at once]'],
   ['CLOSED', 'h', '', ''],
   ['LISTENING', 'h', 'a: port, b: family', 'data: address or path'],
-  ['LISTEN_ERROR', 'h', 'a: errno, b: SYSCALL_*', 'data: the address the transport failed on (may be empty)'],
+  ['LISTEN_ERROR', 'h', 'a: errno, b: SYSCALL_*, c: port when the sandbox refused (else 0)', 'data: the address the transport failed on (may be empty)'],
   ['CONNECTION', 'h', 'a: new socket handle, b: family, c: localPort | remotePort << 16', 'data: localAddress NUL remoteAddress'],
   ['DROP', 'h', 'a: dropped socket handle, b: family, c: localPort | remotePort << 16', 'data: localAddress NUL remoteAddress'],
   ['SERVER_DRAINED', 'h', '', ''],

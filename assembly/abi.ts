@@ -46,6 +46,7 @@ export const EINTR: i32 = 40;
 export const ENOSYS: i32 = 41;
 export const ENOSPC: i32 = 42;
 export const ENXIO: i32 = 43;
+export const EDQUOT: i32 = 44;
 
 // syscalls
 export const SYS_NONE: i32 = 0;

@@ -21,6 +21,9 @@ import * as listen from "./listener";
 import { sock, listener, newSock, sockets, listeners } from "./table";
 import { timerEarliest, timerPeek, timerPopDue, TIMER_IDLE, TIMER_ATTEMPT, TIMER_USER, Timer, Entry } from "./timers";
 import { slabsInUse } from "./pool";
+import * as policy from "./policy";
+import * as limits from "./limits";
+import { heldBytes } from "./queue";
 
 
 /**
@@ -63,7 +66,56 @@ function done<T>(result: T): T {
     // the handling of this input's records) already replaced.
     emit(abi.CMD_TIMER, 0, <f64>(++timerSeq), 0, e);
   }
+  limits.checkMemory(); // coreMemory: a core that grew past it stops here (a contained trap)
   return result;
+}
+
+// ---------------------------------------------------------------- the sandbox
+
+/**
+ * The stack's policy: a table of `len` bytes in scratch (assembly/policy.ts has its layout).
+ * Given once, before any other input; EINVAL for a malformed table (the previous one stays).
+ */
+export function apiPolicy(t: f64, len: u32): i32 {
+  setNow(t);
+  if (!fits(len, 0, 0)) return done(abi.EINVAL);
+  return done(policy.setTable(len) ? 0 : abi.EINVAL);
+}
+
+/** The stack's limits (a negative value: none); see assembly/limits.ts. */
+export function apiLimits(t: f64, sockets: f64, listeners: f64, socketBuffer: f64, stackBuffer: f64,
+  sent: f64, received: f64, coreMemory: f64): i32 {
+  setNow(t);
+  limits.setLimits(sockets, listeners, socketBuffer, stackBuffer, sent, received, coreMemory);
+  return done(0);
+}
+
+/**
+ * What the stack uses (a query): 0 sockets open, 1 listeners open, 2 bytes the queues hold,
+ * 3 bytes sent, 4 bytes received, 5 linear memory bytes, 6 accepted connections dropped for
+ * the sockets limit, 7 policy refusals, 8 the most bytes one socket holds.
+ */
+export function usage(what: i32): f64 {
+  switch (what) {
+    case 0: return <f64>limits.openSockets;
+    case 1: return <f64>limits.openListeners;
+    case 2: return heldBytes();
+    case 3: return limits.sentTotal;
+    case 4: return limits.receivedTotal;
+    case 5: return limits.memoryBytes();
+    case 6: return limits.dropped;
+    case 7: return policy.refusals;
+    case 8: {
+      let most: u32 = 0;
+      let keys = sockets.keys();
+      for (let i = 0; i < keys.length; i++) {
+        let s = sockets.get(keys[i]);
+        most = max(most, s.sendSize + s.recvSize);
+      }
+      return <f64>most;
+    }
+  }
+  return -1;
 }
 
 /** The wake-up asked for by TIMER came: run every timer that is due. */

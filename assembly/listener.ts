@@ -10,11 +10,50 @@ import { State, LState } from "./abi";
 import { emit, scratch } from "./emit";
 import { Listener } from "./sock";
 import { listeners, listener, newListener, newSock, sockets } from "./table";
+import * as policy from "./policy";
+import * as limits from "./limits";
+import { takeScratch } from "./emit";
+
+/**
+ * The sandbox's word on a listen, before the transport hears of it: 0, or the errno of the OS
+ * refusing it (EACCES: no rule allows it; EMFILE: the stack's `listeners` are all in use).
+ * Port 0 needs a rule allowing every port of the address; onListening checks the port picked.
+ */
+function mayListen(port: i32, flags: i32, len: u32): i32 {
+  if ((flags & (abi.LISTEN_FD | abi.LISTEN_HANDLE)) != 0) {
+    if (!policy.allowFd()) return abi.EACCES;
+  } else if ((flags & abi.LISTEN_IPC) != 0) {
+    if (!policy.allowPath(takeScratch(0, len))) return abi.EACCES;
+  } else if (policy.enforced()) {
+    let any = port == 0;
+    let ok = false;
+    if (len == 0) {
+      // No address: the transport binds '::' (or '0.0.0.0' without IPv6); either rule will do.
+      ok = policy.allowHost(policy.LIST_LISTEN, String.UTF8.encode("::"), port, any) ||
+        policy.allowHost(policy.LIST_LISTEN, String.UTF8.encode("0.0.0.0"), port, any);
+    } else {
+      ok = policy.allowHost(policy.LIST_LISTEN, takeScratch(0, len), port, any);
+    }
+    if (!ok) return abi.EACCES;
+  }
+  return 0;
+}
 
 /** listen(): scratch holds the address or path (len bytes). Returns the listener handle. */
 export function apiListen(port: i32, backlog: i32, flags: i32, len: u32, prev: u32, maxConnections: f64): u32 {
   let l = newListener();
   l.maxConnections = maxConnections;
+  let denied = mayListen(port, flags, len);
+  if (denied == abi.EACCES) policy.refused();
+  if (denied == 0 && !limits.listenerOpened()) denied = abi.EMFILE;
+  if (denied != 0) {
+    // Refused as the OS refuses a bind: LISTEN_ERROR, and no LISTEN for the transport.
+    l.setState(LState.Failed);
+    listeners.delete(l.id);
+    emit(abi.EV_LISTEN_ERROR, l.id, denied, abi.SYS_LISTEN, port, scratch, len);
+    return l.id;
+  }
+  l.counted = true;
   let old = listener(prev);
   if (old !== null && old.state == LState.Closed) {
     // The previous cycle's sockets now count against this one, as on Node's Server object.
@@ -39,8 +78,20 @@ export function onListening(l: Listener, status: i32, op: i32, port: i32, family
   }
   if (status != 0) {
     l.setState(LState.Failed); // no 'close' follows a failed listen
+    uncount(l);
     listeners.delete(l.id);
     emit(abi.EV_LISTEN_ERROR, l.id, status, op, 0, scratch, len); // the address it failed on, if known
+    return 0;
+  }
+  if (family != 0 && policy.enforced() && !policy.allowHost(policy.LIST_LISTEN, takeScratch(0, len), port)) {
+    // The address or port the transport picked (port 0, a host name) is not allowed: close the
+    // listener before anyone connects, and fail the listen as the OS would.
+    policy.refused();
+    l.setState(LState.Failed);
+    uncount(l);
+    listeners.delete(l.id);
+    emit(abi.CMD_CLOSE, l.id, 0);
+    emit(abi.EV_LISTEN_ERROR, l.id, abi.EACCES, abi.SYS_LISTEN, port, scratch, len);
     return 0;
   }
   l.setState(LState.Listening);
@@ -63,6 +114,14 @@ export function onConnection(l: Listener, credit: f64, family: i32, ports: f64, 
     emit(abi.CMD_CLOSE, s.id, 0);
     return s.id;
   }
+  if (!limits.socketOpened()) {
+    // The stack has `sockets` open: close this one at once (counted), the server stays up.
+    limits.droppedOne();
+    s.setState(State.Closing);
+    emit(abi.CMD_CLOSE, s.id, 0);
+    return s.id;
+  }
+  s.counted = true;
   // Node's test: `maxConnections && connections >= maxConnections` (so -1 refuses everything
   // and 1.5 admits two); the host passes 0 for every value JavaScript finds falsy.
   if (l.maxConnections != 0 && <f64>l.count >= l.maxConnections) {
@@ -83,6 +142,7 @@ export function apiClose(l: Listener): i32 {
     case LState.Binding:
     case LState.Listening:
       l.setState(LState.Closed); // stop accepting; open connections stay
+      uncount(l);
       emit(abi.CMD_CLOSE, l.id, 0);
       maybeDrained(l);
       return 0;
@@ -97,6 +157,11 @@ export function connectionGone(h: u32): void {
   if (l === null) return;
   l.count--;
   maybeDrained(l);
+}
+
+/** The listener no longer counts against the stack's `listeners` limit. */
+function uncount(l: Listener): void {
+  if (l.counted) { l.counted = false; limits.listenerClosed(); }
 }
 
 function maybeDrained(l: Listener): void {

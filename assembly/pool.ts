@@ -4,6 +4,8 @@
 // socket holds no buffer memory. Wasm memory never shrinks: slabs are recycled through a free
 // list rather than returned to the allocator.
 
+import { checkMemory } from "./limits";
+
 export const SLAB: u32 = 16384;
 
 let free: usize[] = [];
@@ -13,7 +15,9 @@ let live: u32 = 0;
 export function allocSlab(): usize {
   if (free.length > 0) { live++; return free.pop(); }
   live++;
-  return heap.alloc(SLAB);
+  let p = heap.alloc(SLAB);
+  checkMemory(); // coreMemory: stop at the allocation that crossed it
+  return p;
 }
 
 export function freeSlab(p: usize): void {

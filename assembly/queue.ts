@@ -5,6 +5,10 @@
 // (`peekPtr`/`peekLen`) and `consume` it, so bytes leave the queue without an extra copy.
 import { SLAB, allocSlab, freeSlab } from "./pool";
 
+/** Bytes every queue of the core holds now (the stack's buffer use; limits.ts bounds it). */
+let held: f64 = 0;
+export function heldBytes(): f64 { return held; }
+
 export class ByteQueue {
   slabs: usize[] = [];
   head: u32 = 0;
@@ -29,6 +33,7 @@ export class ByteQueue {
       done += n;
       this.size += n;
     }
+    held += done;
     return done;
   }
 
@@ -40,6 +45,7 @@ export class ByteQueue {
   consume(n: u32): void {
     this.head += n;
     this.size -= n;
+    held -= n;
     if (this.size == 0) {
       this.clear();
     } else if (this.head == SLAB) {
@@ -50,6 +56,7 @@ export class ByteQueue {
 
   clear(): void {
     while (this.slabs.length > 0) freeSlab(this.slabs.pop());
+    held -= this.size;
     this.head = 0;
     this.size = 0;
   }

@@ -57,6 +57,8 @@ export class Sock {
   refed: bool = true;
   ipc: bool = false;     // a Unix socket or pipe: no socket options
   hadError: bool = false; // destroyed with an error: CLOSED says so
+  counted: bool = false;  // counts against the stack's `sockets` limit until CLOSED
+  wired: bool = false;    // a CONNECT or OPEN went to the transport: it knows this handle
   noDelay: bool = false;
   keepAlive: bool = false;
   keepAliveDelay: f64 = 0;
@@ -119,6 +121,7 @@ export class Listener {
   count: i32 = 0;       // accepted sockets not yet destroyed
   maxConnections: f64 = 0; // 0 = no limit
   refed: bool = true;
+  counted: bool = false;   // binding or listening: counts against the stack's `listeners` limit
   constructor(public id: u32) {}
 
   /** Every change of a listener's state goes through here, as a socket's does. */

@@ -25,6 +25,8 @@ import { Sock, Addr, NO_ADDRS } from "./sock";
 import { sockets } from "./table";
 import { TIMER_IDLE, TIMER_ATTEMPT } from "./timers";
 import { connectionGone } from "./listener";
+import * as policy from "./policy";
+import * as limits from "./limits";
 
 /** Bytes the send queue holds beyond what the transport took. */
 export const SEND_CAP: u32 = 65536;
@@ -65,10 +67,19 @@ export function apiConnect(s: Sock, target: i32, port: i32, localPort: i32, host
   s.attemptMs = attemptMs;
   refreshIdle(s);
   if (target == TARGET_NAME) {
+    if (!policy.allowHost(policy.LIST_CONNECT, host, port)) {
+      // No rule allows the name: refused before any lookup, as the OS refuses a connect.
+      policy.refused();
+      emitBuf(abi.EV_ERROR, s.id, abi.EACCES, abi.SYS_CONNECT, port, joinNul(host, null));
+      return 0;
+    }
     s.setState(State.Resolving);
     emitBuf(abi.CMD_RESOLVE, s.id, resolveFlags & 15, resolveFlags >> 8, (resolveFlags >> 4) & 1, host);
     return 0;
   }
+  // With a policy, the transport gets the normalised path the policy checked (a '..' after a
+  // symbolic link would otherwise lead the kernel elsewhere than the check looked).
+  if (target == TARGET_IPC && policy.enforced()) host = policy.pathBuffer(host);
   s.addrs = [new Addr(target == TARGET_IPC ? 0 : target, host)];
   s.ipc = target == TARGET_IPC;
   s.multi = false;
@@ -86,10 +97,15 @@ export function apiOpen(s: Sock, fd: i32, kind: i32): i32 {
     case State.Idle: break;
     default: return abi.EISCONN;
   }
+  // The host turns these into a synchronous throw, as it does for a descriptor it cannot use.
+  if (!policy.allowFd()) { policy.refused(); return abi.EACCES; }
+  if (!limits.socketOpened()) return abi.EMFILE;
+  s.counted = true;
   s.addrs = [new Addr(0, new ArrayBuffer(0))];
   s.multi = false;
   s.attempt = 0;
   s.setState(State.Connecting);
+  s.wired = true;
   emit(abi.CMD_OPEN, s.id, fd, kind);
   return 0;
 }
@@ -151,7 +167,26 @@ function startAttempt(s: Sock): void {
   // With a local address or port the transport binds first; like Node, the attempt is only
   // announced once the bind worked (onBound, or the connection itself).
   s.announced = false;
+  // The sandbox: an address no rule allows, or a socket beyond the limit, fails as a connect
+  // call the OS refused at once (EACCES, EMFILE) — and the transport never hears of it.
+  let denied = 0;
+  if (!(a.family == 0 ? policy.allowPath(a.text) : policy.allowHost(policy.LIST_CONNECT, a.text, s.port))) {
+    policy.refused();
+    denied = abi.EACCES;
+  } else if (!s.counted) {
+    if (limits.socketOpened()) s.counted = true;
+    else denied = abi.EMFILE;
+  }
+  if (denied != 0) {
+    // EACCES in the place of a refused connect (node:net: attempt, attempt failed, error);
+    // EMFILE as libuv gives it, from the connect call itself (no 'connectionAttemptFailed' for
+    // a single address, as Node reports a connect that failed at once).
+    announce(s);
+    attemptFailed(s, denied, abi.SYS_CONNECT, denied == abi.EMFILE, null);
+    return;
+  }
   if (s.localAddr === null && s.localPort == 0) announce(s);
+  s.wired = true;
   emitBuf(abi.CMD_CONNECT, s.id, s.port, a.family, s.localPort, joinNul(a.text, s.localAddr));
   if (s.multi && s.attempt < s.addrs.length - 1) {
     s.attemptTimer.arm(now + s.attemptMs, s.id, TIMER_ATTEMPT);
@@ -167,7 +202,7 @@ function announce(s: Sock): void {
 
 /** The transport bound the local address of the current attempt and is now connecting. */
 export function onBound(s: Sock): i32 {
-  if (s.state != State.Connecting) return abi.EINVAL;
+  if (s.state != State.Connecting || s.attempt >= s.addrs.length) return abi.EINVAL;
   announce(s);
   return 0;
 }
@@ -179,7 +214,7 @@ export function onBound(s: Sock): i32 {
 export function onConnect(s: Sock, status: i32, op: i32, credit: f64, localPort: i32, remotePort: i32,
   family: i32, len: u32): i32 {
   switch (s.state) {
-    case State.Connecting: break;
+    case State.Connecting: if (s.attempt < s.addrs.length) break; // else every attempt is over
     default: return abi.EINVAL; // a late outcome of an attempt we gave up on
   }
   if (s._attemptTimer !== null) s.attemptTimer.disarm();
@@ -192,17 +227,7 @@ export function onConnect(s: Sock, status: i32, op: i32, credit: f64, localPort:
       return 0;
     }
     announce(s);
-    // A connect call that failed at once carries the socket's local address (Node names it in
-    // the message); Node reports it as a failed attempt only while trying several addresses.
-    // The data is always `address NUL local` (local empty otherwise): an abstract socket name
-    // starts with NUL, so the host splits at the last NUL.
-    let text = joinNul(a.text, atOnce ? takeScratch(0, len) : null);
-    if (!atOnce || s.multi) emitBuf(abi.EV_CONNECT_ATTEMPT_FAILED, s.id, s.port, a.family, status, text);
-    if (s.multi) {
-      nextAttempt(s);
-    } else {
-      emitBuf(abi.EV_ERROR, s.id, status, op, s.port, text);
-    }
+    attemptFailed(s, status, op, atOnce, atOnce ? takeScratch(0, len) : null);
     return 0;
   }
   announce(s);
@@ -221,9 +246,27 @@ export function onConnect(s: Sock, status: i32, op: i32, credit: f64, localPort:
   return 0;
 }
 
+/**
+ * The current attempt failed with `status`. A connect call that failed at once carries the
+ * socket's local address (Node names it in the message); Node reports it as a failed attempt
+ * only while trying several addresses. The data is always `address NUL local` (local empty
+ * otherwise): an abstract socket name starts with NUL, so the host splits at the last NUL.
+ */
+function attemptFailed(s: Sock, status: i32, op: i32, atOnce: bool, local: ArrayBuffer | null): void {
+  let a = s.addrs[s.attempt];
+  let text = joinNul(a.text, local);
+  if (!atOnce || s.multi) emitBuf(abi.EV_CONNECT_ATTEMPT_FAILED, s.id, s.port, a.family, status, text);
+  if (s.multi) {
+    nextAttempt(s);
+  } else {
+    attemptsOver(s);
+    emitBuf(abi.EV_ERROR, s.id, status, op, s.port, text);
+  }
+}
+
 /** The attempt timer of autoSelectFamily fired: give up on this address, try the next. */
 export function attemptTimedOut(s: Sock): void {
-  if (s.state != State.Connecting) return;
+  if (s.state != State.Connecting || s.attempt >= s.addrs.length) return;
   let a = s.addrs[s.attempt];
   emitBuf(abi.EV_CONNECT_ATTEMPT_TIMEOUT, s.id, s.port, a.family, 0, a.text);
   nextAttempt(s);
@@ -232,7 +275,18 @@ export function attemptTimedOut(s: Sock): void {
 function nextAttempt(s: Sock): void {
   s.attempt++;
   if (s.attempt < s.addrs.length) startAttempt(s);
-  else emit(abi.EV_ATTEMPTS_FAILED, s.id);
+  else { attemptsOver(s); emit(abi.EV_ATTEMPTS_FAILED, s.id); }
+}
+
+/**
+ * No attempt is in flight any more (the last one failed): no late onConnect, onBound or attempt
+ * timer may act on it. A socket whose every attempt was refused by the sandbox never had a
+ * transport: it goes back to IDLE, so destroying it closes it at once, with no CLOSE.
+ */
+function attemptsOver(s: Sock): void {
+  s.attempt = s.addrs.length;
+  if (s._attemptTimer !== null) s.attemptTimer.disarm();
+  if (!s.wired) s.setState(State.Idle);
 }
 
 // ---------------------------------------------------------------- writing
@@ -244,15 +298,20 @@ function nextAttempt(s: Sock): void {
  */
 export function apiWrite(s: Sock, len: u32, last: bool): i32 {
   if (!s.maySend()) return -(s.connected() ? abi.EPIPE : abi.ENOTCONN);
+  // The stack's `sent` quota: the write that would cross it fails (the host's error says why).
+  if (limits.sentTotal + <f64>len > limits.sentQuota) return -abi.EDQUOT;
   refreshIdle(s);
   let batched = s.sendSize + len;
-  if (s.inTurn && len <= BATCH_MAX && s.pendingRequests == 0 && !s.blocked && batched <= BATCH_CAP && s.credit >= <f64>batched) {
+  // What the send queue may hold: SEND_CAP, less when socketBuffer/stackBuffer say so.
+  let cap = min(SEND_CAP, s.sendSize + limits.room(s.sendSize + s.recvSize));
+  if (s.inTurn && len <= BATCH_MAX && s.pendingRequests == 0 && !s.blocked && batched <= BATCH_CAP && batched <= cap && s.credit >= <f64>batched) {
     // The socket wrote in this turn already: this small write joins a batch that leaves in one
     // WRITE when the host calls apiFlush at the end of the turn (FLUSH_LATER). The transport
     // has the credit for it, so it is complete now, as a write the kernel takes at once.
     fill(scratch, len);
     s.sendQ.write(scratch, len, BATCH_CAP);
     s.accepted += len;
+    limits.takeSent(len);
     if (last) emit(abi.EV_WRITE_DONE, s.id, 0);
     return <i32>len;
   }
@@ -264,12 +323,13 @@ export function apiWrite(s: Sock, len: u32, last: bool): i32 {
     if (done > 0) transmit(s, scratch, done);
   }
   if (done < len) fill(scratch + done, len - done); // the rest is queued: read it from scratch
-  done += s.sendQ.write(scratch + done, len - done, SEND_CAP);
+  done += s.sendQ.write(scratch + done, len - done, cap);
   if (done == 0 && s.sendSize == 0 && s.credit < 1 && s.sent == s.flushed) {
     // Nothing queued, nothing in flight, no credit: no WRITABLE would ever come.
     return -abi.ENOBUFS;
   }
   s.accepted += done;
+  limits.takeSent(done);
   if (done < len) {
     s.blocked = true;
     s.blockedSize = s.sendSize;
@@ -434,6 +494,11 @@ function startReading(s: Sock): void {
 /** `len` bytes from the peer are in scratch. */
 export function onData(s: Sock, len: u32): i32 {
   if (!s.connected() || !s.mayRecv()) return abi.EINVAL; // after EOF or close: drop
+  if (!limits.takeReceived(len)) {
+    // The stack's `received` quota: the socket whose bytes cross it fails; they are not delivered.
+    emit(abi.EV_ERROR, s.id, abi.EDQUOT, abi.SYS_READ);
+    return abi.EDQUOT;
+  }
   s.bytesRead += len;
   refreshIdle(s);
   let from: u32 = 0;
@@ -450,7 +515,8 @@ export function onData(s: Sock, len: u32): i32 {
     emit(abi.EV_DATA, s.id, 0, 0, 0, scratch, from);
     if (from == len) return 0;
   }
-  let kept = s.recvQ.write(scratch + from, len - from, RECV_CAP);
+  // Bounded by RECV_CAP, and by socketBuffer/stackBuffer when the stack has them.
+  let kept = s.recvQ.write(scratch + from, len - from, min(RECV_CAP, s.recvSize + limits.room(s.sendSize + s.recvSize)));
   if (kept < len - from) {
     // The transport went on reading long after READ_STOP: fail the socket, do not grow.
     emit(abi.EV_ERROR, s.id, abi.ENOBUFS, abi.SYS_READ);
@@ -623,6 +689,7 @@ function finish(s: Sock, atOnce: bool): void {
     emit(abi.EV_WRITE_DONE, s.id, abi.ECANCELED);
   }
   s.setState(State.Closed);
+  if (s.counted) { s.counted = false; limits.socketClosed(); }
   sockets.delete(s.id);
   emit(abi.EV_CLOSED, s.id, s.hadError ? 1 : 0, atOnce ? 1 : 0);
 }

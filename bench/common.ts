@@ -13,7 +13,9 @@ export type Endpoint = { host: string; port: number } | { path: string };
 /** What one worker process measures. */
 export type Spec =
   /** connect + end + close, `count` times over `parallel` concurrent clients. */
-  | { kind: 'cycle'; transport: Transport; role: 'client' | 'server'; count: number; parallel: number; capMs: number; warmup: number }
+  | { kind: 'cycle'; transport: Transport; role: 'client' | 'server'; count: number; parallel: number; capMs: number; warmup: number;
+      /** wasinet only: connect through a createStack() stack with this many policy rules (0: none). */
+      policyRules?: number }
   /** Opens `count` connections (at most `window` connecting at once) and keeps them open; memory per connection. */
   | { kind: 'hold'; transport: Transport; role: 'client' | 'server'; count: number; window: number; warmup: number }
   /** The worker writes `total` bytes in `chunk`-byte writes to the peer's sink. */

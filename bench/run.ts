@@ -102,6 +102,15 @@ for (const role of ['client', 'server'] as const) {
     }
   }
 }
+// 1b. The policy's cost (docs/sandbox.md): the same cycle through a createStack() stack with no
+// policy and with 20 rules (the peer's allowed by the last one). Cost = 1 - ratio(20) / ratio(0).
+for (const rules of [0, 20]) {
+  cells.push({
+    name: `connect+end+close, 1 client, library is client, TCP, wasinet stack with ${rules}-rule policy`,
+    spec: { kind: 'cycle', transport: 'tcp', role: 'client', parallel: 1, count: q(3000, 300), capMs: CAP_MS, warmup: q(200, 50), policyRules: rules },
+    metrics: [{ key: 'rate', label: 'connections/s', better: 'higher' }],
+  });
+}
 // 2 and 3. Open HOLD connections and keep them: the time, and memory per idle connection.
 for (const role of ['client', 'server'] as const) {
   for (const transport of transports) {

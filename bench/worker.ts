@@ -91,12 +91,23 @@ function until(count: () => number): { reached: (n: number) => Promise<void>; po
 
 // ---- the cells ----
 
+/** A createStack() stack whose policy has `rules` connect rules, the last one allowing `to`. */
+async function policyStack(rules: number, to: Endpoint): Promise<Net> {
+  const { createStack } = await import(moduleName) as { createStack(o: object): Net };
+  if (rules === 0) return createStack({});
+  const port = (to as { port?: number }).port ?? 0;
+  const connect = Array.from({ length: rules - 1 }, (_, i) => i % 2 ? `10.${i}.0.0/16:${1000 + i}` : `svc${i}.internal:443`);
+  connect.push(`127.0.0.1:${port}`);
+  return createStack({ policy: { connect } });
+}
+
 /** connect + end + close: the library connects (client) or accepts (server). */
 async function cycle(spec: Extract<Spec, { kind: 'cycle' }>): Promise<WorkerResult> {
   if (spec.role === 'client') {
     const to = input.peer[spec.transport].plain;
-    await cycles(net, to, spec.warmup, spec.parallel, spec.capMs);
-    const t = await timed(() => cycles(net, to, spec.count, spec.parallel, spec.capMs));
+    const via = spec.policyRules !== undefined && lib === 'wasinet' ? await policyStack(spec.policyRules, to) : net;
+    await cycles(via, to, spec.warmup, spec.parallel, spec.capMs);
+    const t = await timed(() => cycles(via, to, spec.count, spec.parallel, spec.capMs));
     const { n, capped } = t.value;
     return { values: { rate: n / (t.ms / 1000) }, capped, n, ms: t.ms, cpuMs: t.cpuMs };
   }

@@ -336,6 +336,13 @@ export class Core {
   }
 
   apiServerClose(h: number): number { return this.#call('apiServerClose', [h], 0); }
+  /** The stack's policy table (host/net/policy.ts encodes it); 0, or EINVAL for a malformed one. */
+  apiPolicy(table: Uint8Array): number {
+    this.#bytes(table);
+    return this.#call('apiPolicy', [table.length], table.length);
+  }
+  /** The stack's limits, in the order of assembly/limits.ts; -1 for none. */
+  apiLimits(values: readonly number[]): number { return this.#call('apiLimits', [...values], 0); }
   apiSetMaxConnections(h: number, n: number): number { return this.#call('apiSetMaxConnections', [h, n], 0); }
   apiTimerSet(id: number, delay: number): number { return this.#call('apiTimerSet', [id, delay], 0); }
   apiTimerClear(id: number): number { return this.#call('apiTimerClear', [id], 0); }
@@ -450,4 +457,6 @@ export class Core {
   maxConnections(h: number): number { return this.#x.maxConnections(h); }
   /** A listener's state (ListenerState); -1 once the core freed it (failed, or closed and drained). */
   listenerState(h: number): number { return this.#x.listenerState(h); }
+  /** One of the core's usage counters (assembly/index.ts, usage). */
+  usage(what: number): number { return this.#x.usage(what); }
 }

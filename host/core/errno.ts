@@ -3,12 +3,15 @@
 // ABI number, host/net turns an ABI number back into the code and the platform's errno
 // (util.getSystemErrorMap), so a trace made on one OS means the same on another.
 import { getSystemErrorMap } from 'node:util';
+import { constants } from 'node:os';
 import { ERRNO, ERRNO_NAMES } from './abi.js';
 
 const byName = new Map<string, [number, string]>();
 for (const [errno, [name, message]] of getSystemErrorMap()) byName.set(name, [errno, message]);
 // getaddrinfo's "not found" is reported by Node as ENOTFOUND with EAI_NONAME's errno.
 byName.set('ENOTFOUND', byName.get('EAI_NONAME') ?? [-3008, 'unknown node or service']);
+// libuv has no EDQUOT (a stack's byte quota is used up: docs/sandbox.md); the OS's number.
+byName.set('EDQUOT', [-(constants.errno.EDQUOT ?? 122), 'quota exceeded']);
 
 /** The ABI number for an error code such as 'ECONNREFUSED' (UNKNOWN when we have none). */
 export function abiErrno(code: unknown): number {

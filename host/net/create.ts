@@ -6,6 +6,8 @@ import { createBackendFor, createRuntimeBackend } from '../backend/load.js';
 import { coreWasm, coreBytes } from '../core/wasm.js';
 import { TraceRecorder } from '../core/trace.js';
 import { SimBackend, SimNetwork, type SimOptions } from '../backend/sim.js';
+import { encodePolicy, limitValues, type PolicyOptions, type LimitOptions } from './policy.js';
+import { usageOf, type StackUsage } from './usage.js';
 
 export interface CreateStackOptions extends SimOptions {
   /**
@@ -19,6 +21,10 @@ export interface CreateStackOptions extends SimOptions {
   coreBuild?: string;
   /** Record every boundary crossing of this stack into this trace file (docs/replay.md). */
   record?: string;
+  /** What the stack's sockets may reach (docs/sandbox.md). Absent: everything. */
+  policy?: PolicyOptions;
+  /** Counts and bytes the stack may use (docs/sandbox.md). Absent: no limits. */
+  limits?: LimitOptions;
 }
 
 export type StackApi = PublicNet & StackExtras;
@@ -35,9 +41,14 @@ export interface StackExtras {
   readonly network: SimNetwork | null;
   /** The trace being written (stacks created with `record`), to close it when done. */
   readonly recorder: TraceRecorder | null;
+  /** Counts and bytes in use, each against its limit (docs/sandbox.md). */
+  usage(): StackUsage;
 }
 
 export function createStack(options: CreateStackOptions = {}): StackApi {
+  // Checked first: a bad rule throws before anything is made.
+  const policy = options.policy !== undefined ? encodePolicy(options.policy) : undefined;
+  const limits = options.limits !== undefined ? limitValues(options.limits) : undefined;
   let backend: Backend;
   let network: SimNetwork | null = null;
   if (options.backend === 'sim') {
@@ -55,6 +66,8 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
   const stack = new Stack(backend, {
     module: options.coreBuild ? coreWasm(options.coreBuild) : undefined,
     tap: recorder ?? undefined,
+    policy,
+    limits,
   });
   const api: StackApi = {
     ...(makeNet(stack) as unknown as PublicNet),
@@ -64,6 +77,7 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
     clearTimeout: (id) => stack.clearTimeout(id),
     now: () => stack.now(),
     run: () => (network ? network.run() : Promise.resolve()),
+    usage: () => usageOf(stack),
   };
   stacks.set(api, stack);
   return api;

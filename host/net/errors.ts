@@ -173,7 +173,10 @@ export function uvExceptionWithHostPort(abiErrno: number, syscall: string, addre
 /** "read ECONNRESET" (Node's ErrnoException). */
 export function errnoException(abiErrno: number, syscall: string, original?: string): NodeJS.ErrnoException {
   const code = errnoName(abiErrno);
-  const err = new Error(original ? `${syscall} ${code} ${original}` : `${syscall} ${code}`) as NodeJS.ErrnoException;
+  let message = original ? `${syscall} ${code} ${original}` : `${syscall} ${code}`;
+  // The sandbox's quota (docs/sandbox.md): say which one, the code alone reads like a disk's.
+  if (code === 'EDQUOT') message += `: the stack's ${syscall === 'read' ? 'received' : 'sent'} byte quota (limits.${syscall === 'read' ? 'received' : 'sent'}) is used up`;
+  const err = new Error(message) as NodeJS.ErrnoException;
   err.errno = platformErrno(abiErrno);
   err.code = code;
   err.syscall = syscall;

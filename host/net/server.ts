@@ -230,11 +230,15 @@ export class Server extends EventEmitter implements Endpoint {
     this.#draining = 0;
     this.#address = null;
     const max = limitOf(this.#maxConnections);
+    let made = false;
     core.apiListen(port, backlog, flags, address, prev, max, (lh) => {
+      made = true;
       this.#lh = lh;
       this.#stack.register(lh, this);
       if (this.#unref) core.apiRef(lh, false);
     });
+    // The core trapped making the listener (coreMemory): it had no handle to hear of it.
+    if (!made && core.dead) this[kTrapped](core.dead);
   }
 
   #abortSignal(options: { signal?: AbortSignal }): void {
@@ -269,7 +273,7 @@ export class Server extends EventEmitter implements Endpoint {
         const req = this.#requested;
         const err = syscall === 'getaddrinfo'
           ? dnsException(o.a, 'getaddrinfo', req.host)
-          : uvExceptionWithHostPort(o.a, syscall, (o.data?.length ? o.data.toString() : null) ?? req.address ?? req.host ?? null, req.port);
+          : uvExceptionWithHostPort(o.a, syscall, (o.data?.length ? o.data.toString() : null) ?? req.address ?? req.host ?? null, o.c > 0 ? o.c : req.port);
         if (syscall !== 'getaddrinfo' && listenChannel.error.hasSubscribers) {
           listenChannel.error.publish({ server: this, error: err });
         }

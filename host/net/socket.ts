@@ -181,7 +181,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
       const h = this.#handle();
       this.#flags |= OPENING;
       try {
-        this.#core.apiOpen(h, opts.fd);
+        refusedOpen(this.#core.apiOpen(h, opts.fd));
       } catch (err) {
         this.#core.apiDestroy(h, 0);
         this.#stack.unregister(h, this);
@@ -228,7 +228,12 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     const h = this.#handle();
     this.#flags |= OPENING;
     try {
-      this.#core.apiOpen(h, token, 1);
+      refusedOpen(this.#core.apiOpen(h, token, 1));
+    } catch (err) {
+      this.#core.apiDestroy(h, 0);
+      this.#stack.unregister(h, this);
+      this.#h = 0;
+      throw err;
     } finally {
       this.#flags &= ~OPENING;
     }
@@ -248,7 +253,11 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
   /** The core handle, allocated on first need (a timeout may be set before connect). */
   #handle(): number {
     if (this.#h === 0) {
-      this.#core.apiSocket((h) => this.#adopt(h));
+      const core = this.#core;
+      let made = false;
+      core.apiSocket((h) => { made = true; this.#adopt(h); });
+      // The core trapped making the handle (coreMemory): no handle, so no trap notice either.
+      if (!made && core.dead) { this[kTrapped](core.dead); return 0; }
       const o = this.#opts;
       if (o & NO_DELAY) this.#core.apiSetOption(this.#h, Opt.NoDelay, 1, 0);
       if (o & KEEP_ALIVE) this.#core.apiSetOption(this.#h, Opt.KeepAlive, 1, (o >> 2) * 1000);
@@ -975,4 +984,9 @@ function node20Buffers(o: { highWaterMark?: number; readableHighWaterMark?: numb
   if ((g.Deno === undefined && g.Bun === undefined) || getDefaultHighWaterMark(false) !== 65536) return {};
   const both = o.highWaterMark ?? 16384;
   return { readableHighWaterMark: o.readableHighWaterMark ?? both, writableHighWaterMark: o.writableHighWaterMark ?? both };
+}
+
+/** The sandbox refused an fd or handle (policy fd: false, or the sockets limit): throw as Node does for an fd it cannot use. */
+function refusedOpen(status: number): void {
+  if (status === ERRNO.EACCES || status === ERRNO.EMFILE) throw errnoException(status, 'open');
 }

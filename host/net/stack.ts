@@ -29,12 +29,17 @@ export interface StackOptions {
   module?: WebAssembly.Module;
   /** Sees every input of the stack's cores (the trace recorder). */
   tap?: Tap;
+  /** The sandbox: the policy table and the limits (host/net/policy.ts) each new core is given. */
+  policy?: Uint8Array;
+  limits?: readonly number[];
 }
 
 export class Stack implements CoreOwner {
   readonly backend: Backend;
   readonly #module: WebAssembly.Module | undefined;
   readonly #tap: Tap | undefined;
+  readonly #policy: Uint8Array | undefined;
+  readonly limits: readonly number[] | undefined;
   #core: Core | null = null;
   #cores = 0;
   #endpoints = new Map<number, Endpoint>();
@@ -45,6 +50,8 @@ export class Stack implements CoreOwner {
     this.backend = backend;
     this.#module = options.module;
     this.#tap = options.tap;
+    this.#policy = options.policy;
+    this.limits = options.limits;
   }
 
   /** The core, instantiated on first use (and again after a trap). */
@@ -56,7 +63,12 @@ export class Stack implements CoreOwner {
         this.#core.tap = this.#tap;
       }
       this.#cores++;
-      this.backend.attach(this.#core);
+      const core = this.#core;
+      this.backend.attach(core);
+      // Inputs like any other, so a trace records them and a replay re-makes every decision.
+      if (this.#policy) core.apiPolicy(this.#policy);
+      if (this.limits) core.apiLimits(this.limits);
+      return core; // (a core that trapped on its limits is dead: every use fails with the trap)
     }
     return this.#core;
   }
