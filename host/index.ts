@@ -31,4 +31,7 @@ export { Stack, getDefaultStack } from './net/stack.js';
 export { createStack, type CreateStackOptions, type StackApi } from './net/create.js';
 export { SimNetwork, type SimOptions } from './backend/sim.js';
 export { replay, formatDivergence, type ReplayResult, type Divergence } from './core/trace.js';
+export { TraceReader, readTrace, type TraceRecord, type InputRecord, type MetaRecord } from './trace/reader.js';
+export { rewriteTrace } from './trace/rewrite.js';
+export type { RecordOptions, Recording } from './trace/record.js';
 export default net;

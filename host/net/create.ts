@@ -4,7 +4,7 @@ import { makeNet, type PublicNet } from './api.js';
 import type { Backend } from '../backend/backend.js';
 import { createNodeBackend } from '../backend/node.js';
 import { coreWasm, coreBytes } from '../core/wasm.js';
-import { TraceRecorder } from '../core/trace.js';
+import { startRecording, type RecordOptions, type Recording } from '../trace/record.js';
 import { SimBackend, SimNetwork, type SimOptions } from '../backend/sim.js';
 
 export interface CreateStackOptions extends SimOptions {
@@ -14,8 +14,8 @@ export interface CreateStackOptions extends SimOptions {
   network?: SimNetwork;
   /** File name of another core build in build/ (tests use 'testing.wasm'). */
   coreBuild?: string;
-  /** Record every boundary crossing of this stack into this trace file (docs/replay.md). */
-  record?: string;
+  /** Record every input of this stack's core into this trace file, or with these options (docs/replay.md). */
+  record?: string | RecordOptions;
 }
 
 export type StackApi = PublicNet & StackExtras;
@@ -32,8 +32,8 @@ export interface StackExtras {
   run(): Promise<void>;
   /** The simulated network (sim stacks only). */
   readonly network: SimNetwork | null;
-  /** The trace being written (stacks created with `record`), to close it when done. */
-  readonly recorder: TraceRecorder | null;
+  /** The trace being written (stacks created with `record`); `await recorder.close()` when done. */
+  readonly recorder: Recording | null;
 }
 
 export function createStack(options: CreateStackOptions = {}): StackApi {
@@ -48,10 +48,12 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
     backend = options.backend;
   }
   const build = options.coreBuild ?? 'release.wasm';
-  const recorder = options.record ? new TraceRecorder(options.record, coreBytes(build)) : null;
+  const rec = options.record ? startRecording(options.record, coreBytes(build), backend) : null;
+  const recorder = rec?.recorder ?? null;
   const stack = new Stack(backend, {
     module: options.coreBuild ? coreWasm(options.coreBuild) : undefined,
-    tap: recorder ?? undefined,
+    tap: rec?.tap,
+    inputTap: rec?.inputTap,
   });
   return {
     ...(makeNet(stack) as unknown as PublicNet),

@@ -5,7 +5,7 @@
 // the object that owns the handle), runs the stack's own timers on the core's clock, and
 // recovers from a trap in the core: every object of the stack is destroyed with an error naming
 // the core's message, and a fresh core serves the stack's next use.
-import { Core, CoreTrap, isNotification, type CoreOwner, type Output, type Tap } from '../core/core.js';
+import { Core, CoreTrap, isNotification, type CoreOwner, type InputTap, type Output, type Tap } from '../core/core.js';
 import { Op } from '../core/abi.js';
 import type { Backend } from '../backend/backend.js';
 import { createNodeBackend } from '../backend/node.js';
@@ -27,14 +27,17 @@ export interface Endpoint {
 export interface StackOptions {
   /** Another build of the core (tests use build/testing.wasm). */
   module?: WebAssembly.Module;
-  /** Sees every input of the stack's cores (the trace recorder). */
+  /** Sees every input of the stack's cores with its outputs (the format-1 trace recorder). */
   tap?: Tap;
+  /** Sees every input of the stack's cores as it happens (the trace recorder, the application replayer). */
+  inputTap?: InputTap;
 }
 
 export class Stack implements CoreOwner {
   readonly backend: Backend;
   readonly #module: WebAssembly.Module | undefined;
   readonly #tap: Tap | undefined;
+  readonly #inputTap: InputTap | undefined;
   #core: Core | null = null;
   #cores = 0;
   #endpoints = new Map<number, Endpoint>();
@@ -45,6 +48,7 @@ export class Stack implements CoreOwner {
     this.backend = backend;
     this.#module = options.module;
     this.#tap = options.tap;
+    this.#inputTap = options.inputTap;
   }
 
   /** The core, instantiated on first use (and again after a trap). */
@@ -54,6 +58,10 @@ export class Stack implements CoreOwner {
       if (this.#tap) {
         if (this.#cores > 0) this.#tap.reset?.();
         this.#core.tap = this.#tap;
+      }
+      if (this.#inputTap) {
+        if (this.#cores > 0) this.#inputTap.reset?.();
+        this.#core.inputTap = this.#inputTap;
       }
       this.#cores++;
       this.backend.attach(this.#core);
