@@ -20,8 +20,17 @@ import * as socket from "./socket";
 import * as listen from "./listener";
 import { sock, listener, newSock, sockets, listeners } from "./table";
 import { timerEarliest, timerPeek, timerPopDue, TIMER_IDLE, TIMER_ATTEMPT, TIMER_USER, Timer, Entry } from "./timers";
-import { slabsInUse, slabsAllocated, setSlabLimit, SLAB } from "./pool";
+import { slabsInUse } from "./pool";
 
+
+/**
+ * Whether payload lengths fit the scratch region: `a` bytes, `sep` separator bytes, `b` bytes.
+ * Every length an input is given is checked before it is used: a host's bad length is EINVAL,
+ * never a trap.
+ */
+function fits(a: u32, sep: u32, b: u32): bool {
+  return <u64>a + <u64>sep + <u64>b <= <u64>SCRATCH_SIZE;
+}
 
 // ---------------------------------------------------------------- the host wake-up
 
@@ -113,6 +122,7 @@ export function apiConnect(t: f64, h: u32, target: i32, port: i32, localPort: i3
   localLen: u32, resolveFlags: i32, attemptMs: f64): i32 {
   setNow(t);
   let s = sock(h);
+  if (!fits(hostLen, 1, localLen)) return done(abi.EINVAL);
   return done(s === null ? abi.EBADF : socket.apiConnect(s, target, port, localPort, hostLen, localLen, resolveFlags, attemptMs));
 }
 
@@ -203,6 +213,7 @@ export function onConnect(t: f64, h: u32, status: i32, op: i32, credit: f64, loc
   remotePort: i32, family: i32, len: u32): i32 {
   setNow(t);
   let s = sock(h);
+  if (!fits(len, 0, 0)) return done(abi.EINVAL);
   return done(s === null ? abi.EBADF : socket.onConnect(s, status, op, credit, localPort, remotePort, family, len));
 }
 
@@ -256,6 +267,7 @@ export function onClosed(t: f64, h: u32): i32 {
 
 export function apiListen(t: f64, port: i32, backlog: i32, flags: i32, len: u32, prev: u32, maxConnections: f64): u32 {
   setNow(t);
+  if (!fits(len, 0, 0)) return done(0); // no listener: the host reports EINVAL
   return done(listen.apiListen(port, backlog, flags, len, prev, maxConnections));
 }
 
@@ -275,12 +287,14 @@ export function apiSetMaxConnections(t: f64, h: u32, n: f64): i32 {
 
 export function onListening(t: f64, h: u32, status: i32, op: i32, port: i32, family: i32, len: u32): i32 {
   setNow(t);
+  if (!fits(len, 0, 0)) return done(abi.EINVAL);
   let l = listener(h);
   return done(l === null ? abi.EBADF : listen.onListening(l, status, op, port, family, len));
 }
 
 export function onConnection(t: f64, h: u32, credit: f64, family: i32, ports: f64, len: u32): u32 {
   setNow(t);
+  if (!fits(len, 0, 0)) return done(0);
   let l = listener(h);
   return done(l === null ? 0 : listen.onConnection(l, credit, family, ports, len));
 }
@@ -323,7 +337,6 @@ export function scratchPtr(): usize { return scratch; }
 export function scratchSize(): u32 { return SCRATCH_SIZE; }
 export function bytesRead(h: u32): f64 { let s = sock(h); return s === null ? -1 : s.bytesRead; }
 export function writeQueueSize(h: u32): u32 { let s = sock(h); return s === null ? 0 : s.sendSize; }
-export function readQueueSize(h: u32): u32 { let s = sock(h); return s === null ? 0 : s.recvSize; }
 export function socketState(h: u32): i32 { let s = sock(h); return s === null ? -1 : <i32>s.state; }
 /** Bit 0: the consumer wants data (apiRead .. apiPause); bit 1: ref'ed; bit 2: IPC. 0 for a freed handle. */
 export function socketFlags(h: u32): i32 {
@@ -335,8 +348,4 @@ export function maxConnections(h: u32): f64 { let l = listener(h); return l === 
 export function liveSockets(): i32 { return sockets.size; }
 export function liveListeners(): i32 { return listeners.size; }
 export function slabs(): u32 { return slabsInUse(); }
-export function slabsTotal(): u32 { return slabsAllocated(); }
-export function slabSize(): u32 { return SLAB; }
 
-/** Caps the bytes the core's queues may hold, in slabs (0 = no cap). Part of a stack's policy. */
-export function setLimits(maxSlabs: u32): void { setSlabLimit(maxSlabs); }

@@ -261,6 +261,10 @@ export function apiWrite(s: Sock, len: u32, last: bool): i32 {
   }
   if (done < len) fill(scratch + done, len - done); // the rest is queued: read it from scratch
   done += s.sendQ.write(scratch + done, len - done, SEND_CAP);
+  if (done == 0 && s.sendSize == 0 && s.credit < 1 && s.sent == s.flushed) {
+    // Nothing queued, nothing in flight, no credit: no WRITABLE would ever come.
+    return -abi.ENOBUFS;
+  }
   s.accepted += done;
   if (done < len) {
     s.blocked = true;
@@ -343,7 +347,9 @@ function pump(s: Sock): void {
       transmit(s, staging, n);
     }
   }
-  if (s.blocked && s.sendSize < s.blockedSize && s.sendSize <= SEND_CAP / 2) {
+  // WRITABLE once the queue drained below where it refused — or, when it refused with nothing
+  // queued (the memory limit had no slab for it), once the transport takes bytes again.
+  if (s.blocked && ((s.sendSize < s.blockedSize && s.sendSize <= SEND_CAP / 2) || (s.sendSize == 0 && s.credit >= 1))) {
     s.blocked = false;
     emit(abi.EV_WRITABLE, s.id);
   }

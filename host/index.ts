@@ -27,9 +27,11 @@ export type {
   IpcNetConnectOpts, NetConnectOpts, LookupFunction,
 } from 'node:net';
 export type { PublicNet } from './net/api.js';
-export { Stack, getDefaultStack } from './net/stack.js';
-export { createStack, type CreateStackOptions, type StackApi } from './net/create.js';
-export { SimNetwork, type SimOptions } from './backend/sim.js';
+export { createStack, type CreateStackOptions, type StackApi, type StackExtras } from './net/create.js';
+export { SimNetwork, type SimOptions, type SimStats } from './backend/sim.js';
+/** For those who write a backend: what a stack asks of its transport (docs/embedding.md). */
+export type { Backend, LookupOptions, LookupAddress, LookupCallback } from './backend/backend.js';
+export type { Core, Output } from './core/core.js';
 export { replay, formatDivergence, type ReplayResult, type Divergence } from './core/trace.js';
 export { TraceReader, readTrace, type TraceRecord, type InputRecord, type MetaRecord } from './trace/reader.js';
 export { rewriteTrace } from './trace/rewrite.js';

@@ -250,7 +250,3 @@ export function isRoundRobin(srv: net.Server): boolean {
   const name = handle?.constructor?.name;
   return !!handle && name !== 'TCP' && name !== 'Pipe' && isClusterWorker();
 }
-
-// net's address utilities carry no socket logic: wasinet offers node:net's own.
-export const BlockList = net.BlockList;
-export const SocketAddress = net.SocketAddress;

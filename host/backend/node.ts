@@ -423,5 +423,3 @@ export class NodeBackend extends NodeBackendBase {
 export function createNodeBackend(): NodeBackendBase {
   return uv ? new NodeBackend() : new PublicNodeBackend();
 }
-
-export { BlockList, SocketAddress } from './node-common.js';

@@ -65,4 +65,3 @@ export const enum Opt {
 export const CONNECT_AT_ONCE = 256;
 /** out() op 0: the core is about to read [ptr, ptr+len) of the input's payload in scratch. */
 export const OP_FILL = 0;
-export const STATE_NAMES: readonly string[] = ["IDLE","RESOLVING","CONNECTING","OPEN","ENDING","FIN_WAIT","WRITE_ENDED","READ_ENDED","LAST_ENDING","LAST_ACK","DONE","CLOSING","CLOSED"];

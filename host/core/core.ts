@@ -525,7 +525,6 @@ export class Core {
 
   // ------------------------------------------------------------ queries (not traced)
 
-  readQueueSize(h: number): number { return this.#x.readQueueSize(h); }
   /** Bytes the transport delivered to socket `h` (Node's bytesRead); -1 for a freed handle. */
   bytesRead(h: number): number { return this.#x.bytesRead(h); }
   writeQueueSize(h: number): number { return this.#x.writeQueueSize(h); }
@@ -533,5 +532,4 @@ export class Core {
   socketFlags(h: number): number { return this.#x.socketFlags(h); }
   connections(h: number): number { return this.#x.connections(h); }
   maxConnections(h: number): number { return this.#x.maxConnections(h); }
-  socketState(h: number): number { return this.#x.socketState(h); }
 }

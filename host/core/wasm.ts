@@ -46,7 +46,7 @@ export function coreBytes(name = 'release.wasm'): Buffer {
 export function coreWasm(name = 'release.wasm'): WebAssembly.Module {
   let m = compiled.get(name);
   if (m === undefined) {
-    m = new WebAssembly.Module(coreBytes(name));
+    m = new WebAssembly.Module(coreBytes(name) as Uint8Array<ArrayBuffer>);
     compiled.set(name, m);
   }
   return m;

@@ -6,7 +6,11 @@ import { normalizeArgs, getDefaultAutoSelectFamily, setDefaultAutoSelectFamily,
   getDefaultAutoSelectFamilyAttemptTimeout, setDefaultAutoSelectFamilyAttemptTimeout } from './args.js';
 import { clientSocketChannel } from './channels.js';
 import { isIP, isIPv4, isIPv6 } from './ip.js';
-import { BlockList, SocketAddress } from '../backend/node.js';
+import type * as NodeNetModule from 'node:net';
+
+// net's address utilities carry no socket logic: wasinet offers node:net's own classes.
+const nodeNet = (process as unknown as { getBuiltinModule(id: string): typeof NodeNetModule }).getBuiltinModule('node:net');
+const { BlockList, SocketAddress } = nodeNet;
 import type { Stack } from './stack.js';
 import type * as NodeNet from 'node:net';
 

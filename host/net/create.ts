@@ -2,7 +2,7 @@
 import { Stack } from './stack.js';
 import { makeNet, type PublicNet } from './api.js';
 import type { Backend } from '../backend/backend.js';
-import { createNodeBackend } from '../backend/node.js';
+import { createNodeBackend } from '../backend/load.js';
 import { coreWasm, coreBytes } from '../core/wasm.js';
 import { startRecording, type RecordOptions, type Recording } from '../trace/record.js';
 import { SimBackend, SimNetwork, type SimOptions } from '../backend/sim.js';
@@ -21,8 +21,6 @@ export interface CreateStackOptions extends SimOptions {
 export type StackApi = PublicNet & StackExtras;
 
 export interface StackExtras {
-  /** The stack itself: its core, backend and clock. */
-  readonly stack: Stack;
   /** Runs `fn` after `delay` ms on the stack's clock (virtual on the sim backend). */
   setTimeout(fn: () => void, delay?: number): number;
   clearTimeout(id: number): void;
@@ -55,9 +53,8 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
     tap: rec?.tap,
     inputTap: rec?.inputTap,
   });
-  return {
+  const api: StackApi = {
     ...(makeNet(stack) as unknown as PublicNet),
-    stack,
     network,
     recorder,
     setTimeout: (fn, delay) => stack.setTimeout(fn, delay),
@@ -65,4 +62,15 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
     now: () => stack.now(),
     run: () => (network ? network.run() : Promise.resolve()),
   };
+  stacks.set(api, stack);
+  return api;
+}
+
+const stacks = new WeakMap<object, Stack>();
+
+/** The stack behind a createStack() result: its core, backend and clock (not public API: tests and tools). */
+export function stackOf(api: object): Stack {
+  const stack = stacks.get(api);
+  if (!stack) throw new TypeError('not a wasinet stack');
+  return stack;
 }

@@ -60,6 +60,8 @@ export class Server extends EventEmitter implements Endpoint {
   keepAliveInitialDelay: number;
   highWaterMark: number;
   _pipeName?: string;
+  /** In node:net's types (the removed DEP0020 property), absent at run time as in Node 20. */
+  declare readonly connections: number;
   /** Node's cluster key of the last listen: `addressType:address:port` (-1 for pipes and handles). */
   _connectionKey?: string;
   #maxConnections: number | undefined;
@@ -70,7 +72,6 @@ export class Server extends EventEmitter implements Endpoint {
   #draining = new Set<number>(); // listeners closed but with open connections
   #address: { address: string; family: string; port: number } | null = null;
   #requested: { address: string | null; port: number; host?: string } = { address: null, port: 0 };
-  #listeningId = 1;
   #awaitingHandle = false;    // no handle yet: a host name is being resolved, or a cluster worker waits for the primary's
   #unref = false;
 
@@ -104,11 +105,12 @@ export class Server extends EventEmitter implements Endpoint {
     this.highWaterMark = opts.highWaterMark ?? 16384;
   }
 
-  get maxConnections(): number | undefined {
-    return this.#maxConnections;
+  /** undefined until set, as in Node (whose types say number). */
+  get maxConnections(): number {
+    return this.#maxConnections as number;
   }
 
-  set maxConnections(n: number | undefined) {
+  set maxConnections(n: number) {
     this.#maxConnections = n;
     if (this.#lh) this.#stack.core.apiSetMaxConnections(this.#lh, limitOf(n));
   }
@@ -142,7 +144,6 @@ export class Server extends EventEmitter implements Endpoint {
     if (cb !== null) this.once('listening', cb);
     const backlogFromArgs = backlogArg(args.length > 1 && args[1]) || backlogArg(args.length > 2 && args[2]);
     options = options._handle || options.handle || options;
-    this.#listeningId++;
     if (isTcpHandle(options)) {
       // (handle[, backlog][, cb]) with a server's or a socket's handle: listen on that handle.
       const token = this.#stack.backend.adoptHandle(options);
@@ -341,7 +342,6 @@ export class Server extends EventEmitter implements Endpoint {
   }
 
   close(cb?: (err?: Error) => void): this {
-    this.#listeningId++;
     if (this.#awaitingHandle) this.#abandon(); // no handle yet (Node's lookup is dropped): not running
     if (typeof cb === 'function') {
       if (!this.#lh) this.once('close', () => cb(ERR_SERVER_NOT_RUNNING()));

@@ -117,7 +117,8 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
   _hadError = false;
   _parent: unknown = null;
   _host: string | null = null;
-  declare autoSelectFamilyAttemptedAddresses?: string[];
+  /** Set while trying several addresses (undefined before, as in Node, whose types say string[]). */
+  declare autoSelectFamilyAttemptedAddresses: string[];
   declare allowHalfOpen: boolean;
 
   readonly #stack: Stack;
@@ -728,7 +729,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     return this.#h === 0 || this.connecting;
   }
 
-  get readyState(): string {
+  get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
     if (this.connecting) return 'opening';
     if (this.readable && this.writable) return 'open';
     if (this.readable && !this.writable) return 'readOnly';
@@ -736,8 +737,9 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     return 'closed';
   }
 
-  get bufferSize(): number | undefined {
-    return this.#h !== 0 ? this.writableLength : undefined;
+  /** undefined without a connection, as in Node (whose types say number). */
+  get bufferSize(): number {
+    return (this.#h !== 0 ? this.writableLength : undefined) as number;
   }
 
   get bytesRead(): number {
@@ -750,10 +752,11 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     return this.#dispatched;
   }
 
-  get bytesWritten(): number | undefined {
+  /** undefined once the stream is destroyed, as in Node (whose types say number). */
+  get bytesWritten(): number {
     let bytes = this.#dispatched;
     const buffered = (this as unknown as { writableBuffer?: unknown[] }).writableBuffer;
-    if (!buffered) return undefined;
+    if (!buffered) return undefined as unknown as number;
     for (const el of buffered as { chunk: Chunk; encoding: BufferEncoding }[]) bytes += byteLength(el.chunk, el.encoding);
     const data = this.#connector?.pendingData;
     if (Array.isArray(data)) {

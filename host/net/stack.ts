@@ -8,7 +8,7 @@
 import { Core, CoreTrap, isNotification, type CoreOwner, type InputTap, type Output, type Tap } from '../core/core.js';
 import { Op } from '../core/abi.js';
 import type { Backend } from '../backend/backend.js';
-import { createNodeBackend } from '../backend/node.js';
+import { createNodeBackend } from '../backend/load.js';
 
 export const kNotify = Symbol('wasinet.notify');
 export const kResolve = Symbol('wasinet.resolve');

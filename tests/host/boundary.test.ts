@@ -84,3 +84,37 @@ test('import "wasinet" needs no top-level await', () => {
   `], { cwd: root, encoding: 'utf8' });
   assert.equal(r.stdout.trim(), 'function function function', r.stderr);
 });
+
+// Every deferral host/net makes, and why: each mirrors a tick or phase on which node:net itself
+// emits (so events come in Node's order), or is the end-of-turn flush of the core's write batch.
+// A new one fails this test until it is listed here with its reason.
+const DEFERRALS: Record<string, [pattern: RegExp, count: number, why: string][]> = {
+  'server.ts': [
+    [/process\.nextTick/g, 7, "Node emits 'listening', 'close', listen errors, the aborted listen and getConnections' callback on the next tick"],
+  ],
+  'socket-connect.ts': [
+    [/process\.nextTick/g, 7, 'Node connects to an address literal on the next tick and destroys with a lookup error on the next tick'],
+  ],
+  'socket-onread.ts': [
+    [/process\.nextTick/g, 1, 'bytes held back when an onread callback paused come on the tick after the restart, as a kernel read would'],
+  ],
+  'socket.ts': [
+    [/setImmediate/g, 1, "a close with no transport to wait for: Node emits 'close' from the loop's close phase"],
+    [/process\.nextTick/g, 6, "Node's destroy emits 'close' (and a failed write's callback) on the next tick"],
+  ],
+  'stack.ts': [
+    [/queueMicrotask/g, 1, "the core's batch of small writes leaves at the end of the turn (FLUSH_LATER)"],
+  ],
+};
+
+test('host/net defers only where node:net does (each nextTick, setImmediate and microtask is listed with its reason)', () => {
+  const dir = join(root, 'host/net');
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+    const text = readFileSync(join(dir, file), 'utf8');
+    for (const kind of [/process\.nextTick/g, /setImmediate/g, /queueMicrotask/g]) {
+      const found = (text.match(kind) ?? []).length;
+      const listed = (DEFERRALS[file] ?? []).find(([p]) => p.source === kind.source);
+      assert.equal(found, listed ? listed[1] : 0, `${file}: ${kind.source} used ${found} times; list each with its reason`);
+    }
+  }
+});

@@ -15,6 +15,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createStack, type StackApi } from '../../host/index.js';
+import { stackOf } from '../../host/net/create.js';
 
 const SEEDS = Number(process.env.WASINET_SEEDS ?? 3000);
 const FIRST_SEED = Number(process.env.WASINET_FIRST_SEED ?? 1);
@@ -266,7 +267,7 @@ class Track {
 interface Ctx {
   sc: Scenario;
   net: StackApi;
-  core: StackApi['stack']['core'];
+  core: ReturnType<typeof stackOf>['core'];
   v: string[];
   mem: { max: number; maxRatio: number; samples: number };
   cov: Record<string, number>;
@@ -518,7 +519,7 @@ export async function runSeed(seed: number, verbose = false): Promise<SeedResult
   const sc = generate(seed);
   const v: string[] = [];
   const net = createStack({ backend: 'sim', seed, ...sc.knobs });
-  const core = net.stack.core;
+  const core = stackOf(net).core;
   const cov: Record<string, number> = Object.fromEntries(COVERAGE_KEYS.map((k) => [k, 0]));
   const ctx: Ctx = { sc, net, core, v, mem: { max: 0, maxRatio: 0, samples: 0 }, cov, verbose };
   const clients: ClientRec[] = [];

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createStack, SimNetwork, type StackApi } from '../../host/index.js';
+import { stackOf } from '../../host/net/create.js';
 import { Op } from '../../host/core/abi.js';
 import type { Output, Tap } from '../../host/core/core.js';
 
@@ -78,7 +79,7 @@ test('the core never sends past its credit: with a 1-byte send buffer every WRIT
       }
     },
   };
-  net.stack.core.tap = tap;
+  stackOf(net).core.tap = tap;
   const got: Buffer[] = [];
   const server = net.createServer((s: Sock) => { s.on('data', (d: Buffer) => got.push(d)); s.on('end', () => s.end()); });
   server.listen(80);
@@ -179,7 +180,7 @@ test('two stacks on one network reach each other; each has its own core', async 
   const network = new SimNetwork({ seed: 9, latency: 2 });
   const a = createStack({ backend: 'sim', network });
   const b = createStack({ backend: 'sim', network });
-  assert.notEqual(a.stack.core, b.stack.core);
+  assert.notEqual(stackOf(a).core, stackOf(b).core);
   const server = a.createServer((s: Sock) => s.pipe(s));
   server.listen(1000, '10.0.0.1');
   const c = b.connect(1000, '10.0.0.1');
@@ -189,8 +190,8 @@ test('two stacks on one network reach each other; each has its own core', async 
   c.end('ping');
   await network.run();
   assert.equal(Buffer.concat(got).toString(), 'ping');
-  assert.equal(a.stack.core.exports.liveSockets(), 0);
-  assert.equal(b.stack.core.exports.liveSockets(), 0);
+  assert.equal(stackOf(a).core.exports.liveSockets(), 0);
+  assert.equal(stackOf(b).core.exports.liveSockets(), 0);
 });
 
 test('stack timers run on the virtual clock, in order, and can be cleared', async () => {

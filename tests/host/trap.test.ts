@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createStack } from '../../host/index.js';
+import { stackOf } from '../../host/net/create.js';
 
 test('a trap in the core destroys the stack\'s sockets with the core\'s message, then the stack works again', { timeout: 10000 }, async () => {
   const net = createStack({ coreBuild: 'testing.wasm' });
@@ -18,7 +19,7 @@ test('a trap in the core destroys the stack\'s sockets with the core\'s message,
   client.on('error', (e) => { clientError = e; events.push('error'); });
   client.on('close', (hadError: boolean) => events.push(`close ${hadError}`));
 
-  net.stack.core.replayInput('testAbort', net.now(), [7], null);
+  stackOf(net).core.replayInput('testAbort', net.now(), [7], null);
 
   await new Promise((r) => client.once('close', r));
   assert.deepEqual(events, ['error', 'close true']);

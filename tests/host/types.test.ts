@@ -1,4 +1,5 @@
 // wasinet's public types are node:net's: code written for node:net type-checks against wasinet.
+// tests/types/impl.ts also checks the casts behind them: the real classes are assignable to node:net's types.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -14,7 +14,7 @@ const root = fileURLToPath(new URL('../../..', import.meta.url));
 const script = `
   import net from ${JSON.stringify(join(root, 'build/host/index.js'))};
   import { nodeTransport } from ${JSON.stringify(join(root, 'build/host/backend/node.js'))};
-  import { getDefaultStack } from ${JSON.stringify(join(root, 'build/host/index.js'))};
+  import { getDefaultStack } from ${JSON.stringify(join(root, 'build/host/net/stack.js'))};
   import { createHash } from 'node:crypto';
   const size = 32 * 1024 * 1024;
   const server = net.createServer((s) => s.pipe(s));

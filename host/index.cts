@@ -1,0 +1,16 @@
+// The package's CommonJS entry: `require('wasinet')` gives what `require('net')` gives — one
+// plain, mutable object (test doubles replace `net.connect` on it) — rather than the ES module
+// namespace, which is read-only. It is the very object the ES module's default export is;
+// wasinet's extras (createStack, replay, SimNetwork …) sit on it too, not enumerable, so that its
+// keys are node:net's.
+import type * as Wasinet from './index.js';
+
+// Node 20.19+ requires an ES module synchronously.
+const esm = require('./index.js') as typeof Wasinet;
+const net = esm.default as typeof esm.default & Omit<typeof Wasinet, 'default'>;
+for (const [key, value] of Object.entries(esm)) {
+  if (key === 'default' || key in net) continue;
+  Object.defineProperty(net, key, { value, enumerable: false, writable: true, configurable: true });
+}
+
+export = net;
