@@ -5,6 +5,7 @@ import type { Backend } from '../backend/backend.js';
 import { createNodeBackend } from '../backend/load.js';
 import { coreWasm, coreBytes } from '../core/wasm.js';
 import { startRecording, type RecordOptions, type Recording } from '../trace/record.js';
+import { AppReplayer, ReplayBackend, type ReplayOptions, type Replaying } from '../trace/app-replay.js';
 import { SimBackend, SimNetwork, type SimOptions } from '../backend/sim.js';
 
 export interface CreateStackOptions extends SimOptions {
@@ -16,6 +17,11 @@ export interface CreateStackOptions extends SimOptions {
   coreBuild?: string;
   /** Record every input of this stack's core into this trace file, or with these options (docs/replay.md). */
   record?: string | RecordOptions;
+  /**
+   * Run the application offline against this recording (trace format 2): the transport's side
+   * comes from the trace, the application's calls are checked against it (docs/replay.md).
+   */
+  replay?: string | ReplayOptions;
 }
 
 export type StackApi = PublicNet & StackExtras;
@@ -32,12 +38,19 @@ export interface StackExtras {
   readonly network: SimNetwork | null;
   /** The trace being written (stacks created with `record`); `await recorder.close()` when done. */
   readonly recorder: Recording | null;
+  /** The replay running on this stack (stacks created with `replay`): `await replay.done`. */
+  readonly replay: Replaying | null;
 }
 
 export function createStack(options: CreateStackOptions = {}): StackApi {
   let backend: Backend;
   let network: SimNetwork | null = null;
-  if (options.backend === 'sim') {
+  let replayer: AppReplayer | null = null;
+  if (options.replay !== undefined) {
+    if (options.record || options.backend !== undefined) throw new TypeError('createStack: replay runs on the recording: no backend or record with it');
+    replayer = new AppReplayer(typeof options.replay === 'string' ? { path: options.replay } : options.replay);
+    backend = new ReplayBackend(replayer);
+  } else if (options.backend === 'sim') {
     network = options.network ?? new SimNetwork(options);
     backend = new SimBackend(network);
   } else if (options.backend === undefined || options.backend === 'node') {
@@ -51,12 +64,13 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
   const stack = new Stack(backend, {
     module: options.coreBuild ? coreWasm(options.coreBuild) : undefined,
     tap: rec?.tap,
-    inputTap: rec?.inputTap,
+    inputTap: replayer ?? rec?.inputTap,
   });
   const api: StackApi = {
     ...(makeNet(stack) as unknown as PublicNet),
     network,
     recorder,
+    replay: replayer,
     setTimeout: (fn, delay) => stack.setTimeout(fn, delay),
     clearTimeout: (id) => stack.clearTimeout(id),
     now: () => stack.now(),

@@ -1,0 +1,61 @@
+// Replaying an application (issue 14.2): a client/server application with a timing-dependent bug
+// is recorded failing on real loopback sockets, then run offline on createStack({ replay }) many
+// times — it fails every time, as recorded; with the bug fixed, the replay stops at the first call
+// that differs from the recording and says which socket, which call, recorded against actual, and
+// where in the application the call was made.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createStack, formatAppDivergence, type AppDivergence } from '../../host/index.js';
+import { pingpong, type Outcome } from './apps/pingpong.js';
+import { sockPath } from './helpers.js';
+
+const file = sockPath('app').replace(/\.sock$/, '.trace');
+let recorded: Outcome | null = null;
+
+async function recordFailingRun(): Promise<Outcome> {
+  if (recorded) return recorded;
+  // The bug shows when the two pieces of the reply arrive apart: almost always with a few ms
+  // between them, but not guaranteed; record until a run fails (bounded).
+  for (let attempt = 1; attempt <= 20; attempt++) {
+    const net = createStack({ record: file });
+    const out = await pingpong(net, false);
+    await net.recorder!.close();
+    if (out.failed) return (recorded = out);
+  }
+  throw new Error('no failing run in 20 attempts');
+}
+
+test('a failing run recorded on real sockets fails the same way every time it is replayed offline', async () => {
+  const real = await recordFailingRun();
+  assert.equal(real.failed, true);
+  assert.equal(real.replies[0], 'PO');
+  for (let i = 0; i < 10; i++) {
+    const net = createStack({ replay: { path: file, wait: 1000, onDivergence: (d) => assert.fail(`diverged: ${JSON.stringify(d)}`) } });
+    const [out, done] = await Promise.all([pingpong(net, false), net.replay!.done]);
+    assert.deepEqual(out, real, `replay ${i}`);
+    assert.equal(done.ok, true);
+    assert.equal(done.inputs, done.total);
+    assert.ok(done.total > 20);
+  }
+});
+
+test('the fixed application, replayed on the failing recording, is stopped at its first different call', async () => {
+  await recordFailingRun();
+  let reported: AppDivergence | null = null;
+  const net = createStack({ replay: { path: file, wait: 300, onDivergence: (d) => { reported = d; } } });
+  const outcome = pingpong(net, true);
+  const done = await net.replay!.done;
+  assert.equal(done.ok, false);
+  const d = done.divergence!;
+  assert.equal(d, reported as AppDivergence | null);
+  // Recorded: the buggy client's complaint about half a line; actual: the fixed client's next call.
+  assert.match(d.recorded, /^apiWrite h=\d+ 9 B .*"BAD \\"PO\\"\\n"$/);
+  assert.match(d.socket ?? '', /^client h=\d+ 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+$/);
+  assert.equal(d.reason, 'different call', formatAppDivergence(d));
+  assert.match(d.actual, /^apiWrite h=\d+ 7 B .*"THANKS\\n"$/);
+  // Where the fixed client made it: the application's own frame first.
+  assert.ok(d.stack && /pingpong\.js/.test(d.stack.split('\n')[0]), `the stack names the application: ${d.stack}`);
+  assert.ok(d.seq > 0 && d.t > 0);
+  void outcome.catch(() => {});
+  console.log(formatAppDivergence(d));
+});
