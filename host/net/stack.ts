@@ -138,6 +138,12 @@ export class Stack implements CoreOwner {
 
 let defaultStack: Stack | null = null;
 
+/** Makes `stack` the default (wasinet/register's recording or replaying stack), before any use of it. */
+export function setDefaultStack(stack: Stack): void {
+  if (defaultStack !== null && defaultStack !== stack) throw new Error('wasinet: the default stack is already in use');
+  defaultStack = stack;
+}
+
 /** The stack behind the module's own exports: real sockets. */
 export function getDefaultStack(): Stack {
   defaultStack ??= new Stack(createNodeBackend());

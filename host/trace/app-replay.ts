@@ -144,6 +144,9 @@ export class AppReplayer implements InputTap, Replaying {
   }
 
   get position(): number { return this.#next; }
+  get total(): number { return this.#records.length; }
+  /** The recording was used up with every call matched. */
+  get finished(): boolean { return this.#stopped && this.#divergence === null; }
 
   /** The recorded clock: the time of the input last replayed. */
   now(): number { return this.#lastT; }

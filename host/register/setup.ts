@@ -1,0 +1,41 @@
+// What `wasinet/register` sets up in the process it is loaded into (register.cts loads it):
+// the default stack — the one behind every `net` import the hook redirects — recording to
+// WASINET_RECORD or replaying WASINET_REPLAY (an application replay: the process runs offline on
+// the recording; a divergence is reported on stderr and sets the exit status to 1).
+import { Stack, setDefaultStack } from '../net/stack.js';
+import { createNodeBackend } from '../backend/load.js';
+import { coreBytes } from '../core/wasm.js';
+import { startRecording } from '../trace/record.js';
+import { AppReplayer, ReplayBackend, formatAppDivergence } from '../trace/app-replay.js';
+
+export function setup(env: NodeJS.ProcessEnv = process.env): void {
+  const record = env.WASINET_RECORD;
+  const replay = env.WASINET_REPLAY;
+  if (record && replay) throw new Error('wasinet/register: WASINET_RECORD and WASINET_REPLAY together');
+  if (record) {
+    const backend = createNodeBackend();
+    const rec = startRecording(record, coreBytes('release.wasm'), backend);
+    setDefaultStack(new Stack(backend, { inputTap: rec.inputTap, tap: rec.tap }));
+    // Ahead of the writer's own exit hook: the last records and the end mark reach the file too.
+    process.prependListener('exit', () => { void rec.recorder.close().catch(() => {}); });
+  } else if (replay) {
+    const wait = Number(env.WASINET_REPLAY_WAIT) || undefined;
+    const replayer = new AppReplayer({
+      path: replay, wait,
+      onDivergence: (d) => {
+        // The application stops here: what it would do next is not in the recording.
+        process.stderr.write(formatAppDivergence(d) + '\n');
+        process.exit(1);
+      },
+    });
+    setDefaultStack(new Stack(new ReplayBackend(replayer), { inputTap: replayer }));
+    process.on('exit', () => {
+      const at = replayer.position;
+      if (process.exitCode !== 1) {
+        process.stderr.write(replayer.finished
+          ? `wasinet replay: the application followed the recording (${at} inputs)\n`
+          : `wasinet replay: the process ended at input ${at} of ${replayer.total}\n`);
+      }
+    });
+  }
+}
