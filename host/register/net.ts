@@ -1,4 +1,4 @@
-// What `import net from 'net'` (or `import { connect } from 'node:net'`) gives under
-// `wasinet/register`: wasinet's module — node:net's exports, on the default stack.
+// What an import of `net` or `node:net` gives under `wasinet/register` (hooks.ts points it
+// here): wasinet's module — node:net's exports, on the default stack.
 export * from '../index.js';
 export { default } from '../index.js';
