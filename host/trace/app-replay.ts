@@ -41,7 +41,7 @@ export interface ReplayOptions {
 }
 
 export interface AppDivergence {
-  /** Position of the recorded input expected (0-based among inputs) and its time. */
+  /** Position of the recorded input expected (0-based among inputs; reports say seq + 1) and its time. */
   seq: number;
   t: number;
   /** The socket or listener (a lane label), or null for calls about no handle. */
@@ -80,7 +80,7 @@ export class ReplayDivergenceError extends Error {
 
 export function formatAppDivergence(d: AppDivergence): string {
   const lines = [
-    `replay diverged at input ${d.seq} (t=${d.t} ms)${d.socket ? ` on ${d.socket}` : ''}: ${d.reason}`,
+    `replay diverged at input ${d.seq + 1} (t=${d.t} ms)${d.socket ? ` on ${d.socket}` : ''}: ${d.reason}`,
     `  recorded: ${d.recorded}`,
     `  actual:   ${d.skipped ? '(no call there; the next call not in the recording) ' : ''}${d.actual}`,
   ];
