@@ -35,6 +35,7 @@ export type { Core, Output } from './core/core.js';
 export { replay, formatDivergence, type ReplayResult, type Divergence } from './core/trace.js';
 export { TraceReader, readTrace, type TraceRecord, type InputRecord, type MetaRecord } from './trace/reader.js';
 export { formatAppDivergence, ReplayDivergenceError, type ReplayOptions, type Replaying, type ReplayOutcome, type AppDivergence } from './trace/app-replay.js';
+export { timelineHtml, type TimelineDivergence } from './trace/timeline.js';
 export { rewriteTrace } from './trace/rewrite.js';
 export type { RecordOptions, Recording } from './trace/record.js';
 export default net;

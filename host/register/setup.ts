@@ -14,7 +14,9 @@ export function setup(env: NodeJS.ProcessEnv = process.env): void {
   if (record && replay) throw new Error('wasinet/register: WASINET_RECORD and WASINET_REPLAY together');
   if (record) {
     const backend = createNodeBackend();
-    const rec = startRecording(record, coreBytes('release.wasm'), backend);
+    // WASINET_RECORD_OPTIONS: the rest of createStack's record options, as JSON (compression, maxBytes, maxMs, keep …).
+    const more = env.WASINET_RECORD_OPTIONS ? JSON.parse(env.WASINET_RECORD_OPTIONS) as object : {};
+    const rec = startRecording({ ...more, path: record }, coreBytes('release.wasm'), backend);
     setDefaultStack(new Stack(backend, { inputTap: rec.inputTap, tap: rec.tap }));
     // Ahead of the writer's own exit hook: the last records and the end mark reach the file too.
     process.prependListener('exit', () => { void rec.recorder.close().catch(() => {}); });

@@ -94,6 +94,13 @@ const sameArgs = (r: InputRecord, args: ArrayLike<number>): boolean => {
 };
 const samePayload = (a: Uint8Array | null, b: Uint8Array | null): boolean =>
   (a?.length ?? 0) === (b?.length ?? 0) && (a === null || b === null || Buffer.compare(a, b) === 0);
+/** The call's payload as recorded: a write the core took only part of keeps the part taken (recorder.ts). */
+const recordedPart = (r: InputRecord, payload: Uint8Array | null): Uint8Array | null => {
+  if (r.name !== 'apiWrite' || payload === null) return payload;
+  const kept = r.payload?.length ?? 0;
+  if (kept >= payload.length || kept !== Math.max(0, r.result)) return payload;
+  return kept > 0 ? payload.subarray(0, kept) : null;
+};
 
 /** The application's stack: frames outside wasinet's own host code and Node's internals. */
 function appStack(): string {
@@ -164,7 +171,7 @@ export class AppReplayer implements InputTap, Replaying {
     const r = this.#records[this.#next];
     if (this.#playing) {
       this.#playing = false;
-    } else if (r.id !== id || !sameArgs(r, args) || !samePayload(r.payload, payload)) {
+    } else if (r.id !== id || !sameArgs(r, args) || !samePayload(r.payload, recordedPart(r, payload))) {
       // After a skipped call, the first call that does not follow the recording is reported
       // against the skipped one: that is where the application first departed from it.
       const m = this.#missing ?? r;

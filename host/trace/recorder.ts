@@ -33,6 +33,7 @@ export interface RecordOptions {
 }
 
 const CHUNK = 1 << 20;
+const ID_WRITE = INPUTS.find((x) => x.name === 'apiWrite')!.id;
 const ARGC = new Uint8Array(64);
 const HAS_PAYLOAD = new Uint8Array(64);
 for (const x of INPUTS) { ARGC[x.id] = x.argc; HAS_PAYLOAD[x.id] = x.payload ? 1 : 0; }
@@ -63,6 +64,10 @@ export class TraceRecorder2 implements InputTap {
   #encoded = 0;
   #closing: Promise<void> | null = null;
   #behind = false;
+  /** The apiWrite being recorded: where its payload starts in the chunk, how long, and the chunk's number. */
+  #writeAt = -1;
+  #writeLen = 0;
+  #writeChunk = 0;
 
   /** `core`: the core's bytes, or the digest of them (a rewritten trace keeps its own). */
   constructor(options: RecordOptions, core: Uint8Array | string) {
@@ -72,7 +77,7 @@ export class TraceRecorder2 implements InputTap {
     const compression = compressionOf(options.compression);
     this.#buf = Buffer.allocUnsafeSlow(CHUNK);
     this.#writer = new TraceWriter(options.path, this.#header(), compression, (b) => {
-      if (b.length === CHUNK && this.#free.length < 8) this.#free.push(b);
+      if (b.length === CHUNK && this.#free.length < 16) this.#free.push(b);
     });
   }
 
@@ -209,6 +214,11 @@ export class TraceRecorder2 implements InputTap {
     for (let i = 0; i < argc; i++) this.#num(args[i]);
     if (HAS_PAYLOAD[id] === 1) {
       const len = payload === null ? 0 : payload.length;
+      if (id === ID_WRITE) {
+        this.#writeAt = this.#pos;
+        this.#writeLen = len;
+        this.#writeChunk = this.#encoded;
+      }
       this.#varint(len);
       if (len > 0) this.#bytes(payload!);
       this.#payloadBytes += len;
@@ -221,11 +231,30 @@ export class TraceRecorder2 implements InputTap {
   output(result: number, outHash: number, digest: number): void {
     if (this.#off || !this.#open) return;
     this.#open = false;
+    if (this.#writeAt >= 0) this.#keepTaken(result);
     this.#ensure(24);
     this.#num(result);
     this.#buf.writeUInt32LE(outHash >>> 0, this.#pos);
     this.#buf.writeUInt32LE(digest >>> 0, this.#pos + 4);
     this.#pos += 8;
+  }
+
+  /**
+   * A write the core took only part of (its queue was full) keeps only the bytes taken: the host
+   * offers the rest again later, as another apiWrite, and a replay's core reads no further than
+   * it takes. Done while the record is still in the chunk being filled (almost always).
+   */
+  #keepTaken(result: number): void {
+    const at = this.#writeAt;
+    this.#writeAt = -1;
+    const taken = result > 0 ? Math.min(result, this.#writeLen) : 0;
+    if (taken === this.#writeLen || this.#writeChunk !== this.#encoded) return;
+    const from = this.#pos - this.#writeLen; // the bytes follow the length's varint
+    this.#pos = at;
+    this.#varint(taken);
+    this.#buf.copy(this.#buf, this.#pos, from, from + taken);
+    this.#pos += taken;
+    this.#payloadBytes -= this.#writeLen - taken;
   }
 
   reset(): void {

@@ -121,6 +121,34 @@ export class TraceWriter {
       this.#busy = false;
       this.#pump();
     };
+    if (item.kind === 'block' && this.#compression === Compression.None) {
+      // Every block queued so far in one writev: the writer keeps pace with a recorder that
+      // fills several blocks per turn of the event loop (one write per turn would fall behind,
+      // and the recorder would then take fresh, never-touched chunks instead of recycled ones).
+      const blocks: { buf: Buffer; len: number }[] = [];
+      const iov: Buffer[] = [];
+      for (const q of this.#queue) {
+        if (q.kind !== 'block' || blocks.length === 64) break;
+        blocks.push(q);
+        iov.push(blockHead(q.len, q.len), q.buf.subarray(0, q.len));
+      }
+      const at = this.#pos;
+      const bytes = blocks.reduce((n, b) => n + 8 + b.len, 0);
+      this.#pos += bytes;
+      this.#headAt = at;
+      fs.writev(this.#fd, iov, at, (err) => {
+        this.#headAt = -1;
+        if (err) this.#fail(err);
+        else this.#written += bytes;
+        for (const b of blocks) {
+          this.#pendingBytes -= b.len;
+          this.#recycle(b.buf);
+        }
+        this.#queue.splice(0, blocks.length - 1);
+        next();
+      });
+      return;
+    }
     if (item.kind === 'block') {
       const { buf, len } = item;
       const write = (data: Buffer): void => {

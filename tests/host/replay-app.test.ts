@@ -59,3 +59,39 @@ test('the fixed application, replayed on the failing recording, is stopped at it
   void outcome.catch(() => {});
   console.log(formatAppDivergence(d));
 });
+
+test('a bulk transfer under backpressure (partial writes, drains, half-close) replays offline exactly', async () => {
+  const { createHash } = await import('node:crypto');
+  const bulk = async (net: ReturnType<typeof createStack>): Promise<string> => {
+    const server = net.createServer((s) => {
+      const h = createHash('sha256');
+      s.on('data', (d: Buffer) => h.update(d));
+      s.on('end', () => s.end(h.digest('hex')));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const c = net.connect((server.address() as { port: number }).port, '127.0.0.1');
+    let reply = '';
+    c.on('data', (d: Buffer) => { reply += d; });
+    let sent = 0;
+    c.on('connect', function pump() {
+      while (sent < 8 * 1024 * 1024) {
+        const piece = Buffer.alloc(16384, sent & 255);
+        sent += piece.length;
+        if (!c.write(piece)) { c.once('drain', pump); return; }
+      }
+      c.end();
+    });
+    await new Promise((r) => c.on('close', r));
+    await new Promise((r) => server.close(r));
+    return reply;
+  };
+  const path = sockPath('bulk').replace(/\.sock$/, '.trace');
+  const rec = createStack({ record: path });
+  const real = await bulk(rec);
+  await rec.recorder!.close();
+  assert.match(real, /^[0-9a-f]{64}$/);
+  const net = createStack({ replay: { path, onDivergence: (d) => assert.fail(formatAppDivergence(d)) } });
+  const [again, done] = await Promise.all([bulk(net), net.replay!.done]);
+  assert.equal(again, real);
+  assert.deepEqual([done.ok, done.inputs], [true, done.total]);
+});
