@@ -131,6 +131,15 @@ export class AppReplayer implements InputTap, Replaying {
   #missing: InputRecord | null = null;
   /** The input being checked came from the event loop (not nested in another's records). */
   #atTop = false;
+  /**
+   * An application call from the event loop that came earlier than recorded (its own timer fired
+   * before the transport events recorded ahead of it were played): it is taken where it comes,
+   * the cursor follows what it causes (`#detour`, from the position to go back to), and the
+   * records so taken are passed over later (`#consumed`). Meanwhile the core's answers are not
+   * compared: the order differs; they are again once the cursor is past them.
+   */
+  #consumed = new Set<number>();
+  #detour: { from: number; back: number } | null = null;
   #scheduled = false;
   #waitTimer: NodeJS.Timeout | null = null;
   #lastT = 0;
@@ -151,6 +160,47 @@ export class AppReplayer implements InputTap, Replaying {
   }
 
   get position(): number { return this.#next; }
+
+  /** The next recorded input not yet taken (passing over those taken early). */
+  #head(): InputRecord | undefined {
+    while (this.#consumed.has(this.#next) && this.#detour === null) this.#consumed.delete(this.#next++);
+    return this.#records[this.#next];
+  }
+
+  /** The records an early call caused are taken: the cursor goes back to where it was. */
+  #endDetour(): void {
+    const d = this.#detour;
+    if (d === null) return;
+    const r = this.#records[this.#next];
+    // Still the early call's: what it caused (nested), the calls of its turn, its writes' flush.
+    if (r !== undefined && (r.depth > 0 || (inputById(r.id)!.api && (r.sameTurn || r.name === 'apiFlush')))) return;
+    for (let i = d.from; i < this.#next; i++) this.#consumed.add(i);
+    this.#next = d.back;
+    this.#detour = null;
+  }
+
+  /**
+   * `call` came from the event loop while the recording has transport events before it: if it
+   * is the first application call recorded after them, take it now (see #detour).
+   */
+  #early(id: number, args: ArrayLike<number>, payload: Uint8Array | null): InputRecord | null {
+    if (this.#missing !== null || this.#detour !== null) return null;
+    const rs = this.#records;
+    const head = rs[this.#next];
+    if (head.depth > 0 || inputById(head.id)!.api) return null;
+    for (let k = this.#next + 1; k < rs.length && k < this.#next + 512; k++) {
+      const x = rs[k];
+      // Passed over: the transport's events and what they cause — nested inputs, calls made in
+      // their turn (a stream reading on), the stack's flushes. The first call of a turn of its own
+      // must be this one.
+      if (this.#consumed.has(k) || x.depth > 0 || !inputById(x.id)!.api || x.sameTurn || x.name === 'apiFlush') continue;
+      if (x.id !== id || !sameArgs(x, args) || !samePayload(x.payload, recordedPart(x, payload))) return null;
+      this.#detour = { from: k, back: this.#next };
+      this.#next = k;
+      return x;
+    }
+    return null;
+  }
   get total(): number { return this.#records.length; }
   /** The recording was used up with every call matched. */
   get finished(): boolean { return this.#stopped && this.#divergence === null; }
@@ -167,23 +217,39 @@ export class AppReplayer implements InputTap, Replaying {
 
   input(id: number, now: number, args: ArrayLike<number>, payload: Uint8Array | null, depth: number): number {
     this.#atTop = depth === 0;
-    if (this.#stopped || this.#next >= this.#records.length) return this.#stopped ? now : this.#lastT;
-    const r = this.#records[this.#next];
+    if (this.#stopped) return now;
     if (this.#playing) {
+      // A transport input the replayer plays itself: the record at the cursor.
       this.#playing = false;
-    } else if (r.id !== id || !sameArgs(r, args) || !samePayload(r.payload, recordedPart(r, payload))) {
-      // After a skipped call, the first call that does not follow the recording is reported
-      // against the skipped one: that is where the application first departed from it.
-      const m = this.#missing ?? r;
-      const late = this.#missing !== null && m.id === id && sameArgs(m, args) && samePayload(m.payload, payload);
-      this.#diverge(m, late ? 'late call' : 'different call', this.#actual(id, args, payload), appStack());
-      if (this.#opts.throw) throw new ReplayDivergenceError(this.#divergence!);
-      return now;
+      return this.#take(this.#records[this.#next]);
     }
+    if (depth === 0) this.#endDetour();
+    let r = this.#head();
+    if (r === undefined) return this.#lastT;
+    const same = (x: InputRecord): boolean => x.id === id && sameArgs(x, args) && samePayload(x.payload, recordedPart(x, payload));
+    if (!same(r)) {
+      const early = depth === 0 ? this.#early(id, args, payload) : null;
+      if (early === null) {
+        // After a skipped call, the first call that does not follow the recording is reported
+        // against the skipped one: that is where the application first departed from it.
+        const m = this.#missing ?? r;
+        const late = this.#missing !== null && same(m);
+        this.#diverge(m, late ? 'late call' : 'different call', this.#actual(id, args, payload), appStack());
+        if (this.#opts.throw) throw new ReplayDivergenceError(this.#divergence!);
+        return now;
+      }
+      r = early;
+    }
+    return this.#take(r);
+  }
+
+  /** Record `r` (at the cursor) is the input being made now. */
+  #take(r: InputRecord): number {
     this.#current = r;
     this.#next++;
-    this.#lastT = r.t;
+    this.#lastT = Math.max(this.#lastT, r.t);
     this.#lanes.add(r.seq, r);
+    this.#armWait(); // whatever comes next, silence is reported
     return r.t;
   }
 
@@ -197,25 +263,25 @@ export class AppReplayer implements InputTap, Replaying {
     this.#current = null;
     if (r === null || this.#stopped) return;
     // Once the application skipped a call, the core's state differs from the recording's: only
-    // the application's calls are checked from then on.
-    if (this.#missing === null && (r.result !== result || (r.outHash >>> 0) !== (outHash >>> 0) || (r.digest >>> 0) !== (digest >>> 0))) {
+    // the application's calls are checked from then on. Nor while a call taken early is ahead.
+    const loose = this.#missing !== null || this.#detour !== null || this.#consumed.size > 0;
+    if (!loose && (r.result !== result || (r.outHash >>> 0) !== (outHash >>> 0) || (r.digest >>> 0) !== (digest >>> 0))) {
       this.#diverge(r, 'core answered differently',
         `result ${result}, outputs #${(outHash >>> 0).toString(16)}, state #${(digest >>> 0).toString(16)} (recorded: result ${r.result}, outputs #${(r.outHash >>> 0).toString(16)}, state #${(r.digest >>> 0).toString(16)})`, null);
       return;
     }
-    if (this.#next >= this.#records.length) this.#finish();
-    else if (this.#atTop) this.#pump();
+    if (this.#atTop) this.#pump();
   }
 
   dispatched(depth: number, index: number): void {
     // Transport inputs recorded inside the handling of this very record.
-    while (!this.#stopped && this.#next < this.#records.length) {
-      const r = this.#records[this.#next];
-      if (r.depth !== depth || r.index !== index || inputById(r.id)!.api || r.name === 'onResolved') break;
+    while (!this.#stopped) {
+      const r = this.#head();
+      if (r === undefined || r.depth !== depth || r.index !== index || inputById(r.id)!.api || r.name === 'onResolved') break;
       this.#play(r);
     }
     // A call recorded in the handling of this record that the application did not make.
-    const r = this.#records[this.#next];
+    const r = this.#head();
     if (!this.#stopped && r !== undefined && r.depth === depth && r.index === index && inputById(r.id)!.api) this.#skip();
     if (depth === 1) this.#pump();
   }
@@ -227,7 +293,7 @@ export class AppReplayer implements InputTap, Replaying {
    */
   #skip(): void {
     const rs = this.#records;
-    const first = rs[this.#next];
+    const first = this.#head()!;
     this.#missing ??= first;
     let k = this.#next + 1;
     // What the call caused: the inputs nested in it, and those of the same handling after it.
@@ -238,7 +304,7 @@ export class AppReplayer implements InputTap, Replaying {
       while (k < rs.length && rs[k].depth > 0) k++;
     }
     this.#next = k;
-    if (k >= rs.length) this.#finish();
+    if (this.#head() === undefined && this.#detour === null) this.#finish();
   }
 
   reset(): void {
@@ -260,13 +326,14 @@ export class AppReplayer implements InputTap, Replaying {
   /** Looks at the next recorded input: play it, hand it to a waiting lookup, or wait for the app. */
   #pump(): void {
     if (this.#stopped || this.#core === null || this.#scheduled) return;
-    if (this.#next >= this.#records.length) { this.#finish(); return; }
-    const r = this.#records[this.#next];
+    this.#endDetour();
+    const r = this.#head();
+    if (r === undefined) { if (this.#detour === null) this.#finish(); return; }
     if (r.name === 'onResolved' && this.#lookups.length > 0) { this.#schedule(() => this.#answerLookup(r)); return; }
     if (r.name === 'apiFlush' && r.depth === 0 && this.#missing !== null) {
       // The stack flushes a turn's writes in a microtask: not made by the next turn, it belonged
       // to a write the application skipped.
-      this.#schedule(() => { if (this.#records[this.#next] === r) this.#skip(); });
+      this.#schedule(() => { if (this.#head() === r) this.#skip(); });
       return;
     }
     if (inputById(r.id)!.api || r.depth > 0 || r.name === 'onResolved') { this.#armWait(); return; }
@@ -275,9 +342,10 @@ export class AppReplayer implements InputTap, Replaying {
     this.#schedule(() => {
       // In one turn, as recorded: the inputs from the event loop with no microtask between.
       let first = true;
-      while (!this.#stopped && this.#next < this.#records.length) {
-        const x = this.#records[this.#next];
-        if (x.depth > 0 || inputById(x.id)!.api || x.name === 'onResolved' || (!first && !x.sameTurn)) break;
+      while (!this.#stopped) {
+        this.#endDetour();
+        const x = this.#head();
+        if (x === undefined || x.depth > 0 || inputById(x.id)!.api || x.name === 'onResolved' || (!first && !x.sameTurn)) break;
         first = false;
         this.#play(x);
       }
@@ -301,7 +369,7 @@ export class AppReplayer implements InputTap, Replaying {
 
   /** The replay backend's lookup: answered when the recording's onResolved (or failure) comes up. */
   lookup(host: unknown, options: LookupOptions, cb: LookupCallback): void {
-    const r = this.#records[this.#next];
+    const r = this.#head();
     const failed = this.#lookupErrors.find((e) => e.hostname === host);
     if (failed && (r === undefined || r.name !== 'onResolved')) {
       this.#lookupErrors.splice(this.#lookupErrors.indexOf(failed), 1);
@@ -329,8 +397,8 @@ export class AppReplayer implements InputTap, Replaying {
     this.#waitTimer = setTimeout(() => {
       this.#waitTimer = null;
       if (this.#stopped || this.#next !== at || this.#scheduled) return;
-      if (at >= this.#records.length) { this.#finish(); return; }
-      const r = this.#records[at];
+      const r = this.#head();
+      if (r === undefined) { this.#finish(); return; }
       // Recorded, not made: go on without it (reported at the app's next call that differs, or at the end).
       if (inputById(r.id)!.api || r.depth > 0) { this.#skip(); this.#pump(); return; }
       this.#diverge(this.#missing ?? r, 'missing call', `no such call within ${this.#opts.wait ?? 2000} ms`, null);

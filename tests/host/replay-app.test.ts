@@ -39,6 +39,16 @@ test('a failing run recorded on real sockets fails the same way every time it is
   }
 });
 
+test('an application timer that fires before the transport events recorded ahead of its call (a stalled loop) still replays', async () => {
+  const real = await recordFailingRun();
+  // The client's handler blocks for 60 ms: the server's 20-40 ms timer is due when the loop
+  // comes back, before the replayer has played the server's data recorded before that call.
+  const net = createStack({ replay: { path: file, wait: 1000, onDivergence: (d) => assert.fail(formatAppDivergence(d)) } });
+  const [out, done] = await Promise.all([pingpong(net, false, 60), net.replay!.done]);
+  assert.deepEqual(out, real);
+  assert.deepEqual([done.ok, done.inputs], [true, done.total]);
+});
+
 test('the fixed application, replayed on the failing recording, is stopped at its first different call', async () => {
   await recordFailingRun();
   let reported: AppDivergence | null = null;

@@ -28,7 +28,8 @@ function lines(sock: NodeNet.Socket, onLine: (line: string) => void): void {
   });
 }
 
-export function pingpong(net: Net, fixed: boolean): Promise<Outcome> {
+/** `stallMs`: the client's data handler blocks the event loop this long once (a slow handler). */
+export function pingpong(net: Net, fixed: boolean, stallMs = 0): Promise<Outcome> {
   const out: Outcome = { replies: [], failed: false, serverGot: [] };
   return new Promise((resolve, reject) => {
     const server = net.createServer((s) => {
@@ -49,6 +50,8 @@ export function pingpong(net: Net, fixed: boolean): Promise<Outcome> {
       const c = net.connect(port, '127.0.0.1', () => c.write('PING\n'));
       const reply = (r: string): void => {
         out.replies.push(r);
+        for (const end = Date.now() + stallMs; Date.now() < end;);
+        stallMs = 0;
         if (r === 'PONG' || r === 'PONG\n') {
           c.write('THANKS\n');
           return;
