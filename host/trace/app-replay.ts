@@ -24,9 +24,12 @@ import { readTrace, type InputRecord } from './reader.js';
 import { inputById, inputHandle } from '../core/inputs.js';
 import { describeInput, Lanes, resolvedAddresses } from './describe.js';
 import { dnsException } from '../core/errno.js';
+import { appStack, formatAppDivergence, ReplayDivergenceError, type AppDivergence } from './divergence.js';
+export { formatAppDivergence, ReplayDivergenceError, type AppDivergence } from './divergence.js';
+export { ReplayBackend } from './replay-backend.js';
 import { ERRNO } from '../core/abi.js';
 import type { Core, InputTap } from '../core/core.js';
-import type { Backend, LookupCallback, LookupOptions } from '../backend/backend.js';
+import type { LookupCallback, LookupOptions } from '../backend/backend.js';
 
 export interface ReplayOptions {
   path: string;
@@ -38,21 +41,6 @@ export interface ReplayOptions {
   onDivergence?: (d: AppDivergence) => void;
   /** Also throw the divergence into the application's call that made it (to stop there under a debugger). */
   throw?: boolean;
-}
-
-export interface AppDivergence {
-  /** Position of the recorded input expected (0-based among inputs; reports say seq + 1) and its time. */
-  seq: number;
-  t: number;
-  /** The socket or listener (a lane label), or null for calls about no handle. */
-  socket: string | null;
-  recorded: string;
-  actual: string;
-  /** Where the application made the call (null when it made none). */
-  stack: string | null;
-  reason: 'different call' | 'missing call' | 'late call' | 'core answered differently';
-  /** The application made no call where `recorded` was made; `actual` is the first call it made after that which the recording does not have. */
-  skipped: boolean;
 }
 
 export interface ReplayOutcome {
@@ -71,23 +59,6 @@ export interface Replaying {
   readonly position: number;
 }
 
-export class ReplayDivergenceError extends Error {
-  override name = 'ReplayDivergenceError';
-  constructor(readonly divergence: AppDivergence) {
-    super(formatAppDivergence(divergence));
-  }
-}
-
-export function formatAppDivergence(d: AppDivergence): string {
-  const lines = [
-    `replay diverged at input ${d.seq + 1} (t=${d.t} ms)${d.socket ? ` on ${d.socket}` : ''}: ${d.reason}`,
-    `  recorded: ${d.recorded}`,
-    `  actual:   ${d.skipped ? '(no call there; the next call not in the recording) ' : ''}${d.actual}`,
-  ];
-  if (d.stack) lines.push('  made at:', ...d.stack.split('\n').map((l) => `    ${l.trim()}`));
-  return lines.join('\n');
-}
-
 const sameArgs = (r: InputRecord, args: ArrayLike<number>): boolean => {
   for (let i = 0; i < r.args.length; i++) if (!Object.is(r.args[i], args[i]) && r.args[i] !== args[i]) return false;
   return true;
@@ -101,17 +72,6 @@ const recordedPart = (r: InputRecord, payload: Uint8Array | null): Uint8Array | 
   if (kept >= payload.length || kept !== Math.max(0, r.result)) return payload;
   return kept > 0 ? payload.subarray(0, kept) : null;
 };
-
-/** The application's stack: frames outside wasinet's own host code and Node's internals. */
-function appStack(): string {
-  const here = new URL('..', import.meta.url).pathname;
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 60; // the application's frames are below the stream's and ours
-  const frames = (new Error().stack ?? '').split('\n').slice(1);
-  Error.stackTraceLimit = limit;
-  const app = frames.filter((f) => !f.includes(here) && !f.includes('node:internal') && !f.includes('(node:'));
-  return (app.length ? app : frames).slice(0, 8).join('\n');
-}
 
 export class AppReplayer implements InputTap, Replaying {
   readonly path: string;
@@ -431,22 +391,4 @@ export class AppReplayer implements InputTap, Replaying {
     this.#waitTimer = null;
     this.#settle({ ok, inputs: this.#next, total: this.#records.length, divergence: this.#divergence });
   }
-}
-
-/** The transport of a replaying stack: it does nothing; the replayer plays the recorded transport. */
-export class ReplayBackend implements Backend {
-  readonly kind = 'replay';
-  readonly #replayer: AppReplayer;
-  #core: Core | null = null;
-  constructor(replayer: AppReplayer) { this.#replayer = replayer; }
-  now(): number { return this.#replayer.now(); }
-  attach(core: Core): void { this.#core = core; this.#replayer.attach(core); }
-  exec(o: { data: Buffer | null; op: number }): void {
-    if (o.data && this.#core) this.#core.release(o.data); // WRITE buffers go back to the pool
-  }
-  lookup(host: unknown, options: LookupOptions, callback: LookupCallback): void { this.#replayer.lookup(host, options, callback); }
-  abandon(): void {}
-  fdOf(): number { return -1; }
-  handleObject(): object | null { return null; }
-  adoptHandle(): number { return -1; }
 }
