@@ -1,12 +1,15 @@
 // What `wasinet/register` sets up in the process it is loaded into (register.cts loads it):
 // the default stack — the one behind every `net` import the hook redirects — recording to
 // WASINET_RECORD or replaying WASINET_REPLAY (an application replay: the process runs offline on
-// the recording; a divergence is reported on stderr and sets the exit status to 1).
+// the recording; a divergence is reported on stderr — and as a timeline in WASINET_REPLAY_HTML —
+// and ends the process with status 1).
 import { Stack, setDefaultStack } from '../net/stack.js';
 import { createNodeBackend } from '../backend/load.js';
 import { coreBytes } from '../core/wasm.js';
 import { startRecording } from '../trace/record.js';
+import { writeFileSync } from 'node:fs';
 import { AppReplayer, ReplayBackend, formatAppDivergence } from '../trace/app-replay.js';
+import { timelineHtml } from '../trace/timeline.js';
 
 export function setup(env: NodeJS.ProcessEnv = process.env): void {
   const record = env.WASINET_RECORD;
@@ -26,7 +29,11 @@ export function setup(env: NodeJS.ProcessEnv = process.env): void {
       path: replay, wait,
       onDivergence: (d) => {
         // The application stops here: what it would do next is not in the recording.
-        process.stderr.write(formatAppDivergence(d) + '\n');
+        const text = formatAppDivergence(d);
+        process.stderr.write(text + '\n');
+        // WASINET_REPLAY_HTML=out.html: the timeline of the recording, the divergence marked.
+        const html = env.WASINET_REPLAY_HTML;
+        if (html) writeFileSync(html, timelineHtml(replay, { seq: d.seq, title: `application replay diverged at input ${d.seq + 1}`, detail: text }));
         process.exit(1);
       },
     });

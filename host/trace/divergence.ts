@@ -41,6 +41,10 @@ export function appStack(): string {
   const frames = (new Error().stack ?? '').split('\n').slice(1);
   Error.stackTraceLimit = limit;
   const app = frames.filter((f) => !f.includes(here) && !f.includes('node:internal') && !f.includes('(node:'));
-  return (app.length ? app : frames).slice(0, 8).join('\n');
+  if (app.length > 0) return app.slice(0, 8).join('\n');
+  // Made by wasinet for the application, later: a write queued while connecting, a stream
+  // reading on. Its own frames still say which path.
+  const own = frames.filter((f) => !/appStack|AppReplayer|#fast|#call/.test(f)).slice(0, 6);
+  return ['(no application frame: wasinet made this call for the application — e.g. a write queued while connecting)', ...own].join('\n');
 }
 

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readTrace, type InputRecord } from '../../host/index.js';
@@ -77,4 +77,12 @@ test('WASINET_RECORD records the program (mqtt.js packets included); the trace r
     assert.deepEqual(again.out, { ...expected, nodeNet: false });
     assert.match(again.stderr, new RegExp(`followed the recording \\(${inputs.length} inputs\\)`));
   }
+
+  // The program changed (another client id): the replay stops at the CONNECT packet, exit 1,
+  // and WASINET_REPLAY_HTML has the timeline with the divergence.
+  const html = file.replace(/\.trace$/, '.html');
+  const changed = run(['--import', 'wasinet/register', app], { WASINET_REPLAY: file, WASINET_REPLAY_HTML: html, MQTT_CLIENT_ID: 'someone-else' });
+  assert.equal(changed.status, 1, changed.stderr);
+  assert.match(changed.stderr, new RegExp(`replay diverged at input ${connect.seq + 1} .*: different call`));
+  assert.match(readFileSync(html, 'utf8'), /application replay diverged at input/);
 });

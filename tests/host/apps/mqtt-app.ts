@@ -12,7 +12,7 @@ const server = net.createServer(aedes.handle);
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as net.AddressInfo;
   const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
-    clientId: 'register-test', reconnectPeriod: 0, keepalive: 0,
+    clientId: process.env.MQTT_CLIENT_ID ?? 'register-test', reconnectPeriod: 0, keepalive: 0,
     // Message ids from 1 rather than from a random start: a run then writes the same bytes.
     messageIdProvider: new UniqueMessageIdProvider(),
   });
