@@ -146,10 +146,11 @@ export function apiEnd(t: f64, h: u32): i32 {
   return done(s === null ? abi.EBADF : socket.apiEnd(s));
 }
 
-export function apiRead(t: f64, h: u32): i32 {
+/** `max` 0: deliver everything, in DATA of at most 64 KiB; `max` > 0: one DATA of at most `max` (onread). */
+export function apiRead(t: f64, h: u32, max: u32): i32 {
   setNow(t);
   let s = sock(h);
-  return done(s === null ? abi.EBADF : socket.apiRead(s));
+  return done(s === null ? abi.EBADF : socket.apiRead(s, max));
 }
 
 export function apiPause(t: f64, h: u32): i32 {
@@ -337,6 +338,8 @@ export function scratchPtr(): usize { return scratch; }
 export function scratchSize(): u32 { return SCRATCH_SIZE; }
 export function bytesRead(h: u32): f64 { let s = sock(h); return s === null ? -1 : s.bytesRead; }
 export function writeQueueSize(h: u32): u32 { let s = sock(h); return s === null ? 0 : s.sendSize; }
+/** Bytes received and not yet delivered (the consumer paused, or reads into a smaller buffer). */
+export function readQueueSize(h: u32): u32 { let s = sock(h); return s === null ? 0 : s.recvSize; }
 export function socketState(h: u32): i32 { let s = sock(h); return s === null ? -1 : <i32>s.state; }
 /** Bit 0: the consumer wants data (apiRead .. apiPause); bit 1: ref'ed; bit 2: IPC. 0 for a freed handle. */
 export function socketFlags(h: u32): i32 {

@@ -34,6 +34,9 @@ export class Sock {
   _recvQ: ByteQueue | null = null;
   reading: bool = false;
   wantRead: bool = false;
+  // `readMax` > 0: the consumer reads into a buffer of its own (Node's `onread`) and takes one
+  // DATA of at most readMax bytes per apiRead (a pull); what does not fit waits in recvQ.
+  readMax: u32 = 0;
   eofDelivered: bool = false;
   bytesRead: f64 = 0;
 

@@ -14,6 +14,10 @@
 // Read path: the transport reads only while the consumer wants data (apiRead .. apiPause).
 // Bytes that arrive when it does not want them wait in the receive buffer; the buffer is
 // bounded because READ_STOP is issued as soon as the consumer pauses.
+//
+// Why this file is over 400 lines: it is the one state machine; each transition is a few lines,
+// and reading them side by side is how the machine is checked. Queues, timers, listeners and
+// the socket record live in their own files.
 import * as abi from "./abi";
 import { State } from "./abi";
 import { emit, emitBuf, fill, scratch, now, epoch, joinNul, takeScratch } from "./emit";
@@ -395,10 +399,16 @@ export function onShutdown(s: Sock, status: i32): i32 {
 
 // ---------------------------------------------------------------- reading
 
-/** The consumer wants data: deliver what is buffered and keep the transport reading. */
-export function apiRead(s: Sock): i32 {
+/**
+ * The consumer wants data: deliver what is buffered and keep the transport reading. With
+ * `max` > 0 (Node's `onread`: the consumer's buffer holds `max` bytes) one DATA at most, and the
+ * consumer asks again (apiRead) for the next: its callback decides after each bufferful whether
+ * reading goes on, and what it does not take stays here, in order.
+ */
+export function apiRead(s: Sock, max: u32): i32 {
   if (s.state >= State.Closing) return abi.EBADF;
   s.wantRead = true;
+  s.readMax = max;
   deliver(s);
   startReading(s);
   return 0;
@@ -426,15 +436,22 @@ export function onData(s: Sock, len: u32): i32 {
   if (!s.connected() || !s.mayRecv()) return abi.EINVAL; // after EOF or close: drop
   s.bytesRead += len;
   refreshIdle(s);
+  let from: u32 = 0;
   if (s.wantRead && s.recvSize == 0) {
-    // Pieces of at most 64 KiB, the chunks node:net users get, however much one read brought.
-    for (let off: u32 = 0; off < len; off += DATA_CHUNK) {
-      emit(abi.EV_DATA, s.id, 0, 0, 0, scratch + off, min(DATA_CHUNK, len - off));
+    if (s.readMax == 0) {
+      // Pieces of at most 64 KiB, the chunks node:net users get, however much one read brought.
+      for (let off: u32 = 0; off < len; off += DATA_CHUNK) {
+        emit(abi.EV_DATA, s.id, 0, 0, 0, scratch + off, min(DATA_CHUNK, len - off));
+      }
+      return 0;
     }
-    return 0;
+    // onread: one bufferful now; the rest waits for the consumer's next pull.
+    from = min(s.readMax, len);
+    emit(abi.EV_DATA, s.id, 0, 0, 0, scratch, from);
+    if (from == len) return 0;
   }
-  let kept = s.recvQ.write(scratch, len, RECV_CAP);
-  if (kept < len) {
+  let kept = s.recvQ.write(scratch + from, len - from, RECV_CAP);
+  if (kept < len - from) {
     // The transport went on reading long after READ_STOP: fail the socket, do not grow.
     emit(abi.EV_ERROR, s.id, abi.ENOBUFS, abi.SYS_READ);
     return abi.ENOBUFS;
@@ -443,6 +460,13 @@ export function onData(s: Sock, len: u32): i32 {
 }
 
 function deliver(s: Sock): void {
+  if (s.readMax > 0 && s.wantRead && s.recvSize > 0) {
+    // onread: one bufferful per pull; EOF comes on the pull after the last one.
+    let n = min(s.recvQ.peekLen(), s.readMax);
+    emit(abi.EV_DATA, s.id, 0, 0, 0, s.recvQ.peekPtr(), n);
+    s.recvQ.consume(n);
+    return;
+  }
   while (s.wantRead && s.recvSize > 0) {
     let n = s.recvQ.peekLen();
     emit(abi.EV_DATA, s.id, 0, 0, 0, s.recvQ.peekPtr(), n);

@@ -19,6 +19,10 @@
 // These bindings (process.binding('tcp_wrap'), 'pipe_wrap', 'stream_wrap') are Node internals:
 // they are feature-checked at load, and without them — or with WASINET_BACKEND=public —
 // wasinet uses node-public.ts, on public APIs only.
+//
+// Why this file is over 400 lines: it is one mapping, command by command and event by event,
+// between the core and libuv's handles (connect, read, write, shutdown, close, accept, adopt);
+// what is shared with the public backend already lives in node-common.ts.
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import type { Core, Output } from '../core/core.js';

@@ -14,6 +14,9 @@
 // path and zero-copy writes stay on with it. A `Tap` also gets every output record (with copies
 // of the payloads): tests and format-1 traces use it, on the slow path. A trap in the core (an abort, an `unreachable`) becomes a
 // CoreTrap naming the core's message; the instance is discarded and the owner is told.
+//
+// Why this file is over 400 lines: it holds one typed method per input of the ABI (docs/abi.md)
+// and the one loop that decodes output records; the two are the boundary and belong together.
 import { instantiateCore, type CoreExports, type LoadedCore } from './wasm.js';
 export { coreWasm } from './wasm.js';
 import { Op, OP_NAMES, OP_FILL, FIRST_NOTIFICATION } from './abi.js';
@@ -403,7 +406,8 @@ export class Core {
   /** `kind` 0: `fd` is a file descriptor; 1: the backend's token for a stream handle (adoptHandle). */
   apiOpen(h: number, fd: number, kind = 0): number { return this.#call('apiOpen', [h, fd, kind], 0); }
   apiEnd(h: number): number { return this.#call('apiEnd', [h], 0); }
-  apiRead(h: number): number { return this.#call('apiRead', [h], 0); }
+  /** `max` 0: everything, in chunks of 64 KiB; `max` > 0: one DATA of at most `max` bytes (onread). */
+  apiRead(h: number, max = 0): number { return this.#call('apiRead', [h, max], 0); }
   apiPause(h: number): number { return this.#call('apiPause', [h], 0); }
   /** `flags`: 1 reset (RST), 2 destroyed with an error (CLOSED says so). */
   apiDestroy(h: number, flags: number): number { return this.#call('apiDestroy', [h, flags], 0); }
@@ -528,6 +532,8 @@ export class Core {
   /** Bytes the transport delivered to socket `h` (Node's bytesRead); -1 for a freed handle. */
   bytesRead(h: number): number { return this.#x.bytesRead(h); }
   writeQueueSize(h: number): number { return this.#x.writeQueueSize(h); }
+  /** Bytes received and not yet delivered to the consumer. */
+  readQueueSize(h: number): number { return this.#x.readQueueSize(h); }
   /** Bit 0: the consumer wants data (reading); bit 1: the socket keeps the process alive. */
   socketFlags(h: number): number { return this.#x.socketFlags(h); }
   connections(h: number): number { return this.#x.connections(h); }

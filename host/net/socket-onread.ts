@@ -3,10 +3,16 @@
 // false, or pauses the socket, stops reading at once (READ_STOP), as Node does with its handle;
 // resume() or read() starts it again.
 //
-// One read of the transport may bring more than the user's buffer holds: it is handed over one
-// bufferful per callback. What is left when the callback stops is kept here, in order, for the
-// next start (a read that Node's kernel read would have left in the kernel); it comes on the
-// next tick after the restart, as the kernel's would.
+// The core does the buffering: it is told the size of the user's buffer with each read request
+// (apiRead(h, size)) and answers with one DATA of at most that many bytes; what does not fit
+// stays in its receive queue, in order, until the callback has had its say and the next
+// bufferful is asked for. So a stop leaves the rest in the core (where a trace and a policy see
+// it), as Node's stop leaves it in the kernel; after a restart it comes on the next tick, as
+// the kernel's would.
+//
+// Asking for the next bufferful from inside the callback that got the last one would nest one
+// call per bufferful (a 1-byte buffer and a 64 KiB read: 65,536 deep), so the requests go
+// through one loop (`#pull`), and a request made while it runs just tells it to go on.
 import type { Core } from '../core/core.js';
 
 export interface OnreadOption {
@@ -27,13 +33,13 @@ export interface OnreadSocket {
 }
 
 export class Onread {
-  /** Reading was started (Node's `handle.reading`). */
-  reading = false;
   #buf: Uint8Array | null = null;
   readonly #gen: (() => Uint8Array) | null = null;
   readonly #cb: (n: number, buf: Uint8Array) => boolean | void;
-  #leftover: Uint8Array | null = null;
-  #leftoverQueued = false;
+  /** A restart waits for the next tick to hand over what the core kept (Node's `reading` is already true). */
+  #restart = false;
+  #pulling = false;
+  #more = false;
 
   constructor(option: OnreadOption) {
     if (typeof option.buffer === 'function') this.#gen = option.buffer;
@@ -53,64 +59,61 @@ export class Onread {
     }
   }
 
-  /** Bytes from the core (DATA). Returns false when reading must stop (READ_STOP). */
-  data(sock: OnreadSocket, buf: Uint8Array): boolean {
-    if (!this.reading || this.#leftover) {
-      // Paused (or bytes held back before these): keep them, in order, for the resume.
-      this.#leftover = this.#leftover ? Buffer.concat([this.#leftover, buf]) : buf;
-      return true;
-    }
-    return this.#deliver(sock, buf) || !this.reading;
+  /** The size asked of the core: the user's buffer (at least one byte, so that reading goes on). */
+  #size(): number {
+    return Math.max(1, this.#buf?.length ?? 0);
   }
 
-  /**
-   * Copies into the user's buffer, one callback per bufferful. Stops (keeping the rest for
-   * later) when the callback returns false or pauses the socket; false = stopped.
-   */
-  #deliver(sock: OnreadSocket, src: Uint8Array): boolean {
-    let off = 0;
-    while (off < src.length) {
-      const dst = this.#buf!;
-      const n = Math.min(dst.length, src.length - off);
-      dst.set(src.subarray(off, off + n));
-      off += n;
-      const go = this.#cb(n, dst) !== false;
-      this.#nextBuffer();
-      if (!go || !this.reading || sock.destroyed) {
-        if (off < src.length) this.#leftover = src.subarray(off);
-        return false;
-      }
-    }
-    return true;
+  /** Node's `handle.reading`: started and not stopped since. */
+  reading(core: Core, h: number): boolean {
+    return this.#restart || (h !== 0 && (core.socketFlags(h) & 1) !== 0);
   }
 
-  /** Starts reading: the held-back bytes first (on the next tick), then the transport. */
-  start(sock: OnreadSocket, core: Core, h: () => number): void {
-    this.reading = true;
-    if (this.#leftover) {
-      if (!this.#leftoverQueued) {
-        this.#leftoverQueued = true;
-        process.nextTick(() => this.#flush(sock, core, h));
-      }
+  /** One bufferful from the core (DATA): to the user; then the next one, unless the callback stopped. */
+  data(sock: OnreadSocket, core: Core, h: () => number, src: Uint8Array): void {
+    const dst = this.#buf!;
+    const n = Math.min(dst.length, src.length);
+    dst.set(src.subarray(0, n));
+    const go = this.#cb.call(sock, n, dst) !== false; // `this` is the socket, as in Node
+    this.#nextBuffer();
+    if (sock.destroyed || h() === 0) return;
+    if (!go) this.stop(core, h());
+    else if (this.reading(core, h())) this.#pull(core, h);
+  }
+
+  #pull(core: Core, h: () => number): void {
+    if (this.#pulling) {
+      this.#more = true;
       return;
     }
-    if (h()) core.apiRead(h());
+    this.#pulling = true;
+    try {
+      do {
+        this.#more = false;
+        if (h() !== 0) core.apiRead(h(), this.#size());
+      } while (this.#more);
+    } finally {
+      this.#pulling = false;
+    }
+  }
+
+  /** Starts reading: what the core kept comes on the next tick, then the transport's. */
+  start(sock: OnreadSocket, core: Core, h: () => number): void {
+    if (this.reading(core, h())) return;
+    if (h() !== 0 && core.readQueueSize(h()) > 0) {
+      this.#restart = true;
+      process.nextTick(() => {
+        if (!this.#restart) return; // stopped again meanwhile
+        this.#restart = false;
+        if (!sock.destroyed) this.#pull(core, h);
+      });
+      return;
+    }
+    this.#pull(core, h);
   }
 
   stop(core: Core, h: number): void {
-    this.reading = false;
+    this.#restart = false;
     if (h) core.apiPause(h);
-  }
-
-  #flush(sock: OnreadSocket, core: Core, h: () => number): void {
-    this.#leftoverQueued = false;
-    if (!this.reading || sock.destroyed) return;
-    const rest = this.#leftover;
-    this.#leftover = null;
-    if (rest && !this.#deliver(sock, rest)) {
-      this.reading = false; // paused again: the transport was never restarted
-      return;
-    }
-    if (this.reading && h()) core.apiRead(h());
   }
 }

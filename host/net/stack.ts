@@ -95,7 +95,15 @@ export class Stack implements CoreOwner {
       // Writes of this turn wait in the core for its end: the microtasks after the current
       // synchronous code (a batch of small writes leaves as one WRITE).
       const core = this.core;
-      queueMicrotask(() => { if (this.#core === core) core.apiFlush(); });
+      unflushed.add(this);
+      if (!exitHook) {
+        exitHook = true;
+        globalThis.process?.on?.('exit', flushAtExit);
+      }
+      queueMicrotask(() => {
+        unflushed.delete(this);
+        if (this.#core === core) core.apiFlush();
+      });
       return;
     }
     if (o.op === Op.EV_USER_TIMER) {
@@ -148,4 +156,14 @@ export function setDefaultStack(stack: Stack): void {
 export function getDefaultStack(): Stack {
   defaultStack ??= new Stack(createNodeBackend());
   return defaultStack;
+}
+
+// A program that writes and then calls process.exit() at once expects its bytes to leave, as
+// they do with node:net (a write the kernel takes completes inside write()). The microtask that
+// flushes a turn's batched writes never runs then, so the batches go out on 'exit'.
+const unflushed = new Set<Stack>();
+let exitHook = false;
+function flushAtExit(): void {
+  for (const stack of unflushed) stack.core.apiFlush();
+  unflushed.clear();
 }

@@ -109,7 +109,7 @@ function apply(input: i32, h: u32): i32 {
     case I_ERROR: return core.onError(now(), h, abi.ECONNRESET, abi.SYS_READ);
     case I_CONNECT: return core.onConnect(now(), h, 0, 0, 100, 1, 2, 4, 0);
     case I_WRITTEN: core.onWritten(now(), h, 0, 1048576.0); return core.onWritten(now(), h, 1, 1048576.0);
-    case I_READ: return core.apiRead(now(), h);
+    case I_READ: return core.apiRead(now(), h, 0);
     case I_API_CONNECT: { let n = putString("10.9.8.7"); return core.apiConnect(now(), h, TARGET_IP4, 1, 0, n, 0, 0, 250); }
     case I_OPEN: return core.apiOpen(now(), h, 7, 0);
     case I_RESOLVED: {
@@ -331,7 +331,7 @@ describe("reading", () => {
   it("reads only when the consumer wants data", () => {
     let h = open();
     tap(true);
-    core.apiRead(now(), h);
+    core.apiRead(now(), h, 0);
     expect(ops()).toBe(abi.CMD_READ_START.toString());
     tap(true);
     core.apiPause(now(), h);
@@ -347,11 +347,39 @@ describe("reading", () => {
     core.onData(now(), h, 2);
     core.onEof(now(), h);
     tap(true);
-    core.apiRead(now(), h);
+    core.apiRead(now(), h, 0);
     expect(tapped[0].op).toBe(abi.EV_DATA);
     expect(tapped[0].data).toBe("abcd");
     expect(tapped[1].op).toBe(abi.EV_EOF);
     expect(core.bytesRead(h)).toBe(4);
+    tap(false);
+  });
+
+  it("onread (apiRead with max): one DATA of at most max bytes per pull, the rest kept in order, EOF on the pull that finds nothing", () => {
+    let h = open();
+    core.apiRead(now(), h, 3);
+    tap(true);
+    putString("abcdefgh");
+    core.onData(now(), h, 8);
+    expect(ops()).toBe(abi.EV_DATA.toString());
+    expect(tapped[0].data).toBe("abc");
+    expect(core.readQueueSize(h)).toBe(5);
+    tap(true);
+    core.apiRead(now(), h, 3);
+    expect(ops()).toBe(abi.EV_DATA.toString());
+    expect(tapped[0].data).toBe("def");
+    // The consumer stops after that bufferful: nothing more comes until it asks again.
+    core.apiPause(now(), h);
+    core.onEof(now(), h);
+    tap(true);
+    core.apiRead(now(), h, 4);
+    expect(ops()).toBe(abi.EV_DATA.toString());
+    expect(tapped[0].data).toBe("gh");
+    expect(core.readQueueSize(h)).toBe(0);
+    tap(true);
+    core.apiRead(now(), h, 4);
+    expect(ops()).toBe(abi.EV_EOF.toString());
+    expect(core.bytesRead(h)).toBe(8);
     tap(false);
   });
 

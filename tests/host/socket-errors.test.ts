@@ -39,6 +39,29 @@ for (const [lib, net] of libs) {
     assert.equal(s.destroyed, true);
   });
 
+  test(`${lib}: write(string, 'buffer') on a connected socket throws libuv's TypeError; writev takes it as UTF-8`, { timeout: 10000 }, async () => {
+    const got: Buffer[] = [];
+    const server = nodeNet.createServer((p) => p.on('data', (d) => got.push(d)));
+    const port = await listenPort(server);
+    const s = net.connect(port, '127.0.0.1');
+    await eventually(s, 'connect');
+    const err = (() => { try { s.write('broken', 'buffer' as BufferEncoding); } catch (e) { return e as NodeJS.ErrnoException; } return null; })();
+    assert.ok(err instanceof TypeError);
+    assert.equal((err as NodeJS.ErrnoException).code, 'ERR_INVALID_ARG_TYPE');
+    assert.equal(err.message, 'Second argument must be a buffer');
+    assert.deepEqual(Object.keys(err), ['code']);
+    const t = net.connect(port, '127.0.0.1');
+    await eventually(t, 'connect');
+    t.cork();
+    t.write('é', 'buffer' as BufferEncoding);
+    t.write('!');
+    t.uncork();
+    await until(() => Buffer.concat(got).toString() === 'é!', 5000);
+    s.destroy();
+    t.destroy();
+    await shutdown(server);
+  });
+
   test(`${lib}: ECONNREFUSED on a Unix path that nobody listens on has address and no port`, { timeout: 10000 }, async () => {
     const path = sockPath('refused');
     writeFileSync(path, ''); // a path that exists but is not a socket: ECONNREFUSED on Linux

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import type nodeNet from 'node:net';
 import { libs, closed, until, sleep, patternHash, eventLog, sender } from './helpers.js';
 
 const KiB = 1024;
@@ -106,6 +107,38 @@ for (const [lib, net] of libs) {
         assert.equal(h.digest('hex'), patternHash(3, size));
       } finally { await srv.close(); }
     });
+
+  test(`${lib}: onread: the callback is called on the socket (this.pause() / this.resume()), an 8-byte buffer at a time`, { timeout: 15000 }, async () => {
+    const size = 64;
+    const srv = await sender(5, size);
+    try {
+      const buf = Buffer.alloc(8);
+      const got: Buffer[] = [];
+      const selves: unknown[] = [];
+      let paused = false;
+      const s = net.connect({
+        port: srv.port, host: '127.0.0.1',
+        onread: {
+          buffer: buf,
+          callback(this: nodeNet.Socket, n: number, b: Uint8Array) {
+            assert.equal(paused, false, 'no callback while paused');
+            assert.equal(b, buf);
+            selves.push(this);
+            got.push(Buffer.from(b.subarray(0, n)));
+            paused = true;
+            this.pause();
+            setTimeout(() => { paused = false; this.resume(); }, 5);
+          },
+        },
+      } as unknown as nodeNet.NetConnectOpts);
+      await closed(s);
+      assert.ok(selves.length >= size / 8);
+      assert.ok(selves.every((x) => x === s));
+      const all = Buffer.concat(got);
+      assert.equal(all.length, size);
+      assert.equal(createHash('sha256').update(all).digest('hex'), patternHash(5, size));
+    } finally { await srv.close(); }
+  });
 
   test(`${lib}: onread: pause() stops the callbacks and resume() restarts them`, { timeout: 15000 }, async () => {
     const size = 256 * KiB;

@@ -56,3 +56,29 @@ test('the default transport moves 32 MiB each way exactly, and is libuv\'s handl
   assert.deepEqual(r, { nodeTransport: 'libuv', backend: 'libuv', n: 32 * 1024 * 1024, same: true },
     'Node 20 offers tcp_wrap, pipe_wrap and stream_wrap: the feature check should find them');
 });
+
+// Writes and then process.exit() at once: node:net's bytes leave (the kernel takes them inside
+// write()); wasinet's batched writes of that turn must leave too (flushed on 'exit').
+for (const lib of ['node:net', 'wasinet'] as const) {
+  for (const backend of lib === 'wasinet' ? ['node', 'public'] : ['-']) {
+    test(`${lib}${backend === '-' ? '' : ` (${backend} backend)`}: writes on a Socket over fd 2, then process.exit() at once: every byte arrives`, { timeout: 20000 }, () => {
+      const mod = lib === 'wasinet' ? JSON.stringify(join(root, 'build/host/index.js')) : '"node:net"';
+      const child = `
+        import net from ${mod};
+        const s = new net.Socket({ fd: 2, readable: false, writable: true });
+        s.write('child\\n');
+        for (let i = 0; i < 100; i++) s.write('line ' + i + '\\n');
+        s.write(Buffer.alloc(1000, 'x'));
+        s.write('\\nlast\\n');
+        process.exit();
+      `;
+      const env = { ...process.env, WASINET_BACKEND: backend === 'public' ? 'public' : '' };
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', child], { encoding: 'utf8', env, timeout: 15000 });
+      let want = 'child\n';
+      for (let i = 0; i < 100; i++) want += `line ${i}\n`;
+      want += `${'x'.repeat(1000)}\nlast\n`;
+      assert.equal(r.status, 0, r.stderr.slice(0, 300));
+      assert.equal(r.stderr, want);
+    });
+  }
+}
