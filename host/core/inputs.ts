@@ -17,7 +17,7 @@ const TABLE: ReadonlyArray<[string, number, boolean]> = [
   ['apiOpen', 3, false],
   ['apiWrite', 3, true],
   ['apiEnd', 1, false],
-  ['apiRead', 1, false],
+  ['apiRead', 2, false],
   ['apiPause', 1, false],
   ['apiDestroy', 2, false],
   ['apiSetTimeout', 2, false],

@@ -163,7 +163,8 @@ export function getDefaultStack(): Stack {
 // flushes a turn's batched writes never runs then, so the batches go out on 'exit'.
 const unflushed = new Set<Stack>();
 let exitHook = false;
-function flushAtExit(): void {
+/** Also called by wasinet/register before it closes its recording at exit (these inputs belong in it). */
+export function flushAtExit(): void {
   for (const stack of unflushed) stack.core.apiFlush();
   unflushed.clear();
 }

@@ -3,7 +3,7 @@
 // WASINET_RECORD or replaying WASINET_REPLAY (an application replay: the process runs offline on
 // the recording; a divergence is reported on stderr — and as a timeline in WASINET_REPLAY_HTML —
 // and ends the process with status 1).
-import { Stack, setDefaultStack } from '../net/stack.js';
+import { Stack, setDefaultStack, flushAtExit } from '../net/stack.js';
 import { createNodeBackend } from '../backend/load.js';
 import { coreBytes } from '../core/wasm.js';
 import { startRecording } from '../trace/record.js';
@@ -22,7 +22,11 @@ export function setup(env: NodeJS.ProcessEnv = process.env): void {
     const rec = startRecording({ ...more, path: record }, coreBytes('release.wasm'), backend);
     setDefaultStack(new Stack(backend, { inputTap: rec.inputTap, tap: rec.tap }));
     // Ahead of the writer's own exit hook: the last records and the end mark reach the file too.
-    process.prependListener('exit', () => { void rec.recorder.close().catch(() => {}); });
+    // The stacks' batched writes leave first (stack.ts does that at exit too, later): they are inputs.
+    process.prependListener('exit', () => {
+      flushAtExit();
+      void rec.recorder.close().catch(() => {});
+    });
   } else if (replay) {
     const wait = Number(env.WASINET_REPLAY_WAIT) || undefined;
     const replayer = new AppReplayer({

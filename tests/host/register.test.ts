@@ -86,3 +86,23 @@ test('WASINET_RECORD records the program (mqtt.js packets included); the trace r
   assert.match(changed.stderr, new RegExp(`replay diverged at input ${connect.seq + 1} .*: different call`));
   assert.match(readFileSync(html, 'utf8'), /application replay diverged at input/);
 });
+
+test('WASINET_RECORD: writes batched when the program calls process.exit() at once are in the trace', () => {
+  const file = sockPath('exit').replace(/\.sock$/, '.trace');
+  const program = `
+    import net from 'node:net';
+    const srv = net.createServer((s) => s.resume());
+    srv.listen(0, '127.0.0.1', () => {
+      const c = net.connect(srv.address().port, '127.0.0.1', () => { c.write('bye'); process.exit(0); });
+    });`;
+  const r = spawnSync(process.execPath, ['--import', 'wasinet/register', '--input-type=module', '-e', program],
+    { cwd: root, env: { ...process.env, WASINET_RECORD: file }, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const records = readTrace(file).records;
+  const inputs = records.filter((x): x is InputRecord => x.kind === 'input');
+  const bye = inputs.findIndex((x) => x.name === 'apiWrite' && x.payload?.toString() === 'bye');
+  assert.ok(bye >= 0, 'the last write is recorded');
+  assert.ok(inputs.slice(bye + 1).some((x) => x.name === 'apiFlush'), 'and the flush at exit that sent it');
+  const last = records.at(-1);
+  assert.equal(last?.kind === 'meta' ? last.type : last?.kind, 'end');
+});
