@@ -161,6 +161,7 @@ export class AppReplayer implements InputTap, Replaying {
     }
     return null;
   }
+
   get total(): number { return this.#records.length; }
   /** The recording was used up with every call matched. */
   get finished(): boolean { return this.#stopped && this.#divergence === null; }
