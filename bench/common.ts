@@ -5,7 +5,8 @@ import type NodeNet from 'node:net';
 import type { Readable } from 'node:stream';
 
 export type Net = typeof NodeNet;
-export type Lib = 'node:net' | 'wasinet';
+/** 'wasinet+record': wasinet on a stack that records a trace (format 2) into the bench's directory. */
+export type Lib = 'node:net' | 'wasinet' | 'wasinet+record';
 export type Transport = 'tcp' | 'unix';
 /** Where to connect: a TCP port on 127.0.0.1 or a Unix socket path. */
 export type Endpoint = { host: string; port: number } | { path: string };
@@ -29,7 +30,8 @@ export type Spec =
 export type PeerEndpoints = Record<Transport, { sink: Endpoint; source: Endpoint; echo: Endpoint; plain: Endpoint }>;
 
 /** What the orchestrator hands a worker (as its third argument, JSON). */
-export interface WorkerInput { spec: Spec; peer: PeerEndpoints; dir: string }
+/** `traces`: the directory wasinet+record writes its trace into. */
+export interface WorkerInput { spec: Spec; peer: PeerEndpoints; dir: string; traces: string }
 
 /** Commands a worker sends the peer (a `{ "peer": PeerCommand }` line, relayed by the orchestrator). */
 export type PeerRequest =

@@ -7,6 +7,14 @@
 // Markdown table (median, min–max per library, ratio of medians wasinet ÷ node:net) and writes
 // the same as JSON to build/bench/results.json.
 //
+// Cells "… with record" also run wasinet on a stack that records a trace ('wasinet+record'), in
+// the same rounds: the table gives its median and its ratio to plain wasinet, and the trace's
+// size (÷ the payload the inputs carried, and bytes per input beyond the payload).
+//
+// Traces go to BENCH_TRACE_DIR, by default a fresh directory on /dev/shm where there is one (a
+// RAM-backed file system: the cells then measure the recorder, not this machine's disk; the
+// header says which), else beside the Unix sockets.
+//
 // Environment: BENCH_ROUNDS (default 3), BENCH_QUICK=1 (small sizes, 1 round: a smoke run),
 // BENCH_ONLY=<regexp> (only the cells whose name matches).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -79,8 +87,16 @@ function spawnPinned(cpu: number, args: string[]): ChildProcess {
 // ---- the cells ----
 type Better = 'higher' | 'lower';
 /** `floor`: below this node:net median the ratio is not given (a ratio to about nothing says nothing). */
-interface Metric { key: string; label: string; better: Better; floor?: number }
-interface Cell { name: string; spec: Spec; metrics: Metric[] }
+/** `only`: the one library that reports this metric (the trace's size: wasinet+record). */
+interface Metric { key: string; label: string; better: Better; floor?: number; only?: Lib }
+/** `libs`: the libraries measured (default node:net and wasinet). */
+interface Cell { name: string; spec: Spec; metrics: Metric[]; libs?: Lib[] }
+const ALL_LIBS: Lib[] = ['node:net', 'wasinet', 'wasinet+record'];
+const libsOf = (c: Cell): Lib[] => c.libs ?? LIBS;
+const TRACE_METRICS: Metric[] = [
+  { key: 'traceRatio', label: 'trace bytes ÷ payload bytes', better: 'lower', only: 'wasinet+record' },
+  { key: 'bytesPerInput', label: 'trace bytes per input beyond the payload', better: 'lower', only: 'wasinet+record' },
+];
 
 const q = <T>(full: T, quick: T): T => (QUICK ? quick : full);
 const CAP_MS = q(4000, 1000);
@@ -142,6 +158,28 @@ for (const [chunk, label, total] of [[64, '64 B', q(24 * MiB, 2 * MiB)], [16 * K
     }
   }
 }
+// 8. The same with a recording stack (wasinet+record) beside plain wasinet, in the same rounds.
+for (const role of ['client', 'server'] as const) {
+  cells.push({
+    name: `connect+end+close with record, 1 client, library is ${role}, TCP`,
+    spec: { kind: 'cycle', transport: 'tcp', role, parallel: 1, count: q(3000, 300), capMs: CAP_MS, warmup: q(200, 50) },
+    metrics: [{ key: 'rate', label: 'connections/s', better: 'higher' }, ...TRACE_METRICS],
+    libs: ALL_LIBS,
+  });
+}
+for (const kind of ['send', 'receive'] as const) {
+  const total = q(1024 * MiB, 64 * MiB);
+  cells.push({
+    name: `16 KiB writes with record, ${kind === 'send' ? 'library sends to peer' : 'peer sends to library'}, TCP`,
+    spec: { kind, transport: 'tcp', chunk: 16 * KiB, total, capMs: CAP_MS, warmup: Math.min(total / 16, 64 * MiB) },
+    metrics: [
+      { key: 'mbps', label: 'MB/s', better: 'higher' },
+      { key: 'cpuPerGiB', label: 'library CPU ms/GiB', better: 'lower' },
+      ...TRACE_METRICS,
+    ],
+    libs: ALL_LIBS,
+  });
+}
 // 7. 1-byte echo.
 for (const transport of transports) {
   cells.push({
@@ -179,7 +217,19 @@ function otherLoad(a: ReturnType<typeof ticks>, b: ReturnType<typeof ticks>): nu
 // ---- one measurement: a fresh peer and a fresh worker ----
 type Outcome = ({ ok: true; result: WorkerResult } | { ok: false; error: string }) & { otherLoad?: number | null };
 
-async function measure(cell: Cell, lib: Lib, dir: string): Promise<Outcome> {
+/** Where wasinet+record writes its traces, and what the header says about it. */
+function traceDir(dir: string): { dir: string; note: string } {
+  const given = process.env.BENCH_TRACE_DIR;
+  if (given) return { dir: fs.mkdtempSync(path.join(given, 'wasinet-trace-')), note: `traces in ${given} (BENCH_TRACE_DIR)` };
+  try {
+    fs.accessSync('/dev/shm', fs.constants.W_OK);
+    return { dir: fs.mkdtempSync('/dev/shm/wasinet-trace-'), note: 'traces on /dev/shm (RAM-backed: the recorder\'s cost, not the disk\'s)' };
+  } catch {
+    return { dir, note: `traces in ${dir}` };
+  }
+}
+
+async function measure(cell: Cell, lib: Lib, dir: string, traces: string): Promise<Outcome> {
   const children: ChildProcess[] = [];
   const stderr: string[] = [];
   let fail = (_error: string): void => {};
@@ -206,7 +256,7 @@ async function measure(cell: Cell, lib: Lib, dir: string): Promise<Outcome> {
       let worker: ChildProcess | null = null;
       onLines(peer.stdout!, (m: { ready?: PeerEndpoints; reply?: unknown }) => {
         if (m.ready) {
-          const input: WorkerInput = { spec: cell.spec, peer: m.ready, dir };
+          const input: WorkerInput = { spec: cell.spec, peer: m.ready, dir, traces };
           worker = start(0, ['--expose-gc', path.join(here, 'worker.js'), lib, JSON.stringify(input)], 'worker');
           worker.once('close', (code, signal) => fail(`worker exited without a result (${signal ?? code})`));
           onLines(worker.stdout!, (w: { peer?: unknown; result?: WorkerResult; error?: string }) => {
@@ -254,8 +304,11 @@ function fmt(x: number): string {
 
 interface Row {
   cell: string; metric: string; better: Better;
-  'node:net': Stats | null; wasinet: Stats | null;
-  ratio: number | null; wide: boolean; capped: Record<Lib, number>; failures: Record<Lib, string[]>;
+  'node:net': Stats | null; wasinet: Stats | null; 'wasinet+record': Stats | null;
+  /** wasinet ÷ node:net, and wasinet+record ÷ wasinet (cells with record). */
+  ratio: number | null; recordRatio: number | null;
+  wide: boolean; capped: Record<Lib, number>; failures: Record<Lib, string[]>;
+  only: Lib | null; libs: Lib[];
   /** The most CPU other processes took during one of this cell's runs (share of the machine). */
   otherLoad: number | null;
 }
@@ -264,23 +317,24 @@ async function run(): Promise<Row[]> {
   const t0 = Date.now();
   const ticks0 = ticks();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasinet-bench-'));
-  const results = new Map<Cell, Record<Lib, Outcome[]>>(selected.map((c) => [c, { 'node:net': [], wasinet: [] }]));
-  const total = selected.length * LIBS.length * ROUNDS;
+  const traces = selected.some((c) => libsOf(c).includes('wasinet+record')) ? traceDir(dir) : null;
+  const results = new Map<Cell, Record<Lib, Outcome[]>>(selected.map((c) => [c, { 'node:net': [], wasinet: [], 'wasinet+record': [] }]));
+  const total = selected.reduce((n, c) => n + libsOf(c).length, 0) * ROUNDS;
   let done = 0;
-  console.error(`wasinet bench: ${selected.length} cells × ${LIBS.length} libraries × ${ROUNDS} rounds = ${total} runs; ${pinning}; ${fdNote}`);
+  console.error(`wasinet bench: ${selected.length} cells × ${LIBS.length} libraries (3 in cells with record) × ${ROUNDS} rounds = ${total} runs; ${pinning}; ${fdNote}`);
   try {
     for (let round = 1; round <= ROUNDS; round++) {
-      const order = round % 2 ? LIBS : [...LIBS].reverse();
       for (const cell of selected) {
+        const order = round % 2 ? libsOf(cell) : [...libsOf(cell)].reverse();
         for (const lib of order) {
           const t = Date.now();
           const before = ticks();
-          const outcome = await measure(cell, lib, dir);
+          const outcome = await measure(cell, lib, dir, traces?.dir ?? dir);
           outcome.otherLoad = otherLoad(before, ticks());
           results.get(cell)![lib].push(outcome);
           done++;
           const what = outcome.ok
-            ? cell.metrics.map((m) => `${fmt(outcome.result.values[m.key])} ${m.label}`).join(', ') + (outcome.result.capped ? ' (capped)' : '')
+            ? cell.metrics.filter((m) => !m.only || m.only === lib).map((m) => `${fmt(outcome.result.values[m.key])} ${m.label}`).join(', ') + (outcome.result.capped ? ' (capped)' : '')
             : `FAILED: ${outcome.error.split('\n')[0]}`;
           const other = outcome.otherLoad == null ? '' : `, other load ${pct(outcome.otherLoad)}`;
           console.error(`[${done}/${total}] round ${round} ${cell.name} — ${lib}: ${what} (${((Date.now() - t) / 1000).toFixed(1)} s${other})`);
@@ -289,25 +343,30 @@ async function run(): Promise<Row[]> {
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+    if (traces) fs.rmSync(traces.dir, { recursive: true, force: true });
   }
   const seconds = (Date.now() - t0) / 1000;
-  const loads = [...results.values()].flatMap((r) => LIBS.flatMap((l) => r[l].map((o) => o.otherLoad ?? null))).filter((x): x is number => x !== null);
+  const loads = [...results.values()].flatMap((r) => ALL_LIBS.flatMap((l) => r[l].map((o) => o.otherLoad ?? null))).filter((x): x is number => x !== null);
   const load = { whole: otherLoad(ticks0, ticks()), maxRun: loads.length ? Math.max(...loads) : null };
 
   const rows: Row[] = [];
   for (const cell of selected) {
     const r = results.get(cell)!;
     for (const m of cell.metrics) {
-      const per = (lib: Lib): Stats | null => stats(r[lib].flatMap((o) => (o.ok ? [o.result.values[m.key]] : [])));
+      const per = (lib: Lib): Stats | null => (m.only && m.only !== lib ? null : stats(r[lib].flatMap((o) => (o.ok ? [o.result.values[m.key]] : []))));
       const a = per('node:net');
       const b = per('wasinet');
+      const c = per('wasinet+record');
+      const count = (f: (o: Outcome) => boolean) => Object.fromEntries(ALL_LIBS.map((l) => [l, r[l].filter(f).length])) as Record<Lib, number>;
       rows.push({
-        cell: cell.name, metric: m.label, better: m.better, 'node:net': a, wasinet: b,
+        cell: cell.name, metric: m.label, better: m.better, 'node:net': a, wasinet: b, 'wasinet+record': c,
         ratio: a && b && a.median > (m.floor ?? 0) && b.median > 0 ? b.median / a.median : null,
-        wide: [a, b].some((s) => s !== null && s.spread > WIDE),
-        capped: { 'node:net': r['node:net'].filter((o) => o.ok && o.result.capped).length, wasinet: r.wasinet.filter((o) => o.ok && o.result.capped).length },
-        failures: { 'node:net': r['node:net'].flatMap((o) => (o.ok ? [] : [o.error])), wasinet: r.wasinet.flatMap((o) => (o.ok ? [] : [o.error])) },
-        otherLoad: LIBS.flatMap((l) => r[l].map((o) => o.otherLoad ?? -1)).reduce((a, b) => Math.max(a, b), -1),
+        recordRatio: b && c && b.median > 0 && c.median > 0 ? c.median / b.median : null,
+        wide: [a, b, c].some((s) => s !== null && s.spread > WIDE),
+        capped: count((o) => o.ok && o.result.capped),
+        failures: Object.fromEntries(ALL_LIBS.map((l) => [l, r[l].flatMap((o) => (o.ok ? [] : [o.error]))])) as Record<Lib, string[]>,
+        otherLoad: ALL_LIBS.flatMap((l) => r[l].map((o) => o.otherLoad ?? -1)).reduce((a, b) => Math.max(a, b), -1),
+        only: m.only ?? null, libs: libsOf(cell),
       });
       if (rows[rows.length - 1].otherLoad! < 0) rows[rows.length - 1].otherLoad = null;
     }
@@ -316,7 +375,7 @@ async function run(): Promise<Row[]> {
   const env = {
     date: new Date(t0).toISOString(), node: process.version, platform: `${os.type()} ${os.release()} ${os.arch()}`,
     cpu: os.cpus()[0]?.model ?? 'unknown', cpus, pinning, fds: fdNote, rounds: ROUNDS, quick: QUICK,
-    only: ONLY?.source ?? null, runtime: RUNTIME, capMs: CAP_MS, seconds, otherLoad: load,
+    only: ONLY?.source ?? null, runtime: RUNTIME, capMs: CAP_MS, seconds, otherLoad: load, traces: traces?.note ?? null,
   };
   fs.writeFileSync(path.join(here, RUNTIME === 'node' ? 'results.json' : `results-${RUNTIME}.json`), JSON.stringify({
     env,
@@ -327,28 +386,30 @@ async function run(): Promise<Row[]> {
   const out: string[] = [];
   const on = RUNTIME === 'node' ? '' : ` on ${RUNTIME} (its built-in node:net and wasinet on its own sockets; the peer is node:net on Node)`;
   out.push(`## wasinet vs node:net${on} — ${env.date}`, '');
-  out.push(`Node ${env.node}, ${env.platform}, ${cpus} × ${env.cpu}. ${pinning}; ${fdNote}.`);
+  out.push(`Node ${env.node}, ${env.platform}, ${cpus} × ${env.cpu}. ${pinning}; ${fdNote}${traces ? `; ${traces.note}` : ''}.`);
   out.push(`${ROUNDS} round${ROUNDS > 1 ? 's' : ''}${QUICK ? ' (BENCH_QUICK: small sizes, a smoke run)' : ''}, a fresh worker and peer per cell, library and round; libraries interleaved. Time cap per cell ${CAP_MS / 1000} s.`);
   if (load.whole !== null) {
     out.push(`Other processes on the machine used ${pct(load.whole)} of its CPU time during the run (at most ${pct(load.maxRun ?? 0)} during one measurement; the last column gives the most during a cell's runs, the JSON each run's).`);
   }
   out.push(`Values: median (min–max) over the rounds. Ratio: wasinet median ÷ node:net median; the "better" column says which way is good for that metric. ⚠: a library's spread (max−min) exceeds ${WIDE * 100}% of its median.`, '');
-  out.push('| cell | metric | better | node:net | wasinet | wasinet ÷ node:net | other load (max) |');
-  out.push('|---|---|---|---|---|---|---|');
+  out.push('| cell | metric | better | node:net | wasinet | wasinet ÷ node:net | wasinet recording | recording ÷ wasinet | other load (max) |');
+  out.push('|---|---|---|---|---|---|---|---|---|');
   const cellOf = (s: Stats | null, fails: string[]): string => {
     if (!s) return `FAILED (${fails.length}/${ROUNDS}): ${fails[0]?.split('\n')[0].replace(/\|/g, '\\|') ?? ''}`;
     const v = `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`;
     return fails.length ? `${v}; failed ${fails.length}/${ROUNDS}` : v;
   };
+  const shown = (row: Row, lib: Lib): string => (row.libs.includes(lib) && (!row.only || row.only === lib) ? cellOf(row[lib], row.failures[lib]) : '—');
   for (const row of rows) {
     const tiny = row.ratio === null && row['node:net'] !== null && row.wasinet !== null;
     const ratio = row.ratio !== null ? row.ratio.toFixed(2) + (row.wide ? ' ⚠' : '') : tiny ? 'n/a (≈ 0 or negative)' : '—';
-    out.push(`| ${row.cell} | ${row.metric} | ${row.better} | ${cellOf(row['node:net'], row.failures['node:net'])} | ${cellOf(row.wasinet, row.failures.wasinet)} | ${ratio} | ${row.otherLoad === null ? '—' : pct(row.otherLoad)} |`);
+    const rec = row.recordRatio !== null ? row.recordRatio.toFixed(2) + (row.wide ? ' ⚠' : '') : '—';
+    out.push(`| ${row.cell} | ${row.metric} | ${row.better} | ${shown(row, 'node:net')} | ${shown(row, 'wasinet')} | ${ratio} | ${shown(row, 'wasinet+record')} | ${rec} | ${row.otherLoad === null ? '—' : pct(row.otherLoad)} |`);
   }
   out.push('');
   const notes: string[] = [];
   for (const row of rows) {
-    for (const lib of LIBS) {
+    for (const lib of row.libs) {
       if (row.capped[lib]) notes.push(`- ${row.cell} — ${lib}: the time cap ended ${row.capped[lib]} of ${ROUNDS} runs before the full count (rates are over what completed).`);
       const errors = new Map<string, number>();
       for (const f of row.failures[lib]) {

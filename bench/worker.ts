@@ -1,20 +1,34 @@
 // The bench's worker: the process that runs the library under test, fresh for every
 // measurement (pinned to its own CPU and given --expose-gc by bench/run.ts).
-//   node --expose-gc build/bench/worker.js <node:net|wasinet> '<WorkerInput JSON>'
+//   node --expose-gc build/bench/worker.js <node:net|wasinet|wasinet+record> '<WorkerInput JSON>'
 // It imports only the library it measures — `node:net`, or `wasinet` (this package, by name:
-// build/host/index.js) — runs one cell against the node:net peer, and prints its last stdout
+// build/host/index.js; for wasinet+record, a stack of it that records a trace into the bench's
+// directory: the trace's size is reported, and it is removed) — runs one cell against the
+// node:net peer, and prints its last stdout
 // line: { "result": WorkerResult } or { "error": "..." }. To drive the peer (when the library is
 // the server) it prints { "peer": PeerCommand } lines and reads the replies on stdin; the
 // orchestrator relays both.
 import type NodeNet from 'node:net';
 import path from 'node:path';
+import fs from 'node:fs';
 import { cycles, onLines, openMany, sendLine, now, noop, sourceHeader, type Endpoint, type Net, type PeerRequest, type PeerReply, type Spec, type WorkerInput, type WorkerResult } from './common.js';
 
 const [lib, inputJson] = process.argv.slice(2);
-if (lib !== 'node:net' && lib !== 'wasinet') throw new Error('usage: worker.js <node:net|wasinet> <input JSON>');
+if (lib !== 'node:net' && lib !== 'wasinet' && lib !== 'wasinet+record') throw new Error('usage: worker.js <node:net|wasinet|wasinet+record> <input JSON>');
 const input = JSON.parse(inputJson) as WorkerInput;
-const moduleName: string = lib; // 'node:net' or the package's own name, 'wasinet'
-const net = (await import(moduleName)).default as Net;
+const moduleName: string = lib === 'node:net' ? lib : 'wasinet'; // the package's own name
+const mod = await import(moduleName);
+const traceFile = path.join(input.traces, `trace-${process.pid}.trace`);
+/** The recording stack's recorder (wasinet+record). */
+let recording: { close(): Promise<void>; inputs: number; payloadBytes: number } | null = null;
+let net: Net;
+if (lib === 'wasinet+record') {
+  const stack = mod.createStack({ record: { path: traceFile } });
+  recording = stack.recorder;
+  net = stack as Net;
+} else {
+  net = mod.default as Net;
+}
 // Deno gets --expose-gc through --v8-flags (bench/run.ts); Bun has its own collector call.
 const bunGc = (globalThis as { Bun?: { gc(force: boolean): void } }).Bun;
 const gc = (globalThis as { gc?: () => void }).gc ?? (bunGc ? () => bunGc.gc(true) : undefined);
@@ -287,7 +301,19 @@ async function main(spec: Spec): Promise<WorkerResult> {
   }
 }
 
-main(input.spec).then(
+/** For wasinet+record: closes the trace and adds its size to the result (and removes it). */
+async function traced(result: WorkerResult): Promise<WorkerResult> {
+  if (recording === null) return result;
+  await recording.close();
+  const size = fs.statSync(traceFile).size;
+  fs.rmSync(traceFile, { force: true });
+  result.values.traceRatio = size / Math.max(1, recording.payloadBytes);
+  result.values.bytesPerInput = (size - recording.payloadBytes) / recording.inputs;
+  result.values.traceMB = size / 1e6;
+  return result;
+}
+
+main(input.spec).then(traced).then(
   (result) => process.stdout.write(JSON.stringify({ result }) + '\n', () => process.exit(0)),
   (e: Error) => {
     console.error(e?.stack ?? e);

@@ -9,7 +9,9 @@ import type * as Wasinet from './index.js';
 const esm = require('./index.js') as typeof Wasinet;
 const net = esm.default as typeof esm.default & Omit<typeof Wasinet, 'default'>;
 for (const [key, value] of Object.entries(esm)) {
-  if (key === 'default' || key in net) continue;
+  // Not `__esModule` (Node marks a required ES module so): node:net's object has none, and
+  // transpiled `import net from 'net'` (__importDefault) must wrap this one as it wraps node's.
+  if (key === 'default' || key === '__esModule' || key in net) continue;
   Object.defineProperty(net, key, { value, enumerable: false, writable: true, configurable: true });
 }
 

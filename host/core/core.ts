@@ -8,8 +8,11 @@
 // write()). Records carry copies of their payload: a view into Wasm memory would not survive a
 // memory growth or the reuse of a queue slab.
 //
-// A `Tap` sees every input (with `now` and payload bytes), every result and every output: the
-// recorder and the replayer use it. A trap in the core (an abort, an `unreachable`) becomes a
+// An `InputTap` sees every input as it happens (export, `now`, arguments, payload, where it
+// nests), its result, a digest of its outputs folded in as they are emitted, and the touched
+// handle's state digest: the trace recorder and the application replayer use it, and the fast
+// path and zero-copy writes stay on with it. A `Tap` also gets every output record (with copies
+// of the payloads): tests and format-1 traces use it, on the slow path. A trap in the core (an abort, an `unreachable`) becomes a
 // CoreTrap naming the core's message; the instance is discarded and the owner is told.
 //
 // Why this file is over 400 lines: it holds one typed method per input of the ABI (docs/abi.md)
@@ -17,6 +20,8 @@
 import { instantiateCore, type CoreExports, type LoadedCore } from './wasm.js';
 export { coreWasm } from './wasm.js';
 import { Op, OP_NAMES, OP_FILL, FIRST_NOTIFICATION } from './abi.js';
+import { inputInfo, inputHandle } from './inputs.js';
+import { foldOutput, OUT_SEED, PASS_THROUGH } from './outhash.js';
 
 export interface Output {
   op: Op;
@@ -35,6 +40,28 @@ export interface Output {
 export interface Tap {
   call(name: string, now: number, args: readonly number[], payload: Uint8Array | null, result: number,
     outputs: readonly Output[], digest: number): void;
+  /** A fresh core instance replaces the previous one (after a trap). */
+  reset?(): void;
+}
+
+/**
+ * Sees every input of a core as it happens, without slowing its fast path: the trace recorder
+ * (trace format 2) and the application replayer.
+ */
+export interface InputTap {
+  /**
+   * An input is about to reach the core. `id` numbers the export (inputs.ts); `args` are its
+   * arguments after `now` (read the first `argc`; valid only during the call); `payload` its
+   * bytes — the caller's own buffer or a view of scratch, valid only during the call. `depth`
+   * is how many inputs are handling their records around this one (0: called from the event
+   * loop), `index` which record of the innermost of them is being handled. Returns the `now`
+   * to give the export (a replayer gives the recorded one).
+   */
+  input(id: number, now: number, args: ArrayLike<number>, payload: Uint8Array | null, depth: number, index: number): number;
+  /** The export returned: its result, the digest of its outputs (outhash.ts), and of the handle's state. */
+  output(result: number, outHash: number, digest: number): void;
+  /** Record `index` of the input handling its records at `depth` (1 = outermost) was handled. */
+  dispatched?(depth: number, index: number): void;
   /** A fresh core instance replaces the previous one (after a trap). */
   reset?(): void;
 }
@@ -72,13 +99,9 @@ const enc = new TextEncoder();
 const POOL_SIZE = 262144; // the largest WRITE: one scratch-sized piece
 const READ_SIZE = 65536;
 
-/** The handle an input is about: its first argument, or the handle it returned. */
-function digestHandle(name: string, args: readonly number[], result: number): number {
-  if (name === 'apiSocket' || name === 'apiListen') return result;
-  if (name === 'onConnection') return result;
-  if (name === 'onTimer' || name === 'apiTimerSet' || name === 'apiTimerClear') return 0;
-  return args[0] ?? 0;
-}
+const ID_WRITE = inputInfo('apiWrite').id;
+const ID_DATA = inputInfo('onData').id;
+const ID_WRITTEN = inputInfo('onWritten').id;
 
 export class Core {
   readonly #owner: CoreOwner;
@@ -92,6 +115,14 @@ export class Core {
   #pending: Output[] = [];
   #dead: CoreTrap | null = null;
   tap: Tap | null = null;
+  inputTap: InputTap | null = null;
+  #outHash = OUT_SEED;
+  /** Bytes of payload the current input carries (records pointing at them pass them on). */
+  #payloadLen = 0;
+  /** Inputs handling their records right now, and which record each is at. */
+  #depth = 0;
+  #at: number[] = [];
+  #a3 = [0, 0, 0];
 
   constructor(owner: CoreOwner, module?: WebAssembly.Module) {
     this.#owner = owner;
@@ -102,6 +133,11 @@ export class Core {
     this.#announced = this.#buffer;
     this.scratch = this.#x.scratchPtr();
     this.scratchSize = this.#x.scratchSize();
+  }
+
+  /** How many inputs are handling their records right now (0: none, the event loop's turn). */
+  get depth(): number {
+    return this.#depth;
   }
 
   get dead(): CoreTrap | null {
@@ -130,6 +166,7 @@ export class Core {
       return;
     }
     let data: Buffer | null = null;
+    const through = ptr === this.scratch && len <= this.#payloadLen;
     if (len > 0) {
       const src = this.#source;
       if (src !== null && ptr === this.scratch && len <= src.length && (op === Op.CMD_WRITE || op === Op.EV_DATA)) {
@@ -145,6 +182,7 @@ export class Core {
       }
     }
     this.#pending.push({ op, h, a, b, c, data });
+    if (this.inputTap !== null) this.#outHash = foldOutput(this.#outHash, op, h, a, b, c, len, through ? PASS_THROUGH : data);
   }
 
   /** A buffer from the pool of its size class (64 KiB or 256 KiB). */
@@ -181,6 +219,18 @@ export class Core {
     if (this.#dead) return -1;
     const tap = this.tap;
     const bytes = tap && payload > 0 ? this.#mem().slice(this.scratch, this.scratch + payload) : null;
+    const it = this.inputTap;
+    if (it !== null) {
+      const view = payload > 0 ? this.#mem().subarray(this.scratch, this.scratch + payload) : null;
+      try {
+        now = it.input(inputInfo(name).id, now, args, view, this.#depth, this.#depth > 0 ? this.#at[this.#depth - 1] : 0);
+      } catch (err) {
+        this.#source = null;
+        throw err;
+      }
+      this.#outHash = OUT_SEED;
+    }
+    this.#payloadLen = payload;
     let result: number;
     try {
       result = this.#x[name](now, ...args);
@@ -191,7 +241,8 @@ export class Core {
     }
     this.#source = null; // only this input's own records may point at its caller's buffer
     if (this.#x.memory.buffer !== this.#announced) this.#grown();
-    if (tap) tap.call(name, now, args, bytes, result, this.#pending, this.#x.digest(digestHandle(name, args, result)));
+    if (it !== null) it.output(result, this.#outHash, this.#x.digest(inputHandle(name, args, result)));
+    if (tap) tap.call(name, now, args, bytes, result, this.#pending, this.#x.digest(inputHandle(name, args, result)));
     before?.(result);
     this.#flush();
     return result;
@@ -202,9 +253,34 @@ export class Core {
    * work without its argument arrays. The current input's buffers are forgotten afterwards.
    */
   #fast(name: 'apiWrite' | 'onData' | 'onWritten', h: number, x: number, y: number): number {
+    let now = this.#owner.now();
+    const it = this.inputTap;
+    const payload = name === 'onWritten' ? 0 : x;
+    if (it !== null) {
+      const a = this.#a3;
+      a[0] = h; a[1] = x; a[2] = y;
+      let bytes: Uint8Array | null = null;
+      if (payload > 0) {
+        // What the input carries: the caller's own buffer where scratch was not filled
+        // (zero-copy writes) or holds a copy of it, else scratch itself.
+        const src = this.#unfilled ?? this.#source;
+        bytes = src !== null && src.length >= payload ? (src.length === payload ? src : src.subarray(0, payload))
+          : this.#mem().subarray(this.scratch, this.scratch + payload);
+      }
+      try {
+        now = it.input(name === 'apiWrite' ? ID_WRITE : name === 'onData' ? ID_DATA : ID_WRITTEN, now, a, bytes,
+          this.#depth, this.#depth > 0 ? this.#at[this.#depth - 1] : 0);
+      } catch (err) {
+        this.#source = null;
+        this.#unfilled = null;
+        throw err;
+      }
+      this.#outHash = OUT_SEED;
+    }
+    this.#payloadLen = payload;
     let r: number;
     try {
-      r = this.#x[name](this.#owner.now(), h, x, y);
+      r = this.#x[name](now, h, x, y);
     } catch (err) {
       this.#source = null;
       this.#unfilled = null;
@@ -214,6 +290,7 @@ export class Core {
     this.#source = null;
     this.#unfilled = null;
     if (this.#x.memory.buffer !== this.#announced) this.#grown();
+    if (it !== null) it.output(r, this.#outHash, this.#x.digest(h));
     this.#flush();
     return r;
   }
@@ -235,17 +312,30 @@ export class Core {
     // batch still has to happen, or the transport would miss commands: handle every record,
     // then rethrow the first error, as an exception in one libuv callback leaves the others.
     let thrown: { err: unknown } | null = null;
+    const depth = ++this.#depth;
+    const at = this.#at;
     for (let pass = 0; pass < 2; pass++) {
-      for (const o of batch) {
+      for (let i = 0; i < batch.length; i++) {
+        const o = batch[i];
         if (this.#dead) break;
         if ((o.op >= FIRST_NOTIFICATION) !== (pass === 1)) continue;
+        at[depth - 1] = i;
         try {
           this.#owner.dispatch(o);
         } catch (err) {
           thrown ??= { err };
         }
+        const it = this.inputTap;
+        if (it !== null && it.dispatched !== undefined) {
+          try {
+            it.dispatched(depth, i);
+          } catch (err) {
+            thrown ??= { err };
+          }
+        }
       }
     }
+    this.#depth = depth - 1;
     if (thrown) throw thrown.err;
   }
 
@@ -295,7 +385,7 @@ export class Core {
   /** Offers the concatenation of `parts` (`total` bytes, at most scratchSize) as one piece. */
   apiWriteParts(h: number, parts: readonly Uint8Array[], total: number, last: boolean): number {
     const len = total;
-    const single = parts.length === 1 && !this.tap && !this.#dead;
+    const single = parts.length === 1 && parts[0].length === total && !this.tap && !this.#dead;
     if (single) {
       // Offered without copying: what the core hands on at once goes out from the caller's own
       // buffer (#source), and the core asks for the rest (OP_FILL) if it has to queue it.

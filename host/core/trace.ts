@@ -6,6 +6,9 @@
 // no I/O), feeding the same inputs to a fresh core must give the same answers; `replay` checks
 // that, with no network, and reports the first divergence.
 //
+// This file is format 1 (still written with record: { version: 1 }, and replayed); format 2,
+// the default, is in host/trace/. `replay` takes either.
+//
 // Format (version 1): UTF-8 JSON lines. The first line is a header:
 //   {"wasinet":"trace","version":1,"abi":1,"core":"sha256:<hex of the core's Wasm>"}
 // then one line per input, in the order the core received them:
@@ -17,6 +20,8 @@ import { openSync, writeSync, closeSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Core, type CoreOwner, type CoreTrap, type Output, type Tap, opName } from './core.js';
 import { ABI_VERSION } from './abi.js';
+import { isTrace2 } from '../trace/reader.js';
+import { checkTrace2 } from '../trace/check.js';
 
 export const TRACE_VERSION = 1;
 
@@ -80,8 +85,10 @@ export class TraceRecorder implements Tap {
 }
 
 export interface Divergence {
-  /** 1-based line of the trace where replay first disagreed. */
+  /** 1-based line of the trace where replay first disagreed (format 1), or the input's number (format 2). */
   line: number;
+  /** Format 2: the 1-based number of the input where replay first disagreed. */
+  record?: number;
   input: string;
   time: number;
   handle: number;
@@ -106,8 +113,12 @@ function describeOut(records: readonly OutRecord[]): string {
   }).join(' ');
 }
 
-/** Replays a trace (its text, or a file path) on a fresh core with no network. */
+/**
+ * Replays a trace (a file of format 2 or 1, or the text of a format-1 trace) on a fresh core
+ * with no network, and checks every answer of the core against the recording.
+ */
 export function replay(source: string | { text: string }, coreModule?: WebAssembly.Module): ReplayResult {
+  if (typeof source === 'string' && isTrace2(source)) return checkTrace2(source, { coreModule });
   const text = typeof source === 'string' ? readFileSync(source, 'utf8') : source.text;
   const lines = text.split('\n');
   const header = JSON.parse(lines[0]) as Record<string, unknown>;
@@ -163,8 +174,9 @@ export function replay(source: string | { text: string }, coreModule?: WebAssemb
 
 /** A human-readable account of a divergence (the CLI prints it). */
 export function formatDivergence(d: Divergence): string {
+  const where = d.record !== undefined ? `input #${d.record}` : `line ${d.line}`;
   return [
-    `replay diverged at line ${d.line}: input ${d.input} at t=${d.time} (handle ${d.handle}), ${d.what} differ`,
+    `replay diverged at ${where}: input ${d.input} at t=${d.time} (handle ${d.handle}), ${d.what} differ`,
     `  expected: ${d.expected}`,
     `  actual:   ${d.actual}`,
     ...(d.context.length ? ['  inputs before it:', ...d.context.map((c) => `    ${c}`)] : []),

@@ -4,7 +4,8 @@ import { makeNet, type PublicNet } from './api.js';
 import type { Backend } from '../backend/backend.js';
 import { createBackendFor, createRuntimeBackend } from '../backend/load.js';
 import { coreWasm, coreBytes } from '../core/wasm.js';
-import { TraceRecorder } from '../core/trace.js';
+import { startRecording, type RecordOptions, type Recording } from '../trace/record.js';
+import { AppReplayer, ReplayBackend, type ReplayOptions, type Replaying } from '../trace/app-replay.js';
 import { SimBackend, SimNetwork, type SimOptions } from '../backend/sim.js';
 import { encodePolicy, limitValues, type PolicyOptions, type LimitOptions } from './policy.js';
 import { usageOf, type StackUsage } from './usage.js';
@@ -19,8 +20,13 @@ export interface CreateStackOptions extends SimOptions {
   network?: SimNetwork;
   /** File name of another core build in build/ (tests use 'testing.wasm'). */
   coreBuild?: string;
-  /** Record every boundary crossing of this stack into this trace file (docs/replay.md). */
-  record?: string;
+  /** Record every input of this stack's core into this trace file, or with these options (docs/replay.md). */
+  record?: string | RecordOptions;
+  /**
+   * Run the application offline against this recording (trace format 2): the transport's side
+   * comes from the trace, the application's calls are checked against it (docs/replay.md).
+   */
+  replay?: string | ReplayOptions;
   /** What the stack's sockets may reach (docs/sandbox.md). Absent: everything. */
   policy?: PolicyOptions;
   /** Counts and bytes the stack may use (docs/sandbox.md). Absent: no limits. */
@@ -39,8 +45,10 @@ export interface StackExtras {
   run(): Promise<void>;
   /** The simulated network (sim stacks only). */
   readonly network: SimNetwork | null;
-  /** The trace being written (stacks created with `record`), to close it when done. */
-  readonly recorder: TraceRecorder | null;
+  /** The trace being written (stacks created with `record`); `await recorder.close()` when done. */
+  readonly recorder: Recording | null;
+  /** The replay running on this stack (stacks created with `replay`): `await replay.done`. */
+  readonly replay: Replaying | null;
   /** Counts and bytes in use, each against its limit (docs/sandbox.md). */
   usage(): StackUsage;
 }
@@ -51,7 +59,12 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
   const limits = options.limits !== undefined ? limitValues(options.limits) : undefined;
   let backend: Backend;
   let network: SimNetwork | null = null;
-  if (options.backend === 'sim') {
+  let replayer: AppReplayer | null = null;
+  if (options.replay !== undefined) {
+    if (options.record || options.backend !== undefined) throw new TypeError('createStack: replay runs on the recording: no backend or record with it');
+    replayer = new AppReplayer(typeof options.replay === 'string' ? { path: options.replay } : options.replay);
+    backend = new ReplayBackend(replayer);
+  } else if (options.backend === 'sim') {
     network = options.network ?? new SimNetwork(options);
     backend = new SimBackend(network);
   } else if (options.backend === undefined) {
@@ -62,10 +75,12 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
     backend = options.backend;
   }
   const build = options.coreBuild ?? 'release.wasm';
-  const recorder = options.record ? new TraceRecorder(options.record, coreBytes(build)) : null;
+  const rec = options.record ? startRecording(options.record, coreBytes(build), backend) : null;
+  const recorder = rec?.recorder ?? null;
   const stack = new Stack(backend, {
     module: options.coreBuild ? coreWasm(options.coreBuild) : undefined,
-    tap: recorder ?? undefined,
+    tap: rec?.tap,
+    inputTap: replayer ?? rec?.inputTap,
     policy,
     limits,
   });
@@ -73,6 +88,7 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
     ...(makeNet(stack) as unknown as PublicNet),
     network,
     recorder,
+    replay: replayer,
     setTimeout: (fn, delay) => stack.setTimeout(fn, delay),
     clearTimeout: (id) => stack.clearTimeout(id),
     now: () => stack.now(),

@@ -5,7 +5,7 @@
 // the object that owns the handle), runs the stack's own timers on the core's clock, and
 // recovers from a trap in the core: every object of the stack is destroyed with an error naming
 // the core's message, and a fresh core serves the stack's next use.
-import { Core, CoreTrap, isNotification, type CoreOwner, type Output, type Tap } from '../core/core.js';
+import { Core, CoreTrap, isNotification, type CoreOwner, type InputTap, type Output, type Tap } from '../core/core.js';
 import { Op } from '../core/abi.js';
 import type { Backend } from '../backend/backend.js';
 import { createRuntimeBackend } from '../backend/load.js';
@@ -27,11 +27,13 @@ export interface Endpoint {
 export interface StackOptions {
   /** Another build of the core (tests use build/testing.wasm). */
   module?: WebAssembly.Module;
-  /** Sees every input of the stack's cores (the trace recorder). */
+  /** Sees every input of the stack's cores with its outputs (the format-1 trace recorder). */
   tap?: Tap;
   /** The sandbox: the policy table and the limits (host/net/policy.ts) each new core is given. */
   policy?: Uint8Array;
   limits?: readonly number[];
+  /** Sees every input of the stack's cores as it happens (the trace recorder, the application replayer). */
+  inputTap?: InputTap;
 }
 
 export class Stack implements CoreOwner {
@@ -40,6 +42,7 @@ export class Stack implements CoreOwner {
   readonly #tap: Tap | undefined;
   readonly #policy: Uint8Array | undefined;
   readonly limits: readonly number[] | undefined;
+  readonly #inputTap: InputTap | undefined;
   #core: Core | null = null;
   #cores = 0;
   #endpoints = new Map<number, Endpoint>();
@@ -52,6 +55,7 @@ export class Stack implements CoreOwner {
     this.#tap = options.tap;
     this.#policy = options.policy;
     this.limits = options.limits;
+    this.#inputTap = options.inputTap;
   }
 
   /** The core, instantiated on first use (and again after a trap). */
@@ -61,6 +65,10 @@ export class Stack implements CoreOwner {
       if (this.#tap) {
         if (this.#cores > 0) this.#tap.reset?.();
         this.#core.tap = this.#tap;
+      }
+      if (this.#inputTap) {
+        if (this.#cores > 0) this.#inputTap.reset?.();
+        this.#core.inputTap = this.#inputTap;
       }
       this.#cores++;
       const core = this.#core;
@@ -150,6 +158,12 @@ export class Stack implements CoreOwner {
 
 let defaultStack: Stack | null = null;
 
+/** Makes `stack` the default (wasinet/register's recording or replaying stack), before any use of it. */
+export function setDefaultStack(stack: Stack): void {
+  if (defaultStack !== null && defaultStack !== stack) throw new Error('wasinet: the default stack is already in use');
+  defaultStack = stack;
+}
+
 /** The stack behind the module's own exports: real sockets, on the runtime's own socket API. */
 export function getDefaultStack(): Stack {
   defaultStack ??= new Stack(createRuntimeBackend());
@@ -161,7 +175,8 @@ export function getDefaultStack(): Stack {
 // flushes a turn's batched writes never runs then, so the batches go out on 'exit'.
 const unflushed = new Set<Stack>();
 let exitHook = false;
-function flushAtExit(): void {
+/** Also called by wasinet/register before it closes its recording at exit (these inputs belong in it). */
+export function flushAtExit(): void {
   for (const stack of unflushed) stack.core.apiFlush();
   unflushed.clear();
 }

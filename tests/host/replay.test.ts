@@ -1,6 +1,7 @@
-// Record a session at the boundary, replay it on a fresh core with no network, and notice any
-// change to the recording; and show that a seeded sim script gives the same trace in two
-// separate processes.
+// Format 1 (JSON lines, record: { version: 1 }): record a session at the boundary, replay it on
+// a fresh core with no network, and notice any change to the recording; and show that a seeded
+// sim script gives the same trace in two separate processes (format 2: its records). Format 2's
+// own tests are in replay-trace2.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createStack, replay, formatDivergence, type StackApi } from '../../host/index.js';
+import { createStack, replay, formatDivergence, readTrace, type StackApi } from '../../host/index.js';
 import { sockPath, sendPattern, hashUntilEnd, patternHash } from './helpers.js';
 import { Op } from '../../host/core/abi.js';
 
@@ -23,7 +24,7 @@ let recorded: string | null = null;
 async function recordSession(): Promise<string> {
   if (recorded) return recorded;
   const file = sockPath('session').replace(/\.sock$/, '.trace');
-  const net = createStack({ record: file });
+  const net = createStack({ record: { path: file, version: 1 } });
   let serverGot!: Promise<{ hash: string; bytes: number }>;
   const timeouts: number[] = [];
   const server = net.createServer({ allowHalfOpen: true }, (s: Sock) => {
@@ -46,7 +47,7 @@ async function recordSession(): Promise<string> {
   const s = await serverGot;
   await closed;
   await new Promise((r) => server.close(r));
-  net.recorder!.close();
+  await net.recorder!.close();
   assert.equal(s.bytes, 10 * MiB);
   assert.equal(s.hash, patternHash(21, 10 * MiB));
   assert.equal(c.hash, patternHash(22, 10 * MiB));
@@ -133,13 +134,16 @@ test('a seeded sim script gives the same trace in two processes; another seed an
       c.on('close', () => { if (--open === 0) server.close(); });
     }
     await net.run();
-    net.recorder.close();
+    await net.recorder.close();
   `;
   const run = (seed: number, tag: string) => {
     const out = sockPath(`det-${tag}`).replace(/\.sock$/, '.trace');
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script(seed, out)], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    return createHash('sha256').update(readFileSync(out)).digest('hex');
+    // The header names the recording and when it started; the records are the run.
+    const { records } = readTrace(out);
+    assert.ok(records.length > 100);
+    return createHash('sha256').update(JSON.stringify(records)).digest('hex');
   };
   const a = run(1234, 'a');
   const b = run(1234, 'b');

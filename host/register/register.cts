@@ -1,0 +1,27 @@
+// `node --import wasinet/register app.js` or `node --require wasinet/register app.js`: every
+// `net` / `node:net` the process loads — the application's and its libraries' — is wasinet.
+// ES modules through a resolve hook (module.register, hooks.ts), CommonJS by answering
+// `require('net')` with wasinet's CommonJS module (Module._load). wasinet's own files keep the
+// real node:net (its node backends sit on it). WASINET_RECORD=FILE records the default stack,
+// WASINET_REPLAY=FILE replays the application on it (setup.ts). Not covered: Node's own modules
+// (http, tls …) use Node's internal net, and process.getBuiltinModule('net') is node:net (see
+// docs/replay.md for feeding an http.Server from a wasinet server).
+import Module = require('node:module');
+import path = require('node:path');
+import url = require('node:url');
+import type * as Setup from './setup.js';
+
+const own = path.join(__dirname, '..') + path.sep;
+(require('./setup.js') as typeof Setup).setup();
+const wasinet: unknown = require('../index.cjs');
+
+const M = Module as unknown as { _load(request: string, parent: { filename?: string } | null, isMain: boolean): unknown };
+const load = M._load;
+M._load = function (request, parent, isMain) {
+  if ((request === 'net' || request === 'node:net') && !(parent?.filename ?? '').startsWith(own)) return wasinet;
+  return load.call(this, request, parent, isMain);
+};
+
+Module.register(url.pathToFileURL(path.join(__dirname, 'hooks.js')).href, {
+  data: { own: url.pathToFileURL(own).href, facade: url.pathToFileURL(path.join(__dirname, 'net.js')).href },
+});

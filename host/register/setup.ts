@@ -1,0 +1,54 @@
+// What `wasinet/register` sets up in the process it is loaded into (register.cts loads it):
+// the default stack — the one behind every `net` import the hook redirects — recording to
+// WASINET_RECORD or replaying WASINET_REPLAY (an application replay: the process runs offline on
+// the recording; a divergence is reported on stderr — and as a timeline in WASINET_REPLAY_HTML —
+// and ends the process with status 1).
+import { Stack, setDefaultStack, flushAtExit } from '../net/stack.js';
+import { createNodeBackend } from '../backend/load.js';
+import { coreBytes } from '../core/wasm.js';
+import { startRecording } from '../trace/record.js';
+import { writeFileSync } from 'node:fs';
+import { AppReplayer, ReplayBackend, formatAppDivergence } from '../trace/app-replay.js';
+import { timelineHtml } from '../trace/timeline.js';
+
+export function setup(env: NodeJS.ProcessEnv = process.env): void {
+  const record = env.WASINET_RECORD;
+  const replay = env.WASINET_REPLAY;
+  if (record && replay) throw new Error('wasinet/register: WASINET_RECORD and WASINET_REPLAY together');
+  if (record) {
+    const backend = createNodeBackend();
+    // WASINET_RECORD_OPTIONS: the rest of createStack's record options, as JSON (compression, maxBytes, maxMs, keep …).
+    const more = env.WASINET_RECORD_OPTIONS ? JSON.parse(env.WASINET_RECORD_OPTIONS) as object : {};
+    const rec = startRecording({ ...more, path: record }, coreBytes('release.wasm'), backend);
+    setDefaultStack(new Stack(backend, { inputTap: rec.inputTap, tap: rec.tap }));
+    // Ahead of the writer's own exit hook: the last records and the end mark reach the file too.
+    // The stacks' batched writes leave first (stack.ts does that at exit too, later): they are inputs.
+    process.prependListener('exit', () => {
+      flushAtExit();
+      void rec.recorder.close().catch(() => {});
+    });
+  } else if (replay) {
+    const wait = Number(env.WASINET_REPLAY_WAIT) || undefined;
+    const replayer = new AppReplayer({
+      path: replay, wait,
+      onDivergence: (d) => {
+        // The application stops here: what it would do next is not in the recording.
+        const text = formatAppDivergence(d);
+        process.stderr.write(text + '\n');
+        // WASINET_REPLAY_HTML=out.html: the timeline of the recording, the divergence marked.
+        const html = env.WASINET_REPLAY_HTML;
+        if (html) writeFileSync(html, timelineHtml(replay, { seq: d.seq, title: `application replay diverged at input ${d.seq + 1}`, detail: text }));
+        process.exit(1);
+      },
+    });
+    setDefaultStack(new Stack(new ReplayBackend(replayer), { inputTap: replayer }));
+    process.on('exit', () => {
+      const at = replayer.position;
+      if (process.exitCode !== 1) {
+        process.stderr.write(replayer.finished
+          ? `wasinet replay: the application followed the recording (${at} inputs)\n`
+          : `wasinet replay: the process ended at input ${at} of ${replayer.total}\n`);
+      }
+    });
+  }
+}

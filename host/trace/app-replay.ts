@@ -1,0 +1,395 @@
+// Replaying an application: createStack({ replay: FILE }) runs the same application code offline
+// against a recording (trace format 2).
+//
+// A recording is one ordered list of the core's inputs. Those of the transport (on*: connections,
+// data, EOF, errors, write confirmations, timers, resolved names) are played by the replayer;
+// those of the application (api*: connect, write, end, destroy, setTimeout …) are made by the
+// application again, and the replayer checks each, as it is made, against the next one recorded.
+// Every input gets its recorded `now`, so the core and the application see the recorded clock.
+//
+// When is a transport input played? Where the recording says it happened:
+// - nested in the handling of an output record (a write the kernel took at once, a connect that
+//   failed at once): right after the stack handled that record at the same depth (the core's
+//   `dispatched` hook), before the next one;
+// - from the event loop (depth 0): once the application has made every call recorded before it,
+//   on a later turn (setImmediate, so its promises and nextTicks run first, as they did) — or
+//   in the same turn when the recording says so; `speed` paces these at the recorded gaps;
+// - a resolved name: through the stack's own lookup path (the replay backend answers lookups
+//   from the recording), so the socket emits 'lookup' as it did.
+// When the next recorded input is the application's and it does not come within `wait` ms of
+// wall time, or a call differs, the replay stops there with a Divergence: which socket, which
+// call, recorded against actual, and the application's stack where it made the call. After a
+// divergence nothing more is played; the application's calls go to the core unchecked.
+import { readTrace, type InputRecord } from './reader.js';
+import { inputById, inputHandle } from '../core/inputs.js';
+import { describeInput, Lanes, resolvedAddresses } from './describe.js';
+import { dnsException } from '../core/errno.js';
+import { appStack, formatAppDivergence, ReplayDivergenceError, type AppDivergence } from './divergence.js';
+export { formatAppDivergence, ReplayDivergenceError, type AppDivergence } from './divergence.js';
+export { ReplayBackend } from './replay-backend.js';
+import { ERRNO } from '../core/abi.js';
+import type { Core, InputTap } from '../core/core.js';
+import type { LookupCallback, LookupOptions } from '../backend/backend.js';
+
+export interface ReplayOptions {
+  path: string;
+  /** Wall-clock ms to wait for a recorded application call before calling it missing (default 2000). */
+  wait?: number;
+  /** Pace of the transport's inputs from the event loop: Infinity (default) as fast as the app goes, 1 the recorded gaps. */
+  speed?: number;
+  /** Called once, at the first divergence (default: the report goes to stderr). */
+  onDivergence?: (d: AppDivergence) => void;
+  /** Also throw the divergence into the application's call that made it (to stop there under a debugger). */
+  throw?: boolean;
+}
+
+export interface ReplayOutcome {
+  ok: boolean;
+  /** Recorded inputs replayed (matched or played). */
+  inputs: number;
+  total: number;
+  divergence: AppDivergence | null;
+}
+
+/** The replay's handle on a stack: `done` settles when the recording is used up or diverges. */
+export interface Replaying {
+  readonly path: string;
+  readonly done: Promise<ReplayOutcome>;
+  /** Recorded inputs replayed so far. */
+  readonly position: number;
+}
+
+const sameArgs = (r: InputRecord, args: ArrayLike<number>): boolean => {
+  for (let i = 0; i < r.args.length; i++) if (!Object.is(r.args[i], args[i]) && r.args[i] !== args[i]) return false;
+  return true;
+};
+const samePayload = (a: Uint8Array | null, b: Uint8Array | null): boolean =>
+  (a?.length ?? 0) === (b?.length ?? 0) && (a === null || b === null || Buffer.compare(a, b) === 0);
+/** The call's payload as recorded: a write the core took only part of keeps the part taken (recorder.ts). */
+const recordedPart = (r: InputRecord, payload: Uint8Array | null): Uint8Array | null => {
+  if (r.name !== 'apiWrite' || payload === null) return payload;
+  const kept = r.payload?.length ?? 0;
+  if (kept >= payload.length || kept !== Math.max(0, r.result)) return payload;
+  return kept > 0 ? payload.subarray(0, kept) : null;
+};
+
+export class AppReplayer implements InputTap, Replaying {
+  readonly path: string;
+  readonly done: Promise<ReplayOutcome>;
+  readonly #records: InputRecord[];
+  readonly #lookupErrors: { hostname?: string; code?: string }[] = [];
+  readonly #opts: ReplayOptions;
+  readonly #lanes = new Lanes();
+  #settle!: (o: ReplayOutcome) => void;
+  #next = 0;
+  #core: Core | null = null;
+  #stopped = false;
+  /** The input being checked or played right now (its recorded answer is compared in output()). */
+  #current: InputRecord | null = null;
+  #playing = false;
+  /** A recorded call the application did not make (reported at its next call). */
+  #missing: InputRecord | null = null;
+  /** The input being checked came from the event loop (not nested in another's records). */
+  #atTop = false;
+  /**
+   * An application call from the event loop that came earlier than recorded (its own timer fired
+   * before the transport events recorded ahead of it were played): it is taken where it comes,
+   * the cursor follows what it causes (`#detour`, from the position to go back to), and the
+   * records so taken are passed over later (`#consumed`). Meanwhile the core's answers are not
+   * compared: the order differs; they are again once the cursor is past them.
+   */
+  #consumed = new Set<number>();
+  #detour: { from: number; back: number } | null = null;
+  #scheduled = false;
+  #waitTimer: NodeJS.Timeout | null = null;
+  #lastT = 0;
+  /** Lookups waiting for their onResolved to come up. */
+  #lookups: { cb: LookupCallback; all: boolean; host: unknown }[] = [];
+
+  constructor(opts: ReplayOptions) {
+    this.#opts = opts;
+    this.path = opts.path;
+    const { records } = readTrace(opts.path);
+    this.#records = [];
+    for (const r of records) {
+      if (r.kind === 'input') this.#records.push(r);
+      else if (r.type === 'lookup-error') this.#lookupErrors.push(r.data as { hostname?: string; code?: string });
+    }
+    this.done = new Promise((resolve) => { this.#settle = resolve; });
+    this.#lastT = this.#records[0]?.t ?? 0;
+  }
+
+  get position(): number { return this.#next; }
+
+  /** The next recorded input not yet taken (passing over those taken early). */
+  #head(): InputRecord | undefined {
+    while (this.#consumed.has(this.#next) && this.#detour === null) this.#consumed.delete(this.#next++);
+    return this.#records[this.#next];
+  }
+
+  /** The records an early call caused are taken: the cursor goes back to where it was. */
+  #endDetour(): void {
+    const d = this.#detour;
+    if (d === null) return;
+    const r = this.#records[this.#next];
+    // Still the early call's: what it caused (nested), the calls of its turn, its writes' flush.
+    if (r !== undefined && (r.depth > 0 || (inputById(r.id)!.api && (r.sameTurn || r.name === 'apiFlush')))) return;
+    for (let i = d.from; i < this.#next; i++) this.#consumed.add(i);
+    this.#next = d.back;
+    this.#detour = null;
+  }
+
+  /**
+   * `call` came from the event loop while the recording has transport events before it: if it
+   * is the first application call recorded after them, take it now (see #detour).
+   */
+  #early(id: number, args: ArrayLike<number>, payload: Uint8Array | null): InputRecord | null {
+    if (this.#missing !== null || this.#detour !== null) return null;
+    const rs = this.#records;
+    const head = rs[this.#next];
+    if (head.depth > 0 || inputById(head.id)!.api) return null;
+    for (let k = this.#next + 1; k < rs.length && k < this.#next + 512; k++) {
+      const x = rs[k];
+      // Passed over: the transport's events and what they cause — nested inputs, calls made in
+      // their turn (a stream reading on), the stack's flushes. The first call of a turn of its own
+      // must be this one.
+      if (this.#consumed.has(k) || x.depth > 0 || !inputById(x.id)!.api || x.sameTurn || x.name === 'apiFlush') continue;
+      if (x.id !== id || !sameArgs(x, args) || !samePayload(x.payload, recordedPart(x, payload))) return null;
+      this.#detour = { from: k, back: this.#next };
+      this.#next = k;
+      return x;
+    }
+    return null;
+  }
+
+  get total(): number { return this.#records.length; }
+  /** The recording was used up with every call matched. */
+  get finished(): boolean { return this.#stopped && this.#divergence === null; }
+
+  /** The recorded clock: the time of the input last replayed. */
+  now(): number { return this.#lastT; }
+
+  attach(core: Core): void {
+    this.#core = core;
+    this.#pump();
+  }
+
+  // ------------------------------------------------------------ the tap
+
+  input(id: number, now: number, args: ArrayLike<number>, payload: Uint8Array | null, depth: number): number {
+    this.#atTop = depth === 0;
+    if (this.#stopped) return now;
+    if (this.#playing) {
+      // A transport input the replayer plays itself: the record at the cursor.
+      this.#playing = false;
+      return this.#take(this.#records[this.#next]);
+    }
+    if (depth === 0) this.#endDetour();
+    let r = this.#head();
+    if (r === undefined) return this.#lastT;
+    const same = (x: InputRecord): boolean => x.id === id && sameArgs(x, args) && samePayload(x.payload, recordedPart(x, payload));
+    if (!same(r)) {
+      const early = depth === 0 ? this.#early(id, args, payload) : null;
+      if (early === null) {
+        // After a skipped call, the first call that does not follow the recording is reported
+        // against the skipped one: that is where the application first departed from it.
+        const m = this.#missing ?? r;
+        const late = this.#missing !== null && same(m);
+        this.#diverge(m, late ? 'late call' : 'different call', this.#actual(id, args, payload), appStack());
+        if (this.#opts.throw) throw new ReplayDivergenceError(this.#divergence!);
+        return now;
+      }
+      r = early;
+    }
+    return this.#take(r);
+  }
+
+  /** Record `r` (at the cursor) is the input being made now. */
+  #take(r: InputRecord): number {
+    this.#current = r;
+    this.#next++;
+    this.#lastT = Math.max(this.#lastT, r.t);
+    this.#lanes.add(r.seq, r);
+    this.#armWait(); // whatever comes next, silence is reported
+    return r.t;
+  }
+
+  #actual(id: number, args: ArrayLike<number>, payload: Uint8Array | null): string {
+    const info = inputById(id)!;
+    return describeInput({ name: info.name, args: Array.from(args).slice(0, info.argc), payload: payload && Buffer.from(payload) });
+  }
+
+  output(result: number, outHash: number, digest: number): void {
+    const r = this.#current;
+    this.#current = null;
+    if (r === null || this.#stopped) return;
+    // Once the application skipped a call, the core's state differs from the recording's: only
+    // the application's calls are checked from then on. Nor while a call taken early is ahead.
+    const loose = this.#missing !== null || this.#detour !== null || this.#consumed.size > 0;
+    if (!loose && (r.result !== result || (r.outHash >>> 0) !== (outHash >>> 0) || (r.digest >>> 0) !== (digest >>> 0))) {
+      this.#diverge(r, 'core answered differently',
+        `result ${result}, outputs #${(outHash >>> 0).toString(16)}, state #${(digest >>> 0).toString(16)} (recorded: result ${r.result}, outputs #${(r.outHash >>> 0).toString(16)}, state #${(r.digest >>> 0).toString(16)})`, null);
+      return;
+    }
+    if (this.#atTop) this.#pump();
+  }
+
+  dispatched(depth: number, index: number): void {
+    // Transport inputs recorded inside the handling of this very record.
+    while (!this.#stopped) {
+      const r = this.#head();
+      if (r === undefined || r.depth !== depth || r.index !== index || inputById(r.id)!.api || r.name === 'onResolved') break;
+      this.#play(r);
+    }
+    // A call recorded in the handling of this record that the application did not make.
+    const r = this.#head();
+    if (!this.#stopped && r !== undefined && r.depth === depth && r.index === index && inputById(r.id)!.api) this.#skip();
+    if (depth === 1) this.#pump();
+  }
+
+  /**
+   * The application did not make the next recorded call (and what it caused): go on with the
+   * transport without it, and report it at the application's next call — or as missing, when
+   * the recording needs the application again and it stays idle.
+   */
+  #skip(): void {
+    const rs = this.#records;
+    const first = this.#head()!;
+    this.#missing ??= first;
+    let k = this.#next + 1;
+    // What the call caused: the inputs nested in it, and those of the same handling after it.
+    while (k < rs.length && (rs[k].depth > first.depth || (first.depth > 0 && rs[k].depth === first.depth && rs[k].index === first.index))) k++;
+    // The stack's end-of-turn flush of the writes it would have made, and what that caused.
+    while (k < rs.length && rs[k].name === 'apiFlush' && rs[k].depth === 0) {
+      k++;
+      while (k < rs.length && rs[k].depth > 0) k++;
+    }
+    this.#next = k;
+    if (this.#head() === undefined && this.#detour === null) this.#finish();
+  }
+
+  reset(): void {
+    // A fresh core after a trap: the recording trapped at the same input, so the replay goes on.
+  }
+
+  // ------------------------------------------------------------ playing the transport
+
+  #play(r: InputRecord): void {
+    this.#playing = true;
+    try {
+      this.#core!.replayInput(r.name, r.t, r.args, r.payload);
+    } finally {
+      this.#playing = false;
+    }
+    this.#armWait();
+  }
+
+  /** Looks at the next recorded input: play it, hand it to a waiting lookup, or wait for the app. */
+  #pump(): void {
+    if (this.#stopped || this.#core === null || this.#scheduled) return;
+    this.#endDetour();
+    const r = this.#head();
+    if (r === undefined) { if (this.#detour === null) this.#finish(); return; }
+    if (r.name === 'onResolved' && this.#lookups.length > 0) { this.#schedule(() => this.#answerLookup(r)); return; }
+    if (r.name === 'apiFlush' && r.depth === 0 && this.#missing !== null) {
+      // The stack flushes a turn's writes in a microtask: not made by the next turn, it belonged
+      // to a write the application skipped.
+      this.#schedule(() => { if (this.#head() === r) this.#skip(); });
+      return;
+    }
+    if (inputById(r.id)!.api || r.depth > 0 || r.name === 'onResolved') { this.#armWait(); return; }
+    const speed = this.#opts.speed ?? Infinity;
+    const delay = speed === Infinity ? -1 : Math.max(0, (r.t - this.#lastT) / speed);
+    this.#schedule(() => {
+      // In one turn, as recorded: the inputs from the event loop with no microtask between.
+      let first = true;
+      while (!this.#stopped) {
+        this.#endDetour();
+        const x = this.#head();
+        if (x === undefined || x.depth > 0 || inputById(x.id)!.api || x.name === 'onResolved' || (!first && !x.sameTurn)) break;
+        first = false;
+        this.#play(x);
+      }
+    }, delay);
+  }
+
+  #schedule(fn: () => void, delay = -1): void {
+    this.#scheduled = true;
+    const run = (): void => {
+      this.#scheduled = false;
+      if (this.#stopped) return;
+      try {
+        fn();
+      } finally {
+        this.#pump();
+      }
+    };
+    if (delay < 0) setImmediate(run);
+    else setTimeout(run, delay);
+  }
+
+  /** The replay backend's lookup: answered when the recording's onResolved (or failure) comes up. */
+  lookup(host: unknown, options: LookupOptions, cb: LookupCallback): void {
+    const r = this.#head();
+    const failed = this.#lookupErrors.find((e) => e.hostname === host);
+    if (failed && (r === undefined || r.name !== 'onResolved')) {
+      this.#lookupErrors.splice(this.#lookupErrors.indexOf(failed), 1);
+      setImmediate(() => cb(dnsException(ERRNO[failed.code ?? 'ENOTFOUND'] ?? ERRNO.ENOTFOUND, 'getaddrinfo', String(host)), undefined));
+      return;
+    }
+    this.#lookups.push({ cb, all: options.all === true, host });
+    this.#pump();
+  }
+
+  #answerLookup(r: InputRecord): void {
+    const { cb, all } = this.#lookups.shift()!;
+    const addresses = resolvedAddresses(r.payload);
+    // The socket hands these to onResolved, which the tap checks against the recording.
+    if (all) cb(null, addresses);
+    else cb(null, addresses[0]?.address, addresses[0]?.family);
+  }
+
+  // ------------------------------------------------------------ waiting, ending, diverging
+
+  #armWait(): void {
+    if (this.#stopped) return;
+    const at = this.#next;
+    if (this.#waitTimer) clearTimeout(this.#waitTimer);
+    this.#waitTimer = setTimeout(() => {
+      this.#waitTimer = null;
+      if (this.#stopped || this.#next !== at || this.#scheduled) return;
+      const r = this.#head();
+      if (r === undefined) { this.#finish(); return; }
+      // Recorded, not made: go on without it (reported at the app's next call that differs, or at the end).
+      if (inputById(r.id)!.api || r.depth > 0) { this.#skip(); this.#pump(); return; }
+      this.#diverge(this.#missing ?? r, 'missing call', `no such call within ${this.#opts.wait ?? 2000} ms`, null);
+    }, this.#opts.wait ?? 2000);
+  }
+
+  #divergence: AppDivergence | null = null;
+
+  #diverge(r: InputRecord, reason: AppDivergence['reason'], actual: string, stack: string | null): void {
+    if (this.#stopped) return;
+    const lane = this.#lanes.of(inputHandle(r.name, r.args, r.result));
+    const d: AppDivergence = {
+      seq: r.seq, t: r.t, socket: lane && r.name !== 'onConnection' && r.name !== 'apiSocket' ? lane.label : null,
+      recorded: describeInput(r), actual, stack, reason, skipped: this.#missing === r && reason !== 'missing call',
+    };
+    this.#divergence = d;
+    this.#end(false);
+    if (this.#opts.onDivergence) this.#opts.onDivergence(d);
+    else process.stderr.write(formatAppDivergence(d) + '\n');
+  }
+
+  #finish(): void {
+    if (this.#missing !== null) this.#diverge(this.#missing, 'missing call', 'no such call', null);
+    else if (!this.#stopped) this.#end(true);
+  }
+
+  #end(ok: boolean): void {
+    this.#stopped = true;
+    if (this.#waitTimer) clearTimeout(this.#waitTimer);
+    this.#waitTimer = null;
+    this.#settle({ ok, inputs: this.#next, total: this.#records.length, divergence: this.#divergence });
+  }
+}

@@ -1,0 +1,40 @@
+// Starting a recording for a stack: format 2 (the default) or format 1, and the one fact of the
+// transport that no core input carries — a failed name resolution — noted in the trace.
+import type { InputTap, Tap } from '../core/core.js';
+import type { Backend, LookupCallback } from '../backend/backend.js';
+import { TraceRecorder } from '../core/trace.js';
+import { TraceRecorder2, type RecordOptions } from './recorder.js';
+
+export type { RecordOptions } from './recorder.js';
+
+/** A recording in progress: `close()` resolves once every byte is on disk. */
+export interface Recording {
+  readonly path: string;
+  /** Inputs recorded so far. */
+  readonly inputs: number;
+  close(): Promise<void>;
+}
+
+export function startRecording(option: string | RecordOptions, coreBytes: Uint8Array, backend: Backend):
+  { recorder: Recording; tap?: Tap; inputTap?: InputTap } {
+  const opts: RecordOptions = typeof option === 'string' ? { path: option } : option;
+  if (typeof opts.path !== 'string' || opts.path === '') throw new TypeError('record: a trace file name is needed');
+  if (opts.version === 1) {
+    const v1 = new TraceRecorder(opts.path, coreBytes);
+    const recorder: Recording = {
+      path: opts.path,
+      get inputs() { return v1.lines - 1; },
+      close: async () => v1.close(),
+    };
+    return { recorder, tap: v1 };
+  }
+  const rec = new TraceRecorder2(opts, coreBytes);
+  const lookup = backend.lookup.bind(backend);
+  backend.lookup = (host: unknown, options, callback: LookupCallback) => {
+    lookup(host, options, (err, address, family) => {
+      if (err) rec.lookupError(err as NodeJS.ErrnoException & { hostname?: string });
+      callback(err, address, family);
+    });
+  };
+  return { recorder: rec, inputTap: rec };
+}

@@ -1,0 +1,322 @@
+// The trace recorder (format 2, see format.ts): an InputTap on a stack's core that encodes each
+// input into a chunk of memory as it happens — its payload copied once, straight from the
+// caller's buffer or scratch — and hands full chunks to the TraceWriter, which writes them off
+// the event loop. Outputs are not kept: the core folds them into a digest as it emits them.
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { InputTap } from '../core/core.js';
+import { INPUTS } from '../core/inputs.js';
+import { ABI_VERSION } from '../core/abi.js';
+import { coreDigest } from '../core/trace.js';
+import { TraceWriter, compressionOf } from './writer.js';
+import type { TraceRecord } from './reader.js';
+import {
+  COMPRESSION_NAMES, FLAG_NESTED, FLAG_SAME_TURN, INT_LIMIT, META_CORE_NEW, META_END, META_LOOKUP_ERROR,
+  META_NAMES, META_SEGMENT_END, META_TRAP, META_TRUNCATED, TAG_FLAGS, TAG_NOW_SAME, TRACE_VERSION_2, type TraceHeader,
+} from './format.js';
+
+export interface RecordOptions {
+  /** The trace file (later segments of a rotated recording are FILE.1, FILE.2 …). */
+  path: string;
+  /** 'none' (default), 'deflate' ('gzip' is taken for it) or 'brotli': each block compressed off the event loop. */
+  compression?: 'none' | 'deflate' | 'gzip' | 'brotli';
+  /** Start a new segment once this one holds this many bytes (before compression). */
+  maxBytes?: number;
+  /** Start a new segment once this one spans this many ms of the stack's clock. */
+  maxMs?: number;
+  /** Keep only the newest `keep` segments (older ones are removed as new ones start). */
+  keep?: number;
+  /** Bytes the disk may fall behind before recording stops (the trace then says so). Default 256 MiB. */
+  maxPending?: number;
+  /** 1 writes the old JSON-lines format (host/core/trace.ts), for tools that read it. Default 2. */
+  version?: 1 | 2;
+}
+
+const CHUNK = 1 << 20;
+const ID_WRITE = INPUTS.find((x) => x.name === 'apiWrite')!.id;
+const ARGC = new Uint8Array(64);
+const HAS_PAYLOAD = new Uint8Array(64);
+for (const x of INPUTS) { ARGC[x.id] = x.argc; HAS_PAYLOAD[x.id] = x.payload ? 1 : 0; }
+
+export function segmentPath(first: string, n: number): string {
+  return n === 0 ? first : `${first}.${n}`;
+}
+
+export class TraceRecorder2 implements InputTap {
+  readonly path: string;
+  readonly #writer: TraceWriter;
+  readonly #opts: RecordOptions;
+  readonly #core: string;
+  readonly #recording = randomUUID();
+  #buf: Buffer;
+  #pos = 0;
+  #free: Buffer[] = [];
+  #off = false;
+  #open = false; // an input was written and its output not yet
+  #lastNow = NaN;
+  #turnOpen = false;
+  #closeTurn = (): void => { this.#turnOpen = false; };
+  #segment = 0;
+  #segBytes = 0;
+  #segStart = NaN;
+  #inputs = 0;
+  #payloadBytes = 0;
+  #encoded = 0;
+  #closing: Promise<void> | null = null;
+  #behind = false;
+  /** The apiWrite being recorded: where its payload starts in the chunk, how long, and the chunk's number. */
+  #writeAt = -1;
+  #writeLen = 0;
+  #writeChunk = 0;
+
+  /** `core`: the core's bytes, or the digest of them (a rewritten trace keeps its own). */
+  constructor(options: RecordOptions, core: Uint8Array | string) {
+    this.#opts = options;
+    this.path = options.path;
+    this.#core = typeof core === 'string' ? core : coreDigest(core);
+    const compression = compressionOf(options.compression);
+    this.#buf = Buffer.allocUnsafeSlow(CHUNK);
+    this.#writer = new TraceWriter(options.path, this.#header(), compression, (b) => {
+      if (b.length === CHUNK && this.#free.length < 16) this.#free.push(b);
+    });
+  }
+
+  #header(): TraceHeader {
+    return {
+      wasinet: 'trace', version: TRACE_VERSION_2, abi: ABI_VERSION, core: this.#core, recording: this.#recording,
+      segment: this.#segment, started: new Date().toISOString(),
+      compression: COMPRESSION_NAMES[compressionOf(this.#opts.compression)],
+    };
+  }
+
+  /** Inputs recorded so far. */
+  get inputs(): number { return this.#inputs; }
+  /** Payload bytes recorded so far (what the inputs carried). */
+  get payloadBytes(): number { return this.#payloadBytes; }
+  /** Bytes of trace encoded so far (before compression). */
+  get encodedBytes(): number { return this.#encoded + this.#pos; }
+  /** Bytes on disk so far. */
+  get writtenBytes(): number { return this.#writer.written; }
+  /** The file of the segment being written. */
+  get segmentPath(): string { return segmentPath(this.path, this.#segment); }
+  /** Kept for the format-1 recorder's callers: the number of records. */
+  get lines(): number { return this.#inputs; }
+
+  // ---------------------------------------------------------------- encoding
+
+  #flushChunk(): void {
+    if (this.#pos === 0) return;
+    const full = this.#buf;
+    const len = this.#pos;
+    this.#encoded += len;
+    this.#segBytes += len;
+    this.#buf = this.#free.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
+    this.#pos = 0;
+    this.#writer.push(full, len);
+    if (this.#writer.pendingBytes > (this.#opts.maxPending ?? 256 * 1024 * 1024)) this.#behind = true;
+  }
+
+  /** The disk fell too far behind: the trace ends here, at a record's boundary, and says so. */
+  #stop(): void {
+    const max = this.#opts.maxPending ?? 256 * 1024 * 1024;
+    this.#meta(META_TRUNCATED, { reason: `the disk fell more than ${max} bytes behind` });
+    this.#flushChunk();
+    this.#off = true;
+    process.emitWarning(`wasinet: recording to ${this.path} stopped: the disk fell more than ${max} bytes behind`);
+  }
+
+  #ensure(n: number): void {
+    if (this.#pos + n > CHUNK) this.#flushChunk();
+  }
+
+  #u8(v: number): void {
+    this.#buf[this.#pos++] = v;
+  }
+
+  #varint(v: number): void {
+    const b = this.#buf;
+    let p = this.#pos;
+    while (v >= 128) {
+      b[p++] = (v % 128) | 128;
+      v = Math.floor(v / 128);
+    }
+    b[p++] = v;
+    this.#pos = p;
+  }
+
+  #num(v: number): void {
+    if (Number.isInteger(v) && v <= INT_LIMIT && v >= -INT_LIMIT && !Object.is(v, -0)) {
+      this.#varint(v >= 0 ? v * 4 : -v * 4 - 2);
+    } else {
+      this.#u8(1);
+      this.#buf.writeDoubleLE(v, this.#pos);
+      this.#pos += 8;
+    }
+  }
+
+  #bytes(src: Uint8Array): void {
+    let off = 0;
+    while (off < src.length) {
+      if (this.#pos === CHUNK) this.#flushChunk();
+      const n = Math.min(src.length - off, CHUNK - this.#pos);
+      this.#buf.set(n === src.length ? src : src.subarray(off, off + n), this.#pos);
+      this.#pos += n;
+      off += n;
+    }
+  }
+
+  #meta(kind: number, data: unknown): void {
+    const json = Buffer.from(JSON.stringify(data ?? {}));
+    this.#ensure(16);
+    this.#u8(0);
+    this.#u8(kind);
+    this.#varint(json.length);
+    this.#bytes(json);
+  }
+
+  #endOpen(): void {
+    // The input before trapped the core: no result; a TRAP record says so.
+    this.#open = false;
+    this.#ensure(24);
+    this.#num(0);
+    this.#buf.writeUInt32LE(0, this.#pos);
+    this.#buf.writeUInt32LE(0, this.#pos + 4);
+    this.#pos += 8;
+    this.#meta(META_TRAP, {});
+  }
+
+  // ---------------------------------------------------------------- the tap
+
+  input(id: number, now: number, args: ArrayLike<number>, payload: Uint8Array | null, depth: number, index: number): number {
+    if (this.#off) return now;
+    if (this.#open) this.#endOpen();
+    if (this.#behind) { this.#stop(); return now; }
+    if (depth === 0 && this.#segBytes + this.#pos > 0) this.#maybeRotate(now);
+    if (this.#segStart !== this.#segStart) this.#segStart = now;
+    this.#ensure(96);
+    let flags = depth > 0 ? FLAG_NESTED : 0;
+    if (depth === 0) {
+      if (this.#turnOpen) flags |= FLAG_SAME_TURN;
+      else { this.#turnOpen = true; queueMicrotask(this.#closeTurn); }
+    }
+    const same = now === this.#lastNow;
+    this.#u8(id | (same ? TAG_NOW_SAME : 0) | (flags !== 0 ? TAG_FLAGS : 0));
+    if (flags !== 0) {
+      this.#u8(flags);
+      if (depth > 0) { this.#varint(depth); this.#varint(index); }
+    }
+    if (!same) {
+      this.#buf.writeDoubleLE(now, this.#pos);
+      this.#pos += 8;
+      this.#lastNow = now;
+    }
+    const argc = ARGC[id];
+    for (let i = 0; i < argc; i++) this.#num(args[i]);
+    if (HAS_PAYLOAD[id] === 1) {
+      const len = payload === null ? 0 : payload.length;
+      if (id === ID_WRITE) {
+        this.#writeAt = this.#pos;
+        this.#writeLen = len;
+        this.#writeChunk = this.#encoded;
+      }
+      this.#varint(len);
+      if (len > 0) this.#bytes(payload!);
+      this.#payloadBytes += len;
+    }
+    this.#inputs++;
+    this.#open = true;
+    return now;
+  }
+
+  output(result: number, outHash: number, digest: number): void {
+    if (this.#off || !this.#open) return;
+    this.#open = false;
+    if (this.#writeAt >= 0) this.#keepTaken(result);
+    this.#ensure(24);
+    this.#num(result);
+    this.#buf.writeUInt32LE(outHash >>> 0, this.#pos);
+    this.#buf.writeUInt32LE(digest >>> 0, this.#pos + 4);
+    this.#pos += 8;
+  }
+
+  /**
+   * A write the core took only part of (its queue was full) keeps only the bytes taken: the host
+   * offers the rest again later, as another apiWrite, and a replay's core reads no further than
+   * it takes. Done while the record is still in the chunk being filled (almost always).
+   */
+  #keepTaken(result: number): void {
+    const at = this.#writeAt;
+    this.#writeAt = -1;
+    const taken = result > 0 ? Math.min(result, this.#writeLen) : 0;
+    if (taken === this.#writeLen || this.#writeChunk !== this.#encoded) return;
+    const from = this.#pos - this.#writeLen; // the bytes follow the length's varint
+    this.#pos = at;
+    this.#varint(taken);
+    this.#buf.copy(this.#buf, this.#pos, from, from + taken);
+    this.#pos += taken;
+    this.#payloadBytes -= this.#writeLen - taken;
+  }
+
+  reset(): void {
+    if (this.#off) return;
+    if (this.#open) this.#endOpen();
+    this.#meta(META_CORE_NEW, {});
+  }
+
+  /** The default name resolution failed: no core input carries that, so the trace says it here. */
+  lookupError(err: { hostname?: unknown; code?: unknown; errno?: unknown; syscall?: unknown }): void {
+    if (this.#off) return;
+    if (this.#open) this.#endOpen();
+    this.#meta(META_LOOKUP_ERROR, { hostname: err.hostname, code: err.code, errno: err.errno, syscall: err.syscall });
+  }
+
+  #maybeRotate(now: number): void {
+    const { maxBytes, maxMs } = this.#opts;
+    const bytes = maxBytes !== undefined && this.#segBytes + this.#pos >= maxBytes;
+    const time = maxMs !== undefined && now - this.#segStart >= maxMs;
+    if (!bytes && !time) return;
+    const next = this.#segment + 1;
+    this.#meta(META_SEGMENT_END, { next: path.basename(segmentPath(this.path, next)) });
+    this.#flushChunk();
+    this.#segment = next;
+    this.#segBytes = 0;
+    this.#segStart = now;
+    this.#lastNow = NaN;
+    const keep = this.#opts.keep;
+    const remove = keep !== undefined && keep > 0 && next - keep >= 0 ? segmentPath(this.path, next - keep) : null;
+    this.#writer.rotate(segmentPath(this.path, next), this.#header(), remove);
+  }
+
+  /**
+   * Writes a record read from a trace as it is (tools that edit or cut traces: rewrite.ts). Its
+   * turn and nesting are the record's own.
+   */
+  writeRecord(r: TraceRecord): void {
+    if (this.#off) return;
+    if (r.kind === 'meta') {
+      const kind = Number(Object.entries(META_NAMES).find(([, n]) => n === r.type)?.[0] ?? 0);
+      if (kind !== META_END && kind !== META_SEGMENT_END) this.#meta(kind, r.data);
+      return;
+    }
+    this.#turnOpen = r.sameTurn;
+    this.input(r.id, r.t, r.args, r.payload, r.depth, r.index);
+    this.output(r.result, r.outHash, r.digest);
+    this.#turnOpen = true;
+  }
+
+  /** Stops recording, writes what is left and closes the file; resolves once it is all on disk. */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    if (!this.#off) {
+      if (this.#open) this.#endOpen();
+      this.#meta(META_END, { inputs: this.#inputs });
+      this.#flushChunk();
+    }
+    this.#off = true;
+    this.#closing = this.#writer.close().then(() => {
+      const e = this.#writer.error;
+      if (e) throw e;
+    });
+    return this.#closing;
+  }
+}

@@ -1,0 +1,23 @@
+// The transport of a stack that replays an application (app-replay.ts): it opens nothing; the
+// replayer plays the recorded transport, and answers name lookups from the recording.
+import type { Core } from '../core/core.js';
+import type { Backend, LookupCallback, LookupOptions } from '../backend/backend.js';
+import type { AppReplayer } from './app-replay.js';
+
+/** The transport of a replaying stack: it does nothing; the replayer plays the recorded transport. */
+export class ReplayBackend implements Backend {
+  readonly kind = 'replay';
+  readonly #replayer: AppReplayer;
+  #core: Core | null = null;
+  constructor(replayer: AppReplayer) { this.#replayer = replayer; }
+  now(): number { return this.#replayer.now(); }
+  attach(core: Core): void { this.#core = core; this.#replayer.attach(core); }
+  exec(o: { data: Buffer | null; op: number }): void {
+    if (o.data && this.#core) this.#core.release(o.data); // WRITE buffers go back to the pool
+  }
+  lookup(host: unknown, options: LookupOptions, callback: LookupCallback): void { this.#replayer.lookup(host, options, callback); }
+  abandon(): void {}
+  fdOf(): number { return -1; }
+  handleObject(): object | null { return null; }
+  adoptHandle(): number { return -1; }
+}

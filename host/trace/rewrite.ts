@@ -1,0 +1,23 @@
+// Rewriting a trace record by record: to cut it, to edit it (tests change a byte or a time and
+// check that replay notices), or to change its compression.
+import { TraceReader, type TraceRecord } from './reader.js';
+import { TraceRecorder2, type RecordOptions } from './recorder.js';
+
+/**
+ * Copies the trace `src` to `dst` (options as for `record`), passing each record through `edit`:
+ * return it (changed or not), or null to leave it out.
+ */
+export async function rewriteTrace(src: string, dst: string | RecordOptions,
+  edit: (r: TraceRecord) => TraceRecord | null = (r) => r): Promise<number> {
+  const reader = new TraceReader(src);
+  const out = new TraceRecorder2(typeof dst === 'string' ? { path: dst } : dst, reader.header.core);
+  let n = 0;
+  for (const r of reader) {
+    const e = edit(r);
+    if (e === null) continue;
+    out.writeRecord(e);
+    n++;
+  }
+  await out.close();
+  return n;
+}

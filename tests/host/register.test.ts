@@ -1,0 +1,108 @@
+// `node --import wasinet/register` and `--require wasinet/register` (issue 14.3): an unmodified
+// program — an aedes broker on node:net, an mqtt.js client that imports `net` itself — runs on
+// wasinet; WASINET_RECORD records it (the trace holds the client's MQTT packets, and replays
+// identically on the core), WASINET_REPLAY runs it again offline on the recording.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readTrace, type InputRecord } from '../../host/index.js';
+import { sockPath } from './helpers.js';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const app = join(root, 'build/tests/host/apps/mqtt-app.js');
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, out: r.stdout.trim() ? JSON.parse(r.stdout.trim().split('\n').pop()!) : null };
+}
+
+const expected = { got: ['hello 0', 'hello 1', 'hello 2'] };
+
+test('without the hook the program runs on node:net', () => {
+  const r = run([app]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.out, { ...expected, nodeNet: true });
+});
+
+test('--import wasinet/register: the program and mqtt.js run on wasinet', () => {
+  const r = run(['--import', 'wasinet/register', app]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.out, { ...expected, nodeNet: false });
+});
+
+test('require, import, net and node:net all resolve to wasinet; wasinet itself keeps node:net', () => {
+  const probe = `
+    const a = require('net'), b = require('node:net');
+    import('net').then(async (c) => {
+      const d = await import('node:net');
+      const real = process.getBuiltinModule('node:net');
+      console.log(JSON.stringify({
+        same: a === b && c.default === d.default && c.Socket === a.Socket,
+        wasinet: 'createStack' in a && typeof c.createStack === 'function',
+        notNode: a.Socket !== real.Socket,
+      }));
+    });`;
+  for (const flag of ['--require', '--import']) {
+    const r = run([flag, 'wasinet/register', '-e', probe]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.out, { same: true, wasinet: true, notNode: true }, flag);
+  }
+});
+
+test('WASINET_RECORD records the program (mqtt.js packets included); the trace replays on the core and the program replays offline', () => {
+  const file = sockPath('mqtt').replace(/\.sock$/, '.trace');
+  const r = run(['--require', 'wasinet/register', app], { WASINET_RECORD: file });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.out, { ...expected, nodeNet: false });
+  assert.ok(existsSync(file));
+  const { records } = readTrace(file);
+  const inputs = records.filter((x): x is InputRecord => x.kind === 'input');
+  const last = records.at(-1);
+  assert.equal(last?.kind === 'meta' ? last.type : last?.kind, 'end', 'the recording was closed at exit');
+  // mqtt.js's CONNECT (packet type 1) with its client id, written through wasinet.
+  const connect = inputs.find((x) => x.name === 'apiWrite' && x.payload && x.payload[0] === 0x10);
+  assert.ok(connect && connect.payload!.includes(Buffer.from('register-test')), 'the CONNECT packet is in the trace');
+  assert.ok(inputs.some((x) => x.name === 'onConnection') && inputs.some((x) => x.name === 'apiListen'));
+
+  const core = spawnSync(process.execPath, [join(root, 'bin/wasinet.js'), 'replay', file], { encoding: 'utf8' });
+  assert.equal(core.status, 0, core.stdout + core.stderr);
+  assert.match(core.stdout, /replay identical/);
+
+  for (let i = 0; i < 3; i++) {
+    const again = run(['--import', 'wasinet/register', app], { WASINET_REPLAY: file });
+    assert.equal(again.status, 0, again.stderr);
+    assert.deepEqual(again.out, { ...expected, nodeNet: false });
+    assert.match(again.stderr, new RegExp(`followed the recording \\(${inputs.length} inputs\\)`));
+  }
+
+  // The program changed (another client id): the replay stops at the CONNECT packet, exit 1,
+  // and WASINET_REPLAY_HTML has the timeline with the divergence.
+  const html = file.replace(/\.trace$/, '.html');
+  const changed = run(['--import', 'wasinet/register', app], { WASINET_REPLAY: file, WASINET_REPLAY_HTML: html, MQTT_CLIENT_ID: 'someone-else' });
+  assert.equal(changed.status, 1, changed.stderr);
+  assert.match(changed.stderr, new RegExp(`replay diverged at input ${connect.seq + 1} .*: different call`));
+  assert.match(readFileSync(html, 'utf8'), /application replay diverged at input/);
+});
+
+test('WASINET_RECORD: writes batched when the program calls process.exit() at once are in the trace', () => {
+  const file = sockPath('exit').replace(/\.sock$/, '.trace');
+  const program = `
+    import net from 'node:net';
+    const srv = net.createServer((s) => s.resume());
+    srv.listen(0, '127.0.0.1', () => {
+      const c = net.connect(srv.address().port, '127.0.0.1', () => { c.write('bye'); process.exit(0); });
+    });`;
+  const r = spawnSync(process.execPath, ['--import', 'wasinet/register', '--input-type=module', '-e', program],
+    { cwd: root, env: { ...process.env, WASINET_RECORD: file }, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const records = readTrace(file).records;
+  const inputs = records.filter((x): x is InputRecord => x.kind === 'input');
+  const bye = inputs.findIndex((x) => x.name === 'apiWrite' && x.payload?.toString() === 'bye');
+  assert.ok(bye >= 0, 'the last write is recorded');
+  assert.ok(inputs.slice(bye + 1).some((x) => x.name === 'apiFlush'), 'and the flush at exit that sent it');
+  const last = records.at(-1);
+  assert.equal(last?.kind === 'meta' ? last.type : last?.kind, 'end');
+});

@@ -1,0 +1,164 @@
+// Trace format 2: a real loopback session recorded (payloads once, outputs as digests) replays
+// identically; a changed time or argument is noticed at its input; compression, rotation into
+// segments, and a recorder that falls behind the disk.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join, dirname, basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createStack, replay, formatDivergence, readTrace, rewriteTrace, type StackApi, type InputRecord, type RecordOptions } from '../../host/index.js';
+import { checkTrace2 } from '../../host/trace/check.js';
+import { Op } from '../../host/core/abi.js';
+import { sockPath, sendPattern, hashUntilEnd, patternHash } from './helpers.js';
+
+type Sock = InstanceType<StackApi['Socket']>;
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const cli = join(root, 'bin/wasinet.js');
+const MiB = 1024 * 1024;
+const SIZE = 8 * MiB;
+
+/** A real loopback session: SIZE each way, a half-close, an idle timeout. */
+async function session(record: RecordOptions): Promise<{ inputs: number; exchanged: number }> {
+  const net = createStack({ record });
+  let serverGot!: Promise<{ hash: string; bytes: number }>;
+  let timeouts = 0;
+  const server = net.createServer({ allowHalfOpen: true }, (s: Sock) => {
+    serverGot = hashUntilEnd(s);
+    s.on('end', () => {
+      s.setTimeout(50, () => {
+        timeouts++;
+        s.setTimeout(0);
+        void sendPattern(s, 32, SIZE);
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const client = net.connect({ port: (server.address() as { port: number }).port, host: '127.0.0.1', allowHalfOpen: true });
+  const clientGot = hashUntilEnd(client);
+  const closed = new Promise((r) => client.on('close', r));
+  await sendPattern(client, 31, SIZE);
+  const c = await clientGot;
+  const s = await serverGot;
+  await closed;
+  await new Promise((r) => server.close(r));
+  await net.recorder!.close();
+  assert.equal(s.hash, patternHash(31, SIZE));
+  assert.equal(c.hash, patternHash(32, SIZE));
+  assert.equal(timeouts, 1);
+  // Both ends are in this process: each byte was written by one and read by the other.
+  return { inputs: net.recorder!.inputs, exchanged: 4 * SIZE };
+}
+
+let plain: { file: string; inputs: number; exchanged: number } | null = null;
+async function recorded() {
+  if (plain) return plain;
+  const file = sockPath('t2').replace(/\.sock$/, '.trace');
+  plain = { file, ...(await session({ path: file })) };
+  return plain;
+}
+
+test('format 2: a loopback session replays identically (API and CLI); the trace is the bytes exchanged plus a few bytes per input', { timeout: 60000 }, async () => {
+  const { file, inputs, exchanged } = await recorded();
+  const { header, records } = readTrace(file);
+  assert.equal(header.version, 2);
+  const ins = records.filter((r): r is InputRecord => r.kind === 'input');
+  assert.equal(ins.length, inputs);
+  assert.ok(ins.some((r) => r.name === 'onEof'), 'the half-close is in the trace');
+  assert.ok(ins.some((r) => r.name === 'onTimer'), 'the idle timeout is in the trace');
+  assert.ok(ins.some((r) => r.depth > 0), 'nested inputs are marked');
+  const last = records[records.length - 1];
+  assert.equal(last.kind === 'meta' && last.type, 'end');
+  const size = statSync(file).size;
+  const perInput = (size - exchanged) / inputs;
+  assert.ok(size <= 1.1 * exchanged + 64 * inputs, `trace ${size} B for ${exchanged} B exchanged in ${inputs} inputs`);
+  assert.ok(perInput < 40, `${perInput.toFixed(1)} bytes per input beyond the payload`);
+  const r = replay(file);
+  assert.equal(r.ok, true, r.divergence && formatDivergence(r.divergence));
+  assert.equal(r.inputs, inputs);
+  const run = spawnSync(process.execPath, [cli, 'replay', file], { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, new RegExp(`replay identical: ${inputs} inputs`));
+});
+
+test('format 2: a changed `now` or argument is reported at its input', { timeout: 60000 }, async () => {
+  const { file } = await recorded();
+  const { records } = readTrace(file);
+  // The onTimer that fired the idle timeout: 40 ms earlier, the timer is not due yet.
+  const timers: InputRecord[] = [];
+  checkTrace2(file, { onRecord: (r, outs) => { if (r.kind === 'input' && r.name === 'onTimer' && outs?.some((o) => o.op === Op.EV_TIMEOUT)) timers.push(r); } });
+  assert.equal(timers.length, 1, 'found the onTimer that fired TIMEOUT');
+  const timer = timers[0];
+  const altered = file.replace(/\.trace$/, '-now.trace');
+  await rewriteTrace(file, altered, (r) => (r.kind === 'input' && r.seq === timer.seq ? { ...r, t: r.t - 40 } : r));
+  const a = replay(altered);
+  assert.equal(a.ok, false);
+  assert.equal(a.divergence!.record, timer.seq + 1);
+  assert.equal(a.divergence!.input, 'onTimer');
+  const run = spawnSync(process.execPath, [cli, 'replay', altered], { encoding: 'utf8' });
+  assert.equal(run.status, 1, run.stdout);
+  assert.match(run.stdout, new RegExp(`replay diverged at input #${timer.seq + 1}: input onTimer at t=`));
+
+  const written = records.find((r): r is InputRecord => r.kind === 'input' && r.name === 'onWritten' && r.args[1] > 0)!;
+  const altered2 = file.replace(/\.trace$/, '-arg.trace');
+  await rewriteTrace(file, altered2, (r) => (r.kind === 'input' && r.seq === written.seq ? { ...r, args: [r.args[0], r.args[1] - 1, r.args[2]] } : r));
+  const b = replay(altered2);
+  assert.equal(b.ok, false);
+  assert.equal(b.divergence!.record, written.seq + 1);
+  assert.equal(b.divergence!.input, 'onWritten');
+});
+
+test('format 2: deflate and brotli blocks hold the same records and replay; recording with compression on replays', { timeout: 60000 }, async () => {
+  const { file } = await recorded();
+  const base = readTrace(file).records;
+  for (const compression of ['deflate', 'brotli'] as const) {
+    const out = file.replace(/\.trace$/, `-${compression}.trace`);
+    await rewriteTrace(file, { path: out, compression });
+    const again = readTrace(out);
+    assert.equal(again.header.compression, compression);
+    assert.deepEqual(again.records, base);
+    assert.equal(replay(out).ok, true);
+  }
+  // Recording with compression on: the same session, straight to a compressed file.
+  const live = file.replace(/\.trace$/, '-live.trace');
+  const { inputs } = await session({ path: live, compression: 'deflate' });
+  assert.equal(readTrace(live).header.compression, 'deflate');
+  const r = replay(live);
+  assert.equal(r.ok, true, r.divergence && formatDivergence(r.divergence));
+  assert.equal(r.inputs, inputs);
+});
+
+test('format 2: rotation by size makes segments FILE, FILE.1 …, replayed as one recording; keep removes the oldest', { timeout: 60000 }, async () => {
+  const file = sockPath('rot').replace(/\.sock$/, '.trace');
+  const { inputs } = await session({ path: file, maxBytes: 4 * MiB });
+  const segs = readdirSync(dirname(file)).filter((f) => f.startsWith(basename(file)));
+  assert.ok(segs.length >= 5, `segments: ${segs.join(' ')}`);
+  const { records } = readTrace(file);
+  assert.equal(records.filter((r) => r.kind === 'input').length, inputs);
+  const r = replay(file);
+  assert.equal(r.ok, true, r.divergence && formatDivergence(r.divergence));
+  assert.equal(r.inputs, inputs);
+
+  const kept = sockPath('keep').replace(/\.sock$/, '.trace');
+  await session({ path: kept, maxBytes: 4 * MiB, keep: 3 });
+  const left = readdirSync(dirname(kept)).filter((f) => f.startsWith(basename(kept)));
+  assert.equal(left.length, 3, `left: ${left.join(' ')}`);
+});
+
+test('format 2: a recorder the disk cannot keep up with stops and says so; what it wrote replays', { timeout: 60000 }, async () => {
+  const file = sockPath('trunc').replace(/\.sock$/, '.trace');
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.message);
+  process.on('warning', onWarning);
+  try {
+    await session({ path: file, maxPending: 1 });
+  } finally {
+    process.off('warning', onWarning);
+  }
+  const { records } = readTrace(file);
+  const last = records[records.length - 1];
+  assert.equal(last.kind === 'meta' && last.type, 'truncated');
+  assert.ok(warnings.some((w) => w.includes('recording to') && w.includes('stopped')), warnings.join('\n'));
+  const r = replay(file);
+  assert.equal(r.ok, true, r.divergence && formatDivergence(r.divergence));
+});
