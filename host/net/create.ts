@@ -16,6 +16,10 @@ export interface CreateStackOptions extends SimOptions {
   coreBuild?: string;
   /** Record every boundary crossing of this stack into this trace file (docs/replay.md). */
   record?: string;
+  /** What the stack may reach (issue 10: connect, listen, ipc rules; fd). Absent: everything. */
+  policy?: { connect?: string[]; listen?: string[]; ipc?: string[]; fd?: boolean };
+  /** Bounds of the stack (issue 10: sockets, listeners, socketBuffer, stackBuffer, sent, received, coreMemory). */
+  limits?: Record<string, number>;
 }
 
 export type StackApi = PublicNet & StackExtras;
