@@ -4,12 +4,15 @@ import { replay, formatDivergence, coreDigest } from './core/trace.js';
 import { coreBytes } from './core/wasm.js';
 
 const USAGE = `usage: wasinet replay FILE
+       wasinet run PLUGIN.wasm [options] [-- plugin args]   (wasinet run --help)
 
 Replays a trace recorded with createStack({ record: FILE }) on a fresh core, with no network,
 and checks that every command and event the core issues matches the recording.
 Exit status: 0 identical, 1 diverged, 2 usage or unreadable trace.`;
 
 export async function main(argv: string[]): Promise<number> {
+  // `wasinet run PLUGIN.wasm …` (host/cli/run.ts): runs a plugin.
+  if (argv[0] === 'run') return (await import('./cli/run.js')).run(argv.slice(1));
   const [cmd, file] = argv;
   if (cmd !== 'replay' || !file) {
     console.error(USAGE);
