@@ -81,6 +81,12 @@ test('http-hello: Connection: close is answered, then the server ends the connec
   await plugin.stop();
 });
 
+test('line-client: a port Node rejects is EINVAL in the guest, reported from a guest timer (the SDK reports it later, as Node)', { timeout: 30_000 }, async () => {
+  const { result, out } = await runLineClient('127.0.0.1:99999', 'x');
+  assert.deepEqual(result, { reason: 'exit', code: 1, message: 'exited with status 1' });
+  assert.equal(out, 'line-client: connect EINVAL 127.0.0.1:99999\n');
+});
+
 const TODO = { todo: 'needs issue 10 policy' };
 
 test('policy: a guest listening where no rule allows gets EACCES (syscall listen) and exits; nothing is bound', { ...TODO, timeout: 30_000 }, async () => {
