@@ -33,4 +33,6 @@ export { SimNetwork, type SimOptions, type SimStats } from './backend/sim.js';
 export type { Backend, LookupOptions, LookupAddress, LookupCallback } from './backend/backend.js';
 export type { Core, Output } from './core/core.js';
 export { replay, formatDivergence, type ReplayResult, type Divergence } from './core/trace.js';
+/** Untrusted Wasm guests with sockets, each in its own thread and stack (docs/guest.md). */
+export { loadPlugin, GuestLoadError, type Plugin, type PluginOptions, type PluginLimits, type PluginExit, type PluginUsage } from './plugin/load.js';
 export default net;
