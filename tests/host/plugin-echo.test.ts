@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import net from 'node:net';
 import { loadPlugin, GuestLoadError } from '../../host/plugin/load.js';
 import { sendPattern, hashUntilEnd, patternHash, sleep, until } from './helpers.js';
-import { plugins, startListening, watch } from './plugin-util.js';
+import { loadTracked, plugins, startListening, watch } from './plugin-util.js';
 
 const echo = join(plugins, 'echo.wasm');
 const MiB = 1024 * 1024;
@@ -71,7 +71,7 @@ test('echo plugin: stop() closes its connections (the node:net peer sees close) 
 
 test('echo plugin: without a port argument it prints its usage and exits 2', { timeout: 30_000 }, async () => {
   let out = '';
-  const plugin = loadPlugin(echo, { stdout: (t) => { out += t; } });
+  const plugin = loadTracked(echo, { stdout: (t) => { out += t; } });
   assert.deepEqual(await plugin.exited, { reason: 'exit', code: 2, message: 'exited with status 2' });
   assert.match(out, /usage: echo PORT/);
 });
@@ -108,6 +108,6 @@ test('loadPlugin writes the memory limit into the module: a guest memory cannot 
   const mem = inst.exports.memory as WebAssembly.Memory;
   assert.equal(mem.grow(3), 1);
   assert.throws(() => mem.grow(1), RangeError);
-  const plugin = loadPlugin(moduleBytes('wasinet_guest', 'log', [1]));
+  const plugin = loadTracked(moduleBytes('wasinet_guest', 'log', [1]));
   assert.equal((await plugin.exited).reason, 'done');
 });

@@ -7,16 +7,15 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import net from 'node:net';
 import http from 'node:http';
-import { loadPlugin } from '../../host/plugin/load.js';
 import { listenPort, freePort, shutdown, sleep } from './helpers.js';
-import { plugins, startListening } from './plugin-util.js';
+import { loadTracked, plugins, startListening } from './plugin-util.js';
 
 const lineClient = join(plugins, 'line-client.wasm');
 
 /** Runs line-client against `port` and returns its exit and output. */
 async function runLineClient(target: string, line: string, options = {}) {
   let out = '';
-  const plugin = loadPlugin(lineClient, { ...options, args: [target, line], stdout: (t) => { out += t; } });
+  const plugin = loadTracked(lineClient, { ...options, args: [target, line], stdout: (t) => { out += t; } });
   const result = await plugin.exited;
   return { result, out };
 }
@@ -28,11 +27,14 @@ test('line-client: sends its line to a node:net server and prints the first line
     s.on('data', (d: string) => { got.push(d); s.write(`you said: ${d.trim()}\nsecond line\n`); });
   });
   const port = await listenPort(server);
-  const { result, out } = await runLineClient(`127.0.0.1:${port}`, 'ping pong');
-  assert.deepEqual(result, { reason: 'exit', code: 0, message: 'exited with status 0' });
-  assert.equal(out, 'you said: ping pong\n');
-  assert.deepEqual(got, ['ping pong\n']);
-  await shutdown(server);
+  try {
+    const { result, out } = await runLineClient(`127.0.0.1:${port}`, 'ping pong');
+    assert.deepEqual(result, { reason: 'exit', code: 0, message: 'exited with status 0' });
+    assert.equal(out, 'you said: ping pong\n');
+    assert.deepEqual(got, ['ping pong\n']);
+  } finally {
+    await shutdown(server);
+  }
 });
 
 test('line-client: a refused connection reaches the guest as ECONNREFUSED (syscall connect); it exits 1', { timeout: 30_000 }, async () => {
@@ -92,8 +94,9 @@ const TODO = { todo: 'needs issue 10 policy' };
 test('policy: a guest listening where no rule allows gets EACCES (syscall listen) and exits; nothing is bound', { ...TODO, timeout: 30_000 }, async () => {
   const port = await freePort();
   let out = '';
-  const plugin = loadPlugin(join(plugins, 'echo.wasm'), { policy: { listen: [] }, args: [String(port)], stdout: (t) => { out += t; } });
+  const plugin = loadTracked(join(plugins, 'echo.wasm'), { policy: { listen: [] }, args: [String(port)], stdout: (t) => { out += t; } });
   const result = await Promise.race([plugin.exited, sleep(5000).then(() => plugin.stop())]);
+  await plugin.stop();
   assert.deepEqual(result, { reason: 'exit', code: 1, message: 'exited with status 1' });
   assert.equal(out, `echo: listen EACCES 127.0.0.1:${port}\n`);
   // Nothing was bound: a node:net server can take the port.
@@ -106,19 +109,25 @@ test('policy: a guest connecting where no rule allows gets EACCES (syscall conne
   let connections = 0;
   const server = net.createServer((s) => { connections++; s.destroy(); });
   const port = await listenPort(server);
-  const { result, out } = await runLineClient(`127.0.0.1:${port}`, 'x', { policy: { connect: ['127.0.0.1:1'] } });
-  assert.deepEqual(result, { reason: 'exit', code: 1, message: 'exited with status 1' });
-  assert.equal(out, `line-client: connect EACCES 127.0.0.1:${port}\n`);
-  await new Promise((r) => setTimeout(r, 200));
-  assert.equal(connections, 0);
-  await shutdown(server);
+  try {
+    const { result, out } = await runLineClient(`127.0.0.1:${port}`, 'x', { policy: { connect: ['127.0.0.1:1'] } });
+    assert.deepEqual(result, { reason: 'exit', code: 1, message: 'exited with status 1' });
+    assert.equal(out, `line-client: connect EACCES 127.0.0.1:${port}\n`);
+    await sleep(200);
+    assert.equal(connections, 0);
+  } finally {
+    await shutdown(server);
+  }
 });
 
 test('policy: an allowed connect goes through under a policy', { ...TODO, timeout: 30_000 }, async () => {
   const server = net.createServer((s) => { s.on('data', () => s.end('ok\n')); });
   const port = await listenPort(server);
-  const { result, out } = await runLineClient(`127.0.0.1:${port}`, 'x', { policy: { connect: [`127.0.0.1:${port}`] } });
-  assert.equal(result.code, 0);
-  assert.equal(out, 'ok\n');
-  await shutdown(server);
+  try {
+    const { result, out } = await runLineClient(`127.0.0.1:${port}`, 'x', { policy: { connect: [`127.0.0.1:${port}`] } });
+    assert.equal(result.code, 0);
+    assert.equal(out, 'ok\n');
+  } finally {
+    await shutdown(server);
+  }
 });

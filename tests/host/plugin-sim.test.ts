@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import net from 'node:net';
 import { createStack, replay, formatDivergence } from '../../host/index.js';
-import { loadPlugin } from '../../host/plugin/load.js';
 import { pattern, sendPattern, hashUntilEnd, patternHash, sockPath } from './helpers.js';
-import { plugins, startListening } from './plugin-util.js';
+import { loadTracked, plugins, startListening } from './plugin-util.js';
 
 const echo = join(plugins, 'echo.wasm');
 const lineClient = join(plugins, 'line-client.wasm');
@@ -17,10 +16,10 @@ const lineClient = join(plugins, 'line-client.wasm');
 async function simSession(seed: number): Promise<string[]> {
   const stack = createStack({ backend: 'sim', seed, latency: [1, 20], chunk: [1, 1500] });
   const log: string[] = [];
-  const echoPlugin = loadPlugin(echo, { stack, args: ['7'], stdout: (t) => log.push(`echo: ${t.trim()} @${stack.now()}`) });
+  const echoPlugin = loadTracked(echo, { stack, args: ['7'], stdout: (t) => log.push(`echo: ${t.trim()} @${stack.now()}`) });
   await stack.run();
   // Another guest on the same network: a line through the echo plugin.
-  const client = loadPlugin(lineClient, { stack, args: ['127.0.0.1:7', 'over the sim'], stdout: (t) => log.push(`line-client: ${t.trim()} @${stack.now()}`) });
+  const client = loadTracked(lineClient, { stack, args: ['127.0.0.1:7', 'over the sim'], stdout: (t) => log.push(`line-client: ${t.trim()} @${stack.now()}`) });
   // And the test's own client: 64 KiB with half-close; every chunk size and time is the seed's.
   const c = stack.connect(7, '127.0.0.1');
   c.on('data', (d: Buffer) => log.push(`data ${d.length} @${stack.now()}`));
@@ -56,7 +55,7 @@ test('sim: a guest socket\'s idle timeout runs on virtual time (no wall time pas
   const server = stack.createServer(() => {});
   server.listen(9, '127.0.0.1');
   await stack.run();
-  const client = loadPlugin(lineClient, { stack, args: ['127.0.0.1:9', 'anyone?'], stdout: (t) => { out += t; } });
+  const client = loadTracked(lineClient, { stack, args: ['127.0.0.1:9', 'anyone?'], stdout: (t) => { out += t; } });
   const r = await client.exited;
   assert.deepEqual(r, { reason: 'exit', code: 1, message: 'exited with status 1' });
   assert.equal(out, 'line-client: no reply within 10 s\n');

@@ -3,8 +3,22 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import { after } from 'node:test';
 import { loadPlugin, type Plugin, type PluginOptions } from '../../host/plugin/load.js';
 import { until } from './helpers.js';
+
+// Every plugin a test starts is stopped when its file ends, so a test that fails half-way does
+// not leave a worker thread keeping the test process alive.
+const started = new Set<Plugin>();
+after(async () => { await Promise.all([...started].map((p) => p.stop())); });
+
+/** loadPlugin, and stop the plugin at the end of the test file whatever happens. */
+export function loadTracked(...args: Parameters<typeof loadPlugin>): Plugin {
+  const plugin = loadPlugin(...args);
+  started.add(plugin);
+  void plugin.exited.then(() => started.delete(plugin));
+  return plugin;
+}
 
 export const root = fileURLToPath(new URL('../../..', import.meta.url));
 export const plugins = join(root, 'build/plugins');
@@ -21,7 +35,7 @@ export interface Started {
 /** Loads `file` with `args`, waits until it logs "listening … :PORT", returns the port. */
 export async function startListening(file: string, args: string[], options: PluginOptions = {}): Promise<Started> {
   let text = '';
-  const plugin = loadPlugin(file, { ...options, args, stdout: (t) => { text += t; } });
+  const plugin = loadTracked(file, { ...options, args, stdout: (t) => { text += t; } });
   let ended = false;
   void plugin.exited.then(() => { ended = true; });
   await until(() => /listening.*:(\d+)/.test(text) || ended, 10_000, 'the plugin to listen');
