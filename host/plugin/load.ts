@@ -83,9 +83,9 @@ export const GUEST_IMPORTS = new Map<string, Set<string>>([
 export function loadPlugin(wasm: Uint8Array | ArrayBuffer | string, options: PluginOptions = {}): Plugin {
   const bytes = typeof wasm === 'string' ? new Uint8Array(readFileSync(wasm)) : new Uint8Array(wasm as ArrayBuffer);
   const { cpuMs = DEFAULT_CPU_MS, memory = DEFAULT_MEMORY, ...stackLimits } = options.limits ?? {};
-  const module = compileGuest(bytes, memory, GUEST_IMPORTS);
+  const { module, maxBytes } = compileGuest(bytes, memory, GUEST_IMPORTS);
   const name = options.name ?? (typeof wasm === 'string' ? basename(wasm) : 'plugin');
-  const config = { args: [name, ...(options.args ?? [])], env: options.env ?? {}, maxBytes: memory, seed: options.seed ?? 1 };
+  const config = { args: [name, ...(options.args ?? [])], env: options.env ?? {}, maxBytes, seed: options.seed ?? 1 };
   const out = writer(options.stdout ?? process.stdout);
   const err = writer(options.stderr ?? process.stderr);
   const output = (fd: number, bytes: Uint8Array) => (fd === 2 ? err : out)(bytes);

@@ -19,9 +19,10 @@ export const PAGE = 65536;
 
 /**
  * Compiles `bytes` as a guest whose memory may grow to `maxBytes` at most; checks its imports
- * against `allowed` (module name -> function names).
+ * against `allowed` (module name -> function names). Returns the module and the memory maximum
+ * in force (the lower of the module's own and `maxBytes`).
  */
-export function compileGuest(bytes: Uint8Array, maxBytes: number, allowed: Map<string, Set<string>>): WebAssembly.Module {
+export function compileGuest(bytes: Uint8Array, maxBytes: number, allowed: Map<string, Set<string>>): { module: WebAssembly.Module; maxBytes: number } {
   let probe: WebAssembly.Module;
   try {
     probe = new WebAssembly.Module(bytes);
@@ -35,7 +36,8 @@ export function compileGuest(bytes: Uint8Array, maxBytes: number, allowed: Map<s
   if (!WebAssembly.Module.exports(probe).some((e) => e.name === 'memory' && e.kind === 'memory')) {
     throw new GuestLoadError('exports no memory named "memory"');
   }
-  return new WebAssembly.Module(capMemory(bytes, Math.max(1, Math.floor(maxBytes / PAGE))));
+  const capped = capMemory(bytes, Math.max(1, Math.floor(maxBytes / PAGE)));
+  return { module: new WebAssembly.Module(capped.bytes), maxBytes: capped.maxPages * PAGE };
 }
 
 /** Reads an unsigned LEB128 at `at`: [value, next offset]. */
@@ -61,8 +63,8 @@ function encode(v: number): number[] {
   return out;
 }
 
-/** `bytes` with every memory's maximum lowered to `maxPages` (a module already validated). */
-export function capMemory(bytes: Uint8Array, maxPages: number): Uint8Array {
+/** `bytes` with every memory's maximum lowered to `maxPages` (a module already validated), and the maximum in force. */
+export function capMemory(bytes: Uint8Array, maxPages: number): { bytes: Uint8Array; maxPages: number } {
   let at = 8;
   while (at < bytes.length) {
     const id = bytes[at];
@@ -71,6 +73,7 @@ export function capMemory(bytes: Uint8Array, maxPages: number): Uint8Array {
     if (id === 5) {
       let [count, p] = leb(bytes, body);
       const section: number[] = encode(count);
+      let inForce = maxPages;
       for (let i = 0; i < count; i++) {
         const flags = bytes[p++];
         if (flags & ~1) throw new GuestLoadError('uses shared or 64-bit memory, which guests may not');
@@ -78,16 +81,17 @@ export function capMemory(bytes: Uint8Array, maxPages: number): Uint8Array {
         [min, p] = leb(bytes, p);
         if (flags & 1) [max, p] = leb(bytes, p);
         if (min > maxPages) throw new GuestLoadError(`needs ${min * PAGE} bytes of memory at start, over its limit of ${maxPages * PAGE}`);
-        section.push(1, ...encode(min), ...encode(Math.min(max, maxPages)));
+        inForce = Math.min(max, maxPages);
+        section.push(1, ...encode(min), ...encode(inForce));
       }
       const out = new Uint8Array(bytes.length - (end - at) + 1 + encode(section.length).length + section.length);
       out.set(bytes.subarray(0, at));
       const head = [5, ...encode(section.length), ...section];
       out.set(head, at);
       out.set(bytes.subarray(end), at + head.length);
-      return out;
+      return { bytes: out, maxPages: inForce };
     }
     at = end;
   }
-  return bytes;
+  return { bytes, maxPages };
 }

@@ -104,7 +104,9 @@ test('loadPlugin writes the memory limit into the module: a guest memory cannot 
   // that it loaded, and that the limit is in the module itself.
   const { capMemory } = await import('../../host/plugin/module.js');
   const capped = capMemory(moduleBytes('wasinet_guest', 'log', [1, 1000]), 4);
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(capped), { wasinet_guest: { log: () => {} } });
+  assert.equal(capped.maxPages, 4);
+  assert.equal(capMemory(moduleBytes('wasinet_guest', 'log', [1, 2]), 4).maxPages, 2, 'a lower maximum of the module stays');
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(capped.bytes), { wasinet_guest: { log: () => {} } });
   const mem = inst.exports.memory as WebAssembly.Memory;
   assert.equal(mem.grow(3), 1);
   assert.throws(() => mem.grow(1), RangeError);
