@@ -1,7 +1,8 @@
 // A guest that misbehaves on purpose, for the containment tests: `misbehave PORT MODE` listens
 // on 127.0.0.1:PORT, echoes like the echo example, and on the first data of a connection does
 // what MODE says: loop (forever), trap, memory (allocate until its maximum), badptr (write from
-// a pointer outside its memory), badhandle (write to a handle it does not hold), exit (exit 3).
+// a pointer outside its memory), badhandle (write to a handle it does not hold), wrongkind
+// (write to its server's handle), recurse (overflow the stack), exit (exit 3).
 export * from "../../guest/exports";
 import { createServer, Server, Socket, log, exit } from "../../guest/wasinet";
 
@@ -27,9 +28,15 @@ server.onConnection = (srv: Server, s: Socket): void => {
       raw_write(s.handle, 0xfffffff0, 64);
     } else if (mode == "badhandle") {
       raw_write(s.handle + 1000, data.dataStart, data.length);
+    } else if (mode == "wrongkind") {
+      raw_write(server.handle, data.dataStart, data.length);
+    } else if (mode == "recurse") {
+      recurse(1);
     } else if (mode == "exit") {
       exit(3);
     }
   };
 };
 log("mode " + mode);
+
+function recurse(n: i32): i32 { return n == 0 ? 0 : recurse(n + 1) + 1; }

@@ -71,6 +71,18 @@ test('a guest that uses a handle it does not hold ends with reason fault', { tim
   assert.match(r.message, /socket_write: \d+ is not a handle the guest holds/);
 });
 
+test('a guest that writes to its server\'s handle ends with reason fault', { timeout: 30_000 }, async () => {
+  const r = await provoke('wrongkind');
+  assert.equal(r.reason, 'fault');
+  assert.match(r.message, /socket_write: handle \d+ is a server, not a socket/);
+});
+
+test('a guest that overflows its stack ends with reason trap', { timeout: 30_000 }, async () => {
+  const r = await provoke('recurse');
+  assert.equal(r.reason, 'trap');
+  assert.match(r.message, /^trapped: Maximum call stack size exceeded/);
+});
+
 test('a guest that calls exit(3) ends with its status; its connections close', { timeout: 30_000 }, async () => {
   const r = await provoke('exit');
   assert.deepEqual(r, { reason: 'exit', code: 3, message: 'exited with status 3' });
