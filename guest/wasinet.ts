@@ -2,8 +2,8 @@
 // callbacks, timers, a clock and a log, over the `wasinet_guest` imports. A plugin reads like a
 // small Node program:
 //
-//   export * from "wasinet/guest/exports";        // the callbacks the host calls (required)
-//   import { createServer, Socket, Server } from "wasinet/guest/wasinet";
+//   export * from "./node_modules/wasinet/guest/exports";   // the callbacks the host calls (required)
+//   import { createServer, Socket, Server } from "./node_modules/wasinet/guest/wasinet";
 //   const server = createServer("127.0.0.1", 8080);
 //   server.onConnection = (server: Server, s: Socket): void => {
 //     s.onData = (s: Socket, data: Uint8Array): void => { if (!s.write(data)) s.pause(); };
