@@ -137,8 +137,11 @@ export class GuestRuntime {
     this.usage.callbacks++;
     this.#hooks.enter?.();
     const t0 = performance.now();
+    GuestFault.pending = null;
     try {
-      return f(...args);
+      const result = f(...args);
+      if (GuestFault.pending) throw GuestFault.pending;
+      return result;
     } finally {
       this.usage.cpuMs += performance.now() - t0;
       this.#hooks.leave?.();

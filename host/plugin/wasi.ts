@@ -6,7 +6,16 @@
 
 /** Thrown through the guest to end it: a bad call (pointer, handle) or proc_exit. */
 export class GuestFault extends Error {
-  constructor(readonly reason: 'fault' | 'exit', message: string, readonly code = 1) { super(message); }
+  /**
+   * The fault thrown during the guest call under way. A guest built with Wasm exception handling
+   * could catch the exception (catch_all) and go on; the runtime re-throws this when the call
+   * returns, so a fault always ends the guest.
+   */
+  static pending: GuestFault | null = null;
+  constructor(readonly reason: 'fault' | 'exit', message: string, readonly code = 1) {
+    super(message);
+    GuestFault.pending ??= this;
+  }
 }
 
 /** Bounds-checked access to the guest's memory (re-read each time: memory can grow). */

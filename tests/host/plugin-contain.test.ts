@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import net from 'node:net';
 import { hashUntilEnd, patternHash, sendPattern, until } from './helpers.js';
 import { guests, plugins, startListening, watch, type Started } from './plugin-util.js';
-import type { PluginExit } from '../../host/plugin/load.js';
+import { loadPlugin, type PluginExit } from '../../host/plugin/load.js';
 
 const misbehave = join(guests, 'misbehave.wasm');
 let bystander: Started;
@@ -97,4 +97,23 @@ test('stop() ends a guest stuck in a callback even with a long cpuMs', { timeout
   assert.equal(r.reason, 'stopped');
   await peer.closed;
   await bystanderServes();
+});
+
+test('a guest that catches the fault of a bad import call (Wasm catch_all) is ended all the same', { timeout: 30_000 }, async () => {
+  // Hand-assembled: wasinet_main() { try { socket_write(999, 0, 0) } catch_all {} }
+  const str = (t: string) => [t.length, ...Buffer.from(t)];
+  const section = (id: number, body: number[]) => [id, body.length, ...body];
+  const code = [0, 0x06, 0x40, 0x41, 0xe7, 0x07, 0x41, 0, 0x41, 0, 0x10, 0, 0x1a, 0x19, 0x0b, 0x0b];
+  const bytes = new Uint8Array([
+    0, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    ...section(1, [2, 0x60, 3, 0x7f, 0x7f, 0x7f, 1, 0x7f, 0x60, 0, 0]),
+    ...section(2, [1, ...str('wasinet_guest'), ...str('socket_write'), 0, 0]),
+    ...section(3, [1, 1]),
+    ...section(5, [1, 0, 1]),
+    ...section(7, [2, ...str('memory'), 2, 0, ...str('wasinet_main'), 0, 1]),
+    ...section(10, [1, code.length, ...code]),
+  ]);
+  const r = await loadPlugin(bytes).exited;
+  assert.equal(r.reason, 'fault');
+  assert.match(r.message, /socket_write: 999 is not a handle the guest holds/);
 });
