@@ -24,7 +24,9 @@ export type Spec =
   /** The peer writes `total` bytes in `chunk`-byte writes to the worker. */
   | { kind: 'receive'; transport: Transport; chunk: number; total: number; capMs: number; warmup: number }
   /** 1-byte round trips against the peer's echo server, setNoDelay(true). */
-  | { kind: 'echo'; transport: Transport; count: number; capMs: number; warmup: number };
+  | { kind: 'echo'; transport: Transport; count: number; capMs: number; warmup: number }
+  /** An echo server in the library (wasinet: the echo plugin) driven by the peer: cycles, or `count` bytes pumped through (bench/plugin-cell.ts). */
+  | { kind: 'plugin-echo'; transport: 'tcp'; mode: 'cycle' | 'pump'; count: number; parallel: number; chunk: number; capMs: number; warmup: number };
 
 /** The peer's servers, announced in its first line: `{ "ready": PeerEndpoints }`. */
 export type PeerEndpoints = Record<Transport, { sink: Endpoint; source: Endpoint; echo: Endpoint; plain: Endpoint }>;
@@ -37,7 +39,8 @@ export interface WorkerInput { spec: Spec; peer: PeerEndpoints; dir: string; tra
 export type PeerRequest =
   | { cmd: 'cycle'; to: Endpoint; count: number; parallel: number; capMs: number }
   | { cmd: 'hold'; to: Endpoint; count: number; window: number }
-  | { cmd: 'release' };
+  | { cmd: 'release' }
+  | { cmd: 'pump'; to: Endpoint; total: number; chunk: number; capMs: number };
 export type PeerCommand = PeerRequest & { id: number };
 /** The peer's answer (a `{ "reply": ... }` line, relayed to the worker's stdin). */
 export interface PeerReply { id: number; n: number; ms: number; error?: string }

@@ -13,6 +13,7 @@
 // ({ "reply": PeerReply }). Exits when stdin ends.
 import net from 'node:net';
 import path from 'node:path';
+import { pump } from './plugin-cell.js';
 import { cycles, onLines, openMany, sendLine, now, noop, type Endpoint, type PeerCommand, type PeerEndpoints, type Transport } from './common.js';
 
 const dir = process.argv[2];
@@ -93,6 +94,8 @@ async function run(c: PeerCommand): Promise<{ n: number; ms: number }> {
       held.push(...opened);
       return { n: opened.length, ms: now() - t0 };
     }
+    case 'pump':
+      return pump(net, c);
     case 'release': {
       const n = held.length;
       for (const s of held) s.destroy();

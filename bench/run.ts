@@ -191,6 +191,17 @@ for (const transport of transports) {
     ],
   });
 }
+// 8. An echo server: node:net's (s.pipe(s)) against wasinet's echo plugin (bench/plugin-cell.ts).
+cells.push({
+  name: 'echo server (wasinet: the echo plugin), connect+end+close, 64 clients in parallel, TCP',
+  spec: { kind: 'plugin-echo', transport: 'tcp', mode: 'cycle', count: q(6000, 300), parallel: 64, chunk: 0, capMs: CAP_MS, warmup: q(200, 50) },
+  metrics: [{ key: 'rate', label: 'connections/s', better: 'higher' }],
+});
+cells.push({
+  name: 'echo server (wasinet: the echo plugin), 64 KiB writes echoed back, 1 client, TCP',
+  spec: { kind: 'plugin-echo', transport: 'tcp', mode: 'pump', count: q(1024 * MiB, 32 * MiB), parallel: 1, chunk: 64 * KiB, capMs: CAP_MS, warmup: q(64 * MiB, 4 * MiB) },
+  metrics: [{ key: 'mbps', label: 'MB/s echoed', better: 'higher' }, { key: 'cpuPerGiB', label: 'library CPU ms/GiB', better: 'lower' }],
+});
 const selected = ONLY ? cells.filter((c) => ONLY.test(c.name)) : cells;
 
 // ---- other load: CPU time the machine spent on processes other than this bench ----

@@ -11,7 +11,8 @@
 import type NodeNet from 'node:net';
 import path from 'node:path';
 import fs from 'node:fs';
-import { cycles, onLines, openMany, sendLine, now, noop, sourceHeader, type Endpoint, type Net, type PeerRequest, type PeerReply, type Spec, type WorkerInput, type WorkerResult } from './common.js';
+import { pluginEcho } from './plugin-cell.js';
+import { cycles, onLines, openMany, sendLine, now, noop, sourceHeader, type Lib, type Endpoint, type Net, type PeerRequest, type PeerReply, type Spec, type WorkerInput, type WorkerResult } from './common.js';
 
 const [lib, inputJson] = process.argv.slice(2);
 if (lib !== 'node:net' && lib !== 'wasinet' && lib !== 'wasinet+record') throw new Error('usage: worker.js <node:net|wasinet|wasinet+record> <input JSON>');
@@ -298,6 +299,7 @@ async function main(spec: Spec): Promise<WorkerResult> {
     case 'hold': return hold(spec);
     case 'send': case 'receive': return stream(spec);
     case 'echo': return echo(spec);
+    case 'plugin-echo': return pluginEcho(spec, lib as Lib, peer, timed);
   }
 }
 

@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { timelineHtml } from './trace/timeline.js';
 
 const USAGE = `usage: wasinet replay FILE [--html OUT.html]
+       wasinet run PLUGIN.wasm [options] [-- plugin args]   (wasinet run --help)
 
 Replays a trace recorded with createStack({ record: FILE }) on a fresh core, with no network,
 and checks that every command and event the core issues matches the recording.
@@ -13,6 +14,8 @@ and checks that every command and event the core issues matches the recording.
 Exit status: 0 identical, 1 diverged, 2 usage or unreadable trace.`;
 
 export async function main(argv: string[]): Promise<number> {
+  // `wasinet run PLUGIN.wasm …` (host/cli/run.ts): runs a plugin.
+  if (argv[0] === 'run') return (await import('./cli/run.js')).run(argv.slice(1));
   const html = argv.indexOf('--html');
   const out = html > 0 ? argv[html + 1] : undefined;
   const [cmd, file] = html > 0 ? argv.filter((_, i) => i !== html && i !== html + 1) : argv;

@@ -38,4 +38,6 @@ export { formatAppDivergence, ReplayDivergenceError, type ReplayOptions, type Re
 export { timelineHtml, type TimelineDivergence } from './trace/timeline.js';
 export { rewriteTrace } from './trace/rewrite.js';
 export type { RecordOptions, Recording } from './trace/record.js';
+/** Untrusted Wasm guests with sockets, each in its own thread and stack (docs/guest.md). */
+export { loadPlugin, GuestLoadError, type Plugin, type PluginOptions, type PluginLimits, type PluginExit, type PluginUsage } from './plugin/load.js';
 export default net;
