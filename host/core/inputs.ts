@@ -42,10 +42,15 @@ const TABLE: ReadonlyArray<[string, number, boolean]> = [
   ['onTimer', 0, false],
   ['onListening', 6, true],
   ['onConnection', 5, true],
+  // The sandbox (docs/sandbox.md): the stack gives each new core its policy and limits. They
+  // are the stack's configuration, not the application's calls: a replay feeds them from the trace.
+  ['apiPolicy', 1, true],
+  ['apiLimits', 7, false],
 ];
+const CONFIG = new Set(['apiPolicy', 'apiLimits']);
 
 export const INPUTS: readonly InputInfo[] = TABLE.map(([name, argc, payload], i) => ({
-  id: i + 1, name, argc, payload, api: name.startsWith('api'),
+  id: i + 1, name, argc, payload, api: name.startsWith('api') && !CONFIG.has(name),
 }));
 
 const byName = new Map(INPUTS.map((x) => [x.name, x]));

@@ -30,9 +30,10 @@ function exited(result: PluginExit): void {
   slots[0] = 0;
   publish();
   // Let the stack carry out the closes that end() asked for before the parent ends the thread.
+  // The trace (format 2 writes asynchronously) is complete on disk before the parent hears of the exit.
   setImmediate(() => {
-    net.recorder?.close();
-    port.postMessage({ type: 'exit', result });
+    const closing = net.recorder?.close() ?? Promise.resolve();
+    closing.catch(() => {}).finally(() => port.postMessage({ type: 'exit', result }));
   });
 }
 

@@ -45,7 +45,7 @@ test('wasinet run echo.wasm --allow-listen 127.0.0.1:PORT -- PORT serves a node:
   assert.equal(run.err(), '');
 });
 
-test('wasinet run without --allow-listen: the guest gets EACCES, exits 1 with a clear reason', { todo: 'needs issue 10 policy', timeout: 60_000 }, async () => {
+test('wasinet run without --allow-listen: the guest gets EACCES, exits 1 with a clear reason', { timeout: 60_000 }, async () => {
   const port = await freePort();
   const run = await start([echo, '--', String(port)], /EACCES|listening/);
   if (!/EACCES/.test(run.out())) run.child.kill('SIGINT');
@@ -55,7 +55,7 @@ test('wasinet run without --allow-listen: the guest gets EACCES, exits 1 with a 
 });
 
 test('wasinet run --sim: line-client alone on a simulated network is refused, deterministically', { timeout: 60_000 }, () => {
-  const runs = [0, 1].map(() => wasinet('run', join(plugins, 'line-client.wasm'), '--sim', '--seed', '7', '--', '127.0.0.1:7', 'hi'));
+  const runs = [0, 1].map(() => wasinet('run', join(plugins, 'line-client.wasm'), '--sim', '--seed', '7', '--allow-connect', '127.0.0.1:7', '--', '127.0.0.1:7', 'hi'));
   for (const r of runs) {
     assert.equal(r.status, 1);
     assert.equal(r.stdout, 'line-client: connect ECONNREFUSED 127.0.0.1:7\n');

@@ -1,7 +1,6 @@
 // The example plugins against node:net peers on real sockets (line-client, http-hello with
 // keep-alive), and the policy cases of the plugins issue: a refused listen or connect reaches
-// the guest as EACCES and nothing is sent. The policy is decided by the stack (issue 10): those
-// tests are marked todo until that branch is merged.
+// the guest as EACCES and nothing is sent (the stack's core decides: docs/sandbox.md).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -89,9 +88,8 @@ test('line-client: a port Node rejects is EINVAL in the guest, reported from a g
   assert.equal(out, 'line-client: connect EINVAL 127.0.0.1:99999\n');
 });
 
-const TODO = { todo: 'needs issue 10 policy' };
 
-test('policy: a guest listening where no rule allows gets EACCES (syscall listen) and exits; nothing is bound', { ...TODO, timeout: 30_000 }, async () => {
+test('policy: a guest listening where no rule allows gets EACCES (syscall listen) and exits; nothing is bound', { timeout: 30_000 }, async () => {
   const port = await freePort();
   let out = '';
   const plugin = loadTracked(join(plugins, 'echo.wasm'), { policy: { listen: [] }, args: [String(port)], stdout: (t) => { out += t; } });
@@ -105,7 +103,7 @@ test('policy: a guest listening where no rule allows gets EACCES (syscall listen
   await shutdown(probe);
 });
 
-test('policy: a guest connecting where no rule allows gets EACCES (syscall connect); the node:net listener sees no connection', { ...TODO, timeout: 30_000 }, async () => {
+test('policy: a guest connecting where no rule allows gets EACCES (syscall connect); the node:net listener sees no connection', { timeout: 30_000 }, async () => {
   let connections = 0;
   const server = net.createServer((s) => { connections++; s.destroy(); });
   const port = await listenPort(server);
@@ -120,7 +118,7 @@ test('policy: a guest connecting where no rule allows gets EACCES (syscall conne
   }
 });
 
-test('policy: an allowed connect goes through under a policy', { ...TODO, timeout: 30_000 }, async () => {
+test('policy: an allowed connect goes through under a policy', { timeout: 30_000 }, async () => {
   const server = net.createServer((s) => { s.on('data', () => s.end('ok\n')); });
   const port = await listenPort(server);
   try {

@@ -99,13 +99,24 @@ test('a trace records the policy and limits; replay re-makes each decision and n
   const free = nodeNet.createServer((s) => s.end('ok'));
   await new Promise<void>((r) => free.listen(0, '127.0.0.1', () => r()));
   const port = (free.address() as nodeNet.AddressInfo).port;
-  const net = createStack({ record: file, policy: { connect: [`127.0.0.1:${port}`] }, limits: { sockets: 5 } });
+  // Format 1 (JSON lines), so that the test can edit the recorded policy; format 2 below.
+  const net = createStack({ record: { path: file, version: 1 }, policy: { connect: [`127.0.0.1:${port}`] }, limits: { sockets: 5 } });
   assert.equal(await echoRoundTrip(net, port, ''), 'ok');
   const refused = net.connect(port + 1 === 65536 ? 1 : port + 1, '127.0.0.1');
   const err: any = await new Promise((r) => refused.once('error', r));
   assert.equal(err.code, 'EACCES');
   await new Promise((r) => refused.once('close', r));
-  net.recorder!.close();
+  await net.recorder!.close();
+  // The same in trace format 2 (the default): the sandbox's inputs replay, decisions included.
+  const file2 = file.replace(/\.trace$/, '-v2.trace');
+  const net2 = createStack({ record: file2, policy: { connect: [`127.0.0.1:${port}`] }, limits: { sockets: 5 } });
+  assert.equal(await echoRoundTrip(net2, port, ''), 'ok');
+  const refused2 = net2.connect(port + 1 === 65536 ? 1 : port + 1, '127.0.0.1');
+  assert.equal(((await new Promise((r) => refused2.once('error', r))) as NodeJS.ErrnoException).code, 'EACCES');
+  await new Promise((r) => refused2.once('close', r));
+  await net2.recorder!.close();
+  const ok2 = replay(file2);
+  assert.equal(ok2.ok, true, JSON.stringify(ok2.divergence));
   await new Promise((r) => free.close(r));
 
   const text = readFileSync(file, 'utf8');
