@@ -19,11 +19,11 @@
 //
 // What Bun's API cannot do (docs/embedding.md): bind a client socket's local address or port,
 // listen with ipv6Only or on an fd or another server's handle, or wrap an existing fd.
-import type { Backend, LookupCallback, LookupOptions } from './backend.js';
-import type { Core, Output } from '../core/core.js';
+import type { Backend } from './backend.js';
+import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, ListenFlag } from '../core/abi.js';
 import { type BunSocket, type Handlers, type BunListener, type Where, bun } from './bun-api.js';
-import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, WakeTimer } from './runtime-common.js';
+import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, RuntimeBackendBase } from './runtime-common.js';
 
 const READ_SIZE = 65536;
 
@@ -42,30 +42,11 @@ export class Conn {
   constructor(readonly h: number) {}
 }
 
-export class BunBackend implements Backend {
+export class BunBackend extends RuntimeBackendBase implements Backend {
   readonly kind = 'bun';
-  #core!: Core;
   #conns = new Map<number, Conn>();
   #listeners = new Map<number, BunListener>();
   #unrefed = new Set<number>(); // listeners unref'd by the core
-  #timer = new WakeTimer(() => this.now(), () => this.#core.onTimer());
-
-  now(): number {
-    return performance.now();
-  }
-
-  attach(core: Core): void {
-    this.#core = core;
-    this.#timer.reset();
-  }
-
-  lookup(host: unknown, options: LookupOptions, callback: LookupCallback): void {
-    lookup(host, options, callback);
-  }
-
-  userTimers(pending: number): void {
-    this.#timer.userTimers(pending);
-  }
 
   abandon(): void {
     for (const c of this.#conns.values()) {
@@ -75,20 +56,12 @@ export class BunBackend implements Backend {
     this.#conns.clear();
     for (const l of this.#listeners.values()) l.stop(false);
     this.#listeners.clear();
-    this.#timer.stop();
-  }
-
-  fdOf(): number {
-    return -1;
+    this.timer.stop();
   }
 
   handleObject(h: number): object | null {
     const l = this.#listeners.get(h);
     return this.#conns.get(h)?.socket ?? (l === PENDING ? null : l) ?? null;
-  }
-
-  adoptHandle(): number {
-    return -1;
   }
 
   /** The socket handlers: one set for every socket, which carries its Conn in `data`. */
@@ -100,7 +73,7 @@ export class BunBackend implements Backend {
       // comes after a READ_STOP in between waits for the next READ_START.
       for (let off = 0; off < d.length; off += READ_SIZE) {
         const piece = d.subarray(off, Math.min(off + READ_SIZE, d.length));
-        if (c.reading && !c.closing) this.#core.onDataBorrowed(c.h, piece, piece.length);
+        if (c.reading && !c.closing) this.core.onDataBorrowed(c.h, piece, piece.length);
         else if (!c.closing) c.stash.push(Uint8Array.prototype.slice.call(piece));
       }
     },
@@ -113,7 +86,7 @@ export class BunBackend implements Backend {
       if (c.closing) return;
       if (err) {
         const errno = errnoOf(err);
-        this.#core.onError(c.h, errno, errno === ERRNO.EPIPE ? SYSCALL.write : SYSCALL.read);
+        this.core.onError(c.h, errno, errno === ERRNO.EPIPE ? SYSCALL.write : SYSCALL.read);
       } else {
         this.#eof(c); // the peer's FIN after our own: Bun closes without `end`
       }
@@ -122,12 +95,12 @@ export class BunBackend implements Backend {
 
   exec(o: Output): void {
     switch (o.op) {
-      case Op.CMD_TIMER: return this.#timer.set(o);
+      case Op.CMD_TIMER: return this.timer.set(o);
       case Op.CMD_LISTEN: return this.#listen(o);
       case Op.CMD_CONNECT: return this.#connect(o);
       case Op.CMD_OPEN: {
         const h = o.h;
-        later(() => this.#core.onConnect(h, ERRNO.ENOTSUP, SYSCALL.connect, 0, 0, 0, 0, '', ''));
+        later(() => this.core.onConnect(h, ERRNO.ENOTSUP, SYSCALL.connect, 0, 0, 0, 0, '', ''));
         return;
       }
       case Op.CMD_READ_START: return this.#readStart(o.h);
@@ -180,7 +153,7 @@ export class BunBackend implements Backend {
 
   #connect(o: Output): void {
     const h = o.h;
-    const core = this.#core;
+    const core = this.core;
     const [address, localAddress] = split2(o.data);
     const family = o.b;
     const old = this.#conns.get(h);
@@ -214,8 +187,8 @@ export class BunBackend implements Backend {
     c.reading = true;
     while (c.stash.length > 0 && c.reading && !c.closing) {
       const chunk = c.stash.shift()!;
-      if (chunk === null) this.#core.onEof(h);
-      else this.#core.onData(h, chunk);
+      if (chunk === null) this.core.onEof(h);
+      else this.core.onData(h, chunk);
     }
     if (c.reading && !c.closed) c.socket?.resume();
   }
@@ -223,7 +196,7 @@ export class BunBackend implements Backend {
   #eof(c: Conn): void {
     if (c.eof || c.closing) return;
     c.eof = true;
-    if (c.reading && c.stash.length === 0) this.#core.onEof(c.h);
+    if (c.reading && c.stash.length === 0) this.core.onEof(c.h);
     else c.stash.push(null);
   }
 
@@ -236,7 +209,7 @@ export class BunBackend implements Backend {
     if (c.closed) {
       // Bun closed the socket when the peer went away (it does for a Unix socket even with
       // allowHalfOpen): a write fails as the kernel would fail it.
-      this.#core.onError(h, ERRNO.EPIPE, SYSCALL.write);
+      this.core.onError(h, ERRNO.EPIPE, SYSCALL.write);
       return;
     }
     let n = 0;
@@ -244,20 +217,20 @@ export class BunBackend implements Backend {
       n = s.write(data);
       if (n < 0) {
         // Bun has closed the socket under us (the peer went away): a failed write, as libuv reports it.
-        this.#core.onError(h, ERRNO.EPIPE, SYSCALL.write);
+        this.core.onError(h, ERRNO.EPIPE, SYSCALL.write);
         return;
       }
       if (n === data.length) {
-        this.#core.release(data as Buffer);
-        this.#core.onWritten(h, n, CREDIT); // taken at once: confirmed now, as libuv's try-write
+        this.core.release(data as Buffer);
+        this.core.onWritten(h, n, CREDIT); // taken at once: confirmed now, as libuv's try-write
         return;
       }
     }
     const rest = Uint8Array.prototype.slice.call(data, n); // Bun copies what it takes; we keep the rest
-    this.#core.release(data as Buffer);
+    this.core.release(data as Buffer);
     c.queue.push(rest);
     c.held += rest.length;
-    this.#core.onWritten(h, n, creditLeft(c.held));
+    this.core.onWritten(h, n, creditLeft(c.held));
   }
 
   /** `drain`: the kernel takes more; what it takes is confirmed and frees credit. */
@@ -272,7 +245,7 @@ export class BunBackend implements Backend {
       if (n < chunk.length) { c.queue[0] = chunk.subarray(n); break; }
       c.queue.shift();
     }
-    if (flushed > 0) this.#core.onWritten(c.h, flushed, creditLeft(c.held));
+    if (flushed > 0) this.core.onWritten(c.h, flushed, creditLeft(c.held));
     if (c.queue.length === 0 && c.shutdown && !c.closing) this.#shutdown(c);
   }
 
@@ -282,14 +255,14 @@ export class BunBackend implements Backend {
     const h = c.h;
     // Bun sends the FIN at once; libuv reports its shutdown from the same poll phase, before the
     // loop's check and close phases: a microtask is the nearest equivalent.
-    queueMicrotask(() => { if (!c.closing) this.#core.onShutdown(h, 0); });
+    queueMicrotask(() => { if (!c.closing) this.core.onShutdown(h, 0); });
   }
 
   // ------------------------------------------------------------ closing
 
   #close(h: number, reset: boolean): void {
     const c = this.#conns.get(h);
-    if (!c) { later(() => this.#core.onClosed(h)); return; }
+    if (!c) { later(() => this.core.onClosed(h)); return; }
     c.closing = true;
     c.attempt++; // a connect still in flight is dropped when it settles
     const s = c.socket;
@@ -305,7 +278,7 @@ export class BunBackend implements Backend {
     if (this.#conns.get(c.h) !== c) return;
     this.#conns.delete(c.h);
     const h = c.h;
-    later(() => this.#core.onClosed(h));
+    later(() => this.core.onClosed(h));
   }
 
   // ------------------------------------------------------------ listening
@@ -315,7 +288,7 @@ export class BunBackend implements Backend {
     const flags = o.c;
     const address = o.data ? new TextDecoder().decode(o.data) : '';
     if (flags & (ListenFlag.Fd | ListenFlag.Handle)) {
-      this.#core.onListening(h, ERRNO.ENOTSUP, SYSCALL.listen, 0, 0, '');
+      this.core.onListening(h, ERRNO.ENOTSUP, SYSCALL.listen, 0, 0, '');
       return;
     }
     if (flags & ListenFlag.Ipc) {
@@ -333,7 +306,7 @@ export class BunBackend implements Backend {
     lookup(address, {}, (err, addr) => {
       if (this.#listeners.get(h) !== PENDING) return; // closed meanwhile
       this.#listeners.delete(h);
-      if (err) this.#core.onListening(h, errnoOf(err), SYSCALL.getaddrinfo, 0, 0, address);
+      if (err) this.core.onListening(h, errnoOf(err), SYSCALL.getaddrinfo, 0, 0, address);
       else this.#bind(h, { hostname: addr as string, port }, addr as string);
     });
   }
@@ -345,7 +318,7 @@ export class BunBackend implements Backend {
       open: (s) => {
         s.pause(); // nothing is read until READ_START
         const tcp = !('unix' in where);
-        const sh = this.#core.onConnection(h, CREDIT, tcp ? familyOfAddress(s.remoteAddress) : 0,
+        const sh = this.core.onConnection(h, CREDIT, tcp ? familyOfAddress(s.remoteAddress) : 0,
           tcp ? s.localPort ?? 0 : 0, tcp ? s.remotePort ?? 0 : 0,
           tcp ? s.localAddress ?? '' : '', tcp ? s.remoteAddress ?? '' : '', (sh) => {
             const c = new Conn(sh);
@@ -359,13 +332,13 @@ export class BunBackend implements Backend {
     try {
       l = bun().listen({ ...where, allowHalfOpen: true, socket: handlers });
     } catch (err) {
-      this.#core.onListening(h, errnoOf(err), SYSCALL.listen, 0, 0, address);
+      this.core.onListening(h, errnoOf(err), SYSCALL.listen, 0, 0, address);
       return;
     }
     this.#listeners.set(h, l);
     if (this.#unrefed.has(h)) l.unref();
-    if ('unix' in where) this.#core.onListening(h, 0, 0, 0, 0, where.unix);
-    else this.#core.onListening(h, 0, 0, l.port ?? 0, familyOfAddress(l.hostname), l.hostname ?? address);
+    if ('unix' in where) this.core.onListening(h, 0, 0, 0, 0, where.unix);
+    else this.core.onListening(h, 0, 0, l.port ?? 0, familyOfAddress(l.hostname), l.hostname ?? address);
   }
 }
 

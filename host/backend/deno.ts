@@ -24,11 +24,11 @@
 //
 // (A little over 400 lines: connecting, the read and write loops and listening are one
 // transport's, read together; Deno's API as used here is declared in deno-api.ts.)
-import type { Backend, LookupCallback, LookupOptions } from './backend.js';
-import type { Core, Output } from '../core/core.js';
+import type { Backend } from './backend.js';
+import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, ListenFlag } from '../core/abi.js';
 import { type DenoConn, type DenoListener, deno } from './deno-api.js';
-import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, WakeTimer } from './runtime-common.js';
+import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, RuntimeBackendBase } from './runtime-common.js';
 
 const READ_SIZE = 65536;
 
@@ -53,31 +53,12 @@ class Conn {
   buf: Uint8Array | null = null;
 }
 
-export class DenoBackend implements Backend {
+export class DenoBackend extends RuntimeBackendBase implements Backend {
   readonly kind = 'deno';
-  #core!: Core;
   #conns = new Map<number, Conn>();
   #listeners = new Map<number, DenoListener>();
   #unrefed = new Set<number>(); // listeners unref'd by the core
   #settling: Promise<void> | null = null; // a listener closed: Deno frees its socket a timer tick later
-  #timer = new WakeTimer(() => this.now(), () => this.#core.onTimer());
-
-  now(): number {
-    return performance.now();
-  }
-
-  attach(core: Core): void {
-    this.#core = core;
-    this.#timer.reset();
-  }
-
-  lookup(host: unknown, options: LookupOptions, callback: LookupCallback): void {
-    lookup(host, options, callback);
-  }
-
-  userTimers(pending: number): void {
-    this.#timer.userTimers(pending);
-  }
 
   abandon(): void {
     for (const c of this.#conns.values()) {
@@ -87,11 +68,7 @@ export class DenoBackend implements Backend {
     this.#conns.clear();
     for (const l of this.#listeners.values()) try { l.close(); } catch { /* closed already */ }
     this.#listeners.clear();
-    this.#timer.stop();
-  }
-
-  fdOf(): number {
-    return -1; // Deno gives no file descriptors
+    this.timer.stop();
   }
 
   handleObject(h: number): object | null {
@@ -99,18 +76,14 @@ export class DenoBackend implements Backend {
     return this.#conns.get(h)?.conn ?? (l === PENDING ? null : l) ?? null;
   }
 
-  adoptHandle(): number {
-    return -1;
-  }
-
   exec(o: Output): void {
     switch (o.op) {
-      case Op.CMD_TIMER: return this.#timer.set(o);
+      case Op.CMD_TIMER: return this.timer.set(o);
       case Op.CMD_LISTEN: return this.#listen(o);
       case Op.CMD_CONNECT: return this.#connect(o);
       case Op.CMD_OPEN: {
         const h = o.h;
-        later(() => this.#core.onConnect(h, ERRNO.ENOTSUP, SYSCALL.connect, 0, 0, 0, 0, '', ''));
+        later(() => this.core.onConnect(h, ERRNO.ENOTSUP, SYSCALL.connect, 0, 0, 0, 0, '', ''));
         return;
       }
       case Op.CMD_READ_START: return this.#readStart(o.h);
@@ -176,7 +149,7 @@ export class DenoBackend implements Backend {
 
   #connect(o: Output): void {
     const h = o.h;
-    const core = this.#core;
+    const core = this.core;
     const [address, localAddress] = split2(o.data);
     const family = o.b;
     let c = this.#conns.get(h);
@@ -213,8 +186,8 @@ export class DenoBackend implements Backend {
     // What a read brought after READ_STOP goes first, as long as the core still wants data.
     while (c.stash.length > 0 && c.reading && !c.closing) {
       const chunk = c.stash.shift()!;
-      if (chunk === null) this.#core.onEof(h);
-      else this.#core.onData(h, chunk);
+      if (chunk === null) this.core.onEof(h);
+      else this.core.onData(h, chunk);
     }
     if (c.reading && !c.ended && !c.readLoop && c.conn) void this.#readLoop(h, c, c.conn);
   }
@@ -229,7 +202,7 @@ export class DenoBackend implements Backend {
           n = await conn.read(buf);
         } catch (err) {
           c.ended = true;
-          if (!c.closing) this.#core.onError(h, errnoOf(err), SYSCALL.read);
+          if (!c.closing) this.core.onError(h, errnoOf(err), SYSCALL.read);
           return;
         }
         if (c.closing) return;
@@ -237,9 +210,9 @@ export class DenoBackend implements Backend {
         if (!c.reading) {
           c.stash.push(n === null ? null : buf.slice(0, n));
         } else if (n === null) {
-          this.#core.onEof(h);
+          this.core.onEof(h);
         } else {
-          this.#core.onDataBorrowed(h, buf, n);
+          this.core.onDataBorrowed(h, buf, n);
         }
       }
     } finally {
@@ -259,9 +232,9 @@ export class DenoBackend implements Backend {
     c.out.set(data, c.fill);
     c.fill += n;
     c.held += n;
-    this.#core.release(data as Buffer);
+    this.core.release(data as Buffer);
     if (!c.writing) void this.#writeLoop(h, c, c.conn);
-    this.#core.onWritten(h, n, creditLeft(c.held));
+    this.core.onWritten(h, n, creditLeft(c.held));
   }
 
   /**
@@ -283,13 +256,13 @@ export class DenoBackend implements Backend {
         c.fill = 0;
         c.held = 0;
         c.writing = false;
-        if (!c.closing) this.#core.onError(h, errnoOf(err), SYSCALL.write);
+        if (!c.closing) this.core.onError(h, errnoOf(err), SYSCALL.write);
         else if (c.closeWhenDrained) this.#finishClose(h, c);
         return;
       }
       c.spare = buf; // Deno is done with it
       c.held -= len;
-      if (!c.closing) this.#core.onWritten(h, 0, creditLeft(c.held));
+      if (!c.closing) this.core.onWritten(h, 0, creditLeft(c.held));
     }
     c.writing = false;
     if (c.closeWhenDrained) this.#finishClose(h, c);
@@ -301,8 +274,8 @@ export class DenoBackend implements Backend {
     if (!conn) return;
     c.shutdown = false;
     conn.closeWrite().then(
-      () => { if (!c.closing) this.#core.onShutdown(h, 0); },
-      (err) => { if (!c.closing) this.#core.onShutdown(h, errnoOf(err)); },
+      () => { if (!c.closing) this.core.onShutdown(h, 0); },
+      (err) => { if (!c.closing) this.core.onShutdown(h, errnoOf(err)); },
     );
   }
 
@@ -311,7 +284,7 @@ export class DenoBackend implements Backend {
   #close(h: number, reset: boolean): void {
     const c = this.#conns.get(h);
     if (!c) {
-      later(() => this.#core.onClosed(h));
+      later(() => this.core.onClosed(h));
       return;
     }
     c.closing = true;
@@ -326,7 +299,7 @@ export class DenoBackend implements Backend {
     try { c.conn?.close(); } catch { /* closed already */ }
     c.conn = null;
     this.#conns.delete(h);
-    later(() => this.#core.onClosed(h));
+    later(() => this.core.onClosed(h));
   }
 
   // ------------------------------------------------------------ listening
@@ -336,7 +309,7 @@ export class DenoBackend implements Backend {
     const flags = o.c;
     const address = o.data ? new TextDecoder().decode(o.data) : '';
     if (flags & (ListenFlag.Fd | ListenFlag.Handle)) {
-      this.#core.onListening(h, ERRNO.ENOTSUP, SYSCALL.listen, 0, 0, '');
+      this.core.onListening(h, ERRNO.ENOTSUP, SYSCALL.listen, 0, 0, '');
       return;
     }
     if (flags & ListenFlag.Ipc) {
@@ -354,7 +327,7 @@ export class DenoBackend implements Backend {
       // literal: so listening is never reported inside listen(), as in Node.
       lookup(address, {}, (err, addr) => {
         if (!this.#listenerWanted(h)) return;
-        if (err) this.#core.onListening(h, errnoOf(err), SYSCALL.getaddrinfo, 0, 0, address);
+        if (err) this.core.onListening(h, errnoOf(err), SYSCALL.getaddrinfo, 0, 0, address);
         else this.#bind(h, () => deno().listen({ hostname: addr as string, port }), addr as string, flags);
       });
       this.#listeners.set(h, PENDING);
@@ -373,7 +346,7 @@ export class DenoBackend implements Backend {
     try {
       l = listen();
     } catch (err) {
-      this.#core.onListening(h, errnoOf(err), SYSCALL.listen, 0, 0, address);
+      this.core.onListening(h, errnoOf(err), SYSCALL.listen, 0, 0, address);
       return;
     }
     if (flags & ListenFlag.Ipc && flags & (ListenFlag.ReadableAll | ListenFlag.WritableAll)) {
@@ -384,8 +357,8 @@ export class DenoBackend implements Backend {
     this.#listeners.set(h, l);
     if (this.#unrefed.has(h)) l.unref();
     const a = l.addr;
-    if (a.transport === 'unix') this.#core.onListening(h, 0, 0, 0, 0, a.path ?? address);
-    else this.#core.onListening(h, 0, 0, a.port ?? 0, familyOfAddress(a.hostname), a.hostname ?? '');
+    if (a.transport === 'unix') this.core.onListening(h, 0, 0, 0, 0, a.path ?? address);
+    else this.core.onListening(h, 0, 0, a.port ?? 0, familyOfAddress(a.hostname), a.hostname ?? '');
     void this.#acceptLoop(h, l);
   }
 
@@ -396,13 +369,13 @@ export class DenoBackend implements Backend {
         dc = await l.accept();
       } catch (err) {
         if (this.#listeners.get(h) !== l) return; // closed
-        this.#core.onError(h, errnoOf(err), SYSCALL.accept);
+        this.core.onError(h, errnoOf(err), SYSCALL.accept);
         return;
       }
       if (this.#listeners.get(h) !== l) { dc.close(); return; }
       const la = dc.localAddr, ra = dc.remoteAddr;
       const tcp = la.transport === 'tcp';
-      this.#core.onConnection(h, CREDIT, tcp ? familyOfAddress(ra.hostname) : 0, la.port ?? 0, ra.port ?? 0,
+      this.core.onConnection(h, CREDIT, tcp ? familyOfAddress(ra.hostname) : 0, la.port ?? 0, ra.port ?? 0,
         tcp ? la.hostname ?? '' : '', tcp ? ra.hostname ?? '' : '', (sh) => {
           const c = new Conn();
           c.conn = dc;

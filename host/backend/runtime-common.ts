@@ -108,6 +108,40 @@ export class WakeTimer {
   }
 }
 
+/**
+ * What the Deno and Bun backends do alike: the clock, the core they serve, its wake-up timer,
+ * name resolution, and the answers of a runtime with no file descriptors or adoptable handles.
+ */
+export abstract class RuntimeBackendBase {
+  protected core!: Core;
+  protected readonly timer = new WakeTimer(() => this.now(), () => this.core.onTimer());
+
+  now(): number {
+    return performance.now();
+  }
+
+  attach(core: Core): void {
+    this.core = core;
+    this.timer.reset();
+  }
+
+  lookup(host: unknown, options: LookupOptions, callback: LookupCallback): void {
+    lookup(host, options, callback);
+  }
+
+  userTimers(pending: number): void {
+    this.timer.userTimers(pending);
+  }
+
+  fdOf(): number {
+    return -1; // neither runtime gives file descriptors
+  }
+
+  adoptHandle(): number {
+    return -1;
+  }
+}
+
 /** Reports `fn` after the current I/O phase, as libuv reports a handle's close. */
 export function later(fn: () => void): void {
   setImmediate(fn);
