@@ -178,18 +178,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
 
     if (opts.fd !== undefined) {
       validateInt32(opts.fd, 'fd', 0);
-      const h = this.#handle();
-      this.#flags |= OPENING;
-      try {
-        refusedOpen(this.#core.apiOpen(h, opts.fd));
-      } catch (err) {
-        this.#core.apiDestroy(h, 0);
-        this.#stack.unregister(h, this);
-        this.#h = 0;
-        throw err;
-      } finally {
-        this.#flags &= ~OPENING;
-      }
+      this.#open(opts.fd, 0);
       if (opts.readable !== false) this.read(0);
     } else if (opts.handle != null) {
       this.#openHandle(opts.handle as Record<string, unknown>, opts);
@@ -225,10 +214,22 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
       }
       return;
     }
+    this.#open(token, 1);
+    if (opts.readable !== false && !opts.manualStart) {
+      if (opts.pauseOnCreate) (this as { readableFlowing: boolean | null }).readableFlowing = false;
+      else this.read(0);
+    }
+  }
+
+  /**
+   * Opens an existing transport as this socket's: an fd (kind 0) or the backend's token for a
+   * handle object (kind 1). A refusal (the sandbox) throws, and leaves no core socket behind.
+   */
+  #open(source: number, kind: 0 | 1): void {
     const h = this.#handle();
     this.#flags |= OPENING;
     try {
-      refusedOpen(this.#core.apiOpen(h, token, 1));
+      refusedOpen(this.#core.apiOpen(h, source, kind));
     } catch (err) {
       this.#core.apiDestroy(h, 0);
       this.#stack.unregister(h, this);
@@ -236,10 +237,6 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
       throw err;
     } finally {
       this.#flags &= ~OPENING;
-    }
-    if (opts.readable !== false && !opts.manualStart) {
-      if (opts.pauseOnCreate) (this as { readableFlowing: boolean | null }).readableFlowing = false;
-      else this.read(0);
     }
   }
 
