@@ -13,14 +13,10 @@ import type { Core, Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, ListenFlag } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
 import { isClusterWorker, type Backend, type LookupCallback, type LookupOptions } from './backend.js';
+import { WakeTimer } from './runtime-common.js';
 
-/** Bytes the transport takes at once when nothing is waiting in it. */
-export const CREDIT = 1 << 20;
-
-/** The credit left while `held` bytes wait on the way to the kernel. */
-export function creditLeft(held: number): number {
-  return Math.max(0, CREDIT - held);
-}
+// The credit window and the wake-up timer are the same for every backend on real sockets.
+export { CREDIT, creditLeft } from './runtime-common.js';
 
 export function familyOf(f: string | number | undefined): number {
   return f === 'IPv6' || f === 6 ? 6 : f === 'IPv4' || f === 4 ? 4 : 0;
@@ -70,9 +66,7 @@ export abstract class NodeBackendBase implements Backend {
   readonly kind = 'node';
   protected core!: Core;
   #servers = new Map<number, net.Server>();
-  #timer: NodeJS.Timeout | null = null;
-  #timerSeq = 0;
-  #userTimers = 0;
+  readonly #timer = new WakeTimer(() => this.now(), () => this.core.onTimer());
   #adopted = new Map<number, object>();
   #nextToken = 1;
 
@@ -86,11 +80,7 @@ export abstract class NodeBackendBase implements Backend {
   protected abstract connFd(h: number): number;
 
   userTimers(pending: number): void {
-    this.#userTimers = pending;
-    if (this.#timer) {
-      if (pending > 0) this.#timer.ref();
-      else this.#timer.unref();
-    }
+    this.#timer.userTimers(pending);
   }
 
   now(): number {
@@ -99,7 +89,7 @@ export abstract class NodeBackendBase implements Backend {
 
   attach(core: Core): void {
     this.core = core;
-    this.#timerSeq = 0; // a fresh core counts from 1 again
+    this.#timer.reset();
   }
 
   /** Node's own dns.lookup, with net's options object as is (so it validates as Node does). */
@@ -114,8 +104,7 @@ export abstract class NodeBackendBase implements Backend {
       s.close();
     }
     this.#servers.clear();
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#timer.stop();
   }
 
   handleObject(h: number): object | null {
@@ -147,7 +136,7 @@ export abstract class NodeBackendBase implements Backend {
   exec(o: Output): void {
     switch (o.op) {
       case Op.CMD_LISTEN: return this.#listen(o);
-      case Op.CMD_TIMER: return this.#setTimer(o);
+      case Op.CMD_TIMER: return this.#timer.set(o);
       case Op.CMD_CLOSE:
         if (this.#servers.has(o.h)) return this.#closeServer(o.h);
         return this.execConn(o);
@@ -157,19 +146,6 @@ export abstract class NodeBackendBase implements Backend {
         return this.execConn(o);
       }
       default: return this.execConn(o);
-    }
-  }
-
-  #setTimer(o: Output): void {
-    if (o.a < this.#timerSeq) return; // a later TIMER already replaced this one
-    this.#timerSeq = o.a;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
-    if (o.c >= 0) {
-      this.#timer = setTimeout(() => { this.#timer = null; this.core.onTimer(); },
-        Math.max(0, Math.ceil(o.c - this.now())));
-      // Socket timeouts never keep a process alive, as in Node; the stack's own timers do.
-      if (this.#userTimers === 0) this.#timer.unref();
     }
   }
 

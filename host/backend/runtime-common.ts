@@ -2,8 +2,8 @@
 // timer, name resolution, errno mapping and address helpers. Only what Node, Deno and Bun all
 // provide is used here (node:timers, node:dns, performance): no node:net, no libuv.
 //
-// The helpers below repeat three small ones of node-common.ts on purpose: that file imports
-// node:net and patches diagnostics channels when it loads, which a Deno or Bun host must not.
+// node-common.ts takes the credit window and the wake-up timer from here (this file imports no
+// node:net); it keeps its own split2, on Buffer, which is faster on Node.
 import { setTimeout as setTimer, clearTimeout as clearTimer, setImmediate } from 'node:timers';
 import dns from 'node:dns';
 import type { Core, Output } from '../core/core.js';
@@ -69,6 +69,14 @@ export function lookup(host: unknown, options: LookupOptions, callback: LookupCa
 }
 
 /**
+ * The global setTimeout where it gives a timer that can be unref'd (Node, Bun; looked up at each
+ * call, as Node's own code does), node:timers' on Deno, whose global one gives a number.
+ */
+function startTimer(fn: () => void, ms: number): ReturnType<typeof setTimer> {
+  return 'Deno' in globalThis ? setTimer(fn, ms) : (globalThis.setTimeout(fn, ms) as unknown as ReturnType<typeof setTimer>);
+}
+
+/**
  * The one wake-up the core asks for with TIMER. It never keeps the process alive by itself,
  * as socket timeouts do not in Node; the stack's own timers (stack.setTimeout) do.
  */
@@ -89,7 +97,7 @@ export class WakeTimer {
     this.#seq = o.a;
     this.stop();
     if (o.c >= 0) {
-      this.#timer = setTimer(() => { this.#timer = null; this.fire(); }, Math.max(0, Math.ceil(o.c - this.now())));
+      this.#timer = startTimer(() => { this.#timer = null; this.fire(); }, Math.max(0, Math.ceil(o.c - this.now())));
       if (this.#userTimers === 0) this.#timer.unref();
     }
   }
