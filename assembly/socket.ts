@@ -516,6 +516,7 @@ export function onData(s: Sock, len: u32): i32 {
     if (from == len) return 0;
   }
   // Bounded by RECV_CAP, and by socketBuffer/stackBuffer when the stack has them.
+  fill(scratch + from, len - from); // queued: read them from scratch
   let kept = s.recvQ.write(scratch + from, len - from, min(RECV_CAP, s.recvSize + limits.room(s.sendSize + s.recvSize)));
   if (kept < len - from) {
     // The transport went on reading long after READ_STOP: fail the socket, do not grow.

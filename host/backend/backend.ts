@@ -46,11 +46,6 @@ export interface Backend {
    * global timers do; socket timeouts alone do not.
    */
   userTimers?(pending: number): void;
-  /**
-   * The core's memory grew (inside the input that grew it): a transport that reads into a view
-   * of it (Core#readTarget) takes a fresh one before its next read.
-   */
-  memoryGrown?(): void;
 }
 
 /** This process is a node:cluster worker (node:cluster is loaded when first asked, as node:net does). */

@@ -5,9 +5,12 @@
 // Each connection is one libuv handle, and the core's commands map onto its calls one to one:
 // CONNECT → connect/connect6 (after bind/bind6 for a local address), READ_START/READ_STOP →
 // readStart/readStop, WRITE → writeBuffer, SHUTDOWN → shutdown, CLOSE → close (or reset),
-// SET_OPTION → setNoDelay/setKeepAlive, REF → ref/unref. The kernel reads straight into the
-// core's scratch region (`useUserBuffer`), for client and accepted sockets alike, so a read
-// costs no buffer of its own and an idle socket holds none. Credit follows libuv's try-write:
+// SET_OPTION → setNoDelay/setKeepAlive, REF → ref/unref. Reads are libuv's own, as Node's: the
+// kernel reads into a buffer of the read's size that Node allocates for it, the core is offered
+// it without a copy (Core#onData), and a flowing socket hands that same buffer to 'data' — the
+// core copies bytes into its memory only when it queues them. An idle socket holds no buffer.
+// (Reading into the core's scratch instead cost a copy out of it into a fresh buffer per read,
+// and that copy took the page faults of the fresh memory: see docs/design.md.) Credit follows libuv's try-write:
 // a WRITE the kernel takes at once is confirmed at once (inside the same call, as Node
 // completes such a write synchronously); one that has to wait holds that much credit until
 // libuv completes it.
@@ -25,7 +28,7 @@
 // what is shared with the public backend already lives in node-common.ts.
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import type { Core, Output } from '../core/core.js';
+import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, CONNECT_AT_ONCE } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
 import { NodeBackendBase, CREDIT, creditLeft, familyOf, split2, isRoundRobin } from './node-common.js';
@@ -43,7 +46,6 @@ export interface UvStream {
   readStop(): number;
   writeBuffer(req: Req, data: Uint8Array): number;
   shutdown(req: Req): number;
-  useUserBuffer(buf: Uint8Array): void;
   close(cb?: () => void): void;
   ref(): void;
   unref(): void;
@@ -70,6 +72,7 @@ interface Bindings {
   WriteWrap: new () => Req;
   streamBaseState: Int32Array;
   kReadBytesOrError: number;
+  kArrayBufferOffset: number;
   kLastWriteWasAsync: number;
   TCP_SOCKET: number;
   PIPE_SOCKET: number;
@@ -91,17 +94,17 @@ function loadBindings(): Bindings | null {
     const b: Bindings = {
       TCP: tcp.TCP, TCPConnectWrap: tcp.TCPConnectWrap, Pipe: pipe.Pipe, PipeConnectWrap: pipe.PipeConnectWrap,
       ShutdownWrap: stream.ShutdownWrap, WriteWrap: stream.WriteWrap, streamBaseState: stream.streamBaseState,
-      kReadBytesOrError: stream.kReadBytesOrError, kLastWriteWasAsync: stream.kLastWriteWasAsync,
+      kReadBytesOrError: stream.kReadBytesOrError, kArrayBufferOffset: stream.kArrayBufferOffset, kLastWriteWasAsync: stream.kLastWriteWasAsync,
       TCP_SOCKET: tcp.constants?.SOCKET, PIPE_SOCKET: pipe.constants?.SOCKET, UV_EOF: uv.UV_EOF,
       UV_EADDRINUSE: uv.UV_EADDRINUSE,
     };
     const proto = b.TCP?.prototype as unknown as Record<string, unknown> | undefined;
     const ok = typeof b.TCP === 'function' && typeof b.Pipe === 'function' && typeof b.TCPConnectWrap === 'function' &&
       typeof b.PipeConnectWrap === 'function' && typeof b.ShutdownWrap === 'function' && typeof b.WriteWrap === 'function' &&
-      b.streamBaseState instanceof Int32Array && typeof b.kReadBytesOrError === 'number' &&
+      b.streamBaseState instanceof Int32Array && typeof b.kReadBytesOrError === 'number' && typeof b.kArrayBufferOffset === 'number' &&
       typeof b.kLastWriteWasAsync === 'number' && typeof b.TCP_SOCKET === 'number' && typeof b.PIPE_SOCKET === 'number' &&
       typeof b.UV_EOF === 'number' && typeof b.UV_EADDRINUSE === 'number' && proto !== undefined &&
-      ['readStart', 'readStop', 'writeBuffer', 'shutdown', 'useUserBuffer', 'close', 'connect', 'connect6', 'bind',
+      ['readStart', 'readStop', 'writeBuffer', 'shutdown', 'close', 'connect', 'connect6', 'bind',
         'bind6', 'getsockname', 'getpeername', 'setNoDelay', 'setKeepAlive'].every((m) => typeof proto[m] === 'function');
     return ok ? b : null;
   } catch {
@@ -123,19 +126,19 @@ function errnoOf(err: number): number {
 class Conn {
   pending = 0;        // bytes libuv holds in writes it has not completed (the credit they use)
   closing = false;    // the core issued CLOSE: report onClosed once the handle is closed
-  view: Uint8Array | null = null; // the read target given to useUserBuffer (the backend's, shared)
   constructor(readonly h: number, readonly handle: UvStream, readonly backend: NodeBackend) {
     handle[kConn] = this;
   }
 }
 
 /** Every handle's `onread`: one function, the connection found on the handle. */
-function onread(this: UvStream): void {
+function onread(this: UvStream, buf?: ArrayBuffer): void {
   const c = this[kConn];
   if (c === undefined || c.closing) return;
-  const nread = uv!.streamBaseState[uv!.kReadBytesOrError];
+  const state = uv!.streamBaseState;
+  const nread = state[uv!.kReadBytesOrError];
   const core = c.backend.coreOf();
-  if (nread > 0) core.onDataInScratch(c.h, nread);
+  if (nread > 0) core.onData(c.h, Buffer.from(buf!, state[uv!.kArrayBufferOffset], nread));
   else if (nread === uv!.UV_EOF) core.onEof(c.h);
   else if (nread < 0) core.onError(c.h, errnoOf(nread), SYSCALL.read);
 }
@@ -152,12 +155,6 @@ export class NodeBackend extends NodeBackendBase {
   readonly transport = 'libuv';
   #conns = new Map<number, Conn>();
   #spareReq: Req | null = null; // see #write
-  #view: Uint8Array | null = null; // the read target every handle gets (scratch; renewed when memory grows)
-
-  override attach(core: Core): void {
-    super.attach(core);
-    this.#view = null; // a fresh core: a fresh memory
-  }
 
   /** The core, for the shared onread. */
   coreOf() {
@@ -179,25 +176,6 @@ export class NodeBackend extends NodeBackendBase {
       c.handle.close();
     }
     this.#conns.clear();
-  }
-
-  /**
-   * The core's memory grew: views of the old one are detached. Every reading handle gets a
-   * view of the new memory before libuv's next read (this runs inside the input that grew it).
-   */
-  memoryGrown(): void {
-    this.#view = this.core.readTarget();
-    for (const c of this.#conns.values()) {
-      if (c.view !== null && !c.closing) this.#setReadTarget(c);
-    }
-  }
-
-  /** Reads go straight into the core's scratch (reads are one at a time: one view serves all). */
-  #setReadTarget(c: Conn): void {
-    let view = this.#view;
-    if (view === null || view.byteLength === 0) view = this.#view = this.core.readTarget();
-    c.view = view;
-    c.handle.useUserBuffer(view);
   }
 
   protected accept(h: number, srv: net.Server): void {
@@ -237,7 +215,6 @@ export class NodeBackend extends NodeBackendBase {
       case Op.CMD_READ_START: {
         const c = this.#conns.get(o.h);
         if (!c || c.closing) return;
-        if (c.view === null || c.view !== this.#view || c.view.byteLength === 0) this.#setReadTarget(c);
         const err = c.handle.readStart();
         // EALREADY: an adopted handle (new Socket({ handle })) that was reading already.
         if (err && errnoOf(err) !== ERRNO.EALREADY) this.core.onError(o.h, errnoOf(err), SYSCALL.read);

@@ -70,8 +70,6 @@ export interface CoreOwner {
   now(): number;
   dispatch(o: Output): void;
   trapped(err: CoreTrap): void;
-  /** The core's memory grew during an input: views of the old memory are detached. */
-  memoryGrown?(): void;
 }
 
 export class CoreTrap extends Error {
@@ -97,7 +95,6 @@ export function opName(op: Op): string {
 
 const enc = new TextEncoder();
 const POOL_SIZE = 262144; // the largest WRITE: one scratch-sized piece
-const READ_SIZE = 65536;
 
 const ID_WRITE = inputInfo('apiWrite').id;
 const ID_DATA = inputInfo('onData').id;
@@ -111,7 +108,6 @@ export class Core {
   readonly scratchSize: number;
   #buffer: ArrayBuffer;
   #u8: Uint8Array;
-  #announced: ArrayBuffer; // the memory the owner last heard of (memoryGrown)
   #pending: Output[] = [];
   #dead: CoreTrap | null = null;
   tap: Tap | null = null;
@@ -130,7 +126,6 @@ export class Core {
     this.#x = this.#loaded.exports;
     this.#buffer = this.#x.memory.buffer;
     this.#u8 = new Uint8Array(this.#buffer);
-    this.#announced = this.#buffer;
     this.scratch = this.#x.scratchPtr();
     this.scratchSize = this.#x.scratchSize();
   }
@@ -169,11 +164,12 @@ export class Core {
     const through = ptr === this.scratch && len <= this.#payloadLen;
     if (len > 0) {
       const src = this.#source;
-      if (src !== null && ptr === this.scratch && len <= src.length && (op === Op.CMD_WRITE || op === Op.EV_DATA)) {
+      const off = ptr - this.scratch;
+      if (src !== null && off >= 0 && off + len <= src.length && (op === Op.CMD_WRITE || op === Op.EV_DATA)) {
         // The core passes on bytes of this input unchanged, straight from scratch: the caller's
         // own buffer holds exactly them (the kernel's read buffer, the user's write buffer), so
         // hand that on instead of a copy — as node:net hands them on.
-        data = Buffer.isBuffer(src) && src.length === len ? src : Buffer.from(src.buffer, src.byteOffset, len);
+        data = Buffer.isBuffer(src) && off === 0 && src.length === len ? src : Buffer.from(src.buffer, src.byteOffset + off, len);
       } else {
         // WRITE payloads come from a pool the backend returns them to (release) once the
         // kernel took them; everything else is handed on for good (DATA goes to user code).
@@ -240,7 +236,6 @@ export class Core {
       return -1;
     }
     this.#source = null; // only this input's own records may point at its caller's buffer
-    if (this.#x.memory.buffer !== this.#announced) this.#grown();
     if (it !== null) it.output(result, this.#outHash, this.#x.digest(inputHandle(name, args, result)));
     if (tap) tap.call(name, now, args, bytes, result, this.#pending, this.#x.digest(inputHandle(name, args, result)));
     before?.(result);
@@ -289,16 +284,9 @@ export class Core {
     }
     this.#source = null;
     this.#unfilled = null;
-    if (this.#x.memory.buffer !== this.#announced) this.#grown();
     if (it !== null) it.output(r, this.#outHash, this.#x.digest(h));
     this.#flush();
     return r;
-  }
-
-  /** Tells the owner once per growth, inside the input that grew the memory. */
-  #grown(): void {
-    this.#announced = this.#x.memory.buffer;
-    this.#owner.memoryGrown?.();
   }
 
   #flush(): void {
@@ -470,29 +458,18 @@ export class Core {
     const size = this.scratchSize;
     for (let off = 0; off < chunk.length; off += size) {
       const piece = chunk.length <= size ? chunk : chunk.subarray(off, Math.min(off + size, chunk.length));
-      this.#bytes(piece);
       this.#source = piece;
-      if (this.tap || this.#dead) this.#call('onData', [h, piece.length], piece.length);
-      else this.#fast('onData', h, piece.length, 0);
+      if (this.tap || this.#dead) {
+        this.#bytes(piece);
+        this.#call('onData', [h, piece.length], piece.length);
+      } else {
+        // Offered without copying, as apiWrite's: a flowing socket hands the transport's buffer
+        // on as DATA, and the core asks for the bytes (OP_FILL) only when it has to queue them.
+        this.#unfilled = piece;
+        this.#fast('onData', h, piece.length, 0);
+      }
       if (this.#dead) return;
     }
-  }
-
-  /**
-   * A view of scratch for a transport to read into: 64 KiB, the size of Node's reads (a paused
-   * reader takes in what one read brings before it stops, so a larger read would show as less
-   * backpressure on the peer). A fresh view: memory may have grown, and it detaches every older
-   * one — so a transport holding one as its read target takes a new one when the owner hears
-   * `memoryGrown`.
-   */
-  readTarget(): Uint8Array {
-    return new Uint8Array(this.#x.memory.buffer, this.scratch, READ_SIZE);
-  }
-
-  /** `len` bytes from the peer that the transport read straight into scratch (readTarget). */
-  onDataInScratch(h: number, len: number): void {
-    if (this.tap || this.#dead) this.#call('onData', [h, len], len);
-    else this.#fast('onData', h, len, 0);
   }
 
   /**

@@ -127,9 +127,6 @@ export class Stack implements CoreOwner {
     this.#endpoints.get(o.h)?.[kNotify](o);
   }
 
-  memoryGrown(): void {
-    this.backend.memoryGrown?.();
-  }
 
   trapped(err: CoreTrap): void {
     this.backend.abandon();
