@@ -59,8 +59,8 @@ export interface UvStream {
   setNoDelay?(on: boolean): number;
   setKeepAlive?(on: boolean, delaySecs: number): number;
   reset?(cb: () => void): number;
-  /** wasinet's: the connection this handle carries. */
-  [kConn]?: Conn;
+  /** wasinet's: the core handle of the connection this handle carries (kH). */
+  [key: symbol]: unknown;
 }
 
 interface Bindings {
@@ -80,7 +80,6 @@ interface Bindings {
   UV_EADDRINUSE: number;
 }
 
-const kConn = Symbol('wasinet.conn');
 
 function loadBindings(): Bindings | null {
   const env = process.env;
@@ -123,24 +122,22 @@ function errnoOf(err: number): number {
 
 // ---------------------------------------------------------------- connections
 
-class Conn {
-  pending = 0;        // bytes libuv holds in writes it has not completed (the credit they use)
-  closing = false;    // the core issued CLOSE: report onClosed once the handle is closed
-  constructor(readonly h: number, readonly handle: UvStream, readonly backend: NodeBackend) {
-    handle[kConn] = this;
-  }
+// A connection is its libuv handle and nothing more: the handle keeps the core's handle number
+// in a slot (kH; 0 once the core closed it), the backend's map finds the handle by number, and
+// the bytes libuv still holds in writes are kept apart (#pending) for the few sockets that
+// have any. The slot is node's own owner_symbol, which every TCP wrap has from its template:
+// a property of our own would grow each handle's property store (24 bytes a connection).
+let kH: symbol | null = null;
+
+function ownerSlot(): symbol {
+  const probe = new uv!.TCP(uv!.TCP_SOCKET);
+  const key = Object.getOwnPropertySymbols(probe).find((k) => k.description === 'owner_symbol');
+  probe.close();
+  return key ?? Symbol('wasinet.h');
 }
 
-/** Every handle's `onread`: one function, the connection found on the handle. */
-function onread(this: UvStream, buf?: ArrayBuffer): void {
-  const c = this[kConn];
-  if (c === undefined || c.closing) return;
-  const state = uv!.streamBaseState;
-  const nread = state[uv!.kReadBytesOrError];
-  const core = c.backend.coreOf();
-  if (nread > 0) core.onData(c.h, Buffer.from(buf!, state[uv!.kArrayBufferOffset], nread));
-  else if (nread === uv!.UV_EOF) core.onEof(c.h);
-  else if (nread < 0) core.onError(c.h, errnoOf(nread), SYSCALL.read);
+function hOf(handle: UvStream): number {
+  return handle[kH!] as number;
 }
 
 function addressesOf(handle: UvStream): { family: number; local: Addr; remote: Addr } {
@@ -153,29 +150,37 @@ function addressesOf(handle: UvStream): { family: number; local: Addr; remote: A
 
 export class NodeBackend extends NodeBackendBase {
   readonly transport = 'libuv';
-  #conns = new Map<number, Conn>();
+  #conns = new Map<number, UvStream>();
+  #pending = new Map<number, number>(); // bytes libuv holds in writes it has not completed (the credit they use)
   #spareReq: Req | null = null; // see #write
-
-  /** The core, for the shared onread. */
-  coreOf() {
-    return this.core;
-  }
+  /** Every handle's `onread`: one function per backend, the connection found on the handle. */
+  readonly #onread = ((backend: NodeBackend) => function onread(this: UvStream, buf?: ArrayBuffer): void {
+    const h = hOf(this);
+    if (!h) return;
+    const state = uv!.streamBaseState;
+    const nread = state[uv!.kReadBytesOrError];
+    const core = backend.core;
+    if (nread > 0) core.onData(h, Buffer.from(buf!, state[uv!.kArrayBufferOffset], nread));
+    else if (nread === uv!.UV_EOF) core.onEof(h);
+    else if (nread < 0) core.onError(h, errnoOf(nread), SYSCALL.read);
+  })(this);
 
   protected connHandle(h: number): object | null {
-    return this.#conns.get(h)?.handle ?? null;
+    return this.#conns.get(h) ?? null;
   }
 
   protected connFd(h: number): number {
-    const fd = this.#conns.get(h)?.handle.fd;
+    const fd = this.#conns.get(h)?.fd;
     return typeof fd === 'number' ? fd : -1;
   }
 
   protected dropConns(): void {
-    for (const c of this.#conns.values()) {
-      c.closing = true;
-      c.handle.close();
+    for (const handle of this.#conns.values()) {
+      handle[kH!] = 0;
+      handle.close();
     }
     this.#conns.clear();
+    this.#pending.clear();
   }
 
   protected accept(h: number, srv: net.Server): void {
@@ -201,11 +206,18 @@ export class NodeBackend extends NodeBackendBase {
     };
   }
 
-  #adopt(h: number, handle: UvStream): Conn {
-    const c = new Conn(h, handle, this);
-    handle.onread = onread;
-    this.#conns.set(h, c);
-    return c;
+  #adopt(h: number, handle: UvStream): UvStream {
+    kH ??= ownerSlot();
+    handle[kH] = h;
+    handle.onread = this.#onread;
+    this.#conns.set(h, handle);
+    return handle;
+  }
+
+  /** The open handle of `h`, or null when there is none or the core closed it. */
+  #live(h: number): UvStream | null {
+    const handle = this.#conns.get(h);
+    return handle !== undefined && hOf(handle) === h ? handle : null;
   }
 
   protected execConn(o: Output): void {
@@ -213,31 +225,30 @@ export class NodeBackend extends NodeBackendBase {
       case Op.CMD_CONNECT: return this.#connect(o);
       case Op.CMD_OPEN: return o.b === 1 ? this.#openHandle(o.h, this.takeAdopted(o.a) as UvStream) : this.#open(o.h, o.a);
       case Op.CMD_READ_START: {
-        const c = this.#conns.get(o.h);
-        if (!c || c.closing) return;
-        const err = c.handle.readStart();
+        const handle = this.#live(o.h);
+        if (handle === null) return;
+        const err = handle.readStart();
         // EALREADY: an adopted handle (new Socket({ handle })) that was reading already.
         if (err && errnoOf(err) !== ERRNO.EALREADY) this.core.onError(o.h, errnoOf(err), SYSCALL.read);
         return;
       }
       case Op.CMD_READ_STOP: {
-        const c = this.#conns.get(o.h);
-        if (c && !c.closing) c.handle.readStop();
+        this.#live(o.h)?.readStop();
         return;
       }
       case Op.CMD_WRITE: return this.#write(o.h, o.data!);
       case Op.CMD_SHUTDOWN: return this.#shutdown(o.h);
       case Op.CMD_CLOSE: return this.#close(o.h, o.a === 1);
       case Op.CMD_SET_OPTION: {
-        const c = this.#conns.get(o.h);
-        if (!c || c.closing) return;
-        if (o.a === Opt.NoDelay) c.handle.setNoDelay?.(o.b !== 0);
-        else if (o.a === Opt.KeepAlive) c.handle.setKeepAlive?.(o.b !== 0, Math.floor(o.c / 1000));
+        const handle = this.#live(o.h);
+        if (handle === null) return;
+        if (o.a === Opt.NoDelay) handle.setNoDelay?.(o.b !== 0);
+        else if (o.a === Opt.KeepAlive) handle.setKeepAlive?.(o.b !== 0, Math.floor(o.c / 1000));
         return;
       }
       case Op.CMD_REF: {
-        const c = this.#conns.get(o.h);
-        if (c && !c.closing) { if (o.a) c.handle.ref(); else c.handle.unref(); }
+        const handle = this.#live(o.h);
+        if (handle !== null) { if (o.a) handle.ref(); else handle.unref(); }
         return;
       }
     }
@@ -248,8 +259,8 @@ export class NodeBackend extends NodeBackendBase {
     const old = this.#conns.get(h);
     if (old) {
       // A new attempt replaces an abandoned one (autoSelectFamily): drop it without a word.
-      old.closing = true;
-      old.handle.close();
+      old[kH!] = 0;
+      old.close();
       this.#conns.delete(h);
     }
     const [address, localAddress] = split2(o.data);
@@ -258,17 +269,15 @@ export class NodeBackend extends NodeBackendBase {
     const localPort = o.c;
     const core = this.core;
     if (family === 0) {
-      const handle = new uv!.Pipe(uv!.PIPE_SOCKET);
-      const c = this.#adopt(h, handle);
+      const handle = this.#adopt(h, new uv!.Pipe(uv!.PIPE_SOCKET));
       const req = new uv!.PipeConnectWrap();
-      req.oncomplete = (status: number) => this.#connected(c, status);
+      req.oncomplete = (status: number) => this.#connected(handle, h, status);
       req.address = address;
       const err = handle.connect(req, address);
-      if (err) this.#connectFailedAtOnce(c, err);
+      if (err) this.#connectFailedAtOnce(handle, h, err);
       return;
     }
-    const handle = new uv!.TCP(uv!.TCP_SOCKET);
-    const c = this.#adopt(h, handle);
+    const handle = this.#adopt(h, new uv!.TCP(uv!.TCP_SOCKET));
     if (localAddress || localPort) {
       const local = localAddress || (family === 4 ? '0.0.0.0' : '::');
       let err = family === 4 ? handle.bind!(local, localPort) : handle.bind6!(local, localPort, 0);
@@ -283,33 +292,33 @@ export class NodeBackend extends NodeBackendBase {
         return;
       }
       core.onBound(h);
-      if (this.#conns.get(h) !== c) return; // given up on in the meantime
+      if (this.#live(h) !== handle) return; // given up on in the meantime
     }
     const req = new uv!.TCPConnectWrap();
-    req.oncomplete = (status: number) => this.#connected(c, status);
+    req.oncomplete = (status: number) => this.#connected(handle, h, status);
     const err = family === 4 ? handle.connect(req, address, port) : handle.connect6!(req, address, port);
-    if (err) this.#connectFailedAtOnce(c, err);
+    if (err) this.#connectFailedAtOnce(handle, h, err);
   }
 
   // A failed attempt keeps its handle until the core's CLOSE (or the next attempt's CONNECT)
   // closes it: its 'close' comes from libuv's close phase, after the error, as in Node.
 
   /** The connect call itself failed: Node names the socket's local address in its message. */
-  #connectFailedAtOnce(c: Conn, err: number): void {
+  #connectFailedAtOnce(handle: UvStream, h: number, err: number): void {
     const out: Addr = {};
     let local = '';
-    if (c.handle.getsockname && c.handle.getsockname(out) === 0 && out.address !== undefined) local = `${out.address}:${out.port}`;
-    this.core.onConnect(c.h, errnoOf(err), SYSCALL.connect | CONNECT_AT_ONCE, 0, 0, 0, 0, local, '');
+    if (handle.getsockname && handle.getsockname(out) === 0 && out.address !== undefined) local = `${out.address}:${out.port}`;
+    this.core.onConnect(h, errnoOf(err), SYSCALL.connect | CONNECT_AT_ONCE, 0, 0, 0, 0, local, '');
   }
 
-  #connected(c: Conn, status: number): void {
-    if (c.closing || this.#conns.get(c.h) !== c) return; // abandoned, or closed while connecting
+  #connected(handle: UvStream, h: number, status: number): void {
+    if (this.#live(h) !== handle) return; // abandoned, or closed while connecting
     if (status !== 0) {
-      this.core.onConnect(c.h, errnoOf(status), SYSCALL.connect, 0, 0, 0, 0, '', '');
+      this.core.onConnect(h, errnoOf(status), SYSCALL.connect, 0, 0, 0, 0, '', '');
       return;
     }
-    const { family, local, remote } = addressesOf(c.handle);
-    this.core.onConnect(c.h, 0, 0, CREDIT, local.port ?? 0, remote.port ?? 0, family, local.address ?? '', remote.address ?? '');
+    const { family, local, remote } = addressesOf(handle);
+    this.core.onConnect(h, 0, 0, CREDIT, local.port ?? 0, remote.port ?? 0, family, local.address ?? '', remote.address ?? '');
   }
 
   #open(h: number, fd: number): void {
@@ -331,8 +340,8 @@ export class NodeBackend extends NodeBackendBase {
   }
 
   #write(h: number, data: Buffer): void {
-    const c = this.#conns.get(h);
-    if (!c || c.closing) return;
+    const handle = this.#live(h);
+    if (handle === null) return;
     const core = this.core;
     const n = data.length;
     // A write the kernel takes at once never touches its request object again (libuv's
@@ -340,63 +349,67 @@ export class NodeBackend extends NodeBackendBase {
     // until oncomplete, and the next write gets a fresh one.
     const req = this.#spareReq ?? new uv!.WriteWrap();
     this.#spareReq = null;
-    req.handle = c.handle;
+    req.handle = handle;
     req.async = false;
     req.bytes = 0;
     req.buffer = null;
-    const err = c.handle.writeBuffer(req, data);
+    const err = handle.writeBuffer(req, data);
     if (err !== 0) {
       this.#spareReq = req;
       core.onError(h, errnoOf(err), SYSCALL.write);
     } else if (!uv!.streamBaseState[uv!.kLastWriteWasAsync]) {
       this.#spareReq = req;
       core.release(data); // the kernel took it all: confirmed now, as libuv's try-write
-      core.onWritten(h, n, creditLeft(c.pending));
+      core.onWritten(h, n, creditLeft(this.#pending.get(h) ?? 0));
     } else {
       req.buffer = data; // libuv holds it (and writes it as the socket drains) until oncomplete
+      const pending = this.#pending;
       req.oncomplete = (status: number) => {
-        if (c.closing) return;
-        c.pending -= n;
+        if (hOf(handle) !== h) return; // closed meanwhile
+        const left = pending.get(h)! - n;
+        if (left > 0) pending.set(h, left); else pending.delete(h);
         core.release(data);
         if (status < 0) core.onError(h, errnoOf(status), SYSCALL.write);
-        else core.onWritten(h, n, creditLeft(c.pending));
+        else core.onWritten(h, n, creditLeft(left));
       };
-      c.pending += n;
-      core.onWritten(h, 0, creditLeft(c.pending));
+      const held = (pending.get(h) ?? 0) + n;
+      pending.set(h, held);
+      core.onWritten(h, 0, creditLeft(held));
     }
   }
 
   #shutdown(h: number): void {
-    const c = this.#conns.get(h);
-    if (!c || c.closing) return;
+    const handle = this.#live(h);
+    if (handle === null) return;
     const req = new uv!.ShutdownWrap();
-    req.handle = c.handle;
+    req.handle = handle;
     req.oncomplete = (status: number) => {
-      if (!c.closing) this.core.onShutdown(h, status < 0 ? errnoOf(status) : 0);
+      if (hOf(handle) === h) this.core.onShutdown(h, status < 0 ? errnoOf(status) : 0);
     };
-    const err = c.handle.shutdown(req);
+    const err = handle.shutdown(req);
     // 1: completed at once; ENOTCONN: nothing left to shut down (net.js treats both as done).
     if (err === 1) this.core.onShutdown(h, 0);
     else if (err < 0) this.core.onShutdown(h, errnoOf(err) === ERRNO.ENOTCONN ? 0 : errnoOf(err));
   }
 
   #close(h: number, reset: boolean): void {
-    const c = this.#conns.get(h);
-    if (!c) {
+    const handle = this.#conns.get(h);
+    if (handle === undefined) {
       setImmediate(() => this.core.onClosed(h)); // nothing was opened: closed already (in the close phase, as libuv's)
       return;
     }
-    if (c.closing) return;
-    c.closing = true;
+    if (hOf(handle) !== h) return; // closing already
+    handle[kH!] = 0;
+    this.#pending.delete(h);
     const done = () => {
-      if (this.#conns.get(h) === c) this.#conns.delete(h);
+      if (this.#conns.get(h) === handle) this.#conns.delete(h);
       this.core.onClosed(h);
     };
-    if (reset && c.handle.reset) {
-      const err = c.handle.reset(done);
+    if (reset && handle.reset) {
+      const err = handle.reset(done);
       if (err === 0) return;
     }
-    c.handle.close(done);
+    handle.close(done);
   }
 }
 
