@@ -6,7 +6,10 @@ let next: u32 = 1;
 export const sockets = new Map<u32, Sock>();
 export const listeners = new Map<u32, Listener>();
 
-export function newHandle(): u32 { return next++; }
+export function newHandle(): u32 { created++; return next++; }
+/** Handles made since the last full collection (see `done` in index.ts). */
+export let created: u32 = 0;
+export function resetCreated(): void { created = 0; }
 
 export function newSock(): Sock {
   let s = new Sock(newHandle());
