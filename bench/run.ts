@@ -319,6 +319,8 @@ interface Row {
   /** wasinet ÷ node:net, and wasinet+record ÷ wasinet (cells with record). */
   ratio: number | null; recordRatio: number | null;
   wide: boolean; capped: Record<Lib, number>; failures: Record<Lib, string[]>;
+  /** Runs whose recording stopped early (the trace writer fell `maxPending` bytes behind). */
+  truncated: Record<Lib, number>;
   only: Lib | null; libs: Lib[];
   /** The most CPU other processes took during one of this cell's runs (share of the machine). */
   otherLoad: number | null;
@@ -375,6 +377,7 @@ async function run(): Promise<Row[]> {
         recordRatio: b && c && b.median > 0 && c.median > 0 ? c.median / b.median : null,
         wide: [a, b, c].some((s) => s !== null && s.spread > WIDE),
         capped: count((o) => o.ok && o.result.capped),
+        truncated: count((o) => o.ok && o.result.values.traceTruncated === 1),
         failures: Object.fromEntries(ALL_LIBS.map((l) => [l, r[l].flatMap((o) => (o.ok ? [] : [o.error]))])) as Record<Lib, string[]>,
         otherLoad: ALL_LIBS.flatMap((l) => r[l].map((o) => o.otherLoad ?? -1)).reduce((a, b) => Math.max(a, b), -1),
         only: m.only ?? null, libs: libsOf(cell),
@@ -421,6 +424,7 @@ async function run(): Promise<Row[]> {
   const notes: string[] = [];
   for (const row of rows) {
     for (const lib of row.libs) {
+      if (row.truncated[lib]) notes.push(`- ${row.cell} — ${lib}: the recording stopped early in ${row.truncated[lib]} of ${ROUNDS} runs (the trace writer fell more than maxPending bytes behind; the rate after that is not a recording's).`);
       if (row.capped[lib]) notes.push(`- ${row.cell} — ${lib}: the time cap ended ${row.capped[lib]} of ${ROUNDS} runs before the full count (rates are over what completed).`);
       const errors = new Map<string, number>();
       for (const f of row.failures[lib]) {

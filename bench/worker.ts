@@ -21,7 +21,7 @@ const moduleName: string = lib === 'node:net' ? lib : 'wasinet'; // the package'
 const mod = await import(moduleName);
 const traceFile = path.join(input.traces, `trace-${process.pid}.trace`);
 /** The recording stack's recorder (wasinet+record). */
-let recording: { close(): Promise<void>; inputs: number; payloadBytes: number } | null = null;
+let recording: { close(): Promise<void>; inputs: number; payloadBytes: number; truncated: boolean } | null = null;
 let net: Net;
 if (lib === 'wasinet+record') {
   const stack = mod.createStack({ record: { path: traceFile } });
@@ -312,6 +312,7 @@ async function traced(result: WorkerResult): Promise<WorkerResult> {
   result.values.traceRatio = size / Math.max(1, recording.payloadBytes);
   result.values.bytesPerInput = (size - recording.payloadBytes) / recording.inputs;
   result.values.traceMB = size / 1e6;
+  result.values.traceTruncated = recording.truncated ? 1 : 0;
   return result;
 }
 

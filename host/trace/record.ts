@@ -12,6 +12,8 @@ export interface Recording {
   readonly path: string;
   /** Inputs recorded so far. */
   readonly inputs: number;
+  /** Recording stopped early: the disk fell more than `maxPending` bytes behind. */
+  readonly truncated: boolean;
   close(): Promise<void>;
 }
 
@@ -24,6 +26,7 @@ export function startRecording(option: string | RecordOptions, coreBytes: Uint8A
     const recorder: Recording = {
       path: opts.path,
       get inputs() { return v1.lines - 1; },
+      truncated: false,
       close: async () => v1.close(),
     };
     return { recorder, tap: v1 };

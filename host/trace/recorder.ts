@@ -52,6 +52,7 @@ export class TraceRecorder2 implements InputTap {
   #pos = 0;
   #free: Buffer[] = [];
   #off = false;
+  #truncated = false;
   #open = false; // an input was written and its output not yet
   #lastNow = NaN;
   #turnOpen = false;
@@ -91,6 +92,8 @@ export class TraceRecorder2 implements InputTap {
 
   /** Inputs recorded so far. */
   get inputs(): number { return this.#inputs; }
+  /** Recording stopped early because the disk fell too far behind (the trace says so at its end). */
+  get truncated(): boolean { return this.#truncated; }
   /** Payload bytes recorded so far (what the inputs carried). */
   get payloadBytes(): number { return this.#payloadBytes; }
   /** Bytes of trace encoded so far (before compression). */
@@ -122,6 +125,7 @@ export class TraceRecorder2 implements InputTap {
     this.#meta(META_TRUNCATED, { reason: `the disk fell more than ${max} bytes behind` });
     this.#flushChunk();
     this.#off = true;
+    this.#truncated = true;
     process.emitWarning(`wasinet: recording to ${this.path} stopped: the disk fell more than ${max} bytes behind`);
   }
 
