@@ -4,9 +4,10 @@
 //
 // Bun's sockets are callback-driven and close to libuv's model:
 // - reading: a socket is paused from its `open` until READ_START and again at READ_STOP
-//   (socket.pause/resume). Bun delivers reads as Buffers of its own, which are copied into the
-//   core's scratch (Core#onDataBorrowed); a read already under way when the socket pauses is
-//   kept and handed over at the next READ_START, so a paused socket delivers nothing, as in Node.
+//   (socket.pause/resume). Bun delivers each read in a fresh Buffer that it never touches again,
+//   so the core is offered it without a copy (Core#onData: a flowing socket hands it on as
+//   'data', as the Node backend does libuv's); a read already under way when the socket pauses
+//   is kept and handed over at the next READ_START, so a paused socket delivers nothing, as in Node.
 // - writing: `socket.write` is a try-write: it returns how much the kernel took at once. That
 //   much is confirmed at once (as libuv's try-write is in Node); the rest waits in this backend
 //   and holds the credit it takes until `drain` lets it out.
@@ -73,8 +74,8 @@ export class BunBackend extends RuntimeBackendBase implements Backend {
       // comes after a READ_STOP in between waits for the next READ_START.
       for (let off = 0; off < d.length; off += READ_SIZE) {
         const piece = d.subarray(off, Math.min(off + READ_SIZE, d.length));
-        if (c.reading && !c.closing) this.core.onDataBorrowed(c.h, piece, piece.length);
-        else if (!c.closing) c.stash.push(Uint8Array.prototype.slice.call(piece));
+        if (c.reading && !c.closing) this.core.onData(c.h, piece);
+        else if (!c.closing) c.stash.push(piece);
       }
     },
     drain: (s) => { const c = s.data; if (c && !c.closing) this.#flush(c); },
