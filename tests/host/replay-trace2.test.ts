@@ -19,7 +19,7 @@ const MiB = 1024 * 1024;
 const SIZE = 8 * MiB;
 
 /** A real loopback session: SIZE each way, a half-close, an idle timeout. */
-async function session(record: RecordOptions): Promise<{ inputs: number; exchanged: number }> {
+async function session(record: RecordOptions): Promise<{ inputs: number; exchanged: number; truncated: boolean }> {
   const net = createStack({ record });
   let serverGot!: Promise<{ hash: string; bytes: number }>;
   let timeouts = 0;
@@ -47,10 +47,10 @@ async function session(record: RecordOptions): Promise<{ inputs: number; exchang
   assert.equal(c.hash, patternHash(32, SIZE));
   assert.equal(timeouts, 1);
   // Both ends are in this process: each byte was written by one and read by the other.
-  return { inputs: net.recorder!.inputs, exchanged: 4 * SIZE };
+  return { inputs: net.recorder!.inputs, exchanged: 4 * SIZE, truncated: net.recorder!.truncated };
 }
 
-let plain: { file: string; inputs: number; exchanged: number } | null = null;
+let plain: { file: string; inputs: number; exchanged: number; truncated: boolean } | null = null;
 async function recorded() {
   if (plain) return plain;
   const file = sockPath('t2').replace(/\.sock$/, '.trace');
@@ -150,14 +150,17 @@ test('format 2: a recorder the disk cannot keep up with stops and says so; what 
   const warnings: string[] = [];
   const onWarning = (w: Error) => warnings.push(w.message);
   process.on('warning', onWarning);
+  let truncated = false;
   try {
-    await session({ path: file, maxPending: 1 });
+    ({ truncated } = await session({ path: file, maxPending: 1 }));
   } finally {
     process.off('warning', onWarning);
   }
   const { records } = readTrace(file);
   const last = records[records.length - 1];
   assert.equal(last.kind === 'meta' && last.type, 'truncated');
+  assert.equal(truncated, true, 'recorder.truncated says so too');
+  assert.equal((await recorded()).truncated, false, 'a recorder that kept up was not truncated');
   assert.ok(warnings.some((w) => w.includes('recording to') && w.includes('stopped')), warnings.join('\n'));
   const r = replay(file);
   assert.equal(r.ok, true, r.divergence && formatDivergence(r.divergence));
