@@ -24,7 +24,7 @@ import type { Backend } from './backend.js';
 import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, ListenFlag } from '../core/abi.js';
 import { type BunSocket, type Handlers, type BunListener, type Where, bun } from './bun-api.js';
-import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, RuntimeBackendBase } from './runtime-common.js';
+import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, RuntimeBackendBase } from './runtime-common.js';
 
 const READ_SIZE = 65536;
 
@@ -186,11 +186,7 @@ export class BunBackend extends RuntimeBackendBase implements Backend {
     const c = this.#conns.get(h);
     if (!c || c.closing) return;
     c.reading = true;
-    while (c.stash.length > 0 && c.reading && !c.closing) {
-      const chunk = c.stash.shift()!;
-      if (chunk === null) this.core.onEof(h);
-      else this.core.onData(h, chunk);
-    }
+    replayStash(this.core, h, c);
     if (c.reading && !c.closed) c.socket?.resume();
   }
 

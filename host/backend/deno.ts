@@ -28,7 +28,7 @@ import type { Backend } from './backend.js';
 import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, ListenFlag } from '../core/abi.js';
 import { type DenoConn, type DenoListener, deno } from './deno-api.js';
-import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, RuntimeBackendBase } from './runtime-common.js';
+import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, RuntimeBackendBase } from './runtime-common.js';
 
 const READ_SIZE = 65536;
 
@@ -183,12 +183,7 @@ export class DenoBackend extends RuntimeBackendBase implements Backend {
     const c = this.#conns.get(h);
     if (!c || c.closing) return;
     c.reading = true;
-    // What a read brought after READ_STOP goes first, as long as the core still wants data.
-    while (c.stash.length > 0 && c.reading && !c.closing) {
-      const chunk = c.stash.shift()!;
-      if (chunk === null) this.core.onEof(h);
-      else this.core.onData(h, chunk);
-    }
+    replayStash(this.core, h, c); // what a read brought after READ_STOP goes first
     if (c.reading && !c.ended && !c.readLoop && c.conn) void this.#readLoop(h, c, c.conn);
   }
 

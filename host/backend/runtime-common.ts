@@ -150,6 +150,18 @@ export abstract class RuntimeBackendBase {
   }
 }
 
+/**
+ * What a runtime read after READ_STOP (null: its EOF), handed to the core at READ_START, in
+ * order, for as long as the core still wants data (an input may stop it again).
+ */
+export function replayStash(core: Core, h: number, c: { stash: (Uint8Array | null)[]; reading: boolean; closing: boolean }): void {
+  while (c.stash.length > 0 && c.reading && !c.closing) {
+    const chunk = c.stash.shift()!;
+    if (chunk === null) core.onEof(h);
+    else core.onData(h, chunk);
+  }
+}
+
 /** Reports `fn` after the current I/O phase, as libuv reports a handle's close. */
 export function later(fn: () => void): void {
   setImmediate(fn);
