@@ -9,19 +9,25 @@
 import Module = require('node:module');
 import path = require('node:path');
 import url = require('node:url');
+import workerThreads = require('node:worker_threads');
 import type * as Setup from './setup.js';
 
-const own = path.join(__dirname, '..') + path.sep;
-(require('./setup.js') as typeof Setup).setup();
-const wasinet: unknown = require('../index.cjs');
+// Loaded through NODE_OPTIONS, this file runs in every thread, wasinet's trace writer included:
+// that thread records nothing and imports no net.
+const writerThread = !workerThreads.isMainThread && (workerThreads.workerData as Record<string, unknown> | null)?.wasinetTraceWriter === true;
+if (!writerThread) {
+  const own = path.join(__dirname, '..') + path.sep;
+  (require('./setup.js') as typeof Setup).setup();
+  const wasinet: unknown = require('../index.cjs');
 
-const M = Module as unknown as { _load(request: string, parent: { filename?: string } | null, isMain: boolean): unknown };
-const load = M._load;
-M._load = function (request, parent, isMain) {
-  if ((request === 'net' || request === 'node:net') && !(parent?.filename ?? '').startsWith(own)) return wasinet;
-  return load.call(this, request, parent, isMain);
-};
+  const M = Module as unknown as { _load(request: string, parent: { filename?: string } | null, isMain: boolean): unknown };
+  const load = M._load;
+  M._load = function (request, parent, isMain) {
+    if ((request === 'net' || request === 'node:net') && !(parent?.filename ?? '').startsWith(own)) return wasinet;
+    return load.call(this, request, parent, isMain);
+  };
 
-Module.register(url.pathToFileURL(path.join(__dirname, 'hooks.js')).href, {
-  data: { own: url.pathToFileURL(own).href, facade: url.pathToFileURL(path.join(__dirname, 'net.js')).href },
-});
+  Module.register(url.pathToFileURL(path.join(__dirname, 'hooks.js')).href, {
+    data: { own: url.pathToFileURL(own).href, facade: url.pathToFileURL(path.join(__dirname, 'net.js')).href },
+  });
+}

@@ -1,7 +1,7 @@
 // The trace recorder (format 2, see format.ts): an InputTap on a stack's core that encodes each
 // input into a chunk of memory as it happens — its payload copied once, straight from the
-// caller's buffer or scratch — and hands full chunks to the TraceWriter, which writes them off
-// the event loop. Outputs are not kept: the core folds them into a digest as it emits them.
+// caller's buffer or scratch — into chunks of shared memory it hands to the TraceWriter, whose
+// thread writes them to disk. Outputs are not kept: the core folds them into a digest as it emits them.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { InputTap } from '../core/core.js';
@@ -9,6 +9,7 @@ import { INPUTS } from '../core/inputs.js';
 import { ABI_VERSION } from '../core/abi.js';
 import { coreDigest } from '../core/trace.js';
 import { TraceWriter, compressionOf } from './writer.js';
+import { CHUNK } from './writer-io.js';
 import type { TraceRecord } from './reader.js';
 import {
   COMPRESSION_NAMES, FLAG_NESTED, FLAG_SAME_TURN, INT_LIMIT, META_CORE_NEW, META_END, META_LOOKUP_ERROR,
@@ -32,7 +33,6 @@ export interface RecordOptions {
   version?: 1 | 2;
 }
 
-const CHUNK = 1 << 20;
 const ID_WRITE = INPUTS.find((x) => x.name === 'apiWrite')!.id;
 const ARGC = new Uint8Array(64);
 const HAS_PAYLOAD = new Uint8Array(64);
@@ -50,7 +50,6 @@ export class TraceRecorder2 implements InputTap {
   readonly #recording = randomUUID();
   #buf: Buffer;
   #pos = 0;
-  #free: Buffer[] = [];
   #off = false;
   #truncated = false;
   #open = false; // an input was written and its output not yet
@@ -76,10 +75,8 @@ export class TraceRecorder2 implements InputTap {
     this.path = options.path;
     this.#core = typeof core === 'string' ? core : coreDigest(core);
     const compression = compressionOf(options.compression);
-    this.#buf = Buffer.allocUnsafeSlow(CHUNK);
-    this.#writer = new TraceWriter(options.path, this.#header(), compression, (b) => {
-      if (b.length === CHUNK && this.#free.length < 16) this.#free.push(b);
-    });
+    this.#writer = new TraceWriter(options.path, this.#header(), compression, this.#maxPending());
+    this.#buf = this.#writer.chunk();
   }
 
   #header(): TraceHeader {
@@ -113,15 +110,20 @@ export class TraceRecorder2 implements InputTap {
     const len = this.#pos;
     this.#encoded += len;
     this.#segBytes += len;
-    this.#buf = this.#free.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
-    this.#pos = 0;
     this.#writer.push(full, len);
-    if (this.#writer.pendingBytes > (this.#opts.maxPending ?? 256 * 1024 * 1024)) this.#behind = true;
+    this.#buf = this.#writer.chunk();
+    this.#pos = 0;
+    // Stop while there is still a chunk to say so in.
+    if (this.#writer.pendingBytes > this.#maxPending() || this.#writer.spare < 1) this.#behind = true;
+  }
+
+  #maxPending(): number {
+    return this.#opts.maxPending ?? 256 * 1024 * 1024;
   }
 
   /** The disk fell too far behind: the trace ends here, at a record's boundary, and says so. */
   #stop(): void {
-    const max = this.#opts.maxPending ?? 256 * 1024 * 1024;
+    const max = this.#maxPending();
     this.#meta(META_TRUNCATED, { reason: `the disk fell more than ${max} bytes behind` });
     this.#flushChunk();
     this.#off = true;

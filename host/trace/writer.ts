@@ -1,245 +1,273 @@
-// The trace's file writer: blocks go to disk through asynchronous writes (libuv's thread pool),
-// so recording never blocks the event loop on the disk. Blocks are written in order, one at a
-// time, each at its own offset; compression (off by default) compresses each block on its own,
-// also off the event loop. Rotation closes the current file after its blocks and opens the next.
+// The trace's file writer, on the recorder's side. The recorder encodes records straight into
+// chunks of shared memory; full chunks are published in a ring that a thread of our own
+// (writer-thread.ts) writes to disk. The application's thread never waits for the disk, and the
+// disk keeps being written while it runs, even through a long synchronous turn (a loop of writes
+// that never yields would otherwise leave asynchronous disk writes no turn to be issued in).
+//
+// Chunks are reused once written, so a recording in steady state touches no new memory. When the
+// disk falls behind by more than the recorder's `maxPending` (or the ring is full), the recorder
+// stops and says so; the application is never slowed down.
 //
 // What has not reached the disk when the process exits is written synchronously from an 'exit'
-// listener (a positional write of the same bytes again is harmless), so a process that ends
-// without closing its recorder still leaves a complete trace.
+// listener: the thread is asked to stop after its current write, and the main thread writes the
+// rest at the place the thread reached.
 import fs from 'node:fs';
-import zlib from 'node:zlib';
-import { MAGIC, PREAMBLE, TRACE_VERSION_2, COMPRESSION_NAMES, Compression, type TraceHeader } from './format.js';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { COMPRESSION_NAMES, Compression, type TraceHeader } from './format.js';
+import { CHUNK, Ctl, CtlF64, ENTRY_ROTATE, ENTRY_WORDS, controlOf, newControl, preamble, writeBlocksSync } from './writer-io.js';
+import type { FromThread, ToThread } from './writer-thread.js';
 
-type Item =
-  | { kind: 'block'; buf: Buffer; len: number }
-  | { kind: 'open'; path: string; header: TraceHeader; remove: string | null }
-  | { kind: 'close' };
+/** What workerData carries to the writer's thread (register.ts stays out of that thread). */
+export const WRITER_THREAD = 'wasinetTraceWriter';
 
-function preamble(header: TraceHeader, compression: Compression): Buffer {
-  const json = Buffer.from(JSON.stringify(header));
-  const b = Buffer.alloc(PREAMBLE + json.length);
-  b.write(MAGIC, 0, 'latin1');
-  b[8] = TRACE_VERSION_2;
-  b[9] = compression;
-  b.writeUInt32LE(json.length, 12);
-  json.copy(b, PREAMBLE);
-  return b;
+interface Thread {
+  worker: Worker;
+  port: MessagePort;
+  bell: Int32Array;
+  /** Closes waiting for the thread: while there are any, it keeps the process alive. */
+  waiting: number;
 }
 
-function blockHead(stored: number, raw: number): Buffer {
-  const h = Buffer.allocUnsafe(8);
-  h.writeUInt32LE(stored, 0);
-  h.writeUInt32LE(raw, 4);
-  return h;
+let thread: Thread | null = null;
+let nextId = 1;
+const writers = new Map<number, TraceWriter>();
+
+function writerThread(): Thread {
+  if (thread !== null) return thread;
+  const bell = new Int32Array(new SharedArrayBuffer(8)); // [0] rung, [1] the thread has started
+  const { port1, port2 } = new MessageChannel();
+  // No inherited execArgv: `--import wasinet/register` must not run again in this thread.
+  const worker = new Worker(new URL('./writer-thread.js', import.meta.url), {
+    workerData: { bell, port: port2, [WRITER_THREAD]: true }, transferList: [port2], execArgv: [],
+  });
+  const t: Thread = { worker, port: port1, bell, waiting: 0 };
+  worker.on('message', (m: FromThread) => writers.get(m.id)?.onThread(m));
+  const lost = (err: Error): void => {
+    if (thread === t) thread = null;
+    for (const w of [...writers.values()]) w.rescue(err);
+  };
+  worker.on('error', lost);
+  worker.on('exit', (code) => lost(new Error(`wasinet: the trace writer's thread exited (${code})`)));
+  // After the listeners: adding a 'message' listener refs the worker's port again.
+  worker.unref();
+  port1.unref();
+  thread = t;
+  return t;
 }
 
-const live = new Set<TraceWriter>();
+function ring(t: Thread): void {
+  Atomics.add(t.bell, 0, 1);
+  Atomics.notify(t.bell, 0);
+}
+
 let exitHooked = false;
 function hookExit(): void {
   if (exitHooked) return;
   exitHooked = true;
-  process.on('exit', () => { for (const w of [...live]) w.finishSync(); });
+  process.on('exit', () => { for (const w of [...writers.values()]) w.finishSync(); });
 }
 
 export class TraceWriter {
+  readonly #id = nextId++;
   readonly #compression: Compression;
-  readonly #recycle: (buf: Buffer) => void;
-  #fd: number;
-  #pos: number;
-  #queue: Item[] = [];
-  #busy = false;
-  #pendingBytes = 0;
-  #written = 0;
+  readonly #t: Thread;
+  readonly #i32: Int32Array;
+  readonly #f64: Float64Array;
+  readonly #entries: number;
+  /** Chunks of shared memory, by number, and the numbers free to fill. */
+  readonly #buffers: Buffer[] = [];
+  readonly #free: number[] = [];
+  readonly #cap: number;
+  /** The chunk each published entry holds (-1: none), by entry number modulo the ring. */
+  readonly #chunkOf: Int32Array;
+  #head = 0;
+  /** Entries whose chunks are back in #free. */
+  #reclaimed = 0;
+  /** The chunk handed out by chunk() and not yet pushed. */
+  #current = -1;
+  #published = 0;
+  #error: Error | null = null;
   #closed: Promise<void> | null = null;
   #resolveClosed: (() => void) | null = null;
-  #error: Error | null = null;
-  /** Where the block being written starts, while its write is in flight (else -1). */
-  #headAt = -1;
+  #done = false;
 
-  /** Opens `path` at once (an unwritable path throws here, not later). */
-  constructor(path: string, header: TraceHeader, compression: Compression, recycle: (buf: Buffer) => void) {
+  /**
+   * Opens `path` at once (an unwritable path throws here, not later). `maxPending`: how many
+   * bytes may wait for the disk; the ring holds that many chunks and a few more.
+   */
+  constructor(path: string, header: TraceHeader, compression: Compression, maxPending: number) {
     this.#compression = compression;
-    this.#recycle = recycle;
-    this.#fd = fs.openSync(path, 'w');
+    const fd = fs.openSync(path, 'w');
     const pre = preamble(header, compression);
-    fs.writeSync(this.#fd, pre, 0, pre.length, 0);
-    this.#pos = pre.length;
-    this.#written = pre.length;
-    live.add(this);
+    try {
+      fs.writeSync(fd, pre, 0, pre.length, 0);
+      this.#t = writerThread();
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+    this.#cap = Math.max(4, Math.floor(maxPending / CHUNK) + 3);
+    const sab = newControl(this.#cap + 256);
+    ({ i32: this.#i32, f64: this.#f64, entries: this.#entries } = controlOf(sab));
+    this.#chunkOf = new Int32Array(this.#entries);
+    this.#i32[Ctl.Fd] = fd;
+    this.#f64[CtlF64.Pos] = pre.length;
+    this.#f64[CtlF64.Written] = pre.length;
+    writers.set(this.#id, this);
+    this.#post({ type: 'writer', id: this.#id, ctl: sab, compression });
     hookExit();
   }
 
-  /** Bytes queued and not yet on disk. */
+  #post(m: ToThread): void {
+    this.#t.port.postMessage(m);
+  }
+
+  /** Bytes published and not yet on disk. */
   get pendingBytes(): number {
-    return this.#pendingBytes;
+    return this.#published - this.#f64[CtlF64.Consumed];
   }
 
   /** Bytes on disk so far, over every segment. */
   get written(): number {
-    return this.#written;
+    return this.#f64[CtlF64.Written];
   }
 
   get error(): Error | null {
     return this.#error;
   }
 
-  /** Queues `len` bytes of `buf` as one block; `buf` comes back through `recycle` once written. */
+  /** Chunks (and ring entries) still to be had after the one being filled. */
+  get spare(): number {
+    this.#reclaim();
+    const entries = this.#entries - (this.#head - Atomics.load(this.#i32, Ctl.Tail)) - 1;
+    return Math.min(this.#free.length + this.#cap - this.#buffers.length, entries);
+  }
+
+  #reclaim(): void {
+    const tail = Atomics.load(this.#i32, Ctl.Tail);
+    for (; this.#reclaimed < tail; this.#reclaimed++) {
+      const c = this.#chunkOf[this.#reclaimed % this.#entries];
+      if (c >= 0) this.#free.push(c);
+    }
+  }
+
+  /** A chunk of CHUNK bytes to fill, then hand to push(). */
+  chunk(): Buffer {
+    this.#reclaim();
+    let c = this.#free.pop();
+    if (c === undefined) {
+      if (this.#buffers.length >= this.#cap) {
+        // Nothing left (the recorder stops before this): a stand-in that push() drops.
+        this.#current = -1;
+        return Buffer.allocUnsafe(CHUNK);
+      }
+      c = this.#buffers.length;
+      const sab = new SharedArrayBuffer(CHUNK);
+      this.#buffers.push(Buffer.from(sab));
+      this.#post({ type: 'buffer', id: this.#id, index: c, sab });
+    }
+    this.#current = c;
+    return this.#buffers[c];
+  }
+
+  /** Publishes the first `len` bytes of the chunk chunk() gave as one block. */
   push(buf: Buffer, len: number): void {
-    if (this.#closed || len === 0) { this.#recycle(buf); return; }
-    this.#queue.push({ kind: 'block', buf, len });
-    this.#pendingBytes += len;
-    this.#pump();
+    const c = this.#current;
+    this.#current = -1;
+    if (c < 0 || buf !== this.#buffers[c]) return;
+    if (this.#done || this.#closed !== null || len === 0 || !this.#publish(len, c, 0)) this.#free.push(c);
   }
 
-  /** After the blocks queued so far: closes this file and goes on in `path` (removing `remove`). */
+  #publish(len: number, chunk: number, flags: number): boolean {
+    if (this.#head - Atomics.load(this.#i32, Ctl.Tail) >= this.#entries) return false;
+    const slot = this.#head % this.#entries;
+    const e = Ctl.Entries + slot * ENTRY_WORDS;
+    this.#i32[e] = len;
+    this.#i32[e + 1] = chunk;
+    this.#i32[e + 2] = flags;
+    this.#chunkOf[slot] = chunk;
+    this.#head++;
+    this.#published += len;
+    Atomics.store(this.#i32, Ctl.Head, this.#head);
+    ring(this.#t);
+    return true;
+  }
+
+  /** After the blocks published so far: closes this file and goes on in `path` (removing `remove`). */
   rotate(path: string, header: TraceHeader, remove: string | null): void {
-    if (this.#closed) return;
-    this.#queue.push({ kind: 'open', path, header, remove });
-    this.#pump();
+    if (this.#done || this.#closed !== null) return;
+    this.#post({ type: 'rotate', id: this.#id, path, pre: preamble(header, this.#compression), remove });
+    this.#publish(0, -1, ENTRY_ROTATE);
   }
 
-  /** Writes what is queued and closes the file. */
+  /** Writes what is published and closes the file; resolves once that is done. */
   close(): Promise<void> {
     if (this.#closed) return this.#closed;
     this.#closed = new Promise((r) => { this.#resolveClosed = r; });
-    this.#queue.push({ kind: 'close' });
-    this.#pump();
+    if (this.#done) { this.#resolveClosed!(); return this.#closed; }
+    if (this.#t.waiting++ === 0) this.#t.worker.ref();
+    Atomics.store(this.#i32, Ctl.Close, 1);
+    ring(this.#t);
     return this.#closed;
   }
 
-  #fail(err: Error): void {
+  /** A message from the thread. */
+  onThread(m: FromThread): void {
+    if (m.type === 'error') {
+      this.#error ??= Object.assign(new Error(m.message), m.code === undefined ? {} : { code: m.code });
+      return;
+    }
+    this.#finish();
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    writers.delete(this.#id);
+    if (this.#closed !== null && --this.#t.waiting === 0) this.#t.worker.unref();
+    this.#resolveClosed?.();
+  }
+
+  /** The thread is gone: write the rest here, at once. */
+  rescue(err: Error): void {
     this.#error ??= err;
-  }
-
-  #pump(): void {
-    if (this.#busy) return;
-    const item = this.#queue[0];
-    if (item === undefined) return;
-    this.#busy = true;
-    const next = (): void => {
-      this.#queue.shift();
-      this.#busy = false;
-      this.#pump();
-    };
-    if (item.kind === 'block' && this.#compression === Compression.None) {
-      // Every block queued so far in one writev: the writer keeps pace with a recorder that
-      // fills several blocks per turn of the event loop (one write per turn would fall behind,
-      // and the recorder would then take fresh, never-touched chunks instead of recycled ones).
-      const blocks: { buf: Buffer; len: number }[] = [];
-      const iov: Buffer[] = [];
-      for (const q of this.#queue) {
-        if (q.kind !== 'block' || blocks.length === 64) break;
-        blocks.push(q);
-        iov.push(blockHead(q.len, q.len), q.buf.subarray(0, q.len));
-      }
-      const at = this.#pos;
-      const bytes = blocks.reduce((n, b) => n + 8 + b.len, 0);
-      this.#pos += bytes;
-      this.#headAt = at;
-      fs.writev(this.#fd, iov, at, (err) => {
-        this.#headAt = -1;
-        if (err) this.#fail(err);
-        else this.#written += bytes;
-        for (const b of blocks) {
-          this.#pendingBytes -= b.len;
-          this.#recycle(b.buf);
-        }
-        this.#queue.splice(0, blocks.length - 1);
-        next();
-      });
-      return;
-    }
-    if (item.kind === 'block') {
-      const { buf, len } = item;
-      const write = (data: Buffer): void => {
-        const head = blockHead(data.length, len);
-        const at = this.#pos;
-        this.#pos += 8 + data.length;
-        this.#headAt = at;
-        fs.writev(this.#fd, [head, data], at, (err) => {
-          this.#headAt = -1;
-          if (err) this.#fail(err);
-          else this.#written += 8 + data.length;
-          this.#pendingBytes -= len;
-          this.#recycle(buf);
-          next();
-        });
-      };
-      if (this.#compression === Compression.None) write(buf.subarray(0, len));
-      else this.#compress(buf.subarray(0, len), (err, out) => {
-        if (err) { this.#fail(err); this.#pendingBytes -= len; this.#recycle(buf); next(); return; }
-        write(out!);
-      });
-      return;
-    }
-    if (item.kind === 'open') {
-      fs.close(this.#fd, () => {
-        if (item.remove) fs.rm(item.remove, { force: true }, () => {});
-        fs.open(item.path, 'w', (err, fd) => {
-          if (err) {
-            this.#fail(err);
-            this.#fd = -1;
-            this.#queue.length = 1; // nothing more can be written
-            this.#queue.push({ kind: 'close' });
-            next();
-            return;
-          }
-          this.#fd = fd;
-          const pre = preamble(item.header, this.#compression);
-          this.#pos = pre.length;
-          fs.write(fd, pre, 0, pre.length, 0, (e) => {
-            if (e) this.#fail(e); else this.#written += pre.length;
-            next();
-          });
-        });
-      });
-      return;
-    }
-    const done = (): void => {
-      live.delete(this);
-      this.#queue.length = 0;
-      this.#busy = false;
-      this.#resolveClosed?.();
-    };
-    if (this.#fd < 0) done();
-    else fs.close(this.#fd, () => { this.#fd = -1; done(); });
-  }
-
-  #compress(data: Buffer, cb: (err: Error | null, out?: Buffer) => void): void {
-    if (this.#compression === Compression.Deflate) zlib.deflateRaw(data, { level: 1 }, cb);
-    else zlib.brotliCompress(data, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 3 } }, cb);
-  }
-
-  #compressSync(data: Buffer): Buffer {
-    if (this.#compression === Compression.Deflate) return zlib.deflateRawSync(data, { level: 1 });
-    return zlib.brotliCompressSync(data, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 3 } });
+    this.#writeRest();
+    this.#finish();
   }
 
   /**
-   * The process is exiting: writes every block not yet on disk into the current file, at once.
-   * Rotations still queued are skipped (their blocks go to the current file).
+   * The process is exiting: the thread stops after its current write, and every block it has
+   * not written goes into the current file from here, at once (rotations still to come are
+   * skipped: their blocks go to the current file).
    */
   finishSync(): void {
-    live.delete(this);
-    if (this.#fd < 0) return;
-    // The block being written (the queue's head) may not have reached the file: write it again,
-    // at the same place (compression gives the same bytes again).
-    let pos = this.#headAt >= 0 ? this.#headAt : this.#pos;
-    for (const item of this.#queue) {
-      if (item.kind !== 'block') continue;
-      try {
-        const raw = item.buf.subarray(0, item.len);
-        const data = this.#compression === Compression.None ? raw : this.#compressSync(raw);
-        fs.writeSync(this.#fd, blockHead(data.length, item.len), 0, 8, pos);
-        fs.writeSync(this.#fd, data, 0, data.length, pos + 8);
-        pos += 8 + data.length;
-      } catch {
-        break;
-      }
+    if (this.#done) return;
+    Atomics.store(this.#i32, Ctl.Stop, 1);
+    ring(this.#t);
+    // A thread that has not started yet will stop before it writes anything. A block being
+    // written when the wait gives up is written again, at the same place (the same bytes).
+    if (Atomics.load(this.#t.bell, 1) === 1) Atomics.wait(this.#i32, Ctl.Halted, 0, 5000);
+    this.#writeRest();
+    this.#finish();
+  }
+
+  #writeRest(): void {
+    const i32 = this.#i32;
+    const fd = i32[Ctl.Fd];
+    i32[Ctl.Fd] = -1;
+    if (fd < 0) return;
+    const blocks: Buffer[] = [];
+    for (let n = Atomics.load(i32, Ctl.Tail); n < this.#head; n++) {
+      const e = Ctl.Entries + (n % this.#entries) * ENTRY_WORDS;
+      if (i32[e] > 0 && (i32[e + 2] & ENTRY_ROTATE) === 0) blocks.push(this.#buffers[i32[e + 1]].subarray(0, i32[e]));
     }
-    this.#queue.length = 0;
-    try { fs.closeSync(this.#fd); } catch { /* already closed */ }
-    this.#fd = -1;
+    try {
+      const bytes = writeBlocksSync(fd, this.#f64[CtlF64.Pos], blocks, this.#compression);
+      this.#f64[CtlF64.Written] += bytes;
+    } catch {
+      // Nothing more can be done while exiting.
+    }
+    try { fs.closeSync(fd); } catch { /* already closed */ }
   }
 }
 

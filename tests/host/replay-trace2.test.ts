@@ -9,6 +9,7 @@ import { join, dirname, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createStack, replay, formatDivergence, readTrace, rewriteTrace, type StackApi, type InputRecord, type RecordOptions } from '../../host/index.js';
 import { checkTrace2 } from '../../host/trace/check.js';
+import type { TraceRecorder2 } from '../../host/trace/recorder.js';
 import { Op } from '../../host/core/abi.js';
 import { sockPath, sendPattern, hashUntilEnd, patternHash } from './helpers.js';
 
@@ -162,6 +163,38 @@ test('format 2: a recorder the disk cannot keep up with stops and says so; what 
   assert.equal(truncated, true, 'recorder.truncated says so too');
   assert.equal((await recorded()).truncated, false, 'a recorder that kept up was not truncated');
   assert.ok(warnings.some((w) => w.includes('recording to') && w.includes('stopped')), warnings.join('\n'));
+  const r = replay(file);
+  assert.equal(r.ok, true, r.divergence && formatDivergence(r.divergence));
+});
+
+test('format 2: the trace reaches the disk while one long synchronous turn runs (the writer has a thread of its own)', { timeout: 60000 }, async () => {
+  const file = sockPath('turn').replace(/\.sock$/, '.trace');
+  const net = createStack({ record: { path: file } });
+  const rec = net.recorder as unknown as TraceRecorder2;
+  let received = 0;
+  const server = net.createServer((s: Sock) => { s.on('data', (d: Buffer) => { received += d.length; }); });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const client = net.connect({ port: (server.address() as { port: number }).port, host: '127.0.0.1' });
+  await new Promise((r) => client.once('connect', r));
+  // One turn that never yields: writes until 4 MiB of trace are encoded, then waits (at most
+  // 10 s) for 3 MiB of it to be on disk. A writer that needs the event loop gets none of it.
+  const piece = Buffer.alloc(16 * 1024, 0x5a);
+  let sent = 0;
+  while (rec.encodedBytes < 4 * MiB && sent < 64 * MiB) {
+    client.write(piece);
+    sent += piece.length;
+  }
+  const deadline = Date.now() + 10_000;
+  while (rec.writtenBytes < 3 * MiB && Date.now() < deadline) { /* the turn goes on */ }
+  const onDisk = rec.writtenBytes;
+  assert.ok(rec.encodedBytes >= 4 * MiB, `${rec.encodedBytes} B encoded`);
+  assert.ok(onDisk >= 3 * MiB, `${onDisk} B on disk by the end of the turn`);
+  client.end();
+  await new Promise((r) => client.on('close', r));
+  await new Promise((r) => server.close(r));
+  await rec.close();
+  assert.equal(received, sent);
+  assert.equal(rec.truncated, false);
   const r = replay(file);
   assert.equal(r.ok, true, r.divergence && formatDivergence(r.divergence));
 });
