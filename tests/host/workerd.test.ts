@@ -129,16 +129,18 @@ async function start(): Promise<void> {
 }
 
 before(async () => {
-  if (why) return;
-  try {
-    await start();
-  } catch (err) {
-    why = `workerd cannot run the worker here: ${String((err as Error)?.message ?? err).slice(0, 1500)}`;
+  if (!why) {
+    try {
+      await start();
+    } catch (err) {
+      why = `workerd cannot run the worker here: ${String((err as Error)?.message ?? err).slice(0, 1500)}`;
+    }
   }
-  if (why) console.log(`# skipped workerd: ${why}`);
+  if (why) console.log(`skipped workerd: ${why}`);
 }, { timeout: 60_000 });
 
 after(() => {
+  if (process.env.WASINET_WORKERD_LOGS) console.log(`workerd's output:\n${stderr}`);
   if (child && child.exitCode === null) child.kill('SIGKILL');
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
