@@ -294,6 +294,17 @@ export const clientScenarios: ClientScenario[] = [
       'client close true',
     ],
   },
+  {
+    name: 'new Socket({ fd }): no file descriptors (error ENOTSUP, then close)',
+    serve: async () => ({ port: 0, done: async () => {} }),
+    async client(net, _port, log) {
+      const c = new net.Socket({ fd: 99 });
+      log.watch(c, 'client');
+      await closed(c);
+    },
+    // As on Deno and Bun, which have no fds either.
+    only: ['client error Error code=ENOTSUP errno=-95 syscall=connect "connect ENOTSUP"', 'client close true'],
+  },
 ];
 
 /** Runs `s.client` on `net` against a server at `port`; the normalised log (or an error text). */
