@@ -57,7 +57,7 @@ let wasiReady = false;
 function initWasi(): Wasmer {
   if (!wasmer) throw new Error('wasinet: @wasmer/wasi is not loaded: call provideWasm({ wasmer }) first (docs/embedding.md)');
   if (wasiReady) return wasmer;
-  wasmer.initSync(wasiModule ?? new WebAssembly.Module(wasiModuleBytes()));
+  wasmer.initSync(wasiModule ?? new WebAssembly.Module(wasiModuleBytes() as Uint8Array<ArrayBuffer>));
   wasiReady = true;
   return wasmer;
 }
