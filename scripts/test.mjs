@@ -65,8 +65,8 @@ function nodeTest(label, files, env) {
 nodeTest('', all, {});
 // 2. The tests that use real sockets again, on the public-API fallback (node:net Sockets as the
 //    transport), which must behave the same. Tests of the simulator alone do not touch it.
-// (runtimes: Deno and Bun run on their own backends, whatever this pass selects.)
-const simOnly = /^(sim-|diff-sim|abi-doc|types|runtimes)/;
+// (runtimes, workerd: Deno, Bun and workerd run on their own backends, whatever this pass selects.)
+const simOnly = /^(sim-|diff-sim|abi-doc|types|runtimes|workerd)/;
 nodeTest('The same on the public-API node backend (WASINET_BACKEND=public):',
   all.filter((f) => !simOnly.test(f)), { WASINET_BACKEND: 'public' });
 rmSync(tmp, { recursive: true, force: true });

@@ -5,30 +5,53 @@
 // node:net's first socket is.
 //
 // Which one a stack gets by default follows the runtime: Deno's own socket API on Deno
-// (deno.ts), Bun's on Bun (bun.ts), libuv's handles on Node (node.ts). WASINET_BACKEND=node
-// picks the node backend (over the runtime's node:net emulation) on Deno and Bun as well.
+// (deno.ts), Bun's on Bun (bun.ts), Cloudflare's connect() in workerd (workerd.ts), libuv's
+// handles on Node (node.ts). WASINET_BACKEND=node picks the node backend (over the runtime's
+// node:net emulation) on Deno and Bun as well.
+//
+// workerd runs a bundle, where there is no module URL to require from: its entry point
+// (host/workerd.ts) imports the workerd backend itself and hands it over with `provideBackend`.
 import { createRequire } from 'node:module';
 import type { Backend } from './backend.js';
 
-const require = createRequire(import.meta.url);
+export type RuntimeKind = 'deno' | 'bun' | 'workerd' | 'node';
+
+const require = typeof import.meta.url === 'string' ? createRequire(import.meta.url) : null;
 let create: (() => Backend) | null = null;
+const provided = new Map<RuntimeKind, () => Backend>();
+
+/** Makes `factory` the backend of runtime `kind` (an entry point that bundles its backend). */
+export function provideBackend(kind: RuntimeKind, factory: () => Backend): void {
+  provided.set(kind, factory);
+}
+
+/** A module of this folder, from a bundle's own backends or loaded when first asked for. */
+function load<T>(file: string): T {
+  if (!require) throw new Error(`wasinet: cannot load ${file} here (no module URL): import 'wasinet/workerd' in a workerd bundle`);
+  return require(file) as T;
+}
 
 /** A node backend on real OS sockets (libuv's handles, or the public-API fallback). */
 export function createNodeBackend(): Backend {
-  create ??= (require('./node.js') as typeof import('./node.js')).createNodeBackend;
+  create ??= provided.get('node') ?? load<typeof import('./node.js')>('./node.js').createNodeBackend;
   return create();
 }
 
-/** The runtime this process is: 'deno', 'bun' or 'node'. */
-export function runtime(): 'deno' | 'bun' | 'node' {
-  const g = globalThis as { Deno?: unknown; Bun?: unknown };
-  return g.Deno !== undefined ? 'deno' : g.Bun !== undefined ? 'bun' : 'node';
+/** The runtime this process is: 'deno', 'bun', 'workerd' or 'node'. */
+export function runtime(): RuntimeKind {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown; navigator?: { userAgent?: string } };
+  if (g.Deno !== undefined) return 'deno';
+  if (g.Bun !== undefined) return 'bun';
+  return g.navigator?.userAgent === 'Cloudflare-Workers' ? 'workerd' : 'node';
 }
 
 /** A backend on the socket API of runtime `kind`. */
-export function createBackendFor(kind: 'deno' | 'bun' | 'node'): Backend {
-  if (kind === 'deno') return (require('./deno.js') as typeof import('./deno.js')).createDenoBackend();
-  if (kind === 'bun') return (require('./bun.js') as typeof import('./bun.js')).createBunBackend();
+export function createBackendFor(kind: RuntimeKind): Backend {
+  const factory = provided.get(kind);
+  if (factory) return factory();
+  if (kind === 'deno') return load<typeof import('./deno.js')>('./deno.js').createDenoBackend();
+  if (kind === 'bun') return load<typeof import('./bun.js')>('./bun.js').createBunBackend();
+  if (kind === 'workerd') return load<typeof import('./workerd.js')>('./workerd.js').createWorkerdBackend();
   return createNodeBackend();
 }
 

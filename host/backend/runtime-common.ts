@@ -1,6 +1,7 @@
-// What the backends on Deno's and Bun's own socket APIs (deno.ts, bun.ts) share: the wake-up
-// timer, name resolution, errno mapping and address helpers. Only what Node, Deno and Bun all
-// provide is used here (node:timers, node:dns, performance): no node:net, no libuv.
+// What the backends on Deno's, Bun's and workerd's own socket APIs (deno.ts, bun.ts, workerd.ts)
+// share: the wake-up timer, name resolution, errno mapping and address helpers. Only what Node,
+// Deno, Bun and workerd all provide is used here (node:timers, node:dns, performance): no
+// node:net, no libuv.
 //
 // node-common.ts takes the credit window and the wake-up timer from here (this file imports no
 // node:net); it keeps its own split2, on Buffer, which is faster on Node.
@@ -70,10 +71,14 @@ export function lookup(host: unknown, options: LookupOptions, callback: LookupCa
 
 /**
  * The global setTimeout where it gives a timer that can be unref'd (Node, Bun; looked up at each
- * call, as Node's own code does), node:timers' on Deno, whose global one gives a number.
+ * call, as Node's own code does), node:timers' on Deno and workerd, whose global one gives a number.
  */
 function startTimer(fn: () => void, ms: number): ReturnType<typeof setTimer> {
-  return 'Deno' in globalThis ? setTimer(fn, ms) : (globalThis.setTimeout(fn, ms) as unknown as ReturnType<typeof setTimer>);
+  return 'Deno' in globalThis || isWorkerd() ? setTimer(fn, ms) : (globalThis.setTimeout(fn, ms) as unknown as ReturnType<typeof setTimer>);
+}
+
+function isWorkerd(): boolean {
+  return (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers';
 }
 
 /**

@@ -6,24 +6,60 @@
 // module its bundle inlines; we take that same inlined module and give it to `initSync`.
 // The core's diagnostics (an abort message, a trace) go to WASI stdout/stderr, which @wasmer/wasi
 // captures; `drainDiagnostics` hands them over so the host can forward them.
+//
+// A runtime that may not compile Wasm from bytes and has no files (workerd: docs/embedding.md)
+// gives all three precompiled instead, before its first stack: `provideWasm` takes the core's
+// module, @wasmer/wasi's own module (build/wasmer-wasi.wasm, extracted from its bundle at build
+// time) and the @wasmer/wasi library itself (bundled with the worker). On Node nothing changes:
+// the library is required at import, as before, and the rest is read from files when first used.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
-const require = createRequire(import.meta.url);
+type Wasmer = typeof import('@wasmer/wasi');
+
+// No module URL (a bundle inside workerd): no require either, and provideWasm must be called.
+const require = typeof import.meta.url === 'string' ? createRequire(import.meta.url) : null;
 // Loaded with require(), not import: an ESM import of this 450 KB CommonJS bundle first runs
 // Node's export scanner over all of it (about 20 ms of every process start).
-const { WASI, initSync } = require('@wasmer/wasi') as typeof import('@wasmer/wasi');
+let wasmer: Wasmer | null = require ? require('@wasmer/wasi') as Wasmer : null;
+let wasiModule: WebAssembly.Module | null = null;
 
-let wasiReady = false;
-function initWasi(): void {
-  if (wasiReady) return;
+export interface ProvidedWasm {
+  /** The core (build/release.wasm), compiled: used wherever build/release.wasm would be read. */
+  core?: WebAssembly.Module;
+  /** @wasmer/wasi's own module (build/wasmer-wasi.wasm), compiled. */
+  wasi?: WebAssembly.Module;
+  /** The @wasmer/wasi library (`import * as wasmer from '@wasmer/wasi'`). */
+  wasmer?: Pick<Wasmer, 'WASI' | 'initSync'>;
+}
+
+/**
+ * Precompiled modules for a runtime that cannot compile Wasm from bytes or read build/ (workerd).
+ * Call before the first stack is used; what is not given is loaded as usual.
+ */
+export function provideWasm(p: ProvidedWasm): void {
+  if (p.core) compiled.set('release.wasm', p.core);
+  if (p.wasi) wasiModule = p.wasi;
+  if (p.wasmer) wasmer = p.wasmer as Wasmer;
+}
+
+/** The inlined module's bytes, from @wasmer/wasi's bundle (the build writes them to build/wasmer-wasi.wasm). */
+export function wasiModuleBytes(): Buffer {
+  if (!require) throw new Error('wasinet: no module URL to find @wasmer/wasi from: call provideWasm({ wasi }) first');
   const bundle = readFileSync(require.resolve('@wasmer/wasi'), 'latin1');
   const start = bundle.indexOf('data:application/wasm;base64,');
   if (start < 0) throw new Error('wasinet: cannot find the Wasm module inlined in @wasmer/wasi');
   const end = bundle.indexOf('"', start);
-  const bytes = Buffer.from(bundle.slice(start + 'data:application/wasm;base64,'.length, end), 'base64');
-  initSync(new WebAssembly.Module(bytes));
+  return Buffer.from(bundle.slice(start + 'data:application/wasm;base64,'.length, end), 'base64');
+}
+
+let wasiReady = false;
+function initWasi(): Wasmer {
+  if (!wasmer) throw new Error('wasinet: @wasmer/wasi is not loaded: call provideWasm({ wasmer }) first (docs/embedding.md)');
+  if (wasiReady) return wasmer;
+  wasmer.initSync(wasiModule ?? new WebAssembly.Module(wasiModuleBytes() as Uint8Array<ArrayBuffer>));
   wasiReady = true;
+  return wasmer;
 }
 
 const compiled = new Map<string, WebAssembly.Module>();
@@ -66,7 +102,7 @@ export interface LoadedCore {
 /** A fresh instance of the core, whose only import of ours is `out`. */
 export function instantiateCore(out: (op: number, h: number, a: number, b: number, c: number, ptr: number, len: number) => void,
   module: WebAssembly.Module = coreWasm()): LoadedCore {
-  initWasi();
+  const { WASI } = initWasi();
   const wasi = new WASI({ args: [], env: {} });
   const imports = wasi.getImports(module) as WebAssembly.Imports;
   const instance = new WebAssembly.Instance(module, { ...imports, wasinet: { out } });

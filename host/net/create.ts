@@ -12,10 +12,10 @@ import { usageOf, type StackUsage } from './usage.js';
 
 export interface CreateStackOptions extends SimOptions {
   /**
-   * Real sockets on 'node' (libuv), 'deno' or 'bun' (their own socket APIs; the default is the
-   * runtime's own), 'sim' (a simulated network), or a Backend object.
+   * Real sockets on 'node' (libuv), 'deno', 'bun' or 'workerd' (their own socket APIs; the
+   * default is the runtime's own), 'sim' (a simulated network), or a Backend object.
    */
-  backend?: 'node' | 'deno' | 'bun' | 'sim' | Backend;
+  backend?: 'node' | 'deno' | 'bun' | 'workerd' | 'sim' | Backend;
   /** For 'sim': the network to join (stacks on one network reach each other). Default: a new one. */
   network?: SimNetwork;
   /** File name of another core build in build/ (tests use 'testing.wasm'). */
@@ -69,7 +69,7 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
     backend = new SimBackend(network);
   } else if (options.backend === undefined) {
     backend = createRuntimeBackend();
-  } else if (options.backend === 'node' || options.backend === 'deno' || options.backend === 'bun') {
+  } else if (options.backend === 'node' || options.backend === 'deno' || options.backend === 'bun' || options.backend === 'workerd') {
     backend = createBackendFor(options.backend);
   } else {
     backend = options.backend;

@@ -707,15 +707,18 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
   }
 
   #getsockname(): AddressInfo {
-    const n = this.#h !== 0 ? this.#names : null;
+    const n = this.#local();
     if (n === null) return {};
-    return n.sock ??= n.family === 0 ? {} : { address: n.localAddress, family: familyName(n.family), port: n.localPort };
+    return n.sock ??= { address: n.localAddress, family: familyName(n.family), port: n.localPort };
   }
 
-  /** The local end while there is a connection (none for IPC). */
+  /**
+   * The local end while there is a connection: none for IPC, and none where the transport does
+   * not know it (workerd's connect() reports no local address: as in Node when getsockname fails).
+   */
   #local(): Names | null {
     const n = this.#h !== 0 ? this.#names : null;
-    return n !== null && n.family !== 0 ? n : null;
+    return n !== null && n.family !== 0 && n.localAddress !== '' ? n : null;
   }
 
   /** Like Node: the peer is known while connected; after close, only if it was read while connected. */
