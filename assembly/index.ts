@@ -384,6 +384,38 @@ export function digest(h: u32): u32 {
   return x;
 }
 
+/**
+ * A 32-bit hash of the bytes [ptr, ptr+len) of this memory: how a trace (format 2, outputs 2)
+ * counts the payload of an output the core hands out of its own queues. Four independent lanes
+ * of 8 bytes each, so it runs at memory speed; not for adversaries, only to notice a replay
+ * whose bytes differ or come in another order.
+ */
+export function hashBytes(ptr: usize, len: u32): u32 {
+  const K: u64 = 0x9FB21C651E98DF25;
+  let a: u64 = 0x9E3779B97F4A7C15;
+  let b: u64 = 0xC2B2AE3D27D4EB4F;
+  let c: u64 = 0x165667B19E3779F9;
+  let d: u64 = 0x27D4EB2F165667C5;
+  let p = ptr;
+  const end = ptr + <usize>len;
+  const end32 = ptr + (<usize>len & ~(<usize>31));
+  while (p < end32) {
+    a = rotl<u64>(a ^ load<u64>(p), 29) * K;
+    b = rotl<u64>(b ^ load<u64>(p, 8), 29) * K;
+    c = rotl<u64>(c ^ load<u64>(p, 16), 29) * K;
+    d = rotl<u64>(d ^ load<u64>(p, 24), 29) * K;
+    p += 32;
+  }
+  let t: u64 = <u64>len;
+  while (p + 8 <= end) { t = rotl<u64>(t ^ load<u64>(p), 29) * K; p += 8; }
+  while (p < end) { t = (t ^ <u64>load<u8>(p)) * K; p++; }
+  let h = a ^ rotl<u64>(b, 17) ^ rotl<u64>(c, 31) ^ rotl<u64>(d, 47) ^ t;
+  h ^= h >> 32;
+  h *= K;
+  h ^= h >> 29;
+  return <u32>h;
+}
+
 function mix(x: u32, v: f64): u32 {
   let bits = reinterpret<u64>(v);
   for (let i = 0; i < 8; i++) {

@@ -21,7 +21,7 @@ import { instantiateCore, type CoreExports, type LoadedCore } from './wasm.js';
 export { coreWasm } from './wasm.js';
 import { Op, OP_NAMES, OP_FILL, FIRST_NOTIFICATION } from './abi.js';
 import { inputInfo, inputHandle } from './inputs.js';
-import { foldOutput, OUT_SEED, PASS_THROUGH } from './outhash.js';
+import { foldOutput, OUT_SEED, OUTPUT_DIGEST, crcOf, passedOn, type OutputDigest } from './outhash.js';
 
 export interface Output {
   op: Op;
@@ -112,6 +112,8 @@ export class Core {
   #dead: CoreTrap | null = null;
   tap: Tap | null = null;
   inputTap: InputTap | null = null;
+  /** How the inputTap's output digests count payloads (a replay takes its trace's: outhash.ts). */
+  outputDigest: OutputDigest = OUTPUT_DIGEST;
   #outHash = OUT_SEED;
   /** Bytes of payload the current input carries (records pointing at them pass them on). */
   #payloadLen = 0;
@@ -178,7 +180,16 @@ export class Core {
       }
     }
     this.#pending.push({ op, h, a, b, c, data });
-    if (this.inputTap !== null) this.#outHash = foldOutput(this.#outHash, op, h, a, b, c, len, through ? PASS_THROUGH : data);
+    if (this.inputTap !== null) {
+      let payload = 0;
+      if (len > 0) {
+        const off = ptr - this.scratch;
+        if (this.outputDigest === 1) payload = through ? passedOn(0) : crcOf(data);
+        else if ((op === Op.CMD_WRITE || op === Op.EV_DATA) && off >= 0 && off + len <= this.#payloadLen) payload = passedOn(off);
+        else payload = this.#x.hashBytes(ptr, len);
+      }
+      this.#outHash = foldOutput(this.#outHash, op, h, a, b, c, len, payload);
+    }
   }
 
   /** A buffer from the pool of its size class (64 KiB or 256 KiB). */

@@ -2,15 +2,33 @@
 // (a replay re-derives them and compares digests). Folded in record by record as the core
 // emits them, so recording never keeps or re-walks an input's outputs.
 //
-// A record's payload counts by content (CRC-32 of the bytes), except bytes the core passes on
-// unchanged from the input's own payload (a WRITE or DATA pointing at the start of scratch):
-// those count by length only, since the trace holds them already as the input's payload. So the
-// 16 KiB a write hands straight to the transport are never hashed.
+// A record's payload counts by content, except bytes the core passes on unchanged from the
+// input's own payload: those count by where they start in it (and their length), since the trace
+// holds them already as the input's payload. So the 16 KiB a write hands straight to the
+// transport are never hashed.
+//
+// How content counts depends on the trace (its header's `outputs`): 1 (traces written before it
+// existed) a CRC-32 of the bytes, and only bytes at the start of scratch count as passed on;
+// 2 the core's own hashBytes over its memory (several times faster than zlib's CRC-32 here),
+// and passed-on bytes count at any offset.
 import { crc32 } from 'node:zlib';
 
+/** How outputs' payloads count in the digest: 1 CRC-32 (older traces), 2 the core's hashBytes. */
+export type OutputDigest = 1 | 2;
+/** What new recordings use. */
+export const OUTPUT_DIGEST: OutputDigest = 2;
+
+/** The word a payload of `len` bytes passed on from offset `off` of the input's payload counts as. */
+export function passedOn(off: number): number {
+  return off === 0 ? 0x7fffffff : (0x7ffffffe ^ Math.imul(off, 0x9e3779b1)) >>> 0;
+}
+
+/** The word a payload counts as in digest 1. */
+export function crcOf(data: Uint8Array | null): number {
+  return data === null ? 0 : crc32(data);
+}
+
 export const OUT_SEED = 0x811c9dc5;
-/** The payload of a record that passes on the input's own bytes (counted by length). */
-export const PASS_THROUGH = -1;
 
 const f64 = new Float64Array(1);
 const u32 = new Uint32Array(f64.buffer);
@@ -25,15 +43,15 @@ function num(x: number, v: number): number {
   return word(word(x ^ 0x55, u32[0]), u32[1]);
 }
 
-/** Folds one output record into `x`; `data` is its payload, PASS_THROUGH, or null. */
+/** Folds one output record into `x`; `payload` is the word its payload counts as (when len > 0). */
 export function foldOutput(x: number, op: number, h: number, a: number, b: number, c: number,
-  len: number, data: Uint8Array | null | typeof PASS_THROUGH): number {
+  len: number, payload: number): number {
   x = word(x, op);
   x = word(x, h);
   x = num(x, a);
   x = num(x, b);
   x = num(x, c);
   x = word(x, len);
-  if (len > 0) x = word(x, data === PASS_THROUGH ? 0x7fffffff : data === null ? 0 : crc32(data));
+  if (len > 0) x = word(x, payload);
   return x;
 }

@@ -21,6 +21,8 @@
 // call, recorded against actual, and the application's stack where it made the call. After a
 // divergence nothing more is played; the application's calls go to the core unchecked.
 import { readTrace, type InputRecord } from './reader.js';
+import { outputDigestOf } from './format.js';
+import type { OutputDigest } from '../core/outhash.js';
 import { inputById, inputHandle } from '../core/inputs.js';
 import { describeInput, Lanes, resolvedAddresses } from './describe.js';
 import { dnsException } from '../core/errno.js';
@@ -77,6 +79,8 @@ export class AppReplayer implements InputTap, Replaying {
   readonly path: string;
   readonly done: Promise<ReplayOutcome>;
   readonly #records: InputRecord[];
+  /** How the recording digested outputs (its header's `outputs`). */
+  readonly #outputs: OutputDigest;
   readonly #lookupErrors: { hostname?: string; code?: string }[] = [];
   readonly #opts: ReplayOptions;
   readonly #lanes = new Lanes();
@@ -109,7 +113,8 @@ export class AppReplayer implements InputTap, Replaying {
   constructor(opts: ReplayOptions) {
     this.#opts = opts;
     this.path = opts.path;
-    const { records } = readTrace(opts.path);
+    const { header, records } = readTrace(opts.path);
+    this.#outputs = outputDigestOf(header as { outputs?: unknown });
     this.#records = [];
     for (const r of records) {
       if (r.kind === 'input') this.#records.push(r);
@@ -171,6 +176,7 @@ export class AppReplayer implements InputTap, Replaying {
 
   attach(core: Core): void {
     this.#core = core;
+    core.outputDigest = this.#outputs;
     this.#pump();
   }
 

@@ -5,6 +5,7 @@
 import { Core, type CoreOwner, type CoreTrap, type InputTap, type Output, type Tap, opName } from '../core/core.js';
 import { inputHandle } from '../core/inputs.js';
 import { TraceReader, type InputRecord, type TraceRecord } from './reader.js';
+import { outputDigestOf } from './format.js';
 import type { Divergence, ReplayResult } from '../core/trace.js';
 
 export interface CheckOptions {
@@ -41,6 +42,7 @@ export function checkTrace2(file: string, options: CheckOptions = {}): ReplayRes
   const fresh = (): Core => {
     const c = new Core(owner, options.coreModule);
     c.inputTap = itap;
+    c.outputDigest = outputDigestOf(reader.header);
     c.tap = tap;
     return c;
   };

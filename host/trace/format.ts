@@ -13,6 +13,8 @@
 //   meta:   u8 0, u8 kind (META_*), varint length, UTF-8 JSON
 // A number is a varint: an integer n (|n| ≤ 2^50, not -0) as 2·zigzag(n); anything else as 1
 // followed by the f64. Varints are little-endian base 128.
+import type { OutputDigest } from '../core/outhash.js';
+
 export const MAGIC = 'WSNTRACE';
 export const TRACE_VERSION_2 = 2;
 export const PREAMBLE = 16;
@@ -58,7 +60,14 @@ export interface TraceHeader {
   /** Wall-clock time the segment was started (ISO 8601). */
   started: string;
   compression: CompressionName;
+  /** How outputs' payloads count in their digests (host/core/outhash.ts); absent in older traces: 1. */
+  outputs?: OutputDigest;
   [key: string]: unknown;
+}
+
+/** The output digest a trace was recorded with. */
+export function outputDigestOf(header: { outputs?: unknown }): OutputDigest {
+  return header.outputs === 2 ? 2 : 1;
 }
 
 /** The largest integer a number is stored as a varint. */

@@ -8,6 +8,7 @@ import type { InputTap } from '../core/core.js';
 import { INPUTS } from '../core/inputs.js';
 import { ABI_VERSION } from '../core/abi.js';
 import { coreDigest } from '../core/trace.js';
+import { OUTPUT_DIGEST, type OutputDigest } from '../core/outhash.js';
 import { TraceWriter, compressionOf } from './writer.js';
 import { CHUNK } from './writer-io.js';
 import type { TraceRecord } from './reader.js';
@@ -48,6 +49,7 @@ export class TraceRecorder2 implements InputTap {
   readonly #opts: RecordOptions;
   readonly #core: string;
   readonly #recording = randomUUID();
+  readonly #outputs: OutputDigest;
   #buf: Buffer;
   #pos = 0;
   #off = false;
@@ -69,8 +71,12 @@ export class TraceRecorder2 implements InputTap {
   #writeLen = 0;
   #writeChunk = 0;
 
-  /** `core`: the core's bytes, or the digest of them (a rewritten trace keeps its own). */
-  constructor(options: RecordOptions, core: Uint8Array | string) {
+  /**
+   * `core`: the core's bytes, or the digest of them (a rewritten trace keeps its own, and how its
+   * outputs were digested: `outputs`).
+   */
+  constructor(options: RecordOptions, core: Uint8Array | string, outputs: OutputDigest = OUTPUT_DIGEST) {
+    this.#outputs = outputs;
     this.#opts = options;
     this.path = options.path;
     this.#core = typeof core === 'string' ? core : coreDigest(core);
@@ -84,6 +90,7 @@ export class TraceRecorder2 implements InputTap {
       wasinet: 'trace', version: TRACE_VERSION_2, abi: ABI_VERSION, core: this.#core, recording: this.#recording,
       segment: this.#segment, started: new Date().toISOString(),
       compression: COMPRESSION_NAMES[compressionOf(this.#opts.compression)],
+      outputs: this.#outputs,
     };
   }
 

@@ -2,6 +2,7 @@
 // check that replay notices), or to change its compression.
 import { TraceReader, type TraceRecord } from './reader.js';
 import { TraceRecorder2, type RecordOptions } from './recorder.js';
+import { outputDigestOf } from './format.js';
 
 /**
  * Copies the trace `src` to `dst` (options as for `record`), passing each record through `edit`:
@@ -10,7 +11,7 @@ import { TraceRecorder2, type RecordOptions } from './recorder.js';
 export async function rewriteTrace(src: string, dst: string | RecordOptions,
   edit: (r: TraceRecord) => TraceRecord | null = (r) => r): Promise<number> {
   const reader = new TraceReader(src);
-  const out = new TraceRecorder2(typeof dst === 'string' ? { path: dst } : dst, reader.header.core);
+  const out = new TraceRecorder2(typeof dst === 'string' ? { path: dst } : dst, reader.header.core, outputDigestOf(reader.header));
   let n = 0;
   for (const r of reader) {
     const e = edit(r);

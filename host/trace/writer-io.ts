@@ -7,44 +7,24 @@ import { MAGIC, PREAMBLE, TRACE_VERSION_2, Compression, type TraceHeader } from 
 /** Bytes a chunk of trace holds: the recorder fills one, the writer writes it as one block. */
 export const CHUNK = 1 << 20;
 
-/** The writer's shared control words (Int32 indices) and numbers (Float64 indices). */
-export const enum Ctl {
-  /** Entries published by the recorder's thread. */
-  Head = 0,
-  /** Entries the writer's thread is done with. */
-  Tail = 1,
-  /** 1: close once every entry is written. */
-  Close = 2,
-  /** 1: the process is exiting; the writer's thread stops and answers with Halted. */
-  Stop = 3,
-  Halted = 4,
-  /** The file being written. */
-  Fd = 5,
-  /** The first entry's word: per entry, its length, buffer and flags (ENTRY_WORDS each). */
-  Entries = 8,
-}
-export const enum CtlF64 {
-  /** Where the next block goes in the file. */
-  Pos = 0,
+/** Numbers a writer shares with the thread (a Float64Array over a SharedArrayBuffer). */
+export const enum Stat {
+  /** Raw bytes of the blocks the thread is done with. */
+  Consumed = 0,
   /** Bytes on disk, over every segment. */
   Written = 1,
-  /** Raw bytes of the entries written so far. */
-  Consumed = 2,
-  /** Doubles before the Int32 words start (they share one buffer). */
-  Size = 4,
-}
-export const ENTRY_WORDS = 3;
-/** An entry's flag: close this file and go on in the next (its path comes as a message). */
-export const ENTRY_ROTATE = 1;
-
-/** The shared control of a writer with room for `entries` entries. */
-export function controlOf(sab: SharedArrayBuffer): { i32: Int32Array; f64: Float64Array; entries: number } {
-  const i32 = new Int32Array(sab, CtlF64.Size * 8);
-  return { i32, f64: new Float64Array(sab, 0, CtlF64.Size), entries: (i32.length - Ctl.Entries) / ENTRY_WORDS };
+  Size = 2,
 }
 
-export function newControl(entries: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(CtlF64.Size * 8 + (Ctl.Entries + entries * ENTRY_WORDS) * 4);
+/** The bell's words (an Int32Array over a SharedArrayBuffer shared by the process's writers). */
+export const enum Bell {
+  /** Rung once per message posted to the thread. */
+  Rung = 0,
+  /** 1 once the thread runs. */
+  Started = 1,
+  /** Counts the process exits the thread has answered (it wrote everything posted before). */
+  Flushed = 2,
+  Size = 3,
 }
 
 export function preamble(header: TraceHeader, compression: Compression): Buffer {
