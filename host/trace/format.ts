@@ -13,6 +13,7 @@
 //   meta:   u8 0, u8 kind (META_*), varint length, UTF-8 JSON
 // A number is a varint: an integer n (|n| ≤ 2^50, not -0) as 2·zigzag(n); anything else as 1
 // followed by the f64. Varints are little-endian base 128.
+// The digest of the outputs: host/core/outhash.ts (the header's `outputs` says which kind).
 import type { OutputDigest } from '../core/outhash.js';
 
 export const MAGIC = 'WSNTRACE';

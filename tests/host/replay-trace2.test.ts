@@ -3,7 +3,7 @@
 // segments, and a recorder that falls behind the disk.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join, dirname, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -197,4 +197,27 @@ test('format 2: the trace reaches the disk while one long synchronous turn runs 
   assert.equal(rec.truncated, false);
   const r = replay(file);
   assert.equal(r.ok, true, r.divergence && formatDivergence(r.divergence));
+});
+
+test('format 2: a trace recorded before output digests 2 (CRC-32 of payloads, no `outputs` in its header) still replays, and its digests are checked as CRC-32', () => {
+  // Recorded by commit 07b9173 with tests/fixtures/make-trace2-crc32.mjs: writes queued before the
+  // connection and a paused reader, so payloads leave from the core's queues (hashed by content).
+  const file = join(root, 'tests/fixtures/trace2-crc32.trace');
+  const { header } = readTrace(file);
+  assert.equal(header.outputs, undefined);
+  const r = replay(file);
+  assert.equal(r.ok, true, r.divergence && formatDivergence(r.divergence));
+  assert.ok(r.inputs > 20);
+  // The same file with a header that claims digests 2: its CRC-32 digests no longer match.
+  const bytes = readFileSync(file);
+  const len = bytes.readUInt32LE(12);
+  const json = Buffer.from(JSON.stringify({ ...JSON.parse(bytes.subarray(16, 16 + len).toString()), outputs: 2 }));
+  const head = Buffer.alloc(16);
+  bytes.copy(head, 0, 0, 16);
+  head.writeUInt32LE(json.length, 12);
+  const claimed = sockPath('claimed').replace(/\.sock$/, '.trace');
+  writeFileSync(claimed, Buffer.concat([head, json, bytes.subarray(16 + len)]));
+  const c = replay(claimed);
+  assert.equal(c.ok, false);
+  assert.equal(c.divergence!.what, 'outputs');
 });
