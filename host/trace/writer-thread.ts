@@ -9,7 +9,7 @@ import { Bell, Stat, writeBlocksSync } from './writer-io.js';
 import type { Compression } from './format.js';
 
 export type ToThread =
-  | { type: 'writer'; id: number; fd: number; pos: number; stats: SharedArrayBuffer; compression: Compression }
+  | { type: 'writer'; id: number; path: string; pos: number; stats: SharedArrayBuffer; compression: Compression }
   | { type: 'block'; id: number; buf: ArrayBuffer; len: number }
   | { type: 'rotate'; id: number; path: string; pre: Uint8Array; remove: string | null }
   | { type: 'close'; id: number }
@@ -74,7 +74,10 @@ function handle(batch: ToThread[]): void {
       continue;
     }
     if (m.type === 'writer') {
-      files.set(m.id, { id: m.id, fd: m.fd, pos: m.pos, stats: new Float64Array(m.stats), compression: m.compression, failed: false });
+      // The recorder wrote the preamble: the blocks go after it.
+      const f: File = { id: m.id, fd: -1, pos: m.pos, stats: new Float64Array(m.stats), compression: m.compression, failed: false };
+      files.set(m.id, f);
+      try { f.fd = fs.openSync(m.path, 'r+'); } catch (e) { fail(f, e); }
       continue;
     }
     const f = files.get(m.id);

@@ -112,19 +112,15 @@ export class TraceWriter {
    */
   constructor(path: string, header: TraceHeader, compression: Compression, maxPending: number) {
     this.#compression = compression;
-    const fd = fs.openSync(path, 'w');
+    // Written here, so an unwritable path throws now; the thread opens the file again (on Deno a
+    // file descriptor is a resource of one thread, not the process's).
     const pre = preamble(header, compression);
-    try {
-      fs.writeSync(fd, pre, 0, pre.length, 0);
-      this.#t = writerThread();
-    } catch (e) {
-      fs.closeSync(fd);
-      throw e;
-    }
+    fs.writeFileSync(path, pre);
+    this.#t = writerThread();
     this.#cap = Math.max(4, Math.floor(maxPending / CHUNK) + 3);
     this.#stats[Stat.Written] = pre.length;
     writers.set(this.#id, this);
-    post(this.#t, { type: 'writer', id: this.#id, fd, pos: pre.length, stats: this.#stats.buffer as SharedArrayBuffer, compression });
+    post(this.#t, { type: 'writer', id: this.#id, path, pos: pre.length, stats: this.#stats.buffer as SharedArrayBuffer, compression });
     hookExit();
   }
 

@@ -106,7 +106,8 @@ const nodePortable = run(process.execPath, [], '', 120_000, portable);
 test('the portable check on Node: the node backend, equal bytes on the sim, TCP and Unix', async () => {
   const r = await nodePortable as unknown as Record<string, string>;
   assert.equal(r.backend, 'node');
-  for (const k of ['sim', 'tcp', 'unix']) assert.match(r[k], /^equal close false,connect,end,finish/);
+  for (const k of ['sim', 'tcp', 'unix', 'record']) assert.match(r[k], /^equal close false,connect,end,finish/);
+  assert.match(r.record, / truncated false replay identical every input$/);
 });
 const table: Record<string, { scenarios: number; builtin: number; wasinet: number; cannot: number }> = {};
 

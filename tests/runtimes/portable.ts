@@ -1,12 +1,13 @@
 // The portable host, checked inside whatever runtime executes this file (Node, Deno, Bun):
 // wasinet loads; the default stack uses the runtime's own backend; a simulated network runs
 // (createStack({ backend: 'sim' })); and the default exports carry bytes over real loopback TCP
-// and a Unix socket, half-closed both ways, every byte checked. Prints one JSON object;
+// and a Unix socket, half-closed both ways, every byte checked; a stack that records does the
+// same, and its trace replays. Prints one JSON object;
 // tests/host/runtimes.test.ts spawns it on each runtime.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net, { createStack } from '../../host/index.js';
+import net, { createStack, replay } from '../../host/index.js';
 import { stackOf } from '../../host/net/create.js';
 
 const SIZE = 4 << 20;
@@ -47,6 +48,13 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'wasinet-portable-'));
   const path = join(dir, 's.sock');
   out.unix = await echo(net, [path], [path], pattern(SIZE));
+  // Recording on the runtime's own sockets (the trace writer's thread), replayed on the spot.
+  const file = join(dir, 'r.trace');
+  const recorded = createStack({ record: file });
+  const r = await echo(recorded as unknown as typeof net, [0, '127.0.0.1'], [], pattern(SIZE));
+  await recorded.recorder!.close();
+  const again = replay(file);
+  out.record = `${r} truncated ${recorded.recorder!.truncated} replay ${again.ok ? 'identical' : 'diverged'} ${again.inputs === recorded.recorder!.inputs ? 'every input' : `${again.inputs} of ${recorded.recorder!.inputs} inputs`}`;
   rmSync(dir, { recursive: true, force: true });
   process.stdout.write(JSON.stringify(out) + '\n', () => process.exit(0));
 }
