@@ -72,6 +72,11 @@ export function takeReceived(n: f64): bool {
   return true;
 }
 
+/** Bytes counted by takeReceived that the socket did not take after all (offered again later). */
+export function untakeReceived(n: f64): void {
+  receivedTotal -= n;
+}
+
 /** Bytes of linear memory now. */
 export function memoryBytes(): f64 { return <f64>memory.size() * 65536; }
 

@@ -485,6 +485,9 @@ export function apiPause(s: Sock): i32 {
 }
 
 function startReading(s: Sock): void {
+  // While the queue holds bytes and a limit leaves it little room, wait for it to drain: the
+  // transport would only be stopped again at its next read.
+  if (s.recvSize > 0 && limits.room(s.sendSize + s.recvSize) < DATA_CHUNK) return;
   if (s.wantRead && !s.reading && s.connected() && s.mayRecv()) {
     s.reading = true;
     emit(abi.CMD_READ_START, s.id);
@@ -519,6 +522,16 @@ export function onData(s: Sock, len: u32): i32 {
   fill(scratch + from, len - from); // queued: read them from scratch
   let kept = s.recvQ.write(scratch + from, len - from, min(RECV_CAP, s.recvSize + limits.room(s.sendSize + s.recvSize)));
   if (kept < len - from) {
+    if (s.reading) {
+      // The transport read while it was allowed to (one read can be larger than the room
+      // left, e.g. under onread with a small buffer and a socketBuffer limit): keep what fits,
+      // stop it, and leave the rest with it; it offers them again, first, after READ_START.
+      s.reading = false;
+      emit(abi.CMD_READ_STOP, s.id);
+      s.bytesRead -= <f64>(len - from - kept);
+      limits.untakeReceived(<f64>(len - from - kept));
+      return -<i32>(len - from - kept);
+    }
     // The transport went on reading long after READ_STOP: fail the socket, do not grow.
     emit(abi.EV_ERROR, s.id, abi.ENOBUFS, abi.SYS_READ);
     return abi.ENOBUFS;

@@ -115,6 +115,14 @@ export class Core {
   /** How the inputTap's output digests count payloads (a replay takes its trace's: outhash.ts). */
   outputDigest: OutputDigest = OUTPUT_DIGEST;
   #outHash = OUT_SEED;
+  /** The read being offered (onData), where its current piece ends, and whether it is borrowed. */
+  #dataChunk: Uint8Array | null = null;
+  #dataEnd = 0;
+  #dataBorrowed = false;
+  /** Bytes of reads the core had no room for, by socket (see onData). */
+  #kept: Map<number, Uint8Array> | null = null;
+  /** READ_START/READ_STOP/CLOSE records handled per socket, once bytes were ever kept. */
+  #readCmds: Map<number, number> | null = null;
   /** Bytes of payload the current input carries (records pointing at them pass them on). */
   #payloadLen = 0;
   /** Inputs handling their records right now, and which record each is at. */
@@ -250,6 +258,7 @@ export class Core {
     if (it !== null) it.output(result, this.#outHash, this.#x.digest(inputHandle(name, args, result)));
     if (tap) tap.call(name, now, args, bytes, result, this.#pending, this.#x.digest(inputHandle(name, args, result)));
     before?.(result);
+    if (result < 0 && this.#dataChunk !== null && name === 'onData') this.#keep(args[0], result);
     this.#flush();
     return result;
   }
@@ -296,6 +305,7 @@ export class Core {
     this.#source = null;
     this.#unfilled = null;
     if (it !== null) it.output(r, this.#outHash, this.#x.digest(h));
+    if (r < 0 && this.#dataChunk !== null && name === 'onData') this.#keep(h, r);
     this.#flush();
     return r;
   }
@@ -311,6 +321,9 @@ export class Core {
     // batch still has to happen, or the transport would miss commands: handle every record,
     // then rethrow the first error, as an exception in one libuv callback leaves the others.
     let thrown: { err: unknown } | null = null;
+    /** READ_STARTs of sockets with kept bytes (index, count): replayed after the notifications. */
+    let later: number[] | null = null;
+    let last = 0;
     const depth = ++this.#depth;
     const at = this.#at;
     for (let pass = 0; pass < 2; pass++) {
@@ -318,9 +331,17 @@ export class Core {
         const o = batch[i];
         if (this.#dead) break;
         if ((o.op >= FIRST_NOTIFICATION) !== (pass === 1)) continue;
-        at[depth - 1] = i;
+        at[depth - 1] = last = i;
         try {
-          this.#owner.dispatch(o);
+          let kept = false;
+          const cmds = this.#readCmds;
+          if (cmds !== null && (o.op === Op.CMD_READ_START || o.op === Op.CMD_READ_STOP || o.op === Op.CMD_CLOSE)) {
+            const n = (cmds.get(o.h) ?? 0) + 1;
+            if (o.op === Op.CMD_CLOSE) { cmds.delete(o.h); this.#kept!.delete(o.h); } else cmds.set(o.h, n);
+            if (o.op === Op.CMD_READ_START && this.#kept!.has(o.h)) (later ??= []).push(i, n);
+            kept = o.op === Op.CMD_READ_START && this.#kept!.has(o.h);
+          }
+          if (!kept) this.#owner.dispatch(o);
         } catch (err) {
           thrown ??= { err };
         }
@@ -331,6 +352,17 @@ export class Core {
           } catch (err) {
             thrown ??= { err };
           }
+        }
+      }
+    }
+    if (later !== null) {
+      // As if right after the last record handled (a replay of the trace feeds them there).
+      at[depth - 1] = last;
+      for (let k = 0; k < later.length; k += 2) {
+        try {
+          this.#replayKept(batch[later[k]], later[k + 1]);
+        } catch (err) {
+          thrown ??= { err };
         }
       }
     }
@@ -464,33 +496,80 @@ export class Core {
     return this.#call('onConnect', [h, status, op, credit, localPort, remotePort, family, len], len);
   }
 
-  /** Bytes from the peer; split into scratch-sized inputs. */
+  /**
+   * Bytes from the peer; split into scratch-sized inputs. Where the core's limits leave no room
+   * for all of a read (a socketBuffer smaller than one read), the core takes what fits and stops
+   * the transport (READ_STOP); the rest stays here and is offered again, before anything the
+   * transport reads later, when the core starts it again (#replayKept).
+   */
   onData(h: number, chunk: Uint8Array): void {
     const size = this.scratchSize;
-    for (let off = 0; off < chunk.length; off += size) {
-      const piece = chunk.length <= size ? chunk : chunk.subarray(off, Math.min(off + size, chunk.length));
-      this.#source = piece;
-      if (this.tap || this.#dead) {
-        this.#bytes(piece);
-        this.#call('onData', [h, piece.length], piece.length);
-      } else {
-        // Offered without copying, as apiWrite's: a flowing socket hands the transport's buffer
-        // on as DATA, and the core asks for the bytes (OP_FILL) only when it has to queue them.
-        this.#unfilled = piece;
-        this.#fast('onData', h, piece.length, 0);
+    this.#dataChunk = chunk;
+    this.#dataBorrowed = false;
+    try {
+      for (let off = 0; off < chunk.length; off += size) {
+        const piece = chunk.length <= size ? chunk : chunk.subarray(off, Math.min(off + size, chunk.length));
+        this.#source = piece;
+        this.#dataEnd = off + piece.length;
+        let r: number;
+        if (this.tap || this.#dead) {
+          this.#bytes(piece);
+          r = this.#call('onData', [h, piece.length], piece.length);
+        } else {
+          // Offered without copying, as apiWrite's: a flowing socket hands the transport's buffer
+          // on as DATA, and the core asks for the bytes (OP_FILL) only when it has to queue them.
+          this.#unfilled = piece;
+          r = this.#fast('onData', h, piece.length, 0);
+        }
+        if (this.#dead || r < 0) return;
       }
-      if (this.#dead) return;
+    } finally {
+      this.#dataChunk = null;
     }
   }
 
   /**
    * Bytes from the peer in a buffer the transport reuses for its next read: copied into
-   * scratch, and never handed on as they are (DATA gets its own copy).
+   * scratch, and never handed on as they are (DATA gets its own copy; bytes kept, a copy too).
    */
   onDataBorrowed(h: number, buf: Uint8Array, len: number): void {
     this.#mem().set(buf.subarray(0, len), this.scratch);
-    if (this.tap || this.#dead) this.#call('onData', [h, len], len);
-    else this.#fast('onData', h, len, 0);
+    this.#dataChunk = buf;
+    this.#dataBorrowed = true;
+    this.#dataEnd = len;
+    try {
+      if (this.tap || this.#dead) this.#call('onData', [h, len], len);
+      else this.#fast('onData', h, len, 0);
+    } finally {
+      this.#dataChunk = null;
+    }
+  }
+
+  /**
+   * The core took all but the last -r bytes of the piece just offered (onData's negative
+   * result): those, and the rest of the read, wait here for the core's next READ_START.
+   */
+  #keep(h: number, r: number): void {
+    const c = this.#dataChunk!;
+    const from = this.#dataEnd + r;
+    const rest = this.#dataBorrowed ? c.slice(from, this.#dataEnd) : c.subarray(from);
+    (this.#kept ??= new Map()).set(h, rest);
+    this.#readCmds ??= new Map();
+  }
+
+  /**
+   * READ_START for a socket with bytes kept, after the notifications of the input that started
+   * it (they carry older bytes): the kept bytes go to the core first (an input of their own),
+   * unless the socket stopped or started again meanwhile. The transport is started only if the
+   * core took them all and did not stop reading while it did.
+   */
+  #replayKept(o: Output, seen: number): void {
+    const cmds = this.#readCmds!;
+    const kept = this.#kept!.get(o.h);
+    if (kept === undefined || (cmds.get(o.h) ?? 0) !== seen || this.#dead) return;
+    this.#kept!.delete(o.h);
+    this.onData(o.h, kept);
+    if ((cmds.get(o.h) ?? 0) === seen && !this.#kept!.has(o.h) && !this.#dead) this.#owner.dispatch(o);
   }
 
   onBound(h: number): number { return this.#call('onBound', [h], 0); }

@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import nodeNet from 'node:net';
 import { createHash } from 'node:crypto';
-import { createStack } from '../../host/index.js';
-import { pattern, patternHash } from './helpers.js';
+import { createStack, replay, formatDivergence } from '../../host/index.js';
+import { pattern, patternHash, sendPattern, sockPath } from './helpers.js';
 
 async function nodeServer(onConn: (s: nodeNet.Socket) => void) {
   let n = 0;
@@ -125,6 +125,38 @@ test('socketBuffer/stackBuffer: the core never holds more; write() backpressure;
   assert.ok(most <= 20000, `held ${most}`);
   c.destroy();
   await peer.close();
+});
+
+test('socketBuffer on the receive side: a read larger than the room left is taken in part, the rest offered again after READ_START; every byte in order, no error, also recorded and replayed', { timeout: 60000 }, async () => {
+  // onread with a 1 KiB buffer: each 64 KiB read gives one bufferful at once and queues the rest
+  // in the core, which an 8 KiB socketBuffer cannot hold (this failed with ENOBUFS before).
+  const SIZE = 1 << 20;
+  const LIMIT = 8192;
+  for (const record of [undefined, sockPath('rx-limit').replace(/\.sock$/, '.trace')]) {
+    const peer = await nodeServer((s) => { void sendPattern(s, 9, SIZE); });
+    const net = createStack({ limits: { socketBuffer: LIMIT }, ...(record ? { record } : {}) });
+    const h = createHash('sha256');
+    let n = 0;
+    let most = 0;
+    const buffer = Buffer.alloc(1024);
+    const c = net.connect({
+      port: peer.port, host: '127.0.0.1',
+      onread: { buffer, callback: (k: number, b: Uint8Array) => { h.update(b.subarray(0, k)); n += k; most = Math.max(most, net.usage().socketBuffer.used); return true; } },
+    });
+    const errors: Error[] = [];
+    c.on('error', (e: Error) => errors.push(e));
+    await new Promise((r) => c.once('close', r));
+    assert.deepEqual(errors, []);
+    assert.equal(n, SIZE);
+    assert.equal(h.digest('hex'), patternHash(9, SIZE));
+    assert.ok(most > 0 && most <= LIMIT, `the core held ${most} B at most`);
+    await peer.close();
+    if (record) {
+      await net.recorder!.close();
+      const r = replay(record);
+      assert.equal(r.ok, true, r.divergence && formatDivergence(r.divergence));
+    }
+  }
 });
 
 test('sent/received quotas: EDQUOT on the socket that crossed, with a clear message', { timeout: 20000 }, async () => {
