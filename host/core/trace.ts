@@ -92,7 +92,7 @@ export interface Divergence {
   input: string;
   time: number;
   handle: number;
-  what: 'result' | 'outputs' | 'digest' | 'trap';
+  what: 'result' | 'outputs' | 'digest' | 'trap' | 'policy' | 'limits';
   expected: string;
   actual: string;
   /** The inputs just before it, for context. */

@@ -75,7 +75,8 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
     backend = options.backend;
   }
   const build = options.coreBuild ?? 'release.wasm';
-  const rec = options.record ? startRecording(options.record, coreBytes(build), backend) : null;
+  const rec = options.record
+    ? startRecording(options.record, coreBytes(build), backend, { policy: options.policy, limits: options.limits }) : null;
   const recorder = rec?.recorder ?? null;
   const stack = new Stack(backend, {
     module: options.coreBuild ? coreWasm(options.coreBuild) : undefined,

@@ -6,6 +6,7 @@ import { Core, type CoreOwner, type CoreTrap, type InputTap, type Output, type T
 import { inputHandle } from '../core/inputs.js';
 import { TraceReader, type InputRecord, type TraceRecord } from './reader.js';
 import { outputDigestOf } from './format.js';
+import { encodePolicy, limitValues } from '../net/policy.js';
 import type { Divergence, ReplayResult } from '../core/trace.js';
 
 export interface CheckOptions {
@@ -24,6 +25,22 @@ export function describeOutputs(outputs: readonly Output[]): string {
 export function describeInput(r: InputRecord): string {
   const p = r.payload ? ` +${r.payload.length}B` : '';
   return `#${r.seq + 1} t=${r.t} ${r.name}(${r.args.join(', ')})${p} -> ${r.result}`;
+}
+
+/**
+ * The stack's policy and limits are in the header (as given to createStack) and in the inputs
+ * that hand them to the core (apiPolicy, apiLimits): a replay checks that both say the same.
+ */
+function sandboxDiffers(header: Record<string, unknown>, r: InputRecord): { expected: string; actual: string } | null {
+  if (r.name === 'apiPolicy' && header.policy !== undefined) {
+    const want = Buffer.from(encodePolicy(header.policy));
+    if (!want.equals(Buffer.from(r.payload ?? []))) return { expected: `the header's policy ${JSON.stringify(header.policy)}`, actual: 'another policy in apiPolicy' };
+  }
+  if (r.name === 'apiLimits' && header.limits !== undefined) {
+    const want = limitValues(header.limits);
+    if (want.some((v, i) => v !== r.args[i])) return { expected: `the header's limits ${JSON.stringify(header.limits)}`, actual: `apiLimits(${r.args.join(', ')})` };
+  }
+  return null;
 }
 
 const hex = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
@@ -72,6 +89,8 @@ export function checkTrace2(file: string, options: CheckOptions = {}): ReplayRes
     inputs++;
     got = null;
     outs = [];
+    const sandbox = sandboxDiffers(reader.header, r);
+    if (sandbox !== null) return diverged(r, r.name === 'apiPolicy' ? 'policy' : 'limits', sandbox.expected, sandbox.actual);
     core.replayInput(r.name, r.t, r.args, r.payload);
     last = r;
     options.onRecord?.(r, outs);

@@ -17,8 +17,9 @@ export interface Recording {
   close(): Promise<void>;
 }
 
-export function startRecording(option: string | RecordOptions, coreBytes: Uint8Array, backend: Backend):
-  { recorder: Recording; tap?: Tap; inputTap?: InputTap } {
+/** `sandbox`: the stack's policy and limits as given, for the trace header (format 2). */
+export function startRecording(option: string | RecordOptions, coreBytes: Uint8Array, backend: Backend,
+  sandbox: { policy?: unknown; limits?: unknown } = {}): { recorder: Recording; tap?: Tap; inputTap?: InputTap } {
   const opts: RecordOptions = typeof option === 'string' ? { path: option } : option;
   if (typeof opts.path !== 'string' || opts.path === '') throw new TypeError('record: a trace file name is needed');
   if (opts.version === 1) {
@@ -31,7 +32,7 @@ export function startRecording(option: string | RecordOptions, coreBytes: Uint8A
     };
     return { recorder, tap: v1 };
   }
-  const rec = new TraceRecorder2(opts, coreBytes);
+  const rec = new TraceRecorder2(opts, coreBytes, undefined, sandbox);
   const lookup = backend.lookup.bind(backend);
   backend.lookup = (host: unknown, options, callback: LookupCallback) => {
     lookup(host, options, (err, address, family) => {

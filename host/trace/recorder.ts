@@ -50,6 +50,7 @@ export class TraceRecorder2 implements InputTap {
   readonly #core: string;
   readonly #recording = randomUUID();
   readonly #outputs: OutputDigest;
+  readonly #sandbox: { policy?: unknown; limits?: unknown } = {};
   #buf: Buffer;
   #pos = 0;
   #off = false;
@@ -75,8 +76,17 @@ export class TraceRecorder2 implements InputTap {
    * `core`: the core's bytes, or the digest of them (a rewritten trace keeps its own, and how its
    * outputs were digested: `outputs`).
    */
-  constructor(options: RecordOptions, core: Uint8Array | string, outputs: OutputDigest = OUTPUT_DIGEST) {
+  constructor(options: RecordOptions, core: Uint8Array | string, outputs: OutputDigest = OUTPUT_DIGEST,
+    sandbox: { policy?: unknown; limits?: unknown } = {}) {
     this.#outputs = outputs;
+    // The stack's policy and limits as given (a copy: JSON, so later changes to the caller's
+    // object do not show, and a rewritten trace keeps its own).
+    if (sandbox.policy !== undefined) this.#sandbox.policy = JSON.parse(JSON.stringify(sandbox.policy));
+    if (sandbox.limits !== undefined && sandbox.limits !== null) {
+      // No limit is left out (JSON has no Infinity).
+      this.#sandbox.limits = Object.fromEntries(Object.entries(sandbox.limits as Record<string, unknown>)
+        .filter(([, v]) => v !== undefined && v !== Infinity));
+    }
     this.#opts = options;
     this.path = options.path;
     this.#core = typeof core === 'string' ? core : coreDigest(core);
@@ -91,6 +101,7 @@ export class TraceRecorder2 implements InputTap {
       segment: this.#segment, started: new Date().toISOString(),
       compression: COMPRESSION_NAMES[compressionOf(this.#opts.compression)],
       outputs: this.#outputs,
+      ...this.#sandbox,
     };
   }
 

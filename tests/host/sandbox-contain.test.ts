@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import nodeNet from 'node:net';
-import { createStack, replay, SimNetwork } from '../../host/index.js';
+import { createStack, replay, readTrace, SimNetwork } from '../../host/index.js';
 import { sockPath } from './helpers.js';
 
 async function echoRoundTrip(net: ReturnType<typeof createStack>, port: number, text: string): Promise<string> {
@@ -118,6 +118,24 @@ test('a trace records the policy and limits; replay re-makes each decision and n
   const ok2 = replay(file2);
   assert.equal(ok2.ok, true, JSON.stringify(ok2.divergence));
   await new Promise((r) => free.close(r));
+  // Format 2 also names them in its header, as given; a header that says otherwise than the
+  // inputs is reported at the input.
+  const { header } = readTrace(file2);
+  assert.deepEqual(header.policy, { connect: [`127.0.0.1:${port}`] });
+  assert.deepEqual(header.limits, { sockets: 5 });
+  for (const [key, value, what] of [['policy', { connect: [`127.0.0.1:${port + 1}`] }, 'policy'], ['limits', { sockets: 6 }, 'limits']] as const) {
+    const bytes = readFileSync(file2);
+    const len = bytes.readUInt32LE(12);
+    const json = Buffer.from(JSON.stringify({ ...JSON.parse(bytes.subarray(16, 16 + len).toString()), [key]: value }));
+    const head = Buffer.from(bytes.subarray(0, 16));
+    head.writeUInt32LE(json.length, 12);
+    const edited = file2.replace(/\.trace$/, `-${key}.trace`);
+    writeFileSync(edited, Buffer.concat([head, json, bytes.subarray(16 + len)]));
+    const d = replay(edited);
+    assert.equal(d.ok, false, key);
+    assert.equal(d.divergence!.what, what);
+    assert.equal(d.divergence!.input, key === 'policy' ? 'apiPolicy' : 'apiLimits');
+  }
 
   const text = readFileSync(file, 'utf8');
   const lines = text.split('\n');
