@@ -2,7 +2,10 @@
 // fields, and the network's own stats showing that a refused operation never reached it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createStack, SimNetwork } from '../../host/index.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createStack, replay, SimNetwork } from '../../host/index.js';
 
 type Net = ReturnType<typeof createStack>;
 
@@ -207,6 +210,36 @@ test('sim: socketBuffer and stackBuffer bound what the core holds; no byte is lo
   assert.deepEqual(r.falses, [1, 1], 'write() returned false (backpressure as node:net)');
   assert.deepEqual(r.bodies.map((b) => b.length), [20000, 20000]);
   r.bodies.forEach((b, i) => assert.ok(b.equals(r.payload(i)), `socket ${i}: every byte, in order`));
+});
+
+test('sim: socketBuffer on the receive side: reads larger than the room are taken in part; every byte in order, no error; the trace replays', async () => {
+  // onread with a 100-byte buffer: each delivery of up to 8 KiB gives one bufferful and queues
+  // the rest, which a 2000-byte socketBuffer cannot hold: the core takes part, the rest comes later.
+  const network = new SimNetwork({ seed: 11, chunk: [1, 8192] });
+  const server = createStack({ backend: 'sim', network });
+  const file = join(mkdtempSync(join(tmpdir(), 'wasinet-sim-rx-')), 'rx.trace');
+  const net = createStack({ backend: 'sim', network, limits: { socketBuffer: 2000 }, record: file });
+  const payload = Buffer.from(Array.from({ length: 50000 }, (_, k) => (k * 13 + (k >> 8)) & 255));
+  const srv = server.createServer((s: any) => { s.end(payload); });
+  await new Promise<void>((r) => srv.listen(6100, '127.0.0.1', () => r()));
+  const parts: Buffer[] = [];
+  let most = 0;
+  const c = net.connect({
+    port: 6100, host: '127.0.0.1',
+    onread: { buffer: Buffer.alloc(100), callback: (n: number, b: Uint8Array) => { parts.push(Buffer.from(b.subarray(0, n))); most = Math.max(most, net.usage().socketBuffer.used); return true; } },
+  });
+  const errors: Error[] = [];
+  c.on('error', (e: Error) => errors.push(e));
+  await new Promise((r) => c.once('close', r));
+  srv.close();
+  await net.recorder!.close();
+  assert.deepEqual(errors, []);
+  const got = Buffer.concat(parts);
+  assert.equal(got.length, payload.length);
+  assert.ok(got.equals(payload), 'every byte, in order');
+  assert.ok(most > 100 && most <= 2000, `the core held ${most} B at most`);
+  const r = replay(file);
+  assert.equal(r.ok, true, JSON.stringify(r.divergence));
 });
 
 test('sim: sent and received quotas fail the socket that crosses with EDQUOT', async () => {
