@@ -504,6 +504,10 @@ export class Core {
    */
   onData(h: number, chunk: Uint8Array): void {
     const size = this.scratchSize;
+    // Inputs nest (a READ_START handled inside this one may offer other bytes): kept as a stack.
+    const outer = this.#dataChunk;
+    const outerEnd = this.#dataEnd;
+    const outerBorrowed = this.#dataBorrowed;
     this.#dataChunk = chunk;
     this.#dataBorrowed = false;
     try {
@@ -524,7 +528,9 @@ export class Core {
         if (this.#dead || r < 0) return;
       }
     } finally {
-      this.#dataChunk = null;
+      this.#dataChunk = outer;
+      this.#dataEnd = outerEnd;
+      this.#dataBorrowed = outerBorrowed;
     }
   }
 
@@ -534,6 +540,9 @@ export class Core {
    */
   onDataBorrowed(h: number, buf: Uint8Array, len: number): void {
     this.#mem().set(buf.subarray(0, len), this.scratch);
+    const outer = this.#dataChunk;
+    const outerEnd = this.#dataEnd;
+    const outerBorrowed = this.#dataBorrowed;
     this.#dataChunk = buf;
     this.#dataBorrowed = true;
     this.#dataEnd = len;
@@ -541,7 +550,9 @@ export class Core {
       if (this.tap || this.#dead) this.#call('onData', [h, len], len);
       else this.#fast('onData', h, len, 0);
     } finally {
-      this.#dataChunk = null;
+      this.#dataChunk = outer;
+      this.#dataEnd = outerEnd;
+      this.#dataBorrowed = outerBorrowed;
     }
   }
 
