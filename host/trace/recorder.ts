@@ -39,6 +39,16 @@ const ARGC = new Uint8Array(64);
 const HAS_PAYLOAD = new Uint8Array(64);
 for (const x of INPUTS) { ARGC[x.id] = x.argc; HAS_PAYLOAD[x.id] = x.payload ? 1 : 0; }
 
+/** Recorders not closed yet: at exit, what each has encoded goes to its writer (one hook for all). */
+const open = new Set<TraceRecorder2>();
+let exitHooked = false;
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  // Prepended: ahead of the writer's own hook, which then waits until the thread wrote it all.
+  process.prependListener('exit', () => { for (const r of [...open]) r.flushAtExit(); });
+}
+
 export function segmentPath(first: string, n: number): string {
   return n === 0 ? first : `${first}.${n}`;
 }
@@ -93,6 +103,8 @@ export class TraceRecorder2 implements InputTap {
     const compression = compressionOf(options.compression);
     this.#writer = new TraceWriter(options.path, this.#header(), compression, this.#maxPending());
     this.#buf = this.#writer.chunk();
+    open.add(this);
+    hookExit();
   }
 
   #header(): TraceHeader {
@@ -328,8 +340,20 @@ export class TraceRecorder2 implements InputTap {
     this.#turnOpen = true;
   }
 
+  /**
+   * The process is exiting with this recorder still open: what it encoded so far goes to the
+   * writer, so the trace holds every input up to the exit (it has no end mark: it was not closed).
+   */
+  flushAtExit(): void {
+    open.delete(this);
+    if (this.#off || this.#closing) return;
+    if (this.#open) this.#endOpen();
+    this.#flushChunk();
+  }
+
   /** Stops recording, writes what is left and closes the file; resolves once it is all on disk. */
   close(): Promise<void> {
+    open.delete(this);
     if (this.#closing) return this.#closing;
     if (!this.#off) {
       if (this.#open) this.#endOpen();

@@ -221,3 +221,27 @@ test('format 2: a trace recorded before output digests 2 (CRC-32 of payloads, no
   assert.equal(c.ok, false);
   assert.equal(c.divergence!.what, 'outputs');
 });
+
+test('format 2: a process that exits with its recorder open still leaves every input up to the exit', { timeout: 60000 }, () => {
+  const file = sockPath('open-exit').replace(/\.sock$/, '.trace');
+  const index = join(root, 'build/host/index.js');
+  const program = `
+    import { createStack } from ${JSON.stringify(index)};
+    const net = createStack({ record: ${JSON.stringify(file)} });
+    const srv = net.createServer((s) => s.resume());
+    srv.listen(0, '127.0.0.1', () => {
+      const c = net.connect(srv.address().port, '127.0.0.1', () => {
+        c.write(Buffer.alloc(100000, 1));
+        c.write('the last words', () => process.exit(0)); // never closes the recorder
+      });
+    });`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', program], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const { records } = readTrace(file);
+  const inputs = records.filter((x): x is InputRecord => x.kind === 'input');
+  assert.ok(inputs.some((x) => x.name === 'apiWrite' && x.payload?.toString() === 'the last words'), 'the last write is in the trace');
+  assert.notEqual(records.at(-1)?.kind === 'meta' ? (records.at(-1) as { type: string }).type : '', 'end', 'not closed: no end mark');
+  const again = replay(file);
+  assert.equal(again.ok, true, again.divergence && formatDivergence(again.divergence));
+  assert.equal(again.inputs, inputs.length);
+});
