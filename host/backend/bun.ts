@@ -24,9 +24,7 @@ import type { Backend } from './backend.js';
 import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, ListenFlag } from '../core/abi.js';
 import { type BunSocket, type Handlers, type BunListener, type Where, bun } from './bun-api.js';
-import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, RuntimeBackendBase } from './runtime-common.js';
-
-const READ_SIZE = 65536;
+import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, handOver, RuntimeBackendBase } from './runtime-common.js';
 
 export class Conn {
   socket: BunSocket | null = null;
@@ -70,13 +68,8 @@ export class BunBackend extends RuntimeBackendBase implements Backend {
     data: (s, d) => {
       const c = s.data;
       if (!c || c.closing) return;
-      // Bun reads up to 512 KiB at once: handed over in pieces of Node's read size, and what
-      // comes after a READ_STOP in between waits for the next READ_START.
-      for (let off = 0; off < d.length; off += READ_SIZE) {
-        const piece = d.subarray(off, Math.min(off + READ_SIZE, d.length));
-        if (c.reading && !c.closing) this.core.onData(c.h, piece);
-        else if (!c.closing) c.stash.push(piece);
-      }
+      // Bun reads up to 512 KiB at once: handed over in pieces of Node's read size.
+      handOver(this.core, c.h, c, d);
     },
     drain: (s) => { const c = s.data; if (c && !c.closing) this.#flush(c); },
     end: (s) => { const c = s.data; if (c) this.#eof(c); },

@@ -28,9 +28,7 @@ import type { Backend } from './backend.js';
 import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, ListenFlag } from '../core/abi.js';
 import { type DenoConn, type DenoListener, deno } from './deno-api.js';
-import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, RuntimeBackendBase } from './runtime-common.js';
-
-const READ_SIZE = 65536;
+import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, READ_SIZE, RuntimeBackendBase } from './runtime-common.js';
 
 class Conn {
   conn: DenoConn | null = null;

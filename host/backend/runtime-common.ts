@@ -167,6 +167,22 @@ export function replayStash(core: Core, h: number, c: { stash: (Uint8Array | nul
   }
 }
 
+/** Node's read size: the most one onData hands over, so users see Node's chunks. */
+export const READ_SIZE = 65536;
+
+/**
+ * A read of the runtime's own (never reused), handed to the core in pieces of Node's read size;
+ * what follows a READ_STOP in between waits in the stash for the next READ_START.
+ */
+export function handOver(core: Core, h: number, c: { stash: (Uint8Array | null)[]; reading: boolean; closing: boolean }, d: Uint8Array): void {
+  for (let off = 0; off < d.length; off += READ_SIZE) {
+    if (c.closing) return;
+    const piece = d.length <= READ_SIZE ? d : d.subarray(off, Math.min(off + READ_SIZE, d.length));
+    if (c.reading) core.onData(h, piece);
+    else c.stash.push(piece);
+  }
+}
+
 /** Reports `fn` after the current I/O phase, as libuv reports a handle's close. */
 export function later(fn: () => void): void {
   setImmediate(fn);

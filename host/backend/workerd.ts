@@ -30,9 +30,7 @@ import type { Backend, LookupCallback, LookupOptions } from './backend.js';
 import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL } from '../core/abi.js';
 import type { WorkerdConnect, WorkerdReader, WorkerdSocket, WorkerdWriter } from './workerd-api.js';
-import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, RuntimeBackendBase } from './runtime-common.js';
-
-const READ_SIZE = 65536;
+import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, handOver, RuntimeBackendBase } from './runtime-common.js';
 
 class Conn {
   socket: WorkerdSocket | null = null;
@@ -177,14 +175,7 @@ export class WorkerdBackend extends RuntimeBackendBase implements Backend {
           else c.stash.push(null);
           continue;
         }
-        const d = r.value!;
-        // Handed over in pieces of Node's read size: what follows a READ_STOP in between waits.
-        for (let off = 0; off < d.length; off += READ_SIZE) {
-          const piece = d.length <= READ_SIZE ? d : d.subarray(off, Math.min(off + READ_SIZE, d.length));
-          if (c.closing) return;
-          if (c.reading) this.core.onData(h, piece);
-          else c.stash.push(piece);
-        }
+        handOver(this.core, h, c, r.value!);
       }
     } finally {
       c.readLoop = false;

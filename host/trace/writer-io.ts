@@ -20,11 +20,9 @@ export const enum Stat {
 export const enum Bell {
   /** Rung once per message posted to the thread. */
   Rung = 0,
-  /** 1 once the thread runs. */
-  Started = 1,
   /** Counts the process exits the thread has answered (it wrote everything posted before). */
-  Flushed = 2,
-  Size = 3,
+  Flushed = 1,
+  Size = 2,
 }
 
 export function preamble(header: TraceHeader, compression: Compression): Buffer {

@@ -110,7 +110,6 @@ function handle(batch: ToThread[]): void {
   }
 }
 
-Atomics.store(bell, Bell.Started, 1);
 for (;;) {
   const rung = Atomics.load(bell, Bell.Rung);
   const batch: ToThread[] = [];
