@@ -77,11 +77,19 @@ function commandOf(args: string[]): string[] {
   return RUNTIME === 'deno' ? [runtimeBin, 'run', '-A', '--v8-flags=--expose-gc', ...rest] : [runtimeBin, ...rest];
 }
 
-function spawnPinned(cpu: number, args: string[]): ChildProcess {
+/**
+ * The peer is the measuring apparatus, the same program for both libraries: glibc's heap
+ * trimming, which otherwise falls on a receiving process in some runs and not others (see
+ * docs/benchmark.md), is turned off for it alone, so a send cell measures the library and not
+ * which mode the sink drew. The worker runs with the environment as given.
+ */
+const PEER_ENV = { ...process.env, MALLOC_TRIM_THRESHOLD_: String(2 ** 30) };
+
+function spawnPinned(cpu: number, args: string[], peer = false): ChildProcess {
   let cmd = commandOf(args);
   if (pin) cmd = ['taskset', '-c', String(cpu), ...cmd];
   if (raiseFdsTo !== null) cmd = ['bash', '-c', `ulimit -n ${raiseFdsTo} && exec "$@"`, 'bench', ...cmd];
-  return spawn(cmd[0], cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawn(cmd[0], cmd.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: peer ? PEER_ENV : process.env });
 }
 
 // ---- the cells ----
@@ -245,7 +253,7 @@ async function measure(cell: Cell, lib: Lib, dir: string, traces: string): Promi
   const stderr: string[] = [];
   let fail = (_error: string): void => {};
   const start = (cpu: number, args: string[], who: string): ChildProcess => {
-    const c = spawnPinned(cpu, args);
+    const c = spawnPinned(cpu, args, who === 'peer');
     children.push(c);
     c.on('error', (e) => fail(`${who} could not be started: ${e.message}`));
     c.stderr!.setEncoding('utf8');

@@ -124,3 +124,26 @@ test('ECONNREFUSED has the fields and message node:net gives', { timeout: 10000 
   assert.ok(ours instanceof Error);
   assert.deepEqual(Object.keys(ours).sort(), Object.keys(theirs).sort());
 });
+
+test('a client\'s names after connect equal node:net\'s, for 127.0.0.1, 0.0.0.0 (the kernel connects it to a local address) and ::1', async () => {
+  const server = nodeNet.createServer((s) => s.end());
+  const port = await listen(server, '::');
+  const namesOf = (lib: { connect: Function }, host: string) => new Promise<unknown[]>((resolve, reject) => {
+    const c = lib.connect(port, host);
+    c.on('error', reject);
+    c.on('connect', () => {
+      resolve([c.remoteAddress, c.remotePort, c.remoteFamily, c.localAddress, c.localFamily, typeof c.localPort, c.localPort > 0]);
+      c.destroy();
+    });
+  });
+  try {
+    for (const host of ['127.0.0.1', '0.0.0.0', '::1']) {
+      const want = await namesOf(nodeNet, host);
+      const got = await namesOf(net, host);
+      assert.deepEqual(got, want, host);
+    }
+    assert.equal((await namesOf(net, '0.0.0.0'))[0], '127.0.0.1');
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
