@@ -66,17 +66,24 @@ let trimRaised = false;
  * reads fault their pages in again: 2–4× the CPU per GiB received, in most runs on a VM. glibc
  * raises its trim threshold to twice the size of an mmapped block when one is freed (blocks
  * under 32 MiB, flag bits included, so just under), so one untouched buffer of that size, freed
- * with the first scavenge, keeps the freed read buffers for reuse: 0.6 s of CPU per GiB instead
- * of 2.6–3.6 (16 KiB writes received over TCP). It costs no memory (no page is touched), and the process
- * then keeps up to 64 MiB of freed heap instead of returning it, as glibc does by itself after
- * any such free. `WASINET_KEEP_MALLOC=1` leaves the process's malloc alone; see docs/design.md.
+ * with the next scavenge, keeps the freed read buffers for reuse: 640–660 ms of CPU per GiB
+ * instead of 2,600–3,600 (16 KiB writes received over TCP).
+ *
+ * It is done at the first full read (a reader behind its sender: bulk receiving), not at start:
+ * the process then keeps up to 64 MiB of freed heap instead of returning it, which a process
+ * that only holds idle connections would pay for nothing (about 300 bytes of RSS a connection
+ * in the bench's idle cells). No page of the buffer is touched. `WASINET_KEEP_MALLOC=1` leaves
+ * the process's malloc alone; see docs/design.md.
  */
-function raiseTrimThreshold(): void {
+export function bulkRead(): void {
   if (trimRaised) return;
   trimRaised = true;
   if (process.platform !== 'linux' || process.env.WASINET_KEEP_MALLOC) return;
   Buffer.allocUnsafeSlow(32 * 1024 * 1024 - 8192);
 }
+
+/** Reads this long are full ones: the reader is behind its sender. */
+export const FULL_READ = 65536;
 
 /**
  * The shared half of a node backend: listeners, the timer, DNS. A subclass carries
@@ -111,7 +118,6 @@ export abstract class NodeBackendBase implements Backend {
   attach(core: Core): void {
     this.core = core;
     this.#timer.reset();
-    raiseTrimThreshold();
   }
 
   /** Node's own dns.lookup, with net's options object as is (so it validates as Node does). */

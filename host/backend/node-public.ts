@@ -14,7 +14,7 @@ import net from 'node:net';
 import type { Output } from '../core/core.js';
 import { Op, SYSCALL, Opt, CONNECT_AT_ONCE } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
-import { NodeBackendBase, CREDIT, creditLeft, familyOf, syscallOf, split2 } from './node-common.js';
+import { NodeBackendBase, CREDIT, creditLeft, familyOf, syscallOf, split2, bulkRead, FULL_READ } from './node-common.js';
 
 /** Where client sockets read (see #connect): one read at a time, copied out at once. */
 const sharedReadBuffer = Buffer.allocUnsafeSlow(65536); // Node's read size
@@ -118,7 +118,11 @@ export class PublicNodeBackend extends NodeBackendBase {
     // view detached (zero-length: the next read fails with ENOBUFS).
     const onread = {
       buffer: sharedReadBuffer,
-      callback: (n: number) => { if (this.#conns.get(h)?.raw === raw) this.core.onDataBorrowed(h, sharedReadBuffer, n); return true; },
+      callback: (n: number) => {
+        if (n >= FULL_READ) bulkRead(); // DATA copies each read out into a fresh buffer
+        if (this.#conns.get(h)?.raw === raw) this.core.onDataBorrowed(h, sharedReadBuffer, n);
+        return true;
+      },
     };
     const options: net.NetConnectOpts = family === 0
       ? { path: address, allowHalfOpen: true, onread }
@@ -156,7 +160,10 @@ export class PublicNodeBackend extends NodeBackendBase {
 
   #wire(h: number, conn: Conn): void {
     const raw = conn.raw;
-    raw.on('data', (chunk: Buffer) => this.core.onData(h, chunk));
+    raw.on('data', (chunk: Buffer) => {
+      if (chunk.length >= FULL_READ) bulkRead();
+      this.core.onData(h, chunk);
+    });
     raw.on('end', () => this.core.onEof(h));
     raw.on('finish', () => { if (!conn.closing) this.core.onShutdown(h, 0); });
     raw.on('error', (err: NodeJS.ErrnoException) => {
