@@ -310,7 +310,7 @@ export class Server extends EventEmitter implements Endpoint {
     const ports = o.c;
     const accepted: AcceptedInfo = {
       h: o.a, family: o.b, localAddress: internAddress(localAddress), localPort: ports % 65536,
-      remoteAddress: internAddress(remoteAddress), remotePort: Math.floor(ports / 65536), peerRead: false, sock: null,
+      remoteAddress: internAddress(remoteAddress), remotePort: Math.floor(ports / 65536),
     };
     const SocketClass = (this.#stack as unknown as { Socket?: typeof Socket }).Socket ?? Socket;
     const socket = new SocketClass({

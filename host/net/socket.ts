@@ -49,8 +49,9 @@ export interface AcceptedInfo extends Names {
 interface AddressInfo { address?: string; family?: string; port?: number }
 
 /**
- * The addresses of a connection, as the core reported them (one object: a Server hands its
- * accepted sockets theirs, AcceptedInfo, with the same fields). family 0: a Unix socket or pipe.
+ * The addresses of a connection, as the core reported them (a Server hands its accepted sockets
+ * theirs, AcceptedInfo). family 0: a Unix socket or pipe. A Socket keeps them in fields of its
+ * own, not in this object: one object fewer per connection.
  */
 export interface Names {
   family: number;
@@ -58,8 +59,6 @@ export interface Names {
   localPort: number;
   remoteAddress: string;
   remotePort: number;
-  peerRead: boolean;        // remoteAddress & co. were read while connected (Node caches them then)
-  sock: AddressInfo | null; // address()'s object, made when first asked (Node caches it)
 }
 
 interface WriteRequest {
@@ -81,6 +80,7 @@ const OPENING = 4;   // wrapping an fd: the transport reports it connected, with
 const TRAPPED = 8;   // the core trapped: 'close' says true
 const CLOSE_ERROR = 16; // destroyed with an error after `_handle.close()`: 'close' says true
 const FOREIGN = 32;  // new Socket({ handle }) with an object that is no stream handle: it is `_handle`, as given
+const PEER_READ = 64; // remoteAddress & co. were read while connected (Node caches them then)
 
 // #opts: the options asked for (Node's kSetNoDelay, kSetKeepAlive and its delay in seconds),
 // which the core gets for every new connection.
@@ -131,7 +131,13 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
   #h = 0;                 // the core's socket, 0 when there is none
   #flags = 0;
   #opts = 0;
-  #names: Names | null = null;
+  // The connection's addresses (see Names); #family -1 until the core reported them.
+  #family = -1;
+  #localAddress = '';
+  #localPort = 0;
+  #remoteAddress = '';
+  #remotePort = 0;
+  #sock: AddressInfo | null = null; // address()'s object, made when first asked (Node caches it)
   #handleObj: PipeHandle | null = null; // `_handle` while there is a connection (made on first use)
   #req: WriteRequest | null = null;
   #finalCb: ((err?: Error | null) => void) | null = null;
@@ -186,7 +192,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
 
     if (accepted) {
       this.#adopt(accepted.h);
-      this.#names = accepted;
+      this.#setNames(accepted.family, accepted.localAddress, accepted.localPort, accepted.remoteAddress, accepted.remotePort);
       if (opts.readable !== false) {
         if (opts.pauseOnCreate) (this as { readableFlowing: boolean | null }).readableFlowing = false;
         else if (!opts.manualStart) this.read(0);
@@ -282,10 +288,11 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
 
     if (this.destroyed) {
       this.#h = 0;
-      this.#names = null;
+      this.#family = -1;
+      this.#sock = null;
       this.#req = null;
       this.#finalCb = null;
-      this.#flags &= ~(TRAPPED | CLOSE_ERROR);
+      this.#flags &= ~(TRAPPED | CLOSE_ERROR | PEER_READ);
       this.#bytesRead = 0;    // a new connection counts from zero, as a new handle does in Node
       this.#dispatched = 0;
       (this as unknown as { _undestroy(): void })._undestroy();
@@ -342,10 +349,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     if (this.destroyed) return;
     this.connecting = false;
     const [localAddress, remoteAddress] = splitLast(o.data);
-    this.#names = {
-      family: o.b, localAddress: internAddress(localAddress), localPort: o.a,
-      remoteAddress: internAddress(remoteAddress), remotePort: o.c, peerRead: false, sock: null,
-    };
+    this.#setNames(o.b, internAddress(localAddress), o.a, internAddress(remoteAddress), o.c);
     this.#connector = null; // a write held while connecting has its own reference
     if (this.#flags & OPENING) return; // an fd is open from the start: Node emits no 'connect'
     this.emit('connect');
@@ -706,41 +710,47 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     return this.#getsockname();
   }
 
+  #setNames(family: number, localAddress: string, localPort: number, remoteAddress: string, remotePort: number): void {
+    this.#family = family;
+    this.#localAddress = localAddress;
+    this.#localPort = localPort;
+    this.#remoteAddress = remoteAddress;
+    this.#remotePort = remotePort;
+    this.#sock = null;
+    this.#flags &= ~PEER_READ;
+  }
+
   #getsockname(): AddressInfo {
-    const n = this.#local();
-    if (n === null) return {};
-    return n.sock ??= { address: n.localAddress, family: familyName(n.family), port: n.localPort };
+    if (!this.#local()) return {};
+    return this.#sock ??= { address: this.#localAddress, family: familyName(this.#family), port: this.#localPort };
   }
 
   /**
-   * The local end while there is a connection: none for IPC, and none where the transport does
-   * not know it (workerd's connect() reports no local address: as in Node when getsockname fails).
+   * The local end is known while there is a connection: not for IPC, and not where the transport
+   * does not know it (workerd's connect() reports no local address: as in Node when getsockname fails).
    */
-  #local(): Names | null {
-    const n = this.#h !== 0 ? this.#names : null;
-    return n !== null && n.family !== 0 && n.localAddress !== '' ? n : null;
+  #local(): boolean {
+    return this.#h !== 0 && this.#family > 0 && this.#localAddress !== '';
   }
 
   /** Like Node: the peer is known while connected; after close, only if it was read while connected. */
-  #peer(): Names | null {
-    const n = this.#names;
-    if (n === null || n.family === 0) return null;
-    if (this.#h === 0 || this.connecting) return n.peerRead ? n : null;
-    n.peerRead = true;
-    return n;
+  #peer(): boolean {
+    if (this.#family <= 0) return false;
+    if (this.#h === 0 || this.connecting) return (this.#flags & PEER_READ) !== 0;
+    this.#flags |= PEER_READ;
+    return true;
   }
 
   #getpeername(): AddressInfo {
-    const n = this.#peer();
-    return n === null ? {} : { address: n.remoteAddress, family: familyName(n.family), port: n.remotePort };
+    return this.#peer() ? { address: this.#remoteAddress, family: familyName(this.#family), port: this.#remotePort } : {};
   }
 
-  get localAddress(): string | undefined { return this.#local()?.localAddress; }
-  get localPort(): number | undefined { return this.#local()?.localPort; }
-  get localFamily(): string | undefined { const n = this.#local(); return n ? familyName(n.family) : undefined; }
-  get remoteAddress(): string | undefined { return this.#peer()?.remoteAddress; }
-  get remoteFamily(): string | undefined { const n = this.#peer(); return n ? familyName(n.family) : undefined; }
-  get remotePort(): number | undefined { return this.#peer()?.remotePort; }
+  get localAddress(): string | undefined { return this.#local() ? this.#localAddress : undefined; }
+  get localPort(): number | undefined { return this.#local() ? this.#localPort : undefined; }
+  get localFamily(): string | undefined { return this.#local() ? familyName(this.#family) : undefined; }
+  get remoteAddress(): string | undefined { return this.#peer() ? this.#remoteAddress : undefined; }
+  get remoteFamily(): string | undefined { return this.#peer() ? familyName(this.#family) : undefined; }
+  get remotePort(): number | undefined { return this.#peer() ? this.#remotePort : undefined; }
 
   get pending(): boolean {
     return this.#h === 0 || this.connecting;
@@ -840,7 +850,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
    * `_handle` shows one (a socket made only for setTimeout() has a core socket but no connection).
    */
   #hasConnection(): boolean {
-    return this.#h !== 0 && (this.#flags & DETACHED) === 0 && (this.connecting || this.#names !== null);
+    return this.#h !== 0 && (this.#flags & DETACHED) === 0 && (this.connecting || this.#family !== -1);
   }
 
   /**
@@ -931,8 +941,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
 
   [kSockname](): object { return { ...this.#getsockname() }; }
   [kPeername](): object {
-    const n = this.#names;
-    return n === null || n.family === 0 ? {} : { address: n.remoteAddress, family: familyName(n.family), port: n.remotePort };
+    return this.#family <= 0 ? {} : { address: this.#remoteAddress, family: familyName(this.#family), port: this.#remotePort };
   }
 
   /** The core handle (0 when none); for tests and for the Server. */
