@@ -58,6 +58,8 @@ for (const event of ['start', 'end', 'asyncStart', 'asyncEnd', 'error']) {
 }
 
 let trimRaised = false;
+/** Reads this long are full ones: the reader is behind its sender. */
+const FULL_READ = 65536;
 
 /**
  * Reads arrive in fresh 64 KiB buffers (libuv's, as for node:net), which die young but are
@@ -69,21 +71,18 @@ let trimRaised = false;
  * with the next scavenge, keeps the freed read buffers for reuse: 640–660 ms of CPU per GiB
  * instead of 2,600–3,600 (16 KiB writes received over TCP).
  *
- * It is done at the first full read (a reader behind its sender: bulk receiving), not at start:
- * the process then keeps up to 64 MiB of freed heap instead of returning it, which a process
- * that only holds idle connections would pay for nothing (about 300 bytes of RSS a connection
- * in the bench's idle cells). No page of the buffer is touched. `WASINET_KEEP_MALLOC=1` leaves
+ * Every read's length comes here, and it is done at the first full read (a reader behind its
+ * sender: bulk receiving), not at start: the process then keeps up to 64 MiB of freed heap
+ * instead of returning it, which a process that only holds idle connections would pay for
+ * nothing (about 300 bytes of RSS a connection in the bench's idle cells). No page of the buffer is touched. `WASINET_KEEP_MALLOC=1` leaves
  * the process's malloc alone; see docs/design.md.
  */
-export function bulkRead(): void {
-  if (trimRaised) return;
+export function bulkRead(bytes: number): void {
+  if (trimRaised || bytes < FULL_READ) return;
   trimRaised = true;
   if (process.platform !== 'linux' || process.env.WASINET_KEEP_MALLOC) return;
   Buffer.allocUnsafeSlow(32 * 1024 * 1024 - 8192);
 }
-
-/** Reads this long are full ones: the reader is behind its sender. */
-export const FULL_READ = 65536;
 
 /**
  * The shared half of a node backend: listeners, the timer, DNS. A subclass carries

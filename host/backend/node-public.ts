@@ -14,7 +14,7 @@ import net from 'node:net';
 import type { Output } from '../core/core.js';
 import { Op, SYSCALL, Opt, CONNECT_AT_ONCE } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
-import { NodeBackendBase, CREDIT, creditLeft, familyOf, syscallOf, split2, bulkRead, FULL_READ } from './node-common.js';
+import { NodeBackendBase, CREDIT, creditLeft, familyOf, syscallOf, split2, bulkRead } from './node-common.js';
 
 /** Where client sockets read (see #connect): one read at a time, copied out at once. */
 const sharedReadBuffer = Buffer.allocUnsafeSlow(65536); // Node's read size
@@ -119,7 +119,7 @@ export class PublicNodeBackend extends NodeBackendBase {
     const onread = {
       buffer: sharedReadBuffer,
       callback: (n: number) => {
-        if (n >= FULL_READ) bulkRead(); // DATA copies each read out into a fresh buffer
+        bulkRead(n); // DATA copies each read out into a fresh buffer
         if (this.#conns.get(h)?.raw === raw) this.core.onDataBorrowed(h, sharedReadBuffer, n);
         return true;
       },
@@ -161,7 +161,7 @@ export class PublicNodeBackend extends NodeBackendBase {
   #wire(h: number, conn: Conn): void {
     const raw = conn.raw;
     raw.on('data', (chunk: Buffer) => {
-      if (chunk.length >= FULL_READ) bulkRead();
+      bulkRead(chunk.length);
       this.core.onData(h, chunk);
     });
     raw.on('end', () => this.core.onEof(h));

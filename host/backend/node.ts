@@ -31,7 +31,7 @@ import { getSystemErrorName } from 'node:util';
 import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, CONNECT_AT_ONCE } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
-import { NodeBackendBase, CREDIT, creditLeft, familyOf, split2, isRoundRobin, bulkRead, FULL_READ } from './node-common.js';
+import { NodeBackendBase, CREDIT, creditLeft, familyOf, split2, isRoundRobin, bulkRead } from './node-common.js';
 import { PublicNodeBackend } from './node-public.js';
 
 // ---------------------------------------------------------------- the bindings
@@ -161,10 +161,9 @@ export class NodeBackend extends NodeBackendBase {
     const nread = state[uv!.kReadBytesOrError];
     const core = backend.core;
     if (nread > 0) {
-      if (nread >= FULL_READ) bulkRead();
+      bulkRead(nread);
       core.onData(h, Buffer.from(buf!, state[uv!.kArrayBufferOffset], nread));
-    }
-    else if (nread === uv!.UV_EOF) core.onEof(h);
+    } else if (nread === uv!.UV_EOF) core.onEof(h);
     else if (nread < 0) core.onError(h, errnoOf(nread), SYSCALL.read);
   })(this);
 

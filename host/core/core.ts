@@ -338,8 +338,8 @@ export class Core {
           if (cmds !== null && (o.op === Op.CMD_READ_START || o.op === Op.CMD_READ_STOP || o.op === Op.CMD_CLOSE)) {
             const n = (cmds.get(o.h) ?? 0) + 1;
             if (o.op === Op.CMD_CLOSE) { cmds.delete(o.h); this.#kept!.delete(o.h); } else cmds.set(o.h, n);
-            if (o.op === Op.CMD_READ_START && this.#kept!.has(o.h)) (later ??= []).push(i, n);
             kept = o.op === Op.CMD_READ_START && this.#kept!.has(o.h);
+            if (kept) (later ??= []).push(i, n);
           }
           if (!kept) this.#owner.dispatch(o);
         } catch (err) {
@@ -503,35 +503,7 @@ export class Core {
    * transport reads later, when the core starts it again (#replayKept).
    */
   onData(h: number, chunk: Uint8Array): void {
-    const size = this.scratchSize;
-    // Inputs nest (a READ_START handled inside this one may offer other bytes): kept as a stack.
-    const outer = this.#dataChunk;
-    const outerEnd = this.#dataEnd;
-    const outerBorrowed = this.#dataBorrowed;
-    this.#dataChunk = chunk;
-    this.#dataBorrowed = false;
-    try {
-      for (let off = 0; off < chunk.length; off += size) {
-        const piece = chunk.length <= size ? chunk : chunk.subarray(off, Math.min(off + size, chunk.length));
-        this.#source = piece;
-        this.#dataEnd = off + piece.length;
-        let r: number;
-        if (this.tap || this.#dead) {
-          this.#bytes(piece);
-          r = this.#call('onData', [h, piece.length], piece.length);
-        } else {
-          // Offered without copying, as apiWrite's: a flowing socket hands the transport's buffer
-          // on as DATA, and the core asks for the bytes (OP_FILL) only when it has to queue them.
-          this.#unfilled = piece;
-          r = this.#fast('onData', h, piece.length, 0);
-        }
-        if (this.#dead || r < 0) return;
-      }
-    } finally {
-      this.#dataChunk = outer;
-      this.#dataEnd = outerEnd;
-      this.#dataBorrowed = outerBorrowed;
-    }
+    this.#offerRead(h, chunk, false);
   }
 
   /**
@@ -539,16 +511,32 @@ export class Core {
    * scratch, and never handed on as they are (DATA gets its own copy; bytes kept, a copy too).
    */
   onDataBorrowed(h: number, buf: Uint8Array, len: number): void {
-    this.#mem().set(buf.subarray(0, len), this.scratch);
+    this.#offerRead(h, buf.subarray(0, len), true);
+  }
+
+  #offerRead(h: number, chunk: Uint8Array, borrowed: boolean): void {
+    const size = this.scratchSize;
+    // Inputs nest (a READ_START handled inside this one may offer other bytes): kept as a stack.
     const outer = this.#dataChunk;
     const outerEnd = this.#dataEnd;
     const outerBorrowed = this.#dataBorrowed;
-    this.#dataChunk = buf;
-    this.#dataBorrowed = true;
-    this.#dataEnd = len;
+    this.#dataChunk = chunk;
+    this.#dataBorrowed = borrowed;
     try {
-      if (this.tap || this.#dead) this.#call('onData', [h, len], len);
-      else this.#fast('onData', h, len, 0);
+      for (let off = 0; off < chunk.length; off += size) {
+        const piece = chunk.length <= size ? chunk : chunk.subarray(off, Math.min(off + size, chunk.length));
+        this.#dataEnd = off + piece.length;
+        // A borrowed buffer is never handed on (#source): the transport reads into it again.
+        this.#source = borrowed ? null : piece;
+        const slow = this.tap !== null || this.#dead !== null;
+        // Otherwise offered without copying, as apiWrite's: a flowing socket hands the
+        // transport's buffer on as DATA, and the core asks for the bytes (OP_FILL) only when it
+        // has to queue them.
+        if (borrowed || slow) this.#bytes(piece);
+        else this.#unfilled = piece;
+        const r = slow ? this.#call('onData', [h, piece.length], piece.length) : this.#fast('onData', h, piece.length, 0);
+        if (this.#dead || r < 0) return;
+      }
     } finally {
       this.#dataChunk = outer;
       this.#dataEnd = outerEnd;
@@ -563,7 +551,7 @@ export class Core {
   #keep(h: number, r: number): void {
     const c = this.#dataChunk!;
     const from = this.#dataEnd + r;
-    const rest = this.#dataBorrowed ? c.slice(from, this.#dataEnd) : c.subarray(from);
+    const rest = this.#dataBorrowed ? c.slice(from) : c.subarray(from);
     (this.#kept ??= new Map()).set(h, rest);
     this.#readCmds ??= new Map();
   }

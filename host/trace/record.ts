@@ -3,7 +3,7 @@
 import type { InputTap, Tap } from '../core/core.js';
 import type { Backend, LookupCallback } from '../backend/backend.js';
 import { TraceRecorder } from '../core/trace.js';
-import { TraceRecorder2, type RecordOptions } from './recorder.js';
+import { TraceRecorder2, type RecordOptions, type SandboxHeader } from './recorder.js';
 
 export type { RecordOptions } from './recorder.js';
 
@@ -19,7 +19,7 @@ export interface Recording {
 
 /** `sandbox`: the stack's policy and limits as given, for the trace header (format 2). */
 export function startRecording(option: string | RecordOptions, coreBytes: Uint8Array, backend: Backend,
-  sandbox: { policy?: unknown; limits?: unknown } = {}): { recorder: Recording; tap?: Tap; inputTap?: InputTap } {
+  sandbox: SandboxHeader = {}): { recorder: Recording; tap?: Tap; inputTap?: InputTap } {
   const opts: RecordOptions = typeof option === 'string' ? { path: option } : option;
   if (typeof opts.path !== 'string' || opts.path === '') throw new TypeError('record: a trace file name is needed');
   if (opts.version === 1) {

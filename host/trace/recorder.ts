@@ -49,6 +49,9 @@ function hookExit(): void {
   process.prependListener('exit', () => { for (const r of [...open]) r.flushAtExit(); });
 }
 
+/** The stack's policy and limits as given to createStack, for the trace header (format 2). */
+export interface SandboxHeader { policy?: unknown; limits?: unknown }
+
 export function segmentPath(first: string, n: number): string {
   return n === 0 ? first : `${first}.${n}`;
 }
@@ -60,7 +63,7 @@ export class TraceRecorder2 implements InputTap {
   readonly #core: string;
   readonly #recording = randomUUID();
   readonly #outputs: OutputDigest;
-  readonly #sandbox: { policy?: unknown; limits?: unknown } = {};
+  readonly #sandbox: SandboxHeader = {};
   #buf: Buffer;
   #pos = 0;
   #off = false;
@@ -87,7 +90,7 @@ export class TraceRecorder2 implements InputTap {
    * outputs were digested: `outputs`).
    */
   constructor(options: RecordOptions, core: Uint8Array | string, outputs: OutputDigest = OUTPUT_DIGEST,
-    sandbox: { policy?: unknown; limits?: unknown } = {}) {
+    sandbox: SandboxHeader = {}) {
     this.#outputs = outputs;
     // The stack's policy and limits as given (a copy: JSON, so later changes to the caller's
     // object do not show, and a rewritten trace keeps its own).
