@@ -389,3 +389,53 @@ for (const [lib, net] of libs) {
   });
 
 }
+
+// new Socket(options) hands the stream options to its Duplex as node:net does (wasinet reads
+// them in place into one object of a fixed shape rather than copying them): each case is the
+// same on both, including options a socket inherits (ignored), precedence between the
+// high-water marks, and the user's object left as given.
+test('new Socket(options): the stream options take effect as on node:net', () => {
+  const read = function (this: unknown) {};
+  const write = function (this: unknown) {};
+  const cases: Record<string, () => Record<string | symbol, unknown>> = {
+    none: () => ({}),
+    highWaterMark: () => ({ highWaterMark: 1000 }),
+    sides: () => ({ readableHighWaterMark: 2000, writableHighWaterMark: 3000 }),
+    precedence: () => ({ highWaterMark: 500, readableHighWaterMark: 2000 }),
+    encoding: () => ({ encoding: 'hex' }),
+    defaultEncoding: () => ({ defaultEncoding: 'latin1' }),
+    readableFalse: () => ({ readable: false }),
+    writableFalse: () => ({ writable: false }),
+    halfOpen: () => ({ allowHalfOpen: true }),
+    methods: () => ({ read, write }),
+    captureRejections: () => ({ captureRejections: true }),
+    inherited: () => Object.create({ allowHalfOpen: true, highWaterMark: 7, encoding: 'hex' }),
+    unrelated: () => ({ port: 80, host: 'example.org', foo: 1 }),
+  };
+  const view = (net: typeof nodeNet) => {
+    const out: Record<string, unknown> = {};
+    for (const [name, make] of Object.entries(cases)) {
+      const given = make();
+      const before = JSON.stringify(Object.entries(given));
+      const s = new net.Socket(given as never);
+      const capture = Object.getOwnPropertySymbols(s).find((k) => k.description === 'kCapture');
+      out[name] = {
+        rhwm: s.readableHighWaterMark, whwm: s.writableHighWaterMark, enc: s.readableEncoding,
+        defEnc: (s as unknown as { _writableState: { defaultEncoding: string } })._writableState.defaultEncoding,
+        readable: s.readable, writable: s.writable, halfOpen: s.allowHalfOpen,
+        read: (s as unknown as { _read: unknown })._read === read, write: (s as unknown as { _write: unknown })._write === write,
+        capture: capture === undefined ? 'none' : (s as unknown as Record<symbol, unknown>)[capture],
+        untouched: JSON.stringify(Object.entries(given)) === before,
+      };
+      s.destroy();
+    }
+    let thrown: unknown = null;
+    try { new net.Socket({ highWaterMark: -1 } as never); } catch (e) { thrown = e; }
+    out.badHighWaterMark = thrown && { name: (thrown as Error).name, code: (thrown as NodeJS.ErrnoException).code, message: (thrown as Error).message };
+    return out;
+  };
+  const expected = view(nodeNet);
+  assert.equal((expected.halfOpen as { halfOpen: boolean }).halfOpen, true); // the cases do differ
+  assert.equal((expected.inherited as { halfOpen: boolean }).halfOpen, false);
+  assert.deepEqual(view(libs[1][1] as typeof nodeNet), expected);
+});
