@@ -94,6 +94,21 @@ export function opName(op: Op): string {
 }
 
 const enc = new TextEncoder();
+
+type Export = (now: number, ...args: number[]) => number;
+/** Calls an input export with its arguments (not spread: a spread call takes the engine's slow, generic way into Wasm). */
+function callExport(fn: Export, now: number, a: readonly number[]): number {
+  switch (a.length) {
+    case 0: return fn(now);
+    case 1: return fn(now, a[0]);
+    case 2: return fn(now, a[0], a[1]);
+    case 3: return fn(now, a[0], a[1], a[2]);
+    case 4: return fn(now, a[0], a[1], a[2], a[3]);
+    case 5: return fn(now, a[0], a[1], a[2], a[3], a[4]);
+    case 6: return fn(now, a[0], a[1], a[2], a[3], a[4], a[5]);
+    default: return fn(now, ...a);
+  }
+}
 const POOL_SIZE = 262144; // the largest WRITE: one scratch-sized piece
 
 const ID_WRITE = inputInfo('apiWrite').id;
@@ -108,7 +123,10 @@ export class Core {
   readonly scratchSize: number;
   #buffer: ArrayBuffer;
   #u8: Uint8Array;
+  /** The current input's records: the first #count slots (arrays are reused, see #flush). */
   #pending: Output[] = [];
+  #count = 0;
+  #spare: Output[][] = [];
   #dead: CoreTrap | null = null;
   tap: Tap | null = null;
   inputTap: InputTap | null = null;
@@ -155,7 +173,9 @@ export class Core {
   }
 
   #mem(): Uint8Array {
-    if (this.#x.memory.buffer !== this.#buffer) {
+    // Growing the memory detaches its old buffer (a view of it then has no bytes): only then is
+    // the buffer asked for again (its getter is a call into the engine, each time).
+    if (this.#u8.byteLength === 0) {
       this.#buffer = this.#x.memory.buffer;
       this.#u8 = new Uint8Array(this.#buffer);
     }
@@ -184,10 +204,15 @@ export class Core {
         // WRITE payloads come from a pool the backend returns them to (release) once the
         // kernel took them; everything else is handed on for good (DATA goes to user code).
         data = op === Op.CMD_WRITE && len >= 4096 && len <= POOL_SIZE ? this.#pooled(len) : Buffer.allocUnsafe(len);
-        data.set(this.#mem().subarray(ptr, ptr + len));
+        const mem = this.#mem();
+        if (len <= 64) {
+          for (let i = 0; i < len; i++) data[i] = mem[ptr + i]; // names and addresses: no view made for them
+        } else {
+          data.set(mem.subarray(ptr, ptr + len));
+        }
       }
     }
-    this.#pending.push({ op, h, a, b, c, data });
+    this.#pending[this.#count++] = { op, h, a, b, c, data };
     if (this.inputTap !== null) {
       let payload = 0;
       if (len > 0) {
@@ -248,7 +273,7 @@ export class Core {
     this.#payloadLen = payload;
     let result: number;
     try {
-      result = this.#x[name](now, ...args);
+      result = callExport(this.#x[name] as Export, now, args);
     } catch (err) {
       this.#source = null;
       this.#die(err);
@@ -256,7 +281,7 @@ export class Core {
     }
     this.#source = null; // only this input's own records may point at its caller's buffer
     if (it !== null) it.output(result, this.#outHash, this.#x.digest(inputHandle(name, args, result)));
-    if (tap) tap.call(name, now, args, bytes, result, this.#pending, this.#x.digest(inputHandle(name, args, result)));
+    if (tap) tap.call(name, now, args, bytes, result, this.#pending.slice(0, this.#count), this.#x.digest(inputHandle(name, args, result)));
     before?.(result);
     if (result < 0 && this.#dataChunk !== null && name === 'onData') this.#keep(args[0], result);
     this.#flush();
@@ -311,9 +336,14 @@ export class Core {
   }
 
   #flush(): void {
+    const count = this.#count;
+    if (count === 0) return;
     const batch = this.#pending;
-    if (batch.length === 0) return;
-    this.#pending = [];
+    // Records of inputs nested in this one's handling go to another array. A handled batch's
+    // array is kept for a later input (an array per input was a tenth of what a connection
+    // allocated).
+    this.#pending = this.#spare.pop() ?? [];
+    this.#count = 0;
     // Commands first, then notifications, each in the order emitted: the transport carries
     // out every decision of this input before user code runs on its events (and maybe calls
     // more inputs, whose commands must come after these).
@@ -327,7 +357,7 @@ export class Core {
     const depth = ++this.#depth;
     const at = this.#at;
     for (let pass = 0; pass < 2; pass++) {
-      for (let i = 0; i < batch.length; i++) {
+      for (let i = 0; i < count; i++) {
         const o = batch[i];
         if (this.#dead) break;
         if ((o.op >= FIRST_NOTIFICATION) !== (pass === 1)) continue;
@@ -367,6 +397,8 @@ export class Core {
       }
     }
     this.#depth = depth - 1;
+    for (let i = 0; i < count; i++) batch[i] = null!; // handled: nothing of them is kept alive here
+    this.#spare.push(batch);
     if (thrown) throw thrown.err;
   }
 
@@ -375,6 +407,7 @@ export class Core {
     const detail = said || (err instanceof Error ? err.message : String(err));
     this.#dead = new CoreTrap(`wasinet core trapped: ${detail}`, { cause: err });
     this.#pending = [];
+    this.#count = 0;
     this.#owner.trapped(this.#dead);
   }
 
