@@ -279,6 +279,19 @@ export function onConnect(t: f64, h: u32, status: i32, op: i32, credit: f64, loc
   return done(s === null ? abi.EBADF : socket.onConnect(s, status, op, credit, localPort, remotePort, family, len));
 }
 
+/**
+ * The application asked for the local name of a connected socket whose transport reported none
+ * at connect (`onConnect` with an empty local address): the host asked the transport, and tells
+ * the core what it answered (`port`, the address in scratch), so that a trace records it and an
+ * application replay answers the same. The core keeps no names: this input only records.
+ */
+export function apiLocalName(t: f64, h: u32, port: i32, len: u32): i32 {
+  setNow(t);
+  let s = sock(h);
+  if (!fits(len, 0, 0) || port < 0 || port > 65535) return done(abi.EINVAL);
+  return done(s === null ? abi.EBADF : s.connected() ? 0 : abi.ENOTCONN);
+}
+
 export function onBound(t: f64, h: u32): i32 {
   setNow(t);
   let s = sock(h);

@@ -42,6 +42,11 @@ export interface Backend {
    */
   adoptHandle(handle: object): number;
   /**
+   * The local name of a connected socket whose `onConnect` left it out (an empty local address),
+   * asked for when the application first wants it; null when there is none any more (closed).
+   */
+  localName?(h: number): { address: string; port: number } | null;
+  /**
    * The stack's own timers (stack.setTimeout) pending now. They keep the process alive, as
    * global timers do; socket timeouts alone do not.
    */

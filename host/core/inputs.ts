@@ -46,6 +46,9 @@ const TABLE: ReadonlyArray<[string, number, boolean]> = [
   // are the stack's configuration, not the application's calls: a replay feeds them from the trace.
   ['apiPolicy', 1, true],
   ['apiLimits', 7, false],
+  // The local name, told when the application first asks for it (transports that leave it out
+  // at connect: the node backend's IPv4 clients).
+  ['apiLocalName', 3, true],
 ];
 const CONFIG = new Set(['apiPolicy', 'apiLimits']);
 

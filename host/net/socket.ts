@@ -81,6 +81,7 @@ const TRAPPED = 8;   // the core trapped: 'close' says true
 const CLOSE_ERROR = 16; // destroyed with an error after `_handle.close()`: 'close' says true
 const FOREIGN = 32;  // new Socket({ handle }) with an object that is no stream handle: it is `_handle`, as given
 const PEER_READ = 64; // remoteAddress & co. were read while connected (Node caches them then)
+const LOCAL_ASKED = 128; // the transport was asked for the local name it left out at connect
 
 // #opts: the options asked for (Node's kSetNoDelay, kSetKeepAlive and its delay in seconds),
 // which the core gets for every new connection.
@@ -739,7 +740,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     this.#remoteAddress = remoteAddress;
     this.#remotePort = remotePort;
     this.#sock = null;
-    this.#flags &= ~PEER_READ;
+    this.#flags &= ~(PEER_READ | LOCAL_ASKED);
   }
 
   #getsockname(): AddressInfo {
@@ -752,7 +753,24 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
    * does not know it (workerd's connect() reports no local address: as in Node when getsockname fails).
    */
   #local(): boolean {
-    return this.#h !== 0 && this.#family > 0 && this.#localAddress !== '';
+    if (this.#h === 0 || this.#family <= 0) return false;
+    if (this.#localAddress === '' && (this.#flags & LOCAL_ASKED) === 0) this.#askLocal();
+    return this.#localAddress !== '';
+  }
+
+  /**
+   * A transport may leave the local name out at connect (the node backend's IPv4 clients: Node
+   * calls getsockname only when asked, and so does wasinet). Asked once, on first use; the core
+   * is told the answer (apiLocalName), so a trace has it and an application replay gives it back.
+   */
+  #askLocal(): void {
+    this.#flags |= LOCAL_ASKED;
+    const name = this.#stack.backend.localName?.(this.#h) ?? null;
+    if (name === null || name.address === '') return;
+    if (this.#core.apiLocalName(this.#h, name.port, name.address) !== 0) return;
+    this.#localAddress = internAddress(name.address);
+    this.#localPort = name.port;
+    this.#sock = null;
   }
 
   /** Like Node: the peer is known while connected; after close, only if it was read while connected. */

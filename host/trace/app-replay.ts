@@ -347,6 +347,20 @@ export class AppReplayer implements InputTap, Replaying {
     this.#pump();
   }
 
+  /**
+   * The local name the recorded application was told when it first asked (its apiLocalName for
+   * `h`): the transport's answer, which the replayed application's own call then repeats.
+   */
+  localName(h: number): { address: string; port: number } | null {
+    for (let k = this.#next; k < this.#records.length; k++) {
+      const r = this.#records[k];
+      if (r.name !== 'apiLocalName' || r.args[0] !== h || this.#consumed.has(k)) continue;
+      const p = r.payload;
+      return { port: r.args[1], address: p ? Buffer.from(p.buffer, p.byteOffset, p.length).toString('utf8') : '' };
+    }
+    return null;
+  }
+
   #answerLookup(r: InputRecord): void {
     const { cb, all } = this.#lookups.shift()!;
     const addresses = resolvedAddresses(r.payload);

@@ -59,11 +59,12 @@ export function describeInput(x: InputLike): string {
     case 'onData': return `onData h=${h} ${n} B ${preview(p)}`;
     case 'apiDestroy': return `apiDestroy h=${h}${a[1] & 1 ? ' reset' : ''}${a[1] & 2 ? ' with an error' : ''}`;
     case 'apiSetTimeout': return `apiSetTimeout h=${h} ${a[1]} ms`;
+    case 'apiLocalName': return `apiLocalName h=${h} ${strings(p)[0]}:${a[1]}`;
     case 'apiListen': return `apiListen ${strings(p)[0] || '(any)'}:${a[0]} → h=${x.result ?? '?'}`;
     case 'onConnect': {
       if (a[1] !== 0) return `onConnect h=${h} failed ${err(a[1], a[2])}`;
       const [local, remote] = strings(p);
-      return `onConnect h=${h} ${local}:${a[4]} → ${remote}:${a[5]}`;
+      return `onConnect h=${h} ${local ? `${local}:${a[4]}` : '(local name on first use)'} → ${remote}:${a[5]}`;
     }
     case 'onConnection': {
       const [local, remote] = strings(p);
@@ -139,7 +140,10 @@ export class Lanes {
       lane.label = `client h=${h} → ${host || '(path)'}${a[2] ? `:${a[2]}` : ''}`;
     } else if (x.name === 'onConnect' && a[1] === 0) {
       const [local, remote] = strings(x.payload);
-      lane.label = `client h=${h} ${local}:${a[4]} → ${remote}:${a[5]}`;
+      // Left out (asked for on first use): the label gains it at apiLocalName.
+      lane.label = local ? `client h=${h} ${local}:${a[4]} → ${remote}:${a[5]}` : `client h=${h} → ${remote}:${a[5]}`;
+    } else if (x.name === 'apiLocalName' && x.result === 0 && lane.label.startsWith(`client h=${h} → `)) {
+      lane.label = `client h=${h} ${strings(x.payload)[0]}:${a[1]} →${lane.label.slice(`client h=${h} →`.length)}`;
     } else if (x.name === 'onListening' && a[1] === 0 && lane.kind === 'listener') {
       lane.label = `listener h=${h} ${strings(x.payload)[0]}:${a[3]}`;
     }

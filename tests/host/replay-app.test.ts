@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { createStack, formatAppDivergence, type AppDivergence } from '../../host/index.js';
 import { pingpong, type Outcome } from './apps/pingpong.js';
 import { sockPath } from './helpers.js';
+import { nodeTransport } from '../../host/backend/node.js';
+import { Lanes } from '../../host/trace/describe.js';
 
 const file = sockPath('app').replace(/\.sock$/, '.trace');
 let recorded: Outcome | null = null;
@@ -60,7 +62,8 @@ test('the fixed application, replayed on the failing recording, is stopped at it
   assert.equal(d, reported as AppDivergence | null);
   // Recorded: the buggy client's complaint about half a line; actual: the fixed client's next call.
   assert.match(d.recorded, /^apiWrite h=\d+ 9 B .*"BAD \\"PO\\"\\n"$/);
-  assert.match(d.socket ?? '', /^client h=\d+ 127\.0\.0\.1:\d+ → 127\.0\.0\.1:\d+$/);
+  // (The client never read its local name: the node backend left it out, so the label has none.)
+  assert.match(d.socket ?? '', /^client h=\d+ (127\.0\.0\.1:\d+ )?→ 127\.0\.0\.1:\d+$/);
   assert.equal(d.reason, 'different call', formatAppDivergence(d));
   assert.match(d.actual, /^apiWrite h=\d+ 7 B .*"THANKS\\n"$/);
   // Where the fixed client made it: the application's own frame first.
@@ -104,4 +107,53 @@ test('a bulk transfer under backpressure (partial writes, drains, half-close) re
   const [again, done] = await Promise.all([bulk(net), net.replay!.done]);
   assert.equal(again, real);
   assert.deepEqual([done.ok, done.inputs], [true, done.total]);
+});
+
+// The node backend leaves an IPv4 client's local name out at connect (Node asks getsockname only
+// when the application reads it): it is asked once, on first use, and recorded (apiLocalName),
+// so the replayed application reads the same name offline. A socket that never asked has no
+// apiLocalName in its recording, and after close its local name is gone, as on node:net.
+test('the local name of a client is asked on first use, recorded once, and the same in the replay', async () => {
+  const { readTrace } = await import('../../host/index.js');
+  const nodeNet = (await import('node:net')).default;
+  const app = async (net: Pick<typeof nodeNet, 'createServer' | 'connect'>, ask: boolean) => {
+    const server = net.createServer((s) => s.end('x'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const c = net.connect((server.address() as { port: number }).port, '127.0.0.1');
+    const seen: unknown[] = [];
+    c.on('connect', () => { if (ask) seen.push(c.localAddress, c.localPort, c.localPort, c.address()); });
+    c.resume();
+    await new Promise<void>((r) => c.on('close', () => { seen.push(c.localAddress, c.localPort); r(); }));
+    await new Promise((r) => server.close(r));
+    return seen;
+  };
+  const asked = (path: string) => readTrace(path).records.filter((r) => r.kind === 'input' && r.name === 'apiLocalName').length;
+  // As node:net: never asked, nothing after close; asked while connected, the same name each time.
+  assert.deepEqual(await app(nodeNet, false), [undefined, undefined]);
+  const expected = await app(nodeNet, true);
+  for (const ask of [false, true]) {
+    const path = sockPath(`local-${ask}`).replace(/\.sock$/, '.trace');
+    const rec = createStack({ record: path });
+    const real = await app(rec, ask);
+    await rec.recorder!.close();
+    assert.equal(real.length, expected.length - (ask ? 0 : 4));
+    if (ask) {
+      assert.equal(real[0], '127.0.0.1');
+      assert.ok(typeof real[1] === 'number' && real[1] > 0 && real[2] === real[1]);
+      assert.deepEqual(real[3], { address: '127.0.0.1', family: 'IPv4', port: real[1] });
+    }
+    assert.deepEqual(real.slice(-2), expected.slice(-2)); // after close: as node:net
+    // Only the libuv transport leaves the name out (node:net's public API gives it at connect).
+    assert.equal(asked(path), ask && nodeTransport === 'libuv' ? 1 : 0);
+    // The client's lane in a timeline or divergence report has the name once it was asked.
+    const lanes = new Lanes();
+    for (const r of readTrace(path).records) if (r.kind === 'input') lanes.add(r.seq, r);
+    const client = lanes.lanes.find((l) => l.label.startsWith('client '))!;
+    assert.match(client.label, ask ? new RegExp(`^client h=\\d+ 127\\.0\\.0\\.1:${real[1]} → 127\\.0\\.0\\.1:\\d+$`)
+      : nodeTransport === 'libuv' ? /^client h=\d+ → 127\.0\.0\.1:\d+$/ : /^client h=\d+ 127\.0\.0\.1:\d+ → /);
+    const net = createStack({ replay: { path, onDivergence: (d) => assert.fail(formatAppDivergence(d)) } });
+    const [again, done] = await Promise.all([app(net, ask), net.replay!.done]);
+    assert.deepEqual(again, real);
+    assert.deepEqual([done.ok, done.inputs], [true, done.total]);
+  }
 });
