@@ -292,6 +292,14 @@ export function apiLocalName(t: f64, h: u32, port: i32, len: u32): i32 {
   return done(s === null ? abi.EBADF : s.connected() ? 0 : abi.ENOTCONN);
 }
 
+/** The peer's name, told as `apiLocalName` tells the local one (an accepted socket's transport may leave both out). */
+export function apiPeerName(t: f64, h: u32, port: i32, len: u32): i32 {
+  setNow(t);
+  let s = sock(h);
+  if (!fits(len, 0, 0) || port < 0 || port > 65535) return done(abi.EINVAL);
+  return done(s === null ? abi.EBADF : s.connected() ? 0 : abi.ENOTCONN);
+}
+
 export function onBound(t: f64, h: u32): i32 {
   setNow(t);
   let s = sock(h);
@@ -451,6 +459,14 @@ export function socketState(h: u32): i32 { let s = sock(h); return s === null ? 
 export function socketFlags(h: u32): i32 {
   let s = sock(h);
   return s === null ? 0 : (s.wantRead ? 1 : 0) | (s.refed ? 2 : 0) | (s.ipc ? 4 : 0);
+}
+/**
+ * Whether listener `h` drops the next connection for its maxConnections (a query): the host then
+ * gives that connection's names at once, for the server's 'drop' event, instead of on first use.
+ */
+export function dropsNext(h: u32): i32 {
+  let l = listener(h);
+  return l !== null && l.maxConnections != 0 && <f64>l.count >= l.maxConnections ? 1 : 0;
 }
 export function connections(h: u32): i32 { let l = listener(h); return l === null ? -1 : l.count; }
 export function maxConnections(h: u32): f64 { let l = listener(h); return l === null ? 0 : l.maxConnections; }

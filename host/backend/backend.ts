@@ -46,6 +46,8 @@ export interface Backend {
    * asked for when the application first wants it; null when there is none any more (closed).
    */
   localName?(h: number): { address: string; port: number } | null;
+  /** The peer's name, likewise (an accepted socket's `onConnection` may leave both out). */
+  peerName?(h: number): { address: string; port: number } | null;
   /**
    * The stack's own timers (stack.setTimeout) pending now. They keep the process alive, as
    * global timers do; socket timeouts alone do not.

@@ -197,9 +197,21 @@ export class NodeBackend extends NodeBackendBase {
       });
     }
     if (!server._handle) return;
+    // The listener's family (4 or 6) for a TCP listener; 0 for a pipe, whose names cost nothing.
+    const bound = srv.address();
+    const tcpFamily = bound !== null && typeof bound === 'object' && server._handle instanceof uv!.TCP ? familyOf(bound.family) : 0;
     server._handle.onconnection = (err: number, client: UvStream) => {
       if (err) {
         this.core.onError(h, errnoOf(err), SYSCALL.accept);
+        return;
+      }
+      if (tcpFamily !== 0 && !this.core.dropsNext(h)) {
+        // A TCP connection's names only when the application asks for them (localName,
+        // peerName), as node:net calls getsockname and getpeername only then: two system calls
+        // fewer per connection. Its family is the listener's (a dual-stack listener's
+        // connections are IPv6, v4-mapped). A connection the core will drop for maxConnections
+        // has its names now: the server's 'drop' event gives them.
+        this.core.onConnection(h, CREDIT, tcpFamily, 0, 0, '', '', (sh) => this.#adopt(sh, client));
         return;
       }
       const { family, local, remote } = addressesOf(client);
@@ -220,6 +232,13 @@ export class NodeBackend extends NodeBackendBase {
     const handle = this.#live(h);
     const out: Addr = {};
     if (handle === null || !handle.getsockname || handle.getsockname(out) !== 0 || out.address === undefined) return null;
+    return { address: out.address, port: out.port ?? 0 };
+  }
+
+  peerName(h: number): { address: string; port: number } | null {
+    const handle = this.#live(h);
+    const out: Addr = {};
+    if (handle === null || !handle.getpeername || handle.getpeername(out) !== 0 || out.address === undefined) return null;
     return { address: out.address, port: out.port ?? 0 };
   }
 

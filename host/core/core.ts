@@ -485,6 +485,11 @@ export class Core {
     const [len] = this.#strings(address);
     return this.#call('apiLocalName', [h, port, len], len);
   }
+  /** The transport's answer for the peer's name of `h`, asked for on first use (see docs/abi.md). */
+  apiPeerName(h: number, port: number, address: string): number {
+    const [len] = this.#strings(address);
+    return this.#call('apiPeerName', [h, port, len], len);
+  }
   apiRefreshTimeout(h: number): number { return this.#call('apiRefreshTimeout', [h], 0); }
   apiFlush(): number { return this.#call('apiFlush', [], 0); }
 
@@ -648,6 +653,8 @@ export class Core {
   /** Bit 0: the consumer wants data (reading); bit 1: the socket keeps the process alive. */
   socketFlags(h: number): number { return this.#x.socketFlags(h); }
   connections(h: number): number { return this.#x.connections(h); }
+  /** Whether listener `h` drops its next connection for maxConnections (its names are then given at once). */
+  dropsNext(h: number): boolean { return this.#x.dropsNext(h) === 1; }
   maxConnections(h: number): number { return this.#x.maxConnections(h); }
   /** A listener's state (ListenerState); -1 once the core freed it (failed, or closed and drained). */
   listenerState(h: number): number { return this.#x.listenerState(h); }

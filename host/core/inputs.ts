@@ -49,6 +49,8 @@ const TABLE: ReadonlyArray<[string, number, boolean]> = [
   // The local name, told when the application first asks for it (transports that leave it out
   // at connect: the node backend's IPv4 clients).
   ['apiLocalName', 3, true],
+  // The peer's name, likewise (the node backend's accepted TCP sockets leave both out).
+  ['apiPeerName', 3, true],
 ];
 const CONFIG = new Set(['apiPolicy', 'apiLimits']);
 

@@ -82,6 +82,7 @@ const CLOSE_ERROR = 16; // destroyed with an error after `_handle.close()`: 'clo
 const FOREIGN = 32;  // new Socket({ handle }) with an object that is no stream handle: it is `_handle`, as given
 const PEER_READ = 64; // remoteAddress & co. were read while connected (Node caches them then)
 const LOCAL_ASKED = 128; // the transport was asked for the local name it left out at connect
+const PEER_ASKED = 256;  // the same for the peer's name (accepted sockets)
 
 // #opts: the options asked for (Node's kSetNoDelay, kSetKeepAlive and its delay in seconds),
 // which the core gets for every new connection.
@@ -740,7 +741,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     this.#remoteAddress = remoteAddress;
     this.#remotePort = remotePort;
     this.#sock = null;
-    this.#flags &= ~(PEER_READ | LOCAL_ASKED);
+    this.#flags &= ~(PEER_READ | LOCAL_ASKED | PEER_ASKED);
   }
 
   #getsockname(): AddressInfo {
@@ -773,10 +774,25 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     this.#sock = null;
   }
 
+  /** The peer's name likewise (an accepted socket's transport leaves both out): apiPeerName. */
+  #askPeer(): void {
+    this.#flags |= PEER_ASKED;
+    const name = this.#stack.backend.peerName?.(this.#h) ?? null;
+    if (name === null || name.address === '') return;
+    if (this.#core.apiPeerName(this.#h, name.port, name.address) !== 0) return;
+    this.#remoteAddress = internAddress(name.address);
+    this.#remotePort = name.port;
+  }
+
   /** Like Node: the peer is known while connected; after close, only if it was read while connected. */
   #peer(): boolean {
     if (this.#family <= 0) return false;
     if (this.#h === 0 || this.connecting) return (this.#flags & PEER_READ) !== 0;
+    if (this.#remoteAddress === '') {
+      // Left out at accept: asked on first use, as node:net's getpeername (which, failing, gives nothing).
+      if ((this.#flags & PEER_ASKED) === 0) this.#askPeer();
+      if (this.#remoteAddress === '') return false;
+    }
     this.#flags |= PEER_READ;
     return true;
   }
@@ -981,7 +997,9 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
 
   [kSockname](): object { return { ...this.#getsockname() }; }
   [kPeername](): object {
-    return this.#family <= 0 ? {} : { address: this.#remoteAddress, family: familyName(this.#family), port: this.#remotePort };
+    if (this.#family <= 0) return {};
+    if (this.#remoteAddress === '' && this.#h !== 0 && (this.#flags & PEER_ASKED) === 0) this.#askPeer();
+    return this.#remoteAddress === '' ? {} : { address: this.#remoteAddress, family: familyName(this.#family), port: this.#remotePort };
   }
 
   /** The core handle (0 when none); for tests and for the Server. */

@@ -348,13 +348,14 @@ export class AppReplayer implements InputTap, Replaying {
   }
 
   /**
-   * The local name the recorded application was told when it first asked (its apiLocalName for
-   * `h`): the transport's answer, which the replayed application's own call then repeats.
+   * The name the recorded application was told when it first asked for the local or the peer's
+   * name of `h` (its apiLocalName or apiPeerName): the transport's answer, which the replayed
+   * application's own call then repeats.
    */
-  localName(h: number): { address: string; port: number } | null {
+  recordedName(name: 'apiLocalName' | 'apiPeerName', h: number): { address: string; port: number } | null {
     for (let k = this.#next; k < this.#records.length; k++) {
       const r = this.#records[k];
-      if (r.name !== 'apiLocalName' || r.args[0] !== h || this.#consumed.has(k)) continue;
+      if (r.name !== name || r.args[0] !== h || this.#consumed.has(k)) continue;
       const p = r.payload;
       return { port: r.args[1], address: p ? Buffer.from(p.buffer, p.byteOffset, p.length).toString('utf8') : '' };
     }

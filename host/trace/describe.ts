@@ -60,6 +60,7 @@ export function describeInput(x: InputLike): string {
     case 'apiDestroy': return `apiDestroy h=${h}${a[1] & 1 ? ' reset' : ''}${a[1] & 2 ? ' with an error' : ''}`;
     case 'apiSetTimeout': return `apiSetTimeout h=${h} ${a[1]} ms`;
     case 'apiLocalName': return `apiLocalName h=${h} ${strings(p)[0]}:${a[1]}`;
+    case 'apiPeerName': return `apiPeerName h=${h} ${strings(p)[0]}:${a[1]}`;
     case 'apiListen': return `apiListen ${strings(p)[0] || '(any)'}:${a[0]} → h=${x.result ?? '?'}`;
     case 'onConnect': {
       if (a[1] !== 0) return `onConnect h=${h} failed ${err(a[1], a[2])}`;
@@ -68,6 +69,7 @@ export function describeInput(x: InputLike): string {
     }
     case 'onConnection': {
       const [local, remote] = strings(p);
+      if (!remote && a[2] !== 0) return `onConnection on h=${a[0]} → h=${x.result ?? '?'} (names on first use)`;
       return `onConnection on h=${a[0]} from ${remote}:${Math.floor(a[3] / 65536)} → h=${x.result ?? '?'} (${local}:${a[3] % 65536})`;
     }
     case 'onListening': return a[1] === 0 ? `onListening h=${h} ${strings(p)[0]}:${a[3]}` : `onListening h=${h} failed ${err(a[1], a[2])}`;
@@ -126,7 +128,8 @@ export class Lanes {
     if (x.name === 'onConnection') {
       const [local, remote] = strings(x.payload);
       this.of(a[0]) && (this.of(a[0])!.last = seq);
-      return this.#open(r, 'socket', `accepted h=${r} ${remote}:${Math.floor(a[3] / 65536)} → ${local}:${a[3] % 65536}`, seq);
+      // Names left out (asked for on first use): the label gains the peer's at apiPeerName.
+      return this.#open(r, 'socket', remote || a[2] === 0 ? `accepted h=${r} ${remote}:${Math.floor(a[3] / 65536)} → ${local}:${a[3] % 65536}` : `accepted h=${r} on listener h=${a[0]}`, seq);
     }
     const h = inputHandle(x.name, a, r);
     if (h <= 0) return null;
@@ -142,6 +145,8 @@ export class Lanes {
       const [local, remote] = strings(x.payload);
       // Left out (asked for on first use): the label gains it at apiLocalName.
       lane.label = local ? `client h=${h} ${local}:${a[4]} → ${remote}:${a[5]}` : `client h=${h} → ${remote}:${a[5]}`;
+    } else if (x.name === 'apiPeerName' && x.result === 0 && lane.label.startsWith(`accepted h=${h} on `)) {
+      lane.label = `accepted h=${h} ${strings(x.payload)[0]}:${a[1]}${lane.label.slice(`accepted h=${h}`.length)}`;
     } else if (x.name === 'apiLocalName' && x.result === 0 && lane.label.startsWith(`client h=${h} → `)) {
       lane.label = `client h=${h} ${strings(x.payload)[0]}:${a[1]} →${lane.label.slice(`client h=${h} →`.length)}`;
     } else if (x.name === 'onListening' && a[1] === 0 && lane.kind === 'listener') {

@@ -20,5 +20,6 @@ export class ReplayBackend implements Backend {
   fdOf(): number { return -1; }
   handleObject(): object | null { return null; }
   adoptHandle(): number { return -1; }
-  localName(h: number): { address: string; port: number } | null { return this.#replayer.localName(h); }
+  localName(h: number): { address: string; port: number } | null { return this.#replayer.recordedName('apiLocalName', h); }
+  peerName(h: number): { address: string; port: number } | null { return this.#replayer.recordedName('apiPeerName', h); }
 }

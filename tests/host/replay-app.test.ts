@@ -157,3 +157,60 @@ test('the local name of a client is asked on first use, recorded once, and the s
     assert.deepEqual([done.ok, done.inputs], [true, done.total]);
   }
 });
+
+// Likewise an accepted TCP socket's names (node:net calls getsockname/getpeername only when
+// asked): recorded once each when read, never when not, and the same in the replay. The peer's
+// name read while connected is kept after close, as node:net caches it; one never read is gone.
+test('an accepted socket\'s names are asked on first use, recorded once, and the same in the replay', async () => {
+  const { readTrace } = await import('../../host/index.js');
+  const nodeNet = (await import('node:net')).default;
+  // The server's side: what it read of its connection's names, before and after close. It
+  // closes once that connection closed, so that a replay (which has no client) does the same.
+  const serve = async (net: Pick<typeof nodeNet, 'createServer'>, ask: boolean, listening: (port: number) => void) => {
+    const seen: unknown[] = [];
+    let closed!: () => void;
+    const done = new Promise<void>((r) => { closed = r; });
+    const server = net.createServer((s) => {
+      if (ask) seen.push(s.remoteAddress, s.remotePort, s.remoteFamily, s.localAddress, s.localPort, s.remotePort);
+      s.on('close', () => { seen.push(s.remoteAddress, s.localAddress); server.close(() => closed()); });
+      s.end('x');
+    });
+    server.listen(0, '127.0.0.1', () => listening((server.address() as { port: number }).port));
+    await done;
+    return seen;
+  };
+  const app = async (net: Pick<typeof nodeNet, 'createServer'>, ask: boolean) => {
+    let port = 0;
+    let peerPort = 0;
+    const seen = await serve(net, ask, (p) => {
+      port = p;
+      const c = nodeNet.connect(p, '127.0.0.1', () => { peerPort = c.localPort!; });
+      c.resume();
+    });
+    return { seen, port, peerPort };
+  };
+  const asked = (path: string, name: string) => readTrace(path).records.filter((r) => r.kind === 'input' && r.name === name).length;
+  const lazy = nodeTransport === 'libuv';
+  // The values node:net gives, with this run's ports in them.
+  const norm = (x: { seen: unknown[]; port: number; peerPort: number }) => x.seen.map((v) => v === x.port ? 'PORT' : v === x.peerPort ? 'PEER' : v);
+  for (const ask of [false, true]) {
+    const expected = await app(nodeNet, ask);
+    const path = sockPath(`accepted-${ask}`).replace(/\.sock$/, '.trace');
+    const rec = createStack({ record: path });
+    const real = await app(rec, ask);
+    await rec.recorder!.close();
+    assert.deepEqual(norm(real), norm(expected));
+    assert.deepEqual(norm(real), ask ? ['127.0.0.1', 'PEER', 'IPv4', '127.0.0.1', 'PORT', 'PEER', '127.0.0.1', undefined] : [undefined, undefined]);
+    assert.equal(asked(path, 'apiPeerName'), ask && lazy ? 1 : 0);
+    assert.equal(asked(path, 'apiLocalName'), ask && lazy ? 1 : 0);
+    const lanes = new Lanes();
+    for (const r of readTrace(path).records) if (r.kind === 'input') lanes.add(r.seq, r);
+    const accepted = lanes.lanes.find((l) => l.label.startsWith('accepted '))!;
+    assert.match(accepted.label, ask || !lazy ? new RegExp(`^accepted h=\\d+ 127\\.0\\.0\\.1:${real.peerPort} `) : /^accepted h=\d+ on listener h=\d+$/);
+    // Offline: the recorded transport alone drives the server (its client was node:net's).
+    const net = createStack({ replay: { path, onDivergence: (d) => assert.fail(formatAppDivergence(d)) } });
+    const [seen, done] = await Promise.all([serve(net, ask, () => {}), net.replay!.done]);
+    assert.deepEqual(seen, real.seen);
+    assert.deepEqual([done.ok, done.inputs], [true, done.total]);
+  }
+});
