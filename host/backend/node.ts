@@ -148,6 +148,14 @@ function addressesOf(handle: UvStream): { family: number; local: Addr; remote: A
   return { family: familyOf(remote.family ?? local.family), local, remote };
 }
 
+/** One name of a connection's handle, asked for on first use; null when it is gone. */
+function nameOf(handle: UvStream | null, which: 'getsockname' | 'getpeername'): { address: string; port: number } | null {
+  const out: Addr = {};
+  const ask = handle?.[which];
+  if (handle === null || !ask || ask.call(handle, out) !== 0 || out.address === undefined) return null;
+  return { address: out.address, port: out.port ?? 0 };
+}
+
 export class NodeBackend extends NodeBackendBase {
   readonly transport = 'libuv';
   #conns = new Map<number, UvStream>();
@@ -228,19 +236,8 @@ export class NodeBackend extends NodeBackendBase {
     return handle;
   }
 
-  localName(h: number): { address: string; port: number } | null {
-    const handle = this.#live(h);
-    const out: Addr = {};
-    if (handle === null || !handle.getsockname || handle.getsockname(out) !== 0 || out.address === undefined) return null;
-    return { address: out.address, port: out.port ?? 0 };
-  }
-
-  peerName(h: number): { address: string; port: number } | null {
-    const handle = this.#live(h);
-    const out: Addr = {};
-    if (handle === null || !handle.getpeername || handle.getpeername(out) !== 0 || out.address === undefined) return null;
-    return { address: out.address, port: out.port ?? 0 };
-  }
+  localName(h: number): { address: string; port: number } | null { return nameOf(this.#live(h), 'getsockname'); }
+  peerName(h: number): { address: string; port: number } | null { return nameOf(this.#live(h), 'getpeername'); }
 
   /** The open handle of `h`, or null when there is none or the core closed it. */
   #live(h: number): UvStream | null {

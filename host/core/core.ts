@@ -480,15 +480,10 @@ export class Core {
     return this.#call('apiSetOption', [h, opt, value, value2], 0);
   }
   apiRef(h: number, on: boolean): number { return this.#call('apiRef', [h, on ? 1 : 0], 0); }
-  /** The transport's answer for the local name of `h`, asked for on first use (see docs/abi.md). */
-  apiLocalName(h: number, port: number, address: string): number {
+  /** The transport's answer for the local (apiLocalName) or peer's (apiPeerName) name of `h`, asked for on first use (docs/abi.md). */
+  apiName(h: number, peer: boolean, port: number, address: string): number {
     const [len] = this.#strings(address);
-    return this.#call('apiLocalName', [h, port, len], len);
-  }
-  /** The transport's answer for the peer's name of `h`, asked for on first use (see docs/abi.md). */
-  apiPeerName(h: number, port: number, address: string): number {
-    const [len] = this.#strings(address);
-    return this.#call('apiPeerName', [h, port, len], len);
+    return this.#call(peer ? 'apiPeerName' : 'apiLocalName', [h, port, len], len);
   }
   apiRefreshTimeout(h: number): number { return this.#call('apiRefreshTimeout', [h], 0); }
   apiFlush(): number { return this.#call('apiFlush', [], 0); }

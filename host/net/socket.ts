@@ -755,33 +755,31 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
    */
   #local(): boolean {
     if (this.#h === 0 || this.#family <= 0) return false;
-    if (this.#localAddress === '' && (this.#flags & LOCAL_ASKED) === 0) this.#askLocal();
+    if (this.#localAddress === '' && (this.#flags & LOCAL_ASKED) === 0) this.#ask(false);
     return this.#localAddress !== '';
   }
 
   /**
-   * A transport may leave the local name out at connect (the node backend's IPv4 clients: Node
-   * calls getsockname only when asked, and so does wasinet). Asked once, on first use; the core
-   * is told the answer (apiLocalName), so a trace has it and an application replay gives it back.
+   * A transport may leave names out at connect or accept (the node backend: an IPv4 client's
+   * local name, both names of an accepted TCP connection; Node calls getsockname and getpeername
+   * only when asked, and so does wasinet). Each is asked once, on first use; the core is told
+   * the answer (apiLocalName, apiPeerName), so a trace has it and an application replay gives it back.
    */
-  #askLocal(): void {
-    this.#flags |= LOCAL_ASKED;
-    const name = this.#stack.backend.localName?.(this.#h) ?? null;
+  #ask(peer: boolean): void {
+    this.#flags |= peer ? PEER_ASKED : LOCAL_ASKED;
+    const backend = this.#stack.backend;
+    const name = (peer ? backend.peerName?.(this.#h) : backend.localName?.(this.#h)) ?? null;
     if (name === null || name.address === '') return;
-    if (this.#core.apiLocalName(this.#h, name.port, name.address) !== 0) return;
-    this.#localAddress = internAddress(name.address);
-    this.#localPort = name.port;
-    this.#sock = null;
-  }
-
-  /** The peer's name likewise (an accepted socket's transport leaves both out): apiPeerName. */
-  #askPeer(): void {
-    this.#flags |= PEER_ASKED;
-    const name = this.#stack.backend.peerName?.(this.#h) ?? null;
-    if (name === null || name.address === '') return;
-    if (this.#core.apiPeerName(this.#h, name.port, name.address) !== 0) return;
-    this.#remoteAddress = internAddress(name.address);
-    this.#remotePort = name.port;
+    if (this.#core.apiName(this.#h, peer, name.port, name.address) !== 0) return;
+    const address = internAddress(name.address);
+    if (peer) {
+      this.#remoteAddress = address;
+      this.#remotePort = name.port;
+    } else {
+      this.#localAddress = address;
+      this.#localPort = name.port;
+      this.#sock = null;
+    }
   }
 
   /** Like Node: the peer is known while connected; after close, only if it was read while connected. */
@@ -790,7 +788,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     if (this.#h === 0 || this.connecting) return (this.#flags & PEER_READ) !== 0;
     if (this.#remoteAddress === '') {
       // Left out at accept: asked on first use, as node:net's getpeername (which, failing, gives nothing).
-      if ((this.#flags & PEER_ASKED) === 0) this.#askPeer();
+      if ((this.#flags & PEER_ASKED) === 0) this.#ask(true);
       if (this.#remoteAddress === '') return false;
     }
     this.#flags |= PEER_READ;
@@ -998,7 +996,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
   [kSockname](): object { return { ...this.#getsockname() }; }
   [kPeername](): object {
     if (this.#family <= 0) return {};
-    if (this.#remoteAddress === '' && this.#h !== 0 && (this.#flags & PEER_ASKED) === 0) this.#askPeer();
+    if (this.#remoteAddress === '' && this.#h !== 0 && (this.#flags & PEER_ASKED) === 0) this.#ask(true);
     return this.#remoteAddress === '' ? {} : { address: this.#remoteAddress, family: familyName(this.#family), port: this.#remotePort };
   }
 
