@@ -286,14 +286,16 @@ export function onConnect(t: f64, h: u32, status: i32, op: i32, credit: f64, loc
  * application replay answers the same. The core keeps no names: this input only records.
  */
 export function apiLocalName(t: f64, h: u32, port: i32, len: u32): i32 {
-  setNow(t);
-  let s = sock(h);
-  if (!fits(len, 0, 0) || port < 0 || port > 65535) return done(abi.EINVAL);
-  return done(s === null ? abi.EBADF : s.connected() ? 0 : abi.ENOTCONN);
+  return nameTold(t, h, port, len);
 }
 
 /** The peer's name, told as `apiLocalName` tells the local one (an accepted socket's transport may leave both out). */
 export function apiPeerName(t: f64, h: u32, port: i32, len: u32): i32 {
+  return nameTold(t, h, port, len);
+}
+
+/** Checks a name the host tells (apiLocalName, apiPeerName); the core keeps none. */
+function nameTold(t: f64, h: u32, port: i32, len: u32): i32 {
   setNow(t);
   let s = sock(h);
   if (!fits(len, 0, 0) || port < 0 || port > 65535) return done(abi.EINVAL);

@@ -106,6 +106,8 @@ function callExport(fn: Export, now: number, a: readonly number[]): number {
     case 4: return fn(now, a[0], a[1], a[2], a[3]);
     case 5: return fn(now, a[0], a[1], a[2], a[3], a[4]);
     case 6: return fn(now, a[0], a[1], a[2], a[3], a[4], a[5]);
+    case 7: return fn(now, a[0], a[1], a[2], a[3], a[4], a[5], a[6]);
+    case 8: return fn(now, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
     default: return fn(now, ...a);
   }
 }

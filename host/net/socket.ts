@@ -786,13 +786,18 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
   #peer(): boolean {
     if (this.#family <= 0) return false;
     if (this.#h === 0 || this.connecting) return (this.#flags & PEER_READ) !== 0;
-    if (this.#remoteAddress === '') {
-      // Left out at accept: asked on first use, as node:net's getpeername (which, failing, gives nothing).
-      if ((this.#flags & PEER_ASKED) === 0) this.#ask(true);
-      if (this.#remoteAddress === '') return false;
-    }
+    if (!this.#peerKnown()) return false;
     this.#flags |= PEER_READ;
     return true;
+  }
+
+  /**
+   * The peer's name is at hand: reported at connect, or (left out at accept) asked for now,
+   * once, as node:net's getpeername, which, failing, gives nothing.
+   */
+  #peerKnown(): boolean {
+    if (this.#remoteAddress === '' && this.#h !== 0 && (this.#flags & PEER_ASKED) === 0) this.#ask(true);
+    return this.#remoteAddress !== '';
   }
 
   #getpeername(): AddressInfo {
@@ -995,9 +1000,8 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
 
   [kSockname](): object { return { ...this.#getsockname() }; }
   [kPeername](): object {
-    if (this.#family <= 0) return {};
-    if (this.#remoteAddress === '' && this.#h !== 0 && (this.#flags & PEER_ASKED) === 0) this.#ask(true);
-    return this.#remoteAddress === '' ? {} : { address: this.#remoteAddress, family: familyName(this.#family), port: this.#remotePort };
+    if (this.#family <= 0 || !this.#peerKnown()) return {};
+    return { address: this.#remoteAddress, family: familyName(this.#family), port: this.#remotePort };
   }
 
   /** The core handle (0 when none); for tests and for the Server. */
