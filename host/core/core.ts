@@ -148,7 +148,12 @@ export class Core {
   /** Inputs handling their records right now, and which record each is at. */
   #depth = 0;
   #at: number[] = [];
-  #a3 = [0, 0, 0];
+  /**
+   * Argument arrays by arity, reused by every input: an input's arguments are read only until
+   * its export returned (taps copy what they keep), so no array is made per input.
+   */
+  readonly #argv: number[][] = [[], [0], [0, 0], [0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0],
+    [0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0]];
 
   constructor(owner: CoreOwner, module?: WebAssembly.Module) {
     this.#owner = owner;
@@ -282,10 +287,13 @@ export class Core {
       return -1;
     }
     this.#source = null; // only this input's own records may point at its caller's buffer
+    // The arguments are read here for the last time: the taps may make inputs of their own
+    // (a replay plays the transport's), and those reuse the argument arrays (#v).
+    const h = args[0];
+    if (tap) tap.call(name, now, [...args], bytes, result, this.#pending.slice(0, this.#count), this.#x.digest(inputHandle(name, args, result)));
     if (it !== null) it.output(result, this.#outHash, this.#x.digest(inputHandle(name, args, result)));
-    if (tap) tap.call(name, now, args, bytes, result, this.#pending.slice(0, this.#count), this.#x.digest(inputHandle(name, args, result)));
     before?.(result);
-    if (result < 0 && this.#dataChunk !== null && name === 'onData') this.#keep(args[0], result);
+    if (result < 0 && this.#dataChunk !== null && name === 'onData') this.#keep(h, result);
     this.#flush();
     return result;
   }
@@ -299,8 +307,7 @@ export class Core {
     const it = this.inputTap;
     const payload = name === 'onWritten' ? 0 : x;
     if (it !== null) {
-      const a = this.#a3;
-      a[0] = h; a[1] = x; a[2] = y;
+      const a = this.#v(3, h, x, y);
       let bytes: Uint8Array | null = null;
       if (payload > 0) {
         // What the input carries: the caller's own buffer where scratch was not filled
@@ -413,18 +420,43 @@ export class Core {
     this.#owner.trapped(this.#dead);
   }
 
-  /** Writes strings into scratch, NUL-separated; returns the byte length of each. */
-  #strings(...parts: string[]): number[] {
+  /** The reused argument array of arity `n`, holding the first `n` of the arguments given. */
+  #v(n: number, a = 0, b = 0, c = 0, d = 0, e = 0, f = 0, g = 0, k = 0): number[] {
+    const v = this.#argv[n];
+    if (n > 0) v[0] = a;
+    if (n > 1) v[1] = b;
+    if (n > 2) v[2] = c;
+    if (n > 3) v[3] = d;
+    if (n > 4) v[4] = e;
+    if (n > 5) v[5] = f;
+    if (n > 6) v[6] = g;
+    if (n > 7) v[7] = k;
+    return v;
+  }
+
+  /**
+   * Writes `s` as UTF-8 into scratch at `p`, then a NUL; returns its byte length. Addresses and
+   * names are ASCII: written as they are, with no view made for the encoder.
+   */
+  #put(p: number, s: string): number {
     const mem = this.#mem();
-    let p = this.scratch;
-    const lens: number[] = [];
-    for (const s of parts) {
-      const r = enc.encodeInto(s, mem.subarray(p, this.scratch + this.scratchSize - 1));
-      lens.push(r.written);
-      p += r.written;
-      mem[p++] = 0;
+    const end = this.scratch + this.scratchSize - 1;
+    const n = s.length;
+    if (p + n <= end) {
+      let i = 0;
+      while (i < n) {
+        const ch = s.charCodeAt(i);
+        if (ch >= 0x80) break;
+        mem[p + i++] = ch;
+      }
+      if (i === n) {
+        mem[p + n] = 0;
+        return n;
+      }
     }
-    return lens;
+    const r = enc.encodeInto(s, mem.subarray(p, end));
+    mem[p + r.written] = 0;
+    return r.written;
   }
 
   #bytes(src: Uint8Array): void {
@@ -434,13 +466,14 @@ export class Core {
   // ------------------------------------------------------------ API inputs
 
   apiSocket(before?: (h: number) => void): number {
-    return this.#call('apiSocket', [], 0, before);
+    return this.#call('apiSocket', this.#v(0), 0, before);
   }
 
   apiConnect(h: number, target: number, port: number, localPort: number, host: string, localAddress: string,
     resolveFlags: number, attemptMs: number): number {
-    const [hl, ll] = this.#strings(host, localAddress);
-    return this.#call('apiConnect', [h, target, port, localPort, hl, ll, resolveFlags, attemptMs], hl + 1 + ll);
+    const hl = this.#put(this.scratch, host);
+    const ll = this.#put(this.scratch + hl + 1, localAddress);
+    return this.#call('apiConnect', this.#v(8, h, target, port, localPort, hl, ll, resolveFlags, attemptMs), hl + 1 + ll);
   }
 
   /** Offers src (at most scratchSize bytes); returns the bytes taken or a negative errno. */
@@ -465,48 +498,48 @@ export class Core {
       }
     }
     this.#source = parts.length === 1 ? parts[0] : null;
-    if (this.tap || this.#dead) return this.#call('apiWrite', [h, len, last ? 1 : 0], len);
+    if (this.tap || this.#dead) return this.#call('apiWrite', this.#v(3, h, len, last ? 1 : 0), len);
     return this.#fast('apiWrite', h, len, last ? 1 : 0);
   }
 
   /** `kind` 0: `fd` is a file descriptor; 1: the backend's token for a stream handle (adoptHandle). */
-  apiOpen(h: number, fd: number, kind = 0): number { return this.#call('apiOpen', [h, fd, kind], 0); }
-  apiEnd(h: number): number { return this.#call('apiEnd', [h], 0); }
+  apiOpen(h: number, fd: number, kind = 0): number { return this.#call('apiOpen', this.#v(3, h, fd, kind), 0); }
+  apiEnd(h: number): number { return this.#call('apiEnd', this.#v(1, h), 0); }
   /** `max` 0: everything, in chunks of 64 KiB; `max` > 0: one DATA of at most `max` bytes (onread). */
-  apiRead(h: number, max = 0): number { return this.#call('apiRead', [h, max], 0); }
-  apiPause(h: number): number { return this.#call('apiPause', [h], 0); }
+  apiRead(h: number, max = 0): number { return this.#call('apiRead', this.#v(2, h, max), 0); }
+  apiPause(h: number): number { return this.#call('apiPause', this.#v(1, h), 0); }
   /** `flags`: 1 reset (RST), 2 destroyed with an error (CLOSED says so). */
-  apiDestroy(h: number, flags: number): number { return this.#call('apiDestroy', [h, flags], 0); }
-  apiSetTimeout(h: number, ms: number): number { return this.#call('apiSetTimeout', [h, ms], 0); }
+  apiDestroy(h: number, flags: number): number { return this.#call('apiDestroy', this.#v(2, h, flags), 0); }
+  apiSetTimeout(h: number, ms: number): number { return this.#call('apiSetTimeout', this.#v(2, h, ms), 0); }
   apiSetOption(h: number, opt: number, value: number, value2: number): number {
-    return this.#call('apiSetOption', [h, opt, value, value2], 0);
+    return this.#call('apiSetOption', this.#v(4, h, opt, value, value2), 0);
   }
-  apiRef(h: number, on: boolean): number { return this.#call('apiRef', [h, on ? 1 : 0], 0); }
+  apiRef(h: number, on: boolean): number { return this.#call('apiRef', this.#v(2, h, on ? 1 : 0), 0); }
   /** The transport's answer for the local (apiLocalName) or peer's (apiPeerName) name of `h`, asked for on first use (docs/abi.md). */
   apiName(h: number, peer: boolean, port: number, address: string): number {
-    const [len] = this.#strings(address);
-    return this.#call(peer ? 'apiPeerName' : 'apiLocalName', [h, port, len], len);
+    const len = this.#put(this.scratch, address);
+    return this.#call(peer ? 'apiPeerName' : 'apiLocalName', this.#v(3, h, port, len), len);
   }
-  apiRefreshTimeout(h: number): number { return this.#call('apiRefreshTimeout', [h], 0); }
-  apiFlush(): number { return this.#call('apiFlush', [], 0); }
+  apiRefreshTimeout(h: number): number { return this.#call('apiRefreshTimeout', this.#v(1, h), 0); }
+  apiFlush(): number { return this.#call('apiFlush', this.#v(0), 0); }
 
   apiListen(port: number, backlog: number, flags: number, address: string, prev: number, maxConnections: number,
     before?: (h: number) => void): number {
-    const [len] = this.#strings(address);
-    return this.#call('apiListen', [port, backlog, flags, len, prev, maxConnections], len, before);
+    const len = this.#put(this.scratch, address);
+    return this.#call('apiListen', this.#v(6, port, backlog, flags, len, prev, maxConnections), len, before);
   }
 
-  apiServerClose(h: number): number { return this.#call('apiServerClose', [h], 0); }
+  apiServerClose(h: number): number { return this.#call('apiServerClose', this.#v(1, h), 0); }
   /** The stack's policy table (host/net/policy.ts encodes it); 0, or EINVAL for a malformed one. */
   apiPolicy(table: Uint8Array): number {
     this.#bytes(table);
-    return this.#call('apiPolicy', [table.length], table.length);
+    return this.#call('apiPolicy', this.#v(1, table.length), table.length);
   }
   /** The stack's limits, in the order of assembly/limits.ts; -1 for none. */
   apiLimits(values: readonly number[]): number { return this.#call('apiLimits', [...values], 0); }
-  apiSetMaxConnections(h: number, n: number): number { return this.#call('apiSetMaxConnections', [h, n], 0); }
-  apiTimerSet(id: number, delay: number): number { return this.#call('apiTimerSet', [id, delay], 0); }
-  apiTimerClear(id: number): number { return this.#call('apiTimerClear', [id], 0); }
+  apiSetMaxConnections(h: number, n: number): number { return this.#call('apiSetMaxConnections', this.#v(2, h, n), 0); }
+  apiTimerSet(id: number, delay: number): number { return this.#call('apiTimerSet', this.#v(2, id, delay), 0); }
+  apiTimerClear(id: number): number { return this.#call('apiTimerClear', this.#v(1, id), 0); }
 
   // ------------------------------------------------------------ transport inputs
 
@@ -521,19 +554,19 @@ export class Core {
       p += 2 + r.written;
     }
     const len = p - this.scratch;
-    return this.#call('onResolved', [h, addresses.length, len], len, before);
+    return this.#call('onResolved', this.#v(3, h, addresses.length, len), len, before);
   }
 
   onConnect(h: number, status: number, op: number, credit: number, localPort: number, remotePort: number,
     family: number, localAddress: string, remoteAddress: string): number {
     let len = 0;
     if (status === 0) {
-      const [ll, rl] = this.#strings(localAddress, remoteAddress);
-      len = ll + 1 + rl;
+      const ll = this.#put(this.scratch, localAddress);
+      len = ll + 1 + this.#put(this.scratch + ll + 1, remoteAddress);
     } else if (localAddress) {
-      [len] = this.#strings(localAddress); // CONNECT_AT_ONCE: the local address:port
+      len = this.#put(this.scratch, localAddress); // CONNECT_AT_ONCE: the local address:port
     }
-    return this.#call('onConnect', [h, status, op, credit, localPort, remotePort, family, len], len);
+    return this.#call('onConnect', this.#v(8, h, status, op, credit, localPort, remotePort, family, len), len);
   }
 
   /**
@@ -574,7 +607,7 @@ export class Core {
         // has to queue them.
         if (borrowed || slow) this.#bytes(piece);
         else this.#unfilled = piece;
-        const r = slow ? this.#call('onData', [h, piece.length], piece.length) : this.#fast('onData', h, piece.length, 0);
+        const r = slow ? this.#call('onData', this.#v(2, h, piece.length), piece.length) : this.#fast('onData', h, piece.length, 0);
         if (this.#dead || r < 0) return;
       }
     } finally {
@@ -611,27 +644,27 @@ export class Core {
     if ((cmds.get(o.h) ?? 0) === seen && !this.#kept!.has(o.h) && !this.#dead) this.#owner.dispatch(o);
   }
 
-  onBound(h: number): number { return this.#call('onBound', [h], 0); }
-  onEof(h: number): number { return this.#call('onEof', [h], 0); }
+  onBound(h: number): number { return this.#call('onBound', this.#v(1, h), 0); }
+  onEof(h: number): number { return this.#call('onEof', this.#v(1, h), 0); }
   onWritten(h: number, flushed: number, credit: number): number {
-    if (this.tap || this.#dead) return this.#call('onWritten', [h, flushed, credit], 0);
+    if (this.tap || this.#dead) return this.#call('onWritten', this.#v(3, h, flushed, credit), 0);
     return this.#fast('onWritten', h, flushed, credit);
   }
-  onShutdown(h: number, status: number): number { return this.#call('onShutdown', [h, status], 0); }
-  onError(h: number, errno: number, op: number): number { return this.#call('onError', [h, errno, op], 0); }
-  onClosed(h: number): number { return this.#call('onClosed', [h], 0); }
-  onTimer(): number { return this.#call('onTimer', [], 0); }
+  onShutdown(h: number, status: number): number { return this.#call('onShutdown', this.#v(2, h, status), 0); }
+  onError(h: number, errno: number, op: number): number { return this.#call('onError', this.#v(3, h, errno, op), 0); }
+  onClosed(h: number): number { return this.#call('onClosed', this.#v(1, h), 0); }
+  onTimer(): number { return this.#call('onTimer', this.#v(0), 0); }
 
   onListening(h: number, status: number, op: number, port: number, family: number, address: string): number {
-    const [len] = this.#strings(address);
-    return this.#call('onListening', [h, status, op, port, family, len], len);
+    const len = this.#put(this.scratch, address);
+    return this.#call('onListening', this.#v(6, h, status, op, port, family, len), len);
   }
 
   onConnection(h: number, credit: number, family: number, localPort: number, remotePort: number,
     localAddress: string, remoteAddress: string, before: (h: number) => void): number {
-    const [ll, rl] = this.#strings(localAddress, remoteAddress);
-    const len = ll + 1 + rl;
-    return this.#call('onConnection', [h, credit, family, localPort + remotePort * 65536, len], len, before);
+    const ll = this.#put(this.scratch, localAddress);
+    const len = ll + 1 + this.#put(this.scratch + ll + 1, remoteAddress);
+    return this.#call('onConnection', this.#v(5, h, credit, family, localPort + remotePort * 65536, len), len, before);
   }
 
   /** Replays one recorded input: scratch gets `payload`, the export gets `now` and `args`. */
