@@ -20,7 +20,7 @@
 import { instantiateCore, type CoreExports, type LoadedCore } from './wasm.js';
 export { coreWasm } from './wasm.js';
 import { Op, OP_NAMES, OP_FILL, FIRST_NOTIFICATION } from './abi.js';
-import { inputInfo, inputHandle } from './inputs.js';
+import { INPUTS, inputInfo, inputId, inputHandle } from './inputs.js';
 import { foldOutput, OUT_SEED, OUTPUT_DIGEST, crcOf, passedOn, type OutputDigest } from './outhash.js';
 
 export interface Output {
@@ -113,6 +113,12 @@ function callExport(fn: Export, now: number, a: readonly number[]): number {
 }
 const POOL_SIZE = 262144; // the largest WRITE: one scratch-sized piece
 
+// A record's numbers are whole except a TIMER's deadline. V8 stores a number field that ever
+// held a fraction as a boxed double, allocated for every record made afterwards, whole numbers
+// too (16 bytes each). A record of the same shape whose numbers are first seen as "anything"
+// keeps whole numbers unboxed in every record. (An engine detail: without it, only that.)
+export const RECORD_SHAPE: Output = { op: 0 as Op, h: 0, a: null!, b: null!, c: null!, data: null };
+
 const ID_WRITE = inputInfo('apiWrite').id;
 const ID_DATA = inputInfo('onData').id;
 const ID_WRITTEN = inputInfo('onWritten').id;
@@ -155,15 +161,40 @@ export class Core {
   readonly #argv: number[][] = [[], [0], [0, 0], [0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0],
     [0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0]];
 
+  /**
+   * Each input's export by input id (inputs.ts), and the three hot ones: looked up once. Looked
+   * up by name at every input, `exports[name]` was a megamorphic keyed load on the exports object.
+   */
+  readonly #fns: Export[];
+  readonly #fnWrite: Export;
+  readonly #fnData: Export;
+  readonly #fnWritten: Export;
+
   constructor(owner: CoreOwner, module?: WebAssembly.Module) {
     this.#owner = owner;
     this.#loaded = instantiateCore((op, h, a, b, c, ptr, len) => this.#out(op, h, a, b, c, ptr, len), module);
     this.#x = this.#loaded.exports;
+    this.#fns = INPUTS.map((info) => this.#x[info.name] as Export);
+    this.#fnWrite = this.#x.apiWrite as Export;
+    this.#fnData = this.#x.onData as Export;
+    this.#fnWritten = this.#x.onWritten as Export;
     this.#buffer = this.#x.memory.buffer;
     this.#u8 = new Uint8Array(this.#buffer);
     this.scratch = this.#x.scratchPtr();
     this.scratchSize = this.#x.scratchSize();
   }
+
+  /**
+   * `now` for an input. One made while another input's records are handled (a `write()` in a
+   * `'data'` listener, a confirmation inside the write) happens at the same moment as that one:
+   * it gets the same time, as everything in one turn of Node's loop reads libuv's one cached
+   * time. Only an input made from the event loop itself reads the clock (about 60 ns a read).
+   */
+  #clock(): number {
+    return this.#depth > 0 ? this.#lastNow : this.#owner.now();
+  }
+
+  #lastNow = 0;
 
   /** How many inputs are handling their records right now (0: none, the event loop's turn). */
   get depth(): number {
@@ -262,11 +293,12 @@ export class Core {
 
   /** Calls one export with `now`; `payload` bytes of scratch belong to this input. */
   #call(name: string, args: number[], payload: number, before?: (result: number) => void,
-    now: number = this.#owner.now()): number {
+    now: number = this.#clock()): number {
     if (this.#dead) return -1;
     const tap = this.tap;
     const bytes = tap && payload > 0 ? this.#mem().slice(this.scratch, this.scratch + payload) : null;
     const it = this.inputTap;
+    const id = inputId(name);
     if (it !== null) {
       const view = payload > 0 ? this.#mem().subarray(this.scratch, this.scratch + payload) : null;
       try {
@@ -277,10 +309,11 @@ export class Core {
       }
       this.#outHash = OUT_SEED;
     }
+    if (this.#depth === 0) this.#lastNow = now; // what nested inputs get (#clock): a replay's recorded time too
     this.#payloadLen = payload;
     let result: number;
     try {
-      result = callExport(this.#x[name] as Export, now, args);
+      result = callExport(id > 0 ? this.#fns[id - 1] : this.#x[name] as Export, now, args);
     } catch (err) {
       this.#source = null;
       this.#die(err);
@@ -303,7 +336,7 @@ export class Core {
    * work without its argument arrays. The current input's buffers are forgotten afterwards.
    */
   #fast(name: 'apiWrite' | 'onData' | 'onWritten', h: number, x: number, y: number): number {
-    let now = this.#owner.now();
+    let now = this.#clock();
     const it = this.inputTap;
     const payload = name === 'onWritten' ? 0 : x;
     if (it !== null) {
@@ -326,10 +359,11 @@ export class Core {
       }
       this.#outHash = OUT_SEED;
     }
+    if (this.#depth === 0) this.#lastNow = now;
     this.#payloadLen = payload;
     let r: number;
     try {
-      r = this.#x[name](now, h, x, y);
+      r = (name === 'apiWrite' ? this.#fnWrite : name === 'onData' ? this.#fnData : this.#fnWritten)(now, h, x, y);
     } catch (err) {
       this.#source = null;
       this.#unfilled = null;

@@ -66,6 +66,11 @@ export function inputInfo(name: string): InputInfo {
   return x;
 }
 
+/** The id of input `name`, or 0 when the table has none of that name (a test build's own export). */
+export function inputId(name: string): number {
+  return byName.get(name)?.id ?? 0;
+}
+
 export function inputById(id: number): InputInfo | undefined {
   return INPUTS[id - 1];
 }
