@@ -116,7 +116,8 @@ const POOL_SIZE = 262144; // the largest WRITE: one scratch-sized piece
 // A record's numbers are whole except a TIMER's deadline. V8 stores a number field that ever
 // held a fraction as a boxed double, allocated for every record made afterwards, whole numbers
 // too (16 bytes each). A record of the same shape whose numbers are first seen as "anything"
-// keeps whole numbers unboxed in every record. (An engine detail: without it, only that.)
+// keeps whole numbers unboxed in every record. (An engine's detail: elsewhere this is just an
+// unused object.)
 export const RECORD_SHAPE: Output = { op: 0 as Op, h: 0, a: null!, b: null!, c: null!, data: null };
 
 const ID_WRITE = inputInfo('apiWrite').id;
@@ -183,18 +184,6 @@ export class Core {
     this.scratch = this.#x.scratchPtr();
     this.scratchSize = this.#x.scratchSize();
   }
-
-  /**
-   * `now` for an input. One made while another input's records are handled (a `write()` in a
-   * `'data'` listener, a confirmation inside the write) happens at the same moment as that one:
-   * it gets the same time, as everything in one turn of Node's loop reads libuv's one cached
-   * time. Only an input made from the event loop itself reads the clock (about 60 ns a read).
-   */
-  #clock(): number {
-    return this.#depth > 0 ? this.#lastNow : this.#owner.now();
-  }
-
-  #lastNow = 0;
 
   /** How many inputs are handling their records right now (0: none, the event loop's turn). */
   get depth(): number {
@@ -293,7 +282,7 @@ export class Core {
 
   /** Calls one export with `now`; `payload` bytes of scratch belong to this input. */
   #call(name: string, args: number[], payload: number, before?: (result: number) => void,
-    now: number = this.#clock()): number {
+    now: number = this.#owner.now()): number {
     if (this.#dead) return -1;
     const tap = this.tap;
     const bytes = tap && payload > 0 ? this.#mem().slice(this.scratch, this.scratch + payload) : null;
@@ -309,7 +298,6 @@ export class Core {
       }
       this.#outHash = OUT_SEED;
     }
-    if (this.#depth === 0) this.#lastNow = now; // what nested inputs get (#clock): a replay's recorded time too
     this.#payloadLen = payload;
     let result: number;
     try {
@@ -336,7 +324,7 @@ export class Core {
    * work without its argument arrays. The current input's buffers are forgotten afterwards.
    */
   #fast(name: 'apiWrite' | 'onData' | 'onWritten', h: number, x: number, y: number): number {
-    let now = this.#clock();
+    let now = this.#owner.now();
     const it = this.inputTap;
     const payload = name === 'onWritten' ? 0 : x;
     if (it !== null) {
@@ -359,7 +347,6 @@ export class Core {
       }
       this.#outHash = OUT_SEED;
     }
-    if (this.#depth === 0) this.#lastNow = now;
     this.#payloadLen = payload;
     let r: number;
     try {

@@ -50,6 +50,27 @@ for (const [lib, net] of libs) {
     } finally { await peer.close(); }
   });
 
+  test(`${lib}: a timeout set at the end of a long 'data' listener counts from then, not from the start of the turn`, { timeout: 10000 }, async () => {
+    // Node starts a timeout from a fresh time (it updates libuv's cached one first): a core
+    // input made inside the listener must read the clock too, not reuse the turn's `now`.
+    const peer = await echoPeer();
+    try {
+      const s = await connectedTo(net, peer.port);
+      const at = timeouts(s);
+      let end = 0;
+      s.once('data', () => {
+        const t = performance.now();
+        while (performance.now() - t < 300) { /* a long synchronous listener */ }
+        s.setTimeout(400);
+        end = performance.now();
+      });
+      s.write('x');
+      await until(() => at.length === 1, 5000, 'timeout');
+      assert.ok(at[0] - end >= 400 - SLACK, `fired ${Math.round(at[0] - end)} ms after the listener returned`);
+      s.destroy();
+    } finally { await peer.close(); }
+  });
+
   test(`${lib}: after activity, 'timeout' fires again in the next idle period`, { timeout: 10000 }, async () => {
     const peer = await echoPeer();
     try {
