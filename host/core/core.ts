@@ -163,22 +163,16 @@ export class Core {
     [0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0]];
 
   /**
-   * Each input's export by input id (inputs.ts), and the three hot ones: looked up once. Looked
-   * up by name at every input, `exports[name]` was a megamorphic keyed load on the exports object.
+   * Each input's export by input id (inputs.ts), looked up once. Looked up by name at every
+   * input, `exports[name]` was a megamorphic keyed load on the exports object.
    */
   readonly #fns: Export[];
-  readonly #fnWrite: Export;
-  readonly #fnData: Export;
-  readonly #fnWritten: Export;
 
   constructor(owner: CoreOwner, module?: WebAssembly.Module) {
     this.#owner = owner;
     this.#loaded = instantiateCore((op, h, a, b, c, ptr, len) => this.#out(op, h, a, b, c, ptr, len), module);
     this.#x = this.#loaded.exports;
     this.#fns = INPUTS.map((info) => this.#x[info.name] as Export);
-    this.#fnWrite = this.#x.apiWrite as Export;
-    this.#fnData = this.#x.onData as Export;
-    this.#fnWritten = this.#x.onWritten as Export;
     this.#buffer = this.#x.memory.buffer;
     this.#u8 = new Uint8Array(this.#buffer);
     this.scratch = this.#x.scratchPtr();
@@ -291,7 +285,7 @@ export class Core {
     if (it !== null) {
       const view = payload > 0 ? this.#mem().subarray(this.scratch, this.scratch + payload) : null;
       try {
-        now = it.input(inputInfo(name).id, now, args, view, this.#depth, this.#depth > 0 ? this.#at[this.#depth - 1] : 0);
+        now = it.input(id > 0 ? id : inputInfo(name).id, now, args, view, this.#depth, this.#depth > 0 ? this.#at[this.#depth - 1] : 0);
       } catch (err) {
         this.#source = null;
         throw err;
@@ -327,6 +321,7 @@ export class Core {
     let now = this.#owner.now();
     const it = this.inputTap;
     const payload = name === 'onWritten' ? 0 : x;
+    const id = name === 'apiWrite' ? ID_WRITE : name === 'onData' ? ID_DATA : ID_WRITTEN;
     if (it !== null) {
       const a = this.#v(3, h, x, y);
       let bytes: Uint8Array | null = null;
@@ -338,7 +333,7 @@ export class Core {
           : this.#mem().subarray(this.scratch, this.scratch + payload);
       }
       try {
-        now = it.input(name === 'apiWrite' ? ID_WRITE : name === 'onData' ? ID_DATA : ID_WRITTEN, now, a, bytes,
+        now = it.input(id, now, a, bytes,
           this.#depth, this.#depth > 0 ? this.#at[this.#depth - 1] : 0);
       } catch (err) {
         this.#source = null;
@@ -350,7 +345,7 @@ export class Core {
     this.#payloadLen = payload;
     let r: number;
     try {
-      r = (name === 'apiWrite' ? this.#fnWrite : name === 'onData' ? this.#fnData : this.#fnWritten)(now, h, x, y);
+      r = this.#fns[id - 1](now, h, x, y);
     } catch (err) {
       this.#source = null;
       this.#unfilled = null;
