@@ -301,6 +301,12 @@ export function apiWrite(s: Sock, len: u32, last: bool): i32 {
   // The stack's `sent` quota: the write that would cross it fails (the host's error says why).
   if (limits.sentTotal + <f64>len > limits.sentQuota) return -abi.EDQUOT;
   refreshIdle(s);
+  if (s.inTurn && s.sendSize > 0 && s.sendSize + len > BATCH_CAP && len <= BATCH_MAX && s.pendingRequests == 0
+    && !s.blocked && s.wroteIn != epoch && s.credit >= <f64>(s.sendSize + len)) {
+    // This write would overflow the turn's batch: the batch leaves now (this input's one WRITE)
+    // and the write starts the next batch, rather than being refused and offered again.
+    pump(s);
+  }
   let batched = s.sendSize + len;
   // What the send queue may hold: SEND_CAP, less when socketBuffer/stackBuffer say so.
   let cap = min(SEND_CAP, s.sendSize + limits.room(s.sendSize + s.recvSize));
@@ -388,7 +394,9 @@ export function onWritten(s: Sock, flushed: f64, credit: f64): i32 {
   s.credit = credit;
   if (flushed > 0) refreshIdle(s);
   settle(s);
-  pump(s);
+  // Bytes of this turn's batch (all their writes complete) wait for its end, with the writes
+  // that join them, as apiFlush sends them; anything else goes as far as the credit allows.
+  if (!(s.inTurn && s.pendingRequests == 0 && !s.blocked)) pump(s);
   return 0;
 }
 

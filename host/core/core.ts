@@ -208,7 +208,9 @@ export class Core {
       // The core is about to read [ptr, ptr+len) of this input's payload: copy it in now.
       const src = this.#unfilled;
       const off = ptr - this.scratch;
-      if (src !== null && off >= 0 && off + len <= src.length) this.#mem().set(src.subarray(off, off + len), ptr);
+      if (src !== null && off >= 0 && off + len <= src.length) {
+        this.#mem().set(off === 0 && len === src.length ? src : src.subarray(off, off + len), ptr);
+      }
       return;
     }
     let data: Buffer | null = null;
@@ -494,7 +496,12 @@ export class Core {
 
   /** Offers src (at most scratchSize bytes); returns the bytes taken or a negative errno. */
   apiWrite(h: number, src: Uint8Array, last: boolean): number {
-    return this.apiWriteParts(h, [src], src.length, last);
+    if (this.tap || this.#dead) return this.apiWriteParts(h, [src], src.length, last);
+    // Offered without copying: what the core hands on at once goes out from the caller's own
+    // buffer (#source), and the core asks for the rest (OP_FILL) if it has to queue it.
+    this.#unfilled = src;
+    this.#source = src;
+    return this.#fast('apiWrite', h, src.length, last ? 1 : 0);
   }
 
   /** Offers the concatenation of `parts` (`total` bytes, at most scratchSize) as one piece. */

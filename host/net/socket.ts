@@ -557,23 +557,36 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
   #offer(req: WriteRequest): void {
     const core = this.#core;
     const size = core.scratchSize;
-    const parts: Uint8Array[] = [];
+    let parts: Uint8Array[] | null = null;
     for (;;) {
       req.again = false;
-      parts.length = 0;
       let total = 0;
       let i = req.i;
       let off = req.off;
+      let one: Uint8Array | null = null; // the piece, while it is a single buffer (no array made)
       while (i < req.bufs.length && total < size) {
         const b = req.bufs[i];
         const take = Math.min(b.length - off, size - total);
-        if (take > 0) parts.push(off === 0 && take === b.length ? b : b.subarray(off, off + take));
+        if (take > 0) {
+          const piece = off === 0 && take === b.length ? b : b.subarray(off, off + take);
+          if (total === 0) {
+            one = piece;
+          } else {
+            if (one !== null) {
+              (parts ??= []).length = 0;
+              parts.push(one);
+              one = null;
+            }
+            parts!.push(piece);
+          }
+        }
         total += take;
         off += take;
         if (off === b.length) { i++; off = 0; }
       }
       const last = i === req.bufs.length;
-      const n = core.apiWriteParts(this.#h, parts, total, last);
+      const n = one !== null ? core.apiWrite(this.#h, one, last)
+        : core.apiWriteParts(this.#h, total === 0 ? [] : parts!, total, last);
       if (this.#req !== req) return; // completed (or failed) while we offered it
       if (n < 0) {
         this.#req = null;

@@ -475,6 +475,35 @@ describe("batching", () => {
     core.apiFlush(now());
   });
 
+  it("a write that would overflow the turn's batch sends the batch and starts the next one", () => {
+    core.apiFlush(now());
+    let h = open();
+    memory.fill(scratch, 0x61, 16384);
+    expect(core.apiWrite(now(), h, 16384, true)).toBe(16384); // leaves at once
+    core.onWritten(now(), h, 16384, 1048576.0);
+    for (let i = 0; i < 4; i++) {
+      memory.fill(scratch, <u8>(0x62 + i), 16384);
+      expect(core.apiWrite(now(), h, 16384, true)).toBe(16384); // batched: 64 KiB in all
+    }
+    tap(true);
+    memory.fill(scratch, 0x66, 16384);
+    expect(core.apiWrite(now(), h, 16384, true)).toBe(16384); // taken, not refused
+    expect(ops()).toBe(abi.CMD_WRITE.toString() + "," + abi.EV_WRITE_DONE.toString());
+    let w = tapped[0];
+    expect(w.data.length).toBe(65536);
+    expect(w.data.charCodeAt(0)).toBe(0x62);
+    expect(w.data.charCodeAt(65535)).toBe(0x65);
+    expect(has(abi.EV_WRITABLE)).toBe(false);
+    tap(true);
+    core.onWritten(now(), h, 65536, 1048576.0);
+    expect(ops()).toBe(""); // the new batch waits for the end of the turn
+    core.apiFlush(now()); // the next batch: the write that overflowed the first
+    expect(ops()).toBe(abi.CMD_WRITE.toString());
+    expect(dataOf(abi.CMD_WRITE).length).toBe(16384);
+    expect(dataOf(abi.CMD_WRITE).charCodeAt(0)).toBe(0x66);
+    tap(false);
+  });
+
   it("no batch behind a write still pending: later writes complete in order, once confirmed", () => {
     core.apiFlush(now());
     let h = open(1);
