@@ -80,6 +80,14 @@ export const CONNECT_AT_ONCE = 256;
 // copying it in (apiWrite) copies it there now, before out() returns; otherwise it ignores it.
 export const OP_FILL = 0;
 
+// What a host handles beyond the above, told to the core once with hostFeatures(bits) before any
+// input (a core of an older host never hears it, and keeps to the plain forms):
+// FILL_AT: a FILL may name any destination in the core's memory, with `b` 1 and `a` the offset
+// of the bytes in the input's payload (the core then copies nothing out of scratch itself).
+// GATHER: a WRITE with `b` 1 carries, instead of the bytes, a table of `len / 8` runs
+// [ptr u32][len u32] of the core's memory: the WRITE's bytes are the runs, in order.
+export const HOST_FEATURES = [['FILL_AT', 1], ['GATHER', 2]];
+
 // Socket states (one enum, one setState in the core; docs/abi.md has the diagram).
 export const SOCKET_STATES = [
   'IDLE', 'RESOLVING', 'CONNECTING', 'OPEN', 'ENDING', 'FIN_WAIT', 'WRITE_ENDED',

@@ -115,6 +115,10 @@ export const CONNECT_AT_ONCE: i32 = 256;
 // out() op 0: fill the payload in scratch now
 export const OP_FILL: u32 = 0;
 
+// hostFeatures() bits
+export const FEATURE_FILL_AT: u32 = 1;
+export const FEATURE_GATHER: u32 = 2;
+
 // socket states
 export enum State {
   Idle = 0,

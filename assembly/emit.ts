@@ -5,7 +5,7 @@
 // The scratch region is where the host puts an input's payload (bytes, strings) before it calls
 // the export that reads them; it is reused by every input.
 import { out } from "./bindings/host";
-import { OP_FILL } from "./abi";
+import { OP_FILL, FEATURE_GATHER, CMD_WRITE as abi_CMD_WRITE } from "./abi";
 
 export const SCRATCH_SIZE: u32 = 262144;
 export const scratch: usize = heap.alloc(SCRATCH_SIZE);
@@ -36,6 +36,40 @@ export function emit(op: u32, h: u32, a: f64 = 0, b: f64 = 0, c: f64 = 0, ptr: u
  */
 export function fill(ptr: usize, len: u32): void {
   out(OP_FILL, 0, 0, 0, 0, ptr, len);
+}
+
+/** What the host handles beyond the plain forms (FEATURE_* bits; hostFeatures in index.ts). */
+export let hostFeatures: u32 = 0;
+export function setHostFeatures(bits: u32): void { hostFeatures = bits; }
+
+/**
+ * Asks the host to copy `len` bytes of the current input's payload, from offset `off`, to `dst`
+ * anywhere in memory (a host with FEATURE_FILL_AT): a queue takes them with no copy of its own.
+ */
+export function fillAt(dst: usize, off: u32, len: u32): void {
+  out(OP_FILL, 0, <f64>off, 1, 0, dst, len);
+}
+
+/** Up to 64 runs [ptr u32][len u32] of one gathered WRITE (FEATURE_GATHER). */
+export const GATHER_MAX: u32 = 64;
+const gatherTable: usize = heap.alloc(GATHER_MAX * 8);
+let gatherRuns: u32 = 0;
+
+/** Whether a WRITE of several runs may go out as a table of them (the host gathers). */
+export function gathering(): bool { return (hostFeatures & FEATURE_GATHER) != 0; }
+
+/** Adds a run to the WRITE being gathered. */
+export function gatherRun(ptr: usize, len: u32): void {
+  store<u32>(gatherTable + (<usize>gatherRuns << 3), <u32>ptr);
+  store<u32>(gatherTable + (<usize>gatherRuns << 3), len, 4);
+  gatherRuns++;
+}
+
+/** Emits the gathered WRITE (b = 1: data is the table of runs) and starts a new table. */
+export function emitGathered(h: u32): void {
+  let n = gatherRuns;
+  gatherRuns = 0;
+  emit(abi_CMD_WRITE, h, 0, 1, 0, gatherTable, n << 3);
 }
 
 /** Emits with a managed byte string as data (addresses kept by the core). */

@@ -15,7 +15,7 @@
 // statuses for inputs the core refuses (a late event for a socket that is gone, say).
 // Handles are allocated by the core; a replay of the same inputs numbers everything the same.
 import * as abi from "./abi";
-import { setNow, emit, scratch, SCRATCH_SIZE, now } from "./emit";
+import { setNow, emit, scratch, SCRATCH_SIZE, now, setHostFeatures } from "./emit";
 import * as socket from "./socket";
 import * as listen from "./listener";
 import { sock, listener, newSock, sockets, listeners, created, resetCreated } from "./table";
@@ -405,6 +405,27 @@ export function digest(h: u32): u32 {
   x = mix(x, timerEarliest());
   x = mix(x, now);
   return x;
+}
+
+/**
+ * What the host handles beyond the plain forms: FEATURE_FILL_AT, FEATURE_GATHER (docs/abi.md).
+ * Not an input: told once, before any input, by every host that handles them, and changes no
+ * output record (a host that gathers hands on the same WRITE), so traces do not depend on it.
+ */
+export function hostFeatures(bits: u32): void { setHostFeatures(bits); }
+
+/**
+ * hashBytes of the bytes a gathered WRITE names (its table: `len` bytes at `ptr`), as if they
+ * were one run: a host that gathers digests the WRITE as the core would have sent it whole.
+ */
+export function hashGathered(ptr: usize, len: u32): u32 {
+  let total: u32 = 0;
+  for (let p = ptr; p < ptr + <usize>len; p += 8) {
+    let n = load<u32>(p, 4);
+    memory.copy(socket.staging + total, <usize>load<u32>(p), n);
+    total += n;
+  }
+  return hashBytes(socket.staging, total);
 }
 
 /**

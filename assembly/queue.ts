@@ -4,6 +4,8 @@
 // stored (`size`); everything else is derived. Readers take the contiguous run at the head
 // (`peekPtr`/`peekLen`) and `consume` it, so bytes leave the queue without an extra copy.
 import { SLAB, allocSlab, freeSlab } from "./pool";
+import { fill, fillAt, hostFeatures, scratch } from "./emit";
+import { FEATURE_FILL_AT } from "./abi";
 
 /** Bytes every queue of the core holds now (the stack's buffer use; limits.ts bounds it). */
 let held: f64 = 0;
@@ -16,6 +18,22 @@ export class ByteQueue {
 
   /** Appends up to `len` bytes from `src`, at most until `size` reaches `cap`; returns how many. */
   write(src: usize, len: u32, cap: u32): u32 {
+    return this.append(src, 0, len, cap);
+  }
+
+  /**
+   * Appends up to `len` bytes of the current input's payload, from offset `off` (as `write`).
+   * A host with FEATURE_FILL_AT copies them straight into the slabs; otherwise it fills scratch
+   * and the queue copies from there.
+   */
+  writePayload(off: u32, len: u32, cap: u32): u32 {
+    if ((hostFeatures & FEATURE_FILL_AT) != 0) return this.append(0, off, len, cap);
+    fill(scratch + off, len);
+    return this.append(scratch + off, 0, len, cap);
+  }
+
+  /** `src` 0: the bytes are the payload's from offset `off`, put in place by the host (fillAt). */
+  private append(src: usize, off: u32, len: u32, cap: u32): u32 {
     let room: u32 = cap > this.size ? cap - this.size : 0;
     let todo: u32 = len < room ? len : room;
     let done: u32 = 0;
@@ -29,7 +47,8 @@ export class ByteQueue {
       }
       let slab = this.slabs[end / SLAB];
       let n = min(SLAB - inSlab, todo - done);
-      memory.copy(slab + inSlab, src + done, n);
+      if (src != 0) memory.copy(slab + inSlab, src + done, n);
+      else fillAt(slab + inSlab, off + done, n);
       done += n;
       this.size += n;
     }
@@ -40,6 +59,26 @@ export class ByteQueue {
   peekPtr(): usize { return this.size == 0 ? 0 : this.slabs[0] + this.head; }
 
   peekLen(): u32 { return min(this.size, SLAB - this.head); }
+
+  /** Where the byte `at` bytes past the head is (at < size). */
+  peekAt(at: u32): usize {
+    let abs = this.head + at;
+    return this.slabs[abs / SLAB] + abs % SLAB;
+  }
+
+  /** How many bytes from there on are contiguous. */
+  peekRun(at: u32): u32 {
+    return min(this.size - at, SLAB - (this.head + at) % SLAB);
+  }
+
+  /** Drops `n` bytes from the head (n <= size), slab by slab. */
+  drop(n: u32): void {
+    while (n > 0) {
+      let run = min(n, this.peekLen());
+      this.consume(run);
+      n -= run;
+    }
+  }
 
   /** Drops `n` bytes from the head (n <= peekLen()). */
   consume(n: u32): void {

@@ -20,7 +20,7 @@
 // the socket record live in their own files.
 import * as abi from "./abi";
 import { State } from "./abi";
-import { emit, emitBuf, fill, scratch, now, epoch, joinNul, takeScratch } from "./emit";
+import { emit, emitBuf, scratch, now, epoch, joinNul, takeScratch, gathering, gatherRun, emitGathered, GATHER_MAX } from "./emit";
 import { Sock, Addr, NO_ADDRS } from "./sock";
 import { sockets } from "./table";
 import { TIMER_IDLE, TIMER_ATTEMPT } from "./timers";
@@ -30,8 +30,9 @@ import * as limits from "./limits";
 
 /** Bytes the send queue holds beyond what the transport took. */
 export const SEND_CAP: u32 = 65536;
-/** Where queued bytes spanning several slabs are gathered into one WRITE. */
-const staging: usize = heap.alloc(SEND_CAP);
+/** Where queued bytes spanning several slabs are gathered into one WRITE (for a host without
+ * FEATURE_GATHER), and where hashGathered puts them together to hash them. */
+export const staging: usize = heap.alloc(SEND_CAP);
 /** The largest DATA notification: the size of Node's reads, so users see the same chunks. */
 const DATA_CHUNK: u32 = 65536;
 /** Bytes that may arrive after READ_STOP before the core calls the transport broken. */
@@ -314,8 +315,7 @@ export function apiWrite(s: Sock, len: u32, last: bool): i32 {
     // The socket wrote in this turn already: this small write joins a batch that leaves in one
     // WRITE when the host calls apiFlush at the end of the turn (FLUSH_LATER). The transport
     // has the credit for it, so it is complete now, as a write the kernel takes at once.
-    fill(scratch, len);
-    s.sendQ.write(scratch, len, BATCH_CAP);
+    s.sendQ.writePayload(0, len, BATCH_CAP);
     s.accepted += len;
     limits.takeSent(len);
     if (last) emit(abi.EV_WRITE_DONE, s.id, 0);
@@ -328,8 +328,7 @@ export function apiWrite(s: Sock, len: u32, last: bool): i32 {
     done = <u32>min<f64>(s.credit, <f64>len);
     if (done > 0) transmit(s, scratch, done);
   }
-  if (done < len) fill(scratch + done, len - done); // the rest is queued: read it from scratch
-  done += s.sendQ.write(scratch + done, len - done, cap);
+  if (done < len) done += s.sendQ.writePayload(done, len - done, cap); // the rest is queued
   if (done == 0 && s.sendSize == 0 && s.credit < 1 && s.sent == s.flushed) {
     // Nothing queued, nothing in flight, no credit: no WRITABLE would ever come.
     return -abi.ENOBUFS;
@@ -381,6 +380,11 @@ export function flushTurn(): void {
  */
 function transmit(s: Sock, ptr: usize, n: u32): void {
   emit(abi.CMD_WRITE, s.id, 0, 0, 0, ptr, n);
+  sent(s, n);
+}
+
+/** A WRITE of `n` bytes went out. */
+function sent(s: Sock, n: u32): void {
   s.credit -= n;
   s.sent += n;
   s.wroteIn = epoch;
@@ -408,6 +412,17 @@ function pump(s: Sock): void {
     if (n <= s.sendQ.peekLen()) {
       transmit(s, s.sendQ.peekPtr(), n); // contiguous: no copy
       s.sendQ.consume(n);
+    } else if (gathering()) {
+      // Spans slabs: the host gathers the runs into the one buffer it sends (FEATURE_GATHER).
+      let got: u32 = 0;
+      for (let runs: u32 = 0; got < n && runs < GATHER_MAX; runs++) {
+        let run = min(s.sendQ.peekRun(got), n - got);
+        gatherRun(s.sendQ.peekAt(got), run);
+        got += run;
+      }
+      emitGathered(s.id);
+      sent(s, got);
+      s.sendQ.drop(got);
     } else {
       let got: u32 = 0; // spans slabs: gather into one buffer
       while (got < n) {
@@ -527,8 +542,7 @@ export function onData(s: Sock, len: u32): i32 {
     if (from == len) return 0;
   }
   // Bounded by RECV_CAP, and by socketBuffer/stackBuffer when the stack has them.
-  fill(scratch + from, len - from); // queued: read them from scratch
-  let kept = s.recvQ.write(scratch + from, len - from, min(RECV_CAP, s.recvSize + limits.room(s.sendSize + s.recvSize)));
+  let kept = s.recvQ.writePayload(from, len - from, min(RECV_CAP, s.recvSize + limits.room(s.sendSize + s.recvSize)));
   if (kept < len - from) {
     if (s.reading) {
       // The transport read while it was allowed to (one read can be larger than the room

@@ -24,6 +24,8 @@ function core() {
   abi.OPTIONS.forEach(([n, v]) => { s += `export const OPT_${n}: i32 = ${v};\n`; });
   s += `\n// onConnect op flag\nexport const CONNECT_AT_ONCE: i32 = ${abi.CONNECT_AT_ONCE};\n`;
   s += `\n// out() op 0: fill the payload in scratch now\nexport const OP_FILL: u32 = ${abi.OP_FILL};\n`;
+  s += '\n// hostFeatures() bits\n';
+  abi.HOST_FEATURES.forEach(([n, v]) => { s += `export const FEATURE_${n}: u32 = ${v};\n`; });
   s += '\n// socket states\nexport enum State {\n';
   abi.SOCKET_STATES.forEach((n, i) => { s += `  ${pascal(n)} = ${i},\n`; });
   s += '}\n';
@@ -46,6 +48,7 @@ function host() {
   s += `export const enum Opt {\n${abi.OPTIONS.map(([n, v]) => `  ${pascal(n)} = ${v},`).join('\n')}\n}\n`;
   s += `/** onConnect op flag: the connect call itself failed; data is the local address:port. */\nexport const CONNECT_AT_ONCE = ${abi.CONNECT_AT_ONCE};\n`;
   s += `/** out() op 0: the core is about to read [ptr, ptr+len) of the input's payload in scratch. */\nexport const OP_FILL = ${abi.OP_FILL};\n`;
+  s += `/** hostFeatures() bits: what this host handles (docs/abi.md). */\nexport const enum HostFeature {\n${abi.HOST_FEATURES.map(([n, v]) => `  ${pascal(n)} = ${v},`).join('\n')}\n}\n`;
   s += `/** A listener's state, as listenerState(h) answers (-1: a freed handle). */\nexport const enum ListenerState {\n${abi.LISTENER_STATES.map((n, i) => `  ${pascal(n)} = ${i},`).join('\n')}\n}\n`;
   return s;
 }

@@ -65,6 +65,11 @@ export const enum Opt {
 export const CONNECT_AT_ONCE = 256;
 /** out() op 0: the core is about to read [ptr, ptr+len) of the input's payload in scratch. */
 export const OP_FILL = 0;
+/** hostFeatures() bits: what this host handles (docs/abi.md). */
+export const enum HostFeature {
+  FillAt = 1,
+  Gather = 2,
+}
 /** A listener's state, as listenerState(h) answers (-1: a freed handle). */
 export const enum ListenerState {
   Binding = 0,

@@ -19,7 +19,7 @@
 // and the one loop that decodes output records; the two are the boundary and belong together.
 import { instantiateCore, type CoreExports, type LoadedCore } from './wasm.js';
 export { coreWasm } from './wasm.js';
-import { Op, OP_NAMES, OP_FILL, FIRST_NOTIFICATION } from './abi.js';
+import { Op, OP_NAMES, OP_FILL, FIRST_NOTIFICATION, HostFeature } from './abi.js';
 import { INPUTS, inputInfo, inputId, inputHandle } from './inputs.js';
 import { foldOutput, OUT_SEED, OUTPUT_DIGEST, crcOf, passedOn, type OutputDigest } from './outhash.js';
 
@@ -177,6 +177,8 @@ export class Core {
     this.#u8 = new Uint8Array(this.#buffer);
     this.scratch = this.#x.scratchPtr();
     this.scratchSize = this.#x.scratchSize();
+    // This host copies payload bytes wherever the core asks and gathers WRITEs (#out).
+    this.#x.hostFeatures?.(HostFeature.FillAt | HostFeature.Gather);
   }
 
   /** How many inputs are handling their records right now (0: none, the event loop's turn). */
@@ -205,12 +207,23 @@ export class Core {
 
   #out(op: number, h: number, a: number, b: number, c: number, ptr: number, len: number): void {
     if (op === OP_FILL) {
-      // The core is about to read [ptr, ptr+len) of this input's payload: copy it in now.
+      // The core is about to read `len` bytes of this input's payload at ptr: put them there now.
+      // With b 1 (FEATURE_FILL_AT) `a` is their offset in the payload and ptr is anywhere (a
+      // queue's slab); otherwise ptr is that offset in scratch.
       const src = this.#unfilled;
-      const off = ptr - this.scratch;
-      if (src !== null && off >= 0 && off + len <= src.length) {
-        this.#mem().set(off === 0 && len === src.length ? src : src.subarray(off, off + len), ptr);
+      const off = b === 1 ? a : ptr - this.scratch;
+      if (src !== null) {
+        if (off >= 0 && off + len <= src.length) {
+          this.#mem().set(off === 0 && len === src.length ? src : src.subarray(off, off + len), ptr);
+        }
+      } else if (b === 1 && off >= 0 && off + len <= this.#payloadLen) {
+        const from = this.scratch + off; // the payload is in scratch already
+        if (from !== ptr) this.#mem().copyWithin(ptr, from, from + len);
       }
+      return;
+    }
+    if (op === Op.CMD_WRITE && b === 1) {
+      this.#gathered(h, ptr, len);
       return;
     }
     let data: Buffer | null = null;
@@ -247,6 +260,36 @@ export class Core {
       this.#outHash = foldOutput(this.#outHash, op, h, a, b, c, len, payload);
     }
   }
+
+  /**
+   * A WRITE whose bytes are the runs of its table (FEATURE_GATHER): copied straight from the
+   * core's queue into the one buffer the transport sends, and recorded and digested as the WRITE
+   * of those bytes the core would otherwise have gathered itself.
+   */
+  #gathered(h: number, table: number, len: number): void {
+    const mem = this.#mem();
+    let u32 = this.#u32;
+    if (u32.buffer !== mem.buffer) u32 = this.#u32 = new Uint32Array(mem.buffer);
+    const first = table >>> 2;
+    const end = first + (len >>> 2);
+    let total = 0;
+    for (let i = first; i < end; i += 2) total += u32[i + 1];
+    const data = total >= 4096 && total <= POOL_SIZE ? this.#pooled(total) : Buffer.allocUnsafe(total);
+    let at = 0;
+    for (let i = first; i < end; i += 2) {
+      const p = u32[i];
+      const n = u32[i + 1];
+      data.set(mem.subarray(p, p + n), at);
+      at += n;
+    }
+    this.#pending[this.#count++] = { op: Op.CMD_WRITE, h, a: 0, b: 0, c: 0, data };
+    if (this.inputTap !== null) {
+      const payload = total === 0 ? 0 : this.outputDigest === 1 ? crcOf(data) : this.#x.hashGathered(table, len);
+      this.#outHash = foldOutput(this.#outHash, Op.CMD_WRITE, h, 0, 0, 0, total, payload);
+    }
+  }
+
+  #u32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 
   /** A buffer from the pool of its size class (64 KiB or 256 KiB). */
   #pooled(len: number): Buffer {

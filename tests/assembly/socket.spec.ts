@@ -504,6 +504,49 @@ describe("batching", () => {
     tap(false);
   });
 
+  it("with FEATURE_GATHER a WRITE spanning slabs is a table of runs (b = 1); contiguous ones stay plain", () => {
+    core.hostFeatures(abi.FEATURE_GATHER);
+    core.apiFlush(now());
+    let h = open(0); // no credit: the write is queued
+    for (let i: u32 = 0; i < 40000; i++) store<u8>(scratch + i, <u8>(i * 7));
+    expect(core.apiWrite(now(), h, 40000, true)).toBe(40000);
+    tap(true);
+    core.onWritten(now(), h, 0, 1048576.0);
+    expect(ops()).toBe(abi.CMD_WRITE.toString());
+    expect(tapped[0].b).toBe(1); // 40,000 bytes over three slabs: gathered by the host
+    expect(core.writeQueueSize(h)).toBe(0);
+    tap(false);
+    let h2 = open(0);
+    putString("abc");
+    core.apiWrite(now(), h2, 3, true);
+    tap(true);
+    core.onWritten(now(), h2, 0, 1048576.0);
+    expect(tapped[0].op).toBe(abi.CMD_WRITE);
+    expect(tapped[0].b).toBe(0); // one run: the plain form
+    expect(tapped[0].data).toBe("abc");
+    tap(false);
+    core.hostFeatures(0);
+    core.apiFlush(now());
+  });
+
+  it("hashGathered hashes a table's runs as hashBytes hashes the same bytes in one run", () => {
+    let table = heap.alloc(24);
+    let whole = heap.alloc(1000);
+    for (let i: u32 = 0; i < 1000; i++) store<u8>(scratch + i, <u8>(i * 13 + 5));
+    memory.copy(whole, scratch, 1000);
+    // Runs of 100, 37 and 863 bytes, at different places: together the 1,000 bytes in order.
+    let a = heap.alloc(100), b = heap.alloc(37), c = heap.alloc(863);
+    memory.copy(a, scratch, 100);
+    memory.copy(b, scratch + 100, 37);
+    memory.copy(c, scratch + 137, 863);
+    store<u32>(table, <u32>a); store<u32>(table, 100, 4);
+    store<u32>(table + 8, <u32>b); store<u32>(table + 8, 37, 4);
+    store<u32>(table + 16, <u32>c); store<u32>(table + 16, 863, 4);
+    expect(core.hashGathered(table, 24)).toBe(core.hashBytes(whole, 1000));
+    store<u8>(c + 500, load<u8>(c + 500) ^ 1); // one bit differs
+    expect(core.hashGathered(table, 24)).not.toBe(core.hashBytes(whole, 1000));
+  });
+
   it("no batch behind a write still pending: later writes complete in order, once confirmed", () => {
     core.apiFlush(now());
     let h = open(1);
