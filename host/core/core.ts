@@ -306,8 +306,10 @@ export class Core {
   /** Gives a WRITE record's payload back once the transport no longer needs it. */
   release(data: Buffer): void {
     const ab = data.buffer as ArrayBuffer;
-    if (!this.#owned.has(ab)) return;
-    const pool = ab.byteLength > 65536 ? this.#poolBig : this.#pool;
+    const size = ab.byteLength;
+    // Most WRITEs are the caller's own buffer: only a pool's sizes need the WeakSet's answer.
+    if ((size !== 65536 && size !== POOL_SIZE) || !this.#owned.has(ab)) return;
+    const pool = size > 65536 ? this.#poolBig : this.#pool;
     if (pool.length < 16) pool.push(ab);
   }
 
