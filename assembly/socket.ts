@@ -412,26 +412,24 @@ function pump(s: Sock): void {
     if (n <= s.sendQ.peekLen()) {
       transmit(s, s.sendQ.peekPtr(), n); // contiguous: no copy
       s.sendQ.consume(n);
-    } else if (gathering()) {
-      // Spans slabs: the host gathers the runs into the one buffer it sends (FEATURE_GATHER).
+    } else {
+      // Spans slabs: a host with FEATURE_GATHER copies the runs into the one buffer it sends;
+      // for any other host they are gathered here, into staging.
+      let gather = gathering();
       let got: u32 = 0;
       for (let runs: u32 = 0; got < n && runs < GATHER_MAX; runs++) {
         let run = min(s.sendQ.peekRun(got), n - got);
-        gatherRun(s.sendQ.peekAt(got), run);
+        if (gather) gatherRun(s.sendQ.peekAt(got), run);
+        else memory.copy(staging + got, s.sendQ.peekAt(got), run);
         got += run;
       }
-      emitGathered(s.id);
-      sent(s, got);
+      if (gather) {
+        emitGathered(s.id);
+        sent(s, got);
+      } else {
+        transmit(s, staging, got);
+      }
       s.sendQ.drop(got);
-    } else {
-      let got: u32 = 0; // spans slabs: gather into one buffer
-      while (got < n) {
-        let run = min(s.sendQ.peekLen(), n - got);
-        memory.copy(staging + got, s.sendQ.peekPtr(), run);
-        s.sendQ.consume(run);
-        got += run;
-      }
-      transmit(s, staging, n);
     }
   }
   // WRITABLE once the queue drained below where it refused — or, when it refused with nothing

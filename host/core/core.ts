@@ -239,7 +239,7 @@ export class Core {
       } else {
         // WRITE payloads come from a pool the backend returns them to (release) once the
         // kernel took them; everything else is handed on for good (DATA goes to user code).
-        data = op === Op.CMD_WRITE && len >= 4096 && len <= POOL_SIZE ? this.#pooled(len) : Buffer.allocUnsafe(len);
+        data = op === Op.CMD_WRITE ? this.#writeBuffer(len) : Buffer.allocUnsafe(len);
         const mem = this.#mem();
         if (len <= 64) {
           for (let i = 0; i < len; i++) data[i] = mem[ptr + i]; // names and addresses: no view made for them
@@ -268,19 +268,14 @@ export class Core {
    */
   #gathered(h: number, table: number, len: number): void {
     const mem = this.#mem();
-    let u32 = this.#u32;
-    if (u32.buffer !== mem.buffer) u32 = this.#u32 = new Uint32Array(mem.buffer);
-    const first = table >>> 2;
-    const end = first + (len >>> 2);
+    const runs = new Uint32Array(mem.buffer, table, len >>> 2); // [ptr, len] pairs
     let total = 0;
-    for (let i = first; i < end; i += 2) total += u32[i + 1];
-    const data = total >= 4096 && total <= POOL_SIZE ? this.#pooled(total) : Buffer.allocUnsafe(total);
+    for (let i = 1; i < runs.length; i += 2) total += runs[i];
+    const data = this.#writeBuffer(total);
     let at = 0;
-    for (let i = first; i < end; i += 2) {
-      const p = u32[i];
-      const n = u32[i + 1];
-      data.set(mem.subarray(p, p + n), at);
-      at += n;
+    for (let i = 0; i < runs.length; i += 2) {
+      data.set(mem.subarray(runs[i], runs[i] + runs[i + 1]), at);
+      at += runs[i + 1];
     }
     this.#pending[this.#count++] = { op: Op.CMD_WRITE, h, a: 0, b: 0, c: 0, data };
     if (this.inputTap !== null) {
@@ -289,7 +284,13 @@ export class Core {
     }
   }
 
-  #u32: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  /**
+   * The buffer a WRITE's payload is copied into: from a pool the backend returns it to (release)
+   * once the kernel took it, for the sizes worth pooling.
+   */
+  #writeBuffer(len: number): Buffer {
+    return len >= 4096 && len <= POOL_SIZE ? this.#pooled(len) : Buffer.allocUnsafe(len);
+  }
 
   /** A buffer from the pool of its size class (64 KiB or 256 KiB). */
   #pooled(len: number): Buffer {
@@ -541,12 +542,7 @@ export class Core {
 
   /** Offers src (at most scratchSize bytes); returns the bytes taken or a negative errno. */
   apiWrite(h: number, src: Uint8Array, last: boolean): number {
-    if (this.tap || this.#dead) return this.apiWriteParts(h, [src], src.length, last);
-    // Offered without copying: what the core hands on at once goes out from the caller's own
-    // buffer (#source), and the core asks for the rest (OP_FILL) if it has to queue it.
-    this.#unfilled = src;
-    this.#source = src;
-    return this.#fast('apiWrite', h, src.length, last ? 1 : 0);
+    return this.apiWriteParts(h, [src], src.length, last);
   }
 
   /** Offers the concatenation of `parts` (`total` bytes, at most scratchSize) as one piece. */

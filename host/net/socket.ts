@@ -557,36 +557,23 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
   #offer(req: WriteRequest): void {
     const core = this.#core;
     const size = core.scratchSize;
-    let parts: Uint8Array[] | null = null;
     for (;;) {
       req.again = false;
+      pieces.length = 0;
       let total = 0;
       let i = req.i;
       let off = req.off;
-      let one: Uint8Array | null = null; // the piece, while it is a single buffer (no array made)
       while (i < req.bufs.length && total < size) {
         const b = req.bufs[i];
         const take = Math.min(b.length - off, size - total);
-        if (take > 0) {
-          const piece = off === 0 && take === b.length ? b : b.subarray(off, off + take);
-          if (total === 0) {
-            one = piece;
-          } else {
-            if (one !== null) {
-              (parts ??= []).length = 0;
-              parts.push(one);
-              one = null;
-            }
-            parts!.push(piece);
-          }
-        }
+        if (take > 0) pieces.push(off === 0 && take === b.length ? b : b.subarray(off, off + take));
         total += take;
         off += take;
         if (off === b.length) { i++; off = 0; }
       }
       const last = i === req.bufs.length;
-      const n = one !== null ? core.apiWrite(this.#h, one, last)
-        : core.apiWriteParts(this.#h, total === 0 ? [] : parts!, total, last);
+      const n = core.apiWriteParts(this.#h, pieces, total, last);
+      pieces.length = 0; // the core read them before its export ran: nothing of them is kept here
       if (this.#req !== req) return; // completed (or failed) while we offered it
       if (n < 0) {
         this.#req = null;
@@ -1031,6 +1018,12 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
 (Socket.prototype as unknown as { _closeAfterHandlingError: boolean })._closeAfterHandlingError = false;
 
 /** Moves a request's cursor past `n` bytes the core took. */
+/**
+ * The pieces of one offer (#offer), made into one array for every socket: the core reads them
+ * before its export runs, so an offer nested in the handling of that input may reuse it.
+ */
+const pieces: Uint8Array[] = [];
+
 function advance(req: WriteRequest, n: number): void {
   while (n > 0) {
     const left = req.bufs[req.i].length - req.off;
