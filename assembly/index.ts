@@ -419,13 +419,30 @@ export function hostFeatures(bits: u32): void { setHostFeatures(bits); }
  * were one run: a host that gathers digests the WRITE as the core would have sent it whole.
  */
 export function hashGathered(ptr: usize, len: u32): u32 {
+  // Without putting the runs together: whole 32-byte blocks are hashed where they lie, and a
+  // block split between runs is assembled in `carry` first.
+  hashStart();
   let total: u32 = 0;
-  for (let p = ptr; p < ptr + <usize>len; p += 8) {
-    let n = load<u32>(p, 4);
-    memory.copy(socket.staging + total, <usize>load<u32>(p), n);
-    total += n;
+  let held: usize = 0; // bytes of a split block waiting in carry
+  for (let e = ptr; e < ptr + <usize>len; e += 8) {
+    let p = <usize>load<u32>(e);
+    let n = <usize>load<u32>(e, 4);
+    total += <u32>n;
+    if (held > 0) {
+      const k = min<usize>(32 - held, n);
+      memory.copy(carry + held, p, k);
+      held += k;
+      p += k;
+      n -= k;
+      if (held < 32) continue;
+      hashBlocks(carry, 32);
+      held = 0;
+    }
+    hashBlocks(p, n & ~(<usize>31));
+    held = n & 31;
+    memory.copy(carry, p + n - held, held);
   }
-  return hashBytes(socket.staging, total);
+  return hashEnd(carry, held, total);
 }
 
 /**
@@ -435,27 +452,48 @@ export function hashGathered(ptr: usize, len: u32): u32 {
  * whose bytes differ or come in another order.
  */
 export function hashBytes(ptr: usize, len: u32): u32 {
-  const K: u64 = 0x9FB21C651E98DF25;
-  let a: u64 = 0x9E3779B97F4A7C15;
-  let b: u64 = 0xC2B2AE3D27D4EB4F;
-  let c: u64 = 0x165667B19E3779F9;
-  let d: u64 = 0x27D4EB2F165667C5;
-  let p = ptr;
-  const end = ptr + <usize>len;
-  const end32 = ptr + (<usize>len & ~(<usize>31));
-  while (p < end32) {
-    a = rotl<u64>(a ^ load<u64>(p), 29) * K;
-    b = rotl<u64>(b ^ load<u64>(p, 8), 29) * K;
-    c = rotl<u64>(c ^ load<u64>(p, 16), 29) * K;
-    d = rotl<u64>(d ^ load<u64>(p, 24), 29) * K;
+  hashStart();
+  const whole = <usize>len & ~(<usize>31);
+  hashBlocks(ptr, whole);
+  return hashEnd(ptr + whole, <usize>len - whole, len);
+}
+
+const H_K: u64 = 0x9FB21C651E98DF25;
+/** The four lanes of the hash being made (hashBytes, hashGathered). */
+let lane0: u64 = 0, lane1: u64 = 0, lane2: u64 = 0, lane3: u64 = 0;
+/** Where hashGathered assembles a 32-byte block split between runs. */
+const carry: usize = heap.alloc(32);
+
+function hashStart(): void {
+  lane0 = 0x9E3779B97F4A7C15;
+  lane1 = 0xC2B2AE3D27D4EB4F;
+  lane2 = 0x165667B19E3779F9;
+  lane3 = 0x27D4EB2F165667C5;
+}
+
+/** Folds `len` bytes at `p` (a multiple of 32) into the lanes, 8 bytes into each per 32. */
+function hashBlocks(p: usize, len: usize): void {
+  let a = lane0, b = lane1, c = lane2, d = lane3;
+  const end = p + len;
+  while (p < end) {
+    a = rotl<u64>(a ^ load<u64>(p), 29) * H_K;
+    b = rotl<u64>(b ^ load<u64>(p, 8), 29) * H_K;
+    c = rotl<u64>(c ^ load<u64>(p, 16), 29) * H_K;
+    d = rotl<u64>(d ^ load<u64>(p, 24), 29) * H_K;
     p += 32;
   }
+  lane0 = a; lane1 = b; lane2 = c; lane3 = d;
+}
+
+/** The last `n` (under 32) bytes at `p`, the lanes and the whole length, folded into 32 bits. */
+function hashEnd(p: usize, n: usize, len: u32): u32 {
   let t: u64 = <u64>len;
-  while (p + 8 <= end) { t = rotl<u64>(t ^ load<u64>(p), 29) * K; p += 8; }
-  while (p < end) { t = (t ^ <u64>load<u8>(p)) * K; p++; }
-  let h = a ^ rotl<u64>(b, 17) ^ rotl<u64>(c, 31) ^ rotl<u64>(d, 47) ^ t;
+  const end = p + n;
+  while (p + 8 <= end) { t = rotl<u64>(t ^ load<u64>(p), 29) * H_K; p += 8; }
+  while (p < end) { t = (t ^ <u64>load<u8>(p)) * H_K; p++; }
+  let h = lane0 ^ rotl<u64>(lane1, 17) ^ rotl<u64>(lane2, 31) ^ rotl<u64>(lane3, 47) ^ t;
   h ^= h >> 32;
-  h *= K;
+  h *= H_K;
   h ^= h >> 29;
   return <u32>h;
 }

@@ -31,7 +31,7 @@ import * as limits from "./limits";
 /** Bytes the send queue holds beyond what the transport took. */
 export const SEND_CAP: u32 = 65536;
 /** Where queued bytes spanning several slabs are gathered into one WRITE (for a host without
- * FEATURE_GATHER), and where hashGathered puts them together to hash them. */
+ * FEATURE_GATHER). */
 export const staging: usize = heap.alloc(SEND_CAP);
 /** The largest DATA notification: the size of Node's reads, so users see the same chunks. */
 const DATA_CHUNK: u32 = 65536;

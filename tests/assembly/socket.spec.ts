@@ -547,6 +547,29 @@ describe("batching", () => {
     expect(core.hashGathered(table, 24)).not.toBe(core.hashBytes(whole, 1000));
   });
 
+  it("hashGathered equals hashBytes however the bytes are cut into runs", () => {
+    // Runs shorter than a block, ending inside one, several in one block, exact blocks, and a
+    // long one: the blocks split between runs are assembled, the rest hashed in place.
+    const cuts: u32[][] = [[1], [31, 1], [1, 1, 1, 29, 33], [32, 32], [5, 70, 3, 64, 200, 1, 7],
+      [40, 0, 24], [17, 17, 17, 17], [1000], [2, 998]];
+    let table = heap.alloc(8 * 8);
+    let whole = heap.alloc(1000);
+    for (let i: u32 = 0; i < 1000; i++) store<u8>(whole + i, <u8>(i * 29 + 11));
+    for (let k = 0; k < cuts.length; k++) {
+      let runs = cuts[k];
+      let at: u32 = 0;
+      for (let r = 0; r < runs.length; r++) {
+        // Each run in a place of its own, as slabs are.
+        let run = heap.alloc(max<usize>(1, runs[r]));
+        memory.copy(run, whole + at, runs[r]);
+        store<u32>(table + 8 * r, <u32>run);
+        store<u32>(table + 8 * r, runs[r], 4);
+        at += runs[r];
+      }
+      expect(core.hashGathered(table, 8 * runs.length)).toBe(core.hashBytes(whole, at));
+    }
+  });
+
   it("no batch behind a write still pending: later writes complete in order, once confirmed", () => {
     core.apiFlush(now());
     let h = open(1);
