@@ -46,6 +46,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (result.ok) {
     console.log(`replay identical: ${result.inputs} inputs, every output and state digest matched`);
+    if (result.ending === 'open') {
+      console.log('note: the trace has no end mark: its recorder was not closed (the process exited or was killed with it open, or is still recording); it holds what reached the file until then');
+    } else if (result.ending === 'stopped') {
+      console.log(`note: the recording stopped early: ${result.stopped}`);
+    }
     return 0;
   }
   console.log(formatDivergence(result.divergence!));

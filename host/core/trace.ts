@@ -104,6 +104,14 @@ export interface ReplayResult {
   inputs: number;
   divergence?: Divergence;
   header: Record<string, unknown>;
+  /**
+   * How the recording ended (format 2): 'closed' (the recorder was closed: an end mark),
+   * 'stopped' (it stopped early, `stopped` says why: the disk fell behind), or 'open' (no end
+   * mark: the process exited or was killed with the recorder open, or is still recording; the
+   * trace holds what reached the file until then).
+   */
+  ending?: 'closed' | 'stopped' | 'open';
+  stopped?: string;
 }
 
 function describeOut(records: readonly OutRecord[]): string {

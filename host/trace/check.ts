@@ -77,9 +77,13 @@ export function checkTrace2(file: string, options: CheckOptions = {}): ReplayRes
       },
     };
   };
+  let ending: 'closed' | 'stopped' | 'open' = 'open';
+  let stopped: string | undefined;
   for (let r = reader.next(); r !== null; r = reader.next()) {
     if (r.kind === 'meta') {
       options.onRecord?.(r, null);
+      if (r.type === 'end') ending = 'closed';
+      else if (r.type === 'truncated') { ending = 'stopped'; stopped = String(r.data.reason ?? ''); }
       if (r.type === 'core-new') { core = fresh(); trapped = null; }
       else if (r.type === 'trap' && last && !trapped) {
         return diverged(last, 'trap', 'the core trapped', `result ${got === null ? '?' : (got as { result: number }).result}`);
@@ -109,5 +113,5 @@ export function checkTrace2(file: string, options: CheckOptions = {}): ReplayRes
     context.push(describeInput(r));
     if (context.length > 5) context.shift();
   }
-  return { ok: true, inputs, header: reader.header as unknown as Record<string, unknown> };
+  return { ok: true, inputs, header: reader.header as unknown as Record<string, unknown>, ending, ...(stopped === undefined ? {} : { stopped }) };
 }

@@ -4,12 +4,13 @@
 // thread writes them to disk. Outputs are not kept: the core folds them into a digest as it emits them.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { setTimeout as later, clearTimeout as unlater } from 'node:timers';
 import type { InputTap } from '../core/core.js';
 import { INPUTS } from '../core/inputs.js';
 import { ABI_VERSION } from '../core/abi.js';
 import { coreDigest } from '../core/trace.js';
 import { OUTPUT_DIGEST, type OutputDigest } from '../core/outhash.js';
-import { TraceWriter, compressionOf } from './writer.js';
+import { TraceWriter, compressionOf, drainWriters } from './writer.js';
 import { CHUNK } from './writer-io.js';
 import type { TraceRecord } from './reader.js';
 import {
@@ -30,6 +31,12 @@ export interface RecordOptions {
   keep?: number;
   /** Bytes the disk may fall behind before recording stops (the trace then says so). Default 256 MiB. */
   maxPending?: number;
+  /**
+   * Hands what was encoded to the writer at least this often (ms), full chunk or not, so a
+   * process that dies without exiting (SIGKILL, a crash of the runtime) leaves all but its last
+   * moments in the file. Default 200; 0 only hands over full chunks.
+   */
+  flushMs?: number;
   /** 1 writes the old JSON-lines format (host/core/trace.ts), for tools that read it. Default 2. */
   version?: 1 | 2;
 }
@@ -42,11 +49,50 @@ for (const x of INPUTS) { ARGC[x.id] = x.argc; HAS_PAYLOAD[x.id] = x.payload ? 1
 /** Recorders not closed yet: at exit, what each has encoded goes to its writer (one hook for all). */
 const open = new Set<TraceRecorder2>();
 let exitHooked = false;
-function hookExit(): void {
-  if (exitHooked) return;
-  exitHooked = true;
-  // Prepended: ahead of the writer's own hook, which then waits until the thread wrote it all.
-  process.prependListener('exit', () => { for (const r of [...open]) r.flushAtExit(); });
+
+function track(r: TraceRecorder2): void {
+  open.add(r);
+  if (!exitHooked) {
+    exitHooked = true;
+    // Prepended: ahead of the writer's own hook, which then waits until the thread wrote it all.
+    process.prependListener('exit', () => { for (const x of [...open]) x.flushAtExit(); });
+  }
+  if (open.size === 1) listenForSignals(true);
+}
+
+function untrack(r: TraceRecorder2): void {
+  if (open.delete(r) && open.size === 0) listenForSignals(false);
+}
+
+/** Signals whose default action ends the process without an 'exit' event. */
+const ENDING_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
+/**
+ * A process ended by a signal it does not handle (`docker stop`, Ctrl-C, a closed terminal)
+ * emits no 'exit': what the recorders encoded would stay in memory. While a recorder is open, a
+ * listener of our own hands it to the writer and waits until it is on disk; then, when it was
+ * the only listener (the signal was going to end the process), it removes itself and raises the
+ * signal again, so the process ends as it would have: killed by that signal. When the
+ * application listens for the signal, it handles it and this does nothing.
+ */
+function onEndingSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return;
+  for (const r of [...open]) r.flushAtExit();
+  drainWriters();
+  listenForSignals(false);
+  process.kill(process.pid, signal);
+}
+
+function listenForSignals(on: boolean): void {
+  if (typeof process.kill !== 'function') return;
+  for (const s of ENDING_SIGNALS) {
+    try {
+      if (on) process.on(s, onEndingSignal);
+      else process.removeListener(s, onEndingSignal);
+    } catch {
+      // A runtime that cannot listen for this signal.
+    }
+  }
 }
 
 /** The stack's policy and limits as given to createStack, for the trace header (format 2). */
@@ -80,6 +126,13 @@ export class TraceRecorder2 implements InputTap {
   #encoded = 0;
   #closing: Promise<void> | null = null;
   #behind = false;
+  /** The timed hand-over to the writer (flushMs), while one is due. */
+  #timer: ReturnType<typeof later> | null = null;
+  readonly #flushMs: number;
+  readonly #tick = (): void => {
+    this.#timer = null;
+    if (!this.#off && this.#pos > 0) this.#flushChunk();
+  };
   /** The apiWrite being recorded: where its payload starts in the chunk, how long, and the chunk's number. */
   #writeAt = -1;
   #writeLen = 0;
@@ -102,12 +155,14 @@ export class TraceRecorder2 implements InputTap {
     }
     this.#opts = options;
     this.path = options.path;
+    const flushMs = options.flushMs ?? 200;
+    if (typeof flushMs !== 'number' || !(flushMs >= 0)) throw new TypeError(`record.flushMs must be a number of ms (0 or more), not ${String(flushMs)}`);
+    this.#flushMs = flushMs === Infinity ? 0 : flushMs;
     this.#core = typeof core === 'string' ? core : coreDigest(core);
     const compression = compressionOf(options.compression);
     this.#writer = new TraceWriter(options.path, this.#header(), compression, this.#maxPending());
     this.#buf = this.#writer.chunk();
-    open.add(this);
-    hookExit();
+    track(this);
   }
 
   #header(): TraceHeader {
@@ -166,6 +221,8 @@ export class TraceRecorder2 implements InputTap {
 
   #ensure(n: number): void {
     if (this.#pos + n > CHUNK) this.#flushChunk();
+    // Whatever is encoded now reaches the writer within flushMs.
+    if (this.#timer === null && this.#flushMs > 0) this.#timer = later(this.#tick, this.#flushMs).unref();
   }
 
   #u8(v: number): void {
@@ -348,7 +405,7 @@ export class TraceRecorder2 implements InputTap {
    * writer, so the trace holds every input up to the exit (it has no end mark: it was not closed).
    */
   flushAtExit(): void {
-    open.delete(this);
+    untrack(this);
     if (this.#off || this.#closing) return;
     if (this.#open) this.#endOpen();
     this.#flushChunk();
@@ -356,7 +413,9 @@ export class TraceRecorder2 implements InputTap {
 
   /** Stops recording, writes what is left and closes the file; resolves once it is all on disk. */
   close(): Promise<void> {
-    open.delete(this);
+    untrack(this);
+    if (this.#timer !== null) unlater(this.#timer);
+    this.#timer = null;
     if (this.#closing) return this.#closing;
     if (!this.#off) {
       if (this.#open) this.#endOpen();

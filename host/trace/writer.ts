@@ -77,17 +77,23 @@ function takeBack(t: Thread): void {
   }
 }
 
+/**
+ * Waits (EXIT_WAIT_MS at most) until the thread wrote everything handed to it so far and closed
+ * every file: the process is ending (its exit, or a signal that ends it).
+ */
+export function drainWriters(): void {
+  const t = thread;
+  if (t === null || writers.size === 0) return;
+  const flushed = Atomics.load(t.bell, Bell.Flushed);
+  post(t, { type: 'exit' });
+  Atomics.wait(t.bell, Bell.Flushed, flushed, EXIT_WAIT_MS);
+}
+
 let exitHooked = false;
 function hookExit(): void {
   if (exitHooked) return;
   exitHooked = true;
-  process.on('exit', () => {
-    const t = thread;
-    if (t === null || writers.size === 0) return;
-    const flushed = Atomics.load(t.bell, Bell.Flushed);
-    post(t, { type: 'exit' });
-    Atomics.wait(t.bell, Bell.Flushed, flushed, EXIT_WAIT_MS);
-  });
+  process.on('exit', drainWriters);
 }
 
 export class TraceWriter {

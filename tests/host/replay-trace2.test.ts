@@ -245,3 +245,96 @@ test('format 2: a process that exits with its recorder open still leaves every i
   assert.equal(again.ok, true, again.divergence && formatDivergence(again.divergence));
   assert.equal(again.inputs, inputs.length);
 });
+
+/**
+ * A child process that records (createStack) and writes `writes` lines on a loopback
+ * connection, one per ms, then says "done" on stdout and idles; `handler` is code run for SIGTERM
+ * (none: the signal's default, which ends the process).
+ */
+function recordingChild(file: string, writes: number, handler = ''): { program: string } {
+  const index = join(root, 'build/host/index.js');
+  return {
+    program: `
+      import { createStack } from ${JSON.stringify(index)};
+      import { writeSync } from 'node:fs';
+      const net = createStack({ record: ${JSON.stringify(file)} });
+      ${handler}
+      const srv = net.createServer((s) => s.resume());
+      srv.listen(0, '127.0.0.1', () => {
+        const c = net.connect(srv.address().port, '127.0.0.1', () => {
+          let i = 0;
+          const t = setInterval(() => {
+            c.write('line ' + i + '\\n');
+            if (++i === ${writes}) { clearInterval(t); writeSync(1, 'done\\n'); }
+          }, 1);
+        });
+      });`,
+  };
+}
+
+/** Runs `program` as an ES module child; resolves with its exit once `signal` was sent `afterMs` after it printed "done". */
+function runAndSignal(program: string, signal: NodeJS.Signals, afterMs: number): Promise<{ code: number | null; signal: string | null; out: string }> {
+  return import('node:child_process').then(({ spawn }) => new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', program], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    const guard = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`child did not finish: ${out}`)); }, 30_000);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      const first = !out.includes('done');
+      out += d;
+      if (first && out.includes('done')) setTimeout(() => child.kill(signal), afterMs);
+    });
+    child.on('exit', (code, sig) => { clearTimeout(guard); resolve({ code, signal: sig, out }); });
+  }));
+}
+
+const linesIn = (file: string): string[] => readTrace(file).records
+  .filter((x): x is InputRecord => x.kind === 'input' && x.name === 'apiWrite')
+  .map((x) => x.payload!.toString());
+
+test('format 2: SIGTERM that the application does not handle: every input up to it is in the trace, and the process still dies of the signal', { timeout: 60000 }, async () => {
+  const file = sockPath('sigterm').replace(/\.sock$/, '.trace');
+  const r = await runAndSignal(recordingChild(file, 40).program, 'SIGTERM', 20);
+  assert.equal(r.signal, 'SIGTERM', `ended by the signal, as without a recorder (code ${r.code})`);
+  assert.equal(r.code, null);
+  const lines = linesIn(file);
+  assert.equal(lines.length, 40);
+  assert.equal(lines.at(-1), 'line 39\n');
+  const again = replay(file);
+  assert.equal(again.ok, true, again.divergence && formatDivergence(again.divergence));
+  assert.equal(again.ending, 'open', 'not closed: no end mark');
+});
+
+test('format 2: an application that handles SIGTERM itself keeps it: the recorder neither flushes nor ends the process', { timeout: 60000 }, async () => {
+  const file = sockPath('sigterm-app').replace(/\.sock$/, '.trace');
+  // The application writes once more after the signal, then closes the recorder and exits 7.
+  const handler = `process.on('SIGTERM', () => setTimeout(() => net.recorder.close().then(() => process.exit(7)), 50));`;
+  const r = await runAndSignal(recordingChild(file, 10, handler).program, 'SIGTERM', 20);
+  assert.equal(r.code, 7, `the application's handler ran to its end (signal ${r.signal})`);
+  assert.equal(linesIn(file).length, 10);
+  const again = replay(file);
+  assert.equal(again.ok, true, again.divergence && formatDivergence(again.divergence));
+  assert.equal(again.ending, 'closed');
+});
+
+test('format 2: SIGKILL loses at most the last flushMs: inputs encoded earlier are already in the file', { timeout: 60000 }, async () => {
+  const file = sockPath('sigkill').replace(/\.sock$/, '.trace');
+  // 30 small writes fill no chunk: only the timed hand-over (200 ms) puts them in the file.
+  const r = await runAndSignal(recordingChild(file, 30).program, 'SIGKILL', 800);
+  assert.equal(r.signal, 'SIGKILL');
+  const lines = linesIn(file);
+  assert.equal(lines.length, 30);
+  assert.deepEqual(lines, Array.from({ length: 30 }, (_, i) => `line ${i}\n`));
+  const again = replay(file);
+  assert.equal(again.ok, true, again.divergence && formatDivergence(again.divergence));
+  const cli0 = spawnSync(process.execPath, [cli, 'replay', file], { encoding: 'utf8' });
+  assert.equal(cli0.status, 0, cli0.stderr);
+  assert.match(cli0.stdout, /no end mark/);
+});
+
+test('format 2: record.flushMs must be a number of ms', () => {
+  for (const bad of [-1, 'soon', NaN]) {
+    assert.throws(() => createStack({ record: { path: sockPath('badflush').replace(/\.sock$/, '.trace'), flushMs: bad as number } }),
+      (e: Error) => e instanceof TypeError && /flushMs/.test(e.message));
+  }
+});
