@@ -14,6 +14,8 @@ export interface Recording {
   readonly inputs: number;
   /** Recording stopped early: the disk fell more than `maxPending` bytes behind. */
   readonly truncated: boolean;
+  /** Writing the trace failed (recording stopped then; `close()` rejects with it). */
+  readonly error?: Error | null;
   close(): Promise<void>;
 }
 

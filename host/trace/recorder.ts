@@ -179,6 +179,8 @@ export class TraceRecorder2 implements InputTap {
   get inputs(): number { return this.#inputs; }
   /** Recording stopped early because the disk fell too far behind (the trace says so at its end). */
   get truncated(): boolean { return this.#truncated; }
+  /** Why the trace could not be written (a full disk, a removed directory …), once it failed: recording stopped then. */
+  get error(): Error | null { return this.#writer.error; }
   /** Payload bytes recorded so far (what the inputs carried). */
   get payloadBytes(): number { return this.#payloadBytes; }
   /** Bytes of trace encoded so far (before compression). */
@@ -285,6 +287,8 @@ export class TraceRecorder2 implements InputTap {
 
   input(id: number, now: number, args: ArrayLike<number>, payload: Uint8Array | null, depth: number, index: number): number {
     if (this.#off) return now;
+    // The file cannot be written (the writer warned): encoding more would be wasted.
+    if (this.#writer.error !== null) { this.#off = true; return now; }
     if (this.#open) this.#endOpen();
     if (this.#behind) { this.#stop(); return now; }
     if (depth === 0 && this.#segBytes + this.#pos > 0) this.#maybeRotate(now);

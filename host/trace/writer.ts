@@ -190,8 +190,11 @@ export class TraceWriter {
 
   /** A message from the thread. */
   onThread(m: FromThread): void {
-    if (m.type === 'error') this.#error ??= Object.assign(new Error(m.message), m.code === undefined ? {} : { code: m.code });
-    else this.#finish();
+    if (m.type !== 'error') { this.#finish(); return; }
+    if (this.#error !== null) return;
+    this.#error = Object.assign(new Error(m.message), m.code === undefined ? {} : { code: m.code });
+    // Nothing more reaches the file; the application goes on, told once (close() rejects with it).
+    process.emitWarning(`wasinet: writing the trace failed, recording stopped: ${m.message}`);
   }
 
   /** The thread is gone: what it held is lost, and the error says so. */

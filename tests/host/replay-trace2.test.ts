@@ -3,7 +3,8 @@
 // segments, and a recorder that falls behind the disk.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join, dirname, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -336,5 +337,41 @@ test('format 2: record.flushMs must be a number of ms', () => {
   for (const bad of [-1, 'soon', NaN]) {
     assert.throws(() => createStack({ record: { path: sockPath('badflush').replace(/\.sock$/, '.trace'), flushMs: bad as number } }),
       (e: Error) => e instanceof TypeError && /flushMs/.test(e.message));
+  }
+});
+
+test('format 2: a trace that cannot be written any more stops the recording with a warning; close() rejects with the error', { timeout: 60000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wasinet-gone-'));
+  const file = join(dir, 'gone.trace');
+  const net = createStack({ record: { path: file, maxBytes: 2048, flushMs: 10 } });
+  const rec = net.recorder! as TraceRecorder2;
+  const warned = new Promise<Error>((resolve) => {
+    const on = (w: Error): void => { if (/writing the trace failed/.test(w.message)) { process.off('warning', on); resolve(w); } };
+    process.on('warning', on);
+  });
+  const server = net.createServer((s: Sock) => s.resume());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const c = net.connect((server.address() as { port: number }).port, '127.0.0.1');
+  try {
+    await new Promise((r) => c.on('connect', r));
+    // The directory goes away: the file (or the next segment) cannot be opened.
+    rmSync(dir, { recursive: true, force: true });
+    for (let i = 0; i < 200 && rec.error === null; i++) {
+      await new Promise<void>((r) => c.write(Buffer.alloc(100, i), () => r()));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    const w = await warned;
+    assert.match(w.message, /ENOENT|no such file/i);
+    assert.equal((rec.error as NodeJS.ErrnoException | null)?.code, 'ENOENT');
+    c.write('after the failure');
+    await new Promise((r) => setTimeout(r, 20));
+    const inputs = rec.inputs;
+    c.write('and more');
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(rec.inputs, inputs, 'nothing more is encoded');
+    await assert.rejects(rec.close(), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+  } finally {
+    c.destroy();
+    server.close();
   }
 });
