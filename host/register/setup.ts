@@ -19,7 +19,9 @@ export function setup(env: NodeJS.ProcessEnv = process.env): void {
     const backend = createNodeBackend();
     // WASINET_RECORD_OPTIONS: the rest of createStack's record options, as JSON (compression, maxBytes, maxMs, keep …).
     const more = env.WASINET_RECORD_OPTIONS ? JSON.parse(env.WASINET_RECORD_OPTIONS) as object : {};
-    const rec = startRecording({ ...more, path: record }, coreBytes('release.wasm'), backend);
+    // %p is the process id: the processes of one program (a cluster, forked workers) inherit
+    // WASINET_RECORD and would otherwise write one file over each other.
+    const rec = startRecording({ ...more, path: record.replaceAll('%p', String(process.pid)) }, coreBytes('release.wasm'), backend);
     setDefaultStack(new Stack(backend, { inputTap: rec.inputTap, tap: rec.tap }));
     // Ahead of the writer's own exit hook: the last records and the end mark reach the file too.
     // The stacks' batched writes leave first (stack.ts does that at exit too, later): they are inputs.

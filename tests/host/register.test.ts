@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readTrace, type InputRecord } from '../../host/index.js';
 import { sockPath } from './helpers.js';
@@ -105,4 +105,39 @@ test('WASINET_RECORD: writes batched when the program calls process.exit() at on
   assert.ok(inputs.slice(bye + 1).some((x) => x.name === 'apiFlush'), 'and the flush at exit that sent it');
   const last = records.at(-1);
   assert.equal(last?.kind === 'meta' ? last.type : last?.kind, 'end');
+});
+
+test('WASINET_RECORD with %p: a program and the child it forks record one trace each, named by process id, and both replay', () => {
+  const dir = dirname(sockPath('pid'));
+  const pattern = join(dir, `forked-%p.trace`);
+  const program = `
+    import net from 'node:net';
+    import { fork } from 'node:child_process';
+    if (process.argv[2] === 'child') {
+      const c = net.connect(Number(process.argv[3]), '127.0.0.1', () => c.end('from ' + process.pid));
+    } else {
+      const srv = net.createServer((s) => {
+        let got = '';
+        s.on('data', (d) => { got += d; });
+        s.on('end', () => { console.log(JSON.stringify({ parent: process.pid, got })); srv.close(); });
+      });
+      srv.listen(0, '127.0.0.1', () => {
+        const child = fork(process.argv[1], ['child', String(srv.address().port)]);
+      });
+    }`;
+  const app = join(dir, 'forking.mjs');
+  writeFileSync(app, program);
+  const r = run(['--import', 'wasinet/register', app], { WASINET_RECORD: pattern });
+  assert.equal(r.status, 0, r.stderr);
+  const { parent, got } = r.out as { parent: number; got: string };
+  const childPid = Number(/^from (\d+)$/.exec(got)?.[1]);
+  assert.ok(childPid > 0 && childPid !== parent, got);
+  for (const pid of [parent, childPid]) {
+    const file = pattern.replace('%p', String(pid));
+    assert.ok(existsSync(file), `a trace for process ${pid}`);
+    const core = spawnSync(process.execPath, [join(root, 'bin/wasinet.js'), 'replay', file], { encoding: 'utf8' });
+    assert.equal(core.status, 0, core.stdout + core.stderr);
+    const writes = readTrace(file).records.filter((x): x is InputRecord => x.kind === 'input' && x.name === 'apiWrite');
+    if (pid === childPid) assert.equal(writes.map((x) => x.payload!.toString()).join(''), got, 'the child recorded its own write');
+  }
 });
