@@ -424,7 +424,9 @@ async function run(): Promise<Row[]> {
   const shown = (row: Row, lib: Lib): string => (row.libs.includes(lib) && (!row.only || row.only === lib) ? cellOf(row[lib], row.failures[lib]) : '—');
   for (const row of rows) {
     const tiny = row.ratio === null && row['node:net'] !== null && row.wasinet !== null;
-    const ratio = row.ratio !== null ? row.ratio.toFixed(2) + (row.wide ? ' ⚠' : '') : tiny ? 'n/a (≈ 0 or negative)' : '—';
+    // A ratio to about nothing says nothing: the difference says what there is to say.
+    const diff = tiny ? row.wasinet!.median - row['node:net']!.median : 0;
+    const ratio = row.ratio !== null ? row.ratio.toFixed(2) + (row.wide ? ' ⚠' : '') : tiny ? `n/a (node:net ≈ 0; wasinet ${diff >= 0 ? '+' : '−'}${fmt(Math.abs(diff))})` : '—';
     const rec = row.recordRatio !== null ? row.recordRatio.toFixed(2) + (row.wide ? ' ⚠' : '') : '—';
     out.push(`| ${row.cell} | ${row.metric} | ${row.better} | ${shown(row, 'node:net')} | ${shown(row, 'wasinet')} | ${ratio} | ${shown(row, 'wasinet+record')} | ${rec} | ${row.otherLoad === null ? '—' : pct(row.otherLoad)} |`);
   }
