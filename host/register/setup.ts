@@ -47,8 +47,9 @@ export function setup(env: NodeJS.ProcessEnv = process.env): void {
     process.on('exit', () => {
       const at = replayer.position;
       if (process.exitCode !== 1) {
+        const open = replayer.closed ? '' : '; the recording has no end mark: its process was stopped (or exited) there with the recorder open';
         process.stderr.write(replayer.finished
-          ? `wasinet replay: the application followed the recording (${at} inputs)\n`
+          ? `wasinet replay: the application followed the recording (${at} inputs)${open}\n`
           : `wasinet replay: the process ended at input ${at} of ${replayer.total}\n`);
       }
     });

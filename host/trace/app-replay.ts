@@ -119,6 +119,7 @@ export class AppReplayer implements InputTap, Replaying {
     for (const r of records) {
       if (r.kind === 'input') this.#records.push(r);
       else if (r.type === 'lookup-error') this.#lookupErrors.push(r.data as { hostname?: string; code?: string });
+      else if (r.type === 'end') this.closed = true;
     }
     this.done = new Promise((resolve) => { this.#settle = resolve; });
     this.#lastT = this.#records[0]?.t ?? 0;
@@ -168,6 +169,11 @@ export class AppReplayer implements InputTap, Replaying {
   }
 
   get total(): number { return this.#records.length; }
+  /**
+   * The recording has its end mark (its recorder was closed). Without one, the recorded process
+   * exited or was killed with the recorder open: what it did after the last input is not in it.
+   */
+  closed = false;
   /** The recording was used up with every call matched. */
   get finished(): boolean { return this.#stopped && this.#divergence === null; }
 

@@ -141,3 +141,36 @@ test('WASINET_RECORD with %p: a program and the child it forks record one trace 
     if (pid === childPid) assert.equal(writes.map((x) => x.payload!.toString()).join(''), got, 'the child recorded its own write');
   }
 });
+
+test('WASINET_RECORD, then SIGTERM: the stopped program\'s trace replays, and its application replay follows it to the end and says the recording was cut there', { timeout: 60000 }, async () => {
+  const file = sockPath('stopped').replace(/\.sock$/, '.trace');
+  const app = join(dirname(file), 'pingpong-forever.mjs');
+  // Ping-pong driven by the data alone (no timers of its own), forever; "ready" after 200 rounds.
+  writeFileSync(app, `
+    import net from 'node:net';
+    import { writeSync } from 'node:fs';
+    const srv = net.createServer((c) => c.on('data', (d) => c.write('pong ' + d.toString().slice(5))));
+    srv.listen(0, '127.0.0.1', () => {
+      const s = net.connect(srv.address().port, '127.0.0.1');
+      let n = 0;
+      s.on('connect', () => s.write('ping ' + n++));
+      s.on('data', () => { if (n === 200) writeSync(1, 'ready\\n'); s.write('ping ' + n++); });
+    });`);
+  const { spawn } = await import('node:child_process');
+  const ended = await new Promise<{ code: number | null; signal: string | null }>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'wasinet/register', app], { cwd: root, env: { ...process.env, WASINET_RECORD: file }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const guard = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('the program did not get ready')); }, 30_000);
+    child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('ready')) child.kill('SIGTERM'); });
+    child.on('exit', (code, signal) => { clearTimeout(guard); resolve({ code, signal }); });
+  });
+  assert.equal(ended.signal, 'SIGTERM', `the program still dies of the signal (code ${ended.code})`);
+  const inputs = readTrace(file).records.filter((x): x is InputRecord => x.kind === 'input');
+  assert.ok(inputs.filter((x) => x.name === 'apiWrite').length >= 400, 'both ends\' writes up to the signal are in it');
+  const core = spawnSync(process.execPath, [join(root, 'bin/wasinet.js'), 'replay', file], { encoding: 'utf8' });
+  assert.equal(core.status, 0, core.stdout + core.stderr);
+  assert.match(core.stdout, /no end mark/);
+  const again = spawnSync(process.execPath, ['--import', 'wasinet/register', app], { cwd: root, env: { ...process.env, WASINET_REPLAY: file }, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(again.stdout, 'ready\n', 'the replayed program got as far as the recorded one');
+  assert.match(again.stderr, new RegExp(`followed the recording \\(${inputs.length} inputs\\); the recording has no end mark`));
+});
