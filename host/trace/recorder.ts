@@ -70,16 +70,23 @@ const ENDING_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
 /**
  * A process ended by a signal it does not handle (`docker stop`, Ctrl-C, a closed terminal)
  * emits no 'exit': what the recorders encoded would stay in memory. While a recorder is open, a
- * listener of our own hands it to the writer and waits until it is on disk; then, when it was
- * the only listener (the signal was going to end the process), it removes itself and raises the
- * signal again, so the process ends as it would have: killed by that signal. When the
- * application listens for the signal, it handles it and this does nothing.
+ * listener of our own runs first (prepended) and takes itself out of the way at once, so the
+ * application's listeners decide as if it were not there — one that ends the process only when
+ * it is the only listener (as signal-exit does) still sees itself alone. Then:
+ * - no other listener: the signal was going to end the process. What was encoded is handed to
+ *   the writer, the process waits until it is on disk, and the signal is raised again: the
+ *   process ends as it would have, killed by that signal.
+ * - other listeners: the application handles the signal. What was encoded is handed to the
+ *   writer, and recording goes on (the timed hand-over, flushMs, covers what comes later).
  */
 function onEndingSignal(signal: NodeJS.Signals): void {
-  if (process.listenerCount(signal) > 1) return;
+  listenForSignals(false);
+  if (process.listenerCount(signal) > 0) {
+    for (const r of open) r.handOver();
+    return;
+  }
   for (const r of [...open]) r.flushAtExit();
   drainWriters();
-  listenForSignals(false);
   process.kill(process.pid, signal);
 }
 
@@ -87,7 +94,7 @@ function listenForSignals(on: boolean): void {
   if (typeof process.kill !== 'function') return;
   for (const s of ENDING_SIGNALS) {
     try {
-      if (on) process.on(s, onEndingSignal);
+      if (on) process.prependListener(s, onEndingSignal);
       else process.removeListener(s, onEndingSignal);
     } catch {
       // A runtime that cannot listen for this signal.
@@ -131,7 +138,7 @@ export class TraceRecorder2 implements InputTap {
   readonly #flushMs: number;
   readonly #tick = (): void => {
     this.#timer = null;
-    if (!this.#off && this.#pos > 0) this.#flushChunk();
+    this.handOver();
   };
   /** The apiWrite being recorded: where its payload starts in the chunk, how long, and the chunk's number. */
   #writeAt = -1;
@@ -408,6 +415,11 @@ export class TraceRecorder2 implements InputTap {
    * The process is exiting with this recorder still open: what it encoded so far goes to the
    * writer, so the trace holds every input up to the exit (it has no end mark: it was not closed).
    */
+  /** Hands what was encoded so far to the writer, and goes on recording. */
+  handOver(): void {
+    if (!this.#off && this.#pos > 0) this.#flushChunk();
+  }
+
   flushAtExit(): void {
     untrack(this);
     if (this.#off || this.#closing) return;

@@ -318,6 +318,22 @@ test('format 2: an application that handles SIGTERM itself keeps it: the recorde
   assert.equal(again.ending, 'closed');
 });
 
+test('format 2: a listener that ends the process only when it is the only one (as signal-exit does) still ends it on SIGTERM, recorder or not', { timeout: 60000 }, async () => {
+  // Such a listener re-raises the signal when every listener left is its own: the recorder's
+  // must not count, or each would leave the signal to the other and the process would live on.
+  const polite = `function polite() {
+      if (process.listeners('SIGTERM').length === 1) { process.removeListener('SIGTERM', polite); process.kill(process.pid, 'SIGTERM'); }
+    }`;
+  for (const when of ['before', 'after']) {
+    const file = sockPath(`polite-${when}`).replace(/\.sock$/, '.trace');
+    const { program } = recordingChild(file, 10, when === 'after' ? `${polite}\n process.on('SIGTERM', polite);` : '');
+    const child = when === 'before' ? `${polite}\n process.on('SIGTERM', polite);\n${program}` : program;
+    const r = await runAndSignal(child.replace(/^\s*import .*$/gm, '').replace(/^/, program.match(/^\s*import .*$/gm)!.join('\n') + '\n'), 'SIGTERM', 300);
+    assert.equal(r.signal, 'SIGTERM', `${when}: ended by the signal (code ${r.code})`);
+    assert.equal(linesIn(file).length, 10, `${when}: every write is in the trace`);
+  }
+});
+
 test('format 2: SIGKILL loses at most the last flushMs: inputs encoded earlier are already in the file', { timeout: 60000 }, async () => {
   const file = sockPath('sigkill').replace(/\.sock$/, '.trace');
   // 30 small writes fill no chunk: only the timed hand-over (200 ms) puts them in the file.
