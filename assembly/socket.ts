@@ -32,7 +32,7 @@ import * as limits from "./limits";
 export const SEND_CAP: u32 = 65536;
 /** Where queued bytes spanning several slabs are gathered into one WRITE (for a host without
  * FEATURE_GATHER). */
-export const staging: usize = heap.alloc(SEND_CAP);
+const staging: usize = heap.alloc(SEND_CAP);
 /** The largest DATA notification: the size of Node's reads, so users see the same chunks. */
 const DATA_CHUNK: u32 = 65536;
 /** Bytes that may arrive after READ_STOP before the core calls the transport broken. */

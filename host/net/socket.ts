@@ -1017,13 +1017,13 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
 // Read on the prototype: most sockets never set it.
 (Socket.prototype as unknown as { _closeAfterHandlingError: boolean })._closeAfterHandlingError = false;
 
-/** Moves a request's cursor past `n` bytes the core took. */
 /**
  * The pieces of one offer (#offer), made into one array for every socket: the core reads them
  * before its export runs, so an offer nested in the handling of that input may reuse it.
  */
 const pieces: Uint8Array[] = [];
 
+/** Moves a request's cursor past `n` bytes the core took. */
 function advance(req: WriteRequest, n: number): void {
   while (n > 0) {
     const left = req.bufs[req.i].length - req.off;

@@ -88,6 +88,8 @@ export class AppReplayer implements InputTap, Replaying {
   #next = 0;
   #core: Core | null = null;
   #stopped = false;
+  /** The recording has its end mark (see `closed`). */
+  #closed = false;
   /** The input being checked or played right now (its recorded answer is compared in output()). */
   #current: InputRecord | null = null;
   #playing = false;
@@ -119,7 +121,7 @@ export class AppReplayer implements InputTap, Replaying {
     for (const r of records) {
       if (r.kind === 'input') this.#records.push(r);
       else if (r.type === 'lookup-error') this.#lookupErrors.push(r.data as { hostname?: string; code?: string });
-      else if (r.type === 'end') this.closed = true;
+      else if (r.type === 'end') this.#closed = true;
     }
     this.done = new Promise((resolve) => { this.#settle = resolve; });
     this.#lastT = this.#records[0]?.t ?? 0;
@@ -173,7 +175,7 @@ export class AppReplayer implements InputTap, Replaying {
    * The recording has its end mark (its recorder was closed). Without one, the recorded process
    * exited or was killed with the recorder open: what it did after the last input is not in it.
    */
-  closed = false;
+  get closed(): boolean { return this.#closed; }
   /** The recording was used up with every call matched. */
   get finished(): boolean { return this.#stopped && this.#divergence === null; }
 
