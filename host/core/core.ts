@@ -542,28 +542,31 @@ export class Core {
 
   /** Offers src (at most scratchSize bytes); returns the bytes taken or a negative errno. */
   apiWrite(h: number, src: Uint8Array, last: boolean): number {
-    return this.apiWriteParts(h, [src], src.length, last);
+    const len = src.length;
+    if (this.tap || this.#dead) {
+      this.#mem().set(src, this.scratch);
+      this.#source = src;
+      return this.#call('apiWrite', this.#v(3, h, len, last ? 1 : 0), len);
+    }
+    // Offered without copying: what the core hands on at once goes out from the caller's own
+    // buffer (#source), and the core asks for the rest (OP_FILL) if it has to queue it.
+    this.#unfilled = src;
+    this.#source = src;
+    return this.#fast('apiWrite', h, len, last ? 1 : 0);
   }
 
   /** Offers the concatenation of `parts` (`total` bytes, at most scratchSize) as one piece. */
   apiWriteParts(h: number, parts: readonly Uint8Array[], total: number, last: boolean): number {
-    const len = total;
-    const single = parts.length === 1 && parts[0].length === total && !this.tap && !this.#dead;
-    if (single) {
-      // Offered without copying: what the core hands on at once goes out from the caller's own
-      // buffer (#source), and the core asks for the rest (OP_FILL) if it has to queue it.
-      this.#unfilled = parts[0];
-    } else {
-      const mem = this.#mem();
-      let p = this.scratch;
-      for (const part of parts) {
-        mem.set(part, p);
-        p += part.length;
-      }
+    if (parts.length === 1 && parts[0].length === total) return this.apiWrite(h, parts[0], last);
+    const mem = this.#mem();
+    let p = this.scratch;
+    for (const part of parts) {
+      mem.set(part, p);
+      p += part.length;
     }
-    this.#source = parts.length === 1 ? parts[0] : null;
-    if (this.tap || this.#dead) return this.#call('apiWrite', this.#v(3, h, len, last ? 1 : 0), len);
-    return this.#fast('apiWrite', h, len, last ? 1 : 0);
+    this.#source = null;
+    if (this.tap || this.#dead) return this.#call('apiWrite', this.#v(3, h, total, last ? 1 : 0), total);
+    return this.#fast('apiWrite', h, total, last ? 1 : 0);
   }
 
   /** `kind` 0: `fd` is a file descriptor; 1: the backend's token for a stream handle (adoptHandle). */

@@ -559,21 +559,32 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     const size = core.scratchSize;
     for (;;) {
       req.again = false;
-      pieces.length = 0;
       let total = 0;
-      let i = req.i;
-      let off = req.off;
-      while (i < req.bufs.length && total < size) {
-        const b = req.bufs[i];
-        const take = Math.min(b.length - off, size - total);
-        if (take > 0) pieces.push(off === 0 && take === b.length ? b : b.subarray(off, off + take));
-        total += take;
-        off += take;
-        if (off === b.length) { i++; off = 0; }
+      let last: boolean;
+      let n: number;
+      const b = req.bufs[req.i];
+      if (b !== undefined && (req.i === req.bufs.length - 1 || b.length - req.off >= size)) {
+        // One piece (most writes): the rest of this buffer, or as much of it as scratch holds.
+        const off = req.off;
+        total = Math.min(b.length - off, size);
+        last = req.i === req.bufs.length - 1 && off + total === b.length;
+        n = core.apiWrite(this.#h, off === 0 && total === b.length ? b : b.subarray(off, off + total), last);
+      } else {
+        // Several buffers (writev) go as one piece, up to scratch's size.
+        const parts: Uint8Array[] = [];
+        let i = req.i;
+        let off = req.off;
+        while (i < req.bufs.length && total < size) {
+          const p = req.bufs[i];
+          const take = Math.min(p.length - off, size - total);
+          if (take > 0) parts.push(off === 0 && take === p.length ? p : p.subarray(off, off + take));
+          total += take;
+          off += take;
+          if (off === p.length) { i++; off = 0; }
+        }
+        last = i === req.bufs.length;
+        n = core.apiWriteParts(this.#h, parts, total, last);
       }
-      const last = i === req.bufs.length;
-      const n = core.apiWriteParts(this.#h, pieces, total, last);
-      pieces.length = 0; // the core read them before its export ran: nothing of them is kept here
       if (this.#req !== req) return; // completed (or failed) while we offered it
       if (n < 0) {
         this.#req = null;
@@ -1016,12 +1027,6 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
 
 // Read on the prototype: most sockets never set it.
 (Socket.prototype as unknown as { _closeAfterHandlingError: boolean })._closeAfterHandlingError = false;
-
-/**
- * The pieces of one offer (#offer), made into one array for every socket: the core reads them
- * before its export runs, so an offer nested in the handling of that input may reuse it.
- */
-const pieces: Uint8Array[] = [];
 
 /** Moves a request's cursor past `n` bytes the core took. */
 function advance(req: WriteRequest, n: number): void {
