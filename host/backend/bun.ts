@@ -25,6 +25,7 @@ import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, ListenFlag } from '../core/abi.js';
 import { type BunSocket, type Handlers, type BunListener, type Where, bun } from './bun-api.js';
 import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, handOver, RuntimeBackendBase } from './runtime-common.js';
+import { HandleTable } from '../core/handle-table.js';
 
 export class Conn {
   socket: BunSocket | null = null;
@@ -43,7 +44,7 @@ export class Conn {
 
 export class BunBackend extends RuntimeBackendBase implements Backend {
   readonly kind = 'bun';
-  #conns = new Map<number, Conn>();
+  #conns = new HandleTable<Conn>();
   #listeners = new Map<number, BunListener>();
   #unrefed = new Set<number>(); // listeners unref'd by the core
 

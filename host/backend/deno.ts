@@ -29,6 +29,7 @@ import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, ListenFlag } from '../core/abi.js';
 import { type DenoConn, type DenoListener, deno } from './deno-api.js';
 import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, READ_SIZE, RuntimeBackendBase } from './runtime-common.js';
+import { HandleTable } from '../core/handle-table.js';
 
 class Conn {
   conn: DenoConn | null = null;
@@ -53,7 +54,7 @@ class Conn {
 
 export class DenoBackend extends RuntimeBackendBase implements Backend {
   readonly kind = 'deno';
-  #conns = new Map<number, Conn>();
+  #conns = new HandleTable<Conn>();
   #listeners = new Map<number, DenoListener>();
   #unrefed = new Set<number>(); // listeners unref'd by the core
   #settling: Promise<void> | null = null; // a listener closed: Deno frees its socket a timer tick later

@@ -15,6 +15,7 @@ import type { Output } from '../core/core.js';
 import { Op, SYSCALL, Opt, CONNECT_AT_ONCE } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
 import { NodeBackendBase, CREDIT, creditLeft, familyOf, syscallOf, split2, bulkRead } from './node-common.js';
+import { HandleTable } from '../core/handle-table.js';
 
 /** Where client sockets read (see #connect): one read at a time, copied out at once. */
 const sharedReadBuffer = Buffer.allocUnsafeSlow(65536); // Node's read size
@@ -32,7 +33,7 @@ class Conn {
 
 export class PublicNodeBackend extends NodeBackendBase {
   readonly transport = 'public';
-  #conns = new Map<number, Conn>();
+  #conns = new HandleTable<Conn>();
 
   protected connHandle(h: number): object | null {
     return (this.#conns.get(h)?.raw as unknown as { _handle?: object | null } | undefined)?._handle ?? null;

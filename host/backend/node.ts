@@ -33,6 +33,7 @@ import { Op, ERRNO, SYSCALL, Opt, CONNECT_AT_ONCE } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
 import { NodeBackendBase, CREDIT, creditLeft, familyOf, split2, isRoundRobin, bulkRead } from './node-common.js';
 import { PublicNodeBackend } from './node-public.js';
+import { HandleTable } from '../core/handle-table.js';
 
 // ---------------------------------------------------------------- the bindings
 
@@ -158,8 +159,8 @@ function nameOf(handle: UvStream | null, which: 'getsockname' | 'getpeername'): 
 
 export class NodeBackend extends NodeBackendBase {
   readonly transport = 'libuv';
-  #conns = new Map<number, UvStream>();
-  #pending = new Map<number, number>(); // bytes libuv holds in writes it has not completed (the credit they use)
+  #conns = new HandleTable<UvStream>();
+  #pending = new HandleTable<number>(); // bytes libuv holds in writes it has not completed (the credit they use)
   #spareReq: Req | null = null; // see #write
   /** Every handle's `onread`: one function per backend, the connection found on the handle. */
   readonly #onread = ((backend: NodeBackend) => function onread(this: UvStream, buf?: ArrayBuffer): void {

@@ -31,6 +31,7 @@ import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL } from '../core/abi.js';
 import type { WorkerdConnect, WorkerdReader, WorkerdSocket, WorkerdWriter } from './workerd-api.js';
 import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, handOver, RuntimeBackendBase } from './runtime-common.js';
+import { HandleTable } from '../core/handle-table.js';
 
 class Conn {
   socket: WorkerdSocket | null = null;
@@ -50,7 +51,7 @@ class Conn {
 
 export class WorkerdBackend extends RuntimeBackendBase implements Backend {
   readonly kind = 'workerd';
-  #conns = new Map<number, Conn>();
+  #conns = new HandleTable<Conn>();
 
   constructor(private readonly connect: WorkerdConnect) {
     super();

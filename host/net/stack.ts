@@ -9,6 +9,7 @@ import { Core, CoreTrap, isNotification, type CoreOwner, type InputTap, type Out
 import { Op } from '../core/abi.js';
 import type { Backend } from '../backend/backend.js';
 import { createRuntimeBackend } from '../backend/load.js';
+import { HandleTable } from '../core/handle-table.js';
 
 export const kNotify = Symbol('wasinet.notify');
 export const kResolve = Symbol('wasinet.resolve');
@@ -45,7 +46,7 @@ export class Stack implements CoreOwner {
   readonly #inputTap: InputTap | undefined;
   #core: Core | null = null;
   #cores = 0;
-  #endpoints = new Map<number, Endpoint>();
+  #endpoints = new HandleTable<Endpoint>();
   #timers = new Map<number, () => void>();
   #nextTimer = 1;
 
@@ -145,7 +146,7 @@ export class Stack implements CoreOwner {
   trapped(err: CoreTrap): void {
     this.backend.abandon();
     this.#core = null;
-    const endpoints = [...this.#endpoints.values()];
+    const endpoints = this.#endpoints.values();
     this.#endpoints.clear();
     this.#timers.clear();
     for (const e of endpoints) e[kTrapped](err);

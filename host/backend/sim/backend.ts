@@ -14,6 +14,7 @@ import type { SimNetwork } from './network.js';
 import type { SimEvent } from './scheduler.js';
 import { familyOf, isAny, type Listener } from './addresses.js';
 import { End, EndState, type EndOwner } from './tcp-end.js';
+import { HandleTable } from '../../core/handle-table.js';
 
 /**
  * One CONNECT of a handle, by identity: a later CONNECT of the same handle, or its CLOSE,
@@ -25,9 +26,9 @@ export class SimBackend implements Backend, EndOwner {
   readonly kind = 'sim';
   readonly network: SimNetwork;
   #core!: Core;
-  #ends = new Map<number, End>();
+  #ends = new HandleTable<End>();
   #listening = new Set<number>();
-  #connects = new Map<number, Attempt>();
+  #connects = new HandleTable<Attempt>();
   #lookingUp = new Set<number>(); // listens on a host name, resolving
   #cancelled = new Set<number>(); // of those, closed while resolving
   #timer: SimEvent | null = null;
