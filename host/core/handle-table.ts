@@ -13,8 +13,9 @@
 // are consecutive, so they spread evenly) and linear probing. A deleted entry leaves a tombstone,
 // so a deletion costs the same however long the run of live handles around it is (a server's
 // thousands of connections opened in a row make one such run). Once live entries and tombstones
-// fill half the slots, the entries move to fresh arrays (twice as large when a quarter or more
-// are live) and the old arrays are emptied, so nothing they named is kept alive by them.
+// fill three quarters of the slots, the entries move to fresh arrays (twice as large when half or
+// more are live) and the old arrays are emptied, so nothing they named is kept alive by them.
+// (Consecutive handles sit in their own slots, so a fuller table costs lookups little.)
 
 /** A slot whose entry was deleted (handles stay below it). */
 const TOMB = 0xffffffff;
@@ -59,7 +60,7 @@ export class HandleTable<T> {
       this.#values[found] = value;
       return;
     }
-    if ((this.#used + 1) * 2 > this.#keys.length) this.#rebuild();
+    if ((this.#used + 1) * 4 > this.#keys.length * 3) this.#rebuild();
     const keys = this.#keys;
     const mask = keys.length - 1;
     let i = h & mask;
@@ -105,11 +106,11 @@ export class HandleTable<T> {
     this.#used = 0;
   }
 
-  /** Moves the live entries to fresh arrays, without tombstones (and twice as large if need be). */
+  /** Moves the live entries to fresh arrays, without tombstones (twice as large when half or more are live). */
   #rebuild(): void {
     const oldKeys = this.#keys;
     const oldValues = this.#values;
-    const n = this.#size * 4 >= oldKeys.length ? oldKeys.length * 2 : oldKeys.length;
+    const n = this.#size * 2 >= oldKeys.length ? oldKeys.length * 2 : oldKeys.length;
     const keys = new Uint32Array(n);
     const values = new Array<T | undefined>(n).fill(undefined);
     const mask = n - 1;
