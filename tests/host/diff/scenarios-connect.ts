@@ -7,7 +7,7 @@ import dns from 'node:dns';
 import type { Scenario, Context } from './harness.js';
 import { summarize } from './harness.js';
 import { closedP } from './scenarios-socket.js';
-import { props, thrown, freePort, once, serve, servePipe, stop, trackConnections } from './util.js';
+import { props, thrown, freePort, freePorts, once, serve, servePipe, stop, trackConnections } from './util.js';
 
 /** A lookup function that records how it is called and answers with `answer`. */
 function recordingLookup(ctx: Context, answer: (opts: any) => [Error | null, ...unknown[]]): any {
@@ -517,8 +517,7 @@ export const connectScenarios: Scenario[] = [
   {
     name: 'ECONNREFUSED with localAddress and localPort: the error names the local end',
     async run(ctx) {
-      const port = await freePort(ctx);
-      const local = await freePort(ctx);
+      const [port, local] = await freePorts(ctx, 2);
       const c = ctx.net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.1', localPort: local });
       ctx.log.watch(c, 'client');
       c.on('error', (e: Error & { localAddress?: string; localPort?: number }) => {

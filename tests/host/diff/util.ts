@@ -27,11 +27,20 @@ export function thrown(fn: () => unknown): string {
 
 /** A port that nothing listens on (bound by a peer server, then closed). */
 export async function freePort(ctx: Context, host = '127.0.0.1'): Promise<number> {
-  const probe = ctx.peer.createServer();
-  await new Promise<void>((r) => probe.listen(0, host, () => r()));
-  const port = (probe.address() as { port: number }).port;
-  await new Promise((r) => probe.close(r));
-  return port;
+  return (await freePorts(ctx, 1, host))[0];
+}
+
+/**
+ * `n` different free ports: their probes stay open until all are picked (the kernel may give a
+ * port just closed to the next listen(0), and a client bound to the port it connects to
+ * connects to itself).
+ */
+export async function freePorts(ctx: Context, n: number, host = '127.0.0.1'): Promise<number[]> {
+  const probes = Array.from({ length: n }, () => ctx.peer.createServer());
+  for (const probe of probes) await new Promise<void>((r) => probe.listen(0, host, () => r()));
+  const ports = probes.map((probe) => (probe.address() as { port: number }).port);
+  for (const probe of probes) await new Promise((r) => probe.close(r));
+  return ports;
 }
 
 /** Resolves with the first emission of `ev`. */
