@@ -15,6 +15,7 @@ import { abiErrno } from '../core/errno.js';
 import { SYSCALL } from '../core/abi.js';
 import { GuestFault, GuestMemory, wasiImports } from './wasi.js';
 import { guestImports } from './imports.js';
+import { HandleTable } from '../core/handle-table.js';
 
 /** Why a plugin ended (Plugin.exited resolves with it). */
 export interface PluginExit {
@@ -62,7 +63,8 @@ export type Entry = { kind: 'socket'; obj: Socket } | { kind: 'server'; obj: Ser
 export class GuestRuntime {
   readonly net: StackApi;
   readonly mem = new GuestMemory();
-  readonly handles = new Map<number, Entry>();
+  /** The guest's handles (counted up from 1, never reused: a HandleTable, as a stack's). */
+  readonly handles = new HandleTable<Entry>();
   /** Guest timer id -> the stack's timer id. */
   readonly timers = new Map<number, number>();
   nextTimerId = 1;
@@ -73,6 +75,8 @@ export class GuestRuntime {
   #exports: Record<string, any> = {};
   #maxBytes: number;
   #next = 1;
+  /** How many of the handles are sockets. */
+  #sockets = 0;
   #depth = 0;
   #pending: (() => void)[] = [];
   #ended = false;
@@ -116,6 +120,7 @@ export class GuestRuntime {
   add(entry: Entry): number {
     const h = this.#next++;
     this.handles.set(h, entry);
+    if (entry.kind === 'socket') this.#sockets++;
     if (entry.kind === 'socket') this.#watchSocket(h, entry.obj);
     else this.#watchServer(h, entry.obj);
     return h;
@@ -174,13 +179,14 @@ export class GuestRuntime {
     if (this.#ended) return;
     this.#ended = true;
     this.#pending.length = 0;
-    for (const [, e] of this.handles) {
+    for (const e of this.handles.values()) {
       e.obj.removeAllListeners();
       e.obj.on('error', () => {});
       if (e.kind === 'socket') e.obj.destroy();
       else e.obj.close();
     }
     this.handles.clear();
+    this.#sockets = 0;
     for (const id of this.timers.values()) this.net.clearTimeout(id);
     this.timers.clear();
     this.#count();
@@ -202,15 +208,16 @@ export class GuestRuntime {
   }
 
   #count(): void {
-    let sockets = 0;
-    for (const e of this.handles.values()) if (e.kind === 'socket') sockets++;
-    this.usage.sockets = sockets;
-    this.usage.servers = this.handles.size - sockets;
+    this.usage.sockets = this.#sockets;
+    this.usage.servers = this.handles.size - this.#sockets;
     this.usage.timers = this.timers.size;
   }
 
   #closed(h: number, hadError: boolean): void {
-    if (!this.handles.delete(h)) return;
+    const e = this.handles.get(h);
+    if (e === undefined) return;
+    this.handles.delete(h);
+    if (e.kind === 'socket') this.#sockets--;
     this.#count();
     this.call('wasinet_on_close', h, hadError ? 1 : 0);
   }

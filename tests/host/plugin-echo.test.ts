@@ -37,6 +37,9 @@ test('echo plugin: eight clients at once each get their own bytes back', { timeo
     await sendPattern(c, 100 + i, size);
     assert.deepEqual(await got, { hash: patternHash(100 + i, size), bytes: size });
   }));
+  // Each of its eight connections closed and was counted out; the server is still there.
+  await until(() => plugin.usage().sockets === 0, 5000, 'the guest\'s sockets to close');
+  assert.equal(plugin.usage().servers, 1);
   await plugin.stop();
 });
 
