@@ -120,9 +120,10 @@ export class GuestRuntime {
   add(entry: Entry): number {
     const h = this.#next++;
     this.handles.set(h, entry);
-    if (entry.kind === 'socket') this.#sockets++;
-    if (entry.kind === 'socket') this.#watchSocket(h, entry.obj);
-    else this.#watchServer(h, entry.obj);
+    if (entry.kind === 'socket') {
+      this.#sockets++;
+      this.#watchSocket(h, entry.obj);
+    } else this.#watchServer(h, entry.obj);
     return h;
   }
 

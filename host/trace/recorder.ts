@@ -411,15 +411,15 @@ export class TraceRecorder2 implements InputTap {
     this.#turnOpen = true;
   }
 
-  /**
-   * The process is exiting with this recorder still open: what it encoded so far goes to the
-   * writer, so the trace holds every input up to the exit (it has no end mark: it was not closed).
-   */
   /** Hands what was encoded so far to the writer, and goes on recording. */
   handOver(): void {
     if (!this.#off && this.#pos > 0) this.#flushChunk();
   }
 
+  /**
+   * The process is exiting with this recorder still open: what it encoded so far goes to the
+   * writer, so the trace holds every input up to the exit (it has no end mark: it was not closed).
+   */
   flushAtExit(): void {
     untrack(this);
     if (this.#off || this.#closing) return;
