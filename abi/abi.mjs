@@ -88,6 +88,11 @@ export const OP_FILL = 0;
 // [ptr u32][len u32] of the core's memory: the WRITE's bytes are the runs, in order.
 export const HOST_FEATURES = [['FILL_AT', 1], ['GATHER', 2]];
 
+// The most an apiWrite may offer. A host without FILL_AT puts the payload in scratch, so it
+// offers at most scratchSize(); one with FILL_AT that keeps the payload in its own buffer may
+// offer up to this (the core then reads none of it from scratch).
+export const WRITE_LIMIT = 1 << 30;
+
 // Socket states (one enum, one setState in the core; docs/abi.md has the diagram).
 export const SOCKET_STATES = [
   'IDLE', 'RESOLVING', 'CONNECTING', 'OPEN', 'ENDING', 'FIN_WAIT', 'WRITE_ENDED',

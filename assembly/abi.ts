@@ -119,6 +119,9 @@ export const OP_FILL: u32 = 0;
 export const FEATURE_FILL_AT: u32 = 1;
 export const FEATURE_GATHER: u32 = 2;
 
+// the largest apiWrite payload of a FILL_AT host
+export const WRITE_LIMIT: u32 = 1073741824;
+
 // socket states
 export enum State {
   Idle = 0,

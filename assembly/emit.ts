@@ -5,7 +5,7 @@
 // The scratch region is where the host puts an input's payload (bytes, strings) before it calls
 // the export that reads them; it is reused by every input.
 import { out } from "./bindings/host";
-import { OP_FILL, FEATURE_GATHER, CMD_WRITE as abi_CMD_WRITE } from "./abi";
+import { OP_FILL, FEATURE_GATHER, FEATURE_FILL_AT, CMD_WRITE as abi_CMD_WRITE } from "./abi";
 
 export const SCRATCH_SIZE: u32 = 262144;
 export const scratch: usize = heap.alloc(SCRATCH_SIZE);
@@ -57,6 +57,8 @@ let gatherRuns: u32 = 0;
 
 /** Whether a WRITE of several runs may go out as a table of them (the host gathers). */
 export function gathering(): bool { return (hostFeatures & FEATURE_GATHER) != 0; }
+/** Whether the host fills payload anywhere (FILL_AT): then an apiWrite may exceed scratch. */
+export function fillsAt(): bool { return (hostFeatures & FEATURE_FILL_AT) != 0; }
 
 /** Adds a run to the WRITE being gathered. */
 export function gatherRun(ptr: usize, len: u32): void {

@@ -15,7 +15,7 @@
 // statuses for inputs the core refuses (a late event for a socket that is gone, say).
 // Handles are allocated by the core; a replay of the same inputs numbers everything the same.
 import * as abi from "./abi";
-import { setNow, emit, scratch, SCRATCH_SIZE, now, setHostFeatures } from "./emit";
+import { setNow, emit, scratch, SCRATCH_SIZE, now, setHostFeatures, fillsAt } from "./emit";
 import * as socket from "./socket";
 import * as listen from "./listener";
 import { sock, listener, newSock, sockets, listeners, created, resetCreated } from "./table";
@@ -194,10 +194,15 @@ export function apiOpen(t: f64, h: u32, fd: i32, kind: i32): i32 {
   return done(s === null ? abi.EBADF : socket.apiOpen(s, fd, kind));
 }
 
+/**
+ * A host with FILL_AT that keeps the payload in its own buffer may offer more than scratch
+ * holds (up to WRITE_LIMIT): the core then reads none of it from scratch, and a WRITE pointing
+ * at scratch names the payload from its start (docs/abi.md).
+ */
 export function apiWrite(t: f64, h: u32, len: u32, last: bool): i32 {
   setNow(t);
   let s = sock(h);
-  if (len > SCRATCH_SIZE) return done(-abi.EINVAL);
+  if (len > SCRATCH_SIZE && (!fillsAt() || len > abi.WRITE_LIMIT)) return done(-abi.EINVAL);
   return done(s === null ? -abi.EBADF : socket.apiWrite(s, len, last));
 }
 

@@ -26,6 +26,7 @@ function core() {
   s += `\n// out() op 0: fill the payload in scratch now\nexport const OP_FILL: u32 = ${abi.OP_FILL};\n`;
   s += '\n// hostFeatures() bits\n';
   abi.HOST_FEATURES.forEach(([n, v]) => { s += `export const FEATURE_${n}: u32 = ${v};\n`; });
+  s += `\n// the largest apiWrite payload of a FILL_AT host\nexport const WRITE_LIMIT: u32 = ${abi.WRITE_LIMIT};\n`;
   s += '\n// socket states\nexport enum State {\n';
   abi.SOCKET_STATES.forEach((n, i) => { s += `  ${pascal(n)} = ${i},\n`; });
   s += '}\n';
@@ -49,6 +50,7 @@ function host() {
   s += `/** onConnect op flag: the connect call itself failed; data is the local address:port. */\nexport const CONNECT_AT_ONCE = ${abi.CONNECT_AT_ONCE};\n`;
   s += `/** out() op 0: the core is about to read [ptr, ptr+len) of the input's payload in scratch. */\nexport const OP_FILL = ${abi.OP_FILL};\n`;
   s += `/** hostFeatures() bits: what this host handles (docs/abi.md). */\nexport const enum HostFeature {\n${abi.HOST_FEATURES.map(([n, v]) => `  ${pascal(n)} = ${v},`).join('\n')}\n}\n`;
+  s += `/** The largest apiWrite payload a host with FILL_AT that keeps the payload itself may offer. */\nexport const WRITE_LIMIT = ${abi.WRITE_LIMIT};\n`;
   s += `/** A listener's state, as listenerState(h) answers (-1: a freed handle). */\nexport const enum ListenerState {\n${abi.LISTENER_STATES.map((n, i) => `  ${pascal(n)} = ${i},`).join('\n')}\n}\n`;
   return s;
 }

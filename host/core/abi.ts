@@ -70,6 +70,8 @@ export const enum HostFeature {
   FillAt = 1,
   Gather = 2,
 }
+/** The largest apiWrite payload a host with FILL_AT that keeps the payload itself may offer. */
+export const WRITE_LIMIT = 1073741824;
 /** A listener's state, as listenerState(h) answers (-1: a freed handle). */
 export const enum ListenerState {
   Binding = 0,

@@ -19,7 +19,7 @@
 // and the one loop that decodes output records; the two are the boundary and belong together.
 import { instantiateCore, type CoreExports, type LoadedCore } from './wasm.js';
 export { coreWasm } from './wasm.js';
-import { Op, OP_NAMES, OP_FILL, FIRST_NOTIFICATION, HostFeature } from './abi.js';
+import { Op, OP_NAMES, OP_FILL, FIRST_NOTIFICATION, HostFeature, WRITE_LIMIT } from './abi.js';
 import { INPUTS, inputInfo, inputId, inputHandle } from './inputs.js';
 import { foldOutput, OUT_SEED, OUTPUT_DIGEST, crcOf, passedOn, type OutputDigest } from './outhash.js';
 
@@ -111,7 +111,7 @@ function callExport(fn: Export, now: number, a: readonly number[]): number {
     default: return fn(now, ...a);
   }
 }
-const POOL_SIZE = 262144; // the largest WRITE: one scratch-sized piece
+const POOL_SIZE = 262144; // the largest pooled WRITE buffer (larger copies are allocated as they come)
 
 // A record's numbers are whole except a TIMER's deadline. V8 stores a number field that ever
 // held a fraction as a boxed double, allocated for every record made afterwards, whole numbers
@@ -130,6 +130,11 @@ export class Core {
   readonly #x: CoreExports;
   readonly scratch: number;
   readonly scratchSize: number;
+  /**
+   * The most one apiWrite offers: the core reads no payload from scratch for it (this host
+   * gives FILL_AT and serves WRITEs from the caller's buffer), so only the ABI's bound applies.
+   */
+  readonly writeLimit = WRITE_LIMIT;
   #buffer: ArrayBuffer;
   #u8: Uint8Array;
   /** The current input's records: the first #count slots (arrays are reused, see #flush). */
@@ -228,10 +233,13 @@ export class Core {
     }
     let data: Buffer | null = null;
     const through = ptr === this.scratch && len <= this.#payloadLen;
+    // A pointer into scratch names the payload at that offset (a write's payload may be longer
+    // than scratch, and the core then names it at scratch itself); past scratch is the core's own.
+    const off = ptr - this.scratch;
+    const inPayload = off >= 0 && off < this.scratchSize && off + len <= this.#payloadLen;
     if (len > 0) {
       const src = this.#source;
-      const off = ptr - this.scratch;
-      if (src !== null && off >= 0 && off + len <= src.length && (op === Op.CMD_WRITE || op === Op.EV_DATA)) {
+      if (src !== null && inPayload && off + len <= src.length && (op === Op.CMD_WRITE || op === Op.EV_DATA)) {
         // The core passes on bytes of this input unchanged, straight from scratch: the caller's
         // own buffer holds exactly them (the kernel's read buffer, the user's write buffer), so
         // hand that on instead of a copy — as node:net hands them on.
@@ -252,9 +260,8 @@ export class Core {
     if (this.inputTap !== null) {
       let payload = 0;
       if (len > 0) {
-        const off = ptr - this.scratch;
         if (this.outputDigest === 1) payload = through ? passedOn(0) : crcOf(data);
-        else if ((op === Op.CMD_WRITE || op === Op.EV_DATA) && off >= 0 && off + len <= this.#payloadLen) payload = passedOn(off);
+        else if ((op === Op.CMD_WRITE || op === Op.EV_DATA) && inPayload) payload = passedOn(off);
         else payload = this.#x.hashBytes(ptr, len);
       }
       this.#outHash = foldOutput(this.#outHash, op, h, a, b, c, len, payload);
@@ -325,17 +332,25 @@ export class Core {
   /** Calls one export with `now`; `payload` bytes of scratch belong to this input. */
   #call(name: string, args: number[], payload: number, before?: (result: number) => void,
     now: number = this.#owner.now()): number {
-    if (this.#dead) return -1;
+    if (this.#dead) {
+      this.#source = null;
+      this.#unfilled = null;
+      return -1;
+    }
     const tap = this.tap;
-    const bytes = tap && payload > 0 ? this.#mem().slice(this.scratch, this.scratch + payload) : null;
+    // The payload is in scratch, or (apiWrite) still in the caller's buffer.
+    const unfilled = this.#unfilled;
+    const view = payload === 0 ? null : unfilled !== null ? unfilled.subarray(0, payload)
+      : this.#mem().subarray(this.scratch, this.scratch + payload);
+    const bytes = tap && view !== null ? new Uint8Array(view) : null; // a copy (Buffer#slice is a view)
     const it = this.inputTap;
     const id = inputId(name);
     if (it !== null) {
-      const view = payload > 0 ? this.#mem().subarray(this.scratch, this.scratch + payload) : null;
       try {
         now = it.input(id > 0 ? id : inputInfo(name).id, now, args, view, this.#depth, this.#depth > 0 ? this.#at[this.#depth - 1] : 0);
       } catch (err) {
         this.#source = null;
+        this.#unfilled = null;
         throw err;
       }
       this.#outHash = OUT_SEED;
@@ -346,10 +361,12 @@ export class Core {
       result = callExport(id > 0 ? this.#fns[id - 1] : this.#x[name] as Export, now, args);
     } catch (err) {
       this.#source = null;
+      this.#unfilled = null;
       this.#die(err);
       return -1;
     }
     this.#source = null; // only this input's own records may point at its caller's buffer
+    this.#unfilled = null;
     // The arguments are read here for the last time: the taps may make inputs of their own
     // (a replay plays the transport's), and those reuse the argument arrays (#v).
     const h = args[0];
@@ -540,18 +557,18 @@ export class Core {
     return this.#call('apiConnect', this.#v(8, h, target, port, localPort, hl, ll, resolveFlags, attemptMs), hl + 1 + ll);
   }
 
-  /** Offers src (at most scratchSize bytes); returns the bytes taken or a negative errno. */
+  /**
+   * Offers src (at most writeLimit bytes); returns the bytes taken or a negative errno.
+   * Offered without copying: what the core hands on at once goes out from the caller's own
+   * buffer (#source), and the core asks for the rest (OP_FILL) if it has to queue it. So a
+   * payload may be larger than scratch (docs/abi.md, FILL_AT): a 1 MiB write is one WRITE and
+   * one system call, as in node:net, not four scratch-sized ones.
+   */
   apiWrite(h: number, src: Uint8Array, last: boolean): number {
     const len = src.length;
-    if (this.tap || this.#dead) {
-      this.#mem().set(src, this.scratch);
-      this.#source = src;
-      return this.#call('apiWrite', this.#v(3, h, len, last ? 1 : 0), len);
-    }
-    // Offered without copying: what the core hands on at once goes out from the caller's own
-    // buffer (#source), and the core asks for the rest (OP_FILL) if it has to queue it.
     this.#unfilled = src;
     this.#source = src;
+    if (this.tap || this.#dead) return this.#call('apiWrite', this.#v(3, h, len, last ? 1 : 0), len);
     return this.#fast('apiWrite', h, len, last ? 1 : 0);
   }
 
@@ -736,7 +753,13 @@ export class Core {
 
   /** Replays one recorded input: scratch gets `payload`, the export gets `now` and `args`. */
   replayInput(name: string, now: number, args: readonly number[], payload: Uint8Array | null): number {
-    if (payload) this.#bytes(payload);
+    // A write's payload is offered as apiWrite offers it (it may be larger than scratch).
+    if (payload && name === 'apiWrite') {
+      this.#unfilled = payload;
+      this.#source = payload;
+    } else if (payload) {
+      this.#bytes(payload);
+    }
     return this.#call(name, [...args], payload ? payload.length : 0, undefined, now);
   }
 

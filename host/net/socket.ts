@@ -564,9 +564,10 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
       let n: number;
       const b = req.bufs[req.i];
       if (b !== undefined && (req.i === req.bufs.length - 1 || b.length - req.off >= size)) {
-        // One piece (most writes): the rest of this buffer, or as much of it as scratch holds.
+        // One piece (most writes): the rest of this buffer, up to the core's limit (1 GiB),
+        // offered without a copy.
         const off = req.off;
-        total = Math.min(b.length - off, size);
+        total = Math.min(b.length - off, core.writeLimit);
         last = req.i === req.bufs.length - 1 && off + total === b.length;
         n = core.apiWrite(this.#h, off === 0 && total === b.length ? b : b.subarray(off, off + total), last);
       } else {

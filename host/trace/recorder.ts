@@ -42,6 +42,7 @@ export interface RecordOptions {
 }
 
 const ID_WRITE = INPUTS.find((x) => x.name === 'apiWrite')!.id;
+const EMPTY = new Uint8Array(0);
 const ARGC = new Uint8Array(64);
 const HAS_PAYLOAD = new Uint8Array(64);
 for (const x of INPUTS) { ARGC[x.id] = x.argc; HAS_PAYLOAD[x.id] = x.payload ? 1 : 0; }
@@ -140,10 +141,11 @@ export class TraceRecorder2 implements InputTap {
     this.#timer = null;
     this.handOver();
   };
-  /** The apiWrite being recorded: where its payload starts in the chunk, how long, and the chunk's number. */
-  #writeAt = -1;
-  #writeLen = 0;
-  #writeChunk = 0;
+  /**
+   * The payload of the apiWrite being recorded, encoded once its result says how much the core
+   * took (output): a write the core took only part of keeps only those bytes, at any size.
+   */
+  #write: Uint8Array | null = null;
 
   /**
    * `core`: the core's bytes, or the digest of them (a rewritten trace keeps its own, and how its
@@ -282,6 +284,11 @@ export class TraceRecorder2 implements InputTap {
   #endOpen(): void {
     // The input before trapped the core: no result; a TRAP record says so.
     this.#open = false;
+    const w = this.#write;
+    if (w !== null) {
+      this.#write = null;
+      this.#payload(w, w.length); // all of it: a replay feeds the same input to the same trap
+    }
     this.#ensure(24);
     this.#num(0);
     this.#buf.writeUInt32LE(0, this.#pos);
@@ -320,15 +327,13 @@ export class TraceRecorder2 implements InputTap {
     const argc = ARGC[id];
     for (let i = 0; i < argc; i++) this.#num(args[i]);
     if (HAS_PAYLOAD[id] === 1) {
-      const len = payload === null ? 0 : payload.length;
       if (id === ID_WRITE) {
-        this.#writeAt = this.#pos;
-        this.#writeLen = len;
-        this.#writeChunk = this.#encoded;
+        // Its bytes are still the caller's (or scratch's) when output() comes: no nested input
+        // runs in between.
+        this.#write = payload ?? EMPTY;
+      } else {
+        this.#payload(payload ?? EMPTY, payload === null ? 0 : payload.length);
       }
-      this.#varint(len);
-      if (len > 0) this.#bytes(payload!);
-      this.#payloadBytes += len;
     }
     this.#inputs++;
     this.#open = true;
@@ -338,7 +343,13 @@ export class TraceRecorder2 implements InputTap {
   output(result: number, outHash: number, digest: number): void {
     if (this.#off || !this.#open) return;
     this.#open = false;
-    if (this.#writeAt >= 0) this.#keepTaken(result);
+    const w = this.#write;
+    if (w !== null) {
+      // The host offers the rest of a write the core took only part of again later, as
+      // another apiWrite, and a replay's core reads no further than it takes.
+      this.#write = null;
+      this.#payload(w, result > 0 ? Math.min(result, w.length) : 0);
+    }
     this.#ensure(24);
     this.#num(result);
     this.#buf.writeUInt32LE(outHash >>> 0, this.#pos);
@@ -346,22 +357,12 @@ export class TraceRecorder2 implements InputTap {
     this.#pos += 8;
   }
 
-  /**
-   * A write the core took only part of (its queue was full) keeps only the bytes taken: the host
-   * offers the rest again later, as another apiWrite, and a replay's core reads no further than
-   * it takes. Done while the record is still in the chunk being filled (almost always).
-   */
-  #keepTaken(result: number): void {
-    const at = this.#writeAt;
-    this.#writeAt = -1;
-    const taken = result > 0 ? Math.min(result, this.#writeLen) : 0;
-    if (taken === this.#writeLen || this.#writeChunk !== this.#encoded) return;
-    const from = this.#pos - this.#writeLen; // the bytes follow the length's varint
-    this.#pos = at;
-    this.#varint(taken);
-    this.#buf.copy(this.#buf, this.#pos, from, from + taken);
-    this.#pos += taken;
-    this.#payloadBytes -= this.#writeLen - taken;
+  /** A payload's length and its first `len` bytes. */
+  #payload(p: Uint8Array, len: number): void {
+    this.#ensure(8);
+    this.#varint(len);
+    if (len > 0) this.#bytes(len === p.length ? p : p.subarray(0, len));
+    this.#payloadBytes += len;
   }
 
   reset(): void {

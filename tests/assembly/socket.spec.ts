@@ -504,6 +504,18 @@ describe("batching", () => {
     tap(false);
   });
 
+  it("a write larger than scratch: EINVAL unless the host has FILL_AT; with it, up to WRITE_LIMIT, as far as credit and queue go", () => {
+    let h = open(1048576.0);
+    expect(core.apiWrite(now(), h, 262145, true)).toBe(-abi.EINVAL);
+    core.hostFeatures(abi.FEATURE_FILL_AT);
+    expect(core.apiWrite(now(), h, abi.WRITE_LIMIT + 1, true)).toBe(-abi.EINVAL);
+    // 1 MiB of credit: a 1 MiB + 100 write sends 1 MiB in one WRITE and queues 100 bytes.
+    expect(core.apiWrite(now(), h, 1048676, true)).toBe(1048676);
+    expect(core.writeQueueSize(h)).toBe(100);
+    core.hostFeatures(0);
+    core.apiFlush(now());
+  });
+
   it("with FEATURE_GATHER a WRITE spanning slabs is a table of runs (b = 1); contiguous ones stay plain", () => {
     core.hostFeatures(abi.FEATURE_GATHER);
     core.apiFlush(now());
