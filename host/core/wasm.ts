@@ -12,7 +12,7 @@
 // module, @wasmer/wasi's own module (build/wasmer-wasi.wasm, extracted from its bundle at build
 // time) and the @wasmer/wasi library itself (bundled with the worker). On Node nothing changes:
 // the library is required at import, as before, and the rest is read from files when first used.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 type Wasmer = typeof import('@wasmer/wasi');
@@ -53,11 +53,28 @@ export function wasiModuleBytes(): Buffer {
   return Buffer.from(bundle.slice(start + 'data:application/wasm;base64,'.length, end), 'base64');
 }
 
+/**
+ * The bytes of @wasmer/wasi's module: build/wasmer-wasi.wasm when the build took it from the
+ * bundle installed now (build/wasmer-wasi.json has that bundle's size), else decoded from the
+ * bundle (5 ms more at the first stack: reading 450 KB and decoding its base64).
+ */
+function wasiBytes(): Buffer {
+  try {
+    const meta = JSON.parse(readFileSync(new URL('../../wasmer-wasi.json', import.meta.url), 'utf8')) as { bundleBytes?: number };
+    if (require && meta.bundleBytes === statSync(require.resolve('@wasmer/wasi')).size) {
+      return readFileSync(new URL('../../wasmer-wasi.wasm', import.meta.url));
+    }
+  } catch {
+    // not built (a copy of host/ alone): decode the bundle
+  }
+  return wasiModuleBytes();
+}
+
 let wasiReady = false;
 function initWasi(): Wasmer {
   if (!wasmer) throw new Error('wasinet: @wasmer/wasi is not loaded: call provideWasm({ wasmer }) first (docs/embedding.md)');
   if (wasiReady) return wasmer;
-  wasmer.initSync(wasiModule ?? new WebAssembly.Module(wasiModuleBytes() as Uint8Array<ArrayBuffer>));
+  wasmer.initSync(wasiModule ?? new WebAssembly.Module(wasiBytes() as Uint8Array<ArrayBuffer>));
   wasiReady = true;
   return wasmer;
 }
