@@ -754,6 +754,63 @@ export const socketIoScenarios: Scenario[] = [
       await stop(server);
     },
   },
+  {
+    name: 'one 8 MiB write to a peer that does not read: false at once, bufferSize counts it all until the peer reads, then callback and one drain',
+    timeout: 8000,
+    async run(ctx) {
+      const peer = holder();
+      const hash = { got: 0, sum: 0 };
+      const [server, port] = await serve(ctx, (s) => {
+        peer.s = s;
+        s.pause();
+        s.on('data', (d: Buffer) => { for (const b of d) hash.sum = (hash.sum * 31 + b) >>> 0; hash.got += d.length; });
+        s.on('end', () => s.end());
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client', ['connect', 'drain', 'end', 'finish', 'error', 'close']);
+      await once(c, 'connect');
+      const ps = await peer.wait();
+      const big = Buffer.alloc(8 * 1024 * 1024);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >>> 13)) & 255;
+      let want = 0;
+      for (const b of big) want = (want * 31 + b) >>> 0;
+      const ok = c.write(big, (err) => ctx.log.note('client', `write callback ${summarize(err)} bufferSize=${c.bufferSize}`));
+      ctx.log.note('client', `write() -> ${ok} bufferSize=${c.bufferSize} writableLength=${c.writableLength} bytesWritten=${c.bytesWritten}`);
+      await new Promise((r) => setTimeout(r, 50));
+      ctx.log.note('client', `while the peer does not read: bufferSize>0 ${c.bufferSize > 0} writableLength=${c.writableLength}`);
+      const drained = once(c, 'drain');
+      ps.resume();
+      await drained;
+      ctx.log.note('client', `after drain bufferSize=${c.bufferSize} bytesWritten=${c.bytesWritten}`);
+      c.end();
+      await closedP(c);
+      ctx.log.note('peer', `received ${hash.got} bytes, same bytes: ${hash.sum === want}`);
+      await stop(server);
+    },
+  },
+  {
+    name: 'destroy() while one 4 MiB write waits for a peer that does not read: the write callback, close, and the bytes counted',
+    timeout: 8000,
+    async run(ctx) {
+      const peer = holder();
+      const [server, port] = await serve(ctx, (s) => {
+        peer.s = s;
+        s.pause();
+        s.on('error', () => {});
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      ctx.log.watch(c, 'client', ['connect', 'drain', 'end', 'finish', 'error', 'close']);
+      await once(c, 'connect');
+      await peer.wait();
+      c.write(Buffer.alloc(4 * 1024 * 1024, 9), (err) => ctx.log.note('client', `write callback ${summarize(err)}`));
+      await new Promise((r) => setTimeout(r, 50));
+      c.destroy();
+      ctx.log.note('client', `after destroy() bytesWritten=${c.bytesWritten} destroyed=${c.destroyed}`);
+      await closedP(c);
+      peer.s!.destroy(); // paused, it would never read the EOF
+      await stop(server);
+    },
+  },
   // ------------------------------------------------------------------ onread
   {
     name: 'onread with a Buffer: callback gets (n, buf) instead of data events',
