@@ -30,6 +30,10 @@ import { Op, ERRNO, SYSCALL, Opt, ListenFlag } from '../core/abi.js';
 import { type DenoConn, type DenoListener, deno } from './deno-api.js';
 import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, READ_SIZE, RuntimeBackendBase } from './runtime-common.js';
 import { HandleTable } from '../core/handle-table.js';
+import { setTimeout as setTimer, clearTimeout as clearTimer } from 'node:timers';
+
+/** How long bytes still on their way after a close wait for a peer that takes none of them. */
+const LINGER_MS = 2000;
 
 class Conn {
   conn: DenoConn | null = null;
@@ -46,6 +50,7 @@ class Conn {
   shutdown = false;     // SHUTDOWN waits for the queue
   closing = false;      // CLOSE issued: no more inputs for this handle but onClosed
   closeWhenDrained = false;
+  linger: ReturnType<typeof setTimer> | null = null; // closed while writing: see #close
   refed = true;
   noDelay: boolean | null = null;
   keepAlive: boolean | null = null;
@@ -245,7 +250,10 @@ export class DenoBackend extends RuntimeBackendBase implements Backend {
       c.spare = null;
       c.fill = 0;
       try {
-        for (let off = 0; off < len;) off += await conn.write(buf.subarray(off, len));
+        for (let off = 0; off < len;) {
+          off += await conn.write(buf.subarray(off, len));
+          if (c.linger !== null) c.linger.refresh(); // the peer still takes bytes
+        }
       } catch (err) {
         c.fill = 0;
         c.held = 0;
@@ -283,15 +291,31 @@ export class DenoBackend extends RuntimeBackendBase implements Backend {
     }
     c.closing = true;
     c.attempt++; // a connect still in flight is dropped when it settles
-    // A graceful close delivers what Deno has taken first (it was confirmed to the core).
-    if (c.writing && !reset) c.closeWhenDrained = true;
-    else this.#finishClose(h, c);
+    if (!c.writing || reset) {
+      this.#finishClose(h, c);
+      return;
+    }
+    // Bytes confirmed to the core are still on their way into the kernel (Deno holds them; libuv
+    // would have handed them over before confirming). The socket closes now, as Node's close
+    // returns at once and the kernel still delivers what it holds; the bytes follow in the
+    // background while the peer takes them. A peer that takes nothing for LINGER_MS gets no more:
+    // the connection is closed then (a pending Deno write keeps the process alive, and must not
+    // outlive a peer that stopped reading).
+    c.closeWhenDrained = true;
+    this.#conns.delete(h);
+    later(() => this.core.onClosed(h));
+    c.linger = setTimer(() => this.#finishClose(h, c), LINGER_MS);
+    c.linger.unref();
   }
 
+  /** Closes the connection; reports CLOSED unless #close did already. */
   #finishClose(h: number, c: Conn): void {
     c.closeWhenDrained = false;
+    if (c.linger !== null) clearTimer(c.linger);
+    c.linger = null;
     try { c.conn?.close(); } catch { /* closed already */ }
     c.conn = null;
+    if (this.#conns.get(h) !== c) return;
     this.#conns.delete(h);
     later(() => this.core.onClosed(h));
   }

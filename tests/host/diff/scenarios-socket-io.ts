@@ -789,7 +789,7 @@ export const socketIoScenarios: Scenario[] = [
     },
   },
   {
-    name: 'destroy() while one 4 MiB write waits for a peer that does not read: the write callback, close, and the bytes counted',
+    name: 'destroy() while one 32 MiB write waits for a peer that does not read: the write callback, close, and the bytes counted',
     timeout: 8000,
     async run(ctx) {
       const peer = holder();
@@ -802,7 +802,8 @@ export const socketIoScenarios: Scenario[] = [
       ctx.log.watch(c, 'client', ['connect', 'drain', 'end', 'finish', 'error', 'close']);
       await once(c, 'connect');
       await peer.wait();
-      c.write(Buffer.alloc(4 * 1024 * 1024, 9), (err) => ctx.log.note('client', `write callback ${summarize(err)}`));
+      // More than the kernel's buffers and a backend's credit hold: still waiting at destroy().
+      c.write(Buffer.alloc(32 * 1024 * 1024, 9), (err) => ctx.log.note('client', `write callback ${summarize(err)}`));
       await new Promise((r) => setTimeout(r, 50));
       c.destroy();
       ctx.log.note('client', `after destroy() bytesWritten=${c.bytesWritten} destroyed=${c.destroyed}`);
