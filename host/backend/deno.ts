@@ -28,12 +28,8 @@ import type { Backend } from './backend.js';
 import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, ListenFlag } from '../core/abi.js';
 import { type DenoConn, type DenoListener, deno } from './deno-api.js';
-import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, READ_SIZE, RuntimeBackendBase } from './runtime-common.js';
+import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, READ_SIZE, RuntimeBackendBase, type Linger, closeLingering, reportClosed } from './runtime-common.js';
 import { HandleTable } from '../core/handle-table.js';
-import { setTimeout as setTimer, clearTimeout as clearTimer } from 'node:timers';
-
-/** How long bytes still on their way after a close wait for a peer that takes none of them. */
-const LINGER_MS = 2000;
 
 class Conn {
   conn: DenoConn | null = null;
@@ -50,7 +46,7 @@ class Conn {
   shutdown = false;     // SHUTDOWN waits for the queue
   closing = false;      // CLOSE issued: no more inputs for this handle but onClosed
   closeWhenDrained = false;
-  linger: ReturnType<typeof setTimer> | null = null; // closed while writing: see #close
+  linger: Linger | null = null; // closed while writing: see #close
   refed = true;
   noDelay: boolean | null = null;
   keepAlive: boolean | null = null;
@@ -252,7 +248,7 @@ export class DenoBackend extends RuntimeBackendBase implements Backend {
       try {
         for (let off = 0; off < len;) {
           off += await conn.write(buf.subarray(off, len));
-          if (c.linger !== null) c.linger.refresh(); // the peer still takes bytes
+          c.linger?.progress(); // the peer still takes bytes
         }
       } catch (err) {
         c.fill = 0;
@@ -295,29 +291,16 @@ export class DenoBackend extends RuntimeBackendBase implements Backend {
       this.#finishClose(h, c);
       return;
     }
-    // Bytes confirmed to the core are still on their way into the kernel (Deno holds them; libuv
-    // would have handed them over before confirming). The socket closes now, as Node's close
-    // returns at once and the kernel still delivers what it holds; the bytes follow in the
-    // background while the peer takes them. A peer that takes nothing for LINGER_MS gets no more:
-    // the connection is closed then (a pending Deno write keeps the process alive, and must not
-    // outlive a peer that stopped reading).
-    c.closeWhenDrained = true;
-    this.#conns.delete(h);
-    later(() => this.core.onClosed(h));
-    c.linger = setTimer(() => this.#finishClose(h, c), LINGER_MS);
-    c.linger.unref();
+    // Bytes confirmed to the core are still on their way into the kernel: closed for the core
+    // now, written in the background (Linger; a pending Deno write keeps the process alive).
+    closeLingering(this.core, this.#conns, h, c, () => this.#finishClose(h, c));
   }
 
   /** Closes the connection; reports CLOSED unless #close did already. */
   #finishClose(h: number, c: Conn): void {
-    c.closeWhenDrained = false;
-    if (c.linger !== null) clearTimer(c.linger);
-    c.linger = null;
     try { c.conn?.close(); } catch { /* closed already */ }
     c.conn = null;
-    if (this.#conns.get(h) !== c) return;
-    this.#conns.delete(h);
-    later(() => this.core.onClosed(h));
+    reportClosed(this.core, this.#conns, h, c);
   }
 
   // ------------------------------------------------------------ listening

@@ -11,6 +11,7 @@ import type { Core, Output } from '../core/core.js';
 import { ERRNO } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
 import type { LookupCallback, LookupOptions } from './backend.js';
+import type { HandleTable } from '../core/handle-table.js';
 
 /**
  * Bytes a connection's transport holds on its way to the kernel before the core gets no more
@@ -181,6 +182,60 @@ export function handOver(core: Core, h: number, c: { stash: (Uint8Array | null)[
     if (c.reading) core.onData(h, piece);
     else c.stash.push(piece);
   }
+}
+
+/**
+ * A connection closed for the core while bytes it confirmed are still being written (Deno and
+ * workerd confirm a WRITE once they hold it, before the kernel has it). Node's close returns at
+ * once and the kernel still delivers what it holds; here the writes go on in the background, and
+ * `giveUp` closes the connection once LINGER_MS pass with nothing taken by the peer (a pending
+ * write must not wait forever on a peer that stopped reading).
+ */
+export class Linger {
+  static readonly MS = 2000;
+  #timer: ReturnType<typeof setTimer>;
+  readonly #giveUp: () => void;
+
+  constructor(giveUp: () => void) {
+    this.#giveUp = giveUp;
+    this.#timer = this.#start();
+  }
+
+  #start(): ReturnType<typeof setTimer> {
+    const t = startTimer(this.#giveUp, Linger.MS);
+    (t as { unref?: () => void }).unref?.(); // it does not keep the process alive by itself
+    return t;
+  }
+
+  /** The peer took bytes: it gets LINGER_MS more. */
+  progress(): void {
+    clearTimer(this.#timer);
+    this.#timer = this.#start();
+  }
+
+  stop(): void {
+    clearTimer(this.#timer);
+  }
+}
+
+interface Lingering { closeWhenDrained: boolean; linger: Linger | null }
+
+/** CLOSE while confirmed bytes are still being written: closed for the core now (Linger). */
+export function closeLingering<C extends Lingering>(core: Core, conns: HandleTable<C>, h: number, c: C, finish: () => void): void {
+  c.closeWhenDrained = true;
+  conns.delete(h);
+  later(() => core.onClosed(h));
+  c.linger = new Linger(finish);
+}
+
+/** The connection is closed: reports CLOSED, unless closeLingering did already. */
+export function reportClosed<C extends Lingering>(core: Core, conns: HandleTable<C>, h: number, c: C): void {
+  c.closeWhenDrained = false;
+  c.linger?.stop();
+  c.linger = null;
+  if (conns.get(h) !== c) return;
+  conns.delete(h);
+  later(() => core.onClosed(h));
 }
 
 /** Reports `fn` after the current I/O phase, as libuv reports a handle's close. */

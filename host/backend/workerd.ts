@@ -30,7 +30,7 @@ import type { Backend, LookupCallback, LookupOptions } from './backend.js';
 import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL } from '../core/abi.js';
 import type { WorkerdConnect, WorkerdReader, WorkerdSocket, WorkerdWriter } from './workerd-api.js';
-import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, handOver, RuntimeBackendBase } from './runtime-common.js';
+import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, handOver, RuntimeBackendBase, type Linger, closeLingering, reportClosed } from './runtime-common.js';
 import { HandleTable } from '../core/handle-table.js';
 
 class Conn {
@@ -47,6 +47,7 @@ class Conn {
   failed = false;       // a write failed: reported once
   closing = false;      // CLOSE issued: no more inputs for this handle but onClosed
   closeWhenDrained = false;
+  linger: Linger | null = null; // closed while writing: see #close
 }
 
 export class WorkerdBackend extends RuntimeBackendBase implements Backend {
@@ -200,6 +201,7 @@ export class WorkerdBackend extends RuntimeBackendBase implements Backend {
       c.held -= n;
       if (!c.closing) this.core.onWritten(h, 0, creditLeft(c.held));
       else if (c.closeWhenDrained && c.writes === 0) this.#finishClose(h, c);
+      else c.linger?.progress(); // the peer still takes bytes
     }, (err) => {
       c.writes--;
       c.held -= n;
@@ -231,18 +233,21 @@ export class WorkerdBackend extends RuntimeBackendBase implements Backend {
     }
     c.closing = true;
     c.attempt++; // a connect still in flight is dropped when it settles
-    // A graceful close delivers what the stream has taken first (it was confirmed to the core);
-    // there is no reset: a reset is a plain close.
-    if (c.writes > 0 && !reset) c.closeWhenDrained = true;
-    else this.#finishClose(h, c);
+    // There is no reset: a reset is a plain close.
+    if (c.writes === 0 || reset) {
+      this.#finishClose(h, c);
+      return;
+    }
+    // Bytes confirmed to the core are still in the stream: closed for the core now, written in
+    // the background while the peer takes them (Linger).
+    closeLingering(this.core, this.#conns, h, c, () => this.#finishClose(h, c));
   }
 
+  /** Closes the connection; reports CLOSED unless #close did already. */
   #finishClose(h: number, c: Conn): void {
-    c.closeWhenDrained = false;
     void c.socket?.close().catch(() => { /* closed already */ });
     c.socket = c.reader = c.writer = null;
-    this.#conns.delete(h);
-    later(() => this.core.onClosed(h));
+    reportClosed(this.core, this.#conns, h, c);
   }
 }
 

@@ -21,6 +21,7 @@ import { compareLogs } from './diff/harness.js';
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const runner = join(root, 'build/tests/runtimes/diff-runner.js');
 const portable = join(root, 'build/tests/runtimes/portable.js');
+const lingerScript = join(root, 'build/tests/runtimes/linger.js');
 type Result = Record<string, string[] | { error: string }>;
 
 const NO_LOCAL_BIND = 'the runtime\'s connect cannot bind a local address or port';
@@ -138,6 +139,36 @@ for (const name of ['deno', 'bun'] as const) {
     console.log(`# skipped ${name}: ${where}`);
     continue;
   }
+  test(`${name}: destroy() while a write waits for a peer that never reads: 'close' comes, and the process then ends by itself`, { timeout: 60_000 }, async () => {
+    // The peer: accepts and never reads, so the kernel's buffers fill and the write waits.
+    const held: import('node:net').Socket[] = [];
+    const server = (await import('node:net')).createServer((s) => { held.push(s); s.pause(); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const t0 = Date.now();
+      const child = spawn(where.cmd, [...where.pre, lingerScript, String(port)], {
+        cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, DENO_DIR: join(root, 'build/.deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
+      });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d) => { out += d; });
+      child.stderr.on('data', (d) => { err += d; });
+      const code = await new Promise<number | null>((resolve) => {
+        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        child.on('close', (c) => { clearTimeout(timer); resolve(c); });
+      });
+      const ms = Date.now() - t0;
+      assert.equal(code, 0, `exit ${code} after ${ms} ms: ${out} ${err.slice(-1000)}`);
+      const r = JSON.parse(out.trim()) as { close: boolean; callback: string; destroyed: boolean };
+      assert.deepEqual({ close: r.close, destroyed: r.destroyed }, { close: false, destroyed: true });
+      assert.ok(ms < 20_000, `the process took ${ms} ms to end`);
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise((r) => server.close(r));
+    }
+  });
   const here = await run(where.cmd, where.pre, '', 120_000, portable) as unknown as Record<string, string> | string;
   test(`${name}: wasinet loads, runs on a simulated network and on the runtime's own sockets`, async () => {
     const reference = await nodePortable;
