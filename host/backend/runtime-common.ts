@@ -188,7 +188,7 @@ export function handOver(core: Core, h: number, c: { stash: (Uint8Array | null)[
  * A connection closed for the core while bytes it confirmed are still being written (Deno and
  * workerd confirm a WRITE once they hold it, before the kernel has it). Node's close returns at
  * once and the kernel still delivers what it holds; here the writes go on in the background, and
- * `giveUp` closes the connection once LINGER_MS pass with nothing taken by the peer (a pending
+ * `giveUp` closes the connection once `Linger.MS` pass with nothing taken by the peer (a pending
  * write must not wait forever on a peer that stopped reading).
  */
 export class Linger {
@@ -207,7 +207,7 @@ export class Linger {
     return t;
   }
 
-  /** The peer took bytes: it gets LINGER_MS more. */
+  /** The peer took bytes: it gets `Linger.MS` more. */
   progress(): void {
     clearTimer(this.#timer);
     this.#timer = this.#start();

@@ -561,8 +561,8 @@ export class Core {
    * Offers src (at most writeLimit bytes); returns the bytes taken or a negative errno.
    * Offered without copying: what the core hands on at once goes out from the caller's own
    * buffer (#source), and the core asks for the rest (OP_FILL) if it has to queue it. So a
-   * payload may be larger than scratch (docs/abi.md, FILL_AT): a 1 MiB write is one WRITE and
-   * one system call, as in node:net, not four scratch-sized ones.
+   * payload may be larger than scratch (docs/abi.md, FILL_AT): a 1 MiB write is one WRITE, which
+   * the transport writes as the socket drains (as libuv does node:net's), not four.
    */
   apiWrite(h: number, src: Uint8Array, last: boolean): number {
     const len = src.length;

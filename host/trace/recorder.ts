@@ -341,7 +341,10 @@ export class TraceRecorder2 implements InputTap {
   }
 
   output(result: number, outHash: number, digest: number): void {
-    if (this.#off || !this.#open) return;
+    if (this.#off || !this.#open) {
+      this.#write = null; // no longer recording: not kept
+      return;
+    }
     this.#open = false;
     const w = this.#write;
     if (w !== null) {
