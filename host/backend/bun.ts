@@ -217,8 +217,9 @@ export class BunBackend extends RuntimeBackendBase implements Backend {
         return;
       }
     }
-    const rest = Uint8Array.prototype.slice.call(data, n); // Bun copies what it takes; we keep the rest
-    this.core.release(data as Buffer);
+    // Bun copies what it takes; the rest waits here, not copied: the user's buffer stays theirs
+    // until the write completes (as libuv holds it), and a pooled one goes back once written.
+    const rest = n === 0 ? data : data.subarray(n);
     c.queue.push(rest);
     c.held += rest.length;
     this.core.onWritten(h, n, creditLeft(c.held));
@@ -235,6 +236,7 @@ export class BunBackend extends RuntimeBackendBase implements Backend {
       c.held -= n;
       if (n < chunk.length) { c.queue[0] = chunk.subarray(n); break; }
       c.queue.shift();
+      this.core.release(chunk as Buffer);
     }
     if (flushed > 0) this.core.onWritten(c.h, flushed, creditLeft(c.held));
     if (c.queue.length === 0 && c.shutdown && !c.closing) this.#shutdown(c);
