@@ -217,8 +217,9 @@ export class BunBackend extends RuntimeBackendBase implements Backend {
         return;
       }
     }
-    // Bun copies what it takes; the rest waits here, not copied: the user's buffer stays theirs
-    // until the write completes (as libuv holds it), and a pooled one goes back once written.
+    // Bun copies what it takes; the rest waits here, not copied: the caller's buffer is not
+    // theirs to reuse until the write completes (libuv holds it the same way), and a pooled one
+    // goes back to the core once written.
     const rest = n === 0 ? data : data.subarray(n);
     c.queue.push(rest);
     c.held += rest.length;
