@@ -338,12 +338,12 @@ export class Core {
       return -1;
     }
     const tap = this.tap;
-    // The payload is in scratch, or (apiWrite) still in the caller's buffer.
-    const unfilled = this.#unfilled;
-    const view = payload === 0 ? null : unfilled !== null ? unfilled.subarray(0, payload)
-      : this.#mem().subarray(this.scratch, this.scratch + payload);
-    const bytes = tap && view !== null ? new Uint8Array(view) : null; // a copy (Buffer#slice is a view)
     const it = this.inputTap;
+    // The payload, for the taps only: in scratch, or (apiWrite) still in the caller's buffer.
+    const unfilled = this.#unfilled;
+    const view = payload === 0 || (tap === null && it === null) ? null
+      : unfilled !== null ? unfilled.subarray(0, payload) : this.#mem().subarray(this.scratch, this.scratch + payload);
+    const bytes = tap && view !== null ? new Uint8Array(view) : null; // a copy (Buffer#slice is a view)
     const id = inputId(name);
     if (it !== null) {
       try {
