@@ -83,6 +83,11 @@ const FOREIGN = 32;  // new Socket({ handle }) with an object that is no stream 
 const PEER_READ = 64; // remoteAddress & co. were read while connected (Node caches them then)
 const LOCAL_ASKED = 128; // the transport was asked for the local name it left out at connect
 const PEER_ASKED = 256;  // the same for the peer's name (accepted sockets)
+// The core's socket wants data: apiRead was its last read call (not apiPause). Another apiRead
+// would change nothing then: the core delivers whatever arrives at once while it wants data
+// (nothing waits in its queue), and only apiPause or the socket's end stops that. So the
+// Readable's request for more after every chunk costs no input (one of five per 1-byte echo).
+const WANTS_DATA = 512;
 
 // #opts: the options asked for (Node's kSetNoDelay, kSetKeepAlive and its delay in seconds),
 // which the core gets for every new connection.
@@ -272,6 +277,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
 
   #adopt(h: number): void {
     this.#h = h;
+    this.#flags &= ~WANTS_DATA;
     this.#handleObj = null;
     this.#stack.register(h, this);
     this.#onread?.begin();
@@ -449,7 +455,19 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
       onread.start(this, this.#core, () => this.#h);
       return;
     }
+    this.#read();
+  }
+
+  /** Asks the core for data, unless it is delivering already (WANTS_DATA). */
+  #read(): void {
+    if (this.#flags & WANTS_DATA) return;
+    this.#flags |= WANTS_DATA;
     this.#core.apiRead(this.#h);
+  }
+
+  #pause(): void {
+    this.#flags &= ~WANTS_DATA;
+    this.#core.apiPause(this.#h);
   }
 
   #onData(buf: Buffer): void {
@@ -458,7 +476,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     if (onread) {
       onread.data(this, this.#core, () => this.#h, buf);
     } else if (!this.push(buf)) {
-      this.#core.apiPause(this.#h);
+      this.#pause();
     }
   }
 
@@ -953,7 +971,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     if (onread) {
       onread.start(this, this.#core, () => this.#h);
     } else {
-      this.#core.apiRead(this.#h);
+      this.#read();
     }
     return 0;
   }
@@ -965,7 +983,7 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
     if (onread) {
       onread.stop(this.#core, this.#h);
     } else {
-      this.#core.apiPause(this.#h);
+      this.#pause();
     }
     return 0;
   }

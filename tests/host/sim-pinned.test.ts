@@ -374,21 +374,21 @@ async function edges(seed: number): Promise<string> {
 
 /** sha256 of each session's log, as the simulator produced them when pinned. */
 const PINNED: Record<string, string> = {
-  'echo seed 8': '53b8ada63de99230b154597ce01d178ac9d344a1c507a2a932711c8eae526ec7',
-  'echo seed 9': '7ca34e1794bc7a547b9a537039d78835a1e73766e53dd1f8e09f67ab7fc872cd',
-  'tight seed 5': 'ca7b411cbc4877c45fb4a085976886713d36f3b4dfca3abe5280a14d7a091849',
-  'tight seed 6': '22c523ecf811b0835b57fca1b0e4e7737125efc3df199a5e7a9ff22c41fb51aa',
-  'faults seed 3': '45c636f310a08f65d3ecb956585a57e0ac25552e017c8d9d976026b49fdfc3f4',
-  'faults seed 4': 'eab4aaae54d13b72bcf708c7d5d565613078c6c1c3412d21308a4ba3343f520e',
-  'faults seed 12': '49486c5ed3e459df32c564c0832a44728896aa4dd8e33ff738e91456addb155d',
-  'addresses seed 2': '9108a1193f20cb15dfc359cdf3a5083de101f53b57381b98754b99d67fac5a40',
-  'addresses seed 7': 'ee282bccaaf8a076645e84cbf5aeeb5bb9087c4f6571bdac33f594ffdc4fee70',
-  'storm seed 1': 'b13778db9ad2111f79cdf30fd839993d6507123d04a1a1c8ac6727a3fa4e5346',
-  'storm seed 2': 'a6dc6b63ca5fcce2e5cd2b760777872c6a57a5e149e9a30e45875c2b0626e572',
-  'storm seed 3': '53abd5dba5890ad960f4c62dd6431dcef7dd603755b252cf14e871b77dda6999',
-  'storm seed 11': '9c47b61f35303f32e16c2c903fae160ff0031d23c4fa5d35a7ae51ea56d5035a',
-  'edges seed 1': '83a57fb6b0fe9894a265a7ab435e3442497b5a89bd7f415f813fb24c4a6238fa',
-  'edges seed 5': '7a05fa07a71024b0b622711908d110be9db156e44e01e5ce2eeecd3ea7b605f2',
+  'echo seed 8': '3aa977206c6f45ce15f8fe33ced859d6d70deb6fea16f45ed5cf246b0a14fec3',
+  'echo seed 9': 'b1914972f8988e12d8496cfa183939d436a59ec7d2481e4c07325243a8215174',
+  'tight seed 5': 'a5ae80a9d397e959a0d482e0902bbc95cd01044d2f56ac69172350d9e1927076',
+  'tight seed 6': '961fed32abe274507d9691cc4c801d80430309d264bd31262baceb2318f235e8',
+  'faults seed 3': 'b9a9277df018e55948523c6ff01fadd7f0874fe8cd2c2af5a1c315d57524a080',
+  'faults seed 4': '365747996306f8ec4ab7ba0cb933012adc0e2d51d467a570afe38fb83a40288e',
+  'faults seed 12': '6e4545f452560a9b6b4cab9205953df80668607d17f9df62a1019bb9cdd0d673',
+  'addresses seed 2': '5e168cbb936ec77b177ad47d2ba5e42a1059827c81fcedb706a987d582bcf3e6',
+  'addresses seed 7': 'd2b4f991160bfcf0538d2fb16cfa74dc187e92022b3d3d547b1a3abe3436b2ae',
+  'storm seed 1': '8e730c95cc57ad4d6a18ec587dcd2f260f1673c1784b44a095cfeceb7f82e088',
+  'storm seed 2': '17e6beefb86d4c0558981ff569f74262c1f5bc15280ffa378e07eb7d4a2299de',
+  'storm seed 3': '18da1e384076bbe7560cb2ebb005b04f6d4b6a6998080df62000dcc086d97d54',
+  'storm seed 11': 'ca8b78dbf1e0b05bc7994d29cded7f7d7f44a460a75aad9ea0458741a06a85d7',
+  'edges seed 1': '35c8c3c2a97e642e11c90abc51400468306b2c3483aa5ccfd4ec484d6be036a1',
+  'edges seed 5': '1b3e63344cf0cbab785c2eb4e5e7a499106653e587e9ea91d515cb4a5276b5e4',
 };
 
 const sessions: Record<string, () => Promise<string>> = {
