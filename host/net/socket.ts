@@ -88,11 +88,63 @@ const PEER_ASKED = 256;  // the same for the peer's name (accepted sockets)
 // (nothing waits in its queue), and only apiPause or the socket's end stops that. So the
 // Readable's request for more after every chunk costs no input (one of five per 1-byte echo).
 const WANTS_DATA = 512;
+const WRAPPED = 1024; // Node's JSStreamSocket reads it (tls, http2): see wrappedAsStream
 
 // #opts: the options asked for (Node's kSetNoDelay, kSetKeepAlive and its delay in seconds),
 // which the core gets for every new connection.
 const NO_DELAY = 1;
 const KEEP_ALIVE = 2;
+
+/** What of a Readable's internal state a socket looks at (Node's `_readableState`). */
+interface ReadableState {
+  decoder: unknown;
+  encoding: string | null;
+  length: number;
+}
+
+/** Whether a 'data' listener is Node's JSStreamSocket reading a stream (by function, once). */
+const streamWrapReaders = new WeakMap<Function, boolean>();
+function isStreamWrapReader(fn: Function): boolean {
+  let is = streamWrapReaders.get(fn);
+  if (is === undefined) {
+    // Its listener names the error it fails with on a string chunk; nothing else of Node's does.
+    is = Function.prototype.toString.call(fn).includes('ERR_STREAM_WRAP');
+    streamWrapReaders.set(fn, is);
+  }
+  return is;
+}
+
+/**
+ * Node's tls and http2 wrap a stream that is not a `net.Socket` with a handle in a
+ * JSStreamSocket, which reads it through a 'data' listener. On node:net the TLS layer reads the
+ * socket's handle instead, below the stream: from then on the socket's own 'data' listeners get
+ * nothing, and an encoding set on it (a plain-text exchange read with setEncoding before
+ * STARTTLS) does not matter — where a JSStreamSocket would fail on the first string chunk
+ * (ERR_STREAM_WRAP). So once such a wrapper starts reading this socket (its readStart resumes
+ * the stream), the socket behaves as node:net's does: it stops decoding, and its chunks go to
+ * the wrapper alone. (Text already decoded and waiting in the stream stays as it is: on
+ * node:net the TLS layer would not see it either.) Returns whether a wrapper reads it.
+ */
+function wrappedAsStream(socket: Duplex, state: ReadableState): boolean {
+  const readers = socket.listeners('data').filter(isStreamWrapReader);
+  if (readers.length === 0) return false;
+  if (state.length === 0) {
+    state.decoder = null;
+    state.encoding = null;
+  }
+  const emit = socket.emit;
+  // On this socket alone: every other socket keeps the class's emit.
+  socket.emit = function emitWrapped(this: Duplex, event: string | symbol, ...args: unknown[]): boolean {
+    if (event !== 'data') return emit.apply(this, [event, ...args] as Parameters<typeof emit>);
+    const now = this.listeners('data');
+    let any = false;
+    for (const fn of readers) {
+      if (now.includes(fn)) { any = true; fn.apply(this, args); }
+    }
+    return any;
+  };
+  return true;
+}
 
 function familyName(f: number): string | undefined {
   return f === 4 ? 'IPv4' : f === 6 ? 'IPv6' : undefined;
@@ -491,6 +543,10 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
   }
 
   override resume(): this {
+    if ((this.#flags & WRAPPED) === 0 && this.listenerCount('data') > 0 &&
+      wrappedAsStream(this, (this as unknown as { _readableState: ReadableState })._readableState)) {
+      this.#flags |= WRAPPED;
+    }
     // The stream's own resume runs its flow on the next tick; held-back bytes come after it.
     super.resume();
     this.#onreadLive()?.start(this, this.#core, () => this.#h);

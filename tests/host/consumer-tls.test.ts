@@ -184,3 +184,51 @@ both("tls.connect({ socket }) without servername checks the certificate against 
     'db.example.test': { checked: ['db.example.test'], outcome: 'error ERR_TLS_CERT_ALTNAME_INVALID' },
   });
 });
+
+// STARTTLS: a plain-text exchange first, read as text (setEncoding), then TLS over the same
+// sockets: the client upgrades with tls.connect({ socket }), the lib's server with
+// new tls.TLSSocket(socket, { isServer }). On node:net the TLS layer reads below the socket's
+// stream, so the encoding does not matter and the plain socket's own 'data' listeners get no
+// ciphertext; the same must hold on the lib's sockets.
+both('STARTTLS on lib sockets read with setEncoding, both sides upgraded; the plain listeners see no ciphertext', { timeout: 10000 }, async (sc) => {
+  const serverLog: string[] = [];
+  const clientLog: string[] = [];
+  const srv = sc.net.createServer((s) => {
+    s.setEncoding('latin1');
+    s.on('data', (d: string) => {
+      serverLog.push(`plain ${JSON.stringify(d)}`);
+      if (d !== 'STARTTLS\r\n') return;
+      s.write('220 go ahead\r\n', () => {
+        const t = new tls.TLSSocket(s, { isServer: true, key, cert });
+        t.on('secure', () => serverLog.push('secure'));
+        t.on('error', (e: Error) => serverLog.push(`error ${codeOf(e)}`));
+        t.setEncoding('utf8');
+        t.on('data', (x: string) => { serverLog.push(`tls ${x}`); t.end(`bye ${x}`); });
+      });
+    });
+    s.write('220 hello\r\n');
+  });
+  const port = await sc.listen(srv);
+  const c = sc.net.connect({ port, host });
+  c.setEncoding('utf8');
+  let tlsDone: Promise<unknown> | null = null;
+  c.on('data', (d: string) => {
+    clientLog.push(`plain ${typeof d === 'string' ? JSON.stringify(d) : `${(d as Buffer).length} bytes`}`);
+    if (d === '220 hello\r\n') c.write('STARTTLS\r\n');
+    else if (d === '220 go ahead\r\n') {
+      const t = sc.track(tls.connect({ socket: c, ca: cert, servername: 'localhost' }));
+      let answer = '';
+      t.on('secureConnect', () => { clientLog.push(`secure ${t.authorized}`); t.write('ping'); });
+      t.on('error', (e: Error) => clientLog.push(`error ${codeOf(e)}`));
+      t.on('data', (x: Buffer) => { answer += x; });
+      tlsDone = once(t, 'close').then(() => clientLog.push(`tls ${answer}`));
+    }
+  });
+  await until(() => tlsDone !== null, 5000, 'the upgrade');
+  await tlsDone;
+  await until(() => serverLog.includes('tls ping'), 2000, 'the server side');
+  return { clientLog, serverLog };
+}, (r) => {
+  assert.deepEqual(r.clientLog, ['plain "220 hello\\r\\n"', 'plain "220 go ahead\\r\\n"', 'secure true', 'tls bye ping']);
+  assert.deepEqual(r.serverLog, ['plain "STARTTLS\\r\\n"', 'secure', 'tls ping']);
+});
