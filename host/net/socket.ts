@@ -583,6 +583,18 @@ export class Socket extends Duplex implements Endpoint, HandleOwner {
       this.once('close', onClose);
       return;
     }
+    if ((this.#flags & WRAPPED) !== 0 && !this.connecting && this.#family === -1 && !this.destroyed) {
+      // tls wrapped this socket before its connect() (tls.connect({ socket: new Socket() })).
+      // Given a node:net Socket without a connection, tls waits for its 'connect' before the
+      // handshake; given this one, it writes at once: the write waits for 'connect' here.
+      const onClose = () => cb(ERR_SOCKET_CLOSED());
+      this.once('connect', () => {
+        this.off('close', onClose);
+        this.#writeGeneric(writev, data, encoding, cb);
+      });
+      this.once('close', onClose);
+      return;
+    }
     if (!this.#hasConnection()) {
       cb(ERR_SOCKET_CLOSED());
       return;

@@ -232,3 +232,32 @@ both('STARTTLS on lib sockets read with setEncoding, both sides upgraded; the pl
   assert.deepEqual(r.clientLog, ['plain "220 hello\\r\\n"', 'plain "220 go ahead\\r\\n"', 'secure true', 'tls bye ping']);
   assert.deepEqual(r.serverLog, ['plain "STARTTLS\\r\\n"', 'secure', 'tls ping']);
 });
+
+// tls.connect({ socket }) given a Socket that connects only afterwards: tls waits for its
+// 'connect' before the handshake, on node:net's Socket as on the lib's.
+both('tls.connect({ socket: new Socket() }) before socket.connect(): the handshake waits for the connection; a server that hangs up gives ECONNRESET', { timeout: 10000 }, async (sc) => {
+  const server = tls.createServer({ key, cert }, (s) => { s.setEncoding('utf8'); s.on('data', (d: string) => s.end(d.toUpperCase())); });
+  const port = await sc.listen(server);
+  const raw = new sc.net.Socket();
+  const t = sc.track(tls.connect({ socket: raw, ca: cert, servername: 'localhost' }));
+  const log: string[] = [];
+  t.on('secureConnect', () => { log.push(`secure ${t.authorized}`); t.write('hello'); });
+  let answer = '';
+  t.on('data', (d: Buffer) => { answer += d; });
+  t.on('error', (e: Error) => log.push(`error ${codeOf(e)}`));
+  raw.connect(port, host);
+  await once(t, 'close');
+  log.push(`answer ${answer}`);
+  // A plain server that ends at once: the handshake meets EOF.
+  const plain = sc.net.createServer((c) => c.end());
+  const plainPort = await sc.listen(plain);
+  const raw2 = new sc.net.Socket();
+  const t2 = sc.track(tls.connect({ socket: raw2 }));
+  const failed = once(t2, 'error');
+  raw2.connect(plainPort, host);
+  const [err] = await failed as [NodeJS.ErrnoException & { host?: string; port?: number }];
+  log.push(`plain ${err.code} ${err.port} ${err.host} ${err.path}`);
+  return log;
+}, (log) => {
+  assert.deepEqual(log, ['secure true', 'answer HELLO', 'plain ECONNRESET undefined undefined undefined']);
+});
