@@ -2,6 +2,7 @@
 // default stack) and what createStack() gives (on its own stack).
 import { Socket, kStack } from './socket.js';
 import { Server } from './server.js';
+import { constructOn } from './adopt.js';
 import { normalizeArgs, getDefaultAutoSelectFamily, setDefaultAutoSelectFamily,
   getDefaultAutoSelectFamilyAttemptTimeout, setDefaultAutoSelectFamilyAttemptTimeout } from './args.js';
 import { clientSocketChannel } from './channels.js';
@@ -64,9 +65,17 @@ function callable<T extends new (...args: any[]) => object>(Class: T, name: 'Soc
   // Called or `new`ed itself, it constructs the class directly (Reflect.construct with this
   // function as new.target builds every instance on a slow path: ten times the cost of a
   // socket); a subclass of it passes its own new.target on.
+  // Called on an instance of a subclass made the pre-class way (`net.Socket.call(this)` in a
+  // constructor set up with util.inherits), it initializes that instance, as Node's does.
   const fn = name === 'Socket'
-    ? function Socket(...args: unknown[]) { return new.target === undefined || new.target === Socket ? new Class(...args) : Reflect.construct(Class, args, new.target); }
-    : function Server(...args: unknown[]) { return new.target === undefined || new.target === Server ? new Class(...args) : Reflect.construct(Class, args, new.target); };
+    ? function Socket(this: unknown, ...args: unknown[]) {
+      if (new.target === undefined && this instanceof Socket) return constructOn(this, Class, args);
+      return new.target === undefined || new.target === Socket ? new Class(...args) : Reflect.construct(Class, args, new.target);
+    }
+    : function Server(this: unknown, ...args: unknown[]) {
+      if (new.target === undefined && this instanceof Server) return constructOn(this, Class, args);
+      return new.target === undefined || new.target === Server ? new Class(...args) : Reflect.construct(Class, args, new.target);
+    };
   Object.defineProperty(fn, 'prototype', { value: Class.prototype, writable: false });
   Object.setPrototypeOf(fn, Class);
   Object.defineProperty(Class.prototype, 'constructor', { value: fn, writable: true, configurable: true, enumerable: false });

@@ -5,6 +5,7 @@
 // drained" (when Node emits 'close'). This class validates arguments as Node does, asks the core
 // to listen, and turns the listener's notifications into Node's events on Node's ticks.
 import { EventEmitter } from 'node:events';
+import { adoptable } from './adopt.js';
 import type { Output, CoreTrap } from '../core/core.js';
 import { Op, ListenFlag, ListenerState, SYSCALLS } from '../core/abi.js';
 import { Stack, getDefaultStack, kNotify, kTrapped, type Endpoint } from './stack.js';
@@ -50,7 +51,7 @@ export interface ServerOptions {
   highWaterMark?: number;
 }
 
-export class Server extends EventEmitter implements Endpoint {
+export class Server extends adoptable(EventEmitter) implements Endpoint {
   static [kStack]: Stack | null = null;
 
   allowHalfOpen: boolean;

@@ -20,6 +20,7 @@
 // scatter one API that users read as one.
 import { Duplex, getDefaultHighWaterMark } from 'node:stream';
 import { addAbortSignal } from './abort.js';
+import { adoptable } from './adopt.js';
 import type { Output } from '../core/core.js';
 import type { CoreTrap } from '../core/core.js';
 import { Op, Opt, ERRNO, SYSCALLS } from '../core/abi.js';
@@ -171,7 +172,7 @@ export interface SocketOptions {
   [key: string]: unknown;
 }
 
-export class Socket extends Duplex implements Endpoint, HandleOwner {
+export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   static [kStack]: Stack | null = null;
 
   connecting = false;

@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import util from 'node:util';
 import { createRequire } from 'node:module';
 import { libs, sockPath } from './helpers.js';
 
@@ -42,6 +43,35 @@ for (const [name, net] of libs) {
     const m = new Mine();
     assert.ok(m instanceof Mine && m instanceof net.Socket);
     m.destroy();
+  });
+
+  test(`${name}: subclasses made the pre-class way (util.inherits, Socket.call(this)) work as instances`, async () => {
+    type Ctor = (this: object, ...args: unknown[]) => void;
+    function MyServer(this: { mine?: boolean }, onConnection: (s: InstanceType<typeof net.Socket>) => void) {
+      (net.Server as unknown as Ctor).call(this, { allowHalfOpen: false }, onConnection);
+      this.mine = true;
+    }
+    util.inherits(MyServer, net.Server);
+    function MySocket(this: { mine?: boolean }, options?: object) {
+      (net.Socket as unknown as Ctor).call(this, options);
+      this.mine = true;
+    }
+    util.inherits(MySocket, net.Socket);
+    const srv = new (MyServer as unknown as new (f: (s: InstanceType<typeof net.Socket>) => void) => InstanceType<typeof net.Server> & { mine: boolean })(
+      (s) => { s.end('hello'); });
+    assert.ok(srv instanceof net.Server && srv.mine);
+    await listening(srv, 0, '127.0.0.1');
+    const c = new (MySocket as unknown as new (o?: object) => InstanceType<typeof net.Socket> & { mine: boolean })({ allowHalfOpen: true });
+    assert.ok(c instanceof net.Socket && c instanceof MySocket && c.mine);
+    assert.equal(c.allowHalfOpen, true);
+    c.connect((srv.address() as { port: number }).port, '127.0.0.1');
+    let got = '';
+    c.on('data', (d: Buffer) => { got += d; });
+    await new Promise((r) => c.on('end', r));
+    c.end();
+    await new Promise((r) => c.on('close', r));
+    assert.equal(got, 'hello');
+    await new Promise((r) => srv.close(r));
   });
 
   test(`${name}: server._connectionKey is family:address:port for TCP and -1:path:-1 for a pipe`, async () => {
