@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before } from 'node:test';
 import pg from 'pg';
-import { both, until, sleep, sha256, patternBuffer, MiB, type Scope, type Sock } from './consumers/util.js';
+import { both, until, sleep, sha256, patternBuffer, tlsFixture, MiB, type Scope, type Sock } from './consumers/util.js';
 import { findPostgres, startPostgres, type PgServer } from './consumers/servers.js';
 import { freePort } from './helpers.js';
 
@@ -324,4 +324,18 @@ both('pg on lib sockets: connecting to a port nobody listens on, and to a Unix s
       q: 'Connection terminated unexpectedly', events: ['end'], sockets: true, destroyed: true,
     },
   });
+});
+
+// SSL: pg sends SSLRequest on the lib's socket, reads the one-byte 'S', and continues over
+// tls.connect({ socket }) on that same socket (STARTTLS). The server's certificate is checked.
+both('pg over SSL on a lib socket (SSLRequest, then TLS on the same socket): the session is encrypted, a 4 MiB result and 500 queries arrive intact', { timeout: 20000, skip }, async (sc) => {
+  const { c, made, errors } = await connect(sc, 'tcp', { ssl: { ca: tlsFixture.cert, servername: 'localhost' } });
+  const ssl = (await c.query('SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0] as { ssl: boolean; version: string };
+  const big = (await c.query("SELECT md5(repeat('wasinet', 599186)) AS m, repeat('wasinet', 599186) AS s")).rows[0] as { m: string; s: string };
+  let sum = 0;
+  for (let i = 0; i < 500; i++) sum += (await c.query('SELECT $1::int + 1 AS n', [i])).rows[0].n as number;
+  await c.end();
+  return { ssl: ssl.ssl, tls13: ssl.version === 'TLSv1.3', md5ok: md5(big.s) === big.m, len: big.s.length, sum, errors, sockets: socketsOk(sc, made, 1) };
+}, (r) => {
+  assert.deepEqual(r, { ssl: true, tls13: true, md5ok: true, len: 7 * 599186, sum: 125250, errors: [], sockets: true });
 });

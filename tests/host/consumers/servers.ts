@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import nodeNet from 'node:net';
 import { freePort, sleep } from '../helpers.js';
+import { tlsFixture } from './util.js';
 
 // ------------------------------------------------------------------------------ finding binaries
 
@@ -236,9 +237,15 @@ export async function startPostgres(bin: PgBinaries): Promise<PgServer> {
     const data = join(dir.path, 'data');
     await run('initdb', bin.initdb, ['-D', data, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync'],
       { ...ids, env, cwd: dir.path }, 60000);
+    // TLS for the clients that ask (SSLRequest), with the tests' localhost certificate.
+    for (const [name, bytes] of [['server.crt', tlsFixture.cert], ['server.key', tlsFixture.key]] as const) {
+      const file = join(data, name);
+      writeFileSync(file, bytes, { mode: 0o600 });
+      if (as) chownSync(file, as.uid, as.gid);
+    }
     return await onFreePort(3, async (port) => {
       const proc = new Proc('postgres', bin.postgres, ['-D', data, '-k', dir.path, '-p', String(port),
-        '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+        '-c', 'listen_addresses=127.0.0.1', '-c', 'ssl=on', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
         '-c', 'max_connections=40', '-c', 'log_min_messages=warning'], { ...ids, env, cwd: dir.path });
       const socketPath = join(dir.path, `.s.PGSQL.${port}`);
       const authOk = (b: Buffer) => b.length >= 9 && b[0] === 0x52 && b.readInt32BE(5) === 0;
