@@ -108,8 +108,11 @@ const streamWrapReaders = new WeakMap<Function, boolean>();
 function isStreamWrapReader(fn: Function): boolean {
   let is = streamWrapReaders.get(fn);
   if (is === undefined) {
-    // Its listener names the error it fails with on a string chunk; nothing else of Node's does.
-    is = Function.prototype.toString.call(fn).includes('ERR_STREAM_WRAP');
+    // Its listener refuses a string chunk (ERR_STREAM_WRAP), stops listening, and hands a
+    // buffer to its handle's readBuffer: Node's as written, Deno's as minified. No other
+    // listener of Node's looks like that, and a program's own is unlikely to.
+    const src = Function.prototype.toString.call(fn);
+    is = src.includes('.readBuffer(') && src.includes('removeListener(') && /typeof \w+ ?=== ?['"`]string['"`]/.test(src);
     streamWrapReaders.set(fn, is);
   }
   return is;
