@@ -120,7 +120,7 @@ function isStreamWrapReader(fn: Function): boolean {
 
 /**
  * Node's tls and http2 wrap a stream that is not a `net.Socket` with a handle in a
- * JSStreamSocket, which reads it through a 'data' listener. On node:net the TLS layer reads the
+ * JSStreamSocket, which reads it through a 'data' listener (Deno's and Bun's tls do the same). On node:net the TLS layer reads the
  * socket's handle instead, below the stream: from then on the socket's own 'data' listeners get
  * nothing, and an encoding set on it (a plain-text exchange read with setEncoding before
  * STARTTLS) does not matter — where a JSStreamSocket would fail on the first string chunk
@@ -130,7 +130,13 @@ function isStreamWrapReader(fn: Function): boolean {
  * node:net the TLS layer would not see it either.) Returns whether a wrapper reads it.
  */
 function wrappedAsStream(socket: Duplex, state: ReadableState): boolean {
-  const readers = socket.listeners('data').filter(isStreamWrapReader);
+  const listeners = socket.listeners('data');
+  let readers = listeners.filter(isStreamWrapReader);
+  // Bun's tls reads a stream through a native listener (no source to recognize), added last,
+  // just before it resumes the stream, with a listener for its own `kReadError` event.
+  if (readers.length === 0 && socket.eventNames().some((e) => typeof e === 'symbol' && e.description === 'kReadError')) {
+    readers = listeners.slice(-1);
+  }
   if (readers.length === 0) return false;
   if (state.length === 0) {
     state.decoder = null;

@@ -22,6 +22,7 @@ const root = fileURLToPath(new URL('../../..', import.meta.url));
 const runner = join(root, 'build/tests/runtimes/diff-runner.js');
 const portable = join(root, 'build/tests/runtimes/portable.js');
 const lingerScript = join(root, 'build/tests/runtimes/linger.js');
+const starttlsScript = join(root, 'build/tests/runtimes/starttls.js');
 type Result = Record<string, string[] | { error: string }>;
 
 const NO_LOCAL_BIND = 'the runtime\'s connect cannot bind a local address or port';
@@ -168,6 +169,19 @@ for (const name of ['deno', 'bun'] as const) {
       for (const s of held) s.destroy();
       await new Promise((r) => server.close(r));
     }
+  });
+  // Bun's server-side TLSSocket takes only Bun's own sockets (README): there the server is Bun's node:net.
+  const starttlsMode = name === 'bun' ? 'client' : 'wasinet';
+  test(`${name}: STARTTLS with the runtime's node:tls on wasinet sockets read with setEncoding (${starttlsMode === 'wasinet' ? 'both sides' : 'the client'})`, { timeout: 60_000 }, async () => {
+    const r = spawnSync(where.cmd, [...where.pre, starttlsScript, starttlsMode], {
+      cwd: root, encoding: 'utf8', timeout: 30_000,
+      env: { ...process.env, DENO_DIR: join(root, 'build/.deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
+    });
+    assert.equal(r.status, 0, `exit ${r.status}: ${r.stdout} ${String(r.stderr).slice(-1000)}`);
+    assert.deepEqual(JSON.parse(r.stdout.trim()), {
+      client: ['client plain "220 hello\\r\\n"', 'client plain "220 go ahead\\r\\n"', 'client secure true', 'client tls bye ping'],
+      server: ['server plain "STARTTLS\\r\\n"', 'server secure', 'server tls ping'],
+    });
   });
   const here = await run(where.cmd, where.pre, '', 120_000, portable) as unknown as Record<string, string> | string;
   test(`${name}: wasinet loads, runs on a simulated network and on the runtime's own sockets`, async () => {
