@@ -103,6 +103,8 @@ interface ReadableState {
   length: number;
 }
 
+const onBun = (globalThis as { Bun?: unknown }).Bun !== undefined;
+
 /** Whether a 'data' listener is Node's JSStreamSocket reading a stream (by function, once). */
 const streamWrapReaders = new WeakMap<Function, boolean>();
 function isStreamWrapReader(fn: Function): boolean {
@@ -120,9 +122,9 @@ function isStreamWrapReader(fn: Function): boolean {
 
 /**
  * Node's tls and http2 wrap a stream that is not a `net.Socket` with a handle in a
- * JSStreamSocket, which reads it through a 'data' listener (Deno's and Bun's tls do the same). On node:net the TLS layer reads the
- * socket's handle instead, below the stream: from then on the socket's own 'data' listeners get
- * nothing, and an encoding set on it (a plain-text exchange read with setEncoding before
+ * JSStreamSocket, which reads it through a 'data' listener (Deno's and Bun's tls do the same).
+ * On node:net the TLS layer reads the socket's handle instead, below the stream: from then on
+ * the socket's own 'data' listeners get nothing, and an encoding set on it (a plain-text exchange read with setEncoding before
  * STARTTLS) does not matter — where a JSStreamSocket would fail on the first string chunk
  * (ERR_STREAM_WRAP). So once such a wrapper starts reading this socket (its readStart resumes
  * the stream), the socket behaves as node:net's does: it stops decoding, and its chunks go to
@@ -130,29 +132,34 @@ function isStreamWrapReader(fn: Function): boolean {
  * node:net the TLS layer would not see it either.) Returns whether a wrapper reads it.
  */
 function wrappedAsStream(socket: Duplex, state: ReadableState): boolean {
-  const listeners = socket.listeners('data');
-  let readers = listeners.filter(isStreamWrapReader);
-  // Bun's tls reads a stream through a native listener (no source to recognize), added last,
-  // just before it resumes the stream, with a listener for its own `kReadError` event.
-  if (readers.length === 0 && socket.eventNames().some((e) => typeof e === 'symbol' && e.description === 'kReadError')) {
-    readers = listeners.slice(-1);
-  }
-  if (readers.length === 0) return false;
+  // A wrapper adds its listener last and then resumes the stream: only the newest listener is
+  // looked at, in the emitter's own table (no array made: resume() is called often).
+  const table = (socket as unknown as { _events?: Record<string | symbol, unknown> })._events;
+  const entry = table?.data;
+  let last = (Array.isArray(entry) ? entry[entry.length - 1] : entry) as (Function & { listener?: Function }) | undefined;
+  if (typeof last !== 'function') return false;
+  if (typeof last.listener === 'function') last = last.listener; // once()
+  // Bun's tls reads a stream through a native listener (no source to recognize); it adds a
+  // listener for its own `kReadError` event with it.
+  const reader = isStreamWrapReader(last) ||
+    (onBun && Object.getOwnPropertySymbols(table!).some((k) => k.description === 'kReadError'));
+  if (!reader) return false;
   if (state.length === 0) {
     state.decoder = null;
     state.encoding = null;
   }
+  const fn = last;
   const emit = socket.emit;
-  // On this socket alone: every other socket keeps the class's emit.
-  socket.emit = function emitWrapped(this: Duplex, event: string | symbol, ...args: unknown[]): boolean {
-    if (event !== 'data') return emit.apply(this, [event, ...args] as Parameters<typeof emit>);
-    const now = this.listeners('data');
-    let any = false;
-    for (const fn of readers) {
-      if (now.includes(fn)) { any = true; fn.apply(this, args); }
-    }
-    return any;
-  };
+  // On this socket alone (every other socket keeps the class's emit), not enumerable.
+  Object.defineProperty(socket, 'emit', {
+    configurable: true, writable: true, enumerable: false,
+    value: function emitWrapped(this: Duplex, event: string | symbol, ...args: unknown[]): boolean {
+      if (event !== 'data') return emit.apply(this, [event, ...args] as Parameters<typeof emit>);
+      if (!this.listeners('data').includes(fn)) return false;
+      fn.apply(this, args);
+      return true;
+    },
+  });
   return true;
 }
 
