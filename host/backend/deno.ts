@@ -45,8 +45,7 @@ class Conn {
   writing = false;
   shutdown = false;     // SHUTDOWN waits for the queue
   closing = false;      // CLOSE issued: no more inputs for this handle but onClosed
-  closeWhenDrained = false;
-  linger: Linger | null = null; // closed while writing: see #close
+  linger: Linger | null = null; // closed for the core while still writing: see #close
   refed = true;
   noDelay: boolean | null = null;
   keepAlive: boolean | null = null;
@@ -255,7 +254,7 @@ export class DenoBackend extends RuntimeBackendBase implements Backend {
         c.held = 0;
         c.writing = false;
         if (!c.closing) this.core.onError(h, errnoOf(err), SYSCALL.write);
-        else if (c.closeWhenDrained) this.#finishClose(h, c);
+        else if (c.linger !== null) this.#finishClose(h, c);
         return;
       }
       c.spare = buf; // Deno is done with it
@@ -263,7 +262,7 @@ export class DenoBackend extends RuntimeBackendBase implements Backend {
       if (!c.closing) this.core.onWritten(h, 0, creditLeft(c.held));
     }
     c.writing = false;
-    if (c.closeWhenDrained) this.#finishClose(h, c);
+    if (c.linger !== null) this.#finishClose(h, c);
     else if (c.shutdown && !c.closing) this.#closeWrite(h, c);
   }
 

@@ -218,11 +218,11 @@ export class Linger {
   }
 }
 
-interface Lingering { closeWhenDrained: boolean; linger: Linger | null }
+/** A connection closed for the core while writing has a Linger until it is closed itself. */
+interface Lingering { linger: Linger | null }
 
 /** CLOSE while confirmed bytes are still being written: closed for the core now (Linger). */
 export function closeLingering<C extends Lingering>(core: Core, conns: HandleTable<C>, h: number, c: C, finish: () => void): void {
-  c.closeWhenDrained = true;
   conns.delete(h);
   later(() => core.onClosed(h));
   c.linger = new Linger(finish);
@@ -230,7 +230,6 @@ export function closeLingering<C extends Lingering>(core: Core, conns: HandleTab
 
 /** The connection is closed: reports CLOSED, unless closeLingering did already. */
 export function reportClosed<C extends Lingering>(core: Core, conns: HandleTable<C>, h: number, c: C): void {
-  c.closeWhenDrained = false;
   c.linger?.stop();
   c.linger = null;
   if (conns.get(h) !== c) return;

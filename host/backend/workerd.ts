@@ -46,8 +46,7 @@ class Conn {
   writes = 0;           // writes under way
   failed = false;       // a write failed: reported once
   closing = false;      // CLOSE issued: no more inputs for this handle but onClosed
-  closeWhenDrained = false;
-  linger: Linger | null = null; // closed while writing: see #close
+  linger: Linger | null = null; // closed for the core while still writing: see #close
 }
 
 export class WorkerdBackend extends RuntimeBackendBase implements Backend {
@@ -200,7 +199,7 @@ export class WorkerdBackend extends RuntimeBackendBase implements Backend {
       c.writes--;
       c.held -= n;
       if (!c.closing) this.core.onWritten(h, 0, creditLeft(c.held));
-      else if (c.closeWhenDrained && c.writes === 0) this.#finishClose(h, c);
+      else if (c.linger !== null && c.writes === 0) this.#finishClose(h, c);
       else c.linger?.progress(); // the peer still takes bytes
     }, (err) => {
       c.writes--;
@@ -208,7 +207,7 @@ export class WorkerdBackend extends RuntimeBackendBase implements Backend {
       if (!c.closing && !c.failed) {
         c.failed = true;
         this.core.onError(h, workerdErrno(err, ERRNO.EPIPE), SYSCALL.write);
-      } else if (c.closeWhenDrained && c.writes === 0) this.#finishClose(h, c);
+      } else if (c.linger !== null && c.writes === 0) this.#finishClose(h, c);
     });
     this.core.onWritten(h, n, creditLeft(c.held));
   }

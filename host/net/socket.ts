@@ -591,25 +591,14 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       // Held until 'connect', like Node; bytesWritten counts it meanwhile.
       connector.pendingData = data;
       connector.pendingEncoding = encoding;
-      const onClose = () => cb(ERR_SOCKET_CLOSED_BEFORE_CONNECTION());
-      this.once('connect', () => {
-        this.off('close', onClose);
-        connector.pendingData = null;
-        this.#writeGeneric(writev, data, encoding, cb);
-      });
-      this.once('close', onClose);
+      this.#writeOnConnect(writev, data, encoding, cb, ERR_SOCKET_CLOSED_BEFORE_CONNECTION, () => { connector.pendingData = null; });
       return;
     }
     if ((this.#flags & WRAPPED) !== 0 && !this.connecting && this.#family === -1 && !this.destroyed) {
       // tls wrapped this socket before its connect() (tls.connect({ socket: new Socket() })).
       // Given a node:net Socket without a connection, tls waits for its 'connect' before the
       // handshake; given this one, it writes at once: the write waits for 'connect' here.
-      const onClose = () => cb(ERR_SOCKET_CLOSED());
-      this.once('connect', () => {
-        this.off('close', onClose);
-        this.#writeGeneric(writev, data, encoding, cb);
-      });
-      this.once('close', onClose);
+      this.#writeOnConnect(writev, data, encoding, cb, ERR_SOCKET_CLOSED);
       return;
     }
     if (!this.#hasConnection()) {
@@ -630,6 +619,18 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     for (const b of bufs) this.#dispatched += b.length;
     this.#req = { bufs, i: 0, off: 0, offered: false, offering: false, again: false, cb };
     this.#feed();
+  }
+
+  /** Writes once 'connect' comes; a 'close' before it fails the write with `closed()`. */
+  #writeOnConnect(writev: boolean, data: any, encoding: string, cb: (err?: Error | null) => void,
+    closed: () => Error, connected?: () => void): void {
+    const onClose = () => cb(closed());
+    this.once('connect', () => {
+      this.off('close', onClose);
+      connected?.();
+      this.#writeGeneric(writev, data, encoding, cb);
+    });
+    this.once('close', onClose);
   }
 
   /**
