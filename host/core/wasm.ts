@@ -99,10 +99,45 @@ export function coreBytes(name = 'release.wasm'): Buffer {
 export function coreWasm(name = 'release.wasm'): WebAssembly.Module {
   let m = compiled.get(name);
   if (m === undefined) {
-    m = new WebAssembly.Module(coreBytes(name) as Uint8Array<ArrayBuffer>);
+    m = compileTieredUp(coreBytes(name));
     compiled.set(name, m);
   }
   return m;
+}
+
+/**
+ * Compiles the core with every function optimized from the start. V8 (Node, Deno) runs Wasm
+ * first as baseline (Liftoff) code and optimizes a function only once it has run a lot; the
+ * core is many small functions each run a few times per connection, so a fresh process ran
+ * most of its first thousands of connections in baseline code (measured: 1 client connecting
+ * 3,000 times, 7-15 % more connections per second with eager optimization). Turning dynamic
+ * tiering off for this one compile makes V8 optimize all of the core's functions on a
+ * background thread right after the baseline compile (about 10 ms of CPU for the 52 KB core).
+ * The flag is read when a module is compiled, so it is set back at once; nothing else the
+ * process compiles is affected. Left alone when the process was given any Wasm tiering flag of
+ * its own, and outside V8.
+ */
+function compileTieredUp(bytes: Buffer): WebAssembly.Module {
+  const v8 = tieringSwitch();
+  if (v8 === null) return new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+  v8.setFlagsFromString('--no-wasm-dynamic-tiering');
+  try {
+    return new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+  } finally {
+    v8.setFlagsFromString('--wasm-dynamic-tiering');
+  }
+}
+
+function tieringSwitch(): { setFlagsFromString(flags: string): void } | null {
+  if (!require || (globalThis as { Bun?: unknown }).Bun !== undefined || typeof process !== 'object') return null;
+  const given = [...(process.execArgv ?? []), ...(process.env?.NODE_OPTIONS ?? '').split(/\s+/)];
+  if (given.some((flag) => /^--(no-)?(wasm|liftoff|jitless)/.test(flag))) return null;
+  try {
+    const v8 = require('node:v8') as { setFlagsFromString?: (flags: string) => void };
+    return typeof v8.setFlagsFromString === 'function' ? v8 as { setFlagsFromString(flags: string): void } : null;
+  } catch {
+    return null;
+  }
 }
 
 export interface CoreExports {

@@ -88,3 +88,29 @@ test('_setSimultaneousAccepts warns DEP0121 once per process, as node:net does',
   assert.equal(b.stdout, a.stdout);
   assert.equal(JSON.parse(a.stdout).length, 1);
 });
+
+test('the core runs optimized from the start; Wasm the process compiles after it keeps V8\'s own tiering', () => {
+  // %IsLiftoffFunction: is a Wasm function running baseline code (V8's test intrinsic).
+  const script = `
+    const isBaseline = new Function('f', 'return %IsLiftoffFunction(f)');
+    const { instantiateCore } = await import(${JSON.stringify(new URL('../../host/core/wasm.js', import.meta.url).href)});
+    const { exports } = instantiateCore(() => {});
+    exports.abiVersion(); exports.liveSockets();
+    // (module (func (export "f") (result i32) i32.const 7)), compiled after the core
+    const user = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96,
+      0, 1, 127, 3, 2, 1, 0, 7, 5, 1, 1, 102, 0, 0, 10, 6, 1, 4, 0, 65, 7, 11])));
+    user.exports.f();
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && isBaseline(exports.liveSockets)) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100));
+    console.log(JSON.stringify([isBaseline(exports.abiVersion), isBaseline(exports.liveSockets), isBaseline(user.exports.f)]));`;
+  const run = (...flags: string[]) => {
+    const r = spawnSync(process.execPath, ['--allow-natives-syntax', ...flags, '--input-type=module', '-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as boolean[];
+  };
+  // the core optimized; the user's function, called once, still baseline: dynamic tiering is back on
+  assert.deepEqual(run(), [false, false, true]);
+  // a process that turned dynamic tiering off itself keeps it off: everything is optimized eagerly
+  assert.deepEqual(run('--no-wasm-dynamic-tiering'), [false, false, false]);
+});
