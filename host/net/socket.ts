@@ -21,6 +21,7 @@
 import { Duplex, getDefaultHighWaterMark } from 'node:stream';
 import { addAbortSignal } from './abort.js';
 import { adoptable } from './adopt.js';
+import { wrappedAsStream, wrapperData, wrapperEnd, wrapperPause, wrapperReading, wrapperResume } from './wrapped.js';
 import type { Output } from '../core/core.js';
 import type { CoreTrap } from '../core/core.js';
 import { Op, Opt, ERRNO, SYSCALLS } from '../core/abi.js';
@@ -101,66 +102,6 @@ interface ReadableState {
   decoder: unknown;
   encoding: string | null;
   length: number;
-}
-
-const onBun = (globalThis as { Bun?: unknown }).Bun !== undefined;
-
-/** Whether a 'data' listener is Node's JSStreamSocket reading a stream (by function, once). */
-const streamWrapReaders = new WeakMap<Function, boolean>();
-function isStreamWrapReader(fn: Function): boolean {
-  let is = streamWrapReaders.get(fn);
-  if (is === undefined) {
-    // Its listener refuses a string chunk (ERR_STREAM_WRAP), stops listening, and hands a
-    // buffer to its handle's readBuffer: Node's as written, Deno's as minified. No other
-    // listener of Node's looks like that, and a program's own is unlikely to.
-    const src = Function.prototype.toString.call(fn);
-    is = src.includes('.readBuffer(') && src.includes('removeListener(') && /typeof \w+ ?=== ?['"`]string['"`]/.test(src);
-    streamWrapReaders.set(fn, is);
-  }
-  return is;
-}
-
-/**
- * Node's tls and http2 wrap a stream that is not a `net.Socket` with a handle in a
- * JSStreamSocket, which reads it through a 'data' listener (Deno's and Bun's tls do the same).
- * On node:net the TLS layer reads the socket's handle instead, below the stream: from then on
- * the socket's own 'data' listeners get nothing, and an encoding set on it (a plain-text exchange read with setEncoding before
- * STARTTLS) does not matter — where a JSStreamSocket would fail on the first string chunk
- * (ERR_STREAM_WRAP). So once such a wrapper starts reading this socket (its readStart resumes
- * the stream), the socket behaves as node:net's does: it stops decoding, and its chunks go to
- * the wrapper alone. (Text already decoded and waiting in the stream stays as it is: on
- * node:net the TLS layer would not see it either.) Returns whether a wrapper reads it.
- */
-function wrappedAsStream(socket: Duplex, state: ReadableState): boolean {
-  // A wrapper adds its listener last and then resumes the stream: only the newest listener is
-  // looked at, in the emitter's own table (no array made: resume() is called often).
-  const table = (socket as unknown as { _events?: Record<string | symbol, unknown> })._events;
-  const entry = table?.data;
-  let last = (Array.isArray(entry) ? entry[entry.length - 1] : entry) as (Function & { listener?: Function }) | undefined;
-  if (typeof last !== 'function') return false;
-  if (typeof last.listener === 'function') last = last.listener; // once()
-  // Bun's tls reads a stream through a native listener (no source to recognize); it adds a
-  // listener for its own `kReadError` event with it.
-  const reader = isStreamWrapReader(last) ||
-    (onBun && Object.getOwnPropertySymbols(table!).some((k) => k.description === 'kReadError'));
-  if (!reader) return false;
-  if (state.length === 0) {
-    state.decoder = null;
-    state.encoding = null;
-  }
-  const fn = last;
-  const emit = socket.emit;
-  // On this socket alone (every other socket keeps the class's emit), not enumerable.
-  Object.defineProperty(socket, 'emit', {
-    configurable: true, writable: true, enumerable: false,
-    value: function emitWrapped(this: Duplex, event: string | symbol, ...args: unknown[]): boolean {
-      if (event !== 'data') return emit.apply(this, [event, ...args] as Parameters<typeof emit>);
-      if (!this.listeners('data').includes(fn)) return false;
-      fn.apply(this, args);
-      return true;
-    },
-  });
-  return true;
 }
 
 function familyName(f: number): string | undefined {
@@ -424,7 +365,11 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   [kNotify](o: Output): void {
     switch (o.op) {
       case Op.EV_DATA: return this.#onData(o.data!);
-      case Op.EV_EOF: this.push(null); this.read(0); return;
+      case Op.EV_EOF:
+        if ((this.#flags & WRAPPED) !== 0 && wrapperEnd(this)) return;
+        this.push(null);
+        this.read(0);
+        return;
       case Op.EV_WRITABLE: return this.#feed();
       case Op.EV_WRITE_DONE: return this.#writeDone(o.a);
       case Op.EV_SHUTDOWN_DONE: {
@@ -542,7 +487,11 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   #onData(buf: Buffer): void {
     if (this.destroyed) return;
     const onread = this.#onread;
-    if (onread) {
+    if ((this.#flags & WRAPPED) !== 0) {
+      // Below the stream, as tls reads a node:net Socket's handle (wrapped.ts).
+      wrapperData(this, buf);
+      if (!wrapperReading(this) && (this.#flags & WANTS_DATA) !== 0) this.#pause();
+    } else if (onread) {
       onread.data(this, this.#core, () => this.#h, buf);
     } else if (!this.push(buf)) {
       this.#pause();
@@ -555,6 +504,12 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   }
 
   override pause(): this {
+    if ((this.#flags & WRAPPED) !== 0) {
+      // The wrapper's readStop: the core stops delivering; the stream itself is not its.
+      wrapperPause(this);
+      if ((this.#flags & WANTS_DATA) !== 0) this.#pause();
+      return this;
+    }
     this.#onreadLive()?.stop(this.#core, this.#h);
     return super.pause();
   }
@@ -563,6 +518,12 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     if ((this.#flags & WRAPPED) === 0 && this.listenerCount('data') > 0 &&
       wrappedAsStream(this, (this as unknown as { _readableState: ReadableState })._readableState)) {
       this.#flags |= WRAPPED;
+    }
+    if ((this.#flags & WRAPPED) !== 0) {
+      // The wrapper's readStart: what came meanwhile first, then the core delivers again.
+      wrapperResume(this);
+      if (wrapperReading(this) && !this.destroyed) this._read(0);
+      return this;
     }
     // The stream's own resume runs its flow on the next tick; held-back bytes come after it.
     super.resume();

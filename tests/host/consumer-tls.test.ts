@@ -1,7 +1,9 @@
 // Consumers: tls and https on a `net`. `tls.connect({ socket: net.connect(...) })` to a TLS server,
 // a TLS/https server fed the lib's sockets through emit('connection'), half-close through TLS,
 // 32 MiB each way; every case runs with node:net and with wasinet as the lib (consumers/util.ts).
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import tls from 'node:tls';
 import https from 'node:https';
 import type nodeNet from 'node:net';
@@ -260,4 +262,81 @@ both('tls.connect({ socket: new Socket() }) before socket.connect(): the handsha
   return log;
 }, (log) => {
   assert.deepEqual(log, ['secure true', 'answer HELLO', 'plain ECONNRESET undefined undefined undefined']);
+});
+
+// STARTTLS as FTP libraries do it (explicit FTPS): the server (ftp-srv) keeps its parser on the
+// plain socket and re-emits the TLS socket's plaintext there with emit('data'); the client
+// (basic-ftp) takes every listener off the plain socket once upgraded, and checks that the TLS
+// socket's localPort is the plain one's. On node:net tls reads below the socket, so neither
+// touches the TLS layer; the TLS sockets' addresses are the TCP connection's.
+both('STARTTLS the FTP way: plaintext re-emitted on the plain socket, every plain listener removed, the TLS sockets\' addresses', { timeout: 10000 }, async (sc) => {
+  const serverLog: string[] = [];
+  const clientLog: string[] = [];
+  const addressesOf = (s: nodeNet.Socket) => ({ local: s.address(), localAddress: s.localAddress, localPort: s.localPort,
+    remoteAddress: s.remoteAddress, remotePort: s.remotePort, remoteFamily: s.remoteFamily });
+  const same: Record<string, boolean> = {};
+  const srv = sc.net.createServer((s) => {
+    let t: tls.TLSSocket | null = null;
+    s.on('data', (d: Buffer) => { // the server's one parser, on the plain socket
+      const line = String(d);
+      serverLog.push(`${t ? 'tls' : 'plain'} ${JSON.stringify(line)}`);
+      if (t === null && line === 'AUTH TLS\r\n') {
+        s.write('234 go\r\n');
+        t = new tls.TLSSocket(s, { isServer: true, key, cert });
+        t.on('secure', () => { same.server = JSON.stringify(addressesOf(t!)) === JSON.stringify(addressesOf(s)); });
+        t.on('data', (p: Buffer) => s.emit('data', p));
+        t.on('error', (e: Error) => serverLog.push(`error ${codeOf(e)}`));
+      } else if (t !== null) {
+        t.end(`200 ok ${line}`);
+      }
+    });
+    s.write('220 ready\r\n');
+  });
+  const port = await sc.listen(srv);
+  const c = sc.net.connect({ port, host });
+  let tlsDone: Promise<unknown> | null = null;
+  c.on('data', (d: Buffer) => {
+    const line = String(d);
+    clientLog.push(`plain ${JSON.stringify(line)}`);
+    if (line === '220 ready\r\n') c.write('AUTH TLS\r\n');
+    else if (line === '234 go\r\n') {
+      const t = sc.track(tls.connect({ socket: c, ca: cert, servername: 'localhost' }, () => {
+        same.client = t.localPort === c.localPort && JSON.stringify(addressesOf(t)) === JSON.stringify(addressesOf(c));
+        c.removeAllListeners(); // the plain socket is done with
+        t.write('USER a\r\n');
+      }));
+      let answer = '';
+      t.on('data', (x: Buffer) => { answer += x; });
+      t.on('error', (e: Error) => clientLog.push(`error ${codeOf(e)}`));
+      tlsDone = once(t, 'close').then(() => clientLog.push(`tls ${JSON.stringify(answer)}`));
+    }
+  });
+  await until(() => tlsDone !== null, 5000, 'the upgrade');
+  await tlsDone;
+  return { clientLog, serverLog, same, plainListeners: c.listenerCount('data') + c.listenerCount('close') };
+}, (r) => {
+  assert.deepEqual(r.clientLog, ['plain "220 ready\\r\\n"', 'plain "234 go\\r\\n"', 'tls "200 ok USER a\\r\\n"']);
+  assert.deepEqual(r.serverLog, ['plain "AUTH TLS\\r\\n"', 'tls "USER a\\r\\n"']);
+  assert.deepEqual(r.same, { client: true, server: true });
+  assert.equal(r.plainListeners, 0);
+});
+
+// unref() on a TLS socket unrefs the connection under it (node:net: the TCP handle), so a
+// process with nothing else to do exits; on the lib's socket the same.
+test('unref() on a TLS socket over a lib socket lets the process exit, as over node:net', { timeout: 30000 }, () => {
+  const script = (lib: string) => `
+    import tls from 'node:tls'; import nodeNet from 'node:net';
+    const lib = ${lib === 'node:net' ? 'nodeNet' : `(await import(${JSON.stringify(new URL('../../host/index.js', import.meta.url).href)})).default`};
+    const key = ${JSON.stringify(String(key))}, cert = ${JSON.stringify(String(cert))};
+    const server = tls.createServer({ key, cert }, (s) => { s.unref(); server.unref(); });
+    server.listen(0, '127.0.0.1', () => {
+      const raw = lib.connect(server.address().port, '127.0.0.1');
+      const t = tls.connect({ socket: raw, ca: cert, servername: 'localhost' }, () => { t.unref(); console.log('secure'); });
+    });
+    process.on('exit', () => console.log('exited'));`;
+  for (const lib of ['node:net', 'wasinet']) {
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script(lib)], { encoding: 'utf8', timeout: 10000 });
+    assert.equal(r.stdout, 'secure\nexited\n', `${lib}: ${r.signal ?? ''} ${r.stderr}`);
+    assert.equal(r.status, 0, lib);
+  }
 });
