@@ -204,6 +204,15 @@ function plainSocketOf(handle: object): PlainSocket | null {
 
 const ENOTCONN = -(constants.errno.ENOTCONN ?? 107);
 
+/** A handle's getsockname/getpeername answer: the address into `out`, or ENOTCONN without one. */
+function fill(out: Addr, a: Addr): number {
+  if (a.port === undefined) return ENOTCONN;
+  out.address = a.address;
+  out.family = a.family;
+  out.port = a.port;
+  return 0;
+}
+
 /**
  * Gives Node's JSStream handle the methods a TLS socket's handle forwards to its parent
  * (node's `_tls_wrap`: a method the parent lacks does nothing). Each answers for a wasinet
@@ -225,22 +234,11 @@ function forwardHandleMethods(): void {
   const methods: Record<string, (this: object, ...args: any[]) => number | undefined> = {
     getsockname(out: Addr) {
       const s = plainSocketOf(this);
-      if (s === null) return undefined;
-      const a = s.address() as Addr;
-      if (a.port === undefined) return ENOTCONN;
-      out.address = a.address;
-      out.family = a.family;
-      out.port = a.port;
-      return 0;
+      return s === null ? undefined : fill(out, s.address() as Addr);
     },
     getpeername(out: Addr) {
       const s = plainSocketOf(this);
-      if (s === null) return undefined;
-      if (s.remoteAddress === undefined) return ENOTCONN;
-      out.address = s.remoteAddress;
-      out.family = s.remoteFamily;
-      out.port = s.remotePort;
-      return 0;
+      return s === null ? undefined : fill(out, { address: s.remoteAddress, family: s.remoteFamily, port: s.remotePort });
     },
     setNoDelay(on: boolean) {
       const s = plainSocketOf(this);
