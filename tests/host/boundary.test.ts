@@ -102,6 +102,9 @@ const DEFERRALS: Record<string, [pattern: RegExp, count: number, why: string][]>
     [/setImmediate/g, 1, "a close with no transport to wait for: Node emits 'close' from the loop's close phase"],
     [/process\.nextTick/g, 6, "Node's destroy emits 'close' (and a failed write's callback) on the next tick"],
   ],
+  'wrapped.ts': [
+    [/process\.nextTick/g, 2, "bytes a socket held before tls wrapped it: tls's own initRead takes them on the next tick; what it left goes to the wrapper on the tick after"],
+  ],
   'stack.ts': [
     [/\.then\(/g, 1, "the core's batch of small writes leaves at the end of the turn (FLUSH_LATER): a microtask"],
     [/queueMicrotask/g, 1, "an exception of that end-of-turn flush is thrown from a microtask of its own, as from queueMicrotask"],

@@ -340,3 +340,34 @@ test('unref() on a TLS socket over a lib socket lets the process exit, as over n
     assert.equal(r.status, 0, lib);
   }
 });
+
+// Bytes the plain socket already holds when tls wraps it (here the ClientHello, put back with
+// unshift): tls takes them from the stream itself and the handshake goes on, on both.
+both('new tls.TLSSocket(socket) over a socket that already holds the ClientHello: the handshake completes', { timeout: 10000 }, async (sc) => {
+  const log: string[] = [];
+  const srv = sc.net.createServer((s) => {
+    s.once('data', (d: Buffer) => {
+      s.pause();
+      s.unshift(d);
+      log.push(`held ${s.readableLength > 0}`);
+      setTimeout(() => {
+        const t = new tls.TLSSocket(s, { isServer: true, key, cert });
+        t.on('secure', () => log.push('server secure'));
+        t.on('data', (x: Buffer) => { log.push(`server got ${x}`); t.end('bye'); });
+        t.on('error', (e: Error) => log.push(`server error ${codeOf(e)}`));
+      }, 50);
+    });
+  });
+  const port = await sc.listen(srv);
+  const raw = sc.net.connect({ port, host });
+  await once(raw, 'connect');
+  const t = sc.track(tls.connect({ socket: raw, ca: cert, servername: 'localhost' }, () => t.write('hi')));
+  let answer = '';
+  t.on('data', (x: Buffer) => { answer += x; });
+  t.on('error', (e: Error) => log.push(`client error ${codeOf(e)}`));
+  await once(t, 'close');
+  log.push(`client got ${answer}`);
+  return log;
+}, (log) => {
+  assert.deepEqual(log, ['held true', 'server secure', 'server got hi', 'client got bye']);
+});
