@@ -21,6 +21,7 @@
 //   on node:net.
 import type { Duplex } from 'node:stream';
 import { constants } from 'node:os';
+import { createRequire } from 'node:module';
 
 interface ReadableState {
   decoder: unknown;
@@ -226,10 +227,15 @@ function forwardHandleMethods(): void {
   try {
     const binding = (process as unknown as { binding?(name: string): { JSStream?: unknown } }).binding;
     const JSStream = binding?.('js_stream').JSStream;
-    if (typeof JSStream !== 'function') return;
-    proto = (JSStream as { prototype: Record<string, unknown> }).prototype;
+    proto = typeof JSStream === 'function' ? (JSStream as { prototype: Record<string, unknown> }).prototype : {};
   } catch {
-    return; // not Node's own (Deno, Bun): left as it is
+    proto = {};
+  }
+  if (typeof (proto as { readBuffer?: unknown }).readBuffer !== 'function') {
+    // Not Node's own: on Deno the TLS socket's methods are given the same answers instead
+    // (Bun's tls is native: left as it is).
+    if ((globalThis as { Deno?: unknown }).Deno !== undefined) forwardTlsSocketMethods();
+    return;
   }
   const methods: Record<string, (this: object, ...args: any[]) => number | undefined> = {
     getsockname(out: Addr) {
@@ -263,5 +269,45 @@ function forwardHandleMethods(): void {
   };
   for (const [name, fn] of Object.entries(methods)) {
     if (!(name in proto)) Object.defineProperty(proto, name, { configurable: true, writable: true, enumerable: false, value: fn });
+  }
+}
+
+/**
+ * Deno's tls (a port of Node's in JavaScript) reads a stream through the same JSStreamSocket,
+ * but its TLS handle forwards nothing to it: a TLS socket's own address getters and socket
+ * options answer from its handle, which has none. There, the TLS socket's methods that would
+ * ask the handle are given the plain wasinet Socket's answers when that is what it wraps (its
+ * handle's `_parentWrap.stream`), and keep their own for any other TLS socket. Once.
+ */
+function forwardTlsSocketMethods(): void {
+  let proto: Record<string, unknown>;
+  try {
+    const require = createRequire(import.meta.url);
+    proto = (require('node:tls') as { TLSSocket: { prototype: Record<string, unknown> } }).TLSSocket.prototype;
+  } catch {
+    return;
+  }
+  const plainOf = (t: unknown): PlainSocket | null => {
+    const s = (t as { _handle?: { _parentWrap?: { stream?: unknown } } | null })?._handle?._parentWrap?.stream;
+    return typeof s === 'object' && s !== null && wrappers.has(s) ? s as PlainSocket : null;
+  };
+  const answers: Record<string, (this: unknown, s: PlainSocket, ...args: any[]) => unknown> = {
+    _getsockname: (s) => s.address(),
+    _getpeername: (s) => (s.remoteAddress === undefined ? {} : { address: s.remoteAddress, family: s.remoteFamily, port: s.remotePort }),
+    setNoDelay(s, on?: boolean) { s.setNoDelay(on); return this; },
+    setKeepAlive(s, on?: boolean, delayMs?: number) { s.setKeepAlive(on, delayMs); return this; },
+    ref(s) { s.ref(); return this; },
+    unref(s) { s.unref(); return this; },
+  };
+  for (const [name, answer] of Object.entries(answers)) {
+    const own = proto[name];
+    if (typeof own !== 'function') continue;
+    Object.defineProperty(proto, name, {
+      configurable: true, writable: true, enumerable: false,
+      value: function forwarded(this: unknown, ...args: unknown[]): unknown {
+        const s = plainOf(this);
+        return s === null ? (own as Function).apply(this, args) : answer.call(this, s, ...args);
+      },
+    });
   }
 }

@@ -178,9 +178,11 @@ for (const name of ['deno', 'bun'] as const) {
       env: { ...process.env, DENO_DIR: join(root, 'build/.deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
     });
     assert.equal(r.status, 0, `exit ${r.status}: ${r.stdout} ${String(r.stderr).slice(-1000)}`);
+    const both = starttlsMode === 'wasinet'; // both sides wasinet: each TLS socket's addresses are checked
     assert.deepEqual(JSON.parse(r.stdout.trim()), {
-      client: ['client plain "220 hello\\r\\n"', 'client plain "220 go ahead\\r\\n"', 'client secure true', 'client tls bye ping'],
-      server: ['server plain "STARTTLS\\r\\n"', 'server secure', 'server tls ping'],
+      client: ['client plain "220 hello\\r\\n"', 'client plain "220 go ahead\\r\\n"', 'client secure true',
+        ...(both ? ['client addresses true'] : []), 'client tls bye ping'],
+      server: ['server plain "STARTTLS\\r\\n"', 'server secure', 'server addresses true', 'server tls ping'],
     });
   });
   const here = await run(where.cmd, where.pre, '', 120_000, portable) as unknown as Record<string, string> | string;
