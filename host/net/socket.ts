@@ -21,7 +21,7 @@
 import { Duplex, getDefaultHighWaterMark } from 'node:stream';
 import { addAbortSignal } from './abort.js';
 import { adoptable } from './adopt.js';
-import { wrappedAsStream, wrapperData, wrapperEnd, wrapperPause, wrapperReading, wrapperResume } from './wrapped.js';
+import { wrappedAsStream, wrapperData, wrapperEnd, wrapperPause, wrapperResume } from './wrapped.js';
 import type { Output } from '../core/core.js';
 import type { CoreTrap } from '../core/core.js';
 import { Op, Opt, ERRNO, SYSCALLS } from '../core/abi.js';
@@ -489,8 +489,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     const onread = this.#onread;
     if ((this.#flags & WRAPPED) !== 0) {
       // Below the stream, as tls reads a node:net Socket's handle (wrapped.ts).
-      wrapperData(this, buf);
-      if (!wrapperReading(this) && (this.#flags & WANTS_DATA) !== 0) this.#pause();
+      if (!wrapperData(this, buf) && (this.#flags & WANTS_DATA) !== 0) this.#pause();
     } else if (onread) {
       onread.data(this, this.#core, () => this.#h, buf);
     } else if (!this.push(buf)) {
@@ -521,8 +520,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     }
     if ((this.#flags & WRAPPED) !== 0) {
       // The wrapper's readStart: what came meanwhile first, then the core delivers again.
-      wrapperResume(this);
-      if (wrapperReading(this) && !this.destroyed) this._read(0);
+      if (wrapperResume(this) && !this.destroyed) this._read(0);
       return this;
     }
     // The stream's own resume runs its flow on the next tick; held-back bytes come after it.

@@ -149,11 +149,15 @@ export function wrappedAsStream(socket: Duplex, state: ReadableState): boolean {
   return true;
 }
 
-/** The core's bytes for a wrapped socket: to the wrapper, or kept while it does not read. */
-export function wrapperData(socket: object, buf: Uint8Array): void {
+/**
+ * The core's bytes for a wrapped socket: to the wrapper, or kept while it does not read.
+ * Returns whether it still reads (else the core should stop delivering).
+ */
+export function wrapperData(socket: object, buf: Uint8Array): boolean {
   const w = wrappers.get(socket)!;
   if (!w.reading || w.queue !== null) (w.queue ??= []).push(buf);
   else w.data.call(socket, buf);
+  return w.reading;
 }
 
 /** The end of stream for a wrapped socket: false if the wrapper takes it from the stream's 'end' (Bun). */
@@ -165,8 +169,11 @@ export function wrapperEnd(socket: object): boolean {
   return true;
 }
 
-/** The wrapper's readStart (the socket's resume()): what was kept goes to it first. */
-export function wrapperResume(socket: object): void {
+/**
+ * The wrapper's readStart (the socket's resume()): what was kept goes to it first. Returns
+ * whether it still reads after that (then the core should deliver).
+ */
+export function wrapperResume(socket: object): boolean {
   const w = wrappers.get(socket)!;
   w.reading = true;
   const queue = w.queue;
@@ -176,6 +183,7 @@ export function wrapperResume(socket: object): void {
     else w.data.call(socket, next);
   }
   if (queue !== null && queue.length === 0 && w.queue === queue) w.queue = null;
+  return w.reading;
 }
 
 /** The wrapper's readStop (the socket's pause()). */
@@ -183,10 +191,6 @@ export function wrapperPause(socket: object): void {
   wrappers.get(socket)!.reading = false;
 }
 
-/** Whether the wrapper reads now (the core should deliver). */
-export function wrapperReading(socket: object): boolean {
-  return wrappers.get(socket)!.reading;
-}
 
 // -------------------------------------------------------------- the wrapper's handle
 
@@ -204,6 +208,11 @@ function plainSocketOf(handle: object): PlainSocket | null {
 }
 
 const ENOTCONN = -(constants.errno.ENOTCONN ?? 107);
+
+/** The plain socket's peer, as a handle's getpeername gives it. */
+function peerOf(s: PlainSocket): Addr {
+  return { address: s.remoteAddress, family: s.remoteFamily, port: s.remotePort };
+}
 
 /** A handle's getsockname/getpeername answer: the address into `out`, or ENOTCONN without one. */
 function fill(out: Addr, a: Addr): number {
@@ -244,7 +253,7 @@ function forwardHandleMethods(): void {
     },
     getpeername(out: Addr) {
       const s = plainSocketOf(this);
-      return s === null ? undefined : fill(out, { address: s.remoteAddress, family: s.remoteFamily, port: s.remotePort });
+      return s === null ? undefined : fill(out, peerOf(s));
     },
     setNoDelay(on: boolean) {
       const s = plainSocketOf(this);
@@ -293,7 +302,7 @@ function forwardTlsSocketMethods(): void {
   };
   const answers: Record<string, (this: unknown, s: PlainSocket, ...args: any[]) => unknown> = {
     _getsockname: (s) => s.address(),
-    _getpeername: (s) => (s.remoteAddress === undefined ? {} : { address: s.remoteAddress, family: s.remoteFamily, port: s.remotePort }),
+    _getpeername: (s) => (s.remoteAddress === undefined ? {} : peerOf(s)),
     setNoDelay(s, on?: boolean) { s.setNoDelay(on); return this; },
     setKeepAlive(s, on?: boolean, delayMs?: number) { s.setKeepAlive(on, delayMs); return this; },
     ref(s) { s.ref(); return this; },
