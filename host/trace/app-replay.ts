@@ -12,8 +12,12 @@
 //   failed at once): right after the stack handled that record at the same depth (the core's
 //   `dispatched` hook), before the next one;
 // - from the event loop (depth 0): once the application has made every call recorded before it,
-//   on a later turn (setImmediate, so its promises and nextTicks run first, as they did) — or
-//   in the same turn when the recording says so; `speed` paces these at the recorded gaps;
+//   on a later turn, where the event loop polls for I/O as a real socket's events come (a
+//   message on a MessageChannel of the replayer's own): the application's promises and nextTicks
+//   run first; its setImmediate callbacks run first only when the recording says the event came
+//   in a later iteration of the loop than the turn before it (FLAG_SAME_LOOP; a recording
+//   without that mark plays every event after them) — or in the same turn when the recording
+//   says so; `speed` paces these at the recorded gaps;
 // - a resolved name: through the stack's own lookup path (the replay backend answers lookups
 //   from the recording), so the socket emits 'lookup' as it did.
 // When the next recorded input is the application's and it does not come within `wait` ms of
@@ -24,7 +28,7 @@ import { readTrace, type InputRecord } from './reader.js';
 import { outputDigestOf } from './format.js';
 import type { OutputDigest } from '../core/outhash.js';
 import { inputById, inputHandle } from '../core/inputs.js';
-import { describeInput, Lanes, resolvedAddresses } from './describe.js';
+import { describeInput, Lanes, preview, resolvedAddresses } from './describe.js';
 import { dnsException } from '../core/errno.js';
 import { appStack, formatAppDivergence, ReplayDivergenceError, type AppDivergence } from './divergence.js';
 export { formatAppDivergence, ReplayDivergenceError, type AppDivergence } from './divergence.js';
@@ -32,6 +36,62 @@ export { ReplayBackend } from './replay-backend.js';
 import { ERRNO } from '../core/abi.js';
 import type { Core, InputTap } from '../core/core.js';
 import type { LookupCallback, LookupOptions } from '../backend/backend.js';
+
+interface Port {
+  onmessage: ((ev: unknown) => void) | null;
+  postMessage(m: unknown): void;
+  ref?(): void;
+  unref?(): void;
+}
+
+/**
+ * Runs a function where the event loop polls for I/O: a message to a MessageChannel port of its
+ * own (libuv delivers it as an I/O event). A transport event played so comes where a real
+ * socket's would: after the timers of its loop iteration and before its setImmediate callbacks.
+ * With setImmediate instead, an application that writes from setImmediate (one byte per turn,
+ * say) ran its next write before the data event recorded ahead of it, and the replay had to
+ * take the write out of order. Where there is no MessageChannel: setImmediate. The port holds
+ * the process open only while a message is on its way.
+ */
+class PollPhase {
+  #port: Port | null = null;
+  #send: Port | null = null;
+  #queue: (() => void)[] = [];
+
+  /**
+   * `sameLoop`: the turn came in the same iteration of the event loop as the one before it (null
+   * when the recording does not say: then after the application's setImmediate callbacks).
+   */
+  soon(fn: () => void, sameLoop: boolean | null): void {
+    if (sameLoop === null || typeof MessageChannel !== 'function') {
+      setImmediate(fn);
+      return;
+    }
+    if (this.#port === null) {
+      const { port1, port2 } = new MessageChannel() as unknown as { port1: Port; port2: Port };
+      port1.onmessage = () => this.#run();
+      this.#port = port1;
+      this.#send = port2;
+    }
+    this.#queue.push(fn);
+    if (this.#queue.length > 1) return;
+    this.#port.ref?.();
+    // A port handles the messages posted while it handles its own in the same poll for I/O: a
+    // turn of the same iteration is played there and then. One of a later iteration waits for
+    // the application's setImmediate callbacks (the check phase) first, as it did.
+    if (sameLoop) this.#post();
+    else setImmediate(this.#post);
+  }
+
+  readonly #post = (): void => { this.#send!.postMessage(null); };
+
+  #run(): void {
+    const q = this.#queue;
+    this.#queue = [];
+    this.#port!.unref?.(); // (soon() refs it again)
+    for (const fn of q) fn();
+  }
+}
 
 export interface ReplayOptions {
   path: string;
@@ -75,6 +135,24 @@ const recordedPart = (r: InputRecord, payload: Uint8Array | null): Uint8Array | 
   return kept > 0 ? payload.subarray(0, kept) : null;
 };
 
+/**
+ * Where the payload of a call differs from the recorded one when the call is otherwise the same
+ * (a message id, a timestamp in the middle of a write): its first differing byte, and both
+ * payloads from a little before it. Null when the calls differ otherwise.
+ */
+function payloadDifference(r: InputRecord, id: number, args: ArrayLike<number>, payload: Uint8Array | null): AppDivergence['bytes'] {
+  const a = r.payload;
+  const b = recordedPart(r, payload);
+  if (r.id !== id || !sameArgs(r, args) || a === null || b === null) return undefined;
+  const n = Math.min(a.length, b.length);
+  let at = 0;
+  while (at < n && a[at] === b[at]) at++;
+  if (at === a.length && at === b.length) return undefined;
+  const from = Math.max(0, at - 16);
+  const show = (p: Uint8Array): string => (from > 0 ? '…' : '') + (preview(p.subarray(from), 48) || '(nothing)');
+  return { at, recorded: show(a), actual: show(b) };
+}
+
 export class AppReplayer implements InputTap, Replaying {
   readonly path: string;
   readonly done: Promise<ReplayOutcome>;
@@ -105,6 +183,8 @@ export class AppReplayer implements InputTap, Replaying {
    * compared: the order differs; they are again once the cursor is past them.
    */
   #consumed = new Set<number>();
+  /** The recording marks turns of one loop iteration (its header's `loops`). */
+  readonly #loops: boolean;
   #detour: { from: number; back: number } | null = null;
   #scheduled = false;
   #waitTimer: NodeJS.Timeout | null = null;
@@ -117,6 +197,7 @@ export class AppReplayer implements InputTap, Replaying {
     this.path = opts.path;
     const { header, records } = readTrace(opts.path);
     this.#outputs = outputDigestOf(header as { outputs?: unknown });
+    this.#loops = (header as { loops?: unknown }).loops === true;
     this.#records = [];
     for (const r of records) {
       if (r.kind === 'input') this.#records.push(r);
@@ -209,7 +290,8 @@ export class AppReplayer implements InputTap, Replaying {
         // against the skipped one: that is where the application first departed from it.
         const m = this.#missing ?? r;
         const late = this.#missing !== null && same(m);
-        this.#diverge(m, late ? 'late call' : 'different call', this.#actual(id, args, payload), appStack());
+        this.#diverge(m, late ? 'late call' : 'different call', this.#actual(id, args, payload), appStack(),
+          payloadDifference(m, id, args, payload));
         if (this.#opts.throw) throw new ReplayDivergenceError(this.#divergence!);
         return now;
       }
@@ -304,7 +386,7 @@ export class AppReplayer implements InputTap, Replaying {
     this.#endDetour();
     const r = this.#head();
     if (r === undefined) { if (this.#detour === null) this.#finish(); return; }
-    if (r.name === 'onResolved' && this.#lookups.length > 0) { this.#schedule(() => this.#answerLookup(r)); return; }
+    if (r.name === 'onResolved' && this.#lookups.length > 0) { this.#schedule(() => this.#answerLookup(r), -1, this.#sameLoop(r)); return; }
     if (r.name === 'apiFlush' && r.depth === 0 && this.#missing !== null) {
       // The stack flushes a turn's writes in a microtask: not made by the next turn, it belonged
       // to a write the application skipped.
@@ -324,10 +406,15 @@ export class AppReplayer implements InputTap, Replaying {
         first = false;
         this.#play(x);
       }
-    }, delay);
+    }, delay, this.#sameLoop(r));
   }
 
-  #schedule(fn: () => void, delay = -1): void {
+  /** Whether `r`'s turn came in the same loop iteration as the turn before (null: the recording does not say). */
+  #sameLoop(r: InputRecord): boolean | null {
+    return this.#loops ? r.sameLoop : null;
+  }
+
+  #schedule(fn: () => void, delay = -1, sameLoop: boolean | null = null): void {
     this.#scheduled = true;
     const run = (): void => {
       this.#scheduled = false;
@@ -338,9 +425,11 @@ export class AppReplayer implements InputTap, Replaying {
         this.#pump();
       }
     };
-    if (delay < 0) setImmediate(run);
+    if (delay < 0) this.#poll.soon(run, sameLoop);
     else setTimeout(run, delay);
   }
+
+  readonly #poll = new PollPhase();
 
   /** The replay backend's lookup: answered when the recording's onResolved (or failure) comes up. */
   lookup(host: unknown, options: LookupOptions, cb: LookupCallback): void {
@@ -397,13 +486,15 @@ export class AppReplayer implements InputTap, Replaying {
 
   #divergence: AppDivergence | null = null;
 
-  #diverge(r: InputRecord, reason: AppDivergence['reason'], actual: string, stack: string | null): void {
+  #diverge(r: InputRecord, reason: AppDivergence['reason'], actual: string, stack: string | null,
+    bytes?: AppDivergence['bytes']): void {
     if (this.#stopped) return;
     const lane = this.#lanes.of(inputHandle(r.name, r.args, r.result));
     const d: AppDivergence = {
       seq: r.seq, t: r.t, socket: lane && r.name !== 'onConnection' && r.name !== 'apiSocket' ? lane.label : null,
       recorded: describeInput(r), actual, stack, reason, skipped: this.#missing === r && reason !== 'missing call',
     };
+    if (bytes) d.bytes = bytes;
     this.#divergence = d;
     this.#end(false);
     if (this.#opts.onDivergence) this.#opts.onDivergence(d);

@@ -14,6 +14,8 @@ export interface AppDivergence {
   reason: 'different call' | 'missing call' | 'late call' | 'core answered differently';
   /** The application made no call where `recorded` was made; `actual` is the first call it made after that which the recording does not have. */
   skipped: boolean;
+  /** The same call with other bytes: the first byte that differs, and both payloads from a little before it. */
+  bytes?: { at: number; recorded: string; actual: string };
 }
 
 export class ReplayDivergenceError extends Error {
@@ -29,6 +31,7 @@ export function formatAppDivergence(d: AppDivergence): string {
     `  recorded: ${d.recorded}`,
     `  actual:   ${d.skipped ? '(no call there; the next call not in the recording) ' : ''}${d.actual}`,
   ];
+  if (d.bytes) lines.push(`  bytes differ from byte ${d.bytes.at}:`, `    recorded ${d.bytes.recorded}`, `    actual   ${d.bytes.actual}`);
   if (d.stack) lines.push('  made at:', ...d.stack.split('\n').map((l) => `    ${l.trim()}`));
   return lines.join('\n');
 }

@@ -7,7 +7,8 @@
 // The raw bytes of the blocks, concatenated, are a sequence of records (a record may span blocks):
 //   input:  u8 tag = input id (inputs.ts, 1..63) | 0x40 when `now` is the previous record's
 //           | 0x80 when a flags byte follows;
-//           [u8 flags: 1 nested (then varint depth, varint index), 2 same turn as the input before]
+//           [u8 flags: 1 nested (then varint depth, varint index), 2 same turn as the input before,
+//           4 a new turn in the same iteration of the event loop as the turn before]
 //           [f64 now], one number per argument, [varint length + bytes: the payload, for inputs
 //           that carry one], number result, u32 digest of the outputs, u32 digest of the state
 //   meta:   u8 0, u8 kind (META_*), varint length, UTF-8 JSON
@@ -29,6 +30,7 @@ export const TAG_FLAGS = 0x80;
 export const TAG_ID = 0x3f;
 export const FLAG_NESTED = 1;
 export const FLAG_SAME_TURN = 2;
+export const FLAG_SAME_LOOP = 4;
 
 /** A fresh core instance took over after a trap. */
 export const META_CORE_NEW = 1;
@@ -63,6 +65,8 @@ export interface TraceHeader {
   compression: CompressionName;
   /** How outputs' payloads count in their digests (host/core/outhash.ts); absent in older traces: 1. */
   outputs?: OutputDigest;
+  /** The recording marks a turn that came in the same iteration of the event loop as the one before (FLAG_SAME_LOOP). */
+  loops?: boolean;
   [key: string]: unknown;
 }
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { inputById } from '../core/inputs.js';
 import {
-  MAGIC, PREAMBLE, TRACE_VERSION_2, Compression, TAG_ID, TAG_NOW_SAME, TAG_FLAGS, FLAG_NESTED, FLAG_SAME_TURN,
+  MAGIC, PREAMBLE, TRACE_VERSION_2, Compression, TAG_ID, TAG_NOW_SAME, TAG_FLAGS, FLAG_NESTED, FLAG_SAME_TURN, FLAG_SAME_LOOP,
   META_NAMES, META_SEGMENT_END, type TraceHeader,
 } from './format.js';
 
@@ -25,6 +25,8 @@ export interface InputRecord {
   depth: number;
   index: number;
   sameTurn: boolean;
+  /** A turn of its own, in the same iteration of the event loop as the turn before (recorders since FLAG_SAME_LOOP; false in older traces). */
+  sameLoop: boolean;
 }
 
 export interface MetaRecord {
@@ -198,7 +200,7 @@ export class TraceReader {
     this.#lastNow = t;
     return {
       kind: 'input', seq: this.#seq++, id, name: info.name, t, args, payload, result, outHash, digest,
-      depth, index, sameTurn: (flags & FLAG_SAME_TURN) !== 0,
+      depth, index, sameTurn: (flags & FLAG_SAME_TURN) !== 0, sameLoop: (flags & FLAG_SAME_LOOP) !== 0,
     };
   }
 

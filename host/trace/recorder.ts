@@ -14,7 +14,7 @@ import { TraceWriter, compressionOf, drainWriters } from './writer.js';
 import { CHUNK } from './writer-io.js';
 import type { TraceRecord } from './reader.js';
 import {
-  COMPRESSION_NAMES, FLAG_NESTED, FLAG_SAME_TURN, INT_LIMIT, META_CORE_NEW, META_END, META_LOOKUP_ERROR,
+  COMPRESSION_NAMES, FLAG_NESTED, FLAG_SAME_TURN, FLAG_SAME_LOOP, INT_LIMIT, META_CORE_NEW, META_END, META_LOOKUP_ERROR,
   META_NAMES, META_SEGMENT_END, META_TRAP, META_TRUNCATED, TAG_FLAGS, TAG_NOW_SAME, TRACE_VERSION_2, type TraceHeader,
 } from './format.js';
 
@@ -110,6 +110,9 @@ export function segmentPath(first: string, n: number): string {
   return n === 0 ? first : `${first}.${n}`;
 }
 
+/** Whether loop iterations can be counted with an unref'd immediate here (see #loop). */
+const LOOP_COUNTS = typeof setImmediate === 'function' && (globalThis as { Bun?: unknown }).Bun === undefined;
+
 export class TraceRecorder2 implements InputTap {
   readonly path: string;
   readonly #writer: TraceWriter;
@@ -126,6 +129,26 @@ export class TraceRecorder2 implements InputTap {
   #lastNow = NaN;
   #turnOpen = false;
   #closeTurn = (): void => { this.#turnOpen = false; };
+  /**
+   * Iterations of the event loop, counted where it runs its setImmediate callbacks: an unref'd
+   * immediate of the recorder's own re-arms itself while recording (it keeps nothing alive, and a
+   * loop with nothing to do still sleeps). A turn from the event loop in the same iteration as the
+   * turn before it — two sockets' events from one poll for I/O — is marked FLAG_SAME_LOOP: an
+   * application replay plays it before the application's setImmediate callbacks, as it came.
+   * Not on Bun, whose loop spins while an unref'd immediate is pending.
+   */
+  #loop = 0;
+  #turnLoop = -1;
+  /** The header's `loops`: this recording marks turns of one loop iteration (a rewrite keeps its source's). */
+  readonly #loops: boolean;
+  #looper: unknown = null;
+  /** writeRecord's: the record's own mark. */
+  #sameLoop: boolean | null = null;
+  readonly #loopTick = (): void => {
+    this.#loop++;
+    this.#looper = null;
+    if (!this.#off) this.#armLoop();
+  };
   #segment = 0;
   #segBytes = 0;
   #segStart = NaN;
@@ -152,8 +175,9 @@ export class TraceRecorder2 implements InputTap {
    * outputs were digested: `outputs`).
    */
   constructor(options: RecordOptions, core: Uint8Array | string, outputs: OutputDigest = OUTPUT_DIGEST,
-    sandbox: SandboxHeader = {}) {
+    sandbox: SandboxHeader = {}, loops: boolean = LOOP_COUNTS) {
     this.#outputs = outputs;
+    this.#loops = loops;
     // The stack's policy and limits as given (a copy: JSON, so later changes to the caller's
     // object do not show, and a rewritten trace keeps its own).
     if (sandbox.policy !== undefined) this.#sandbox.policy = JSON.parse(JSON.stringify(sandbox.policy));
@@ -180,6 +204,7 @@ export class TraceRecorder2 implements InputTap {
       segment: this.#segment, started: new Date().toISOString(),
       compression: COMPRESSION_NAMES[compressionOf(this.#opts.compression)],
       outputs: this.#outputs,
+      ...(this.#loops ? { loops: true } : {}),
       ...this.#sandbox,
     };
   }
@@ -220,12 +245,26 @@ export class TraceRecorder2 implements InputTap {
     return this.#opts.maxPending ?? 256 * 1024 * 1024;
   }
 
+  #stopLoop(): void {
+    if (this.#looper !== null) clearImmediate(this.#looper as Parameters<typeof clearImmediate>[0]);
+    this.#looper = null;
+  }
+
+  #armLoop(): boolean {
+    if (!LOOP_COUNTS) return false;
+    const im = setImmediate(this.#loopTick) as unknown as { unref?(): void };
+    im.unref?.();
+    this.#looper = im;
+    return true;
+  }
+
   /** The disk fell too far behind: the trace ends here, at a record's boundary, and says so. */
   #stop(): void {
     const max = this.#maxPending();
     this.#meta(META_TRUNCATED, { reason: `the disk fell more than ${max} bytes behind` });
     this.#flushChunk();
     this.#off = true;
+    this.#stopLoop();
     this.#truncated = true;
     process.emitWarning(`wasinet: recording to ${this.path} stopped: the disk fell more than ${max} bytes behind`);
   }
@@ -311,7 +350,16 @@ export class TraceRecorder2 implements InputTap {
     let flags = depth > 0 ? FLAG_NESTED : 0;
     if (depth === 0) {
       if (this.#turnOpen) flags |= FLAG_SAME_TURN;
-      else { this.#turnOpen = true; queueMicrotask(this.#closeTurn); }
+      else {
+        this.#turnOpen = true;
+        queueMicrotask(this.#closeTurn);
+        if (this.#sameLoop !== null) {
+          if (this.#sameLoop) flags |= FLAG_SAME_LOOP;
+        } else if (this.#looper !== null || this.#armLoop()) {
+          if (this.#turnLoop === this.#loop) flags |= FLAG_SAME_LOOP;
+          this.#turnLoop = this.#loop;
+        }
+      }
     }
     const same = now === this.#lastNow;
     this.#u8(id | (same ? TAG_NOW_SAME : 0) | (flags !== 0 ? TAG_FLAGS : 0));
@@ -410,6 +458,7 @@ export class TraceRecorder2 implements InputTap {
       return;
     }
     this.#turnOpen = r.sameTurn;
+    this.#sameLoop = r.sameLoop;
     this.input(r.id, r.t, r.args, r.payload, r.depth, r.index);
     this.output(r.result, r.outHash, r.digest);
     this.#turnOpen = true;
@@ -443,6 +492,7 @@ export class TraceRecorder2 implements InputTap {
       this.#flushChunk();
     }
     this.#off = true;
+    this.#stopLoop();
     this.#closing = this.#writer.close().then(() => {
       const e = this.#writer.error;
       if (e) throw e;

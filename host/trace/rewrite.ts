@@ -12,7 +12,7 @@ export async function rewriteTrace(src: string, dst: string | RecordOptions,
   edit: (r: TraceRecord) => TraceRecord | null = (r) => r): Promise<number> {
   const reader = new TraceReader(src);
   const out = new TraceRecorder2(typeof dst === 'string' ? { path: dst } : dst, reader.header.core, outputDigestOf(reader.header),
-    { policy: reader.header.policy, limits: reader.header.limits });
+    { policy: reader.header.policy, limits: reader.header.limits }, reader.header.loops === true);
   let n = 0;
   for (const r of reader) {
     const e = edit(r);

@@ -109,6 +109,82 @@ test('a bulk transfer under backpressure (partial writes, drains, half-close) re
   assert.deepEqual([done.ok, done.inputs], [true, done.total]);
 });
 
+// A client that writes one byte per setImmediate (each write a turn of its own) to a server
+// whose socket has an idle timeout: on real sockets each byte's data event comes where the loop
+// polls for I/O, before the client's next setImmediate. The replay plays it there too (the trace
+// marks turns of one loop iteration); played after the client's setImmediate instead, the
+// client's next write was taken out of order and the server socket's idle deadline, which is
+// part of the core's state, came out later than recorded.
+test('an application that writes from setImmediate, one byte a turn, replays with the core in the recorded state', async () => {
+  const drip = async (net: ReturnType<typeof createStack>): Promise<string> => {
+    const server = net.createServer((s) => {
+      s.setTimeout(5000);
+      let n = 0;
+      s.on('data', (d: Buffer) => { n += d.length; });
+      s.on('end', () => s.end(`got ${n}`));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const c = net.connect((server.address() as { port: number }).port, '127.0.0.1');
+    c.setNoDelay(true);
+    let reply = '';
+    c.on('data', (d: Buffer) => { reply += d; });
+    c.on('connect', () => {
+      let i = 0;
+      const tick = (): void => {
+        if (i++ < 40) { c.write('x'); setImmediate(tick); } else c.end();
+      };
+      tick();
+    });
+    await new Promise((r) => c.on('close', r));
+    await new Promise((r) => server.close(r));
+    return reply;
+  };
+  const path = sockPath('drip').replace(/\.sock$/, '.trace');
+  const rec = createStack({ record: path });
+  const real = await drip(rec);
+  await rec.recorder!.close();
+  assert.equal(real, 'got 40');
+  for (let i = 0; i < 5; i++) {
+    let diverged: string | null = null;
+    const net = createStack({ replay: { path, wait: 1000, onDivergence: (d) => { diverged = formatAppDivergence(d); } } });
+    const again = drip(net);
+    const done = await net.replay!.done; // at the end of the recording, or at a divergence (after which the app would wait forever)
+    assert.equal(diverged, null, `replay ${i}`);
+    assert.deepEqual([done.ok, done.inputs], [true, done.total], `replay ${i}`);
+    assert.equal(await again, real);
+  }
+});
+
+// A call that differs only in some bytes in the middle of its payload (a random message id):
+// the report says from which byte, and shows both payloads there, not only their starts.
+test('a write that differs only in the middle of its bytes is reported with the first byte that differs', async () => {
+  const app = async (net: ReturnType<typeof createStack>, id: string): Promise<void> => {
+    const server = net.createServer((s) => { s.resume(); s.on('end', () => s.end()); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const c = net.connect((server.address() as { port: number }).port, '127.0.0.1');
+    c.end(`{"method":"add","params":[2,3],"padding":"${'x'.repeat(40)}","id":"${id}"}`);
+    c.resume();
+    await new Promise((r) => c.on('close', r));
+    await new Promise((r) => server.close(r));
+  };
+  const path = sockPath('bytes').replace(/\.sock$/, '.trace');
+  const rec = createStack({ record: path });
+  await app(rec, 'aaaa-1111');
+  await rec.recorder!.close();
+  let reported: AppDivergence | null = null;
+  const net = createStack({ replay: { path, wait: 300, onDivergence: (d) => { reported = d; } } });
+  void app(net, 'aaaa-2222');
+  const done = await net.replay!.done;
+  assert.equal(done.ok, false);
+  const d = reported as AppDivergence | null;
+  assert.ok(d);
+  assert.equal(d.reason, 'different call');
+  const at = `{"method":"add","params":[2,3],"padding":"${'x'.repeat(40)}","id":"aaaa-`.length;
+  assert.deepEqual(d.bytes && { at: d.bytes.at, rec: d.bytes.recorded.includes('aaaa-1111'), act: d.bytes.actual.includes('aaaa-2222') },
+    { at, rec: true, act: true });
+  assert.match(formatAppDivergence(d), new RegExp(`bytes differ from byte ${at}:\\n    recorded ….*aaaa-1111.*\\n    actual   ….*aaaa-2222`));
+});
+
 // The node backend leaves an IPv4 client's local name out at connect (Node asks getsockname only
 // when the application reads it): it is asked once, on first use, and recorded (apiLocalName),
 // so the replayed application reads the same name offline. A socket that never asked has no

@@ -113,11 +113,13 @@ test('format 2: a changed `now` or argument is reported at its input', { timeout
 test('format 2: deflate and brotli blocks hold the same records and replay; recording with compression on replays', { timeout: 60000 }, async () => {
   const { file } = await recorded();
   const base = readTrace(file).records;
+  assert.ok(base.some((r) => r.kind === 'input' && r.sameLoop), 'some turns came in one loop iteration');
   for (const compression of ['deflate', 'brotli'] as const) {
     const out = file.replace(/\.trace$/, `-${compression}.trace`);
     await rewriteTrace(file, { path: out, compression });
     const again = readTrace(out);
     assert.equal(again.header.compression, compression);
+    assert.equal(again.header.loops, true); // the turns' loop iterations (sameLoop) are kept too
     assert.deepEqual(again.records, base);
     assert.equal(replay(out).ok, true);
   }
