@@ -4,6 +4,11 @@
 // The public types are node:net's own (see PublicNet), so code typed for node:net compiles as is.
 import type * as NodeNet from 'node:net';
 import { makeNet, type PublicNet, type NetApi } from './net/api.js';
+import { lazy } from './lazy.js';
+import type * as Timeline from './trace/timeline.js';
+import type * as CoreTrace from './core/trace.js';
+import type * as Rewrite from './trace/rewrite.js';
+import type * as PluginLoad from './plugin/load.js';
 
 const net = makeNet(null) as unknown as PublicNet;
 
@@ -28,16 +33,29 @@ export type {
 } from 'node:net';
 export type { PublicNet } from './net/api.js';
 export { createStack, type CreateStackOptions, type StackApi, type StackExtras } from './net/create.js';
-export { SimNetwork, type SimOptions, type SimStats } from './backend/sim.js';
+export { SimNetwork, type SimOptions, type SimStats } from './backend/sim/network.js';
 /** For those who write a backend: what a stack asks of its transport (docs/embedding.md). */
 export type { Backend, LookupOptions, LookupAddress, LookupCallback } from './backend/backend.js';
 export type { Core, Output } from './core/core.js';
-export { replay, formatDivergence, type ReplayResult, type Divergence } from './core/trace.js';
+export type { ReplayResult, Divergence } from './core/trace.js';
 export { TraceReader, readTrace, type TraceRecord, type InputRecord, type MetaRecord } from './trace/reader.js';
-export { formatAppDivergence, ReplayDivergenceError, type ReplayOptions, type Replaying, type ReplayOutcome, type AppDivergence } from './trace/app-replay.js';
-export { timelineHtml, type TimelineDivergence } from './trace/timeline.js';
-export { rewriteTrace } from './trace/rewrite.js';
+export { formatAppDivergence, ReplayDivergenceError, type AppDivergence } from './trace/divergence.js';
+export type { ReplayOptions, Replaying, ReplayOutcome } from './trace/app-replay.js';
+export type { TimelineDivergence } from './trace/timeline.js';
 export type { RecordOptions, Recording } from './trace/record.js';
 /** Untrusted Wasm guests with sockets, each in its own thread and stack (docs/guest.md). */
-export { loadPlugin, GuestLoadError, type Plugin, type PluginOptions, type PluginLimits, type PluginExit, type PluginUsage } from './plugin/load.js';
+export { GuestLoadError } from './plugin/module.js';
+export type { Plugin, PluginOptions, PluginLimits, PluginExit, PluginUsage } from './plugin/load.js';
+
+// Loaded on first use (lazy.ts): these functions are the modules' own, called through.
+/** Replays a trace on a fresh core with no network and checks every answer (docs/replay.md). */
+export const replay: typeof CoreTrace.replay = (...args) => lazy('./core/trace.js').replay(...args);
+/** The text of a replay's divergence. */
+export const formatDivergence: typeof CoreTrace.formatDivergence = (...args) => lazy('./core/trace.js').formatDivergence(...args);
+/** A self-contained HTML page showing a trace (format 2) as a timeline. */
+export const timelineHtml: typeof Timeline.timelineHtml = (...args) => lazy('./trace/timeline.js').timelineHtml(...args);
+/** Copies a trace record by record, through `edit` (to cut or change it, or to recompress it). */
+export const rewriteTrace: typeof Rewrite.rewriteTrace = (...args) => lazy('./trace/rewrite.js').rewriteTrace(...args);
+/** Runs an untrusted Wasm guest in its own thread and stack (docs/guest.md). */
+export const loadPlugin: typeof PluginLoad.loadPlugin = (...args) => lazy('./plugin/load.js').loadPlugin(...args);
 export default net;

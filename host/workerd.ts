@@ -13,8 +13,21 @@ import * as wasmer from '@wasmer/wasi';
 import { provideBackend } from './backend/load.js';
 import { createWorkerdBackend } from './backend/workerd.js';
 import { provideWasm } from './core/wasm.js';
+import { provideModules } from './lazy.js';
+// What the default entry loads on first use (lazy.ts), here in the bundle.
+import * as record from './trace/record.js';
+import * as appReplay from './trace/app-replay.js';
+import * as simBackend from './backend/sim/backend.js';
+import * as timeline from './trace/timeline.js';
+import * as rewrite from './trace/rewrite.js';
+import * as pluginLoad from './plugin/load.js';
+import * as coreTrace from './core/trace.js';
 
 provideBackend('workerd', () => createWorkerdBackend(connect));
+provideModules({
+  './trace/record.js': record, './trace/app-replay.js': appReplay, './backend/sim/backend.js': simBackend,
+  './trace/timeline.js': timeline, './trace/rewrite.js': rewrite, './plugin/load.js': pluginLoad, './core/trace.js': coreTrace,
+});
 
 export interface WorkerdModules {
   /** build/release.wasm, imported as a module (a WebAssembly.Module). */

@@ -4,9 +4,10 @@ import { makeNet, type PublicNet } from './api.js';
 import type { Backend } from '../backend/backend.js';
 import { createBackendFor, createRuntimeBackend } from '../backend/load.js';
 import { coreWasm, coreBytes } from '../core/wasm.js';
-import { startRecording, type RecordOptions, type Recording } from '../trace/record.js';
-import { AppReplayer, ReplayBackend, type ReplayOptions, type Replaying } from '../trace/app-replay.js';
-import { SimBackend, SimNetwork, type SimOptions } from '../backend/sim.js';
+import type { RecordOptions, Recording } from '../trace/record.js';
+import type { AppReplayer, ReplayOptions, Replaying } from '../trace/app-replay.js';
+import { SimNetwork, type SimOptions } from '../backend/sim/network.js';
+import { lazy } from '../lazy.js';
 import { encodePolicy, limitValues, type PolicyOptions, type LimitOptions } from './policy.js';
 import { usageOf, type StackUsage } from './usage.js';
 
@@ -62,11 +63,12 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
   let replayer: AppReplayer | null = null;
   if (options.replay !== undefined) {
     if (options.record || options.backend !== undefined) throw new TypeError('createStack: replay runs on the recording: no backend or record with it');
+    const { AppReplayer, ReplayBackend } = lazy('./trace/app-replay.js');
     replayer = new AppReplayer(typeof options.replay === 'string' ? { path: options.replay } : options.replay);
     backend = new ReplayBackend(replayer);
   } else if (options.backend === 'sim') {
     network = options.network ?? new SimNetwork(options);
-    backend = new SimBackend(network);
+    backend = new (lazy('./backend/sim/backend.js').SimBackend)(network);
   } else if (options.backend === undefined) {
     backend = createRuntimeBackend();
   } else if (options.backend === 'node' || options.backend === 'deno' || options.backend === 'bun' || options.backend === 'workerd') {
@@ -76,7 +78,7 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
   }
   const build = options.coreBuild ?? 'release.wasm';
   const rec = options.record
-    ? startRecording(options.record, coreBytes(build), backend, { policy: options.policy, limits: options.limits }) : null;
+    ? lazy('./trace/record.js').startRecording(options.record, coreBytes(build), backend, { policy: options.policy, limits: options.limits }) : null;
   const recorder = rec?.recorder ?? null;
   const stack = new Stack(backend, {
     module: options.coreBuild ? coreWasm(options.coreBuild) : undefined,

@@ -11,11 +11,11 @@ import path = require('node:path');
 import url = require('node:url');
 import workerThreads = require('node:worker_threads');
 import type * as Setup from './setup.js';
-import type * as Writer from '../trace/writer.js';
+import type * as Format from '../trace/format.js';
 
 // Loaded through NODE_OPTIONS, this file runs in every thread, wasinet's trace writer included:
 // that thread records nothing and imports no net.
-const marker = (require('../trace/writer.js') as typeof Writer).WRITER_THREAD;
+const marker = (require('../trace/format.js') as typeof Format).WRITER_THREAD;
 const writerThread = !workerThreads.isMainThread && (workerThreads.workerData as Record<string, unknown> | null)?.[marker] === true;
 if (!writerThread) {
   const own = path.join(__dirname, '..') + path.sep;

@@ -6,10 +6,9 @@
 import { Stack, setDefaultStack, flushAtExit } from '../net/stack.js';
 import { createNodeBackend } from '../backend/load.js';
 import { coreBytes } from '../core/wasm.js';
-import { startRecording } from '../trace/record.js';
 import { writeFileSync } from 'node:fs';
-import { AppReplayer, ReplayBackend, formatAppDivergence } from '../trace/app-replay.js';
-import { timelineHtml } from '../trace/timeline.js';
+import { formatAppDivergence } from '../trace/divergence.js';
+import { lazy } from '../lazy.js';
 
 export function setup(env: NodeJS.ProcessEnv = process.env): void {
   const record = env.WASINET_RECORD;
@@ -21,7 +20,7 @@ export function setup(env: NodeJS.ProcessEnv = process.env): void {
     const more = env.WASINET_RECORD_OPTIONS ? JSON.parse(env.WASINET_RECORD_OPTIONS) as object : {};
     // %p is the process id: the processes of one program (a cluster, forked workers) inherit
     // WASINET_RECORD and would otherwise write one file over each other.
-    const rec = startRecording({ ...more, path: record.replaceAll('%p', String(process.pid)) }, coreBytes('release.wasm'), backend);
+    const rec = lazy('./trace/record.js').startRecording({ ...more, path: record.replaceAll('%p', String(process.pid)) }, coreBytes('release.wasm'), backend);
     setDefaultStack(new Stack(backend, { inputTap: rec.inputTap, tap: rec.tap }));
     // Ahead of the writer's own exit hook: the last records and the end mark reach the file too.
     // The stacks' batched writes leave first (stack.ts does that at exit too, later): they are inputs.
@@ -31,6 +30,7 @@ export function setup(env: NodeJS.ProcessEnv = process.env): void {
     });
   } else if (replay) {
     const wait = Number(env.WASINET_REPLAY_WAIT) || undefined;
+    const { AppReplayer, ReplayBackend } = lazy('./trace/app-replay.js');
     const replayer = new AppReplayer({
       path: replay, wait,
       onDivergence: (d) => {
@@ -39,7 +39,7 @@ export function setup(env: NodeJS.ProcessEnv = process.env): void {
         process.stderr.write(text + '\n');
         // WASINET_REPLAY_HTML=out.html: the timeline of the recording, the divergence marked.
         const html = env.WASINET_REPLAY_HTML;
-        if (html) writeFileSync(html, timelineHtml(replay, { seq: d.seq, title: `application replay diverged at input ${d.seq + 1}`, detail: text }));
+        if (html) writeFileSync(html, lazy('./trace/timeline.js').timelineHtml(replay, { seq: d.seq, title: `application replay diverged at input ${d.seq + 1}`, detail: text }));
         process.exit(1);
       },
     });

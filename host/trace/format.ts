@@ -32,6 +32,9 @@ export const FLAG_NESTED = 1;
 export const FLAG_SAME_TURN = 2;
 export const FLAG_SAME_LOOP = 4;
 
+/** What workerData carries to the trace writer's thread (register.cts stays out of that thread; writer.ts). */
+export const WRITER_THREAD = 'wasinetTraceWriter';
+
 /** A fresh core instance took over after a trap. */
 export const META_CORE_NEW = 1;
 /** The default name resolution failed (no core input carries that): {hostname, code, errno, syscall}. */

@@ -2,12 +2,19 @@
 // block (a record may span blocks), following a rotated recording into its later segments.
 import fs from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
+import { createRequire } from 'node:module';
 import { inputById } from '../core/inputs.js';
 import {
   MAGIC, PREAMBLE, TRACE_VERSION_2, Compression, TAG_ID, TAG_NOW_SAME, TAG_FLAGS, FLAG_NESTED, FLAG_SAME_TURN, FLAG_SAME_LOOP,
   META_NAMES, META_SEGMENT_END, type TraceHeader,
 } from './format.js';
+
+/** node:zlib, for compressed traces only: loaded when the first one is read. */
+let zlibModule: typeof import('node:zlib') | null = null;
+function zlib(): typeof import('node:zlib') {
+  zlibModule ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
+  return zlibModule;
+}
 
 export interface InputRecord {
   kind: 'input';
@@ -116,7 +123,7 @@ export class TraceReader {
     fs.readSync(this.#fd, data, 0, stored, this.#filePos + 8);
     this.#filePos += 8 + stored;
     const block = this.#compression === Compression.None ? data
-      : this.#compression === Compression.Deflate ? zlib.inflateRawSync(data) : zlib.brotliDecompressSync(data);
+      : this.#compression === Compression.Deflate ? zlib().inflateRawSync(data) : zlib().brotliDecompressSync(data);
     if (block.length !== raw) throw new Error(`${this.file}: a block of ${block.length} bytes says ${raw}`);
     const rest = this.#buf.subarray(this.#pos);
     this.#buf = rest.length ? Buffer.concat([rest, block]) : block;

@@ -19,8 +19,8 @@ import { COMPRESSION_NAMES, Compression, type TraceHeader } from './format.js';
 import { Bell, CHUNK, Stat, preamble } from './writer-io.js';
 import type { FromThread, Returned, ToThread } from './writer-thread.js';
 
-/** What workerData carries to the writer's thread (register.cts stays out of that thread). */
-export const WRITER_THREAD = 'wasinetTraceWriter';
+import { WRITER_THREAD } from './format.js';
+export { WRITER_THREAD };
 /** How long an exiting process waits for the thread to write what it holds. */
 const EXIT_WAIT_MS = 10_000;
 

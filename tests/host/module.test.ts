@@ -114,3 +114,35 @@ test('the core runs optimized from the start; Wasm the process compiles after it
   // a process that turned dynamic tiering off itself keeps it off: everything is optimized eagerly
   assert.deepEqual(run('--no-wasm-dynamic-tiering'), [false, false, false]);
 });
+
+// What few programs use is loaded on first use (host/lazy.ts): importing wasinet and opening a
+// connection loads neither the recorder (worker_threads, crypto), the trace readers' zlib, the
+// simulated network's transport nor plugins; each loads, and works, when it is first asked for.
+test('importing wasinet and using sockets loads no recorder, replayer, simulator transport or plugin code', () => {
+  const index = new URL('../../host/index.js', import.meta.url).href;
+  const script = `
+    const before = new Set(process.moduleLoadList);
+    const { default: net, createStack } = await import(${JSON.stringify(index)});
+    const s = net.createServer((c) => c.end('hi')).listen(0, '127.0.0.1');
+    await new Promise((r) => s.on('listening', r));
+    const c = net.connect(s.address().port, '127.0.0.1');
+    let got = '';
+    c.on('data', (d) => { got += d; });
+    await new Promise((r) => c.on('close', r));
+    s.close();
+    const loaded = (names) => names.filter((n) => process.moduleLoadList.includes('NativeModule ' + n) && !before.has('NativeModule ' + n));
+    console.log(JSON.stringify({ got, builtins: loaded(['worker_threads', 'zlib', 'crypto']) }));
+    const sim = createStack({ backend: 'sim' });
+    const srv = sim.createServer((x) => x.end('sim')).listen(80, '10.0.0.1');
+    let simGot = '';
+    sim.connect(80, '10.0.0.1').on('data', (d) => { simGot += d; });
+    await sim.run();
+    srv.close();
+    console.log(JSON.stringify({ simGot, builtins: loaded(['worker_threads', 'zlib', 'crypto']) }));
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const [plain, sim] = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { got?: string; simGot?: string; builtins: string[] });
+  assert.deepEqual(plain, { got: 'hi', builtins: [] });
+  assert.deepEqual(sim, { simGot: 'sim', builtins: [] });
+});

@@ -1,0 +1,48 @@
+// The parts of wasinet most programs never use — the recorder and its writer thread, the
+// application replayer, replaying a trace, the simulated network's transport, the trace
+// timeline, plugins — are
+// loaded the first time they are asked for, not when wasinet is imported: about 30 ms of an
+// 80 ms import on Node 20 here (their modules and the builtins they load: worker_threads,
+// zlib, crypto). Node 20.19+, Deno and Bun all require an ES module synchronously, and give the
+// same module instance that `import` gives, so a lazily loaded class is the class.
+//
+// workerd runs a bundle, where there is no module URL to require from: its entry point
+// (host/workerd.ts) imports these modules itself and hands them over with `provideModules`.
+import { createRequire } from 'node:module';
+import type * as Record from './trace/record.js';
+import type * as AppReplay from './trace/app-replay.js';
+import type * as SimBackend from './backend/sim/backend.js';
+import type * as Timeline from './trace/timeline.js';
+import type * as Rewrite from './trace/rewrite.js';
+import type * as PluginLoad from './plugin/load.js';
+import type * as CoreTrace from './core/trace.js';
+
+/** The modules loaded on first use, by their path from this folder. */
+export interface LazyModules {
+  './trace/record.js': typeof Record;
+  './trace/app-replay.js': typeof AppReplay;
+  './backend/sim/backend.js': typeof SimBackend;
+  './trace/timeline.js': typeof Timeline;
+  './trace/rewrite.js': typeof Rewrite;
+  './plugin/load.js': typeof PluginLoad;
+  './core/trace.js': typeof CoreTrace;
+}
+
+const require = typeof import.meta.url === 'string' ? createRequire(import.meta.url) : null;
+const loaded = new Map<string, unknown>();
+
+/** Gives the modules a bundle holds already (workerd.ts), so they are never required. */
+export function provideModules(modules: Partial<LazyModules>): void {
+  for (const [file, m] of Object.entries(modules)) loaded.set(file, m);
+}
+
+/** One of the modules above, loaded on first use. */
+export function lazy<K extends keyof LazyModules>(file: K): LazyModules[K] {
+  let m = loaded.get(file) as LazyModules[K] | undefined;
+  if (m === undefined) {
+    if (!require) throw new Error(`wasinet: cannot load ${file} here (no module URL): import 'wasinet/workerd' in a workerd bundle`);
+    m = require(file) as LazyModules[K];
+    loaded.set(file, m);
+  }
+  return m;
+}
