@@ -47,11 +47,13 @@ interface Port {
 /**
  * Runs a function where the event loop polls for I/O: a message to a MessageChannel port of its
  * own (libuv delivers it as an I/O event). A transport event played so comes where a real
- * socket's would: after the timers of its loop iteration and before its setImmediate callbacks.
- * With setImmediate instead, an application that writes from setImmediate (one byte per turn,
- * say) ran its next write before the data event recorded ahead of it, and the replay had to
- * take the write out of order. Where there is no MessageChannel: setImmediate. The port holds
- * the process open only while a message is on its way.
+ * socket's would: after the timers of its loop iteration and before its setImmediate callbacks
+ * — or, when the recording says it came in a later iteration than the turn before it, after
+ * them. Played from setImmediate always (as before the recordings said), an application that
+ * writes from setImmediate (a byte a turn, say) made its next write before the data event
+ * recorded ahead of it, and the replay had to take the write out of order. Where there is no
+ * MessageChannel, or the recording does not say: setImmediate. The port holds the process
+ * open only while a message is on its way.
  */
 class PollPhase {
   #port: Port | null = null;
