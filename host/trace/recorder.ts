@@ -111,7 +111,7 @@ export function segmentPath(first: string, n: number): string {
 }
 
 /** Whether loop iterations can be counted with an unref'd immediate here (see #loop). */
-const LOOP_COUNTS = typeof setImmediate === 'function' && (globalThis as { Bun?: unknown }).Bun === undefined;
+const LOOP_COUNTS = typeof setImmediate === 'function';
 
 export class TraceRecorder2 implements InputTap {
   readonly path: string;
@@ -130,12 +130,13 @@ export class TraceRecorder2 implements InputTap {
   #turnOpen = false;
   #closeTurn = (): void => { this.#turnOpen = false; };
   /**
-   * Iterations of the event loop, counted where it runs its setImmediate callbacks: an unref'd
-   * immediate of the recorder's own re-arms itself while recording (it keeps nothing alive, and a
-   * loop with nothing to do still sleeps). A turn from the event loop in the same iteration as the
-   * turn before it — two sockets' events from one poll for I/O — is marked FLAG_SAME_LOOP: an
-   * application replay plays it before the application's setImmediate callbacks, as it came.
-   * Not on Bun, whose loop spins while an unref'd immediate is pending.
+   * Iterations of the event loop, counted where it runs its setImmediate callbacks: a turn that
+   * records an input arms an immediate of the recorder's own (unless one is pending), which counts
+   * one when the loop next runs its immediates. A turn from the event loop in the same count as
+   * the turn before it — two sockets' events from one poll for I/O, or an event right after the
+   * application's setImmediate callbacks — is marked FLAG_SAME_LOOP: an application replay plays
+   * it before the application's setImmediate callbacks, as it came. (An immediate that re-armed
+   * itself for as long as recording lasts would make Bun's loop spin.)
    */
   #loop = 0;
   #turnLoop = -1;
@@ -147,7 +148,6 @@ export class TraceRecorder2 implements InputTap {
   readonly #loopTick = (): void => {
     this.#loop++;
     this.#looper = null;
-    if (!this.#off) this.#armLoop();
   };
   #segment = 0;
   #segBytes = 0;
@@ -250,12 +250,10 @@ export class TraceRecorder2 implements InputTap {
     this.#looper = null;
   }
 
-  #armLoop(): boolean {
-    if (!LOOP_COUNTS) return false;
+  #armLoop(): void {
     const im = setImmediate(this.#loopTick) as unknown as { unref?(): void };
     im.unref?.();
     this.#looper = im;
-    return true;
   }
 
   /** The disk fell too far behind: the trace ends here, at a record's boundary, and says so. */
@@ -355,9 +353,10 @@ export class TraceRecorder2 implements InputTap {
         queueMicrotask(this.#closeTurn);
         if (this.#sameLoop !== null) {
           if (this.#sameLoop) flags |= FLAG_SAME_LOOP;
-        } else if (this.#looper !== null || this.#armLoop()) {
+        } else if (this.#loops) {
           if (this.#turnLoop === this.#loop) flags |= FLAG_SAME_LOOP;
           this.#turnLoop = this.#loop;
+          if (this.#looper === null) this.#armLoop();
         }
       }
     }

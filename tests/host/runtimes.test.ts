@@ -23,6 +23,7 @@ const runner = join(root, 'build/tests/runtimes/diff-runner.js');
 const portable = join(root, 'build/tests/runtimes/portable.js');
 const lingerScript = join(root, 'build/tests/runtimes/linger.js');
 const starttlsScript = join(root, 'build/tests/runtimes/starttls.js');
+const dripScript = join(root, 'build/tests/runtimes/replay-drip.js');
 type Result = Record<string, string[] | { error: string }>;
 
 const NO_LOCAL_BIND = 'the runtime\'s connect cannot bind a local address or port';
@@ -184,6 +185,14 @@ for (const name of ['deno', 'bun'] as const) {
         ...(both ? ['client addresses true'] : []), 'client tls bye ping'],
       server: ['server plain "STARTTLS\\r\\n"', 'server secure', 'server addresses true', 'server tls ping'],
     });
+  });
+  test(`${name}: an application recorded on the runtime's sockets replays offline with the core in the recorded state (a write per setImmediate)`, { timeout: 60_000 }, async () => {
+    const r = spawnSync(where.cmd, [...where.pre, dripScript], {
+      cwd: root, encoding: 'utf8', timeout: 30_000,
+      env: { ...process.env, DENO_DIR: join(root, 'build/.deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
+    });
+    assert.equal(r.status, 0, `exit ${r.status}: ${r.stdout} ${String(r.stderr).slice(-1000)}`);
+    assert.deepEqual(JSON.parse(r.stdout.trim()), { reply: 'got 40', replays: ['ok', 'ok', 'ok'] });
   });
   const here = await run(where.cmd, where.pre, '', 120_000, portable) as unknown as Record<string, string> | string;
   test(`${name}: wasinet loads, runs on a simulated network and on the runtime's own sockets`, async () => {
