@@ -6,6 +6,9 @@
 // zlib, crypto). Node 20.19+, Deno and Bun all require an ES module synchronously, and give the
 // same module instance that `import` gives, so a lazily loaded class is the class.
 //
+// The runtimes' backends load the same way (backend/load.ts), and so does node:zlib, which only
+// compressed traces and digest-1 traces need.
+//
 // workerd runs a bundle, where there is no module URL to require from: its entry point
 // (host/workerd.ts) imports these modules itself and hands them over with `provideModules`.
 import { createRequire } from 'node:module';
@@ -16,6 +19,10 @@ import type * as Timeline from './trace/timeline.js';
 import type * as Rewrite from './trace/rewrite.js';
 import type * as PluginLoad from './plugin/load.js';
 import type * as CoreTrace from './core/trace.js';
+import type * as NodeBackend from './backend/node.js';
+import type * as DenoBackend from './backend/deno.js';
+import type * as BunBackend from './backend/bun.js';
+import type * as WorkerdBackend from './backend/workerd.js';
 
 /** The modules loaded on first use, by their path from this folder. */
 export interface LazyModules {
@@ -26,6 +33,11 @@ export interface LazyModules {
   './trace/rewrite.js': typeof Rewrite;
   './plugin/load.js': typeof PluginLoad;
   './core/trace.js': typeof CoreTrace;
+  './backend/node.js': typeof NodeBackend;
+  './backend/deno.js': typeof DenoBackend;
+  './backend/bun.js': typeof BunBackend;
+  './backend/workerd.js': typeof WorkerdBackend;
+  'node:zlib': typeof import('node:zlib');
 }
 
 const require = typeof import.meta.url === 'string' ? createRequire(import.meta.url) : null;
@@ -34,6 +46,11 @@ const loaded = new Map<string, unknown>();
 /** Gives the modules a bundle holds already (workerd.ts), so they are never required. */
 export function provideModules(modules: Partial<LazyModules>): void {
   for (const [file, m] of Object.entries(modules)) loaded.set(file, m);
+}
+
+/** node:zlib, loaded on first use. */
+export function zlib(): typeof import('node:zlib') {
+  return lazy('node:zlib');
 }
 
 /** One of the modules above, loaded on first use. */

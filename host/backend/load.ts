@@ -11,12 +11,11 @@
 //
 // workerd runs a bundle, where there is no module URL to require from: its entry point
 // (host/workerd.ts) imports the workerd backend itself and hands it over with `provideBackend`.
-import { createRequire } from 'node:module';
 import type { Backend } from './backend.js';
+import { lazy } from '../lazy.js';
 
 export type RuntimeKind = 'deno' | 'bun' | 'workerd' | 'node';
 
-const require = typeof import.meta.url === 'string' ? createRequire(import.meta.url) : null;
 let create: (() => Backend) | null = null;
 const provided = new Map<RuntimeKind, () => Backend>();
 
@@ -25,15 +24,9 @@ export function provideBackend(kind: RuntimeKind, factory: () => Backend): void 
   provided.set(kind, factory);
 }
 
-/** A module of this folder, from a bundle's own backends or loaded when first asked for. */
-function load<T>(file: string): T {
-  if (!require) throw new Error(`wasinet: cannot load ${file} here (no module URL): import 'wasinet/workerd' in a workerd bundle`);
-  return require(file) as T;
-}
-
 /** A node backend on real OS sockets (libuv's handles, or the public-API fallback). */
 export function createNodeBackend(): Backend {
-  create ??= provided.get('node') ?? load<typeof import('./node.js')>('./node.js').createNodeBackend;
+  create ??= provided.get('node') ?? lazy('./backend/node.js').createNodeBackend;
   return create();
 }
 
@@ -49,9 +42,9 @@ export function runtime(): RuntimeKind {
 export function createBackendFor(kind: RuntimeKind): Backend {
   const factory = provided.get(kind);
   if (factory) return factory();
-  if (kind === 'deno') return load<typeof import('./deno.js')>('./deno.js').createDenoBackend();
-  if (kind === 'bun') return load<typeof import('./bun.js')>('./bun.js').createBunBackend();
-  if (kind === 'workerd') return load<typeof import('./workerd.js')>('./workerd.js').createWorkerdBackend();
+  if (kind === 'deno') return lazy('./backend/deno.js').createDenoBackend();
+  if (kind === 'bun') return lazy('./backend/bun.js').createBunBackend();
+  if (kind === 'workerd') return lazy('./backend/workerd.js').createWorkerdBackend();
   return createNodeBackend();
 }
 

@@ -11,7 +11,7 @@
 // existed) a CRC-32 of the bytes, and only bytes at the start of scratch count as passed on;
 // 2 the core's own hashBytes over its memory (several times faster than zlib's CRC-32 here),
 // and passed-on bytes count at any offset.
-import { createRequire } from 'node:module';
+import { zlib } from '../lazy.js';
 
 /** How outputs' payloads count in the digest: 1 CRC-32 (older traces), 2 the core's hashBytes. */
 export type OutputDigest = 1 | 2;
@@ -25,14 +25,7 @@ export function passedOn(off: number): number {
 
 /** The word a payload counts as in digest 1. */
 export function crcOf(data: Uint8Array | null): number {
-  return data === null ? 0 : crc32()(data);
-}
-
-/** zlib's crc32, loaded when a trace of digest 1 is first replayed or recorded (a rewrite of one). */
-let crc: ((data: Uint8Array) => number) | null = null;
-function crc32(): (data: Uint8Array) => number {
-  crc ??= (createRequire(import.meta.url)('node:zlib') as { crc32(data: Uint8Array): number }).crc32;
-  return crc;
+  return data === null ? 0 : zlib().crc32(data); // (node:zlib loads for traces of digest 1 only)
 }
 
 export const OUT_SEED = 0x811c9dc5;

@@ -58,7 +58,8 @@ interface Port {
 class PollPhase {
   #port: Port | null = null;
   #send: Port | null = null;
-  #queue: (() => void)[] = [];
+  /** What runs when the message comes (the replayer schedules one thing at a time). */
+  #pending: (() => void) | null = null;
 
   /**
    * `sameLoop`: the turn came in the same iteration of the event loop as the one before it (null
@@ -75,8 +76,12 @@ class PollPhase {
       this.#port = port1;
       this.#send = port2;
     }
-    this.#queue.push(fn);
-    if (this.#queue.length > 1) return;
+    const before = this.#pending;
+    if (before !== null) {
+      this.#pending = () => { before(); fn(); };
+      return;
+    }
+    this.#pending = fn;
     this.#port.ref?.();
     // A port handles the messages posted while it handles its own in the same poll for I/O: a
     // turn of the same iteration is played there and then. One of a later iteration waits for
@@ -88,10 +93,10 @@ class PollPhase {
   readonly #post = (): void => { this.#send!.postMessage(null); };
 
   #run(): void {
-    const q = this.#queue;
-    this.#queue = [];
+    const fn = this.#pending;
+    this.#pending = null;
     this.#port!.unref?.(); // (soon() refs it again)
-    for (const fn of q) fn();
+    fn?.();
   }
 }
 

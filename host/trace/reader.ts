@@ -2,19 +2,12 @@
 // block (a record may span blocks), following a rotated recording into its later segments.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { zlib } from '../lazy.js';
 import { inputById } from '../core/inputs.js';
 import {
   MAGIC, PREAMBLE, TRACE_VERSION_2, Compression, TAG_ID, TAG_NOW_SAME, TAG_FLAGS, FLAG_NESTED, FLAG_SAME_TURN, FLAG_SAME_LOOP,
   META_NAMES, META_SEGMENT_END, type TraceHeader,
 } from './format.js';
-
-/** node:zlib, for compressed traces only: loaded when the first one is read. */
-let zlibModule: typeof import('node:zlib') | null = null;
-function zlib(): typeof import('node:zlib') {
-  zlibModule ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib');
-  return zlibModule;
-}
 
 export interface InputRecord {
   kind: 'input';

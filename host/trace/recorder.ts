@@ -110,7 +110,7 @@ export function segmentPath(first: string, n: number): string {
   return n === 0 ? first : `${first}.${n}`;
 }
 
-/** Whether loop iterations can be counted with an unref'd immediate here (see #loop). */
+/** Whether loop iterations can be counted here: with a setImmediate of the recorder's own (see #loop). */
 const LOOP_COUNTS = typeof setImmediate === 'function';
 
 export class TraceRecorder2 implements InputTap {

@@ -20,7 +20,6 @@ import { Bell, CHUNK, Stat, preamble } from './writer-io.js';
 import type { FromThread, Returned, ToThread } from './writer-thread.js';
 
 import { WRITER_THREAD } from './format.js';
-export { WRITER_THREAD };
 /** How long an exiting process waits for the thread to write what it holds. */
 const EXIT_WAIT_MS = 10_000;
 

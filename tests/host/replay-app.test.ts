@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createStack, formatAppDivergence, type AppDivergence } from '../../host/index.js';
 import { pingpong, type Outcome } from './apps/pingpong.js';
+import { drip } from './apps/drip.js';
 import { sockPath } from './helpers.js';
 import { nodeTransport } from '../../host/backend/node.js';
 import { Lanes } from '../../host/trace/describe.js';
@@ -116,29 +117,6 @@ test('a bulk transfer under backpressure (partial writes, drains, half-close) re
 // client's next write was taken out of order and the server socket's idle deadline, which is
 // part of the core's state, came out later than recorded.
 test('an application that writes from setImmediate, one byte a turn, replays with the core in the recorded state', async () => {
-  const drip = async (net: ReturnType<typeof createStack>): Promise<string> => {
-    const server = net.createServer((s) => {
-      s.setTimeout(5000);
-      let n = 0;
-      s.on('data', (d: Buffer) => { n += d.length; });
-      s.on('end', () => s.end(`got ${n}`));
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const c = net.connect((server.address() as { port: number }).port, '127.0.0.1');
-    c.setNoDelay(true);
-    let reply = '';
-    c.on('data', (d: Buffer) => { reply += d; });
-    c.on('connect', () => {
-      let i = 0;
-      const tick = (): void => {
-        if (i++ < 40) { c.write('x'); setImmediate(tick); } else c.end();
-      };
-      tick();
-    });
-    await new Promise((r) => c.on('close', r));
-    await new Promise((r) => server.close(r));
-    return reply;
-  };
   const path = sockPath('drip').replace(/\.sock$/, '.trace');
   const rec = createStack({ record: path });
   const real = await drip(rec);

@@ -5,31 +5,10 @@
 // recorded state throughout. Prints one JSON line: the reply, and each replay's outcome.
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createStack, formatAppDivergence, type StackApi } from '../../host/index.js';
+import { createStack, formatAppDivergence } from '../../host/index.js';
+import { drip } from '../host/apps/drip.js';
 
 setTimeout(() => { process.stdout.write(JSON.stringify({ timeout: true }) + '\n'); process.exit(1); }, 20_000).unref?.();
-
-async function drip(net: StackApi): Promise<string> {
-  const server = net.createServer((s) => {
-    s.setTimeout(5000);
-    let n = 0;
-    s.on('data', (d: Buffer) => { n += d.length; });
-    s.on('end', () => s.end(`got ${n}`));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const c = net.connect((server.address() as { port: number }).port, '127.0.0.1');
-  c.setNoDelay(true);
-  let reply = '';
-  c.on('data', (d: Buffer) => { reply += d; });
-  c.on('connect', () => {
-    let i = 0;
-    const tick = (): void => { if (i++ < 40) { c.write('x'); setImmediate(tick); } else c.end(); };
-    tick();
-  });
-  await new Promise((r) => c.on('close', r));
-  await new Promise((r) => server.close(r));
-  return reply;
-}
 
 const path = join(tmpdir(), `wasinet-drip-${process.pid}-${Date.now()}.trace`);
 const rec = createStack({ record: path });
