@@ -25,7 +25,7 @@ export const PAGE = 65536;
 export function compileGuest(bytes: Uint8Array, maxBytes: number, allowed: Map<string, Set<string>>): { module: WebAssembly.Module; maxBytes: number } {
   let probe: WebAssembly.Module;
   try {
-    probe = new WebAssembly.Module(bytes);
+    probe = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
   } catch (err) {
     throw new GuestLoadError(`not a valid WebAssembly module (${(err as Error).message})`);
   }
@@ -37,7 +37,7 @@ export function compileGuest(bytes: Uint8Array, maxBytes: number, allowed: Map<s
     throw new GuestLoadError('exports no memory named "memory"');
   }
   const capped = capMemory(bytes, Math.max(1, Math.floor(maxBytes / PAGE)));
-  return { module: new WebAssembly.Module(capped.bytes), maxBytes: capped.maxPages * PAGE };
+  return { module: new WebAssembly.Module(capped.bytes as Uint8Array<ArrayBuffer>), maxBytes: capped.maxPages * PAGE };
 }
 
 /** Reads an unsigned LEB128 at `at`: [value, next offset]. */
