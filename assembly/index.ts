@@ -392,24 +392,57 @@ export function onConnection(t: f64, h: u32, credit: f64, family: i32, ports: f6
 // ---------------------------------------------------------------- queries
 
 /**
- * A 32-bit summary (FNV-1a) of one handle's state: state, counters, credit, queue sizes and
- * deadlines. A trace records it after each input, so a replay notices a divergence (a changed
- * `now`, a changed byte count) even before it shows in an output.
+ * A 32-bit summary (FNV-1a, byte by byte) of one handle's state: state, counters, credit, queue
+ * sizes and deadlines. A trace records it after each input, so a replay notices a divergence (a
+ * changed `now`, a changed byte count) even before it shows in an output. Traces whose header
+ * says `outputs` 3 use digestWords instead.
  */
 export function digest(h: u32): u32 {
-  let x: u32 = 2166136261;
+  return stateDigest(h, false);
+}
+
+/**
+ * The same summary folded a 64-bit word at a time (FNV-1a's step on words, then the halves
+ * xor-ed): what recordings use now (`outputs` 3), about eight times fewer steps than digest.
+ */
+export function digestWords(h: u32): u32 {
+  return stateDigest(h, true);
+}
+
+/** The digest being made (stateDigest), and whether it folds words or bytes. */
+let dx: u64 = 0;
+let dWords = false;
+
+function stateDigest(h: u32, words: bool): u32 {
+  dWords = words;
+  dx = words ? 0xcbf29ce484222325 : 2166136261;
   let s = sock(h);
   if (s !== null) {
-    x = mix(x, <f64>s.state); x = mix(x, s.credit); x = mix(x, s.accepted); x = mix(x, s.sent);
-    x = mix(x, s.flushed); x = mix(x, <f64>s.pendingRequests); x = mix(x, <f64>s.sendSize);
-    x = mix(x, <f64>s.recvSize); x = mix(x, s.bytesRead); x = mix(x, s.idleAt); x = mix(x, s.attemptAt);
-    x = mix(x, (s.reading ? 1 : 0) + (s.wantRead ? 2 : 0) + (s.blocked ? 4 : 0) + (s.eofDelivered ? 8 : 0));
+    put(<f64>s.state); put(s.credit); put(s.accepted); put(s.sent);
+    put(s.flushed); put(<f64>s.pendingRequests); put(<f64>s.sendSize);
+    put(<f64>s.recvSize); put(s.bytesRead); put(s.idleAt); put(s.attemptAt);
+    put((s.reading ? 1 : 0) + (s.wantRead ? 2 : 0) + (s.blocked ? 4 : 0) + (s.eofDelivered ? 8 : 0));
   }
   let l = listener(h);
-  if (l !== null) { x = mix(x, <f64>l.state); x = mix(x, <f64>l.count); x = mix(x, l.maxConnections); }
-  x = mix(x, timerEarliest());
-  x = mix(x, now);
-  return x;
+  if (l !== null) { put(<f64>l.state); put(<f64>l.count); put(l.maxConnections); }
+  put(timerEarliest());
+  put(now);
+  return words ? <u32>(dx ^ (dx >> 32)) : <u32>dx;
+}
+
+function put(v: f64): void {
+  let bits = reinterpret<u64>(v);
+  if (dWords) {
+    dx = (dx ^ bits) * 0x100000001b3;
+    return;
+  }
+  let x = <u32>dx;
+  for (let i = 0; i < 8; i++) {
+    x ^= <u32>(bits & 0xff);
+    x *= 16777619;
+    bits >>= 8;
+  }
+  dx = x;
 }
 
 /**
@@ -503,15 +536,6 @@ function hashEnd(p: usize, n: usize, len: u32): u32 {
   return <u32>h;
 }
 
-function mix(x: u32, v: f64): u32 {
-  let bits = reinterpret<u64>(v);
-  for (let i = 0; i < 8; i++) {
-    x ^= <u32>(bits & 0xff);
-    x *= 16777619;
-    bits >>= 8;
-  }
-  return x;
-}
 
 export function abiVersion(): u32 { return abi.ABI_VERSION; }
 export function scratchPtr(): usize { return scratch; }

@@ -371,7 +371,7 @@ export class Core {
     // (a replay plays the transport's), and those reuse the argument arrays (#v).
     const h = args[0];
     if (tap) tap.call(name, now, [...args], bytes, result, this.#pending.slice(0, this.#count), this.#x.digest(inputHandle(name, args, result)));
-    if (it !== null) it.output(result, this.#outHash, this.#x.digest(inputHandle(name, args, result)));
+    if (it !== null) it.output(result, this.#outHash, this.#stateDigest(inputHandle(name, args, result)));
     before?.(result);
     if (result < 0 && this.#dataChunk !== null && name === 'onData') this.#keep(h, result);
     this.#flush();
@@ -419,10 +419,15 @@ export class Core {
     }
     this.#source = null;
     this.#unfilled = null;
-    if (it !== null) it.output(r, this.#outHash, this.#x.digest(h));
+    if (it !== null) it.output(r, this.#outHash, this.#stateDigest(h));
     if (r < 0 && this.#dataChunk !== null && name === 'onData') this.#keep(h, r);
     this.#flush();
     return r;
+  }
+
+  /** The state digest an inputTap's record holds (outhash.ts): by words in traces of outputs 3. */
+  #stateDigest(h: number): number {
+    return this.outputDigest === 3 ? this.#x.digestWords(h) : this.#x.digest(h);
   }
 
   #flush(): void {

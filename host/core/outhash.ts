@@ -9,14 +9,16 @@
 //
 // How content counts depends on the trace (its header's `outputs`): 1 (traces written before it
 // existed) a CRC-32 of the bytes, and only bytes at the start of scratch count as passed on;
-// 2 the core's own hashBytes over its memory (several times faster than zlib's CRC-32 here),
-// and passed-on bytes count at any offset.
+// 2 and 3 the core's own hashBytes over its memory (several times faster than zlib's CRC-32
+// here), and passed-on bytes count at any offset. The header's `outputs` also says which state
+// digest each input's record holds: 1 and 2 the core's `digest` (byte by byte), 3 its
+// `digestWords` (a word at a time: recording a connection's inputs costs less).
 import { zlib } from '../lazy.js';
 
-/** How outputs' payloads count in the digest: 1 CRC-32 (older traces), 2 the core's hashBytes. */
-export type OutputDigest = 1 | 2;
+/** How outputs' payloads count in the digest: 1 CRC-32 (older traces), 2 and 3 the core's hashBytes; 3 also digestWords for the state. */
+export type OutputDigest = 1 | 2 | 3;
 /** What new recordings use. */
-export const OUTPUT_DIGEST: OutputDigest = 2;
+export const OUTPUT_DIGEST: OutputDigest = 3;
 
 /** The word a payload of `len` bytes passed on from offset `off` of the input's payload counts as. */
 export function passedOn(off: number): number {

@@ -66,7 +66,7 @@ export interface TraceHeader {
   /** Wall-clock time the segment was started (ISO 8601). */
   started: string;
   compression: CompressionName;
-  /** How outputs' payloads count in their digests (host/core/outhash.ts); absent in older traces: 1. */
+  /** How outputs' payloads count in their digests, and which state digest (host/core/outhash.ts); absent in older traces: 1. */
   outputs?: OutputDigest;
   /** The recording marks a turn that came in the same iteration of the event loop as the one before (FLAG_SAME_LOOP). */
   loops?: boolean;
@@ -75,7 +75,7 @@ export interface TraceHeader {
 
 /** The output digest a trace was recorded with. */
 export function outputDigestOf(header: { outputs?: unknown }): OutputDigest {
-  return header.outputs === 2 ? 2 : 1;
+  return header.outputs === 3 ? 3 : header.outputs === 2 ? 2 : 1;
 }
 
 /** The largest integer a number is stored as a varint. */

@@ -212,17 +212,53 @@ test('format 2: a trace recorded before output digests 2 (CRC-32 of payloads, no
   assert.equal(r.ok, true, r.divergence && formatDivergence(r.divergence));
   assert.ok(r.inputs > 20);
   // The same file with a header that claims digests 2: its CRC-32 digests no longer match.
+  const c = replay(withHeader(file, 'claimed', { outputs: 2 }));
+  assert.equal(c.ok, false);
+  assert.equal(c.divergence!.what, 'outputs');
+});
+
+/** A copy of the trace `file` whose header has `fields` changed. */
+function withHeader(file: string, name: string, fields: Record<string, unknown>): string {
   const bytes = readFileSync(file);
   const len = bytes.readUInt32LE(12);
-  const json = Buffer.from(JSON.stringify({ ...JSON.parse(bytes.subarray(16, 16 + len).toString()), outputs: 2 }));
+  const json = Buffer.from(JSON.stringify({ ...JSON.parse(bytes.subarray(16, 16 + len).toString()), ...fields }));
   const head = Buffer.alloc(16);
   bytes.copy(head, 0, 0, 16);
   head.writeUInt32LE(json.length, 12);
-  const claimed = sockPath('claimed').replace(/\.sock$/, '.trace');
-  writeFileSync(claimed, Buffer.concat([head, json, bytes.subarray(16 + len)]));
-  const c = replay(claimed);
+  const out = sockPath(name).replace(/\.sock$/, '.trace');
+  writeFileSync(out, Buffer.concat([head, json, bytes.subarray(16 + len)]));
+  return out;
+}
+
+test('format 2: a trace of outputs 2 (state digests byte by byte) still replays; recordings now say outputs 3 and hold digestWords', async () => {
+  // Recorded by commit db2a26d with tests/fixtures/make-trace2-crc32.mjs.
+  const file = join(root, 'tests/fixtures/trace2-digest2.trace');
+  assert.equal(readTrace(file).header.outputs, 2);
+  const r = replay(file);
+  assert.equal(r.ok, true, r.divergence && formatDivergence(r.divergence));
+  assert.ok(r.inputs > 20);
+  // Claimed as outputs 3, the same trace's state digests no longer match (its outputs still do).
+  const c = replay(withHeader(file, 'claimed3', { outputs: 3 }));
   assert.equal(c.ok, false);
-  assert.equal(c.divergence!.what, 'outputs');
+  assert.equal(c.divergence!.what, 'digest');
+  // A new recording: outputs 3, and it replays.
+  const fresh = sockPath('fresh3').replace(/\.sock$/, '.trace');
+  const net = createStack({ record: { path: fresh } });
+  const server = net.createServer((s) => s.pipe(s));
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  const client = net.connect((server.address() as { port: number }).port, '127.0.0.1');
+  client.end('words');
+  client.resume();
+  await new Promise((res) => client.on('close', res));
+  await new Promise((res) => server.close(res));
+  await net.recorder!.close();
+  assert.equal(readTrace(fresh).header.outputs, 3);
+  const f = replay(fresh);
+  assert.equal(f.ok, true, f.divergence && formatDivergence(f.divergence));
+  // As outputs 2 (byte-by-byte state digests) it diverges on the state digest.
+  const as2 = replay(withHeader(fresh, 'fresh-as2', { outputs: 2 }));
+  assert.equal(as2.ok, false);
+  assert.equal(as2.divergence!.what, 'digest');
 });
 
 test('format 2: a process that exits with its recorder open still leaves every input up to the exit', { timeout: 60000 }, () => {
