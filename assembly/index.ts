@@ -536,7 +536,6 @@ function hashEnd(p: usize, n: usize, len: u32): u32 {
   return <u32>h;
 }
 
-
 export function abiVersion(): u32 { return abi.ABI_VERSION; }
 export function scratchPtr(): usize { return scratch; }
 export function scratchSize(): u32 { return SCRATCH_SIZE; }
