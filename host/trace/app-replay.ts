@@ -58,7 +58,10 @@ interface Port {
 class PollPhase {
   #port: Port | null = null;
   #send: Port | null = null;
-  /** What runs when the message comes (the replayer schedules one thing at a time). */
+  /**
+   * What runs when the message comes. One at a time: the replayer's #schedule is its only caller,
+   * and schedules nothing more until the function it gave has run.
+   */
   #pending: (() => void) | null = null;
 
   /**
@@ -75,11 +78,6 @@ class PollPhase {
       port1.onmessage = () => this.#run();
       this.#port = port1;
       this.#send = port2;
-    }
-    const before = this.#pending;
-    if (before !== null) {
-      this.#pending = () => { before(); fn(); };
-      return;
     }
     this.#pending = fn;
     this.#port.ref?.();
