@@ -146,3 +146,41 @@ test('importing wasinet and using sockets loads no recorder, replayer, simulator
   assert.deepEqual(plain, { got: 'hi', builtins: [] });
   assert.deepEqual(sim, { simGot: 'sim', builtins: [] });
 });
+
+// The core calls WASI only when it traps (the abort's message) or in a debug build's trace, so a
+// stack sets up @wasmer/wasi at its core's first WASI call (host/core/wasm.ts): a process whose
+// cores never trap never loads it; a trap still brings the core's own message.
+test('sockets that never trap never load @wasmer/wasi; a trap loads it and its message comes through', () => {
+  const index = new URL('../../host/index.js', import.meta.url).href;
+  const create = new URL('../../host/net/create.js', import.meta.url).href;
+  const script = `
+    const { createRequire } = await import('node:module');
+    const require = createRequire(import.meta.url);
+    const wasmer = () => Object.keys(require.cache).some((k) => k.includes('@wasmer'));
+    const { default: net, createStack } = await import(${JSON.stringify(index)});
+    const { stackOf } = await import(${JSON.stringify(create)});
+    const s = net.createServer((c) => { c.on('error', () => {}); c.end('hi'); }).listen(0, '127.0.0.1');
+    await new Promise((r) => s.on('listening', r));
+    const c = net.connect(s.address().port, '127.0.0.1');
+    let got = '';
+    c.on('data', (d) => { got += d; });
+    await new Promise((r) => c.on('close', r));
+    const before = wasmer();
+    const t = createStack({ coreBuild: 'testing.wasm' });
+    const c2 = t.connect(s.address().port, '127.0.0.1');
+    await new Promise((r) => c2.on('connect', r));
+    let error = null;
+    c2.on('error', (e) => { error = e.message; });
+    stackOf(t).core.replayInput('testAbort', t.now(), [3], null);
+    await new Promise((r) => c2.on('close', r));
+    s.close();
+    console.log(JSON.stringify({ got, before, after: wasmer(), error }));
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim()) as { got: string; before: boolean; after: boolean; error: string };
+  assert.equal(out.got, 'hi');
+  assert.equal(out.before, false);
+  assert.equal(out.after, true);
+  assert.match(out.error, /deliberate trap for tests, code 3/);
+});
