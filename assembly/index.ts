@@ -550,6 +550,12 @@ export function socketFlags(h: u32): i32 {
   return s === null ? 0 : (s.wantRead ? 1 : 0) | (s.refed ? 2 : 0) | (s.ipc ? 4 : 0);
 }
 /**
+ * How many bytes an apiWrite of `h` would hand to the transport at once now (a query): its
+ * credit when nothing waits in the send queue, else 0. A host that buffers a writer's bytes
+ * itself sizes one write by it (the plugin host's socket_write).
+ */
+export function writeRoom(h: u32): f64 { let s = sock(h); return s === null ? 0 : socket.writeRoom(s); }
+/**
  * Whether listener `h` drops the next connection for its maxConnections (a query): the host then
  * gives that connection's names at once, for the server's 'drop' event, instead of on first use.
  */

@@ -345,6 +345,12 @@ export function apiWrite(s: Sock, len: u32, last: bool): i32 {
   return <i32>done;
 }
 
+/** What apiWrite would hand to the transport at once now (the writeRoom query). */
+export function writeRoom(s: Sock): f64 {
+  if (!s.maySend() || s.blocked || s.sendSize > 0 || s.credit < 1) return 0;
+  return s.credit;
+}
+
 // ---------------------------------------------------------------- batching
 
 /** Sockets that wrote since the last apiFlush. */

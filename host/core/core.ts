@@ -777,6 +777,8 @@ export class Core {
   readQueueSize(h: number): number { return this.#x.readQueueSize(h); }
   /** Bit 0: the consumer wants data (reading); bit 1: the socket keeps the process alive. */
   socketFlags(h: number): number { return this.#x.socketFlags(h); }
+  /** Bytes an apiWrite of `h` would hand to the transport at once now (a query, not an input). */
+  writeRoom(h: number): number { return this.#x.writeRoom(h); }
   connections(h: number): number { return this.#x.connections(h); }
   /** Whether listener `h` drops its next connection for maxConnections (its names are then given at once). */
   dropsNext(h: number): boolean { return this.#x.dropsNext(h) === 1; }

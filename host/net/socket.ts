@@ -41,6 +41,8 @@ import { guardAccessors } from './accessors.js';
 import { normalizeArgs, kNormalized, type NormalizedArgs } from './args.js';
 
 export const kStack = Symbol('wasinet.stack');
+/** Bytes a write() now would hand to the transport at once (the plugin host sizes its writes by it). */
+export const kWriteRoom = Symbol('wasinet.writeRoom');
 /** Options of a socket accepted by a Server: the core handle and what the core said of it. */
 export const kAccepted = Symbol('wasinet.accepted');
 
@@ -1063,6 +1065,10 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
 
   [kWriteQueueSize](): number {
     return this.#h !== 0 ? Math.max(0, this.#core.writeQueueSize(this.#h)) : 0;
+  }
+
+  [kWriteRoom](): number {
+    return this.#h !== 0 ? this.#core.writeRoom(this.#h) : 0;
   }
 
   [kRefHandle](on: boolean): void {

@@ -6,6 +6,7 @@
 import type { Socket, Server } from 'node:net';
 import { ERRNO } from '../core/abi.js';
 import { GuestFault } from './wasi.js';
+import { kWriteRoom } from '../net/socket.js';
 import type { GuestRuntime } from './runtime.js';
 
 /** socket_open / server_listen flags (docs/guest.md). */
@@ -73,14 +74,17 @@ export function guestImports(rt: GuestRuntime): Record<string, Fn> {
       const s = sock('socket_write', h);
       const bytes = mem.bytes('socket_write', ptr, len);
       if (s.destroyed || s.writableEnded) return -ERRNO.EPIPE;
-      // Bytes taken: as many as the Writable accepts below its high-water mark. A short count
-      // means a write() returned false, so 'drain' (wasinet_on_drain) follows, as in Node; while
-      // the core takes bytes at once (an idle connection), write() keeps returning true.
+      // Bytes taken: what the connection takes at once (the core's writeRoom: its transport's
+      // credit when nothing is queued) plus what the Writable holds below its high-water mark,
+      // each piece copied once and written in one write(): one piece in the common case (offered
+      // in high-water-mark pieces, a 64 KiB guest write was a copy per piece and two WRITEs). A
+      // short count means a write() returned false, or one before it did, so 'drain'
+      // (wasinet_on_drain) follows, as in Node; while write() returns true (the core took the
+      // piece at once, into this turn's batch too) the next piece is offered.
+      const room = (): number => s.writableHighWaterMark - s.writableLength + (s as unknown as { [kWriteRoom](): number })[kWriteRoom]();
       let taken = 0;
-      while (taken < bytes.length) {
-        const room = s.writableHighWaterMark - s.writableLength;
-        if (room <= 0) break;
-        const n = Math.min(bytes.length - taken, room);
+      for (let r = room(); r > 0 && taken < bytes.length; r = room()) {
+        const n = Math.min(bytes.length - taken, r);
         const more = s.write(Buffer.from(bytes.subarray(taken, taken + n)));
         taken += n;
         if (!more) break;

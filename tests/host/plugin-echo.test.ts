@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import net from 'node:net';
 import { loadPlugin, GuestLoadError } from '../../host/plugin/load.js';
 import { sendPattern, hashUntilEnd, patternHash, sleep, until } from './helpers.js';
-import { loadTracked, plugins, startListening, watch } from './plugin-util.js';
+import { guests, loadTracked, plugins, startListening, watch } from './plugin-util.js';
 
 const echo = join(plugins, 'echo.wasm');
 const MiB = 1024 * 1024;
@@ -115,4 +115,32 @@ test('loadPlugin writes the memory limit into the module: a guest memory cannot 
   assert.throws(() => mem.grow(1), RangeError);
   const plugin = loadTracked(moduleBytes('wasinet_guest', 'log', [1]));
   assert.equal((await plugin.exited).reason, 'done');
+});
+
+// socket_write takes what the connection takes at once plus the Writable's room, in one write()
+// where it can. A short count must always mean a write() returned false ('drain' follows): a
+// large write that meets a batch of this turn's small writes still waiting is taken in pieces
+// while write() returns true, not cut short with no 'drain' to come (the guest would wait forever).
+test('burst guest: small and large writes in one callback all arrive, in order, then its end', { timeout: 30_000 }, async () => {
+  const sizes = [1000, 53, 65536, 53, 16384, 200_000, 1, 65536];
+  const { plugin, port } = await startListening(join(guests, 'burst.wasm'), ['0', ...sizes.map(String)]);
+  try {
+    for (let round = 0; round < 3; round++) {
+      const c = net.connect(port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      c.on('data', (d: Buffer) => chunks.push(d));
+      const ended = await new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => resolve(false), 10_000);
+        c.on('end', () => { clearTimeout(t); resolve(true); });
+      });
+      c.destroy();
+      const got = Buffer.concat(chunks);
+      const total = sizes.reduce((a, b) => a + b, 0);
+      assert.equal(ended, true, `round ${round}: no end after ${got.length} of ${total} bytes`);
+      assert.equal(got.length, total);
+      for (let i = 0; i < got.length; i++) if (got[i] !== (i & 0xff)) assert.fail(`round ${round}: byte ${i} is ${got[i]}`);
+    }
+  } finally {
+    await plugin.stop();
+  }
 });
