@@ -6,8 +6,9 @@
 // zlib, crypto). Node 20.19+, Deno and Bun all require an ES module synchronously, and give the
 // same module instance that `import` gives, so a lazily loaded class is the class.
 //
-// The runtimes' backends load the same way (backend/load.ts), and so does node:zlib, which only
-// compressed traces and digest-1 traces need.
+// The runtimes' backends load the same way (backend/load.ts; the node backend's public-API
+// fallback only where libuv's handles are missing or WASINET_BACKEND=public asks for it), and so
+// does node:zlib, which only compressed traces and digest-1 traces need.
 //
 // workerd runs a bundle, where there is no module URL to require from: its entry point
 // (host/workerd.ts) imports these modules itself and hands them over with `provideModules`.
@@ -20,6 +21,7 @@ import type * as Rewrite from './trace/rewrite.js';
 import type * as PluginLoad from './plugin/load.js';
 import type * as CoreTrace from './core/trace.js';
 import type * as NodeBackend from './backend/node.js';
+import type * as NodePublicBackend from './backend/node-public.js';
 import type * as DenoBackend from './backend/deno.js';
 import type * as BunBackend from './backend/bun.js';
 import type * as WorkerdBackend from './backend/workerd.js';
@@ -34,6 +36,7 @@ export interface LazyModules {
   './plugin/load.js': typeof PluginLoad;
   './core/trace.js': typeof CoreTrace;
   './backend/node.js': typeof NodeBackend;
+  './backend/node-public.js': typeof NodePublicBackend;
   './backend/deno.js': typeof DenoBackend;
   './backend/bun.js': typeof BunBackend;
   './backend/workerd.js': typeof WorkerdBackend;

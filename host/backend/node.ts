@@ -32,7 +32,7 @@ import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, CONNECT_AT_ONCE } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
 import { NodeBackendBase, CREDIT, creditLeft, familyOf, split2, isRoundRobin, bulkRead } from './node-common.js';
-import { PublicNodeBackend } from './node-public.js';
+import { lazy } from '../lazy.js';
 import { HandleTable } from '../core/handle-table.js';
 
 // ---------------------------------------------------------------- the bindings
@@ -449,7 +449,7 @@ export class NodeBackend extends NodeBackendBase {
   }
 }
 
-/** The node backend this process can have: on libuv's handles, or on public APIs. */
+/** The node backend this process can have: on libuv's handles, or on public APIs (loaded only then). */
 export function createNodeBackend(): NodeBackendBase {
-  return uv ? new NodeBackend() : new PublicNodeBackend();
+  return uv ? new NodeBackend() : new (lazy('./backend/node-public.js').PublicNodeBackend)();
 }
