@@ -7,18 +7,19 @@
 // The core's diagnostics (an abort message, a trace) go to WASI stdout/stderr, which @wasmer/wasi
 // captures; `drainDiagnostics` hands them over so the host can forward them.
 //
-// The core calls WASI only to say something and stop: an abort (a trap, with its message) or a
-// debug build's trace. So a stack's WASI environment is set up at its core's first WASI call, and
-// the core is instantiated with imports that forward to it. Setting @wasmer/wasi up at every
-// first stack instead (requiring its 450 KB bundle, initSync, new WASI, getImports) was about
-// 30 ms of every process's start, and 2-3 ms of every further stack, for a call that a core
-// which never traps never makes.
+// The core calls WASI only when it traps (the abort's message) or in a debug build's trace, so
+// setting @wasmer/wasi up at the first WASI call instead looked free: 22 ms less start-up. It was
+// tried on 2026-12-06 and taken back: a fresh process then spent about 10 % more CPU on its first
+// 3,000 connections (+25 µs each, 7 of 8 interleaved runs), which is what the bench's connect
+// cells measure; setting the environment up at the first stack again, through the same
+// forwarding imports, brought it back. Why V8 runs the connection code faster after @wasmer/wasi's
+// setup is not understood (docs/benchmark.md, "Start-up").
 //
 // A runtime that may not compile Wasm from bytes and has no files (workerd: docs/embedding.md)
 // gives all three precompiled instead, before its first stack: `provideWasm` takes the core's
 // module, @wasmer/wasi's own module (build/wasmer-wasi.wasm, extracted from its bundle at build
-// time) and the @wasmer/wasi library itself (bundled with the worker). On Node the library is
-// required, and its module read from build/, at the first WASI call.
+// time) and the @wasmer/wasi library itself (bundled with the worker). On Node nothing changes:
+// the library is required at import, as before, and the rest is read from files when first used.
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
@@ -27,9 +28,8 @@ type Wasmer = typeof import('@wasmer/wasi');
 // No module URL (a bundle inside workerd): no require either, and provideWasm must be called.
 const require = typeof import.meta.url === 'string' ? createRequire(import.meta.url) : null;
 // Loaded with require(), not import: an ESM import of this 450 KB CommonJS bundle first runs
-// Node's export scanner over all of it (about 20 ms of every process start). Only at the first
-// WASI call (initWasi), unless provideWasm gave it.
-let wasmer: Wasmer | null = null;
+// Node's export scanner over all of it (about 20 ms of every process start).
+let wasmer: Wasmer | null = require ? require('@wasmer/wasi') as Wasmer : null;
 let wasiModule: WebAssembly.Module | null = null;
 
 export interface ProvidedWasm {
@@ -80,7 +80,6 @@ function wasiBytes(): Buffer {
 
 let wasiReady = false;
 function initWasi(): Wasmer {
-  if (!wasmer && require) wasmer = require('@wasmer/wasi') as Wasmer;
   if (!wasmer) throw new Error('wasinet: @wasmer/wasi is not loaded: call provideWasm({ wasmer }) first (docs/embedding.md)');
   if (wasiReady) return wasmer;
   wasmer.initSync(wasiModule ?? new WebAssembly.Module(wasiBytes() as Uint8Array<ArrayBuffer>));
@@ -160,42 +159,19 @@ export interface LoadedCore {
   drainDiagnostics(): string;
 }
 
-const WASI_MODULE = 'wasi_snapshot_preview1';
-/** The names of a module's WASI imports (the same for every stack of a build). */
-const wasiNames = new WeakMap<WebAssembly.Module, string[]>();
-
 /** A fresh instance of the core, whose only import of ours is `out`. */
 export function instantiateCore(out: (op: number, h: number, a: number, b: number, c: number, ptr: number, len: number) => void,
   module: WebAssembly.Module = coreWasm()): LoadedCore {
-  let names = wasiNames.get(module);
-  if (names === undefined) {
-    names = WebAssembly.Module.imports(module).filter((i) => i.module === WASI_MODULE && i.kind === 'function').map((i) => i.name);
-    wasiNames.set(module, names);
-  }
-  // This stack's WASI environment, made at the core's first WASI call (see the top of the file).
-  let wasi: InstanceType<Wasmer['WASI']> | null = null;
-  let calls: Record<string, (...args: number[]) => number> | null = null;
-  let instance: WebAssembly.Instance | null = null;
-  const environment = (): Record<string, (...args: number[]) => number> => {
-    if (calls === null) {
-      const { WASI } = initWasi();
-      const made = new WASI({ args: [], env: {} });
-      const imports = made.getImports(module) as Record<string, Record<string, (...args: number[]) => number>>;
-      made.instantiate(instance!, {});
-      wasi = made;
-      calls = imports[WASI_MODULE];
-    }
-    return calls;
-  };
-  const forward: Record<string, (...args: number[]) => number> = {};
-  for (const name of names) forward[name] = (...args) => environment()[name](...args);
-  instance = new WebAssembly.Instance(module, { [WASI_MODULE]: forward, wasinet: { out } });
+  const { WASI } = initWasi();
+  const wasi = new WASI({ args: [], env: {} });
+  const imports = wasi.getImports(module) as WebAssembly.Imports;
+  const instance = new WebAssembly.Instance(module, { ...imports, wasinet: { out } });
+  wasi.instantiate(instance, {});
   (instance.exports._initialize as () => void)();
   return {
     exports: instance.exports as unknown as CoreExports,
     drainDiagnostics() {
-      const w = wasi as InstanceType<Wasmer['WASI']> | null;
-      return w === null ? '' : w.getStdoutString() + w.getStderrString();
+      return wasi.getStdoutString() + wasi.getStderrString();
     },
   };
 }
