@@ -146,4 +146,3 @@ test('importing wasinet and using sockets loads no recorder, replayer, simulator
   assert.deepEqual(plain, { got: 'hi', builtins: [] });
   assert.deepEqual(sim, { simGot: 'sim', builtins: [] });
 });
-
