@@ -35,6 +35,9 @@ import { NodeBackendBase, CREDIT, creditLeft, familyOf, split2, isRoundRobin, bu
 import { lazy } from '../lazy.js';
 import { HandleTable } from '../core/handle-table.js';
 
+/** Read once: Node 20's global Buffer is an accessor, a getter call at every use. */
+const Buffer = globalThis.Buffer;
+
 // ---------------------------------------------------------------- the bindings
 
 interface Req { oncomplete: Function; handle?: unknown; async?: boolean; bytes?: number; buffer?: unknown; [k: string]: unknown }

@@ -23,6 +23,9 @@ import { Op, OP_NAMES, OP_FILL, FIRST_NOTIFICATION, HostFeature, WRITE_LIMIT } f
 import { INPUTS, inputInfo, inputId, inputHandle } from './inputs.js';
 import { foldOutput, OUT_SEED, OUTPUT_DIGEST, crcOf, passedOn, type OutputDigest } from './outhash.js';
 
+/** Read once: Node 20's global Buffer is an accessor, a getter call at every use. */
+const Buffer = globalThis.Buffer;
+
 export interface Output {
   op: Op;
   h: number;

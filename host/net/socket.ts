@@ -40,6 +40,9 @@ import { validateNumber, validateInt32, validateString, validateFunction, timerD
 import { guardAccessors } from './accessors.js';
 import { normalizeArgs, kNormalized, type NormalizedArgs } from './args.js';
 
+/** Read once: Node 20's global Buffer is an accessor, a getter call at every use. */
+const Buffer = globalThis.Buffer;
+
 export const kStack = Symbol('wasinet.stack');
 /** Bytes a write() now would hand to the transport at once (the plugin host sizes its writes by it). */
 export const kWriteRoom = Symbol('wasinet.writeRoom');
@@ -241,10 +244,6 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     }
   }
 
-  get #core() {
-    return this.#stack.core;
-  }
-
   /**
    * new Socket({ handle }) (undocumented in Node): a libuv stream handle becomes the transport,
    * as an fd does; any other object (Node's own tests pass stand-ins) is `_handle` as given, and
@@ -276,9 +275,9 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     const h = this.#handle();
     this.#flags |= OPENING;
     try {
-      refusedOpen(this.#core.apiOpen(h, source, kind));
+      refusedOpen(this.#stack.core.apiOpen(h, source, kind));
     } catch (err) {
-      this.#core.apiDestroy(h, 0);
+      this.#stack.core.apiDestroy(h, 0);
       this.#stack.unregister(h, this);
       this.#h = 0;
       throw err;
@@ -298,14 +297,14 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   /** The core handle, allocated on first need (a timeout may be set before connect). */
   #handle(): number {
     if (this.#h === 0) {
-      const core = this.#core;
+      const core = this.#stack.core;
       let made = false;
       core.apiSocket((h) => { made = true; this.#adopt(h); });
       // The core trapped making the handle (coreMemory): no handle, so no trap notice either.
       if (!made && core.dead) { this[kTrapped](core.dead); return 0; }
       const o = this.#opts;
-      if (o & NO_DELAY) this.#core.apiSetOption(this.#h, Opt.NoDelay, 1, 0);
-      if (o & KEEP_ALIVE) this.#core.apiSetOption(this.#h, Opt.KeepAlive, 1, (o >> 2) * 1000);
+      if (o & NO_DELAY) this.#stack.core.apiSetOption(this.#h, Opt.NoDelay, 1, 0);
+      if (o & KEEP_ALIVE) this.#stack.core.apiSetOption(this.#h, Opt.KeepAlive, 1, (o >> 2) * 1000);
     }
     return this.#h;
   }
@@ -313,7 +312,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   /** Whether the connection is a Unix socket or pipe (the core knows; also while connecting). */
   #isIpc(): boolean {
     if (this.#connector) return this.#connector.ipc;
-    return this.#h !== 0 && (this.#core.socketFlags(this.#h) & 4) !== 0;
+    return this.#h !== 0 && (this.#stack.core.socketFlags(this.#h) & 4) !== 0;
   }
 
   // ------------------------------------------------------------------ connecting
@@ -350,7 +349,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     if (pipe) {
       validateString(path, 'options.path');
       const h = this.#handle();
-      this.#core.apiConnect(h, TARGET_IPC, 0, 0, path!, '', 0, 0);
+      this.#stack.core.apiConnect(h, TARGET_IPC, 0, 0, path!, '', 0, 0);
     } else {
       connector.startTcp(this, this.#stack, this.#handle(), () => this.#h);
     }
@@ -468,7 +467,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     }
     const onread = this.#onread;
     if (onread) {
-      onread.start(this, this.#core, () => this.#h);
+      onread.start(this, this.#stack.core, () => this.#h);
       return;
     }
     this.#read();
@@ -478,12 +477,12 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   #read(): void {
     if (this.#flags & WANTS_DATA) return;
     this.#flags |= WANTS_DATA;
-    this.#core.apiRead(this.#h);
+    this.#stack.core.apiRead(this.#h);
   }
 
   #pause(): void {
     this.#flags &= ~WANTS_DATA;
-    this.#core.apiPause(this.#h);
+    this.#stack.core.apiPause(this.#h);
   }
 
   #onData(buf: Buffer): void {
@@ -493,7 +492,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       // Below the stream, as tls reads a node:net Socket's handle (wrapped.ts).
       if (!wrapperData(this, buf) && (this.#flags & WANTS_DATA) !== 0) this.#pause();
     } else if (onread) {
-      onread.data(this, this.#core, () => this.#h, buf);
+      onread.data(this, this.#stack.core, () => this.#h, buf);
     } else if (!this.push(buf)) {
       this.#pause();
     }
@@ -511,7 +510,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       if ((this.#flags & WANTS_DATA) !== 0) this.#pause();
       return this;
     }
-    this.#onreadLive()?.stop(this.#core, this.#h);
+    this.#onreadLive()?.stop(this.#stack.core, this.#h);
     return super.pause();
   }
 
@@ -527,12 +526,12 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     }
     // The stream's own resume runs its flow on the next tick; held-back bytes come after it.
     super.resume();
-    this.#onreadLive()?.start(this, this.#core, () => this.#h);
+    this.#onreadLive()?.start(this, this.#stack.core, () => this.#h);
     return this;
   }
 
   override read(n?: number): any {
-    this.#onreadLive()?.start(this, this.#core, () => this.#h);
+    this.#onreadLive()?.start(this, this.#stack.core, () => this.#h);
     return super.read(n);
   }
 
@@ -620,7 +619,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   }
 
   #offer(req: WriteRequest): void {
-    const core = this.#core;
+    const core = this.#stack.core;
     const size = core.scratchSize;
     for (;;) {
       req.again = false;
@@ -689,7 +688,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       return;
     }
     this.#finalCb = cb;
-    const status = this.#core.apiEnd(this.#h);
+    const status = this.#stack.core.apiEnd(this.#h);
     if (status !== 0 && this.#finalCb === cb) {
       this.#finalCb = null;
       cb(); // nothing left to end (Node treats ENOTCONN as done)
@@ -727,10 +726,10 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       else if (exception) this.#flags |= CLOSE_ERROR;
       return;
     }
-    this.#bytesRead = this.#core.bytesRead(h);
+    this.#bytesRead = this.#stack.core.bytesRead(h);
     const reset = (this.#flags & RESET) !== 0;
     this.#flags &= ~RESET;
-    this.#core.apiDestroy(h, (reset ? 1 : 0) | (exception ? 2 : 0));
+    this.#stack.core.apiDestroy(h, (reset ? 1 : 0) | (exception ? 2 : 0));
     cb(exception);
   }
 
@@ -757,13 +756,13 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     this.timeout = msecs;
     msecs = timerDuration(msecs, 'msecs');
     if (msecs === 0) {
-      if (this.#h !== 0) this.#core.apiSetTimeout(this.#h, 0);
+      if (this.#h !== 0) this.#stack.core.apiSetTimeout(this.#h, 0);
       if (callback !== undefined) {
         validateFunction(callback, 'callback');
         this.removeListener('timeout', callback);
       }
     } else {
-      this.#core.apiSetTimeout(this.#handle(), Math.max(1, msecs));
+      this.#stack.core.apiSetTimeout(this.#handle(), Math.max(1, msecs));
       if (callback !== undefined) {
         validateFunction(callback, 'callback');
         this.once('timeout', callback);
@@ -785,7 +784,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     }
     if (this.#h !== 0 && this.#isIpc()) return this; // a pipe has no options (nor does Node's)
     this.#opts = enable ? this.#opts | NO_DELAY : this.#opts & ~NO_DELAY;
-    if (this.#h !== 0) this.#core.apiSetOption(this.#h, Opt.NoDelay, enable ? 1 : 0, 0);
+    if (this.#h !== 0) this.#stack.core.apiSetOption(this.#h, Opt.NoDelay, enable ? 1 : 0, 0);
     return this;
   }
 
@@ -803,7 +802,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     }
     if (this.#h !== 0 && this.#isIpc()) return this;
     this.#opts = (this.#opts & NO_DELAY) | (enable ? KEEP_ALIVE : 0) | (initialDelay << 2);
-    if (this.#h !== 0) this.#core.apiSetOption(this.#h, Opt.KeepAlive, enable ? 1 : 0, initialDelay * 1000);
+    if (this.#h !== 0) this.#stack.core.apiSetOption(this.#h, Opt.KeepAlive, enable ? 1 : 0, initialDelay * 1000);
     return this;
   }
 
@@ -847,7 +846,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     const backend = this.#stack.backend;
     const name = (peer ? backend.peerName?.(this.#h) : backend.localName?.(this.#h)) ?? null;
     if (name === null || name.address === '') return;
-    if (this.#core.apiName(this.#h, peer, name.port, name.address) !== 0) return;
+    if (this.#stack.core.apiName(this.#h, peer, name.port, name.address) !== 0) return;
     const address = internAddress(name.address);
     if (peer) {
       this.#remoteAddress = address;
@@ -908,7 +907,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   get bytesRead(): number {
     const h = this.#h;
     if (h === 0 || (this.#handleObj !== null && this.#handleObj[kClosed] !== 0)) return this.#bytesRead;
-    return this.#core.bytesRead(h);
+    return this.#stack.core.bytesRead(h);
   }
 
   get _bytesDispatched(): number {
@@ -957,7 +956,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
         (s as { _unrefTimer?: () => void })._unrefTimer?.();
         return;
       }
-      if (s.#h !== 0 && s.timeout) s.#core.apiRefreshTimeout(s.#h);
+      if (s.#h !== 0 && s.timeout) s.#stack.core.apiRefreshTimeout(s.#h);
     }
   }
 
@@ -966,7 +965,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       this.once('connect', this.ref);
       return this;
     }
-    this.#core.apiRef(this.#h, true);
+    this.#stack.core.apiRef(this.#h, true);
     return this;
   }
 
@@ -975,7 +974,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       this.once('connect', this.unref);
       return this;
     }
-    this.#core.apiRef(this.#h, false);
+    this.#stack.core.apiRef(this.#h, false);
     return this;
   }
 
@@ -1016,7 +1015,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     if (this.#h === 0 || this.connecting) return 0;
     const onread = this.#onread;
     if (onread) {
-      onread.start(this, this.#core, () => this.#h);
+      onread.start(this, this.#stack.core, () => this.#h);
     } else {
       this.#read();
     }
@@ -1028,7 +1027,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     if (this.#h === 0) return 0;
     const onread = this.#onread;
     if (onread) {
-      onread.stop(this.#core, this.#h);
+      onread.stop(this.#stack.core, this.#h);
     } else {
       this.#pause();
     }
@@ -1036,8 +1035,8 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   }
 
   [kReading](): boolean {
-    if (this.#onread) return this.#onread.reading(this.#core, this.#h);
-    return this.#h !== 0 && (this.#core.socketFlags(this.#h) & 1) !== 0;
+    if (this.#onread) return this.#onread.reading(this.#stack.core, this.#h);
+    return this.#h !== 0 && (this.#stack.core.socketFlags(this.#h) & 1) !== 0;
   }
 
   [kTransportOption](opt: number, value: number, value2: number): void {
@@ -1054,8 +1053,8 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     if (this.#h === 0 || handle !== this.#handleObj || handle[kClosed] !== 0) return;
     handle[kClosed] = 1;
     handle[kCloseCb] = cb ?? null;
-    this.#bytesRead = this.#core.bytesRead(this.#h);
-    this.#core.apiDestroy(this.#h, 0);
+    this.#bytesRead = this.#stack.core.bytesRead(this.#h);
+    this.#stack.core.apiDestroy(this.#h, 0);
   }
 
   [kFd](): number {
@@ -1064,19 +1063,19 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   }
 
   [kWriteQueueSize](): number {
-    return this.#h !== 0 ? Math.max(0, this.#core.writeQueueSize(this.#h)) : 0;
+    return this.#h !== 0 ? Math.max(0, this.#stack.core.writeQueueSize(this.#h)) : 0;
   }
 
   [kWriteRoom](): number {
-    return this.#h !== 0 ? this.#core.writeRoom(this.#h) : 0;
+    return this.#h !== 0 ? this.#stack.core.writeRoom(this.#h) : 0;
   }
 
   [kRefHandle](on: boolean): void {
-    if (this.#h !== 0) this.#core.apiRef(this.#h, on);
+    if (this.#h !== 0) this.#stack.core.apiRef(this.#h, on);
   }
 
   [kHasRef](): boolean {
-    return this.#h !== 0 && (this.#core.socketFlags(this.#h) & 2) !== 0;
+    return this.#h !== 0 && (this.#stack.core.socketFlags(this.#h) & 2) !== 0;
   }
 
   [kSockname](): object { return { ...this.#getsockname() }; }
