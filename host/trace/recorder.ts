@@ -115,6 +115,10 @@ const SETTLED = Promise.resolve();
 /** Whether loop iterations can be counted here: with a setImmediate of the recorder's own (see #loop). */
 const LOOP_COUNTS = typeof setImmediate === 'function';
 
+function viewOf(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
 export class TraceRecorder2 implements InputTap {
   readonly path: string;
   readonly #writer: TraceWriter;
@@ -124,6 +128,8 @@ export class TraceRecorder2 implements InputTap {
   readonly #outputs: OutputDigest;
   readonly #sandbox: SandboxHeader = {};
   #buf: Buffer;
+  /** #buf's bytes for numbers: DataView's setters are inlined, Buffer's validate their offset with a call. */
+  #dv: DataView;
   #pos = 0;
   #off = false;
   #truncated = false;
@@ -197,6 +203,7 @@ export class TraceRecorder2 implements InputTap {
     const compression = compressionOf(options.compression);
     this.#writer = new TraceWriter(options.path, this.#header(), compression, this.#maxPending());
     this.#buf = this.#writer.chunk();
+    this.#dv = viewOf(this.#buf);
     track(this);
   }
 
@@ -238,6 +245,7 @@ export class TraceRecorder2 implements InputTap {
     this.#segBytes += len;
     this.#writer.push(full, len);
     this.#buf = this.#writer.chunk();
+    this.#dv = viewOf(this.#buf);
     this.#pos = 0;
     // Stop while there is still a chunk to say so in.
     if (this.#writer.pendingBytes > this.#maxPending() || this.#writer.spare < 1) this.#behind = true;
@@ -295,7 +303,7 @@ export class TraceRecorder2 implements InputTap {
       this.#varint(v >= 0 ? v * 4 : -v * 4 - 2);
     } else {
       this.#u8(1);
-      this.#buf.writeDoubleLE(v, this.#pos);
+      this.#dv.setFloat64(this.#pos, v, true);
       this.#pos += 8;
     }
   }
@@ -330,8 +338,8 @@ export class TraceRecorder2 implements InputTap {
     }
     this.#ensure(24);
     this.#num(0);
-    this.#buf.writeUInt32LE(0, this.#pos);
-    this.#buf.writeUInt32LE(0, this.#pos + 4);
+    this.#dv.setUint32(this.#pos, 0, true);
+    this.#dv.setUint32(this.#pos + 4, 0, true);
     this.#pos += 8;
     this.#meta(META_TRAP, {});
   }
@@ -371,7 +379,7 @@ export class TraceRecorder2 implements InputTap {
       if (depth > 0) { this.#varint(depth); this.#varint(index); }
     }
     if (!same) {
-      this.#buf.writeDoubleLE(now, this.#pos);
+      this.#dv.setFloat64(this.#pos, now, true);
       this.#pos += 8;
       this.#lastNow = now;
     }
@@ -406,16 +414,24 @@ export class TraceRecorder2 implements InputTap {
     }
     this.#ensure(24);
     this.#num(result);
-    this.#buf.writeUInt32LE(outHash >>> 0, this.#pos);
-    this.#buf.writeUInt32LE(digest >>> 0, this.#pos + 4);
+    this.#dv.setUint32(this.#pos, outHash >>> 0, true);
+    this.#dv.setUint32(this.#pos + 4, digest >>> 0, true);
     this.#pos += 8;
   }
 
   /** A payload's length and its first `len` bytes. */
   #payload(p: Uint8Array, len: number): void {
-    this.#ensure(8);
+    const small = len <= 32; // names and addresses: copied in a loop, no view made for them
+    this.#ensure(small ? 8 + len : 8);
     this.#varint(len);
-    if (len > 0) this.#bytes(len === p.length ? p : p.subarray(0, len));
+    if (small) {
+      const b = this.#buf;
+      let q = this.#pos;
+      for (let i = 0; i < len; i++) b[q++] = p[i];
+      this.#pos = q;
+    } else {
+      this.#bytes(len === p.length ? p : p.subarray(0, len));
+    }
     this.#payloadBytes += len;
   }
 
