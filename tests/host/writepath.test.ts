@@ -82,3 +82,41 @@ for (const lib of ['node:net', 'wasinet'] as const) {
     });
   }
 }
+
+// The same with several stacks: each keeps its own batch, some turns end in between (their
+// batches leave then), and the last turn's writes of every stack leave on 'exit'.
+test('wasinet: four stacks write, their turns end, three write again, then process.exit() at once: every byte arrives', { timeout: 20000 }, async () => {
+  const { createServer } = await import('node:net');
+  const { spawn } = await import('node:child_process');
+  const got: string[] = [];
+  const server = createServer((s) => {
+    let d = '';
+    s.setEncoding('utf8');
+    s.on('data', (x) => { d += x; });
+    s.on('end', () => { got.push(d); });
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const child = `
+    import net, { createStack } from ${JSON.stringify(join(root, 'build/host/index.js'))};
+    const stacks = [net, createStack(), createStack(), createStack()];
+    const socks = await Promise.all(stacks.map((n) => new Promise((r) => { const s = n.connect(${port}, '127.0.0.1', () => r(s)); })));
+    socks.forEach((s, i) => { for (let k = 0; k < 5; k++) s.write('s' + i + '-' + k + ';'); });
+    await new Promise((r) => setImmediate(r));
+    for (const i of [2, 0, 3]) socks[i].write('late' + i + ';');
+    socks[2].write('x;');
+    process.exit();
+  `;
+  const c = spawn(process.execPath, ['--input-type=module', '-e', child], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  c.stderr!.on('data', (d) => { err += d; });
+  const status = await new Promise<number | null>((r) => c.on('close', r));
+  const deadline = Date.now() + 5000;
+  while (got.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  server.close();
+  assert.equal(status, 0, err.slice(0, 300));
+  const late = ['late0;', '', 'late2;x;', 'late3;'];
+  const want = late.map((tail, i) => [0, 1, 2, 3, 4].map((k) => `s${i}-${k};`).join('') + tail);
+  assert.deepEqual(got.sort(), want);
+});
