@@ -81,9 +81,8 @@ export function guestImports(rt: GuestRuntime): Record<string, Fn> {
       // short count means a write() returned false, or one before it did, so 'drain'
       // (wasinet_on_drain) follows, as in Node; while write() returns true (the core took the
       // piece at once, into this turn's batch too) the next piece is offered.
-      const room = (): number => s.writableHighWaterMark - s.writableLength + (s as unknown as { [kWriteRoom](): number })[kWriteRoom]();
       let taken = 0;
-      for (let r = room(); r > 0 && taken < bytes.length; r = room()) {
+      for (let r = writeRoom(s); r > 0 && taken < bytes.length; r = writeRoom(s)) {
         const n = Math.min(bytes.length - taken, r);
         const more = s.write(Buffer.from(bytes.subarray(taken, taken + n)));
         taken += n;
@@ -127,6 +126,11 @@ export function guestImports(rt: GuestRuntime): Record<string, Fn> {
     },
     exit: (code: number) => { throw new GuestFault('exit', `called exit(${code})`, code >>> 0); },
   };
+}
+
+/** What socket_write offers `s` in one write(): the core's writeRoom plus the Writable's room below its high-water mark. */
+function writeRoom(s: Socket): number {
+  return s.writableHighWaterMark - s.writableLength + (s as unknown as { [kWriteRoom](): number })[kWriteRoom]();
 }
 
 function format(host: string | undefined, port: number | undefined): string {
