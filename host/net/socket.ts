@@ -75,6 +75,7 @@ interface WriteRequest {
   offered: boolean;  // every byte was handed to the core: only its completion is left
   offering: boolean; // a piece is being offered to the core right now
   again: boolean;    // WRITABLE came while it was
+  refund: boolean;   // refused, it leaves bytesWritten (see triedFromStack)
   cb: (err?: Error | null) => void;
 }
 
@@ -115,6 +116,26 @@ function familyName(f: number): string | undefined {
 
 function toBuffer(chunk: Chunk, encoding: BufferEncoding | 'buffer'): Uint8Array {
   return typeof chunk === 'string' ? Buffer.from(chunk, encoding === 'buffer' ? 'utf8' : encoding) : chunk;
+}
+
+/**
+ * Whether Node writes this string chunk with a string write that first tries the kernel from a
+ * 16 KiB stack buffer (StreamBase::WriteString: latin1, ascii, utf8 and ucs2 strings whose
+ * worst-case size fits). Such a write counts in bytesWritten only what the kernel took, so one
+ * refused at once (EPIPE, ECONNRESET) leaves it; a Buffer, a writev, a hex or base64 string or a
+ * longer string is counted when it is dispatched and stays counted when it fails. (A short
+ * string the kernel could not take at once and that failed later stays counted in Node; here it
+ * leaves bytesWritten too.) The encodings are matched as net.js matches them, case and all.
+ */
+function triedFromStack(chunk: string, encoding: string): boolean {
+  let size: number;
+  switch (encoding) {
+    case 'latin1': case 'binary': case 'ascii': size = chunk.length; break;
+    case 'utf8': case 'utf-8': size = 3 * chunk.length; break;
+    case 'ucs2': case 'ucs-2': case 'utf16le': case 'utf-16le': size = 2 * chunk.length; break;
+    default: return false;
+  }
+  return size <= 16384;
 }
 
 function byteLength(chunk: Chunk, encoding?: BufferEncoding | 'buffer'): number {
@@ -577,7 +598,8 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       ? (data as { chunk: Chunk; encoding: BufferEncoding }[]).map((e) => toBuffer(e.chunk, e.encoding))
       : [toBuffer(data as Chunk, encoding as BufferEncoding)];
     for (const b of bufs) this.#dispatched += b.length;
-    this.#req = { bufs, i: 0, off: 0, offered: false, offering: false, again: false, cb };
+    const refund = !writev && typeof data === 'string' && triedFromStack(data, encoding);
+    this.#req = { bufs, i: 0, off: 0, offered: false, offering: false, again: false, refund, cb };
     this.#feed();
   }
 
@@ -653,6 +675,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       if (this.#req !== req) return; // completed (or failed) while we offered it
       if (n < 0) {
         this.#req = null;
+        this.#refused(req);
         req.cb(errnoException(-n, 'write'));
         return;
       }
@@ -672,10 +695,14 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     if (status === 0 || this.destroyed) {
       req.cb(null);
     } else {
-      // A write the kernel refused was never dispatched: Node does not count it in bytesWritten.
-      for (const b of req.bufs) this.#dispatched -= b.length;
+      this.#refused(req);
       req.cb(errnoException(status, 'write'));
     }
+  }
+
+  /** A failed request leaves bytesWritten when Node's string write would not have counted it. */
+  #refused(req: WriteRequest): void {
+    if (req.refund) for (const b of req.bufs) this.#dispatched -= b.length;
   }
 
   override _final(cb: (err?: Error | null) => void): void {

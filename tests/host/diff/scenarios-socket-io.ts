@@ -503,6 +503,39 @@ export const socketIoScenarios: Scenario[] = [
     },
   },
   {
+    // Node counts a Buffer, a writev, a hex/base64 string or a string over 16 KiB in the
+    // worst case when it is dispatched, and a short latin1/ascii/utf8/ucs2 string only when the
+    // kernel takes it: what a refused write leaves in bytesWritten depends on its form.
+    name: 'bytesWritten after a write the kernel refuses (EPIPE): Buffers and long strings count, short strings do not',
+    async run(ctx) {
+      const forms: [string, (c: Socket) => void][] = [
+        ['utf8 5461 chars', (c) => c.write('a'.repeat(5461))],
+        ['utf8 5462 chars', (c) => c.write('a'.repeat(5462))],
+        ['latin1 16384', (c) => c.write('a'.repeat(16384), 'latin1')],
+        ['latin1 16385', (c) => c.write('a'.repeat(16385), 'latin1')],
+        ['ucs2 100', (c) => c.write('a'.repeat(100), 'ucs2')],
+        ['hex 50 bytes', (c) => c.write('ab'.repeat(50), 'hex')],
+        ['Buffer 100', (c) => c.write(Buffer.alloc(100))],
+        ['Uint8Array 100', (c) => c.write(new Uint8Array(100))],
+        ['corked strings', (c) => { c.cork(); c.write('abc'); c.write('defg'); c.uncork(); }],
+        ['two strings', (c) => { c.write('abc'); c.write('defg'); }],
+        ['end(Buffer)', (c) => c.end(Buffer.alloc(38))],
+      ];
+      for (const [form, write] of forms) {
+        const [server, path] = await servePipe(ctx, (s) => { s.destroy(); });
+        const c = ctx.net.connect({ path, allowHalfOpen: true });
+        c.on('error', (e) => ctx.log.note('client', `${form}: error ${summarize(e)}`));
+        await once(c, 'end');
+        await ctx.sleep(5);
+        write(c);
+        ctx.log.note('client', `${form}: after the call bytesWritten=${c.bytesWritten}`);
+        await closedP(c);
+        ctx.log.note('client', `${form}: closed bytesWritten=${c.bytesWritten}`);
+        await stop(server);
+      }
+    },
+  },
+  {
     name: 'destroySoon(): ends, then destroys after finish',
     async run(ctx) {
       const [server, port] = await serve(ctx, (s) => {
