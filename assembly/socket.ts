@@ -594,6 +594,7 @@ export function onEof(s: Sock): i32 {
     default: return abi.EINVAL;                                  // not reading any more
   }
   s.reading = false; // a transport stops reading at EOF
+  refreshIdle(s);     // a read, as Node's onStreamRead refreshes the timeout for EOF too
   deliver(s);
   settle(s);
   return 0;

@@ -19,6 +19,8 @@ const NOT_ON_SIM: Record<string, string> = {
     'depends on where setImmediate falls between libuv\'s poll and close phases',
   'setTimeout with a callback: a once listener, removed by setTimeout(0, cb); activity restarts the timer':
     'races socket timeouts against wall-clock sleeps',
+  'setTimeout: the peer\'s FIN is activity too (allowHalfOpen): the idle timer restarts at the end':
+    'races socket timeouts against wall-clock sleeps',
   'IPC server lifecycle: listen(path), file, one connection, close unlinks': 'checks the socket file on disk',
   'IPC EADDRINUSE (path in use, and a regular file), then listen elsewhere': 'needs a regular file on disk',
   'IPC client errors: ENOENT on a missing path, ECONNREFUSED on a socket nobody listens on': 'needs a stale socket file on disk',

@@ -218,6 +218,26 @@ export const socketIoScenarios: Scenario[] = [
     },
   },
   {
+    // Node's onStreamRead refreshes the timeout for every read, EOF included.
+    name: 'setTimeout: the peer\'s FIN is activity too (allowHalfOpen): the idle timer restarts at the end',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.resume(); setTimeout(() => s.end(), 120); });
+      const c = ctx.net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      ctx.log.watch(c, 'client', ['connect', 'timeout', 'end', 'error', 'close']);
+      await once(c, 'connect');
+      c.resume();
+      c.setTimeout(200);
+      // The end comes at about 120 ms: the timeout is due 200 ms after it, not 200 ms after setTimeout.
+      await ctx.sleep(260);
+      ctx.log.note('client', `at 260 ms: ${c.readableEnded ? 'ended' : 'not ended'}`);
+      await once(c, 'timeout');
+      ctx.log.note('client', 'timeout came');
+      c.end();
+      await closedP(c);
+      await stop(server);
+    },
+  },
+  {
     name: 'setTimeout with a callback: a once listener, removed by setTimeout(0, cb); activity restarts the timer',
     async run(ctx) {
       const [server, port] = await serve(ctx, (s) => {
