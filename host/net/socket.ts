@@ -756,8 +756,10 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     this.#bytesRead = this.#stack.core.bytesRead(h);
     const reset = (this.#flags & RESET) !== 0;
     this.#flags &= ~RESET;
-    this.#stack.core.apiDestroy(h, (reset ? 1 : 0) | (exception ? 2 : 0));
+    // The stream's destroy callback first, then the core: as in Node's _destroy, the socket's
+    // 'error' is queued before a closed server's 'close' that this socket's end lets come.
     cb(exception);
+    this.#stack.core.apiDestroy(h, (reset ? 1 : 0) | (exception ? 2 : 0));
   }
 
   resetAndDestroy(): this {

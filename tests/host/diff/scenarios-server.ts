@@ -207,6 +207,27 @@ export const serverScenarios: Scenario[] = [
     },
   },
   {
+    // Node's _destroy queues the socket's 'error' before the closed server's 'close' that the
+    // socket's end lets through (_emitCloseIfDrained).
+    name: 'close() with one connection left, then it is destroyed with an error: its error, then the server\'s close',
+    async run(ctx) {
+      const server = libServer(ctx, 'server', {}, () => {});
+      await listen(server, 0, '127.0.0.1');
+      const port = portOf(server);
+      const acc = accepting(server);
+      const a = await peerClient(ctx, port);
+      await acc.wait(1);
+      ctx.log.watch(acc.list[0], 'accepted', ['end', 'finish', 'error', 'close']);
+      server.close((err?: Error) => ctx.log.note('server', `close cb ${summarize(err)}`));
+      await ctx.sleep(10);
+      const closed = once(acc.list[0], 'close'); // its 'close' event, not the stream's `closed`
+      acc.list[0].destroy(new Error('boom'));
+      ctx.log.note('accepted', 'destroy(err) returned');
+      await closed;
+      await closedP(a);
+    },
+  },
+  {
     name: 'getConnections through a server life',
     async run(ctx) {
       const server = libServer(ctx, 'server');
