@@ -416,7 +416,9 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     this.connecting = false;
     const [localAddress, remoteAddress] = splitLast(o.data);
     this.#setNames(o.b, internAddress(localAddress), o.a, internAddress(remoteAddress), o.c);
-    this.#connector = null; // a write held while connecting has its own reference
+    // A write held while connecting keeps the connector until its 'connect' listener sends it:
+    // bytesWritten counts its bytes in the 'connect' listeners that run before, as Node's does.
+    if (this.#connector?.pendingData === null) this.#connector = null;
     if (this.#flags & OPENING) return; // an fd is open from the start: Node emits no 'connect'
     this.emit('connect');
     this.emit('ready');
@@ -572,7 +574,10 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       // Held until 'connect', like Node; bytesWritten counts it meanwhile.
       connector.pendingData = data;
       connector.pendingEncoding = encoding;
-      this.#writeOnConnect(writev, data, encoding, cb, ERR_SOCKET_CLOSED_BEFORE_CONNECTION, () => { connector.pendingData = null; });
+      this.#writeOnConnect(writev, data, encoding, cb, ERR_SOCKET_CLOSED_BEFORE_CONNECTION, () => {
+        connector.pendingData = null;
+        if (this.#connector === connector && !this.connecting) this.#connector = null;
+      });
       return;
     }
     if ((this.#flags & WRAPPED) !== 0 && !this.connecting && this.#family === -1 && !this.destroyed) {

@@ -474,6 +474,28 @@ export const connectScenarios: Scenario[] = [
     },
   },
   {
+    // The held write goes out from its own 'connect' listener: the listeners added before it
+    // still see its bytes pending, and bytesWritten counts them there.
+    name: 'a write held while connecting: bytesWritten counts it in the connect listeners before and after its own',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
+      for (const [form, write] of [
+        ['string', (c: Socket) => c.write('early')],
+        ['Buffer 70000', (c: Socket) => c.write(Buffer.alloc(70000, 1))],
+        ['corked writev', (c: Socket) => { c.cork(); c.write('a'); c.write(Buffer.from('bc')); c.uncork(); }],
+      ] as [string, (c: Socket) => void][]) {
+        const c = ctx.net.connect(port, '127.0.0.1');
+        c.on('connect', () => ctx.log.note('client', `${form}: connect listener before: bytesWritten=${c.bytesWritten} writableLength=${c.writableLength}`));
+        write(c);
+        c.on('connect', () => ctx.log.note('client', `${form}: connect listener after: bytesWritten=${c.bytesWritten}`));
+        c.end();
+        await closedP(c);
+        ctx.log.note('client', `${form}: closed bytesWritten=${c.bytesWritten}`);
+      }
+      await stop(server);
+    },
+  },
+  {
     name: 'writes while connecting beyond highWaterMark: write() false, bufferSize, one drain',
     async run(ctx) {
       let total = 0;
