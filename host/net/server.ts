@@ -75,6 +75,7 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
   #draining = 0;
   #address: { address: string; family: string; port: number } | null = null;
   #requested: { address: string | null; port: number; host?: string } = { address: null, port: 0 };
+  #ipc = false;               // the current listen is on a Unix socket or pipe path
   #awaitingHandle = false;    // no handle yet: a host name is being resolved, or a cluster worker waits for the primary's
   #unref = false;
 
@@ -133,7 +134,7 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
   }
 
   get listening(): boolean {
-    return this.#lh !== 0 && (this._pipeName !== undefined || this.#bound());
+    return this.#lh !== 0 && (this.#ipc || this.#bound());
   }
 
   /** The current listener is bound (LISTENING arrived): the core's listener state answers. */
@@ -227,6 +228,9 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
     // shared listen waits for the primary, and Node's server has no handle meanwhile either.
     const shared = (flags & (ListenFlag.Exclusive | ListenFlag.Handle | ListenFlag.Fd)) === 0 && isClusterWorker();
     this.#awaitingHandle = lookup || shared;
+    // `_pipeName` outlives a pipe listen (address() answers it when nothing listens, as Node's
+    // does), so whether the current listen is a pipe is kept apart.
+    this.#ipc = (flags & ListenFlag.Ipc) !== 0;
     const prev = this.#draining;
     this.#draining = 0;
     this.#address = null;
@@ -259,7 +263,7 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
       case Op.EV_LISTENING: {
         const address = o.data ? o.data.toString() : '';
         this.#awaitingHandle = false;
-        this.#address = this._pipeName !== undefined ? null : { address, family: familyName(o.b), port: o.a };
+        this.#address = this.#ipc ? null : { address, family: familyName(o.b), port: o.a };
         const req = this.#requested;
         if (req.host !== undefined || (req.address === '::' && o.b === 4)) this._connectionKey = `${o.b}:${address}:${req.port}`;
         const lh = o.h;

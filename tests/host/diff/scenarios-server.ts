@@ -425,6 +425,35 @@ export const serverScenarios: Scenario[] = [
     },
   },
   {
+    // Node keeps `_pipeName` after a pipe listen: address() answers the old path whenever no
+    // handle is listening, and a TCP listen's own address while one is.
+    name: 'one server listens on a Unix path, then on TCP (with and without a host), then on the path again: listening and address() at each step',
+    async run(ctx) {
+      const path = ctx.path();
+      const server = libServer(ctx, 'server');
+      await listen(server, path);
+      state(ctx, 'pipe', server);
+      await close(ctx, 'pipe', server);
+      state(ctx, 'closed', server);
+      server.listen(0, '127.0.0.1');
+      state(ctx, 'listen(0, host) called', server);
+      await once(server, 'listening');
+      state(ctx, 'tcp with host', server);
+      await close(ctx, 'tcp with host', server);
+      state(ctx, 'closed', server);
+      server.listen(0);
+      state(ctx, 'listen(0) called', server);
+      await once(server, 'listening');
+      await close(ctx, 'tcp', server);
+      state(ctx, 'closed', server);
+      server.listen(path);
+      state(ctx, 'listen(path) called', server);
+      await once(server, 'listening');
+      state(ctx, 'pipe again', server);
+      await close(ctx, 'pipe again', server);
+    },
+  },
+  {
     name: 'IPC EADDRINUSE (path in use, and a regular file), then listen elsewhere',
     async run(ctx) {
       const path = ctx.path();
