@@ -66,6 +66,7 @@ export class Connector {
   #lookup: Function | null = null;
   #dnsopts: Record<string, unknown> | null = null;
   #host = '';
+  #multi = false; // several addresses to try (autoSelectFamily)
 
   constructor(readonly options: Record<string, any>, readonly ipc: boolean) {}
 
@@ -180,6 +181,7 @@ export class Connector {
     stack.core.onResolved(h, valid, (tried) => {
       // Several addresses to try: Node keeps what it tried and the error of each.
       if (tried > 1) {
+        this.#multi = true;
         sock.autoSelectFamilyAttemptedAddresses = [];
         this.#attemptErrors = [];
       }
@@ -211,6 +213,9 @@ export class Connector {
     if (atOnce === '' && bound) Object.assign(ex, { localAddress, localPort });
     this.#lastAttemptError = ex;
     this.#attemptErrors.push(ex);
+    // One address (no autoSelectFamily attempts): Node's afterConnect is done connecting before
+    // it reports the failure, so its listeners see connecting and pending false.
+    if (!this.#multi) sock.connecting = false;
     if (this.ipc) sock.emit('connectionAttemptFailed', address, undefined, undefined, ex);
     else sock.emit('connectionAttemptFailed', address, o.a, o.b, ex);
   }

@@ -496,6 +496,29 @@ export const connectScenarios: Scenario[] = [
     },
   },
   {
+    // Node's afterConnect sets connecting false before it emits the failure of a lone attempt;
+    // with several addresses (autoSelectFamily) the socket is still connecting then.
+    name: 'a refused connect to one address (an IP, a host name, a Unix path): connectionAttemptFailed sees the socket no longer connecting',
+    async run(ctx) {
+      const port = await freePort(ctx);
+      const path = ctx.path();
+      for (const [label, opts] of [
+        ['ip', { port, host: '127.0.0.1' }],
+        ['name, one address', { port, host: 'localhost', family: 4 }],
+      ] as [string, { port: number; host: string }][]) {
+        const c = ctx.net.connect(opts);
+        const st = () => `connecting=${c.connecting} pending=${c.pending} readyState=${c.readyState} destroyed=${c.destroyed}`;
+        c.on('connectionAttemptFailed', (_a: string, _p: number, _f: number, e: Error) => ctx.log.note('client', `${label}: attempt failed ${summarize(e)} ${st()}`));
+        c.on('error', (e) => ctx.log.note('client', `${label}: error ${summarize(e)} ${st()}`));
+        await closedP(c);
+      }
+      const u = ctx.net.connect(path);
+      u.on('connectionAttemptFailed', () => ctx.log.note('client', `path: attempt failed connecting=${u.connecting}`));
+      u.on('error', (e) => ctx.log.note('client', `path: error ${summarize(e)} connecting=${u.connecting}`));
+      await closedP(u);
+    },
+  },
+  {
     name: 'writes while connecting beyond highWaterMark: write() false, bufferSize, one drain',
     async run(ctx) {
       let total = 0;
