@@ -529,7 +529,9 @@ export function onData(s: Sock, len: u32): i32 {
     emit(abi.EV_ERROR, s.id, abi.EDQUOT, abi.SYS_READ);
     return abi.EDQUOT;
   }
-  s.bytesRead += len;
+  // Under onread Node reads into the consumer's buffer, so it counts a byte read when the
+  // consumer gets it; the bytes that wait here are counted as they are handed over (deliver).
+  if (s.readMax == 0) s.bytesRead += len;
   refreshIdle(s);
   let from: u32 = 0;
   if (s.wantRead && s.recvSize == 0) {
@@ -542,6 +544,7 @@ export function onData(s: Sock, len: u32): i32 {
     }
     // onread: one bufferful now; the rest waits for the consumer's next pull.
     from = min(s.readMax, len);
+    s.bytesRead += from;
     emit(abi.EV_DATA, s.id, 0, 0, 0, scratch, from);
     if (from == len) return 0;
   }
@@ -554,7 +557,7 @@ export function onData(s: Sock, len: u32): i32 {
       // stop it, and leave the rest with it; it offers them again, first, after READ_START.
       s.reading = false;
       emit(abi.CMD_READ_STOP, s.id);
-      s.bytesRead -= <f64>(len - from - kept);
+      if (s.readMax == 0) s.bytesRead -= <f64>(len - from - kept);
       limits.untakeReceived(<f64>(len - from - kept));
       return -<i32>(len - from - kept);
     }
@@ -569,6 +572,7 @@ function deliver(s: Sock): void {
   if (s.readMax > 0 && s.wantRead && s.recvSize > 0) {
     // onread: one bufferful per pull; EOF comes on the pull after the last one.
     let n = min(s.recvQ.peekLen(), s.readMax);
+    s.bytesRead += n;
     emit(abi.EV_DATA, s.id, 0, 0, 0, s.recvQ.peekPtr(), n);
     s.recvQ.consume(n);
     return;

@@ -896,6 +896,32 @@ export const socketIoScenarios: Scenario[] = [
     },
   },
   {
+    // Under onread Node reads into the consumer's buffer: bytesRead grows by what each callback
+    // gets, never ahead of it, even when much more has arrived.
+    name: 'onread with a small buffer and a large write: bytesRead in every callback is what the callbacks got so far',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.end(Buffer.alloc(100_000, 7)); });
+      let got = 0;
+      let calls = 0;
+      let ahead = 0;
+      const c: Socket = ctx.net.connect({
+        port, host: '127.0.0.1',
+        onread: {
+          buffer: Buffer.alloc(1000),
+          callback(n: number) {
+            got += n;
+            calls++;
+            if (c.bytesRead !== got) ahead++;
+          },
+        } as never,
+      });
+      ctx.log.watch(c, 'client', ['connect', 'end', 'close']);
+      await closedP(c);
+      ctx.log.note('client', `got=${got} bytesRead=${c.bytesRead} callbacks with bytesRead ahead of them: ${ahead} at least 100 callbacks: ${calls >= 100}`);
+      await stop(server);
+    },
+  },
+  {
     name: 'onread with a buffer function; callback returning false pauses until resume()',
     async run(ctx) {
       const peer = holder();
