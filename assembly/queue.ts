@@ -71,6 +71,17 @@ export class ByteQueue {
     return min(this.size - at, SLAB - (this.head + at) % SLAB);
   }
 
+  /** Copies `n` bytes from the head to `dst` (n <= size) and drops them. */
+  take(dst: usize, n: u32): void {
+    let done: u32 = 0;
+    while (done < n) {
+      let run = min(n - done, this.peekLen());
+      memory.copy(dst + done, this.peekPtr(), run);
+      this.consume(run);
+      done += run;
+    }
+  }
+
   /** Drops `n` bytes from the head (n <= size), slab by slab. */
   drop(n: u32): void {
     while (n > 0) {

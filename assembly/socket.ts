@@ -20,7 +20,7 @@
 // the socket record live in their own files.
 import * as abi from "./abi";
 import { State } from "./abi";
-import { emit, emitBuf, scratch, now, epoch, joinNul, takeScratch, gathering, gatherRun, emitGathered, GATHER_MAX } from "./emit";
+import { emit, emitBuf, scratch, SCRATCH_SIZE, now, epoch, joinNul, takeScratch, gathering, gatherRun, emitGathered, GATHER_MAX } from "./emit";
 import { Sock, Addr, NO_ADDRS } from "./sock";
 import { sockets } from "./table";
 import { TIMER_IDLE, TIMER_ATTEMPT } from "./timers";
@@ -571,10 +571,20 @@ export function onData(s: Sock, len: u32): i32 {
 function deliver(s: Sock): void {
   if (s.readMax > 0 && s.wantRead && s.recvSize > 0) {
     // onread: one bufferful per pull; EOF comes on the pull after the last one.
-    let n = min(s.recvQ.peekLen(), s.readMax);
+    let q = s.recvQ;
+    let n = min(q.peekLen(), s.readMax);
+    let full = min(q.size, s.readMax);
+    if (n < full && full <= SCRATCH_SIZE) {
+      // The bufferful spans slabs: gathered in scratch (apiRead and onEof, which call this, carry
+      // no payload), so the consumer's buffer is filled as Node's read fills it.
+      q.take(scratch, full);
+      s.bytesRead += full;
+      emit(abi.EV_DATA, s.id, 0, 0, 0, scratch, full);
+      return;
+    }
     s.bytesRead += n;
-    emit(abi.EV_DATA, s.id, 0, 0, 0, s.recvQ.peekPtr(), n);
-    s.recvQ.consume(n);
+    emit(abi.EV_DATA, s.id, 0, 0, 0, q.peekPtr(), n);
+    q.consume(n);
     return;
   }
   while (s.wantRead && s.recvSize > 0) {

@@ -383,6 +383,33 @@ describe("reading", () => {
     tap(false);
   });
 
+  it("onread: each pull fills the consumer's buffer across the queue's slabs, in order, and bytesRead counts only what was handed over", () => {
+    let h = open();
+    core.apiRead(now(), h, 5000);
+    for (let i = 0; i < 40000; i++) store<u8>(scratch + i, 97 + i % 26);
+    tap(true);
+    core.onData(now(), h, 40000);
+    expect(tapped.length).toBe(1);
+    expect(tapped[0].data.length).toBe(5000);
+    // Node reads into the consumer's buffer: the 35,000 bytes waiting here are not read yet.
+    expect(core.bytesRead(h)).toBe(5000);
+    let off = 5000;
+    for (let pull = 0; pull < 7; pull++) {
+      tap(true);
+      core.apiRead(now(), h, 5000);
+      expect(tapped[0].op).toBe(abi.EV_DATA);
+      let d = tapped[0].data;
+      expect(d.length).toBe(5000); // pull 3 spans the first 16 KiB slab's end
+      let same = true;
+      for (let i = 0; i < d.length; i++) if (d.charCodeAt(i) != 97 + (off + i) % 26) same = false;
+      expect(same).toBe(true);
+      off += 5000;
+      expect(core.bytesRead(h)).toBe(off);
+    }
+    expect(core.readQueueSize(h)).toBe(0);
+    tap(false);
+  });
+
   it("a transport that ignores READ_STOP cannot grow the buffer past its bound", () => {
     let h = open();
     let r = 0;
