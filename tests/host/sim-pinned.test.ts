@@ -383,10 +383,10 @@ const PINNED: Record<string, string> = {
   'faults seed 12': '6e4545f452560a9b6b4cab9205953df80668607d17f9df62a1019bb9cdd0d673',
   'addresses seed 2': '5e168cbb936ec77b177ad47d2ba5e42a1059827c81fcedb706a987d582bcf3e6',
   'addresses seed 7': 'd2b4f991160bfcf0538d2fb16cfa74dc187e92022b3d3d547b1a3abe3436b2ae',
-  'storm seed 1': '8e730c95cc57ad4d6a18ec587dcd2f260f1673c1784b44a095cfeceb7f82e088',
-  'storm seed 2': '17e6beefb86d4c0558981ff569f74262c1f5bc15280ffa378e07eb7d4a2299de',
+  'storm seed 1': '747f9e693ab139cb0a998dcc47a68729444dd39e9d7d95bc17d5d0f430935174',
+  'storm seed 2': '54ccd3007260869984980fdf7d0d257764e9c014a31b7f8f21988c85e89dd08a',
   'storm seed 3': '18da1e384076bbe7560cb2ebb005b04f6d4b6a6998080df62000dcc086d97d54',
-  'storm seed 11': 'ca8b78dbf1e0b05bc7994d29cded7f7d7f44a460a75aad9ea0458741a06a85d7',
+  'storm seed 11': '9b0aec66e675c0f014982f8e77e97b2a4de5cea2b53ecb9821a5abaf0d66cc89',
   'edges seed 1': '35c8c3c2a97e642e11c90abc51400468306b2c3483aa5ccfd4ec484d6be036a1',
   'edges seed 5': '1b3e63344cf0cbab785c2eb4e5e7a499106653e587e9ea91d515cb4a5276b5e4',
 };
