@@ -115,10 +115,6 @@ const SETTLED = Promise.resolve();
 /** Whether loop iterations can be counted here: with a setImmediate of the recorder's own (see #loop). */
 const LOOP_COUNTS = typeof setImmediate === 'function';
 
-function viewOf(b: Uint8Array): DataView {
-  return new DataView(b.buffer, b.byteOffset, b.byteLength);
-}
-
 export class TraceRecorder2 implements InputTap {
   readonly path: string;
   readonly #writer: TraceWriter;
@@ -127,9 +123,9 @@ export class TraceRecorder2 implements InputTap {
   readonly #recording = randomUUID();
   readonly #outputs: OutputDigest;
   readonly #sandbox: SandboxHeader = {};
-  #buf: Buffer;
+  #buf!: Buffer;
   /** #buf's bytes for numbers: DataView's setters are inlined, Buffer's validate their offset with a call. */
-  #dv: DataView;
+  #dv!: DataView;
   #pos = 0;
   #off = false;
   #truncated = false;
@@ -202,8 +198,7 @@ export class TraceRecorder2 implements InputTap {
     this.#core = typeof core === 'string' ? core : coreDigest(core);
     const compression = compressionOf(options.compression);
     this.#writer = new TraceWriter(options.path, this.#header(), compression, this.#maxPending());
-    this.#buf = this.#writer.chunk();
-    this.#dv = viewOf(this.#buf);
+    this.#nextChunk();
     track(this);
   }
 
@@ -237,6 +232,13 @@ export class TraceRecorder2 implements InputTap {
 
   // ---------------------------------------------------------------- encoding
 
+  /** Takes the writer's next chunk to encode into, and the view of it for numbers. */
+  #nextChunk(): void {
+    const b = this.#writer.chunk();
+    this.#buf = b;
+    this.#dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+
   #flushChunk(): void {
     if (this.#pos === 0) return;
     const full = this.#buf;
@@ -244,8 +246,7 @@ export class TraceRecorder2 implements InputTap {
     this.#encoded += len;
     this.#segBytes += len;
     this.#writer.push(full, len);
-    this.#buf = this.#writer.chunk();
-    this.#dv = viewOf(this.#buf);
+    this.#nextChunk();
     this.#pos = 0;
     // Stop while there is still a chunk to say so in.
     if (this.#writer.pendingBytes > this.#maxPending() || this.#writer.spare < 1) this.#behind = true;
