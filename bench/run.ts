@@ -102,8 +102,8 @@ interface Cell { name: string; spec: Spec; metrics: Metric[]; libs?: Lib[] }
 const ALL_LIBS: Lib[] = ['node:net', 'wasinet', 'wasinet+record'];
 const libsOf = (c: Cell): Lib[] => c.libs ?? LIBS;
 const TRACE_METRICS: Metric[] = [
-  { key: 'traceRatio', label: 'trace bytes ÷ payload bytes', better: 'lower', only: 'wasinet+record' },
-  { key: 'bytesPerInput', label: 'trace bytes per input beyond the payload', better: 'lower', only: 'wasinet+record' },
+  { key: 'traceRatio', label: 'trace bytes ÷ bytes exchanged', better: 'lower', only: 'wasinet+record' },
+  { key: 'bytesPerInput', label: 'trace bytes per input beyond the payload kept', better: 'lower', only: 'wasinet+record' },
 ];
 
 const q = <T>(full: T, quick: T): T => (QUICK ? quick : full);

@@ -21,7 +21,7 @@ const moduleName: string = lib === 'node:net' ? lib : 'wasinet'; // the package'
 const mod = await import(moduleName);
 const traceFile = path.join(input.traces, `trace-${process.pid}.trace`);
 /** The recording stack's recorder (wasinet+record). */
-let recording: { close(): Promise<void>; inputs: number; payloadBytes: number; truncated: boolean } | null = null;
+let recording: { close(): Promise<void>; inputs: number; payloadBytes: number; keptBytes: number; truncated: boolean } | null = null;
 let net: Net;
 if (lib === 'wasinet+record') {
   const stack = mod.createStack({ record: { path: traceFile } });
@@ -310,7 +310,8 @@ async function traced(result: WorkerResult): Promise<WorkerResult> {
   const size = fs.statSync(traceFile).size;
   fs.rmSync(traceFile, { force: true });
   result.values.traceRatio = size / Math.max(1, recording.payloadBytes);
-  result.values.bytesPerInput = (size - recording.payloadBytes) / recording.inputs;
+  // Beyond the payload bytes the trace holds (of a long write, only its head: RecordOptions.writeHead).
+  result.values.bytesPerInput = (size - recording.keptBytes) / recording.inputs;
   result.values.traceMB = size / 1e6;
   result.values.traceTruncated = recording.truncated ? 1 : 0;
   return result;

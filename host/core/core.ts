@@ -21,7 +21,7 @@ import { instantiateCore, type CoreExports, type LoadedCore } from './wasm.js';
 export { coreWasm } from './wasm.js';
 import { Op, OP_NAMES, OP_FILL, FIRST_NOTIFICATION, HostFeature, WRITE_LIMIT } from './abi.js';
 import { INPUTS, inputInfo, inputId, inputHandle } from './inputs.js';
-import { foldOutput, OUT_SEED, OUTPUT_DIGEST, crcOf, passedOn, type OutputDigest } from './outhash.js';
+import { foldOutput, OUT_SEED, OUTPUT_DIGEST, crcOf, passedOn, WRITE_UNCOUNTED, type OutputDigest } from './outhash.js';
 
 /** Read once: Node 20's global Buffer is an accessor, a getter call at every use. */
 const Buffer = globalThis.Buffer;
@@ -67,6 +67,8 @@ export interface InputTap {
   dispatched?(depth: number, index: number): void;
   /** A fresh core instance replaces the previous one (after a trap). */
   reset?(): void;
+  /** How the core is to digest outputs for this tap (outhash.ts); absent: OUTPUT_DIGEST. */
+  readonly outputs?: OutputDigest;
 }
 
 export interface CoreOwner {
@@ -264,6 +266,7 @@ export class Core {
       let payload = 0;
       if (len > 0) {
         if (this.outputDigest === 1) payload = through ? passedOn(0) : crcOf(data);
+        else if (op === Op.CMD_WRITE && this.outputDigest === 4) payload = WRITE_UNCOUNTED;
         else if ((op === Op.CMD_WRITE || op === Op.EV_DATA) && inPayload) payload = passedOn(off);
         else payload = this.#x.hashBytes(ptr, len);
       }
@@ -289,7 +292,8 @@ export class Core {
     }
     this.#pending[this.#count++] = { op: Op.CMD_WRITE, h, a: 0, b: 0, c: 0, data };
     if (this.inputTap !== null) {
-      const payload = total === 0 ? 0 : this.outputDigest === 1 ? crcOf(data) : this.#x.hashGathered(table, len);
+      const payload = total === 0 ? 0 : this.outputDigest === 1 ? crcOf(data)
+        : this.outputDigest === 4 ? WRITE_UNCOUNTED : this.#x.hashGathered(table, len);
       this.#outHash = foldOutput(this.#outHash, Op.CMD_WRITE, h, 0, 0, 0, total, payload);
     }
   }
@@ -428,9 +432,9 @@ export class Core {
     return r;
   }
 
-  /** The state digest an inputTap's record holds (outhash.ts): by words in traces of outputs 3. */
+  /** The state digest an inputTap's record holds (outhash.ts): by words in traces of outputs 3 and 4. */
   #stateDigest(h: number): number {
-    return this.outputDigest === 3 ? this.#x.digestWords(h) : this.#x.digest(h);
+    return this.outputDigest >= 3 ? this.#x.digestWords(h) : this.#x.digest(h);
   }
 
   #flush(): void {

@@ -12,13 +12,21 @@
 // 2 and 3 the core's own hashBytes over its memory (several times faster than zlib's CRC-32
 // here), and passed-on bytes count at any offset. The header's `outputs` also says which state
 // digest each input's record holds: 1 and 2 the core's `digest` (byte by byte), 3 its
-// `digestWords` (a word at a time: recording a connection's inputs costs less).
+// `digestWords` (a word at a time: recording a connection's inputs costs less). 4 (recordings
+// that keep only the head of the application's writes, format.ts `writeHead`) is 3, except that
+// a WRITE's bytes count by their length alone: they are the application's own, checked where it
+// writes them (a replay of the core feeds a write's unkept bytes as zeros).
 import { zlib } from '../lazy.js';
 
-/** How outputs' payloads count in the digest: 1 CRC-32 (older traces), 2 and 3 the core's hashBytes; 3 also digestWords for the state. */
-export type OutputDigest = 1 | 2 | 3;
-/** What new recordings use. */
+/** How outputs' payloads count in the digest: 1 CRC-32 (older traces), 2 and 3 the core's hashBytes; 3 and 4 also digestWords for the state; 4 not a WRITE's bytes. */
+export type OutputDigest = 1 | 2 | 3 | 4;
+/** What new recordings use that keep every byte of the application's writes. */
 export const OUTPUT_DIGEST: OutputDigest = 3;
+/** What new recordings use that keep the head of the application's writes (the default). */
+export const OUTPUT_DIGEST_HEADS: OutputDigest = 4;
+
+/** The word a WRITE's payload counts as in digest 4, whatever its bytes. */
+export const WRITE_UNCOUNTED = 0x7ffffffd;
 
 /** The word a payload of `len` bytes passed on from offset `off` of the input's payload counts as. */
 export function passedOn(off: number): number {

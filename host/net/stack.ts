@@ -70,6 +70,7 @@ export class Stack implements CoreOwner {
       if (this.#inputTap) {
         if (this.#cores > 0) this.#inputTap.reset?.();
         this.#core.inputTap = this.#inputTap;
+        if (this.#inputTap.outputs !== undefined) this.#core.outputDigest = this.#inputTap.outputs;
       }
       this.#cores++;
       const core = this.#core;

@@ -25,7 +25,7 @@
 // call, recorded against actual, and the application's stack where it made the call. After a
 // divergence nothing more is played; the application's calls go to the core unchecked.
 import { readTrace, type InputRecord } from './reader.js';
-import { outputDigestOf } from './format.js';
+import { outputDigestOf, writeDigest } from './format.js';
 import type { OutputDigest } from '../core/outhash.js';
 import { inputById, inputHandle } from '../core/inputs.js';
 import { describeInput, Lanes, preview, resolvedAddresses } from './describe.js';
@@ -130,8 +130,18 @@ const sameArgs = (r: InputRecord, args: ArrayLike<number>): boolean => {
   for (let i = 0; i < r.args.length; i++) if (!Object.is(r.args[i], args[i]) && r.args[i] !== args[i]) return false;
   return true;
 };
-const samePayload = (a: Uint8Array | null, b: Uint8Array | null): boolean =>
-  (a?.length ?? 0) === (b?.length ?? 0) && (a === null || b === null || Buffer.compare(a, b) === 0);
+/**
+ * Whether `b` is the payload of record `r`: byte for byte, or for a write the recording kept in
+ * part (`sampled`), its head byte for byte and the whole by its digest (writeDigest).
+ */
+const samePayload = (r: InputRecord, b: Uint8Array | null): boolean => {
+  const a = r.payload;
+  if ((a?.length ?? 0) !== (b?.length ?? 0)) return false;
+  if (a === null || b === null) return true;
+  const s = r.sampled;
+  if (s === undefined) return Buffer.compare(a, b) === 0;
+  return Buffer.compare(a.subarray(0, s.head), b.subarray(0, s.head)) === 0 && writeDigest(b, b.length) === s.digest;
+};
 /** The call's payload as recorded: a write the core took only part of keeps the part taken (recorder.ts). */
 const recordedPart = (r: InputRecord, payload: Uint8Array | null): Uint8Array | null => {
   if (r.name !== 'apiWrite' || payload === null) return payload;
@@ -149,12 +159,21 @@ function payloadDifference(r: InputRecord, id: number, args: ArrayLike<number>, 
   const a = r.payload;
   const b = recordedPart(r, payload);
   if (r.id !== id || !sameArgs(r, args) || a === null || b === null) return undefined;
-  const n = Math.min(a.length, b.length);
+  const s = r.sampled;
+  // Of a write kept in part, only the head can be compared byte by byte.
+  const n = Math.min(s?.head ?? a.length, a.length, b.length);
   let at = 0;
   while (at < n && a[at] === b[at]) at++;
   if (at === a.length && at === b.length) return undefined;
   const from = Math.max(0, at - 16);
   const show = (p: Uint8Array): string => (from > 0 ? '…' : '') + (preview(p.subarray(from), 48) || '(nothing)');
+  if (s !== undefined && at === s.head && a.length === b.length) {
+    if (writeDigest(b, b.length) === s.digest) return undefined;
+    return {
+      at, recorded: `(bytes ${s.head}–${s.length} not kept: the digest of the write differs; record with writeHead: Infinity to see them)`,
+      actual: show(b),
+    };
+  }
   return { at, recorded: show(a), actual: show(b) };
 }
 
@@ -248,7 +267,7 @@ export class AppReplayer implements InputTap, Replaying {
       // their turn (a stream reading on), the stack's flushes. The first call of a turn of its own
       // must be this one.
       if (this.#consumed.has(k) || x.depth > 0 || !inputById(x.id)!.api || x.sameTurn || x.name === 'apiFlush') continue;
-      if (x.id !== id || !sameArgs(x, args) || !samePayload(x.payload, recordedPart(x, payload))) return null;
+      if (x.id !== id || !sameArgs(x, args) || !samePayload(x, recordedPart(x, payload))) return null;
       this.#detour = { from: k, back: this.#next };
       this.#next = k;
       return x;
@@ -287,7 +306,7 @@ export class AppReplayer implements InputTap, Replaying {
     if (depth === 0) this.#endDetour();
     let r = this.#head();
     if (r === undefined) return this.#lastT;
-    const same = (x: InputRecord): boolean => x.id === id && sameArgs(x, args) && samePayload(x.payload, recordedPart(x, payload));
+    const same = (x: InputRecord): boolean => x.id === id && sameArgs(x, args) && samePayload(x, recordedPart(x, payload));
     if (!same(r)) {
       const early = depth === 0 ? this.#early(id, args, payload) : null;
       if (early === null) {

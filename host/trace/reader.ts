@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { zlib } from '../lazy.js';
-import { inputById } from '../core/inputs.js';
+import { inputById, inputInfo } from '../core/inputs.js';
 import {
   MAGIC, PREAMBLE, TRACE_VERSION_2, Compression, TAG_ID, TAG_NOW_SAME, TAG_FLAGS, FLAG_NESTED, FLAG_SAME_TURN, FLAG_SAME_LOOP,
   META_NAMES, META_SEGMENT_END, type TraceHeader,
@@ -27,6 +27,12 @@ export interface InputRecord {
   sameTurn: boolean;
   /** A turn of its own, in the same iteration of the event loop as the turn before (recorders since FLAG_SAME_LOOP; false in older traces). */
   sameLoop: boolean;
+  /**
+   * An application's write the recording kept in part (the header's `writeHead`): `payload`
+   * holds its first `head` bytes and zeros for the rest; `digest` is format.ts's writeDigest
+   * of the `length` bytes written.
+   */
+  sampled?: { length: number; head: number; digest: number };
 }
 
 export interface MetaRecord {
@@ -60,6 +66,8 @@ export function readHeader(fd: number, file: string): { header: TraceHeader; com
   return { header: JSON.parse(json.toString('utf8')) as TraceHeader, compression: pre[9] as Compression, bodyAt: PREAMBLE + len };
 }
 
+const ID_WRITE = inputInfo('apiWrite').id;
+
 class NeedMore extends Error {}
 const NEED_MORE = new NeedMore();
 
@@ -78,6 +86,8 @@ export class TraceReader {
   #seq = 0;
   #lastNow = 0;
   #eof = false;
+  /** The header's writeHead: apiWrite payloads longer than this were kept in part. */
+  #head = Infinity;
 
   constructor(file: string) {
     this.file = file;
@@ -93,6 +103,7 @@ export class TraceReader {
       throw new Error(`${file}: a segment of another recording`);
     }
     this.segments.push(header);
+    this.#head = typeof header.writeHead === 'number' ? header.writeHead : Infinity;
     this.#compression = compression;
     this.#filePos = bodyAt;
     this.#fileSize = fs.fstatSync(this.#fd).size;
@@ -184,9 +195,17 @@ export class TraceReader {
     const args: number[] = [];
     for (let i = 0; i < info.argc; i++) args.push(this.#num());
     let payload: Buffer | null = null;
+    let sampled: InputRecord['sampled'];
     if (info.payload) {
       const len = this.#varint();
-      if (len > 0) {
+      if (id === ID_WRITE && len > this.#head) {
+        const head = this.#head;
+        this.#need(head + 4);
+        payload = Buffer.alloc(len);
+        this.#buf.copy(payload, 0, this.#pos, this.#pos + head);
+        sampled = { length: len, head, digest: this.#buf.readUInt32LE(this.#pos + head) };
+        this.#pos += head + 4;
+      } else if (len > 0) {
         this.#need(len);
         payload = Buffer.from(this.#buf.subarray(this.#pos, this.#pos + len));
         this.#pos += len;
@@ -201,6 +220,7 @@ export class TraceReader {
     return {
       kind: 'input', seq: this.#seq++, id, name: info.name, t, args, payload, result, outHash, digest,
       depth, index, sameTurn: (flags & FLAG_SAME_TURN) !== 0, sameLoop: (flags & FLAG_SAME_LOOP) !== 0,
+      ...(sampled !== undefined ? { sampled } : {}),
     };
   }
 

@@ -9,13 +9,14 @@ import type { InputTap } from '../core/core.js';
 import { INPUTS } from '../core/inputs.js';
 import { ABI_VERSION } from '../core/abi.js';
 import { coreDigest } from '../core/trace.js';
-import { OUTPUT_DIGEST, type OutputDigest } from '../core/outhash.js';
+import { OUTPUT_DIGEST, OUTPUT_DIGEST_HEADS, type OutputDigest } from '../core/outhash.js';
 import { TraceWriter, compressionOf, drainWriters } from './writer.js';
 import { CHUNK } from './writer-io.js';
 import type { TraceRecord } from './reader.js';
 import {
   COMPRESSION_NAMES, FLAG_NESTED, FLAG_SAME_TURN, FLAG_SAME_LOOP, INT_LIMIT, META_CORE_NEW, META_END, META_LOOKUP_ERROR,
-  META_NAMES, META_SEGMENT_END, META_TRAP, META_TRUNCATED, TAG_FLAGS, TAG_NOW_SAME, TRACE_VERSION_2, type TraceHeader,
+  META_NAMES, META_SEGMENT_END, META_TRAP, META_TRUNCATED, TAG_FLAGS, TAG_NOW_SAME, TRACE_VERSION_2, WRITE_HEAD,
+  writeDigest, type TraceHeader,
 } from './format.js';
 
 export interface RecordOptions {
@@ -39,6 +40,15 @@ export interface RecordOptions {
   flushMs?: number;
   /** 1 writes the old JSON-lines format (host/core/trace.ts), for tools that read it. Default 2. */
   version?: 1 | 2;
+  /**
+   * Of each write the application makes, the bytes kept whole (default 256); of a longer one,
+   * its length, those first bytes and a digest of all of it (format.ts, writeDigest: every byte of its first 4 KiB, samples of the rest). A
+   * replay of the application makes its writes again and checks them against these; a replay
+   * of the core alone feeds zeros for the bytes not kept. Everything that comes from the network
+   * (data, names, addresses) is always kept whole. `Infinity` keeps every byte of every write:
+   * a replay then shows where a long write first differs, at the cost of storing all of it.
+   */
+  writeHead?: number;
 }
 
 const ID_WRITE = INPUTS.find((x) => x.name === 'apiWrite')!.id;
@@ -158,6 +168,7 @@ export class TraceRecorder2 implements InputTap {
   #segStart = NaN;
   #inputs = 0;
   #payloadBytes = 0;
+  #keptBytes = 0;
   #encoded = 0;
   #closing: Promise<void> | null = null;
   #behind = false;
@@ -173,14 +184,25 @@ export class TraceRecorder2 implements InputTap {
    * took (output): a write the core took only part of keeps only those bytes, at any size.
    */
   #write: Uint8Array | null = null;
+  /** The digest writeRecord gives for #write (a rewritten trace keeps its source's). */
+  #writeSampled: number | null = null;
+  /** RecordOptions.writeHead: Infinity keeps every byte. */
+  readonly #head: number;
+  /** How the core digests outputs for this recording (InputTap.outputs). */
+  get outputs(): OutputDigest { return this.#outputs; }
 
   /**
    * `core`: the core's bytes, or the digest of them (a rewritten trace keeps its own, and how its
    * outputs were digested: `outputs`).
    */
-  constructor(options: RecordOptions, core: Uint8Array | string, outputs: OutputDigest = OUTPUT_DIGEST,
+  constructor(options: RecordOptions, core: Uint8Array | string, outputs?: OutputDigest,
     sandbox: SandboxHeader = {}, loops: boolean = LOOP_COUNTS) {
-    this.#outputs = outputs;
+    const head = options.writeHead ?? WRITE_HEAD;
+    if (typeof head !== 'number' || !(head >= 0) || (head !== Infinity && !Number.isInteger(head))) {
+      throw new TypeError(`record.writeHead must be a whole number of bytes (0 or more) or Infinity, not ${String(head)}`);
+    }
+    this.#head = head;
+    this.#outputs = outputs ?? (head === Infinity ? OUTPUT_DIGEST : OUTPUT_DIGEST_HEADS);
     this.#loops = loops;
     // The stack's policy and limits as given (a copy: JSON, so later changes to the caller's
     // object do not show, and a rewritten trace keeps its own).
@@ -209,6 +231,7 @@ export class TraceRecorder2 implements InputTap {
       compression: COMPRESSION_NAMES[compressionOf(this.#opts.compression)],
       outputs: this.#outputs,
       ...(this.#loops ? { loops: true } : {}),
+      ...(this.#head !== Infinity ? { writeHead: this.#head } : {}),
       ...this.#sandbox,
     };
   }
@@ -221,6 +244,8 @@ export class TraceRecorder2 implements InputTap {
   get error(): Error | null { return this.#writer.error; }
   /** Payload bytes recorded so far (what the inputs carried). */
   get payloadBytes(): number { return this.#payloadBytes; }
+  /** Of those, the bytes the trace holds (of a long write, its head: RecordOptions.writeHead). */
+  get keptBytes(): number { return this.#keptBytes; }
   /** Bytes of trace encoded so far (before compression). */
   get encodedBytes(): number { return this.#encoded + this.#pos; }
   /** Bytes on disk so far. */
@@ -335,7 +360,7 @@ export class TraceRecorder2 implements InputTap {
     const w = this.#write;
     if (w !== null) {
       this.#write = null;
-      this.#payload(w, w.length); // all of it: a replay feeds the same input to the same trap
+      this.#writePayload(w, w.length); // all of it: a replay feeds the same input to the same trap
     }
     this.#ensure(24);
     this.#num(0);
@@ -403,6 +428,7 @@ export class TraceRecorder2 implements InputTap {
   output(result: number, outHash: number, digest: number): void {
     if (this.#off || !this.#open) {
       this.#write = null; // no longer recording: not kept
+      this.#writeSampled = null;
       return;
     }
     this.#open = false;
@@ -411,13 +437,35 @@ export class TraceRecorder2 implements InputTap {
       // The host offers the rest of a write the core took only part of again later, as
       // another apiWrite, and a replay's core reads no further than it takes.
       this.#write = null;
-      this.#payload(w, result > 0 ? Math.min(result, w.length) : 0);
+      this.#writePayload(w, result > 0 ? Math.min(result, w.length) : 0);
     }
     this.#ensure(24);
     this.#num(result);
     this.#dv.setUint32(this.#pos, outHash >>> 0, true);
     this.#dv.setUint32(this.#pos + 4, digest >>> 0, true);
     this.#pos += 8;
+  }
+
+  /**
+   * An application's write: its first `len` bytes whole, or when there are more than #head of
+   * them, the length, the first #head bytes and a digest of all `len` (writeDigest).
+   */
+  #writePayload(p: Uint8Array, len: number): void {
+    const sampled = this.#writeSampled;
+    this.#writeSampled = null;
+    if (len <= this.#head) {
+      this.#payload(p, len);
+      return;
+    }
+    const head = this.#head;
+    this.#ensure(8);
+    this.#varint(len);
+    this.#bytes(p.subarray(0, head));
+    this.#ensure(4);
+    this.#dv.setUint32(this.#pos, sampled ?? writeDigest(p, len), true);
+    this.#pos += 4;
+    this.#payloadBytes += len;
+    this.#keptBytes += head;
   }
 
   /** A payload's length and its first `len` bytes. */
@@ -434,6 +482,7 @@ export class TraceRecorder2 implements InputTap {
       this.#bytes(len === p.length ? p : p.subarray(0, len));
     }
     this.#payloadBytes += len;
+    this.#keptBytes += len;
   }
 
   reset(): void {
@@ -480,6 +529,8 @@ export class TraceRecorder2 implements InputTap {
     this.#turnOpen = r.sameTurn;
     this.#sameLoop = r.sameLoop;
     this.input(r.id, r.t, r.args, r.payload, r.depth, r.index);
+    // A write kept in part: its bytes past the head are zeros here; its digest is the recorded one.
+    if (r.sampled !== undefined && r.payload !== null && r.payload.length === r.sampled.length) this.#writeSampled = r.sampled.digest;
     this.output(r.result, r.outHash, r.digest);
     this.#turnOpen = true;
   }

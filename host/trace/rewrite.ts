@@ -11,7 +11,9 @@ import { outputDigestOf } from './format.js';
 export async function rewriteTrace(src: string, dst: string | RecordOptions,
   edit: (r: TraceRecord) => TraceRecord | null = (r) => r): Promise<number> {
   const reader = new TraceReader(src);
-  const out = new TraceRecorder2(typeof dst === 'string' ? { path: dst } : dst, reader.header.core, outputDigestOf(reader.header),
+  // The source's writes stay as it kept them (whole, or their heads).
+  const writeHead = typeof reader.header.writeHead === 'number' ? reader.header.writeHead : Infinity;
+  const out = new TraceRecorder2({ ...(typeof dst === 'string' ? { path: dst } : dst), writeHead }, reader.header.core, outputDigestOf(reader.header),
     { policy: reader.header.policy, limits: reader.header.limits }, reader.header.loops === true);
   let n = 0;
   for (const r of reader) {

@@ -6,8 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { createStack, replay, formatDivergence, readTrace, type InputRecord } from '../../host/index.js';
+import { writeDigest } from '../../host/trace/format.js';
 import { sockPath, pattern } from './helpers.js';
 
 const MiB = 1024 * 1024;
@@ -64,12 +65,12 @@ test('a write larger than scratch arrives whole and in order at a node:net peer'
 });
 
 for (const version of [2, 1] as const) {
-  test(`format ${version}: a recording of writes larger than scratch replays; format 2 stores each byte written once`, { timeout: 60000 }, async () => {
+  test(`format ${version}: a recording of writes larger than scratch replays; format 2 with writeHead: Infinity stores each byte written once`, { timeout: 60000 }, async () => {
     const peer = await hashingPeer();
     const file = sockPath(`bigw${version}`).replace(/\.sock$/, '.trace');
     try {
       const bufs = WRITES.map((n, i) => bytes(i + 7, n));
-      const stack = createStack({ record: version === 1 ? { path: file, version: 1 } : { path: file } });
+      const stack = createStack({ record: version === 1 ? { path: file, version: 1 } : { path: file, writeHead: Infinity } });
       assert.equal(await session(stack, peer.port, bufs), expectedHash(bufs));
       await stack.recorder!.close();
       const r = replay(file);
@@ -79,6 +80,7 @@ for (const version of [2, 1] as const) {
       // The 3 MiB write was offered as one piece (not cut at scratch's 256 KiB) ...
       assert.equal(writes[0].args[1], WRITES[0]);
       // ... and every byte written is in the trace once, in order, however much each offer took.
+      assert.ok(writes.every((w) => w.sampled === undefined));
       const stored = Buffer.concat(writes.map((w) => w.payload ?? Buffer.alloc(0)));
       assert.equal(stored.length, WRITES.reduce((a, b) => a + b, 0));
       assert.equal(createHash('sha256').update(stored).digest('hex'), expectedHash(bufs));
@@ -88,3 +90,69 @@ for (const version of [2, 1] as const) {
     }
   });
 }
+
+test('format 2 by default keeps the first 256 bytes of each write and a digest of the part the core took; it replays', { timeout: 60000 }, async () => {
+  const peer = await hashingPeer();
+  const file = sockPath('bigwh').replace(/\.sock$/, '.trace');
+  try {
+    const bufs = WRITES.map((n, i) => bytes(i + 7, n));
+    const stack = createStack({ record: { path: file } });
+    assert.equal(await session(stack, peer.port, bufs), expectedHash(bufs));
+    await stack.recorder!.close();
+    const r = replay(file);
+    assert.equal(r.ok, true, r.divergence && formatDivergence(r.divergence));
+    const { header, records } = readTrace(file);
+    assert.equal(header.writeHead, 256);
+    assert.equal(header.outputs, 4);
+    const writes = records.filter((x): x is InputRecord => x.kind === 'input' && x.name === 'apiWrite');
+    // Offer by offer, the parts taken add up to every byte written, in order.
+    const all = Buffer.concat(bufs);
+    let at = 0;
+    for (const w of writes) {
+      const len = w.payload?.length ?? 0;
+      const part = all.subarray(at, at + len);
+      if (len > 256) {
+        assert.deepEqual(w.sampled, { length: len, head: 256, digest: writeDigest(part, len) });
+        assert.ok(w.payload!.subarray(0, 256).equals(part.subarray(0, 256)), `the head of the write at ${at}`);
+      } else {
+        assert.equal(w.sampled, undefined);
+        assert.ok(w.payload === null || w.payload.equals(part), `the write at ${at}, kept whole`);
+      }
+      at += len;
+    }
+    assert.equal(at, all.length);
+    assert.ok(statSync(file).size < 64 * 1024, `${statSync(file).size} B of trace for ${all.length} B written`);
+  } finally {
+    await peer.close();
+    rmSync(file, { force: true });
+  }
+});
+
+test('writeDigest is of the bytes alone (any alignment of the buffer); a byte changed anywhere in a write of up to 8 KiB, in the first 1 KiB of a longer one, or the length, changes it', () => {
+  const data = bytes(3, 20_000);
+  for (const len of [0, 1, 3, 15, 17, 255, 1023, 1024, 1025, 4097, 8191, 8192, 8193, 20_000]) {
+    const d = writeDigest(data, len);
+    for (let shift = 1; shift < 8; shift++) {
+      const moved = Buffer.alloc(len + 8);
+      data.copy(moved, shift, 0, len);
+      assert.equal(writeDigest(moved.subarray(shift, shift + len), len), d, `${len} bytes at offset ${shift}`);
+    }
+    if (len > 0) assert.notEqual(writeDigest(data, len - 1), d, `${len} against ${len - 1} bytes`);
+  }
+  const changed = (len: number, upTo: number): void => {
+    const base = writeDigest(data, len);
+    for (let at = 0; at < upTo; at++) {
+      for (const flip of [0x01, 0x20, 0x80]) {
+        const c = Buffer.from(data);
+        c[at] ^= flip;
+        if (writeDigest(c, len) === base) assert.fail(`${len} bytes, byte ${at} changed by ${flip}: the same digest`);
+      }
+    }
+  };
+  changed(8192, 8192);
+  changed(20_000, 1024);
+  // Past the first 1 KiB of a long write only samples are read: the last 32 bytes always.
+  const c = Buffer.from(data);
+  c[19_990] ^= 1;
+  assert.notEqual(writeDigest(c, 20_000), writeDigest(data, 20_000));
+});

@@ -163,6 +163,47 @@ test('a write that differs only in the middle of its bytes is reported with the 
   assert.match(formatAppDivergence(d), new RegExp(`bytes differ from byte ${at}:\\n    recorded ….*aaaa-1111.*\\n    actual   ….*aaaa-2222`));
 });
 
+test('a long write that differs past the head a recording keeps is still caught (by its digest); with writeHead: Infinity, at its byte', async () => {
+  const app = async (net: ReturnType<typeof createStack>, id: string): Promise<void> => {
+    const server = net.createServer((s) => { s.resume(); s.on('end', () => s.end()); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const c = net.connect((server.address() as { port: number }).port, '127.0.0.1');
+    c.end(`{"padding":"${'x'.repeat(3000)}","id":"${id}","tail":"${'y'.repeat(100)}"}`);
+    c.resume();
+    await new Promise((r) => c.on('close', r));
+    await new Promise((r) => server.close(r));
+  };
+  const at = `{"padding":"${'x'.repeat(3000)}","id":"aaaa-`.length;
+  for (const writeHead of [undefined, Infinity]) {
+    const path = sockPath(`sampled${writeHead ?? ''}`).replace(/\.sock$/, '.trace');
+    const rec = createStack({ record: { path, writeHead } });
+    await app(rec, 'aaaa-1111');
+    await rec.recorder!.close();
+    // The same application replays on its recording.
+    const same = createStack({ replay: { path, wait: 300 } });
+    void app(same, 'aaaa-1111');
+    const ok = await same.replay!.done;
+    assert.equal(ok.ok, true, `${writeHead}: ${ok.divergence ? formatAppDivergence(ok.divergence) : ''}`);
+    let reported: AppDivergence | null = null;
+    const net = createStack({ replay: { path, wait: 300, onDivergence: (d) => { reported = d; } } });
+    void app(net, 'aaaa-2222');
+    const done = await net.replay!.done;
+    assert.equal(done.ok, false, String(writeHead));
+    const d = reported as AppDivergence | null;
+    assert.ok(d);
+    assert.equal(d.reason, 'different call');
+    if (writeHead === undefined) {
+      // Kept: the first 256 bytes, the same here; the rest differs by the digest.
+      assert.equal(d.bytes?.at, 256);
+      const len = Buffer.byteLength(`{"padding":"${'x'.repeat(3000)}","id":"aaaa-1111","tail":"${'y'.repeat(100)}"}`);
+      assert.match(d.bytes!.recorded, new RegExp(`bytes 256–${len} not kept: the digest of the write differs`));
+    } else {
+      assert.equal(d.bytes?.at, at);
+      assert.ok(d.bytes!.recorded.includes('aaaa-1111') && d.bytes!.actual.includes('aaaa-2222'), formatAppDivergence(d));
+    }
+  }
+});
+
 // The node backend leaves an IPv4 client's local name out at connect (Node asks getsockname only
 // when the application reads it): it is asked once, on first use, and recorded (apiLocalName),
 // so the replayed application reads the same name offline. A socket that never asked has no

@@ -172,7 +172,8 @@ test('format 2: a recorder the disk cannot keep up with stops and says so; what 
 
 test('format 2: the trace reaches the disk while one long synchronous turn runs (the writer has a thread of its own)', { timeout: 60000 }, async () => {
   const file = sockPath('turn').replace(/\.sock$/, '.trace');
-  const net = createStack({ record: { path: file } });
+  // Every byte of the writes kept (writeHead: Infinity): the trace then grows as fast as the writes.
+  const net = createStack({ record: { path: file, writeHead: Infinity } });
   const rec = net.recorder as unknown as TraceRecorder2;
   let received = 0;
   const server = net.createServer((s: Sock) => { s.on('data', (d: Buffer) => { received += d.length; }); });
@@ -230,7 +231,7 @@ function withHeader(file: string, name: string, fields: Record<string, unknown>)
   return out;
 }
 
-test('format 2: a trace of outputs 2 (state digests byte by byte) still replays; recordings now say outputs 3 and hold digestWords', async () => {
+test('format 2: a trace of outputs 2 (state digests byte by byte) still replays; recordings now say outputs 3 (writeHead: Infinity) or 4 and hold digestWords', async () => {
   // Recorded by commit db2a26d with tests/fixtures/make-trace2-crc32.mjs.
   const file = join(root, 'tests/fixtures/trace2-digest2.trace');
   assert.equal(readTrace(file).header.outputs, 2);
@@ -241,9 +242,9 @@ test('format 2: a trace of outputs 2 (state digests byte by byte) still replays;
   const c = replay(withHeader(file, 'claimed3', { outputs: 3 }));
   assert.equal(c.ok, false);
   assert.equal(c.divergence!.what, 'digest');
-  // A new recording: outputs 3, and it replays.
+  // A new recording that keeps every byte written: outputs 3, and it replays.
   const fresh = sockPath('fresh3').replace(/\.sock$/, '.trace');
-  const net = createStack({ record: { path: fresh } });
+  const net = createStack({ record: { path: fresh, writeHead: Infinity } });
   const server = net.createServer((s) => s.pipe(s));
   await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
   const client = net.connect((server.address() as { port: number }).port, '127.0.0.1');
@@ -259,6 +260,27 @@ test('format 2: a trace of outputs 2 (state digests byte by byte) still replays;
   const as2 = replay(withHeader(fresh, 'fresh-as2', { outputs: 2 }));
   assert.equal(as2.ok, false);
   assert.equal(as2.divergence!.what, 'digest');
+  // By default a recording keeps the heads of writes (writeHead 256): outputs 4, where a WRITE's
+  // bytes count by their length alone. It replays; claimed as outputs 3, its WRITEs no longer match.
+  const heads = sockPath('fresh4').replace(/\.sock$/, '.trace');
+  const net4 = createStack({ record: { path: heads } });
+  const server4 = net4.createServer((s) => s.pipe(s));
+  await new Promise<void>((res) => server4.listen(0, '127.0.0.1', res));
+  const client4 = net4.connect((server4.address() as { port: number }).port, '127.0.0.1');
+  client4.end(Buffer.alloc(5000, 'w'));
+  client4.resume();
+  await new Promise((res) => client4.on('close', res));
+  await new Promise((res) => server4.close(res));
+  await net4.recorder!.close();
+  const h4 = readTrace(heads);
+  assert.equal(h4.header.outputs, 4);
+  assert.equal(h4.header.writeHead, 256);
+  assert.ok(h4.records.some((r) => r.kind === 'input' && r.name === 'apiWrite' && r.sampled?.length === 5000), 'the 5,000-byte write is kept in part');
+  const f4 = replay(heads);
+  assert.equal(f4.ok, true, f4.divergence && formatDivergence(f4.divergence));
+  const as3 = replay(withHeader(heads, 'fresh4-as3', { outputs: 3 }));
+  assert.equal(as3.ok, false);
+  assert.equal(as3.divergence!.what, 'outputs');
 });
 
 test('format 2: a process that exits with its recorder open still leaves every input up to the exit', { timeout: 60000 }, () => {
