@@ -46,9 +46,10 @@ export interface RecordOptions {
    * replay of the application makes its writes again and checks them against these; a replay
    * of the core alone feeds zeros for the bytes not kept. Everything that comes from the network
    * (data, names, addresses) is always kept whole. `Infinity` keeps every byte of every write:
-   * a replay then shows where a long write first differs, at the cost of storing all of it.
+   * a replay then shows where a long write first differs, at the cost of storing all of it
+   * (`'all'` says the same where JSON has no Infinity: WASINET_RECORD_OPTIONS).
    */
-  writeHead?: number;
+  writeHead?: number | 'all';
 }
 
 const ID_WRITE = INPUTS.find((x) => x.name === 'apiWrite')!.id;
@@ -197,9 +198,9 @@ export class TraceRecorder2 implements InputTap {
    */
   constructor(options: RecordOptions, core: Uint8Array | string, outputs?: OutputDigest,
     sandbox: SandboxHeader = {}, loops: boolean = LOOP_COUNTS) {
-    const head = options.writeHead ?? WRITE_HEAD;
+    const head = options.writeHead === 'all' ? Infinity : options.writeHead ?? WRITE_HEAD;
     if (typeof head !== 'number' || !(head >= 0) || (head !== Infinity && !Number.isInteger(head))) {
-      throw new TypeError(`record.writeHead must be a whole number of bytes (0 or more) or Infinity, not ${String(head)}`);
+      throw new TypeError(`record.writeHead must be a whole number of bytes (0 or more), Infinity or 'all', not ${String(head)}`);
     }
     this.#head = head;
     this.#outputs = outputs ?? (head === Infinity ? OUTPUT_DIGEST : OUTPUT_DIGEST_HEADS);

@@ -409,6 +409,20 @@ test('format 2: SIGKILL loses at most the last flushMs: inputs encoded earlier a
   assert.match(cli0.stdout, /no end mark/);
 });
 
+test('format 2: record.writeHead is a whole number of bytes, Infinity or \'all\' (which keep every byte: no writeHead in the header, outputs 3)', async () => {
+  for (const bad of [-1, 1.5, 'some', NaN]) {
+    assert.throws(() => createStack({ record: { path: sockPath('badhead').replace(/\.sock$/, '.trace'), writeHead: bad as number } }),
+      (e: Error) => e instanceof TypeError && /writeHead/.test(e.message));
+  }
+  for (const [writeHead, header, outputs] of [['all', undefined, 3], [Infinity, undefined, 3], [0, 0, 4], [undefined, 256, 4]] as const) {
+    const file = sockPath('head').replace(/\.sock$/, '.trace');
+    const net = createStack({ record: { path: file, writeHead } });
+    await net.recorder!.close();
+    const h = readTrace(file).header;
+    assert.deepEqual([h.writeHead, h.outputs], [header, outputs], String(writeHead));
+  }
+});
+
 test('format 2: record.flushMs must be a number of ms', () => {
   for (const bad of [-1, 'soon', NaN]) {
     assert.throws(() => createStack({ record: { path: sockPath('badflush').replace(/\.sock$/, '.trace'), flushMs: bad as number } }),
