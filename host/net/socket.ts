@@ -77,6 +77,28 @@ interface WriteRequest {
   again: boolean;    // WRITABLE came while it was
   refund: boolean;   // refused, it leaves bytesWritten (see triedFromStack)
   cb: (err?: Error | null) => void;
+  /** Iterations of the event loop its completion waits for still (a long writev: IOV_MAX). */
+  hold: number;
+  /** How many of `bufs` may be offered so far (a long writev goes IOV_MAX a loop iteration). */
+  limit: number;
+  /** Its completion, when it came while `hold` was not yet 0. */
+  held: (() => void) | null;
+}
+
+/**
+ * Buffers one writev system call of libuv's takes (IOV_MAX on Linux and macOS). A writev of
+ * more buffers than that does not complete at once on node:net even when the kernel takes all:
+ * `uv_try_write` sends the first IOV_MAX, `uv_write` the next IOV_MAX and then waits for the
+ * socket to be writable, and sends IOV_MAX more each iteration of the event loop. Its callback
+ * (and so writableLength, 'drain', 'finish') comes after the poll phase that sends the last of
+ * them: of the same iteration for up to 2·IOV_MAX buffers, and one more per IOV_MAX beyond.
+ * http's chunked responses are such writevs (three buffers a res.write(), corked for a tick).
+ */
+const IOV_MAX = 1024;
+
+/** The iterations of the event loop a writev of `n` buffers takes on node:net (see IOV_MAX). */
+function writevIterations(n: number): number {
+  return n <= IOV_MAX ? 0 : 1 + Math.ceil(Math.max(0, n - 2 * IOV_MAX) / IOV_MAX);
 }
 
 type Chunk = string | Uint8Array;
@@ -604,7 +626,27 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       : [toBuffer(data as Chunk, encoding as BufferEncoding)];
     for (const b of bufs) this.#dispatched += b.length;
     const refund = !writev && typeof data === 'string' && triedFromStack(data, encoding);
-    this.#req = { bufs, i: 0, off: 0, offered: false, offering: false, again: false, refund, cb };
+    const req: WriteRequest = { bufs, i: 0, off: 0, offered: false, offering: false, again: false, refund, cb,
+      hold: writev ? writevIterations(bufs.length) : 0, held: null, limit: bufs.length };
+    this.#req = req;
+    if (req.hold > 0) {
+      req.limit = Math.min(bufs.length, 2 * IOV_MAX);
+      let first = true;
+      const step = (): void => {
+        // The first check phase after the call is still the iteration it was made in; each
+        // later one follows a poll phase that sent IOV_MAX more, the last of them completing it.
+        if (first) first = false;
+        else if (req.limit < req.bufs.length) {
+          req.limit = Math.min(req.bufs.length, req.limit + IOV_MAX);
+          if (this.#req === req) this.#feed();
+        }
+        if (--req.hold > 0) { setImmediate(step); return; }
+        const done = req.held;
+        req.held = null;
+        done?.();
+      };
+      setImmediate(step);
+    }
     this.#feed();
   }
 
@@ -653,8 +695,10 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       let total = 0;
       let last: boolean;
       let n: number;
+      const end = req.limit;
+      if (req.i >= end && end < req.bufs.length) return; // the rest goes in later loop iterations
       const b = req.bufs[req.i];
-      if (b !== undefined && (req.i === req.bufs.length - 1 || b.length - req.off >= size)) {
+      if (b !== undefined && (req.i === end - 1 || b.length - req.off >= size)) {
         // One piece (most writes): the rest of this buffer, up to the core's limit (1 GiB),
         // offered without a copy.
         const off = req.off;
@@ -666,7 +710,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
         const parts: Uint8Array[] = [];
         let i = req.i;
         let off = req.off;
-        while (i < req.bufs.length && total < size) {
+        while (i < end && total < size) {
           const p = req.bufs[i];
           const take = Math.min(p.length - off, size - total);
           if (take > 0) parts.push(off === 0 && take === p.length ? p : p.subarray(off, off + take));
@@ -697,6 +741,15 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     const req = this.#req;
     if (!req) return;
     this.#req = null;
+    if (req.hold > 0) {
+      // A long writev: node:net would still be sending it (IOV_MAX).
+      req.held = () => this.#complete(req, status);
+      return;
+    }
+    this.#complete(req, status);
+  }
+
+  #complete(req: WriteRequest, status: number): void {
     if (status === 0 || this.destroyed) {
       req.cb(null);
     } else {

@@ -987,6 +987,44 @@ export const socketIoScenarios: Scenario[] = [
     },
   },
   {
+    name: 'a corked writev of more than IOV_MAX (1024) buffers completes in a later iteration of the loop: writableLength, callbacks, drain',
+    async run(ctx) {
+      let got = 0;
+      const [server, port] = await serve(ctx, (s) => {
+        s.on('data', (d: Buffer) => { got += d.length; });
+        s.on('end', () => { ctx.log.note('peer', `end got=${got}`); s.end(); });
+      });
+      for (const n of [1000, 1100, 2048, 3000, 5000]) {
+        const c = ctx.net.connect(port, '127.0.0.1');
+        c.resume();
+        await once(c, 'connect');
+        let cbs = 0;
+        const state = (when: string): void => ctx.log.note('client', `${n} ${when}: writableLength=${c.writableLength} callbacks=${cbs} needDrain=${c.writableNeedDrain}`);
+        c.on('drain', () => state('drain'));
+        c.cork();
+        for (let i = 0; i < n; i++) c.write(Buffer.alloc(100, i & 0xff), () => { cbs++; });
+        state('corked');
+        await new Promise<void>((done) => {
+          process.nextTick(() => {
+            c.uncork();
+            state('uncorked');
+            process.nextTick(() => state('tick'));
+            setImmediate(() => {
+              state('immediate');
+              setImmediate(() => {
+                state('immediate 2');
+                setTimeout(() => { state('timer'); done(); }, 20);
+              });
+            });
+          });
+        });
+        c.end();
+        await closedP(c);
+      }
+      await stop(server);
+    },
+  },
+  {
     name: 'end() twice and end() after close: callbacks and errors',
     async run(ctx) {
       const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
