@@ -93,7 +93,7 @@ interface WriteRequest {
  * (and so writableLength, 'drain', 'finish') comes after the poll phase that sends the last of
  * them: of the same iteration for up to 2·IOV_MAX buffers, and one more per IOV_MAX beyond.
  * http's chunked responses are such writevs (four buffers a res.write(), corked for a tick).
- * wasinet sends the rest and completes from setImmediate callbacks: right after the poll phase
+ * wasinet sends the rest and completes from callbacks of the check phase: right after the poll phase
  * for a writev made in an I/O callback, as on node:net. One made in a timer callback completes
  * on node:net in the pending phase before that iteration's poll, here after it (no callback of
  * JavaScript's runs between a loop's timers and its poll).

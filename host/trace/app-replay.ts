@@ -132,13 +132,13 @@ const sameArgs = (r: InputRecord, args: ArrayLike<number>): boolean => {
 };
 /**
  * Whether `b` is the payload of record `r`: byte for byte, or for a write the recording kept in
- * part (`sampled`), its head byte for byte and the whole by its digest (writeDigest).
+ * part (`partial`), its head byte for byte and the whole by its digest (writeDigest).
  */
 const samePayload = (r: InputRecord, b: Uint8Array | null): boolean => {
   const a = r.payload;
   if ((a?.length ?? 0) !== (b?.length ?? 0)) return false;
   if (a === null || b === null) return true;
-  const s = r.sampled;
+  const s = r.partial;
   if (s === undefined) return Buffer.compare(a, b) === 0;
   return Buffer.compare(a.subarray(0, s.head), b.subarray(0, s.head)) === 0 && writeDigest(b, b.length) === s.digest;
 };
@@ -159,7 +159,7 @@ function payloadDifference(r: InputRecord, id: number, args: ArrayLike<number>, 
   const a = r.payload;
   const b = recordedPart(r, payload);
   if (r.id !== id || !sameArgs(r, args) || a === null || b === null) return undefined;
-  const s = r.sampled;
+  const s = r.partial;
   // Of a write kept in part, only the head can be compared byte by byte.
   const n = Math.min(s?.head ?? a.length, a.length, b.length);
   let at = 0;

@@ -32,7 +32,7 @@ export interface InputRecord {
    * holds its first `head` bytes and zeros for the rest; `digest` is format.ts's writeDigest
    * of the `length` bytes written.
    */
-  sampled?: { length: number; head: number; digest: number };
+  partial?: { length: number; head: number; digest: number };
 }
 
 export interface MetaRecord {
@@ -195,7 +195,7 @@ export class TraceReader {
     const args: number[] = [];
     for (let i = 0; i < info.argc; i++) args.push(this.#num());
     let payload: Buffer | null = null;
-    let sampled: InputRecord['sampled'];
+    let partial: InputRecord['partial'];
     if (info.payload) {
       const len = this.#varint();
       if (id === ID_WRITE && len > this.#head) {
@@ -203,7 +203,7 @@ export class TraceReader {
         this.#need(head + 4);
         payload = Buffer.alloc(len);
         this.#buf.copy(payload, 0, this.#pos, this.#pos + head);
-        sampled = { length: len, head, digest: this.#buf.readUInt32LE(this.#pos + head) };
+        partial = { length: len, head, digest: this.#buf.readUInt32LE(this.#pos + head) };
         this.#pos += head + 4;
       } else if (len > 0) {
         this.#need(len);
@@ -220,7 +220,7 @@ export class TraceReader {
     return {
       kind: 'input', seq: this.#seq++, id, name: info.name, t, args, payload, result, outHash, digest,
       depth, index, sameTurn: (flags & FLAG_SAME_TURN) !== 0, sameLoop: (flags & FLAG_SAME_LOOP) !== 0,
-      ...(sampled !== undefined ? { sampled } : {}),
+      ...(partial !== undefined ? { partial } : {}),
     };
   }
 

@@ -42,7 +42,8 @@ export interface RecordOptions {
   version?: 1 | 2;
   /**
    * Of each write the application makes, the bytes kept whole (default 256); of a longer one,
-   * its length, those first bytes and a digest of all of it (format.ts, writeDigest: every byte of its first 4 KiB, samples of the rest). A
+   * its length, those first bytes and a digest of all of it (format.ts, writeDigest: every byte
+   * of a write of up to 8 KiB; of a longer one its first 1 KiB, samples and its last 32). A
    * replay of the application makes its writes again and checks them against these; a replay
    * of the core alone feeds zeros for the bytes not kept. Everything that comes from the network
    * (data, names, addresses) is always kept whole. `Infinity` keeps every byte of every write:
@@ -186,7 +187,7 @@ export class TraceRecorder2 implements InputTap {
    */
   #write: Uint8Array | null = null;
   /** The digest writeRecord gives for #write (a rewritten trace keeps its source's). */
-  #writeSampled: number | null = null;
+  #writePartial: number | null = null;
   /** RecordOptions.writeHead: Infinity keeps every byte. */
   readonly #head: number;
   /** How the core digests outputs for this recording (InputTap.outputs). */
@@ -429,7 +430,7 @@ export class TraceRecorder2 implements InputTap {
   output(result: number, outHash: number, digest: number): void {
     if (this.#off || !this.#open) {
       this.#write = null; // no longer recording: not kept
-      this.#writeSampled = null;
+      this.#writePartial = null;
       return;
     }
     this.#open = false;
@@ -452,8 +453,8 @@ export class TraceRecorder2 implements InputTap {
    * them, the length, the first #head bytes and a digest of all `len` (writeDigest).
    */
   #writePayload(p: Uint8Array, len: number): void {
-    const sampled = this.#writeSampled;
-    this.#writeSampled = null;
+    const recorded = this.#writePartial;
+    this.#writePartial = null;
     if (len <= this.#head) {
       this.#payload(p, len);
       return;
@@ -463,7 +464,7 @@ export class TraceRecorder2 implements InputTap {
     this.#varint(len);
     this.#bytes(p.subarray(0, head));
     this.#ensure(4);
-    this.#dv.setUint32(this.#pos, sampled ?? writeDigest(p, len), true);
+    this.#dv.setUint32(this.#pos, recorded ?? writeDigest(p, len), true);
     this.#pos += 4;
     this.#payloadBytes += len;
     this.#keptBytes += head;
@@ -531,7 +532,7 @@ export class TraceRecorder2 implements InputTap {
     this.#sameLoop = r.sameLoop;
     this.input(r.id, r.t, r.args, r.payload, r.depth, r.index);
     // A write kept in part: its bytes past the head are zeros here; its digest is the recorded one.
-    if (r.sampled !== undefined && r.payload !== null && r.payload.length === r.sampled.length) this.#writeSampled = r.sampled.digest;
+    if (r.partial !== undefined && r.payload !== null && r.payload.length === r.partial.length) this.#writePartial = r.partial.digest;
     this.output(r.result, r.outHash, r.digest);
     this.#turnOpen = true;
   }

@@ -41,8 +41,8 @@ export function timelineHtml(file: string, divergence: TimelineDivergence | null
     if (marks.length >= maxMarks) continue;
     marks.push({
       s: r.seq, t: r.t, l: lane ? lane.id + 1 : 0, k: kindOf(r), n: r.name, d: describeInput(r),
-      p: r.payload === null ? '' : r.sampled === undefined ? preview(r.payload, 256)
-        : `${preview(r.payload.subarray(0, Math.min(256, r.sampled.head)), 256)} … (the recording kept the first ${r.sampled.head} B)`, depth: r.depth, r: r.result, b: r.payload?.length ?? 0,
+      p: r.payload === null ? '' : r.partial === undefined ? preview(r.payload, 256)
+        : `${preview(r.payload.subarray(0, Math.min(256, r.partial.head)), 256)} … (the recording kept the first ${r.partial.head} B)`, depth: r.depth, r: r.result, b: r.payload?.length ?? 0,
     });
   }
   const data = {

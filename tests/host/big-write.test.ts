@@ -80,7 +80,7 @@ for (const version of [2, 1] as const) {
       // The 3 MiB write was offered as one piece (not cut at scratch's 256 KiB) ...
       assert.equal(writes[0].args[1], WRITES[0]);
       // ... and every byte written is in the trace once, in order, however much each offer took.
-      assert.ok(writes.every((w) => w.sampled === undefined));
+      assert.ok(writes.every((w) => w.partial === undefined));
       const stored = Buffer.concat(writes.map((w) => w.payload ?? Buffer.alloc(0)));
       assert.equal(stored.length, WRITES.reduce((a, b) => a + b, 0));
       assert.equal(createHash('sha256').update(stored).digest('hex'), expectedHash(bufs));
@@ -112,10 +112,10 @@ test('format 2 by default keeps the first 256 bytes of each write and a digest o
       const len = w.payload?.length ?? 0;
       const part = all.subarray(at, at + len);
       if (len > 256) {
-        assert.deepEqual(w.sampled, { length: len, head: 256, digest: writeDigest(part, len) });
+        assert.deepEqual(w.partial, { length: len, head: 256, digest: writeDigest(part, len) });
         assert.ok(w.payload!.subarray(0, 256).equals(part.subarray(0, 256)), `the head of the write at ${at}`);
       } else {
-        assert.equal(w.sampled, undefined);
+        assert.equal(w.partial, undefined);
         assert.ok(w.payload === null || w.payload.equals(part), `the write at ${at}, kept whole`);
       }
       at += len;

@@ -275,7 +275,7 @@ test('format 2: a trace of outputs 2 (state digests byte by byte) still replays;
   const h4 = readTrace(heads);
   assert.equal(h4.header.outputs, 4);
   assert.equal(h4.header.writeHead, 256);
-  assert.ok(h4.records.some((r) => r.kind === 'input' && r.name === 'apiWrite' && r.sampled?.length === 5000), 'the 5,000-byte write is kept in part');
+  assert.ok(h4.records.some((r) => r.kind === 'input' && r.name === 'apiWrite' && r.partial?.length === 5000), 'the 5,000-byte write is kept in part');
   const f4 = replay(heads);
   assert.equal(f4.ok, true, f4.divergence && formatDivergence(f4.divergence));
   const as3 = replay(withHeader(heads, 'fresh4-as3', { outputs: 3 }));
