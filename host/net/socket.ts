@@ -642,7 +642,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
         if (first) first = false;
         else if (req.limit < req.bufs.length) {
           req.limit = Math.min(req.bufs.length, req.limit + IOV_MAX);
-          if (this.#req === req) this.#feed();
+          if (this.#req === req) this.#feed(); // not another request's (the socket connected anew)
         }
         if (--req.hold > 0) { setImmediate(step); return; }
         const done = req.held;

@@ -86,7 +86,12 @@ export function outputDigestOf(header: { outputs?: unknown }): OutputDigest {
   return header.outputs === 4 ? 4 : header.outputs === 3 ? 3 : header.outputs === 2 ? 2 : 1;
 }
 
-/** The bytes of an application's write a recording keeps whole, by default (RecordOptions.writes). */
+/** The header's writeHead: Infinity where a trace keeps every byte of every write (no writeHead). */
+export function writeHeadOf(header: { writeHead?: unknown }): number {
+  return typeof header.writeHead === 'number' ? header.writeHead : Infinity;
+}
+
+/** The bytes of an application's write a recording keeps whole, by default (RecordOptions.writeHead). */
 export const WRITE_HEAD = 256;
 
 /** A write of up to this many bytes (a message of a protocol) is digested by every byte. */

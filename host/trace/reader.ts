@@ -6,7 +6,7 @@ import { zlib } from '../lazy.js';
 import { inputById, inputInfo } from '../core/inputs.js';
 import {
   MAGIC, PREAMBLE, TRACE_VERSION_2, Compression, TAG_ID, TAG_NOW_SAME, TAG_FLAGS, FLAG_NESTED, FLAG_SAME_TURN, FLAG_SAME_LOOP,
-  META_NAMES, META_SEGMENT_END, type TraceHeader,
+  META_NAMES, META_SEGMENT_END, writeHeadOf, type TraceHeader,
 } from './format.js';
 
 export interface InputRecord {
@@ -103,7 +103,7 @@ export class TraceReader {
       throw new Error(`${file}: a segment of another recording`);
     }
     this.segments.push(header);
-    this.#head = typeof header.writeHead === 'number' ? header.writeHead : Infinity;
+    this.#head = writeHeadOf(header);
     this.#compression = compression;
     this.#filePos = bodyAt;
     this.#fileSize = fs.fstatSync(this.#fd).size;

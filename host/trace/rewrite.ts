@@ -2,7 +2,7 @@
 // check that replay notices), or to change its compression.
 import { TraceReader, type TraceRecord } from './reader.js';
 import { TraceRecorder2, type RecordOptions } from './recorder.js';
-import { outputDigestOf } from './format.js';
+import { outputDigestOf, writeHeadOf } from './format.js';
 
 /**
  * Copies the trace `src` to `dst` (options as for `record`), passing each record through `edit`:
@@ -12,8 +12,8 @@ export async function rewriteTrace(src: string, dst: string | RecordOptions,
   edit: (r: TraceRecord) => TraceRecord | null = (r) => r): Promise<number> {
   const reader = new TraceReader(src);
   // The source's writes stay as it kept them (whole, or their heads).
-  const writeHead = typeof reader.header.writeHead === 'number' ? reader.header.writeHead : Infinity;
-  const out = new TraceRecorder2({ ...(typeof dst === 'string' ? { path: dst } : dst), writeHead }, reader.header.core, outputDigestOf(reader.header),
+  const out = new TraceRecorder2({ ...(typeof dst === 'string' ? { path: dst } : dst), writeHead: writeHeadOf(reader.header) },
+    reader.header.core, outputDigestOf(reader.header),
     { policy: reader.header.policy, limits: reader.header.limits }, reader.header.loops === true);
   let n = 0;
   for (const r of reader) {
