@@ -83,6 +83,8 @@ interface WriteRequest {
   limit: number;
   /** Its completion, when it came while `hold` was not yet 0. */
   held: (() => void) | null;
+  /** Where the current system call's buffers end (a long writev: IOV_MAX of them a call). */
+  callEnd: number;
 }
 
 /**
@@ -123,6 +125,7 @@ const PEER_ASKED = 256;  // the same for the peer's name (accepted sockets)
 // Readable's request for more after every chunk costs no input (one of five per 1-byte echo).
 const WANTS_DATA = 512;
 const WRAPPED = 1024; // Node's JSStreamSocket reads it (tls, http2): see wrappedAsStream
+const WRITE_FAILED = 2048; // a write request failed and waits to say so: the transport's later errors are its
 
 // #opts: the options asked for (Node's kSetNoDelay, kSetKeepAlive and its delay in seconds),
 // which the core gets for every new connection.
@@ -452,11 +455,15 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   }
 
   #onError(o: Output): void {
+    if (this.#flags & WRITE_FAILED) return; // the same failure, of another WRITE in flight
     const syscall = SYSCALLS[o.b] ?? 'read';
     if (syscall === 'connect') {
       this.destroy(this.#connector ? this.#connector.connectError(o) : errnoException(o.a, 'connect'));
     } else if (syscall === 'bind') {
       this.destroy(exceptionWithHostPort(o.a, 'bind', o.data?.toString(), o.c));
+    } else if (syscall === 'write' && this.#req !== null) {
+      // A write request the core did not have all of yet failed in the transport.
+      this.#writeDone(o.a);
     } else {
       this.destroy(errnoException(o.a, syscall));
     }
@@ -631,10 +638,11 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     for (const b of bufs) this.#dispatched += b.length;
     const refund = !writev && typeof data === 'string' && triedFromStack(data, encoding);
     const req: WriteRequest = { bufs, i: 0, off: 0, offered: false, offering: false, again: false, refund, cb,
-      hold: writev ? writevIterations(bufs.length) : 0, held: null, limit: bufs.length };
+      hold: writev ? writevIterations(bufs.length) : 0, held: null, limit: bufs.length, callEnd: bufs.length };
     this.#req = req;
     if (req.hold > 0) {
       req.limit = Math.min(bufs.length, 2 * IOV_MAX);
+      req.callEnd = IOV_MAX;
       let first = true;
       const step = (): void => {
         // The first check phase after the call is still the iteration it was made in; each
@@ -699,8 +707,16 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       let total = 0;
       let last: boolean;
       let n: number;
-      const end = req.limit;
-      if (req.i >= end && end < req.bufs.length) return; // the rest goes in later loop iterations
+      if (req.i >= req.limit && req.limit < req.bufs.length) return; // the rest goes in later loop iterations
+      if (req.i >= req.callEnd) {
+        // The next IOV_MAX buffers of a long writev are libuv's next system call: what this
+        // turn batched leaves first, so that this one is a WRITE of its own, and an error it
+        // meets (the peer reset after the first call) fails the writev, as on node:net.
+        req.callEnd = req.i + IOV_MAX;
+        this.#stack.flushNow();
+        if (this.#req !== req) return;
+      }
+      const end = Math.min(req.limit, req.callEnd);
       const b = req.bufs[req.i];
       if (b !== undefined && (req.i === end - 1 || b.length - req.off >= size)) {
         // One piece (most writes): the rest of this buffer, up to the core's limit (1 GiB),
@@ -726,7 +742,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
         n = core.apiWriteParts(this.#h, parts, total, last);
       }
       if (this.#req !== req) return; // completed (or failed) while we offered it
-      if (n < 0) {
+        if (n < 0) {
         this.#req = null;
         this.#refused(req);
         req.cb(errnoException(-n, 'write'));
@@ -745,6 +761,19 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     const req = this.#req;
     if (!req) return;
     this.#req = null;
+    if (status !== 0) {
+      // The request fails with the error, as libuv fails the write, and the stream destroys;
+      // until then, the transport's errors of other WRITEs in flight are this one.
+      this.#flags |= WRITE_FAILED;
+      if (req.hold > 0) req.hold = 1; // a long writev's: libuv stops at the call that failed
+      else if (req.offering && (req.i !== 0 || req.off !== 0)) {
+        // A later system call of the request failed while it was being written (the peer reset
+        // after the first, and the rest of a long write or writev met it). libuv answers in
+        // write() itself only when the first one fails; this one, in a later phase of the loop.
+        setImmediate(() => this.#complete(req, status));
+        return;
+      }
+    }
     if (req.hold > 0) {
       // A long writev: node:net would still be sending it (IOV_MAX).
       req.held = () => this.#complete(req, status);
@@ -806,8 +835,14 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       else process.nextTick(() => this.emit('close'));
       return;
     }
-    this.#h = 0;
     const handle = this.#handleObj;
+    if ((this.#flags & RESET) !== 0 && this.#finalCb !== null && (handle === null || handle[kClosed] === 0)) {
+      // libuv will not reset a socket whose shutdown is under way (uv_tcp_close_reset: EINVAL),
+      // and Node emits that from destroy() itself, the handle still its own. (Node's handle then
+      // never closes: no 'close'. The node backend's reset meets the same answer, and so too.)
+      this.emit('error', errnoException(ERRNO.EINVAL, 'reset'));
+    }
+    this.#h = 0;
     if (handle !== null && handle[kClosed] !== 0) {
       // `_handle.close()` closed the transport already: 'close' follows its CLOSED.
       cb(exception);
@@ -1013,7 +1048,10 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     for (const el of buffered as { chunk: Chunk; encoding: BufferEncoding }[]) bytes += byteLength(el.chunk, el.encoding);
     const data = this.#connector?.pendingData;
     if (Array.isArray(data)) {
-      for (const c of data) bytes += c instanceof Uint8Array ? c.length : byteLength(c.chunk, c.encoding);
+      // A writev waiting for 'connect'. Node 20 adds `length` of its entries when all its chunks
+      // are buffers (`allBuffers`), and the entries are { chunk, encoding }: NaN, as there.
+      const allBuffers = (data as { allBuffers?: boolean }).allBuffers === true;
+      for (const c of data) bytes += allBuffers || c instanceof Buffer ? c.length : byteLength(c.chunk, c.encoding);
     } else if (data) {
       bytes += byteLength(data as Chunk, this.#connector!.pendingEncoding as BufferEncoding);
     }

@@ -99,7 +99,7 @@ const DEFERRALS: Record<string, [pattern: RegExp, count: number, why: string][]>
     [/process\.nextTick/g, 1, 'bytes held back when an onread callback paused come on the tick after the restart, as a kernel read would'],
   ],
   'socket.ts': [
-    [/setImmediate/g, 3, "a close with no transport to wait for: Node emits 'close' from the loop's close phase; a writev of more than IOV_MAX buffers, which libuv sends 1024 buffers a poll phase and completes after the last (writevIterations)"],
+    [/setImmediate/g, 4, "a close with no transport to wait for: Node emits 'close' from the loop's close phase; a writev of more than IOV_MAX buffers, which libuv sends 1024 buffers a poll phase and completes after the last (writevIterations); a write whose later system call failed, which libuv fails from its pending phase (#writeDone)"],
     [/process\.nextTick/g, 6, "Node's destroy emits 'close' (and a failed write's callback) on the next tick"],
   ],
   'wrapped.ts': [

@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import nodeNet from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { libs, eventLog, closed, eventually, until, sleep, serve, type Net } from './helpers.js';
 
 const EVENTS = ['connect', 'ready', 'data', 'end', 'finish', 'error', 'timeout', 'close'];
@@ -365,4 +367,39 @@ for (const [lib, net] of libs) {
     } finally { await peerSrv.close(); }
   });
 
+
+  test(`${lib}: end() then resetAndDestroy() before the shutdown is done: 'error' EINVAL (syscall reset) from destroy() itself, and no 'close', as libuv refuses the reset`, () => {
+    // In a child: Node's handle is never closed (nor the node backend's), so the process exits by hand.
+    const mod = lib === 'wasinet' ? createRequire(import.meta.url).resolve('../../host/index.js') : 'node:net';
+    const script = (mode: string) => `
+      const peerNet = require('node:net');
+      const net = require(${JSON.stringify(mod)});
+      const out = [];
+      const srv = peerNet.createServer((s) => { s.resume(); s.on('end', () => out.push('peer end')); s.on('error', (e) => out.push('peer error ' + e.code)); });
+      srv.listen(0, '127.0.0.1', () => {
+        const c = net.connect(srv.address().port, '127.0.0.1');
+        c.on('error', (e) => out.push('error ' + e.code + ' ' + e.syscall + ' ' + e.message + ' errno=' + e.errno + ' pending=' + c.pending + ' destroyed=' + c.destroyed));
+        c.on('close', (h) => out.push('close ' + h));
+        const go = () => {
+          c.end(() => out.push('end cb'));
+          const reset = () => out.push('returned ' + (c.resetAndDestroy() === c) + ' destroyed=' + c.destroyed);
+          if (${JSON.stringify(mode)} === 'tick') process.nextTick(reset);
+          else if (${JSON.stringify(mode)} === 'immediate') setImmediate(reset);
+          else reset();
+        };
+        if (${JSON.stringify(mode)} === 'connecting') go(); else c.on('connect', go);
+        setTimeout(() => { out.push('later closed=' + c.closed); console.log(JSON.stringify(out)); process.exit(0); }, 200);
+      });`;
+    const run = (mode: string) => {
+      const r = spawnSync(process.execPath, ['-e', script(mode)], { encoding: 'utf8', timeout: 10000 });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout) as string[];
+    };
+    const refused = 'error EINVAL reset reset EINVAL errno=-22 pending=false destroyed=true';
+    assert.deepEqual(run('connecting'), ['returned true destroyed=false', refused, 'end cb', 'peer end', 'later closed=true']);
+    assert.deepEqual(run('sync'), [refused, 'returned true destroyed=true', 'end cb', 'peer end', 'later closed=true']);
+    assert.deepEqual(run('tick'), [refused, 'returned true destroyed=true', 'end cb', 'peer end', 'later closed=true']);
+    // once the shutdown is done (libuv's poll phase), the reset goes through: no error, 'close'
+    assert.deepEqual(run('immediate'), ['end cb', 'returned true destroyed=true', 'close false', 'peer end', 'later closed=true']);
+  });
 }

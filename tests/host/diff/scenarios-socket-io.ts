@@ -1025,6 +1025,71 @@ export const socketIoScenarios: Scenario[] = [
     },
   },
   {
+    name: 'bytesWritten while a writev waits for connect: NaN when all its chunks are buffers (Node 20 adds its entries\' length), counted with a string among them',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
+      for (const withString of [false, true]) {
+        const c = ctx.net.connect(port, '127.0.0.1');
+        const label = withString ? 'client mixed' : 'client buffers';
+        ctx.log.watch(c, label, ['connect', 'finish', 'close']);
+        c.cork();
+        c.write(Buffer.from('abc'));
+        c.write(withString ? 'é' : Buffer.from('de'));
+        c.write(Buffer.from('fgh'));
+        ctx.log.note(label, `corked bytesWritten=${c.bytesWritten}`);
+        c.uncork();
+        ctx.log.note(label, `uncorked bytesWritten=${c.bytesWritten} _pendingData is array=${Array.isArray((c as unknown as { _pendingData: unknown })._pendingData)}`);
+        c.once('connect', () => ctx.log.note(label, `in connect bytesWritten=${c.bytesWritten}`));
+        await once(c, 'connect');
+        await ctx.sleep(5);
+        ctx.log.note(label, `connected bytesWritten=${c.bytesWritten}`);
+        c.end();
+        await closedP(c);
+        ctx.log.note(label, `closed bytesWritten=${c.bytesWritten}`);
+      }
+      await stop(server);
+    },
+  },
+  {
+    name: 'writing to a peer that closed: the first system call is taken, a later one (IOV_MAX buffers on, or the rest of a long write) fails the write with EPIPE',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.end(); s.destroy(); });
+      // [buffers, bytes each]: one system call (1024), two (1025, 1100, 2048), more (3000), and
+      // single buffers whose rest the kernel does not take in the first call
+      for (const [n, size] of [[1024, 100], [1025, 100], [1100, 100], [2048, 100], [3000, 100], [2, 300_000], [1, 16_000_000]]) {
+        const c = ctx.net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+        const label = `client ${n}x${size}`;
+        ctx.log.watch(c, label, ['end', 'finish', 'drain', 'error', 'close']);
+        await once(c, 'end');
+        await ctx.sleep(10); // the peer's socket is gone: what this one sends is answered by a reset
+        let cbs = 0;
+        let failed = 0;
+        const state = (when: string): void => ctx.log.note(label, `${when}: writableLength=${c.writableLength} callbacks=${cbs} failed=${failed} destroyed=${c.destroyed}`);
+        c.cork();
+        for (let i = 0; i < n; i++) {
+          c.write(Buffer.alloc(size, i & 0xff), (e?: Error | null) => {
+            cbs++;
+            if (e && failed++ === 0) ctx.log.note(label, `first failed cb ${i} ${summarize(e)}`);
+            if (i === n - 1) ctx.log.note(label, `last cb ${summarize(e)}`);
+          });
+        }
+        await new Promise<void>((done) => {
+          process.nextTick(() => {
+            c.uncork();
+            state('uncorked');
+            process.nextTick(() => state('tick'));
+            setImmediate(() => { state('immediate'); setTimeout(() => { state('timer'); done(); }, 20); });
+          });
+        });
+        if (!c.closed) {
+          c.destroy();
+          await closedP(c);
+        }
+      }
+      await stop(server);
+    },
+  },
+  {
     name: 'end() twice and end() after close: callbacks and errors',
     async run(ctx) {
       const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
