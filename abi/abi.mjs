@@ -20,7 +20,7 @@ export const ERRNOS = [
 ];
 
 // Which operation an error belongs to; becomes the `syscall` of the Node error.
-export const SYSCALLS = ['none', 'connect', 'read', 'write', 'shutdown', 'listen', 'accept', 'getaddrinfo', 'bind', 'close'];
+export const SYSCALLS = ['none', 'connect', 'read', 'write', 'shutdown', 'listen', 'accept', 'getaddrinfo', 'bind', 'close', 'reset'];
 
 // Outputs: the core calls one import, out(op, h, a, b, c, ptr, len). Commands go to the
 // transport (the backend); notifications go to host/net. `data` is the bytes [ptr, ptr+len),

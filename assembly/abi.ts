@@ -59,6 +59,7 @@ export const SYS_ACCEPT: i32 = 6;
 export const SYS_GETADDRINFO: i32 = 7;
 export const SYS_BIND: i32 = 8;
 export const SYS_CLOSE: i32 = 9;
+export const SYS_RESET: i32 = 10;
 
 // outputs: commands then notifications
 export const CMD_RESOLVE: u32 = 1;

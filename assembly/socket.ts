@@ -327,6 +327,9 @@ export function apiWrite(s: Sock, len: u32, last: bool): i32 {
     // Nothing queued: hand over straight from scratch, as far as the credit goes.
     done = <u32>min<f64>(s.credit, <f64>len);
     if (done > 0) transmit(s, scratch, done);
+    // A write of nothing is still a system call on node:net (libuv tries it): one that meets the
+    // socket's error (the peer reset, or closed) fails with it. So it is a WRITE of nothing.
+    else if (len == 0) transmit(s, scratch, 0);
   }
   if (done < len) done += s.sendQ.writePayload(done, len - done, cap); // the rest is queued
   if (done == 0 && s.sendSize == 0 && s.credit < 1 && s.sent == s.flushed) {
@@ -618,6 +621,11 @@ export function onEof(s: Sock): i32 {
 
 /** The transport failed; `op` is the operation that failed. */
 export function onError(s: Sock, errno: i32, op: i32): i32 {
+  if (op == abi.SYS_RESET && s.state == State.Closing) {
+    // The transport refused the reset of a CLOSE (libuv: a shutdown under way) and stays open.
+    emit(abi.EV_ERROR, s.id, errno, op);
+    return 0;
+  }
   if (!s.hasTransport()) return abi.EINVAL;
   if (s.state == State.Connecting) return onConnect(s, errno, abi.SYS_CONNECT, 0, 0, 0, 0, 0);
   s.reading = false;

@@ -168,7 +168,12 @@ export class PublicNodeBackend extends NodeBackendBase {
     raw.on('end', () => this.core.onEof(h));
     raw.on('finish', () => { if (!conn.closing) this.core.onShutdown(h, 0); });
     raw.on('error', (err: NodeJS.ErrnoException) => {
-      if (conn.closing || conn.errorReported) return;
+      if (conn.closing) {
+        // resetAndDestroy() refused (a shutdown under way): the raw socket stays open, as Node's.
+        if (err.syscall === 'reset') this.core.onError(h, abiErrno(err.code), SYSCALL.reset);
+        return;
+      }
+      if (conn.errorReported) return;
       const errno = abiErrno(err.code);
       if (conn.connecting) {
         conn.connecting = false;

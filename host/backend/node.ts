@@ -447,6 +447,10 @@ export class NodeBackend extends NodeBackendBase {
     if (reset && handle.reset) {
       const err = handle.reset(done);
       if (err === 0) return;
+      // Refused (EINVAL: a shutdown is under way). Node's handle then counts as closing and
+      // never closes (its close() does nothing): the same here, and the core hears why.
+      this.core.onError(h, errnoOf(err), SYSCALL.reset);
+      return;
     }
     handle.close(done);
   }

@@ -5,8 +5,8 @@ export const ABI_VERSION = 2;
 /** errno names by ABI number (index 0 is success). */
 export const ERRNO_NAMES: readonly string[] = ["OK","UNKNOWN","EACCES","EADDRINUSE","EADDRNOTAVAIL","EAFNOSUPPORT","EAGAIN","EALREADY","EBADF","EBUSY","ECANCELED","ECONNABORTED","ECONNREFUSED","ECONNRESET","EHOSTUNREACH","EINVAL","EISCONN","EMFILE","ENAMETOOLONG","ENETDOWN","ENETUNREACH","ENOBUFS","ENOENT","ENOMEM","ENOTCONN","ENOTSOCK","ENOTSUP","EPERM","EPIPE","EPROTO","ETIMEDOUT","ENOTFOUND","EAI_AGAIN","EAI_FAIL","EAI_NODATA","EAI_ADDRFAMILY","ENOTDIR","EISDIR","EEXIST","EIO","EINTR","ENOSYS","ENOSPC","ENXIO","EDQUOT"];
 export const ERRNO: { readonly [name: string]: number } = {"UNKNOWN":1,"EACCES":2,"EADDRINUSE":3,"EADDRNOTAVAIL":4,"EAFNOSUPPORT":5,"EAGAIN":6,"EALREADY":7,"EBADF":8,"EBUSY":9,"ECANCELED":10,"ECONNABORTED":11,"ECONNREFUSED":12,"ECONNRESET":13,"EHOSTUNREACH":14,"EINVAL":15,"EISCONN":16,"EMFILE":17,"ENAMETOOLONG":18,"ENETDOWN":19,"ENETUNREACH":20,"ENOBUFS":21,"ENOENT":22,"ENOMEM":23,"ENOTCONN":24,"ENOTSOCK":25,"ENOTSUP":26,"EPERM":27,"EPIPE":28,"EPROTO":29,"ETIMEDOUT":30,"ENOTFOUND":31,"EAI_AGAIN":32,"EAI_FAIL":33,"EAI_NODATA":34,"EAI_ADDRFAMILY":35,"ENOTDIR":36,"EISDIR":37,"EEXIST":38,"EIO":39,"EINTR":40,"ENOSYS":41,"ENOSPC":42,"ENXIO":43,"EDQUOT":44};
-export const SYSCALLS: readonly string[] = ["none","connect","read","write","shutdown","listen","accept","getaddrinfo","bind","close"];
-export const SYSCALL: { readonly [name: string]: number } = {"none":0,"connect":1,"read":2,"write":3,"shutdown":4,"listen":5,"accept":6,"getaddrinfo":7,"bind":8,"close":9};
+export const SYSCALLS: readonly string[] = ["none","connect","read","write","shutdown","listen","accept","getaddrinfo","bind","close","reset"];
+export const SYSCALL: { readonly [name: string]: number } = {"none":0,"connect":1,"read":2,"write":3,"shutdown":4,"listen":5,"accept":6,"getaddrinfo":7,"bind":8,"close":9,"reset":10};
 
 export const enum Op {
   CMD_RESOLVE = 1,

@@ -261,6 +261,7 @@ export class Core {
         }
       }
     }
+    if (data === null && op === Op.CMD_WRITE) data = Buffer.alloc(0); // a WRITE of nothing (write() of an empty buffer)
     this.#pending[this.#count++] = { op, h, a, b, c, data };
     if (this.inputTap !== null) {
       let payload = 0;

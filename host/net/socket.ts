@@ -461,6 +461,10 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       this.destroy(this.#connector ? this.#connector.connectError(o) : errnoException(o.a, 'connect'));
     } else if (syscall === 'bind') {
       this.destroy(exceptionWithHostPort(o.a, 'bind', o.data?.toString(), o.c));
+    } else if (syscall === 'reset') {
+      // The transport refused destroy()'s reset (libuv will not reset a socket whose shutdown is
+      // under way): Node emits that from destroy() itself, and its handle never closes.
+      this.emit('error', errnoException(o.a, 'reset'));
     } else if (syscall === 'write' && this.#req !== null) {
       // A write request the core did not have all of yet failed in the transport.
       this.#writeDone(o.a);
@@ -836,27 +840,29 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       return;
     }
     const handle = this.#handleObj;
-    if ((this.#flags & RESET) !== 0 && this.#finalCb !== null && (handle === null || handle[kClosed] === 0)) {
-      // libuv will not reset a socket whose shutdown is under way (uv_tcp_close_reset: EINVAL),
-      // and Node emits that from destroy() itself, the handle still its own. (Node's handle then
-      // never closes: no 'close'. The node backend's reset meets the same answer, and so too.)
-      this.emit('error', errnoException(ERRNO.EINVAL, 'reset'));
-    }
-    this.#h = 0;
     if (handle !== null && handle[kClosed] !== 0) {
       // `_handle.close()` closed the transport already: 'close' follows its CLOSED.
+      this.#h = 0;
       cb(exception);
       if (handle[kClosed] === 2) process.nextTick(() => this.emit('close', !!exception));
       else if (exception) this.#flags |= CLOSE_ERROR;
       return;
     }
     this.#bytesRead = this.#stack.core.bytesRead(h);
-    const reset = (this.#flags & RESET) !== 0;
-    this.#flags &= ~RESET;
+    if ((this.#flags & RESET) !== 0) {
+      // resetAndDestroy(): Node resets before it lets go of the handle and calls back, so the
+      // 'error' of a refused reset comes while the socket still has its handle (not pending).
+      this.#flags &= ~RESET;
+      this.#stack.core.apiDestroy(h, 1 | (exception ? 2 : 0));
+      this.#h = 0;
+      cb(exception);
+      return;
+    }
+    this.#h = 0;
     // The stream's destroy callback first, then the core: as in Node's _destroy, the socket's
     // 'error' is queued before a closed server's 'close' that this socket's end lets come.
     cb(exception);
-    this.#stack.core.apiDestroy(h, (reset ? 1 : 0) | (exception ? 2 : 0));
+    this.#stack.core.apiDestroy(h, exception ? 2 : 0);
   }
 
   resetAndDestroy(): this {

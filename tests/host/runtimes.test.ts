@@ -31,6 +31,7 @@ const NO_RESET = 'Deno has no way to reset a connection (no SO_LINGER, no abort)
 const NO_IPV6ONLY = 'the runtime\'s listen has no ipv6Only option (IPv6 listeners are dual-stack)';
 const NO_HANDLE = 'the runtime\'s sockets have no handle a second server can listen on';
 const NO_SYNC_EPIPE = 'writes are asynchronous: an EPIPE cannot fail write() itself, as libuv\'s try-write does';
+const NO_SYNC_RESET = 'the runtime\'s writes are asynchronous: a reset already in the kernel cannot fail write() itself, as libuv\'s try-write does';
 const OWN_WRITES = 'the runtime writes on its own schedule, not one system call per libuv write: which of its writes meets ' +
   'the closed peer\'s reset, and which write() that fails, is its own';
 const LOOP_PHASES = 'orders the events of two sockets by the phases of libuv\'s loop (poll, check, close) across a ' +
@@ -53,10 +54,12 @@ export const CANNOT_PASS: Record<'deno' | 'bun', Record<string, string>> = {
     'server: listen(handle): a listening peer server handed to the library': NO_HANDLE,
     'socket io: allowHalfOpen true, peer ends first: we keep writing, then end ourselves': LOOP_PHASES,
     'socket io: writing to a peer that closed: the first system call is taken, a later one (IOV_MAX buffers on, or the rest of a long write) fails the write with EPIPE': OWN_WRITES,
+    'socket io: a write of nothing is a system call: on a healthy socket it completes, after the peer reset it fails with ECONNRESET (Buffer, string, end(empty))': NO_SYNC_RESET,
   },
   bun: {
     'socket io: allowHalfOpen true, peer ends first: we keep writing, then end ourselves': LOOP_PHASES,
     'socket io: writing to a peer that closed: the first system call is taken, a later one (IOV_MAX buffers on, or the rest of a long write) fails the write with EPIPE': OWN_WRITES,
+    'socket io: a write of nothing is a system call: on a healthy socket it completes, after the peer reset it fails with ECONNRESET (Buffer, string, end(empty))': NO_SYNC_RESET,
     'socket io: breaking out of async iteration destroys the socket; the peer sees it close': BUN_ASYNC_ITERATOR,
     'socket connect: localAddress 127.0.0.1 with a chosen localPort': NO_LOCAL_BIND,
     'socket connect: localPort already listened on: bind EADDRINUSE': NO_LOCAL_BIND,

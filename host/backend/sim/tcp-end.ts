@@ -133,6 +133,10 @@ export class End {
       this.owner.core.onError(h, ERRNO.EPIPE, SYSCALL.write); // a Unix socket knows its peer is gone
       return;
     }
+    if (data.length === 0) { // a write of nothing: taken at once, nothing on the wire
+      this.owner.core.onWritten(h, 0, Math.max(0, this.net.options.sndbuf - this.inSnd));
+      return;
+    }
     // The network keeps its own copy (bytes wait in buffers and on the wire), so the core's
     // pooled buffer goes back at once.
     this.sendq.push(Buffer.from(data));

@@ -1051,6 +1051,37 @@ export const socketIoScenarios: Scenario[] = [
     },
   },
   {
+    name: 'a write of nothing is a system call: on a healthy socket it completes, after the peer reset it fails with ECONNRESET (Buffer, string, end(empty))',
+    async run(ctx) {
+      let peer: Socket | null = null;
+      const [server, port] = await serve(ctx, (s) => { peer = s; s.on('error', () => {}); s.resume(); });
+      for (const how of ['healthy', 'buffer', 'string', 'end']) {
+        const c = ctx.net.connect(port, '127.0.0.1');
+        const label = `client ${how}`;
+        ctx.log.watch(c, label, ['finish', 'error', 'close']);
+        await once(c, 'connect');
+        await ctx.until(() => peer !== null);
+        const p = peer as unknown as Socket;
+        peer = null;
+        await ctx.sleep(5);
+        const state = (when: string): void => ctx.log.note(label, `${when}: writableLength=${c.writableLength} errored=${c.errored !== null} destroyed=${c.destroyed} writableEnded=${c.writableEnded}`);
+        const cb = (e?: Error | null): void => ctx.log.note(label, `cb ${summarize(e)}`);
+        if (how !== 'healthy') p.resetAndDestroy(); // the reset is in the kernel before the write
+        const ret = how === 'string' ? c.write('', cb) : how === 'end' ? c.end(Buffer.alloc(0), cb) === c : c.write(Buffer.alloc(0), cb);
+        ctx.log.note(label, `returned ${ret}`);
+        state('sync');
+        process.nextTick(() => state('tick'));
+        await ctx.sleep(20);
+        if (how === 'healthy') {
+          state('later');
+          c.end();
+        }
+        if (!c.closed) await closedP(c);
+      }
+      await stop(server);
+    },
+  },
+  {
     name: 'writing to a peer that closed: the first system call is taken, a later one (IOV_MAX buffers on, or the rest of a long write) fails the write with EPIPE',
     async run(ctx) {
       const [server, port] = await serve(ctx, (s) => { s.end(); s.destroy(); });
