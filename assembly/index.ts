@@ -304,7 +304,8 @@ function nameTold(t: f64, h: u32, port: i32, len: u32): i32 {
   setNow(t);
   let s = sock(h);
   if (!fits(len, 0, 0) || port < 0 || port > 65535) return done(abi.EINVAL);
-  return done(s === null ? abi.EBADF : s.connected() ? 0 : abi.ENOTCONN);
+  // While connecting, the local name is the attempt's (its socket is bound once it connects).
+  return done(s === null ? abi.EBADF : s.connected() || s.state == abi.State.Connecting ? 0 : abi.ENOTCONN);
 }
 
 export function onBound(t: f64, h: u32): i32 {

@@ -39,6 +39,14 @@ export class PublicNodeBackend extends NodeBackendBase {
     return (this.#conns.get(h)?.raw as unknown as { _handle?: object | null } | undefined)?._handle ?? null;
   }
 
+  /** A connection's local name, asked for while it connects (it has it from the connect call on). */
+  localName(h: number): { address: string; port: number } | null {
+    const c = this.#conns.get(h);
+    if (!c || c.closing) return null;
+    const a = c.raw.address() as { address?: string; port?: number };
+    return typeof a.address === 'string' && a.address !== '' ? { address: a.address, port: a.port ?? 0 } : null;
+  }
+
   protected connFd(h: number): number {
     const fd = (this.#conns.get(h)?.raw as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd;
     return typeof fd === 'number' ? fd : -1;

@@ -381,7 +381,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       this.#h = 0;
       this.#family = -1;
       this.#sock = null;
-      this.#req = null;
+        this.#req = null;
       this.#finalCb = null;
       this.#flags &= ~(TRAPPED | CLOSE_ERROR | PEER_READ);
       this.#bytesRead = 0;    // a new connection counts from zero, as a new handle does in Node
@@ -953,8 +953,23 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   }
 
   #getsockname(): AddressInfo {
+    // (While connecting, #sock is the name of #askConnecting; #setNames forgets it at 'connect'.)
+    if (this.connecting && this.#h !== 0) return this.#sock ??= this.#askConnecting();
     if (!this.#local()) return {};
     return this.#sock ??= { address: this.#localAddress, family: familyName(this.#family), port: this.#localPort };
+  }
+
+  /**
+   * The local name while connecting, as Node's `_sockname` has it: asked for at first use and
+   * kept until 'connect' — the bound address of the attempt in flight, or {} when there is none
+   * yet (a lookup under way, a pipe).
+   */
+  #askConnecting(): AddressInfo {
+    const name = this.#stack.backend.localName?.(this.#h) ?? null;
+    if (name === null || name.address === '' || this.#stack.core.apiName(this.#h, false, name.port, name.address) !== 0) {
+      return {} as AddressInfo;
+    }
+    return { address: internAddress(name.address), family: name.address.includes(':') ? 'IPv6' : 'IPv4', port: name.port };
   }
 
   /**
@@ -1012,9 +1027,20 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     return this.#peer() ? { address: this.#remoteAddress, family: familyName(this.#family), port: this.#remotePort } : {};
   }
 
-  get localAddress(): string | undefined { return this.#local() ? this.#localAddress : undefined; }
-  get localPort(): number | undefined { return this.#local() ? this.#localPort : undefined; }
-  get localFamily(): string | undefined { return this.#local() ? familyName(this.#family) : undefined; }
+  get localAddress(): string | undefined {
+    if (this.connecting && this.#h !== 0) return this.#getsockname().address;
+    return this.#local() ? this.#localAddress : undefined;
+  }
+
+  get localPort(): number | undefined {
+    if (this.connecting && this.#h !== 0) return this.#getsockname().port;
+    return this.#local() ? this.#localPort : undefined;
+  }
+
+  get localFamily(): string | undefined {
+    if (this.connecting && this.#h !== 0) return this.#getsockname().family;
+    return this.#local() ? familyName(this.#family) : undefined;
+  }
   get remoteAddress(): string | undefined { return this.#peer() ? this.#remoteAddress : undefined; }
   get remoteFamily(): string | undefined { return this.#peer() ? familyName(this.#family) : undefined; }
   get remotePort(): number | undefined { return this.#peer() ? this.#remotePort : undefined; }

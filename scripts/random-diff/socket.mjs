@@ -51,7 +51,8 @@ const state = (s) => [
 
 function watch(name, s) {
   const got = [];
-  s.on('data', (d) => got.push(typeof d === 'string' ? Buffer.from(d) : d));
+  s.gotForDiff = got;
+  s.on('data', (d) => got.push(typeof d === 'string' ? Buffer.from(d, s.readableEncoding ?? 'utf8') : d));
   for (const ev of ['connect', 'ready', 'end', 'finish', 'drain', 'timeout']) {
     s.on(ev, () => L(name, 'ev', ev, ev === 'end' ? `${Buffer.concat(got).length}:${hash(Buffer.concat(got))}` : '', state(s)));
   }
@@ -81,6 +82,7 @@ const ops = [
   ['write', 6], ['writeStr', 1], ['end', 2], ['endData', 1], ['destroy', 1], ['destroyErr', 1],
   ['reset', 1], ['pause', 2], ['resume', 2], ['cork', 1], ['uncork', 1], ['setTimeout', 1],
   ['setTimeout0', 1], ['setEncoding', 1], ['destroySoon', 1], ['serverClose', 1], ['manyWrites', 2],
+  ['readMode', 1], ['options', 1], ['names', 1], ['getConnections', 1], ['writeUtf8', 1], ['setEncodingUtf8', 1],
 ];
 const weighted = ops.flatMap(([n, w]) => Array(w).fill(n));
 const plan = [];
@@ -124,6 +126,23 @@ function run(step, s, name) {
       case 'setTimeout0': ret = s.setTimeout(0) === s; break;
       case 'setEncoding': ret = s.setEncoding('latin1') === s; break;
       case 'destroySoon': s.destroySoon(); break;
+      case 'readMode': {
+        // paused mode: 'readable' and read() until null (what was read joins the hash)
+        s.pause();
+        s.removeAllListeners('data');
+        s.on('readable', () => { let d; while ((d = s.read()) !== null) s.gotForDiff.push(typeof d === 'string' ? Buffer.from(d, s.readableEncoding ?? 'utf8') : d); });
+        ret = `flow=${s.readableFlowing}`;
+        break;
+      }
+      case 'options': ret = `${s.setNoDelay(true) === s} ${s.setKeepAlive(true, 1000) === s} ${s.setNoDelay(false) === s}`; break;
+      case 'names': {
+        const a = s.address();
+        ret = `${a.family ?? typeof a} ${a.port > 0} ${s.remoteFamily} ${s.remotePort > 0} ${s.remoteAddress} ${s.localAddress} ${s.localPort > 0}`;
+        break;
+      }
+      case 'getConnections': server.getConnections((e, k) => L('server', 'getConnections cb', e ? e.code : k)); break;
+      case 'writeUtf8': ret = s.write('é€x'.repeat(1 + (step.size >> 6)), cb); break;
+      case 'setEncodingUtf8': ret = s.setEncoding('utf8') === s; break;
       case 'serverClose': server.close((e) => L('server', 'close cb', e ? e.code : 'ok')); break;
       case 'manyWrites': {
         s.cork();

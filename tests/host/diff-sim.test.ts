@@ -25,6 +25,8 @@ const NOT_ON_SIM: Record<string, string> = {
   'IPC EADDRINUSE (path in use, and a regular file), then listen elsewhere': 'needs a regular file on disk',
   'IPC client errors: ENOENT on a missing path, ECONNREFUSED on a socket nobody listens on': 'needs a stale socket file on disk',
   'listen(handle): a listening peer server handed to the library': 'needs an OS handle of a real server',
+  'address() and localAddress/localPort/localFamily while connecting: {} before the connect call, the bound name after it, kept from the first ask until connect':
+    'the simulated network gives a connecting socket its local port when the handshake completes, not at the connect call',
   'a write of nothing is a system call: on a healthy socket it completes, after the peer reset it fails with ECONNRESET (Buffer, string, end(empty))':
     'needs the peer\'s reset in the kernel before the write (loopback delivers it at once; the simulated network has latency)',
   'writing to a peer that closed: the first system call is taken, a later one (IOV_MAX buffers on, or the rest of a long write) fails the write with EPIPE':

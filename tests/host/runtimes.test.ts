@@ -32,6 +32,7 @@ const NO_IPV6ONLY = 'the runtime\'s listen has no ipv6Only option (IPv6 listener
 const NO_HANDLE = 'the runtime\'s sockets have no handle a second server can listen on';
 const NO_SYNC_EPIPE = 'writes are asynchronous: an EPIPE cannot fail write() itself, as libuv\'s try-write does';
 const NO_SYNC_RESET = 'the runtime\'s writes are asynchronous: a reset already in the kernel cannot fail write() itself, as libuv\'s try-write does';
+const NO_NAME_CONNECTING = 'the runtime\'s connect gives no socket before it is connected: no local name while connecting';
 const OWN_WRITES = 'the runtime writes on its own schedule, not one system call per libuv write: which of its writes meets ' +
   'the closed peer\'s reset, and which write() that fails, is its own';
 const LOOP_PHASES = 'orders the events of two sockets by the phases of libuv\'s loop (poll, check, close) across a ' +
@@ -45,6 +46,7 @@ export const CANNOT_PASS: Record<'deno' | 'bun', Record<string, string>> = {
     'socket connect: custom lookup: options it receives by default, with hints, with family 6 and with autoSelectFamily false': DNS_CONSTANTS,
     'socket connect: localAddress 127.0.0.1 with a chosen localPort': NO_LOCAL_BIND,
     'socket connect: localPort already listened on: bind EADDRINUSE': NO_LOCAL_BIND,
+    'socket connect: address() and localAddress/localPort/localFamily while connecting: {} before the connect call, the bound name after it, kept from the first ask until connect': NO_NAME_CONNECTING,
     'socket io: resetAndDestroy(): close, the peer gets ECONNRESET': NO_RESET,
     'socket io: the peer resets: ECONNRESET error with syscall read, then close(true)': NO_RESET,
     'socket io: pipeline(socket, sink) fails with the socket error when the peer resets': NO_RESET,
@@ -63,6 +65,7 @@ export const CANNOT_PASS: Record<'deno' | 'bun', Record<string, string>> = {
     'socket io: breaking out of async iteration destroys the socket; the peer sees it close': BUN_ASYNC_ITERATOR,
     'socket connect: localAddress 127.0.0.1 with a chosen localPort': NO_LOCAL_BIND,
     'socket connect: localPort already listened on: bind EADDRINUSE': NO_LOCAL_BIND,
+    'socket connect: address() and localAddress/localPort/localFamily while connecting: {} before the connect call, the bound name after it, kept from the first ask until connect': NO_NAME_CONNECTING,
     'server: ipv6Only: IPv4 refused, IPv6 accepted': NO_IPV6ONLY,
     'server: listen(handle): a listening peer server handed to the library': NO_HANDLE,
   },

@@ -676,4 +676,42 @@ export const connectScenarios: Scenario[] = [
       await stop(server);
     },
   },
+  {
+    name: 'address() and localAddress/localPort/localFamily while connecting: {} before the connect call, the bound name after it, kept from the first ask until connect',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
+      const [pipeServer, path] = await servePipe(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
+      const show = (c: Socket): string => {
+        const a = c.address() as { address?: string; family?: string; port?: number };
+        return `address=${JSON.stringify({ ...a, port: a.port === undefined ? undefined : a.port > 0 })} localAddress=${c.localAddress} ` +
+          `localPort>0=${(c.localPort ?? 0) > 0} localFamily=${c.localFamily} connecting=${c.connecting}`;
+      };
+      const targets: [string, () => Socket][] = [
+        ['127.0.0.1', () => ctx.net.connect(port, '127.0.0.1')],
+        ['::1', () => ctx.net.connect(port, '::1')],
+        ['pipe', () => ctx.net.connect(path)],
+      ];
+      // Node makes the connect call to an address in a tick of its own: asked synchronously, the
+      // socket has no name yet, and keeps {} until 'connect'; asked two ticks later, it has one.
+      // (One tick later, the public-API backend's node:net socket has not made its call yet.)
+      for (const [what, connect] of targets) {
+        // ::1: the peer listens on 127.0.0.1 only, so the attempt is refused
+        for (const first of ['sync', 'second tick', 'immediate']) {
+          const c = connect();
+          const label = `client ${what} ${first}`;
+          c.on('error', (e) => ctx.log.note(label, `error ${(e as NodeJS.ErrnoException).code} ${show(c)}`));
+          c.resume();
+          if (first === 'sync') ctx.log.note(label, `sync ${show(c)}`);
+          else if (first === 'second tick') process.nextTick(() => process.nextTick(() => ctx.log.note(label, `second tick ${show(c)}`)));
+          else setImmediate(() => ctx.log.note(label, `immediate ${show(c)}`));
+          setImmediate(() => setImmediate(() => ctx.log.note(label, `later ${show(c)}`)));
+          c.on('connect', () => { ctx.log.note(label, `connect ${show(c)}`); c.end(); });
+          await closedP(c);
+          ctx.log.note(label, `closed ${show(c)}`);
+        }
+      }
+      await stop(server);
+      await stop(pipeServer);
+    },
+  },
 ];
