@@ -95,10 +95,13 @@ interface WriteRequest {
  * (and so writableLength, 'drain', 'finish') comes after the poll phase that sends the last of
  * them: of the same iteration for up to 2·IOV_MAX buffers, and one more per IOV_MAX beyond.
  * http's chunked responses are such writevs (four buffers a res.write(), corked for a tick).
- * wasinet sends the rest and completes from callbacks of the check phase: right after the poll phase
- * for a writev made in an I/O callback, as on node:net. One made in a timer callback completes
- * on node:net in the pending phase before that iteration's poll, here after it (no callback of
- * JavaScript's runs between a loop's timers and its poll).
+ * wasinet completes a writev of up to 2·IOV_MAX buffers in a microtask (libuv: its pending
+ * callbacks, after the poll phase's callbacks or at the next iteration's start, before the check
+ * phase), and sends the rest of a longer one and completes it from callbacks of the check phase:
+ * right after the poll phase that node:net sends them in, for a writev made in an I/O callback.
+ * (That poll phase's other I/O callbacks come before the completion here; on node:net, those
+ * after the socket's in epoll's order come after it. One made in a timer callback completes on
+ * node:net in the pending phase before that iteration's poll, here after it.)
  */
 const IOV_MAX = 1024;
 
@@ -661,7 +664,12 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
         req.held = null;
         done?.();
       };
-      setImmediate(step);
+      // Up to 2·IOV_MAX buffers go in two calls at once, and libuv completes the write from its
+      // pending callbacks: after the poll phase's callbacks, before any of the check phase (even
+      // one queued before the write). A microtask comes closest. More wait for the socket to be
+      // writable again, in the poll phases of later iterations.
+      if (bufs.length <= 2 * IOV_MAX) queueMicrotask(step);
+      else setImmediate(step);
     }
     this.#feed();
   }

@@ -1025,6 +1025,38 @@ export const socketIoScenarios: Scenario[] = [
     },
   },
   {
+    name: 'a writev of 1025 to 2048 buffers completes before the check phase, ahead of a setImmediate queued before it (made in an I/O callback and in a timer)',
+    async run(ctx) {
+      let got = 0;
+      const [server, port] = await serve(ctx, (s) => {
+        s.on('data', (d: Buffer) => { got += d.length; });
+        s.on('end', () => { ctx.log.note('peer', `end got=${got}`); s.end(); });
+      });
+      for (const where of ['connect listener', 'timer']) {
+        for (const n of [1025, 2048]) {
+          const c = ctx.net.connect(port, '127.0.0.1');
+          c.resume();
+          const label = `client ${where} ${n}`;
+          const state = (when: string): void => ctx.log.note(label, `${when}: writableLength=${c.writableLength}`);
+          c.on('drain', () => state('drain'));
+          await new Promise<void>((done) => {
+            const go = (): void => {
+              setImmediate(() => { state('immediate queued before'); setTimeout(done, 20); });
+              c.cork();
+              for (let i = 0; i < n; i++) c.write(Buffer.alloc(100, i & 0xff), i === n - 1 ? () => state('last callback') : undefined);
+              process.nextTick(() => { c.uncork(); state('uncorked'); });
+            };
+            if (where === 'timer') c.once('connect', () => setTimeout(go, 5));
+            else c.once('connect', go);
+          });
+          c.end();
+          await closedP(c);
+        }
+      }
+      await stop(server);
+    },
+  },
+  {
     name: 'bytesWritten while a writev waits for connect: NaN when all its chunks are buffers (Node 20 adds its entries\' length), counted with a string among them',
     async run(ctx) {
       const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
