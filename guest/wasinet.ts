@@ -52,7 +52,7 @@ export const ENOTCONN: i32 = 24;
 export const EPIPE: i32 = 28;
 export const ETIMEDOUT: i32 = 30;
 export const ERRNO_NAMES: string[] = ["OK", "UNKNOWN", "EACCES", "EADDRINUSE", "EADDRNOTAVAIL", "EAFNOSUPPORT", "EAGAIN", "EALREADY", "EBADF", "EBUSY", "ECANCELED", "ECONNABORTED", "ECONNREFUSED", "ECONNRESET", "EHOSTUNREACH", "EINVAL", "EISCONN", "EMFILE", "ENAMETOOLONG", "ENETDOWN", "ENETUNREACH", "ENOBUFS", "ENOENT", "ENOMEM", "ENOTCONN", "ENOTSOCK", "ENOTSUP", "EPERM", "EPIPE", "EPROTO", "ETIMEDOUT", "ENOTFOUND", "EAI_AGAIN", "EAI_FAIL", "EAI_NODATA", "EAI_ADDRFAMILY", "ENOTDIR", "EISDIR", "EEXIST", "EIO", "EINTR", "ENOSYS", "ENOSPC", "ENXIO", "EDQUOT"];
-export const SYSCALL_NAMES: string[] = ["none", "connect", "read", "write", "shutdown", "listen", "accept", "getaddrinfo", "bind", "close"];
+export const SYSCALL_NAMES: string[] = ["none", "connect", "read", "write", "shutdown", "listen", "accept", "getaddrinfo", "bind", "close", "reset"];
 
 /** An error the host reported: Node's code and syscall, as numbers. */
 export class SocketError {

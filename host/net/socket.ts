@@ -128,7 +128,7 @@ const PEER_ASKED = 256;  // the same for the peer's name (accepted sockets)
 // Readable's request for more after every chunk costs no input (one of five per 1-byte echo).
 const WANTS_DATA = 512;
 const WRAPPED = 1024; // Node's JSStreamSocket reads it (tls, http2): see wrappedAsStream
-const WRITE_FAILED = 2048; // a write request failed and waits to say so: the transport's later errors are its
+const WRITE_FAILED = 2048; // a write request failed: the transport's later errors are the same failure
 
 // #opts: the options asked for (Node's kSetNoDelay, kSetKeepAlive and its delay in seconds),
 // which the core gets for every new connection.
@@ -384,9 +384,9 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       this.#h = 0;
       this.#family = -1;
       this.#sock = null;
-        this.#req = null;
+      this.#req = null;
       this.#finalCb = null;
-      this.#flags &= ~(TRAPPED | CLOSE_ERROR | PEER_READ);
+      this.#flags &= ~(TRAPPED | CLOSE_ERROR | PEER_READ | WRITE_FAILED);
       this.#bytesRead = 0;    // a new connection counts from zero, as a new handle does in Node
       this.#dispatched = 0;
       (this as unknown as { _undestroy(): void })._undestroy();
@@ -754,7 +754,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
         n = core.apiWriteParts(this.#h, parts, total, last);
       }
       if (this.#req !== req) return; // completed (or failed) while we offered it
-        if (n < 0) {
+      if (n < 0) {
         this.#req = null;
         this.#refused(req);
         req.cb(errnoException(-n, 'write'));
