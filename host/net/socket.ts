@@ -1035,20 +1035,10 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     return this.#peer() ? { address: this.#remoteAddress, family: familyName(this.#family), port: this.#remotePort } : {};
   }
 
-  get localAddress(): string | undefined {
-    if (this.connecting && this.#h !== 0) return this.#getsockname().address;
-    return this.#local() ? this.#localAddress : undefined;
-  }
-
-  get localPort(): number | undefined {
-    if (this.connecting && this.#h !== 0) return this.#getsockname().port;
-    return this.#local() ? this.#localPort : undefined;
-  }
-
-  get localFamily(): string | undefined {
-    if (this.connecting && this.#h !== 0) return this.#getsockname().family;
-    return this.#local() ? familyName(this.#family) : undefined;
-  }
+  // Node's three read its _getsockname(): the connecting socket's name too (#getsockname).
+  get localAddress(): string | undefined { return this.#getsockname().address; }
+  get localPort(): number | undefined { return this.#getsockname().port; }
+  get localFamily(): string | undefined { return this.#getsockname().family; }
   get remoteAddress(): string | undefined { return this.#peer() ? this.#remoteAddress : undefined; }
   get remoteFamily(): string | undefined { return this.#peer() ? familyName(this.#family) : undefined; }
   get remotePort(): number | undefined { return this.#peer() ? this.#remotePort : undefined; }

@@ -9,19 +9,13 @@
 // run.sh counts a seed only when wasinet's log is none of up to four node:net logs.
 // (docs/design.md, "Behaviour found by random differential runs".)
 import http from 'node:http';
-import crypto from 'node:crypto';
-import nodeNet from 'node:net';
+import { library, seeded, sleep, hash } from './common.mjs';
 const [, , which, seedArg] = process.argv;
-const net = which === 'wasi' ? await import(new URL('../../build/host/index.js', import.meta.url).href) : nodeNet;
-let seed = Number(seedArg) >>> 0 || 1;
-const rnd = () => { seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0; return seed / 2 ** 32; };
-const ri = (a, b) => a + Math.floor(rnd() * (b - a + 1));
-const pick = (xs) => xs[Math.floor(rnd() * xs.length)];
+const net = await library(which);
+const { rnd, ri, pick } = seeded(seedArg);
 const log = [];
 const t0 = Date.now();
 const L = (...a) => log.push(a.join(' '));
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const hash = (b) => crypto.createHash('sha1').update(b).digest('hex').slice(0, 8);
 
 const cfg = {
   keepAliveTimeout: pick([50, 200, 5000]),

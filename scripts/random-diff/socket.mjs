@@ -8,20 +8,15 @@
 // destroySoon, server.close) made synchronously, a tick, an immediate or a timer apart; after
 // each call it logs what the call returned and the socket's state, and it logs every event.
 import nodeNet from 'node:net';
-import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
+import { library, seeded, sleep, hash } from './common.mjs';
 const [, , which, seedArg] = process.argv;
-const wasinet = which === 'wasi' ? await import(new URL('../../build/host/index.js', import.meta.url).href) : null;
-let seed = Number(seedArg) >>> 0 || 1;
-const rnd = () => { seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0; return seed / 2 ** 32; };
-const ri = (a, b) => a + Math.floor(rnd() * (b - a + 1));
-const pick = (xs) => xs[Math.floor(rnd() * xs.length)];
+const wasinet = which === 'wasi' ? await library(which) : null;
+const { rnd, ri, pick } = seeded(seedArg);
 const logs = new Map();
 const L = (who, ...a) => { if (!logs.has(who)) logs.set(who, []); logs.get(who).push(a.join(' ')); };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const hash = (b) => crypto.createHash('sha1').update(b).digest('hex').slice(0, 8);
 
 const cfg = {
   unix: rnd() < 0.4,
