@@ -37,8 +37,12 @@ const staging: usize = heap.alloc(SEND_CAP);
 const DATA_CHUNK: u32 = 65536;
 /** Bytes that may arrive after READ_STOP before the core calls the transport broken. */
 export const RECV_CAP: u32 = 1 << 20;
-/** Writes up to this size may wait for the end of the turn to leave with others (batching). */
-const BATCH_MAX: u32 = 16384;
+/**
+ * Writes up to this size may wait for the end of the turn to leave with others (batching). A
+ * batched write costs two copies (into the queue, out to the transport); past 8 KiB those cost
+ * more than the system call they save (docs/benchmark.md, 16 KiB writes).
+ */
+const BATCH_MAX: u32 = 8192;
 /** The most a socket's batch holds before it leaves at once. */
 const BATCH_CAP: u32 = 65536;
 

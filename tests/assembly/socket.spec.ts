@@ -505,30 +505,46 @@ describe("batching", () => {
   it("a write that would overflow the turn's batch sends the batch and starts the next one", () => {
     core.apiFlush(now());
     let h = open();
-    memory.fill(scratch, 0x61, 16384);
-    expect(core.apiWrite(now(), h, 16384, true)).toBe(16384); // leaves at once
-    core.onWritten(now(), h, 16384, 1048576.0);
-    for (let i = 0; i < 4; i++) {
-      memory.fill(scratch, <u8>(0x62 + i), 16384);
-      expect(core.apiWrite(now(), h, 16384, true)).toBe(16384); // batched: 64 KiB in all
+    memory.fill(scratch, 0x61, 8192);
+    expect(core.apiWrite(now(), h, 8192, true)).toBe(8192); // leaves at once
+    core.onWritten(now(), h, 8192, 1048576.0);
+    for (let i = 0; i < 8; i++) {
+      memory.fill(scratch, <u8>(0x62 + i), 8192);
+      expect(core.apiWrite(now(), h, 8192, true)).toBe(8192); // batched: 64 KiB in all
     }
     tap(true);
-    memory.fill(scratch, 0x66, 16384);
-    expect(core.apiWrite(now(), h, 16384, true)).toBe(16384); // taken, not refused
+    memory.fill(scratch, 0x6a, 8192);
+    expect(core.apiWrite(now(), h, 8192, true)).toBe(8192); // taken, not refused
     expect(ops()).toBe(abi.CMD_WRITE.toString() + "," + abi.EV_WRITE_DONE.toString());
     let w = tapped[0];
     expect(w.data.length).toBe(65536);
     expect(w.data.charCodeAt(0)).toBe(0x62);
-    expect(w.data.charCodeAt(65535)).toBe(0x65);
+    expect(w.data.charCodeAt(65535)).toBe(0x69);
     expect(has(abi.EV_WRITABLE)).toBe(false);
     tap(true);
     core.onWritten(now(), h, 65536, 1048576.0);
     expect(ops()).toBe(""); // the new batch waits for the end of the turn
     core.apiFlush(now()); // the next batch: the write that overflowed the first
     expect(ops()).toBe(abi.CMD_WRITE.toString());
-    expect(dataOf(abi.CMD_WRITE).length).toBe(16384);
-    expect(dataOf(abi.CMD_WRITE).charCodeAt(0)).toBe(0x66);
+    expect(dataOf(abi.CMD_WRITE).length).toBe(8192);
+    expect(dataOf(abi.CMD_WRITE).charCodeAt(0)).toBe(0x6a);
     tap(false);
+  });
+
+  it("a write over 8 KiB in a turn that wrote already leaves at once, from the caller's bytes (not batched)", () => {
+    core.apiFlush(now());
+    let h = open();
+    memory.fill(scratch, 0x61, 8192);
+    expect(core.apiWrite(now(), h, 8192, true)).toBe(8192); // the turn's first: at once
+    core.onWritten(now(), h, 8192, 1048576.0);
+    tap(true);
+    memory.fill(scratch, 0x62, 8193);
+    expect(core.apiWrite(now(), h, 8193, true)).toBe(8193);
+    expect(ops()).toBe(abi.CMD_WRITE.toString()); // not batched: its own WRITE, pointing at scratch
+    expect(dataOf(abi.CMD_WRITE).length).toBe(8193);
+    tap(false);
+    core.onWritten(now(), h, 8193, 1048576.0);
+    core.apiFlush(now());
   });
 
   it("a write larger than scratch: EINVAL unless the host has FILL_AT; with it, up to WRITE_LIMIT, as far as credit and queue go", () => {
