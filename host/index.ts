@@ -24,8 +24,11 @@ export const {
   getDefaultAutoSelectFamilyAttemptTimeout, setDefaultAutoSelectFamilyAttemptTimeout,
   BlockList, SocketAddress,
 } = net;
-/** node:net's underscore helpers: argument normalisation, and a deprecated no-op (DEP0121). */
-export const { _normalizeArgs, _setSimultaneousAccepts } = net as unknown as NetApi;
+/**
+ * node:net's underscore helpers: cluster's bound-handle maker (node:net's own), argument
+ * normalisation, and a deprecated no-op (DEP0121).
+ */
+export const { _createServerHandle, _normalizeArgs, _setSimultaneousAccepts } = net as unknown as NetApi;
 export type {
   AddressInfo, SocketConstructorOpts, OnReadOpts, ConnectOpts, TcpSocketConnectOpts, IpcSocketConnectOpts,
   SocketConnectOpts, SocketReadyState, ListenOptions, ServerOpts, DropArgument, TcpNetConnectOpts,

@@ -12,6 +12,11 @@ import type * as NodeNetModule from 'node:net';
 // net's address utilities carry no socket logic: wasinet offers node:net's own classes.
 const nodeNet = (process as unknown as { getBuiltinModule(id: string): typeof NodeNetModule }).getBuiltinModule('node:net');
 const { BlockList, SocketAddress } = nodeNet;
+/**
+ * node:net's own: makes a bound OS handle (TCP or pipe) for cluster's workers, which a server
+ * then listens on (`server.listen(handle)`, which wasinet's Server accepts as node:net's does).
+ */
+const _createServerHandle = (nodeNet as unknown as { _createServerHandle?: (...args: unknown[]) => unknown })._createServerHandle;
 import type { Stack } from './stack.js';
 import type * as NodeNet from 'node:net';
 
@@ -41,6 +46,7 @@ export interface NetApi {
   setDefaultAutoSelectFamilyAttemptTimeout: typeof setDefaultAutoSelectFamilyAttemptTimeout;
   BlockList: typeof BlockList;
   SocketAddress: typeof SocketAddress;
+  _createServerHandle: ((...args: unknown[]) => unknown) | undefined;
   _normalizeArgs: typeof normalizeArgs;
   _setSimultaneousAccepts: (handle?: unknown) => void;
 }
@@ -112,12 +118,14 @@ export function makeNet(stack: Stack | null): NetApi {
     return socket.connect(normalized);
   }
 
+  // node:net's keys, in its order.
   return {
-    Socket: S, Stream: S, Server: V, createServer, connect, createConnection: connect,
+    _createServerHandle, _normalizeArgs: normalizeArgs, _setSimultaneousAccepts,
+    BlockList, SocketAddress,
+    connect, createConnection: connect, createServer,
     isIP, isIPv4, isIPv6,
+    Server: V, Socket: S, Stream: S,
     getDefaultAutoSelectFamily, setDefaultAutoSelectFamily,
     getDefaultAutoSelectFamilyAttemptTimeout, setDefaultAutoSelectFamilyAttemptTimeout,
-    BlockList, SocketAddress,
-    _normalizeArgs: normalizeArgs, _setSimultaneousAccepts,
   };
 }

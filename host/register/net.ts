@@ -1,4 +1,10 @@
 // What an import of `net` or `node:net` gives under `wasinet/register` (hooks.ts points it
-// here): wasinet's module — node:net's exports, on the default stack.
-export * from '../index.js';
-export { default } from '../index.js';
+// here): node:net's exports, and only those, on wasinet's default stack. (wasinet's extras —
+// createStack, replay … — are the `wasinet` package's, not net's.)
+export {
+  _createServerHandle, _normalizeArgs, _setSimultaneousAccepts, BlockList, SocketAddress,
+  connect, createConnection, createServer, isIP, isIPv4, isIPv6, Server, Socket, Stream,
+  getDefaultAutoSelectFamily, setDefaultAutoSelectFamily,
+  getDefaultAutoSelectFamilyAttemptTimeout, setDefaultAutoSelectFamilyAttemptTimeout,
+  default,
+} from '../index.js';

@@ -41,15 +41,39 @@ test('require, import, net and node:net all resolve to wasinet; wasinet itself k
       const real = process.getBuiltinModule('node:net');
       console.log(JSON.stringify({
         same: a === b && c.default === d.default && c.Socket === a.Socket,
-        wasinet: 'createStack' in a && typeof c.createStack === 'function',
+        wasinet: 'createStack' in a && typeof c.default.createStack === 'function',
         notNode: a.Socket !== real.Socket,
+        // What a library enumerating net sees is node:net's (wasinet's extras are not enumerable
+        // on the object and not exports of the namespace).
+        keys: Object.keys(a).join() === Object.keys(real).join(),
+        names: Object.keys(c).sort().join() === Object.keys(d).sort().join()
+          && Object.keys(c).filter((k) => k !== 'default').sort().join() === Object.keys(real).sort().join(),
       }));
     });`;
   for (const flag of ['--require', '--import']) {
     const r = run([flag, 'wasinet/register', '-e', probe]);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(r.out, { same: true, wasinet: true, notNode: true }, flag);
+    assert.deepEqual(r.out, { same: true, wasinet: true, notNode: true, keys: true, names: true }, flag);
   }
+});
+
+test('net._createServerHandle under the hook is node:net\'s: a bound handle a wasinet server listens on (cluster\'s way)', () => {
+  const probe = `
+    const net = require('net');
+    const handle = net._createServerHandle('127.0.0.1', 0, 4);
+    const server = net.createServer((c) => c.end('hi'));
+    server.listen(handle, () => {
+      const c = net.connect(server.address().port, '127.0.0.1');
+      let got = '';
+      c.on('data', (d) => { got += d; });
+      c.on('close', () => {
+        server.close();
+        console.log(JSON.stringify({ handle: typeof handle === 'object', got, wasinet: !(server instanceof process.getBuiltinModule('node:net').Server) }));
+      });
+    });`;
+  const r = run(['--require', 'wasinet/register', '-e', probe]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.out, { handle: true, got: 'hi', wasinet: true });
 });
 
 test('WASINET_RECORD records the program (mqtt.js packets included); the trace replays on the core and the program replays offline', () => {
