@@ -105,6 +105,20 @@ interface WriteRequest {
  */
 const IOV_MAX = 1024;
 
+/** Rounds of ticks and microtasks a writev of 1025 to 2048 buffers waits (lateInDrain). */
+const DRAIN_HOPS = 4;
+
+/**
+ * Runs `fn` late in the current drain of ticks and microtasks: after `hops` rounds of the ticks
+ * queued before it and the microtasks queued before those, so after the ticks and promise
+ * reactions the writing code chained that deep, and still before the loop's next phase. (JS
+ * has no hook for "the drain is over"; libuv's pending phase, which this stands for, is.)
+ */
+function lateInDrain(fn: () => void, hops: number): void {
+  if (hops === 0) fn();
+  else process.nextTick(() => queueMicrotask(() => lateInDrain(fn, hops - 1)));
+}
+
 /** The iterations of the event loop a writev of `n` buffers takes on node:net (see IOV_MAX). */
 function writevIterations(n: number): number {
   return n <= IOV_MAX ? 0 : 1 + Math.ceil(Math.max(0, n - 2 * IOV_MAX) / IOV_MAX);
@@ -665,10 +679,11 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
         done?.();
       };
       // Up to 2·IOV_MAX buffers go in two calls at once, and libuv completes the write from its
-      // pending callbacks: after the poll phase's callbacks, before any of the check phase (even
-      // one queued before the write). A microtask comes closest. More wait for the socket to be
-      // writable again, in the poll phases of later iterations.
-      if (bufs.length <= 2 * IOV_MAX) queueMicrotask(step);
+      // pending callbacks: after the callback that wrote and all its ticks and microtasks, before
+      // any of the check phase (even one queued before the write). Late in this drain of ticks
+      // and microtasks comes closest (lateInDrain). More wait for the socket to be writable
+      // again, in the poll phases of later iterations.
+      if (bufs.length <= 2 * IOV_MAX) lateInDrain(step, DRAIN_HOPS);
       else setImmediate(step);
     }
     this.#feed();

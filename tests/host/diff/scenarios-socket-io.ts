@@ -1057,6 +1057,40 @@ export const socketIoScenarios: Scenario[] = [
     },
   },
   {
+    name: 'a writev of 1025 to 2048 buffers completes after the ticks and promise reactions the writing code chains (libuv\'s pending phase comes after them)',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
+      for (const where of ['connect listener', 'timer']) {
+        const c = ctx.net.connect(port, '127.0.0.1');
+        c.resume();
+        const label = `client ${where}`;
+        const state = (when: string): void => ctx.log.note(label, `${when}: writableLength=${c.writableLength}`);
+        c.on('drain', () => state('drain'));
+        await new Promise<void>((done) => {
+          const go = async (): Promise<void> => {
+            setImmediate(() => { state('immediate queued before'); setTimeout(done, 20); });
+            c.cork();
+            for (let i = 0; i < 1100; i++) c.write(Buffer.alloc(100, i & 0xff), i === 1099 ? () => state('last callback') : undefined);
+            c.uncork();
+            state('uncorked');
+            await null;
+            state('after a microtask');
+            await new Promise((r) => process.nextTick(r));
+            state('after a tick queued from it');
+            await new Promise((r) => process.nextTick(r));
+            await null;
+            state('after another tick and microtask');
+          };
+          if (where === 'timer') c.once('connect', () => setTimeout(go, 5));
+          else c.once('connect', go);
+        });
+        c.end();
+        await closedP(c);
+      }
+      await stop(server);
+    },
+  },
+  {
     name: 'bytesWritten while a writev waits for connect: NaN when all its chunks are buffers (Node 20 adds its entries\' length), counted with a string among them',
     async run(ctx) {
       const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
