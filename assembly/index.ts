@@ -42,7 +42,7 @@ let timerSeq: u32 = 0;
 
 /** Whether a heap entry still belongs to a live, armed timer at that deadline. */
 function live(e: Entry): bool {
-  if (e.kind == TIMER_USER) return userTimers.has(e.handle) && userTimers.get(e.handle).queued == e.deadline;
+  if (e.kind == TIMER_USER) { let u = userTimer(e.handle); return u !== null && u.queued == e.deadline; }
   let s = sock(e.handle);
   if (s === null) return false;
   let t = e.kind == TIMER_IDLE ? s.idle : s.attemptTimer;
@@ -54,7 +54,7 @@ function done<T>(result: T): T {
   // Drop dead entries at the top so the host is not woken for nothing.
   let top = timerPeek();
   while (top !== null && !live(top)) {
-    if (top.kind == TIMER_USER) { if (userTimers.has(top.handle)) userTimers.get(top.handle).queued = -1; }
+    if (top.kind == TIMER_USER) { let u = userTimer(top.handle); if (u !== null) u.queued = -1; }
     else { let s = sock(top.handle); if (s !== null) { if (top.kind == TIMER_IDLE) s.idle.queued = -1; else s.attemptTimer.queued = -1; } }
     timerPopDue(Infinity);
     top = timerPeek();
@@ -134,9 +134,9 @@ export function onTimer(t: f64): i32 {
   let e = timerPopDue(now);
   while (e !== null) {
     if (e.kind == TIMER_USER) {
-      let u = userTimers.has(e.handle) ? userTimers.get(e.handle) : null;
+      let u = userTimer(e.handle);
       if (u !== null && u.due(e, now)) {
-        userTimers.delete(e.handle);
+        dropUserTimer(e.handle);
         emit(abi.EV_USER_TIMER, 0, e.handle);
       }
     } else {
@@ -153,20 +153,39 @@ export function onTimer(t: f64): i32 {
 
 // Timers of the stack itself (stack.setTimeout): deterministic because they run on `now`.
 const userTimers = new Map<u32, Timer>();
+// The user timer last looked up (a pending one is at the heap's top at the end of every input).
+let lastTimerId: u32 = 0;
+let lastTimer: Timer | null = null;
+
+function userTimer(id: u32): Timer | null {
+  if (id == lastTimerId && lastTimer !== null) return lastTimer;
+  if (!userTimers.has(id)) return null;
+  let u = userTimers.get(id);
+  lastTimerId = id;
+  lastTimer = u;
+  return u;
+}
+
+function dropUserTimer(id: u32): void {
+  userTimers.delete(id);
+  if (id == lastTimerId) lastTimer = null;
+}
 
 export function apiTimerSet(t: f64, id: u32, delay: f64): i32 {
   setNow(t);
   let u = new Timer();
   userTimers.set(id, u);
+  if (id == lastTimerId) lastTimer = null;
   u.arm(now + (delay > 0 ? delay : 0), id, TIMER_USER);
   return done(0);
 }
 
 export function apiTimerClear(t: f64, id: u32): i32 {
   setNow(t);
-  if (userTimers.has(id)) {
-    userTimers.get(id).disarm();
-    userTimers.delete(id);
+  let u = userTimer(id);
+  if (u !== null) {
+    u.disarm();
+    dropUserTimer(id);
   }
   return done(0);
 }

@@ -81,8 +81,11 @@ export function untakeReceived(n: f64): void {
 export function memoryBytes(): f64 { return <f64>memory.size() * 65536; }
 
 /** Traps when the memory grew past coreMemory: the host discards this instance. */
-export function checkMemory(): void {
-  if (memoryBytes() > coreMemory) {
-    abort("core memory limit exceeded: " + (<u64>memoryBytes()).toString() + " bytes > coreMemory " + (<u64>coreMemory).toString(), "assembly/limits.ts", 0, 0);
-  }
+// @ts-ignore: decorator
+@inline export function checkMemory(): void {
+  if (memoryBytes() > coreMemory) memoryExceeded();
+}
+
+function memoryExceeded(): void {
+  abort("core memory limit exceeded: " + (<u64>memoryBytes()).toString() + " bytes > coreMemory " + (<u64>coreMemory).toString(), "assembly/limits.ts", 0, 0);
 }

@@ -69,15 +69,15 @@ export class Sock {
   // make it. (An idle connection costs a few hundred bytes of the core's memory.)
   get sendQ(): ByteQueue { let q = this._sendQ; if (q === null) { q = new ByteQueue(); this._sendQ = q; } return q; }
   get recvQ(): ByteQueue { let q = this._recvQ; if (q === null) { q = new ByteQueue(); this._recvQ = q; } return q; }
-  get marks(): f64[] { let m = this._marks; if (m === null) { m = []; this._marks = m; } return m; }
+  @inline get marks(): f64[] { let m = this._marks; if (m === null) { m = []; this._marks = m; } return m; }
   get idle(): Timer { let t = this._idle; if (t === null) { t = new Timer(); this._idle = t; } return t; }
   get attemptTimer(): Timer { let t = this._attemptTimer; if (t === null) { t = new Timer(); this._attemptTimer = t; } return t; }
   /** Bytes in the send queue. */
-  get sendSize(): u32 { let q = this._sendQ; return q === null ? 0 : q.size; }
+  @inline get sendSize(): u32 { let q = this._sendQ; return q === null ? 0 : q.size; }
   /** Bytes in the receive buffer. */
-  get recvSize(): u32 { let q = this._recvQ; return q === null ? 0 : q.size; }
+  @inline get recvSize(): u32 { let q = this._recvQ; return q === null ? 0 : q.size; }
   /** Write requests not yet complete. */
-  get pendingRequests(): i32 { let m = this._marks; return m === null ? 0 : m.length; }
+  @inline get pendingRequests(): i32 { let m = this._marks; return m === null ? 0 : m.length; }
   get idleAt(): f64 { let t = this._idle; return t === null ? Infinity : t.at; }
   get attemptAt(): f64 { let t = this._attemptTimer; return t === null ? Infinity : t.at; }
 
@@ -96,10 +96,10 @@ export class Sock {
   /** A transport exists (CONNECT issued or accepted) and CLOSE has not been issued. */
   hasTransport(): bool { return this.state >= State.Connecting && this.state <= State.Done; }
 
-  connected(): bool { return this.state >= State.Open && this.state <= State.Done; }
+  @inline connected(): bool { return this.state >= State.Open && this.state <= State.Done; }
 
   /** New bytes may be queued: the write side is open and end() has not been called. */
-  maySend(): bool { return this.state == State.Open || this.state == State.ReadEnded; }
+  @inline maySend(): bool { return this.state == State.Open || this.state == State.ReadEnded; }
 
   /** The peer has not ended its side and we still read. */
   mayRecv(): bool {

@@ -22,7 +22,7 @@ import * as abi from "./abi";
 import { State } from "./abi";
 import { emit, emitBuf, scratch, SCRATCH_SIZE, now, epoch, joinNul, takeScratch, gathering, gatherRun, emitGathered, GATHER_MAX } from "./emit";
 import { Sock, Addr, NO_ADDRS } from "./sock";
-import { sockets } from "./table";
+import { dropSock } from "./table";
 import { TIMER_IDLE, TIMER_ATTEMPT } from "./timers";
 import { connectionGone } from "./listener";
 import * as policy from "./policy";
@@ -757,6 +757,6 @@ function finish(s: Sock, atOnce: bool): void {
   }
   s.setState(State.Closed);
   if (s.counted) { s.counted = false; limits.socketClosed(); }
-  sockets.delete(s.id);
+  dropSock(s);
   emit(abi.EV_CLOSED, s.id, s.hadError ? 1 : 0, atOnce ? 1 : 0);
 }

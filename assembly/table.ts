@@ -23,5 +23,25 @@ export function newListener(): Listener {
   return l;
 }
 
-export function sock(h: u32): Sock | null { return sockets.has(h) ? sockets.get(h) : null; }
+// The socket last looked up: an input and its timers mostly name one socket several times, and
+// each Map lookup hashes (has, then get). Handles are never reused, so only removal forgets it.
+let lastH: u32 = 0;
+let lastS: Sock | null = null;
+
+// @ts-ignore: decorator
+@inline export function sock(h: u32): Sock | null { return h == lastH ? lastS : lookUp(h); }
+
+function lookUp(h: u32): Sock | null {
+  if (!sockets.has(h)) return null;
+  let s = sockets.get(h);
+  lastH = h;
+  lastS = s;
+  return s;
+}
+
+/** Takes a closed socket out of the table. */
+export function dropSock(s: Sock): void {
+  sockets.delete(s.id);
+  if (lastH == s.id) { lastH = 0; lastS = null; }
+}
 export function listener(h: u32): Listener | null { return listeners.has(h) ? listeners.get(h) : null; }

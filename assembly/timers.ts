@@ -55,12 +55,14 @@ export function timerPush(deadline: f64, handle: u32, kind: u8): void {
 }
 
 /** The earliest deadline, or -1 when there is none. */
-export function timerEarliest(): f64 {
+// @ts-ignore: decorator
+@inline export function timerEarliest(): f64 {
   return heap.length == 0 ? -1 : heap[0].deadline;
 }
 
 /** The earliest entry, or null (to drop it with timerPopDue when it is stale). */
-export function timerPeek(): Entry | null {
+// @ts-ignore: decorator
+@inline export function timerPeek(): Entry | null {
   return heap.length == 0 ? null : heap[0];
 }
 

@@ -182,7 +182,9 @@ test('format 2: the trace reaches the disk while one long synchronous turn runs 
   await new Promise((r) => client.once('connect', r));
   // One turn that never yields: writes until 4 MiB of trace are encoded, then waits (at most
   // 10 s) for 3 MiB of it to be on disk. A writer that needs the event loop gets none of it.
-  const piece = Buffer.alloc(16 * 1024, 0x5a);
+  // 8 KiB writes: batched by the core, 64 KiB a system call, so the kernel's buffers (which
+  // count each write's overhead too) hold enough of them to encode 4 MiB in the turn.
+  const piece = Buffer.alloc(8 * 1024, 0x5a);
   let sent = 0;
   while (rec.encodedBytes < 4 * MiB && sent < 64 * MiB) {
     client.write(piece);
