@@ -792,8 +792,11 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       // The request fails with the error, as libuv fails the write, and the stream destroys;
       // until then, the transport's errors of other WRITEs in flight are this one.
       this.#flags |= WRITE_FAILED;
-      if (req.hold > 0) req.hold = 1; // a long writev's: libuv stops at the call that failed
-      else if (req.offering && (req.i !== 0 || req.off !== 0)) {
+      const first = req.offering && req.i === 0 && req.off === 0;
+      // A long writev whose first call failed fails in write() itself, as any write does (libuv
+      // answers its try-write at once); one whose later call failed, from that call's phase.
+      if (req.hold > 0) req.hold = first ? 0 : 1;
+      else if (req.offering && !first) {
         // A later system call of the request failed while it was being written (the peer reset
         // after the first, and the rest of a long write or writev met it). libuv answers in
         // write() itself only when the first one fails; this one, in a later phase of the loop.

@@ -56,11 +56,13 @@ export const CANNOT_PASS: Record<'deno' | 'bun', Record<string, string>> = {
     'server: listen(handle): a listening peer server handed to the library': NO_HANDLE,
     'socket io: allowHalfOpen true, peer ends first: we keep writing, then end ourselves': LOOP_PHASES,
     'socket io: writing to a peer that closed: the first system call is taken, a later one (IOV_MAX buffers on, or the rest of a long write) fails the write with EPIPE': OWN_WRITES,
+    'socket io: a writev of more than IOV_MAX buffers whose first system call fails (a Unix peer that is gone: EPIPE) fails in write() itself, as a short one does': NO_SYNC_EPIPE,
     'socket io: a write of nothing is a system call: on a healthy socket it completes, after the peer reset it fails with ECONNRESET (Buffer, string, end(empty))': NO_SYNC_RESET,
   },
   bun: {
     'socket io: allowHalfOpen true, peer ends first: we keep writing, then end ourselves': LOOP_PHASES,
     'socket io: writing to a peer that closed: the first system call is taken, a later one (IOV_MAX buffers on, or the rest of a long write) fails the write with EPIPE': OWN_WRITES,
+    'socket io: a writev of more than IOV_MAX buffers whose first system call fails (a Unix peer that is gone: EPIPE) fails in write() itself, as a short one does': NO_SYNC_EPIPE,
     'socket io: a write of nothing is a system call: on a healthy socket it completes, after the peer reset it fails with ECONNRESET (Buffer, string, end(empty))': NO_SYNC_RESET,
     'socket io: breaking out of async iteration destroys the socket; the peer sees it close': BUN_ASYNC_ITERATOR,
     'socket connect: localAddress 127.0.0.1 with a chosen localPort': NO_LOCAL_BIND,

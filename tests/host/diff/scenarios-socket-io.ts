@@ -1187,6 +1187,41 @@ export const socketIoScenarios: Scenario[] = [
     },
   },
   {
+    name: 'a writev of more than IOV_MAX buffers whose first system call fails (a Unix peer that is gone: EPIPE) fails in write() itself, as a short one does',
+    async run(ctx) {
+      const [server, path] = await servePipe(ctx, (s) => { s.destroy(); });
+      for (const n of [10, 1100, 3000]) {
+        for (const when of ['before connect', 'after the peer left']) {
+          const c = ctx.net.connect(path);
+          const label = `client ${n} ${when}`;
+          ctx.log.watch(c, label, ['connect', 'ready', 'finish', 'drain', 'error', 'close']);
+          const state = (at: string): void => ctx.log.note(label, `${at}: writableLength=${c.writableLength} destroyed=${c.destroyed}`);
+          c.on('connect', () => state('connect'));
+          c.on('ready', () => state('ready'));
+          if (when === 'after the peer left') {
+            await once(c, 'connect');
+            await ctx.sleep(10);
+          }
+          let cbs = 0;
+          c.cork();
+          for (let i = 0; i < n; i++) c.write(Buffer.alloc(100, i & 0xff), (e?: Error | null) => { if (cbs++ === 0) ctx.log.note(label, `first cb ${summarize(e)}`); });
+          await new Promise<void>((done) => {
+            process.nextTick(() => {
+              c.uncork();
+              state('uncorked');
+              setImmediate(() => { state('immediate'); setTimeout(() => { state('timer'); done(); }, 20); });
+            });
+          });
+          if (!c.closed) {
+            c.destroy();
+            await closedP(c);
+          }
+        }
+      }
+      await stop(server);
+    },
+  },
+  {
     name: 'end() twice and end() after close: callbacks and errors',
     async run(ctx) {
       const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
