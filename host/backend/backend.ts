@@ -53,6 +53,11 @@ export interface Backend {
    * global timers do; socket timeouts alone do not.
    */
   userTimers?(pending: number): void;
+  /**
+   * Runs `fn` in the event loop's close phase, as a closed handle's callback runs: after every
+   * check-phase callback of this iteration. Without it, `setImmediate` stands in for it.
+   */
+  closePhase?(fn: () => void): void;
 }
 
 /** This process is a node:cluster worker (node:cluster is loaded when first asked, as node:net does). */

@@ -39,6 +39,18 @@ export class PublicNodeBackend extends NodeBackendBase {
     return (this.#conns.get(h)?.raw as unknown as { _handle?: object | null } | undefined)?._handle ?? null;
   }
 
+  /**
+   * Runs `fn` in libuv's close phase with public APIs only: a node:net Socket makes its handle at
+   * connect() and would connect to an address literal a tick later; destroyed at once, it only
+   * closes that handle, and its 'close' comes from the close phase.
+   */
+  closePhase(fn: () => void): void {
+    const s = new net.Socket();
+    s.once('close', () => fn());
+    s.connect({ port: 9, host: '127.0.0.1' });
+    s.destroy();
+  }
+
   /** A connection's local name, asked for while it connects (it has it from the connect call on). */
   localName(h: number): { address: string; port: number } | null {
     const c = this.#conns.get(h);

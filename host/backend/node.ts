@@ -431,10 +431,15 @@ export class NodeBackend extends NodeBackendBase {
     else if (err < 0) this.core.onShutdown(h, errnoOf(err) === ERRNO.ENOTCONN ? 0 : errnoOf(err));
   }
 
+  /** A handle that never opened a socket, closed: its callback comes from libuv's close phase. */
+  closePhase(fn: () => void): void {
+    new uv!.TCP(uv!.TCP_SOCKET).close(fn);
+  }
+
   #close(h: number, reset: boolean): void {
     const handle = this.#conns.get(h);
     if (handle === undefined) {
-      setImmediate(() => this.core.onClosed(h)); // nothing was opened: closed already (in the close phase, as libuv's)
+      this.closePhase(() => this.core.onClosed(h)); // nothing was opened: closed already (in the close phase, as libuv's)
       return;
     }
     if (hOf(handle) !== h) return; // closing already

@@ -517,9 +517,14 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     this.#stack.unregister(o.h, this);
     const hadError = o.a === 1 || (this.#flags & CLOSE_ERROR) !== 0;
     // A close the core reports inside destroy() itself had no transport to wait for; Node
-    // emits it from the close phase of the loop, after the error's tick.
-    if (o.b === 1) setImmediate(() => this.emit('close', hadError));
-    else this.emit('close', hadError);
+    // emits it from the close phase of the loop (its handle, made at connect(), closes), after
+    // the error's tick and after every check-phase callback of that iteration.
+    if (o.b === 1) {
+      const emitClose = (): void => { this.emit('close', hadError); };
+      const closePhase = this.#stack.backend.closePhase;
+      if (closePhase !== undefined) closePhase.call(this.#stack.backend, emitClose);
+      else setImmediate(emitClose);
+    } else this.emit('close', hadError);
   }
 
   [kTrapped](err: CoreTrap): void {

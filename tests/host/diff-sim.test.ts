@@ -33,6 +33,8 @@ const NOT_ON_SIM: Record<string, string> = {
     'needs the kernel to take 110 KB at once (loopback\'s autotuned buffers); the simulated socket buffer is smaller',
   'a writev of more than IOV_MAX buffers whose first system call fails (a Unix peer that is gone: EPIPE) fails in write() itself, as a short one does':
     'needs the kernel to take or refuse 100 KB in one call; the simulated socket buffer is smaller, so the writev waits for room before it meets the closed peer',
+  'destroy(err) right after connect(): \'close\' comes from the close phase, after the setImmediate callbacks queued before it (the handle made at connect closes; the last closed first)':
+    'the simulated network runs its events from setImmediate steps of its own scheduler: it has no close phase to order a close by',
   'a write of nothing is a system call: on a healthy socket it completes, after the peer reset it fails with ECONNRESET (Buffer, string, end(empty))':
     'needs the peer\'s reset in the kernel before the write (loopback delivers it at once; the simulated network has latency)',
   'writing to a peer that closed: the first system call is taken, a later one (IOV_MAX buffers on, or the rest of a long write) fails the write with EPIPE':

@@ -1222,6 +1222,35 @@ export const socketIoScenarios: Scenario[] = [
     },
   },
   {
+    name: 'destroy(err) right after connect(): \'close\' comes from the close phase, after the setImmediate callbacks queued before it (the handle made at connect closes; the last closed first)',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, () => {});
+      // From a timer (the check phase comes before the close phase) and from a setImmediate
+      // callback (the close phase of this iteration comes before the immediates queued now).
+      for (const from of ['timer', 'immediate'] as const) {
+        await new Promise<void>((done) => {
+          const go = (): void => {
+            for (const host of ['127.0.0.1', 'localhost']) {
+              const label = `${from} ${host}`;
+              const c = ctx.net.connect(port, host);
+              c.on('error', (e: Error) => ctx.log.note('events', `${label} error ${e.message}`));
+              c.on('close', (hadError: boolean) => ctx.log.note('events', `${label} close ${hadError}`));
+              c.destroy(new Error('boom'));
+              setImmediate(() => {
+                ctx.log.note('events', `${label} immediate`);
+                setImmediate(() => { ctx.log.note('events', `${label} next immediate`); if (host === 'localhost') setTimeout(done, 5); });
+              });
+              process.nextTick(() => ctx.log.note('events', `${label} tick`));
+            }
+          };
+          if (from === 'timer') setTimeout(go, 1);
+          else setImmediate(go);
+        });
+      }
+      await stop(server);
+    },
+  },
+  {
     name: 'end() twice and end() after close: callbacks and errors',
     async run(ctx) {
       const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
