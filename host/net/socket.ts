@@ -95,9 +95,9 @@ interface WriteRequest {
  * (and so writableLength, 'drain', 'finish') comes after the poll phase that sends the last of
  * them: of the same iteration for up to 2·IOV_MAX buffers, and one more per IOV_MAX beyond.
  * http's chunked responses are such writevs (four buffers a res.write(), corked for a tick).
- * wasinet completes a writev of up to 2·IOV_MAX buffers in a microtask (libuv: its pending
- * callbacks, after the poll phase's callbacks or at the next iteration's start, before the check
- * phase), and sends the rest of a longer one and completes it from callbacks of the check phase:
+ * wasinet completes a writev of up to 2·IOV_MAX buffers late in the drain of ticks and
+ * microtasks that follows the write (libuv: its pending callbacks, after the writing callback,
+ * before the check phase; lateInDrain), and sends the rest of a longer one and completes it from callbacks of the check phase:
  * right after the poll phase that node:net sends them in, for a writev made in an I/O callback.
  * (That poll phase's other I/O callbacks come before the completion here; on node:net, those
  * after the socket's in epoll's order come after it. One made in a timer callback completes on
@@ -521,8 +521,8 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     // the error's tick and after every check-phase callback of that iteration.
     if (o.b === 1) {
       const emitClose = (): void => { this.emit('close', hadError); };
-      const closePhase = this.#stack.backend.closePhase;
-      if (closePhase !== undefined) closePhase.call(this.#stack.backend, emitClose);
+      const backend = this.#stack.backend;
+      if (backend.closePhase) backend.closePhase(emitClose);
       else setImmediate(emitClose);
     } else this.emit('close', hadError);
   }
