@@ -25,12 +25,7 @@ export function syscallOf(err: NodeJS.ErrnoException, fallback: number): number 
   return (err.syscall && SYSCALL[err.syscall]) || fallback;
 }
 
-/** `first NUL second` where only `first` may itself contain NUL (an abstract socket name). */
-export function split2(data: Buffer | null): [string, string] {
-  if (!data) return ['', ''];
-  const i = data.lastIndexOf(0);
-  return i < 0 ? [data.toString('utf8'), ''] : [data.toString('utf8', 0, i), data.toString('utf8', i + 1)];
-}
+export { splitNames as split2 } from '../core/names.js';
 
 /**
  * node:net publishes its objects on diagnostics channels ('net.server.socket', the

@@ -4,7 +4,7 @@
 // node:net, no libuv.
 //
 // node-common.ts takes the credit window and the wake-up timer from here (this file imports no
-// node:net); it keeps its own split2, on Buffer, which is faster on Node.
+// node:net).
 import { setTimeout as setTimer, clearTimeout as clearTimer, setImmediate } from 'node:timers';
 import dns from 'node:dns';
 import type { Core, Output } from '../core/core.js';
@@ -23,13 +23,7 @@ export function creditLeft(held: number): number {
   return Math.max(0, CREDIT - held);
 }
 
-/** `first NUL second` where only `first` may itself contain NUL (an abstract socket name). */
-export function split2(data: Uint8Array | null): [string, string] {
-  if (!data) return ['', ''];
-  const dec = new TextDecoder();
-  const i = data.lastIndexOf(0);
-  return i < 0 ? [dec.decode(data), ''] : [dec.decode(data.subarray(0, i)), dec.decode(data.subarray(i + 1))];
-}
+export { splitNames as split2 } from '../core/names.js';
 
 /** 4, 6, or 0 (not an IP literal) for an address string. */
 export function familyOfAddress(a: string | null | undefined): number {

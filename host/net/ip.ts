@@ -7,19 +7,28 @@ function toStr(input: unknown): string {
   return typeof input === 'string' ? input : `${input as string}`;
 }
 
-function isDecOctet(p: string): boolean {
-  if (p.length === 0 || p.length > 3) return false;
-  for (let i = 0; i < p.length; i++) {
-    const c = p.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  if (p.length > 1 && p[0] === '0') return false;
-  return Number(p) <= 255;
-}
-
+/** Four decimal octets joined by dots (a scan: no parts made, it runs on every connect). */
 function v4(s: string): boolean {
-  const parts = s.split('.');
-  return parts.length === 4 && parts.every(isDecOctet);
+  const n = s.length;
+  if (n < 7 || n > 15) return false;
+  let i = 0;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (i >= n || s.charCodeAt(i) !== 46) return false;
+      i++;
+    }
+    const start = i;
+    let value = 0;
+    while (i < n && i - start < 4) {
+      const c = s.charCodeAt(i);
+      if (c < 48 || c > 57) break;
+      value = value * 10 + (c - 48);
+      i++;
+    }
+    const len = i - start;
+    if (len === 0 || len > 3 || value > 255 || (len > 1 && s.charCodeAt(start) === 48)) return false;
+  }
+  return i === n;
 }
 
 function isHexGroup(p: string): boolean {

@@ -10,7 +10,8 @@ import type { Output, CoreTrap } from '../core/core.js';
 import { Op, ListenFlag, ListenerState, SYSCALLS } from '../core/abi.js';
 import { Stack, getDefaultStack, kNotify, kTrapped, type Endpoint } from './stack.js';
 import { Socket, kStack, kAccepted, type AcceptedInfo } from './socket.js';
-import { splitLast, internAddress } from './socket-connect.js';
+import { internAddress } from './socket-connect.js';
+import { splitNames } from '../core/names.js';
 import { guardAccessors } from './accessors.js';
 import { normalizeArgs, isPipeName, backlogArg } from './args.js';
 import { isClusterWorker } from '../backend/backend.js';
@@ -287,7 +288,7 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
       }
       case Op.EV_CONNECTION: return this.#onConnection(o);
       case Op.EV_DROP: {
-        const [localAddress, remoteAddress] = splitLast(o.data);
+        const [localAddress, remoteAddress] = splitNames(o.data);
         if (o.b === 0) { this.emit('drop'); return; }
         const ports = o.c;
         // Node 20 builds this argument with a null prototype.
@@ -311,7 +312,7 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
   }
 
   #onConnection(o: Output): void {
-    const [localAddress, remoteAddress] = splitLast(o.data);
+    const [localAddress, remoteAddress] = splitNames(o.data);
     const ports = o.c;
     const accepted: AcceptedInfo = {
       h: o.a, family: o.b, localAddress: internAddress(localAddress), localPort: ports % 65536,

@@ -9,6 +9,7 @@
 import { ADDRCONFIG as DNS_ADDRCONFIG } from 'node:dns';
 import type { Output } from '../core/core.js';
 import { ERRNO } from '../core/abi.js';
+import { splitNames } from '../core/names.js';
 import type { LookupAddress } from '../backend/backend.js';
 import type { Stack } from './stack.js';
 import { isIP } from './ip.js';
@@ -27,13 +28,6 @@ const ADDRCONFIG = (globalThis as { Deno?: unknown }).Deno !== undefined && proc
 /** How apiConnect is told to reach the peer (see assembly/socket.ts). */
 export const TARGET_NAME = 0;
 export const TARGET_IPC = 1;
-
-/** `first NUL second`, where only `first` may itself contain NUL (an abstract socket name). */
-export function splitLast(data: Buffer | null): [string, string] {
-  if (!data) return ['', ''];
-  const i = data.lastIndexOf(0);
-  return i < 0 ? [data.toString('utf8'), ''] : [data.toString('utf8', 0, i), data.toString('utf8', i + 1)];
-}
 
 /**
  * One string per distinct address: every socket of a server has the same local address, and
@@ -203,7 +197,7 @@ export class Connector {
   attemptFailed(sock: ConnectingSocket, o: Output): void {
     // `address NUL local`, the local `address:port` given only when the connect call failed
     // at once (CONNECT_AT_ONCE).
-    const [address, atOnce] = splitLast(o.data);
+    const [address, atOnce] = splitNames(o.data);
     const { localAddress, localPort } = this.options as { localAddress?: string; localPort?: number };
     const bound = localAddress && localPort ? `${localAddress}:${localPort}` : undefined;
     const details = atOnce !== '' ? atOnce : bound;
@@ -236,7 +230,7 @@ export class Connector {
   /** ERROR with syscall 'connect': the last attempt's error, or one built from the record. */
   connectError(o: Output): Error {
     if (this.#lastAttemptError) return this.#lastAttemptError;
-    const [address, atOnce] = splitLast(o.data);
+    const [address, atOnce] = splitNames(o.data);
     return this.ipc
       ? exceptionWithHostPort(o.a, 'connect', address)
       : exceptionWithHostPort(o.a, 'connect', address, o.c, atOnce || undefined);

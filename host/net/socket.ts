@@ -30,7 +30,8 @@ import {
   PipeHandle, TcpHandle, applyOption, kClosed, kCloseCb, kReadStart, kReadStop, kReading, kTransportOption,
   kCloseTransport, kFd, kWriteQueueSize, kRefHandle, kHasRef, kSockname, kPeername, type HandleOwner,
 } from './handle.js';
-import { Connector, TARGET_IPC, splitLast, internAddress } from './socket-connect.js';
+import { Connector, TARGET_IPC, internAddress } from './socket-connect.js';
+import { splitNames } from '../core/names.js';
 import { Onread, isOnread, type OnreadOption } from './socket-onread.js';
 import {
   ERR_INVALID_ARG_VALUE, ERR_MISSING_ARGS, ERR_SOCKET_CLOSED, ERR_SOCKET_CLOSED_BEFORE_CONNECTION,
@@ -460,7 +461,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   #onConnected(o: Output): void {
     if (this.destroyed) return;
     this.connecting = false;
-    const [localAddress, remoteAddress] = splitLast(o.data);
+    const [localAddress, remoteAddress] = splitNames(o.data);
     this.#setNames(o.b, internAddress(localAddress), o.a, internAddress(remoteAddress), o.c);
     // A write held while connecting keeps the connector until its 'connect' listener sends it:
     // bytesWritten counts its bytes in the 'connect' listeners that run before, as Node's does.
