@@ -58,6 +58,13 @@ export interface Backend {
    * check-phase callback of this iteration. Without it, `setImmediate` stands in for it.
    */
   closePhase?(fn: () => void): void;
+  /**
+   * Runs `fn` from the event loop's pending callbacks, where libuv completes a write that did
+   * not finish in the call: after the current callback and its ticks and microtasks; from an
+   * I/O callback, before that iteration's check phase; from any other phase, at the start of
+   * the next iteration, before its poll. Without it, socket.ts comes as close as it can.
+   */
+  pendingPhase?(fn: () => void): void;
 }
 
 /** This process is a node:cluster worker (node:cluster is loaded when first asked, as node:net does). */

@@ -51,6 +51,17 @@ export class PublicNodeBackend extends NodeBackendBase {
     s.destroy();
   }
 
+  /**
+   * Runs `fn` in libuv's pending callbacks with public APIs only: a node:net Socket's connect to
+   * a Unix socket path that cannot exist fails at once, libuv reports it from there, and the
+   * Socket's 'error' follows in that callback's ticks.
+   */
+  pendingPhase(fn: () => void): void {
+    const s = new net.Socket();
+    s.once('error', () => fn());
+    s.connect({ path: '/dev/null/wasinet' });
+  }
+
   /** A connection's local name, asked for while it connects (it has it from the connect call on). */
   localName(h: number): { address: string; port: number } | null {
     const c = this.#conns.get(h);

@@ -117,6 +117,9 @@ function loadBindings(): Bindings | null {
 
 const uv = loadBindings();
 
+/** A Unix socket path no file system has (a path through a file that is not a directory). */
+export const NO_SUCH_SOCKET = '/dev/null/wasinet';
+
 /** Which transport the node backend uses in this process: 'libuv' (handles) or 'public' (node:net Sockets). */
 export const nodeTransport: 'libuv' | 'public' = uv ? 'libuv' : 'public';
 
@@ -434,6 +437,24 @@ export class NodeBackend extends NodeBackendBase {
   /** A handle that never opened a socket, closed: its callback comes from libuv's close phase. */
   closePhase(fn: () => void): void {
     new uv!.TCP(uv!.TCP_SOCKET).close(fn);
+  }
+
+  /**
+   * A Unix socket's connect to a path that cannot exist fails at once, and libuv reports that
+   * as it reports a finished write: from its pending callbacks (uv__io_feed).
+   */
+  pendingPhase(fn: () => void): void {
+    const handle = new uv!.Pipe(uv!.PIPE_SOCKET);
+    const req = new uv!.PipeConnectWrap();
+    req.oncomplete = () => {
+      handle.close();
+      fn();
+    };
+    const err = handle.connect(req, NO_SUCH_SOCKET);
+    if (err) { // not as on Linux and macOS: no later callback comes
+      handle.close();
+      setImmediate(fn);
+    }
   }
 
   #close(h: number, reset: boolean): void {

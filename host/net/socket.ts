@@ -96,17 +96,17 @@ interface WriteRequest {
  * (and so writableLength, 'drain', 'finish') comes after the poll phase that sends the last of
  * them: of the same iteration for up to 2·IOV_MAX buffers, and one more per IOV_MAX beyond.
  * http's chunked responses are such writevs (four buffers a res.write(), corked for a tick).
- * wasinet completes a writev of up to 2·IOV_MAX buffers late in the drain of ticks and
- * microtasks that follows the write (libuv: its pending callbacks, after the writing callback,
- * before the check phase; lateInDrain), and sends the rest of a longer one and completes it from callbacks of the check phase:
- * right after the poll phase that node:net sends them in, for a writev made in an I/O callback.
- * (That poll phase's other I/O callbacks come before the completion here; on node:net, those
- * after the socket's in epoll's order come after it. One made in a timer callback completes on
- * node:net in the pending phase before that iteration's poll, here after it.)
+ * On Node's event loop wasinet completes them in the same phases (the backend's pendingPhase
+ * and closePhase, below; the one difference left: a writev of more than 2·IOV_MAX buffers made
+ * in a timer callback, which node:net completes in that iteration's poll phase, completes here
+ * before the next one). Without the loop's phases (Deno, Bun, the simulator), a writev of up to
+ * 2·IOV_MAX buffers completes late in the drain of ticks and microtasks that follows the write
+ * (lateInDrain), and a longer one from callbacks of the check phase, right after the poll phase
+ * that node:net sends the last of it in.
  */
 const IOV_MAX = 1024;
 
-/** Rounds of ticks and microtasks a writev of 1025 to 2048 buffers waits (lateInDrain). */
+/** Rounds of ticks and microtasks a writev of 1025 to 2048 buffers waits (lateInDrain, without pendingPhase). */
 const DRAIN_HOPS = 4;
 
 /**
@@ -119,6 +119,9 @@ function lateInDrain(fn: () => void, hops: number): void {
   if (hops === 0) fn();
   else process.nextTick(() => queueMicrotask(() => lateInDrain(fn, hops - 1)));
 }
+
+/** The long writev whose step (pendingPhase) is sending more right now, if one. */
+let stepping: WriteRequest | null = null;
 
 /** The iterations of the event loop a writev of `n` buffers takes on node:net (see IOV_MAX). */
 function writevIterations(n: number): number {
@@ -670,27 +673,56 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     if (req.hold > 0) {
       req.limit = Math.min(bufs.length, 2 * IOV_MAX);
       req.callEnd = IOV_MAX;
-      let first = true;
-      const step = (): void => {
-        // The first check phase after the call is still the iteration it was made in; each
-        // later one follows a poll phase that sent IOV_MAX more, the last of them completing it.
-        if (first) first = false;
-        else if (req.limit < req.bufs.length) {
-          req.limit = Math.min(req.bufs.length, req.limit + IOV_MAX);
-          if (this.#req === req) this.#feed(); // not another request's (the socket connected anew)
-        }
-        if (--req.hold > 0) { setImmediate(step); return; }
-        const done = req.held;
-        req.held = null;
-        done?.();
-      };
       // Up to 2·IOV_MAX buffers go in two calls at once, and libuv completes the write from its
-      // pending callbacks: after the callback that wrote and all its ticks and microtasks, before
-      // any of the check phase (even one queued before the write). Late in this drain of ticks
-      // and microtasks comes closest (lateInDrain). More wait for the socket to be writable
-      // again, in the poll phases of later iterations.
-      if (bufs.length <= 2 * IOV_MAX) lateInDrain(step, DRAIN_HOPS);
-      else setImmediate(step);
+      // pending callbacks (pendingPhase): after the callback that wrote and all its ticks and
+      // microtasks, before any of the check phase (even one queued before the write). More wait
+      // for the socket to be writable again, and each later poll phase sends IOV_MAX more, the
+      // last of them completing it. That socket is the first its poll phase serves (epoll looks
+      // first at what it reported the time before), ahead of the reads of its peers, which its
+      // bytes made ready after: so each step runs from the pending callbacks that open the next
+      // iteration, before its poll (a close-phase callback asks for them: closePhase).
+      const backend = this.#stack.backend;
+      const pending = backend.pendingPhase;
+      const closing = backend.closePhase;
+      if (pending !== undefined && closing !== undefined) {
+        const step = (): void => {
+          if (req.limit < req.bufs.length) {
+            req.limit = Math.min(req.bufs.length, req.limit + IOV_MAX);
+            stepping = req;
+            if (this.#req === req) this.#feed(); // not another request's (the socket connected anew)
+            stepping = null;
+          }
+          if (--req.hold > 0) { nextIteration(); return; }
+          const done = req.held;
+          req.held = null;
+          done?.();
+        };
+        const nextIteration = (): void => closing.call(backend, () => pending.call(backend, step));
+        if (req.hold === 1) pending.call(backend, step);
+        else {
+          req.hold--; // one step per later poll phase
+          nextIteration();
+        }
+      } else {
+        // Without the loop's phases (Deno, Bun, the simulator): late in this drain of ticks and
+        // microtasks (lateInDrain), and the check phases after the poll phases that would send.
+        let first = true;
+        const step = (): void => {
+          // The first check phase after the call is still the iteration it was made in; each
+          // later one follows a poll phase that sent IOV_MAX more, the last of them completing it.
+          if (first) first = false;
+          else if (req.limit < req.bufs.length) {
+            req.limit = Math.min(req.bufs.length, req.limit + IOV_MAX);
+            if (this.#req === req) this.#feed();
+          }
+          if (--req.hold > 0) { setImmediate(step); return; }
+          const done = req.held;
+          req.held = null;
+          done?.();
+        };
+        if (bufs.length <= 2 * IOV_MAX) lateInDrain(step, DRAIN_HOPS);
+        else setImmediate(step);
+      }
     }
     this.#feed();
   }
@@ -801,8 +833,17 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       const first = req.offering && req.i === 0 && req.off === 0;
       // A long writev whose first call failed fails in write() itself, as any write does (libuv
       // answers its try-write at once); one whose later call failed, from that call's phase.
-      if (req.hold > 0) req.hold = first ? 0 : 1;
-      else if (req.offering && !first) {
+      if (req.hold > 0) {
+        const pending = this.#stack.backend.pendingPhase;
+        if (!first && pending !== undefined && stepping !== req) {
+          // libuv fails it from its pending callbacks; a step of it that sent more (below)
+          // completes it itself, as the poll phase that sends fails it.
+          req.hold = 0;
+          pending.call(this.#stack.backend, () => this.#complete(req, status));
+          return;
+        }
+        req.hold = first ? 0 : 1;
+      } else if (req.offering && !first) {
         // A later system call of the request failed while it was being written (the peer reset
         // after the first, and the rest of a long write or writev met it). libuv answers in
         // write() itself only when the first one fails; this one, in a later phase of the loop.

@@ -41,6 +41,8 @@ const BUN_ASYNC_ITERATOR = 'Bun\'s node:stream (the Readable under every Socket)
   'Error of code ABORT_ERR, not an AbortError';
 const NO_CLOSE_PHASE = 'wasinet has no handle of the runtime\'s to close for libuv\'s close phase there: a setImmediate stands in, ' +
   'which runs before the setImmediate callbacks queued after it';
+const NO_PENDING_PHASE = 'wasinet has no callback of the runtime\'s loop that runs where libuv\'s pending phase does (before the next poll): ' +
+  'the check phase after that poll stands in, after the reads of the poll';
 const DNS_CONSTANTS = 'the scenario passes the runtime\'s dns.ADDRCONFIG | dns.V4MAPPED, which are other numbers on Deno (64 | 16)';
 
 export const CANNOT_PASS: Record<'deno' | 'bun', Record<string, string>> = {
@@ -60,6 +62,7 @@ export const CANNOT_PASS: Record<'deno' | 'bun', Record<string, string>> = {
     'socket io: writing to a peer that closed: the first system call is taken, a later one (IOV_MAX buffers on, or the rest of a long write) fails the write with EPIPE': OWN_WRITES,
     'socket io: destroy(err) right after connect(): \'close\' comes from the close phase, after the setImmediate callbacks queued before it (the handle made at connect closes; the last closed first)': NO_CLOSE_PHASE,
     'socket io: a writev of more than IOV_MAX buffers whose first system call fails (a Unix peer that is gone: EPIPE) fails in write() itself, as a short one does': NO_SYNC_EPIPE,
+    'socket io: a writev of more than 2048 buffers completes from the next iterations\' pending phases: after their timers, before a peer\'s reads in their poll (made in an I/O callback and in a check-phase callback)': NO_PENDING_PHASE,
     'socket io: a write of nothing is a system call: on a healthy socket it completes, after the peer reset it fails with ECONNRESET (Buffer, string, end(empty))': NO_SYNC_RESET,
   },
   bun: {
@@ -67,6 +70,7 @@ export const CANNOT_PASS: Record<'deno' | 'bun', Record<string, string>> = {
     'socket io: writing to a peer that closed: the first system call is taken, a later one (IOV_MAX buffers on, or the rest of a long write) fails the write with EPIPE': OWN_WRITES,
     'socket io: destroy(err) right after connect(): \'close\' comes from the close phase, after the setImmediate callbacks queued before it (the handle made at connect closes; the last closed first)': NO_CLOSE_PHASE,
     'socket io: a writev of more than IOV_MAX buffers whose first system call fails (a Unix peer that is gone: EPIPE) fails in write() itself, as a short one does': NO_SYNC_EPIPE,
+    'socket io: a writev of more than 2048 buffers completes from the next iterations\' pending phases: after their timers, before a peer\'s reads in their poll (made in an I/O callback and in a check-phase callback)': NO_PENDING_PHASE,
     'socket io: a write of nothing is a system call: on a healthy socket it completes, after the peer reset it fails with ECONNRESET (Buffer, string, end(empty))': NO_SYNC_RESET,
     'socket io: breaking out of async iteration destroys the socket; the peer sees it close': BUN_ASYNC_ITERATOR,
     'socket connect: localAddress 127.0.0.1 with a chosen localPort': NO_LOCAL_BIND,

@@ -1091,6 +1091,51 @@ export const socketIoScenarios: Scenario[] = [
     },
   },
   {
+    name: 'a writev of more than 2048 buffers completes from the next iterations\' pending phases: after their timers, before a peer\'s reads in their poll (made in an I/O callback and in a check-phase callback)',
+    async run(ctx) {
+      let peer: (d: Buffer) => void = () => {};
+      const [server, port] = await serve(ctx, (s) => {
+        s.on('data', (d: Buffer) => peer(d));
+        s.on('end', () => s.end());
+      });
+      for (const where of ['connect listener', 'immediate']) {
+        for (const n of [2100, 3000, 3500, 4500]) {
+          const c = ctx.net.connect(port, '127.0.0.1');
+          c.resume();
+          const label = `client ${where} ${n}`;
+          const note = (what: string): void => ctx.log.note(label, `${what}: writableLength=${c.writableLength}`);
+          let reads = 0;
+          peer = () => { if (reads++ === 0) note('peer\'s first read'); };
+          await new Promise<void>((done) => {
+            const go = (): void => {
+              reads = 0;
+              // A check-phase callback of this iteration (queued before the write), three more
+              // in the iterations after, and a timer due in the next one.
+              setImmediate(() => {
+                note('immediate 1');
+                setImmediate(() => {
+                  note('immediate 2');
+                  setImmediate(() => { note('immediate 3'); setImmediate(() => { note('immediate 4'); setTimeout(done, 20); }); });
+                });
+              });
+              setTimeout(() => note('timer'), 0);
+              c.cork();
+              for (let i = 0; i < n; i++) c.write(Buffer.alloc(25, i & 0xff), i === n - 1 ? () => note('last callback') : undefined);
+              process.nextTick(() => c.uncork());
+              const t = performance.now();
+              while (performance.now() - t < 2); // the timer is due by the next iteration
+            };
+            if (where === 'immediate') c.once('connect', () => setImmediate(go));
+            else c.once('connect', go);
+          });
+          c.end();
+          await closedP(c);
+        }
+      }
+      await stop(server);
+    },
+  },
+  {
     name: 'bytesWritten while a writev waits for connect: NaN when all its chunks are buffers (Node 20 adds its entries\' length), counted with a string among them',
     async run(ctx) {
       const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
