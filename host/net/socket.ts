@@ -833,8 +833,8 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       const first = req.offering && req.i === 0 && req.off === 0;
       // A long writev whose first call failed fails in write() itself, as any write does (libuv
       // answers its try-write at once); one whose later call failed, from that call's phase.
+      const pending = this.#stack.backend.pendingPhase;
       if (req.hold > 0) {
-        const pending = this.#stack.backend.pendingPhase;
         if (!first && pending !== undefined && stepping !== req) {
           // libuv fails it from its pending callbacks; a step of it that sent more (below)
           // completes it itself, as the poll phase that sends fails it.
@@ -846,8 +846,11 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       } else if (req.offering && !first) {
         // A later system call of the request failed while it was being written (the peer reset
         // after the first, and the rest of a long write or writev met it). libuv answers in
-        // write() itself only when the first one fails; this one, in a later phase of the loop.
-        setImmediate(() => this.#complete(req, status));
+        // write() itself only when the first one fails; this one from its pending callbacks
+        // (without them, a setImmediate stands in).
+        const complete = (): void => this.#complete(req, status);
+        if (pending !== undefined) pending.call(this.#stack.backend, complete);
+        else setImmediate(complete);
         return;
       }
     }
