@@ -847,7 +847,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
         // A later system call of the request failed while it was being written (the peer reset
         // after the first, and the rest of a long write or writev met it). libuv answers in
         // write() itself only when the first one fails; this one from its pending callbacks
-        // (without them, a setImmediate stands in).
+        // (without them, the check phase stands in).
         const complete = (): void => this.#complete(req, status);
         if (pending !== undefined) pending.call(this.#stack.backend, complete);
         else setImmediate(complete);
