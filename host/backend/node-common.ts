@@ -27,6 +27,9 @@ export function syscallOf(err: NodeJS.ErrnoException, fallback: number): number 
 
 export { splitNames as split2 } from '../core/names.js';
 
+/** A Unix socket path no file system has (a path through a file that is not a directory): pendingPhase. */
+export const NO_SUCH_SOCKET = '/dev/null/wasinet';
+
 /**
  * node:net publishes its objects on diagnostics channels ('net.server.socket', the
  * 'net.server.listen' tracing channel). The raw transport's servers and sockets are not what

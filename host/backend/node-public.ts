@@ -14,7 +14,7 @@ import net from 'node:net';
 import type { Output } from '../core/core.js';
 import { Op, SYSCALL, Opt, CONNECT_AT_ONCE } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
-import { NodeBackendBase, CREDIT, creditLeft, familyOf, syscallOf, split2, bulkRead } from './node-common.js';
+import { NodeBackendBase, CREDIT, creditLeft, familyOf, syscallOf, split2, bulkRead, NO_SUCH_SOCKET } from './node-common.js';
 import { HandleTable } from '../core/handle-table.js';
 
 /** Where client sockets read (see #connect): one read at a time, copied out at once. */
@@ -59,7 +59,7 @@ export class PublicNodeBackend extends NodeBackendBase {
   pendingPhase(fn: () => void): void {
     const s = new net.Socket();
     s.once('error', () => fn());
-    s.connect({ path: '/dev/null/wasinet' });
+    s.connect({ path: NO_SUCH_SOCKET });
   }
 
   /** A connection's local name, asked for while it connects (it has it from the connect call on). */

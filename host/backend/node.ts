@@ -31,7 +31,7 @@ import { getSystemErrorName } from 'node:util';
 import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, CONNECT_AT_ONCE } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
-import { NodeBackendBase, CREDIT, creditLeft, familyOf, split2, isRoundRobin, bulkRead } from './node-common.js';
+import { NodeBackendBase, CREDIT, creditLeft, familyOf, split2, isRoundRobin, bulkRead, NO_SUCH_SOCKET } from './node-common.js';
 import { lazy } from '../lazy.js';
 import { HandleTable } from '../core/handle-table.js';
 
@@ -116,9 +116,6 @@ function loadBindings(): Bindings | null {
 }
 
 const uv = loadBindings();
-
-/** A Unix socket path no file system has (a path through a file that is not a directory). */
-export const NO_SUCH_SOCKET = '/dev/null/wasinet';
 
 /** Which transport the node backend uses in this process: 'libuv' (handles) or 'public' (node:net Sockets). */
 export const nodeTransport: 'libuv' | 'public' = uv ? 'libuv' : 'public';

@@ -97,9 +97,10 @@ interface WriteRequest {
  * them: of the same iteration for up to 2·IOV_MAX buffers, and one more per IOV_MAX beyond.
  * http's chunked responses are such writevs (four buffers a res.write(), corked for a tick).
  * On Node's event loop wasinet completes them in the same phases (the backend's pendingPhase
- * and closePhase, below; the one difference left: a writev of more than 2·IOV_MAX buffers made
- * in a timer callback, which node:net completes in that iteration's poll phase, completes here
- * before the next one). Without the loop's phases (Deno, Bun, the simulator), a writev of up to
+ * and closePhase, below; the difference left: a writev of more than 2·IOV_MAX buffers made where
+ * its socket had no event of that poll phase — a timer, a check-phase callback, another socket's
+ * callback — completes on node:net after the reads of the peers its bytes made ready, here
+ * before them; docs/design.md). Without the loop's phases (Deno, Bun, the simulator), a writev of up to
  * 2·IOV_MAX buffers completes late in the drain of ticks and microtasks that follows the write
  * (lateInDrain), and a longer one from callbacks of the check phase, right after the poll phase
  * that node:net sends the last of it in.
@@ -677,7 +678,8 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       // pending callbacks (pendingPhase): after the callback that wrote and all its ticks and
       // microtasks, before any of the check phase (even one queued before the write). More wait
       // for the socket to be writable again, and each later poll phase sends IOV_MAX more, the
-      // last of them completing it. That socket is the first its poll phase serves (epoll looks
+      // last of them completing it. Written from its own I/O callback (a response in its
+      // request's handler), that socket is the first its next poll phase serves (epoll looks
       // first at what it reported the time before), ahead of the reads of its peers, which its
       // bytes made ready after: so each step runs from the pending callbacks that open the next
       // iteration, before its poll (a close-phase callback asks for them: closePhase).
@@ -689,15 +691,27 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
           if (req.limit < req.bufs.length) {
             req.limit = Math.min(req.bufs.length, req.limit + IOV_MAX);
             stepping = req;
-            if (this.#req === req) this.#feed(); // not another request's (the socket connected anew)
-            stepping = null;
+            try {
+              if (this.#req === req) this.#feed(); // not another request's (the socket connected anew)
+            } finally {
+              stepping = null;
+            }
           }
-          if (--req.hold > 0) { nextIteration(); return; }
+          if (--req.hold > 0 && !this.destroyed) { nextIteration(); return; }
+          req.hold = 0;
           const done = req.held;
           req.held = null;
-          done?.();
+          // Its handle closed before libuv's pending callbacks came (the socket was destroyed
+          // in the call's own iteration): libuv completes it as the handle closes, in the close
+          // phase (ahead of the socket's 'close', closed earlier: the last closed runs first).
+          if (done !== null && this.destroyed && !late) closing.call(backend, done);
+          else done?.();
         };
-        const nextIteration = (): void => closing.call(backend, () => pending.call(backend, step));
+        let late = false;
+        const nextIteration = (): void => {
+          late = true;
+          closing.call(backend, () => pending.call(backend, step));
+        };
         if (req.hold === 1) pending.call(backend, step);
         else {
           req.hold--; // one step per later poll phase

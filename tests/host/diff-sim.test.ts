@@ -33,6 +33,8 @@ const NOT_ON_SIM: Record<string, string> = {
     'needs the kernel to take 110 KB at once (loopback\'s autotuned buffers); the simulated socket buffer is smaller',
   'a writev of more than 2048 buffers completes from the next iterations\' pending phases: after their timers, before a peer\'s reads in their poll (made in an I/O callback and in a check-phase callback)':
     'orders a long writev\'s completion by the phases of libuv\'s loop and the kernel taking 110 KB at once; the simulated network has neither',
+  "a writev of more than IOV_MAX buffers on a socket destroyed right after it: its callback comes as the handle closes, after a setImmediate queued before, before 'close' (made in an I/O callback and in a timer)":
+    'orders a long writev\'s completion by the phases of libuv\'s loop (its handle\'s close) and the kernel taking 110 KB at once; the simulated network has neither',
   'a writev of more than IOV_MAX buffers whose first system call fails (a Unix peer that is gone: EPIPE) fails in write() itself, as a short one does':
     'needs the kernel to take or refuse 100 KB in one call; the simulated socket buffer is smaller, so the writev waits for room before it meets the closed peer',
   'destroy(err) right after connect(): \'close\' comes from the close phase, after the setImmediate callbacks queued before it (the handle made at connect closes; the last closed first)':

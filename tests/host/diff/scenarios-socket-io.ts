@@ -1136,6 +1136,38 @@ export const socketIoScenarios: Scenario[] = [
     },
   },
   {
+    name: "a writev of more than IOV_MAX buffers on a socket destroyed right after it: its callback comes as the handle closes, after a setImmediate queued before, before 'close' (made in an I/O callback and in a timer)",
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('error', () => {}); });
+      for (const where of ['connect listener', 'timer']) {
+        for (const n of [1100, 2500]) {
+          const c = ctx.net.connect(port, '127.0.0.1');
+          const label = `client ${where} ${n}`;
+          const note = (what: string): void => ctx.log.note(label, `${what}: writableLength=${c.writableLength} destroyed=${c.destroyed}`);
+          c.on('error', (e: NodeJS.ErrnoException) => note(`error ${e.code}`));
+          const closed = closedP(c);
+          c.on('close', () => note('close'));
+          await new Promise<void>((done) => {
+            const go = (): void => {
+              setImmediate(() => note('immediate queued before'));
+              c.cork();
+              for (let i = 0; i < n; i++) c.write(Buffer.alloc(100, i & 0xff), i === n - 1 ? (e) => note(`last callback ${e ? (e as NodeJS.ErrnoException).code : 'ok'}`) : undefined);
+              c.uncork();
+              note('uncorked');
+              c.destroy();
+              process.nextTick(() => note('tick'));
+              done();
+            };
+            if (where === 'timer') c.once('connect', () => setTimeout(go, 5));
+            else c.once('connect', go);
+          });
+          await closed;
+        }
+      }
+      await stop(server);
+    },
+  },
+  {
     name: 'bytesWritten while a writev waits for connect: NaN when all its chunks are buffers (Node 20 adds its entries\' length), counted with a string among them',
     async run(ctx) {
       const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
