@@ -24,8 +24,9 @@ import type { Backend } from './backend.js';
 import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, ListenFlag } from '../core/abi.js';
 import { type BunSocket, type Handlers, type BunListener, type Where, bun } from './bun-api.js';
-import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, handOver, RuntimeBackendBase } from './runtime-common.js';
+import { CREDIT, creditLeft, familyOfAddress, errnoOf, lookup, later, replayStash, handOver, RuntimeBackendBase } from './runtime-common.js';
 import { HandleTable } from '../core/handle-table.js';
+import { splitNames } from '../core/names.js';
 
 export class Conn {
   socket: BunSocket | null = null;
@@ -149,7 +150,7 @@ export class BunBackend extends RuntimeBackendBase implements Backend {
   #connect(o: Output): void {
     const h = o.h;
     const core = this.core;
-    const [address, localAddress] = split2(o.data);
+    const [address, localAddress] = splitNames(o.data);
     const family = o.b;
     const old = this.#conns.get(h);
     if (old?.socket && !old.closed) { old.socket.data = undefined; old.socket.end(); }

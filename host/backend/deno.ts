@@ -28,8 +28,9 @@ import type { Backend } from './backend.js';
 import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, ListenFlag } from '../core/abi.js';
 import { type DenoConn, type DenoListener, deno } from './deno-api.js';
-import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, READ_SIZE, RuntimeBackendBase, type Linger, closeLingering, reportClosed } from './runtime-common.js';
+import { CREDIT, creditLeft, familyOfAddress, errnoOf, lookup, later, replayStash, READ_SIZE, RuntimeBackendBase, type Linger, closeLingering, reportClosed } from './runtime-common.js';
 import { HandleTable } from '../core/handle-table.js';
+import { splitNames } from '../core/names.js';
 
 class Conn {
   conn: DenoConn | null = null;
@@ -149,7 +150,7 @@ export class DenoBackend extends RuntimeBackendBase implements Backend {
   #connect(o: Output): void {
     const h = o.h;
     const core = this.core;
-    const [address, localAddress] = split2(o.data);
+    const [address, localAddress] = splitNames(o.data);
     const family = o.b;
     let c = this.#conns.get(h);
     if (c?.conn) { try { c.conn.close(); } catch { /* closed already */ } c.conn = null; }

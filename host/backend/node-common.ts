@@ -25,8 +25,6 @@ export function syscallOf(err: NodeJS.ErrnoException, fallback: number): number 
   return (err.syscall && SYSCALL[err.syscall]) || fallback;
 }
 
-export { splitNames as split2 } from '../core/names.js';
-
 /** A Unix socket path no file system has (a path through a file that is not a directory): pendingPhase. */
 export const NO_SUCH_SOCKET = '/dev/null/wasinet';
 

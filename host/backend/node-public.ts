@@ -14,8 +14,9 @@ import net from 'node:net';
 import type { Output } from '../core/core.js';
 import { Op, SYSCALL, Opt, CONNECT_AT_ONCE } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
-import { NodeBackendBase, CREDIT, creditLeft, familyOf, syscallOf, split2, bulkRead, NO_SUCH_SOCKET } from './node-common.js';
+import { NodeBackendBase, CREDIT, creditLeft, familyOf, syscallOf, bulkRead, NO_SUCH_SOCKET } from './node-common.js';
 import { HandleTable } from '../core/handle-table.js';
+import { splitNames } from '../core/names.js';
 
 /** Where client sockets read (see #connect): one read at a time, copied out at once. */
 const sharedReadBuffer = Buffer.allocUnsafeSlow(65536); // Node's read size
@@ -141,7 +142,7 @@ export class PublicNodeBackend extends NodeBackendBase {
       old.raw.on('error', () => {});
       old.raw.destroy();
     }
-    const [address, localAddress] = split2(o.data);
+    const [address, localAddress] = splitNames(o.data);
     const family = o.b;
     // The kernel reads into one buffer shared by every client socket (net's public `onread`:
     // no buffer per read), and the core copies each read into its scratch at once. The buffer is

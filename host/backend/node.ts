@@ -31,9 +31,10 @@ import { getSystemErrorName } from 'node:util';
 import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, CONNECT_AT_ONCE } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
-import { NodeBackendBase, CREDIT, creditLeft, familyOf, split2, isRoundRobin, bulkRead, NO_SUCH_SOCKET } from './node-common.js';
+import { NodeBackendBase, CREDIT, creditLeft, familyOf, isRoundRobin, bulkRead, NO_SUCH_SOCKET } from './node-common.js';
 import { lazy } from '../lazy.js';
 import { HandleTable } from '../core/handle-table.js';
+import { splitNames } from '../core/names.js';
 
 /** Read once: Node 20's global Buffer is an accessor, a getter call at every use. */
 const Buffer = globalThis.Buffer;
@@ -292,7 +293,7 @@ export class NodeBackend extends NodeBackendBase {
       old.close();
       this.#conns.delete(h);
     }
-    const [address, localAddress] = split2(o.data);
+    const [address, localAddress] = splitNames(o.data);
     const family = o.b;
     const port = o.a;
     const localPort = o.c;

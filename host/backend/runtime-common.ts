@@ -23,8 +23,6 @@ export function creditLeft(held: number): number {
   return Math.max(0, CREDIT - held);
 }
 
-export { splitNames as split2 } from '../core/names.js';
-
 /** 4, 6, or 0 (not an IP literal) for an address string. */
 export function familyOfAddress(a: string | null | undefined): number {
   if (!a) return 0;

@@ -30,8 +30,9 @@ import type { Backend, LookupCallback, LookupOptions } from './backend.js';
 import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL } from '../core/abi.js';
 import type { WorkerdConnect, WorkerdReader, WorkerdSocket, WorkerdWriter } from './workerd-api.js';
-import { CREDIT, creditLeft, split2, familyOfAddress, errnoOf, lookup, later, replayStash, handOver, RuntimeBackendBase, type Linger, closeLingering, reportClosed } from './runtime-common.js';
+import { CREDIT, creditLeft, familyOfAddress, errnoOf, lookup, later, replayStash, handOver, RuntimeBackendBase, type Linger, closeLingering, reportClosed } from './runtime-common.js';
 import { HandleTable } from '../core/handle-table.js';
+import { splitNames } from '../core/names.js';
 
 class Conn {
   socket: WorkerdSocket | null = null;
@@ -112,7 +113,7 @@ export class WorkerdBackend extends RuntimeBackendBase implements Backend {
   #connect(o: Output): void {
     const h = o.h;
     const core = this.core;
-    const [address, localAddress] = split2(o.data);
+    const [address, localAddress] = splitNames(o.data);
     const family = o.b;
     let c = this.#conns.get(h);
     if (c?.socket) { void c.socket.close().catch(() => {}); c.socket = c.reader = c.writer = null; }

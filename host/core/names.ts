@@ -6,12 +6,12 @@
 // same local address, and a client connects to the same few peers), and Buffer's toString is a
 // call into C++ that costs about 1 µs here, four times per connection. So short ASCII names come
 // from a small cache, checked byte by byte in JavaScript: the same string object for the same
-// bytes, and no call out. Anything else (longer, or not ASCII: a Unix path may be any bytes) is
+// bytes (so a server's thousands of sockets share their names), and no call out. Anything else (longer, or not ASCII: a Unix path may be any bytes) is
 // decoded as UTF-8 with replacement characters, as Buffer's toString('utf8') decodes it.
 
 const SLOTS = 128;
-/** The longest name kept: an IPv6 address with a zone id and a port fits. */
-const LONGEST = 64;
+/** The longest name kept: an IPv6 address with a zone id and a port, and any Unix socket path (sun_path: 108 bytes). */
+const LONGEST = 128;
 const cache: string[] = new Array<string>(SLOTS).fill('');
 const utf8 = new TextDecoder();
 

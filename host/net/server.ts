@@ -10,7 +10,6 @@ import type { Output, CoreTrap } from '../core/core.js';
 import { Op, ListenFlag, ListenerState, SYSCALLS } from '../core/abi.js';
 import { Stack, getDefaultStack, kNotify, kTrapped, type Endpoint } from './stack.js';
 import { Socket, kStack, kAccepted, type AcceptedInfo } from './socket.js';
-import { internAddress } from './socket-connect.js';
 import { splitNames } from '../core/names.js';
 import { guardAccessors } from './accessors.js';
 import { normalizeArgs, isPipeName, backlogArg } from './args.js';
@@ -315,8 +314,8 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
     const [localAddress, remoteAddress] = splitNames(o.data);
     const ports = o.c;
     const accepted: AcceptedInfo = {
-      h: o.a, family: o.b, localAddress: internAddress(localAddress), localPort: ports % 65536,
-      remoteAddress: internAddress(remoteAddress), remotePort: Math.floor(ports / 65536),
+      h: o.a, family: o.b, localAddress, localPort: ports % 65536,
+      remoteAddress, remotePort: Math.floor(ports / 65536),
     };
     const SocketClass = (this.#stack as unknown as { Socket?: typeof Socket }).Socket ?? Socket;
     const socket = new SocketClass({

@@ -466,7 +466,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     if (this.destroyed) return;
     this.connecting = false;
     const [localAddress, remoteAddress] = splitNames(o.data);
-    this.#setNames(o.b, internAddress(localAddress), o.a, internAddress(remoteAddress), o.c);
+    this.#setNames(o.b, localAddress, o.a, remoteAddress, o.c); // one string per name already (splitNames)
     // A write held while connecting keeps the connector until its 'connect' listener sends it:
     // bytesWritten counts its bytes in the 'connect' listeners that run before, as Node's does.
     if (this.#connector?.pendingData === null) this.#connector = null;
@@ -687,15 +687,14 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       const pending = backend.pendingPhase;
       const closing = backend.closePhase;
       if (pending !== undefined && closing !== undefined) {
+        // Reached through a close phase (more than 2·IOV_MAX buffers), not in the call's own iteration.
+        const later = req.hold > 1;
         const step = (): void => {
-          if (req.limit < req.bufs.length) {
-            req.limit = Math.min(req.bufs.length, req.limit + IOV_MAX);
-            stepping = req;
-            try {
-              if (this.#req === req) this.#feed(); // not another request's (the socket connected anew)
-            } finally {
-              stepping = null;
-            }
+          stepping = req;
+          try {
+            this.#sendMore(req);
+          } finally {
+            stepping = null;
           }
           if (--req.hold > 0 && !this.destroyed) { nextIteration(); return; }
           req.hold = 0;
@@ -704,15 +703,11 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
           // Its handle closed before libuv's pending callbacks came (the socket was destroyed
           // in the call's own iteration): libuv completes it as the handle closes, in the close
           // phase (ahead of the socket's 'close', closed earlier: the last closed runs first).
-          if (done !== null && this.destroyed && !late) closing.call(backend, done);
+          if (done !== null && this.destroyed && !later) closing.call(backend, done);
           else done?.();
         };
-        let late = false;
-        const nextIteration = (): void => {
-          late = true;
-          closing.call(backend, () => pending.call(backend, step));
-        };
-        if (req.hold === 1) pending.call(backend, step);
+        const nextIteration = (): void => closing.call(backend, () => pending.call(backend, step));
+        if (!later) pending.call(backend, step);
         else {
           req.hold--; // one step per later poll phase
           nextIteration();
@@ -725,10 +720,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
           // The first check phase after the call is still the iteration it was made in; each
           // later one follows a poll phase that sent IOV_MAX more, the last of them completing it.
           if (first) first = false;
-          else if (req.limit < req.bufs.length) {
-            req.limit = Math.min(req.bufs.length, req.limit + IOV_MAX);
-            if (this.#req === req) this.#feed();
-          }
+          else this.#sendMore(req);
           if (--req.hold > 0) { setImmediate(step); return; }
           const done = req.held;
           req.held = null;
@@ -739,6 +731,13 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       }
     }
     this.#feed();
+  }
+
+  /** A long writev's next IOV_MAX buffers may go now (a later poll phase of libuv's would send them). */
+  #sendMore(req: WriteRequest): void {
+    if (req.limit >= req.bufs.length) return;
+    req.limit = Math.min(req.bufs.length, req.limit + IOV_MAX);
+    if (this.#req === req) this.#feed(); // not another request's (the socket connected anew)
   }
 
   /** Writes once 'connect' comes; a 'close' before it fails the write with `closed()`. */
