@@ -36,6 +36,7 @@ export { ReplayBackend } from './replay-backend.js';
 import { ERRNO } from '../core/abi.js';
 import type { Core, InputTap } from '../core/core.js';
 import type { LookupCallback, LookupOptions } from '../backend/backend.js';
+import { randomHeaderOf, replayRandom, type RandomCapture, type RandomDraw } from './random.js';
 
 interface Port {
   onmessage: ((ev: unknown) => void) | null;
@@ -138,10 +139,45 @@ const samePayload = (r: InputRecord, b: Uint8Array | null): boolean => {
   const a = r.payload;
   if ((a?.length ?? 0) !== (b?.length ?? 0)) return false;
   if (a === null || b === null) return true;
+  if (sameBytes(r, a, b)) return true;
+  const c = withRecordedDate(a, b, r.partial?.head ?? a.length);
+  return c !== null && sameBytes(r, a, c);
+};
+const sameBytes = (r: InputRecord, a: Uint8Array, b: Uint8Array): boolean => {
   const s = r.partial;
   if (s === undefined) return Buffer.compare(a, b) === 0;
   return Buffer.compare(a.subarray(0, s.head), b.subarray(0, s.head)) === 0 && writeDigest(b, b.length) === s.digest;
 };
+
+const HTTP = Buffer.from('HTTP/1.');
+const DATE = Buffer.from('\r\nDate: ');
+const GMT = Buffer.from(' GMT\r\n');
+/** An IMF-fixdate ("Mon, 07 Dec 2026 10:08:40 GMT"): its length. */
+const IMF_FIXDATE = 29;
+/**
+ * `b` with the value of the Date header of an HTTP response head taken from `a` (the recorded
+ * write), or null where `b` is no such head. Node's http server writes that header from the
+ * wall clock, which a replay cannot set back (its modules keep their own Date), so a replayed
+ * response would otherwise differ from the recorded one whenever the second did. Only the value's
+ * 29 bytes are taken, and only where both are dates at the same place: whatever else differs
+ * still does. `kept`: how many of `a`'s bytes the recording kept (its head of a long write).
+ */
+function withRecordedDate(a: Uint8Array, b: Uint8Array, kept: number): Uint8Array | null {
+  const bb = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  if (bb.length < HTTP.length || bb.compare(HTTP, 0, HTTP.length, 0, HTTP.length) !== 0) return null;
+  const at = bb.subarray(0, Math.min(bb.length, 8192)).indexOf(DATE);
+  if (at < 0) return null;
+  const value = at + DATE.length;
+  const end = value + IMF_FIXDATE;
+  if (end + 2 > kept || end + 2 > bb.length) return null;
+  const ab = Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  for (const x of [ab, bb]) if (x.compare(GMT, 0, GMT.length, end - 4, end + 2) !== 0) return null;
+  if (ab.compare(DATE, 0, DATE.length, at, value) !== 0) return null;
+  const c = Buffer.from(bb);
+  c.set(ab.subarray(value, end), value);
+  return c;
+}
+
 /** The call's payload as recorded: a write the core took only part of keeps the part taken (recorder.ts). */
 const recordedPart = (r: InputRecord, payload: Uint8Array | null): Uint8Array | null => {
   if (r.name !== 'apiWrite' || payload === null) return payload;
@@ -157,8 +193,10 @@ const recordedPart = (r: InputRecord, payload: Uint8Array | null): Uint8Array | 
  */
 function payloadDifference(r: InputRecord, id: number, args: ArrayLike<number>, payload: Uint8Array | null): AppDivergence['bytes'] {
   const a = r.payload;
-  const b = recordedPart(r, payload);
-  if (r.id !== id || !sameArgs(r, args) || a === null || b === null) return undefined;
+  const actual = recordedPart(r, payload);
+  if (r.id !== id || !sameArgs(r, args) || a === null || actual === null) return undefined;
+  // A response's Date is not what differs (withRecordedDate); the bytes shown are the actual ones.
+  const b = a.length === actual.length ? withRecordedDate(a, actual, r.partial?.head ?? a.length) ?? actual : actual;
   const s = r.partial;
   // Of a write kept in part, only the head can be compared byte by byte.
   const n = Math.min(s?.head ?? a.length, a.length, b.length);
@@ -171,10 +209,15 @@ function payloadDifference(r: InputRecord, id: number, args: ArrayLike<number>, 
     if (writeDigest(b, b.length) === s.digest) return undefined;
     return {
       at, recorded: `(bytes ${s.head}–${s.length} not kept: the digest of the write differs; record with writeHead: Infinity to see them)`,
-      actual: show(b),
+      actual: show(actual),
     };
   }
-  return { at, recorded: show(a), actual: show(b) };
+  // A TLS handshake record (content type 22, version 3.x): its random bytes are OpenSSL's.
+  const tls = a.length > 5 && a[0] === 0x16 && a[1] === 0x03 && a[2] <= 0x04;
+  return {
+    at, recorded: show(a), actual: show(actual),
+    ...(tls ? { note: 'a TLS handshake record: TLS draws its randomness inside OpenSSL, which a replay does not reach, so a TLS session over a recorded socket does not replay' } : {}),
+  };
 }
 
 export class AppReplayer implements InputTap, Replaying {
@@ -223,16 +266,27 @@ export class AppReplayer implements InputTap, Replaying {
     this.#outputs = outputDigestOf(header as { outputs?: unknown });
     this.#loops = (header as { loops?: unknown }).loops === true;
     this.#records = [];
+    const draws = new Map<number, RandomDraw>();
     for (const r of records) {
       if (r.kind === 'input') this.#records.push(r);
       else if (r.type === 'lookup-error') this.#lookupErrors.push(r.data as { hostname?: string; code?: string });
+      else if (r.type === 'random') draws.set(Number(r.data.i), r.data as unknown as RandomDraw);
       else if (r.type === 'end') this.#closed = true;
     }
+    // The application's randomness as recorded (random.ts): Math.random from the recording's
+    // seed, the crypto module's draws given back, from now on.
+    const random = randomHeaderOf(header as { random?: unknown });
+    this.random = random === null ? null : replayRandom(random, draws, (what) => {
+      process.emitWarning(`the application drew randomness differently from the recording (${what}); what it writes may differ from here`, 'WasinetReplayWarning');
+    });
     this.done = new Promise((resolve) => { this.#settle = resolve; });
     this.#lastT = this.#records[0]?.t ?? 0;
   }
 
   get position(): number { return this.#next; }
+
+  /** The recording's randomness, replayed (null: the recording did not keep it). */
+  readonly random: RandomCapture | null;
 
   /** The next recorded input not yet taken (passing over those taken early). */
   #head(): InputRecord | undefined {

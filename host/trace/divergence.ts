@@ -15,7 +15,7 @@ export interface AppDivergence {
   /** The application made no call where `recorded` was made; `actual` is the first call it made after that which the recording does not have. */
   skipped: boolean;
   /** The same call with other bytes: the first byte that differs, and both payloads from a little before it. */
-  bytes?: { at: number; recorded: string; actual: string };
+  bytes?: { at: number; recorded: string; actual: string; note?: string };
 }
 
 export class ReplayDivergenceError extends Error {
@@ -32,6 +32,7 @@ export function formatAppDivergence(d: AppDivergence): string {
     `  actual:   ${d.skipped ? '(no call there; the next call not in the recording) ' : ''}${d.actual}`,
   ];
   if (d.bytes) lines.push(`  bytes differ from byte ${d.bytes.at}:`, `    recorded ${d.bytes.recorded}`, `    actual   ${d.bytes.actual}`);
+  if (d.bytes?.note) lines.push(`  note: ${d.bytes.note}`);
   if (d.stack) lines.push('  made at:', ...d.stack.split('\n').map((l) => `    ${l.trim()}`));
   return lines.join('\n');
 }

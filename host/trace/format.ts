@@ -50,10 +50,12 @@ export const META_TRUNCATED = 4;
 export const META_END = 5;
 /** The input before this record trapped the core. */
 export const META_TRAP = 6;
+/** The application drew randomness from the crypto module: {i, f, b | v} (random.ts, RandomDraw). */
+export const META_RANDOM = 7;
 
 export const META_NAMES: Record<number, string> = {
   [META_CORE_NEW]: 'core-new', [META_LOOKUP_ERROR]: 'lookup-error', [META_SEGMENT_END]: 'segment-end',
-  [META_TRUNCATED]: 'truncated', [META_END]: 'end', [META_TRAP]: 'trap',
+  [META_TRUNCATED]: 'truncated', [META_END]: 'end', [META_TRAP]: 'trap', [META_RANDOM]: 'random',
 };
 
 export interface TraceHeader {
@@ -78,6 +80,8 @@ export interface TraceHeader {
    * digest (writeDigest); absent: every payload byte is kept. Set with `outputs` 4.
    */
   writeHead?: number;
+  /** Math.random's seed and whether crypto draws are kept (random.ts); absent: the recording did not make randomness reproducible. */
+  random?: { seed: number[]; crypto: boolean };
   [key: string]: unknown;
 }
 

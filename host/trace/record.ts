@@ -4,6 +4,7 @@ import type { InputTap, Tap } from '../core/core.js';
 import type { Backend, LookupCallback } from '../backend/backend.js';
 import { TraceRecorder } from '../core/trace.js';
 import { TraceRecorder2, type RecordOptions, type SandboxHeader } from './recorder.js';
+import { randomFree, recordRandom, type RandomCapture, type RandomDraw } from './random.js';
 
 export type { RecordOptions } from './recorder.js';
 
@@ -34,7 +35,23 @@ export function startRecording(option: string | RecordOptions, coreBytes: Uint8A
     };
     return { recorder, tap: v1 };
   }
-  const rec = new TraceRecorder2(opts, coreBytes, undefined, sandbox);
+  // The application's randomness, made reproducible for a replay (random.ts), unless asked not
+  // to or another recording has it.
+  const want = opts.random ?? true;
+  if (want !== true && want !== false && want !== 'math') throw new TypeError(`record.random must be true, false or 'math', not ${String(want)}`);
+  let rec: TraceRecorder2 | null = null;
+  const early: RandomDraw[] = [];
+  const random: RandomCapture | null = want !== false && randomFree()
+    ? recordRandom(want === true, (d) => { if (rec !== null) rec.randomDraw(d); else early.push(d); })
+    : null;
+  try {
+    rec = new TraceRecorder2(opts, coreBytes, undefined, random !== null ? { ...sandbox, random: random.header } : sandbox);
+  } catch (err) {
+    random?.stop();
+    throw err;
+  }
+  rec.random = random;
+  for (const d of early) rec.randomDraw(d);
   const lookup = backend.lookup.bind(backend);
   backend.lookup = (host: unknown, options, callback: LookupCallback) => {
     lookup(host, options, (err, address, family) => {

@@ -2,7 +2,6 @@
 // input into a chunk of memory as it happens — its payload copied once, straight from the
 // caller's buffer or scratch — into chunks of shared memory it hands to the TraceWriter, whose
 // thread writes them to disk. Outputs are not kept: the core folds them into a digest as it emits them.
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as later, clearTimeout as unlater } from 'node:timers';
 import type { InputTap } from '../core/core.js';
@@ -13,9 +12,10 @@ import { OUTPUT_DIGEST, OUTPUT_DIGEST_HEADS, type OutputDigest } from '../core/o
 import { TraceWriter, compressionOf, drainWriters } from './writer.js';
 import { CHUNK } from './writer-io.js';
 import type { TraceRecord } from './reader.js';
+import { ownRandomUUID as randomUUID, type RandomCapture, type RandomDraw, type RandomHeader } from './random.js';
 import {
   COMPRESSION_NAMES, FLAG_NESTED, FLAG_SAME_TURN, FLAG_SAME_LOOP, INT_LIMIT, META_CORE_NEW, META_END, META_LOOKUP_ERROR,
-  META_NAMES, META_SEGMENT_END, META_TRAP, META_TRUNCATED, TAG_FLAGS, TAG_NOW_SAME, TRACE_VERSION_2, WRITE_HEAD,
+  META_NAMES, META_RANDOM, META_SEGMENT_END, META_TRAP, META_TRUNCATED, TAG_FLAGS, TAG_NOW_SAME, TRACE_VERSION_2, WRITE_HEAD,
   writeDigest, type TraceHeader,
 } from './format.js';
 
@@ -51,6 +51,13 @@ export interface RecordOptions {
    * (`'all'` says the same where JSON has no Infinity: WASINET_RECORD_OPTIONS).
    */
   writeHead?: number | 'all';
+  /**
+   * Make the application's randomness the same again when it is replayed (random.ts): `true`
+   * (default) seeds Math.random from a seed in the header and keeps each draw of the crypto
+   * module's randomness in the trace; `'math'` only Math.random; `false` neither. Process-wide:
+   * only one recording at a time has it (a second recording that asks goes without).
+   */
+  random?: boolean | 'math';
 }
 
 const ID_WRITE = INPUTS.find((x) => x.name === 'apiWrite')!.id;
@@ -115,8 +122,11 @@ function listenForSignals(on: boolean): void {
   }
 }
 
-/** The stack's policy and limits as given to createStack, for the trace header (format 2). */
-export interface SandboxHeader { policy?: unknown; limits?: unknown }
+/**
+ * What the trace header says beyond the recorder's own: the stack's policy and limits as given to
+ * createStack, and the recording's randomness (random.ts).
+ */
+export interface SandboxHeader { policy?: unknown; limits?: unknown; random?: RandomHeader }
 
 export function segmentPath(first: string, n: number): string {
   return n === 0 ? first : `${first}.${n}`;
@@ -214,6 +224,7 @@ export class TraceRecorder2 implements InputTap {
       this.#sandbox.limits = Object.fromEntries(Object.entries(sandbox.limits as Record<string, unknown>)
         .filter(([, v]) => v !== undefined && v !== Infinity));
     }
+    if (sandbox.random !== undefined) this.#sandbox.random = sandbox.random;
     this.#opts = options;
     this.path = options.path;
     const flushMs = options.flushMs ?? 200;
@@ -446,6 +457,7 @@ export class TraceRecorder2 implements InputTap {
     this.#dv.setUint32(this.#pos, outHash >>> 0, true);
     this.#dv.setUint32(this.#pos + 4, digest >>> 0, true);
     this.#pos += 8;
+    if (this.#draws.length > 0) for (const d of this.#draws.splice(0)) this.#meta(META_RANDOM, d);
   }
 
   /**
@@ -498,6 +510,18 @@ export class TraceRecorder2 implements InputTap {
     if (this.#off) return;
     if (this.#open) this.#endOpen();
     this.#meta(META_LOOKUP_ERROR, { hostname: err.hostname, code: err.code, errno: err.errno, syscall: err.syscall });
+  }
+
+  /** The capture of the process's randomness this recording has (stopped when it closes). */
+  random: RandomCapture | null = null;
+  /** Draws made while an input's record waits for its result (none expected: no program code runs then). */
+  #draws: RandomDraw[] = [];
+
+  /** The application drew randomness (random.ts): a `random` record, in the order of the calls' ends. */
+  randomDraw(d: RandomDraw): void {
+    if (this.#off) return;
+    if (this.#open) this.#draws.push(d);
+    else this.#meta(META_RANDOM, d);
   }
 
   #maybeRotate(now: number): void {
@@ -556,6 +580,7 @@ export class TraceRecorder2 implements InputTap {
   /** Stops recording, writes what is left and closes the file; resolves once it is all on disk. */
   close(): Promise<void> {
     untrack(this);
+    this.random?.stop();
     if (this.#timer !== null) unlater(this.#timer);
     this.#timer = null;
     if (this.#closing) return this.#closing;

@@ -163,6 +163,64 @@ test('a write that differs only in the middle of its bytes is reported with the 
   assert.match(formatAppDivergence(d), new RegExp(`bytes differ from byte ${at}:\\n    recorded ….*aaaa-1111.*\\n    actual   ….*aaaa-2222`));
 });
 
+test('an http.Server fed from a wasinet server replays although its responses\' Date differs; any other byte of a response still counts', async () => {
+  const http = await import('node:http');
+  const { rewriteTrace, readTrace } = await import('../../host/index.js');
+  // The pattern docs/replay.md gives: Node's http server on wasinet's accepted sockets, requests
+  // made over wasinet's connections.
+  const app = async (net: ReturnType<typeof createStack>): Promise<string[]> => {
+    const web = http.createServer((req, res) => res.end(`hello ${req.url}`));
+    const server = net.createServer((s) => web.emit('connection', s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    const got: string[] = [];
+    const agent = new http.Agent();
+    (agent as unknown as { createConnection: unknown }).createConnection = (o: object, cb: () => void) => net.createConnection(o as never, cb);
+    for (let i = 0; i < 2; i++) {
+      got.push(await new Promise<string>((resolve, reject) => {
+        http.get({ port, host: '127.0.0.1', path: `/x${i}`, agent }, (res) => {
+          let b = '';
+          res.on('data', (d) => { b += d; });
+          res.on('end', () => resolve(`${res.headers.date ? 'dated ' : ''}${b}`));
+        }).on('error', reject);
+      }));
+    }
+    agent.destroy();
+    await new Promise((r) => server.close(r));
+    web.close();
+    return got;
+  };
+  const path = sockPath('http-date').replace(/\.sock$/, '.trace');
+  const rec = createStack({ record: path });
+  const recorded = await app(rec);
+  await rec.recorder!.close();
+  assert.deepEqual(recorded, ['dated hello /x0', 'dated hello /x1']);
+  // The recording as if made at another time: each response's Date set to the year 2001.
+  const responses = (r: { kind: string; name?: string; payload?: Buffer | null }) => r.kind === 'input' && r.name === 'apiWrite' && r.payload?.subarray(0, 7).toString() === 'HTTP/1.';
+  const redate = (p: Buffer) => Buffer.from(p.toString('latin1').replace(/\r\nDate: [^\r]*/, '\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT'), 'latin1');
+  const then = path.replace(/\.trace$/, '-2001.trace');
+  await rewriteTrace(path, then, (r) => (responses(r) && r.kind === 'input' ? { ...r, payload: redate(r.payload!) } : r));
+  assert.equal(readTrace(then).records.filter((r) => responses(r) && r.kind === 'input' && r.payload!.includes('2001')).length, 2);
+  const net = createStack({ replay: { path: then, wait: 500 } });
+  const replayed = await app(net);
+  const done = await net.replay!.done;
+  assert.equal(done.divergence && formatAppDivergence(done.divergence), null);
+  assert.ok(done.ok);
+  assert.deepEqual(replayed, recorded);
+
+  // A recorded response whose body differs: reported at that byte, with the actual bytes as written.
+  const other = path.replace(/\.trace$/, '-body.trace');
+  await rewriteTrace(then, other, (r) => (responses(r) && r.kind === 'input' ? { ...r, payload: Buffer.from(r.payload!.toString('latin1').replace('hello /x1', 'HELLO /x1'), 'latin1') } : r));
+  let reported: AppDivergence | null = null;
+  const net2 = createStack({ replay: { path: other, wait: 300, onDivergence: (d) => { reported = d; } } });
+  void app(net2).catch(() => {});
+  assert.equal((await net2.replay!.done).ok, false);
+  const d = reported as AppDivergence | null;
+  assert.equal(d?.reason, 'different call');
+  assert.match(d?.bytes?.recorded ?? '', /HELLO \/x1/);
+  assert.match(d?.bytes?.actual ?? '', /hello \/x1/);
+});
+
 test('a long write that differs past the head a recording keeps is still caught (by its digest); with writeHead: Infinity, at its byte', async () => {
   const app = async (net: ReturnType<typeof createStack>, id: string): Promise<void> => {
     const server = net.createServer((s) => { s.resume(); s.on('end', () => s.end()); });

@@ -11,7 +11,9 @@ const aedes = await Aedes.createBroker();
 const server = net.createServer(aedes.handle);
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as net.AddressInfo;
-  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+  // MQTT_DEFAULTS: mqtt.js as most programs use it, with a random client id and a random first
+  // message id (Math.random): a recording keeps its randomness, so it replays all the same.
+  const client = process.env.MQTT_DEFAULTS ? mqtt.connect(`mqtt://127.0.0.1:${port}`) : mqtt.connect(`mqtt://127.0.0.1:${port}`, {
     clientId: process.env.MQTT_CLIENT_ID ?? 'register-test', reconnectPeriod: 0, keepalive: 0,
     // Message ids from 1 rather than from a random start: a run then writes the same bytes.
     messageIdProvider: new UniqueMessageIdProvider(),
@@ -19,7 +21,8 @@ server.listen(0, '127.0.0.1', () => {
   const got: string[] = [];
   client.on('connect', () => {
     client.subscribe('greetings', () => {
-      for (let i = 0; i < 3; i++) client.publish('greetings', `hello ${i}`);
+      // QoS 1: each PUBLISH carries a message id.
+      for (let i = 0; i < 3; i++) client.publish('greetings', `hello ${i}`, { qos: 1 });
     });
   });
   client.on('message', (_topic, msg) => {
