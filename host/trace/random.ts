@@ -67,8 +67,24 @@ const web = (globalThis as { crypto?: object }).crypto;
 const webProto = web === undefined ? null : Object.getPrototypeOf(web) as {
   getRandomValues?: <T>(this: unknown, a: T) => T; randomUUID?: (this: unknown) => string;
 };
+/**
+ * Calls into the runtime's own functions under way: a runtime whose crypto functions call each
+ * other (Deno's randomUUID calls globalThis.crypto's) draws once, not twice.
+ */
+let inside = 0;
+function underlying<T>(fn: () => T): T {
+  inside++;
+  try {
+    return fn();
+  } finally {
+    inside--;
+  }
+}
+
 /** The runtime's own randomUUID, for wasinet's ids (a recording's): never a draw of the application's. */
-export const ownRandomUUID: () => string = real !== null ? real.randomUUID.bind(cryptoModule) : () => (globalThis as { crypto: { randomUUID(): string } }).crypto.randomUUID();
+export function ownRandomUUID(): string {
+  return underlying(() => real !== null ? real.randomUUID.call(cryptoModule) : (globalThis as { crypto: { randomUUID(): string } }).crypto.randomUUID());
+}
 const realGetRandomValues = webProto?.getRandomValues;
 const realWebUUID = webProto?.randomUUID;
 const realMathRandom = Math.random;
@@ -109,6 +125,8 @@ interface Session {
 }
 
 let session: Session | null = null;
+/** The session a call draws for: none inside a call of the runtime's own (see `inside`). */
+const drawing = (): Session | null => (inside === 0 ? session : null);
 let installed = false;
 /** The capture that has the process's randomness now. */
 let current: RandomCapture | null = null;
@@ -131,55 +149,57 @@ function install(): void {
   const r = real;
   const m = cryptoModule;
   m.randomBytes = function randomBytes(this: unknown, size: number, cb?: (err: Error | null, buf: Buffer) => void) {
-    const s = session;
-    if (s === null) return r.randomBytes.apply(this, arguments as unknown as [number]);
+    const s = drawing();
+    if (s === null) return r.randomBytes.call(this, size, cb);
     const i = s.next++;
     if (typeof cb === 'function') {
-      return r.randomBytes.call(this, size, (err, buf) => {
+      return underlying(() => r.randomBytes.call(this, size, (err, buf) => {
         if (!err) s.took(i, 'randomBytes', buf);
         cb(err, buf);
-      });
+      }));
     }
-    const buf = r.randomBytes.call(this, size, cb)!;
+    const buf = underlying(() => r.randomBytes.call(this, size, cb)!);
     s.took(i, 'randomBytes', buf);
     return buf;
   } as CryptoFns['randomBytes'];
   m.randomFillSync = function randomFillSync(this: unknown, buf: ArrayBufferView, offset?: number, size?: number) {
-    const s = session;
-    const out = r.randomFillSync.apply(this, arguments as unknown as [ArrayBufferView]);
+    const s = drawing();
+    const args = arguments as unknown as [ArrayBufferView];
+    const out = underlying(() => r.randomFillSync.apply(this, args));
     if (s !== null) s.took(s.next++, 'randomFillSync', filled(buf, offset, size));
     return out;
   } as CryptoFns['randomFillSync'];
   m.randomFill = function randomFill(this: unknown, buf: unknown, ...rest: unknown[]) {
-    const s = session;
-    if (s === null) return r.randomFill.call(this, buf, ...rest);
+    const s = drawing();
     const at = rest.findIndex((x) => typeof x === 'function');
-    if (at < 0) return r.randomFill.call(this, buf, ...rest); // Node's own error for the missing callback
+    // Without a callback: Node's own error.
+    if (s === null || at < 0) return r.randomFill.call(this, buf, ...rest);
     const i = s.next++;
     const cb = rest[at] as (err: Error | null, b: unknown) => void;
     const args = rest.slice(0, at);
-    return r.randomFill.call(this, buf, ...args, (err: Error | null, b: unknown) => {
+    return underlying(() => r.randomFill.call(this, buf, ...args, (err: Error | null, b: unknown) => {
       if (!err) s.took(i, 'randomFill', filled(buf as ArrayBufferView, args[0], args[1]));
       cb(err, b);
-    });
+    }));
   };
   m.randomInt = function randomInt(this: unknown, ...args: unknown[]) {
-    const s = session;
+    const s = drawing();
     if (s === null) return r.randomInt.apply(this, args);
     const last = args[args.length - 1];
     if (typeof last === 'function') {
       const i = s.next++;
       const cb = last as (err: Error | null, n: number) => void;
-      return r.randomInt.apply(this, [...args.slice(0, -1), (err: Error | null, n: number) => {
+      return underlying(() => r.randomInt.apply(this, [...args.slice(0, -1), (err: Error | null, n: number) => {
         cb(err, err ? n : s.took(i, 'randomInt', null, n) as number);
-      }]);
+      }]));
     }
-    const n = r.randomInt.apply(this, args) as number;
+    const n = underlying(() => r.randomInt.apply(this, args) as number);
     return s.took(s.next++, 'randomInt', null, n) as number;
   };
   m.randomUUID = function randomUUID(this: unknown, options?: unknown) {
-    const s = session;
-    const id = r.randomUUID.apply(this, arguments as unknown as [unknown]);
+    const s = drawing();
+    const args = arguments as unknown as [unknown];
+    const id = underlying(() => r.randomUUID.apply(this, args));
     return s === null ? id : s.took(s.next++, 'randomUUID', null, id) as string;
   };
   // globalThis.crypto (which crypto.getRandomValues and crypto.webcrypto also reach): its own
@@ -190,8 +210,8 @@ function install(): void {
     Object.defineProperty(web, 'getRandomValues', {
       configurable: true, writable: true, enumerable: false,
       value: function getRandomValues<T>(this: unknown, array: T): T {
-        const out = get.call(this, array) as T;
-        const s = session;
+        const s = drawing();
+        const out = underlying(() => get.call(this, array) as T);
         if (s !== null) s.took(s.next++, 'getRandomValues', viewOf(array as unknown as ArrayBufferView));
         return out;
       },
@@ -202,8 +222,8 @@ function install(): void {
     Object.defineProperty(web, 'randomUUID', {
       configurable: true, writable: true, enumerable: false,
       value: function randomUUID(this: unknown): string {
-        const id = uuid.call(this);
-        const s = session;
+        const s = drawing();
+        const id = underlying(() => uuid.call(this));
         return s === null ? id : s.took(s.next++, 'randomUUID', null, id) as string;
       },
     });
