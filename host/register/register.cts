@@ -14,12 +14,14 @@ import type * as Setup from './setup.js';
 import type * as Format from '../trace/format.js';
 
 // Loaded through NODE_OPTIONS, this file runs in every thread, wasinet's trace writer included:
-// that thread records nothing and imports no net.
+// that thread records nothing and imports no net. Loaded with --require it runs in Node's module
+// hooks thread too (which --import does not). Only the main thread records or replays
+// (WASINET_RECORD, WASINET_REPLAY): another thread's recorder would write the same file.
 const marker = (require('../trace/format.js') as typeof Format).WRITER_THREAD;
 const writerThread = !workerThreads.isMainThread && (workerThreads.workerData as Record<string, unknown> | null)?.[marker] === true;
 if (!writerThread) {
   const own = path.join(__dirname, '..') + path.sep;
-  (require('./setup.js') as typeof Setup).setup();
+  if (workerThreads.isMainThread) (require('./setup.js') as typeof Setup).setup();
   const wasinet: unknown = require('../index.cjs');
 
   const M = Module as unknown as { _load(request: string, parent: { filename?: string } | null, isMain: boolean): unknown };

@@ -198,3 +198,31 @@ test('WASINET_RECORD, then SIGTERM: the stopped program\'s trace replays, and it
   assert.equal(again.stdout, 'ready\n', 'the replayed program got as far as the recorded one');
   assert.match(again.stderr, new RegExp(`followed the recording \\(${inputs.length} inputs\\); the recording has no end mark`));
 });
+
+test('WASINET_RECORD with --require and a worker thread that uses net: only the main thread records (one readable trace), the worker\'s net is wasinet too', () => {
+  const file = sockPath('worker').replace(/\.sock$/, '.trace');
+  const dir = dirname(file);
+  const program = join(dir, 'with-worker.cjs');
+  writeFileSync(program, `
+    const net = require('net');
+    const { Worker } = require('worker_threads');
+    const srv = net.createServer((s) => { let got = ''; s.on('data', (d) => { got += d; }); s.on('end', () => { s.end(); srv.close(); console.log(JSON.stringify({ got })); }); });
+    srv.listen(0, '127.0.0.1', () => {
+      new Worker(\`
+        const net = require('net');
+        const real = process.getBuiltinModule('net');
+        const c = net.connect(\${srv.address().port}, '127.0.0.1', () => c.end(net.Socket === real.Socket ? 'node' : 'wasinet'));
+        c.resume();\`, { eval: true });
+    });`);
+  const r = run(['--require', 'wasinet/register', program], { WASINET_RECORD: file });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.out, { got: 'wasinet' });
+  const { header, records } = readTrace(file);
+  assert.equal(header.segment, 0);
+  const last = records.at(-1);
+  assert.equal(last?.kind === 'meta' ? last.type : last?.kind, 'end');
+  const inputs = records.filter((x): x is InputRecord => x.kind === 'input');
+  assert.ok(inputs.some((x) => x.name === 'onData' && x.payload?.toString() === 'wasinet'), 'the main thread\'s server read the worker\'s bytes');
+  const core = spawnSync(process.execPath, [join(root, 'bin/wasinet.js'), 'replay', file], { encoding: 'utf8' });
+  assert.equal(core.status, 0, core.stdout + core.stderr);
+});
