@@ -30,9 +30,12 @@ export function setup(env: NodeJS.ProcessEnv = process.env): void {
     });
   } else if (replay) {
     const wait = Number(env.WASINET_REPLAY_WAIT) || undefined;
+    // WASINET_REPLAY_SPEED=1: the transport's events at the recorded pace (a program whose own
+    // timers run long: a keepalive every 30 s), 2 twice as fast …; default as fast as it goes.
+    const speed = Number(env.WASINET_REPLAY_SPEED) > 0 ? Number(env.WASINET_REPLAY_SPEED) : undefined;
     const { AppReplayer, ReplayBackend } = lazy('./trace/app-replay.js');
     const replayer = new AppReplayer({
-      path: replay, wait,
+      path: replay, wait, speed,
       onDivergence: (d) => {
         // The application stops here: what it would do next is not in the recording.
         const text = formatAppDivergence(d);

@@ -551,6 +551,11 @@ export class AppReplayer implements InputTap, Replaying {
     if (this.#stopped) return;
     const at = this.#next;
     if (this.#waitTimer) clearTimeout(this.#waitTimer);
+    // At a recorded pace (`speed`), a call recorded a while after the input before it (the
+    // application's own timer) is waited for that while too, scaled.
+    const speed = this.#opts.speed ?? Infinity;
+    const next = this.#records[at];
+    const gap = speed !== Infinity && next !== undefined ? Math.max(0, (next.t - this.#lastT) / speed) : 0;
     this.#waitTimer = setTimeout(() => {
       this.#waitTimer = null;
       if (this.#stopped || this.#next !== at || this.#scheduled) return;
@@ -559,7 +564,7 @@ export class AppReplayer implements InputTap, Replaying {
       // Recorded, not made: go on without it (reported at the app's next call that differs, or at the end).
       if (inputById(r.id)!.api || r.depth > 0) { this.#skip(); this.#pump(); return; }
       this.#diverge(this.#missing ?? r, 'missing call', `no such call within ${this.#opts.wait ?? 2000} ms`, null);
-    }, this.#opts.wait ?? 2000);
+    }, (this.#opts.wait ?? 2000) + gap);
   }
 
   #divergence: AppDivergence | null = null;

@@ -226,3 +226,30 @@ test('WASINET_RECORD with --require and a worker thread that uses net: only the 
   const core = spawnSync(process.execPath, [join(root, 'bin/wasinet.js'), 'replay', file], { encoding: 'utf8' });
   assert.equal(core.status, 0, core.stdout + core.stderr);
 });
+
+test('WASINET_REPLAY_SPEED=1: a program whose own timer comes between its calls for longer than `wait` replays at the recorded pace', () => {
+  const file = sockPath('speed').replace(/\.sock$/, '.trace');
+  const program = join(dirname(file), 'slow-timer.mjs');
+  // A client that writes, waits 1.2 s on a timer of its own, and writes again.
+  writeFileSync(program, `
+    import net from 'node:net';
+    const srv = net.createServer((s) => { let got = ''; s.on('data', (d) => { got += d; }); s.on('end', () => { s.end(); srv.close(); console.log(JSON.stringify({ got })); }); });
+    srv.listen(0, '127.0.0.1', () => {
+      const c = net.connect(srv.address().port, '127.0.0.1', () => {
+        c.write('one ');
+        setTimeout(() => c.end('two'), 1200);
+      });
+      c.resume();
+    });`);
+  const r = run(['--import', 'wasinet/register', program], { WASINET_RECORD: file });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.out, { got: 'one two' });
+  // As fast as it goes, the replay waits 500 ms for the second write, which comes 1.2 s later.
+  const fast = run(['--import', 'wasinet/register', program], { WASINET_REPLAY: file, WASINET_REPLAY_WAIT: '500' });
+  assert.equal(fast.status, 1, fast.stderr);
+  assert.match(fast.stderr, /replay diverged at input \d+ .*\n  recorded: apiWrite h=\d+ 3 B \(last\) "two"/);
+  const paced = run(['--import', 'wasinet/register', program], { WASINET_REPLAY: file, WASINET_REPLAY_WAIT: '500', WASINET_REPLAY_SPEED: '1' });
+  assert.equal(paced.status, 0, paced.stderr);
+  assert.deepEqual(paced.out, { got: 'one two' });
+  assert.match(paced.stderr, /followed the recording/);
+});
