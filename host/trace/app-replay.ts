@@ -37,6 +37,7 @@ import { ERRNO } from '../core/abi.js';
 import type { Core, InputTap } from '../core/core.js';
 import type { LookupCallback, LookupOptions } from '../backend/backend.js';
 import { randomHeaderOf, replayRandom, type RandomCapture, type RandomDraw } from './random.js';
+import { clockHeaderOf, replayClock } from './clock.js';
 
 interface Port {
   onmessage: ((ev: unknown) => void) | null;
@@ -279,6 +280,10 @@ export class AppReplayer implements InputTap, Replaying {
     this.random = random === null ? null : replayRandom(random, draws, (what) => {
       process.emitWarning(`the application drew randomness differently from the recording (${what}); what it writes may differ from here`, 'WasinetReplayWarning');
     });
+    // The program's Date: the recorded wall time of the input being replayed (clock.ts).
+    const clock = clockHeaderOf(header as { clock?: unknown });
+    this.clock = clock === null ? null
+      : replayClock(() => clock.wall + (this.#lastT - clock.now) + (performance.now() - this.#takenAt));
     this.done = new Promise((resolve) => { this.#settle = resolve; });
     this.#lastT = this.#records[0]?.t ?? 0;
   }
@@ -287,6 +292,10 @@ export class AppReplayer implements InputTap, Replaying {
 
   /** The recording's randomness, replayed (null: the recording did not keep it). */
   readonly random: RandomCapture | null;
+  /** The program's Date, at the recorded time (null: the recording did not note its clock). */
+  readonly clock: { stop(): void } | null;
+  /** performance.now() when the last recorded input was taken. */
+  #takenAt = performance.now();
 
   /** The next recorded input not yet taken (passing over those taken early). */
   #head(): InputRecord | undefined {
@@ -383,6 +392,7 @@ export class AppReplayer implements InputTap, Replaying {
     this.#current = r;
     this.#next++;
     this.#lastT = Math.max(this.#lastT, r.t);
+    this.#takenAt = performance.now();
     this.#lanes.add(r.seq, r);
     this.#armWait(); // whatever comes next, silence is reported
     return r.t;

@@ -82,6 +82,8 @@ export interface TraceHeader {
   writeHead?: number;
   /** Math.random's seed and whether crypto draws are kept (random.ts); absent: the recording did not make randomness reproducible. */
   random?: { seed: number[]; crypto: boolean };
+  /** Date.now() and the stack's clock at one moment (clock.ts): the wall clock an application replay shows. */
+  clock?: { wall: number; now: number };
   [key: string]: unknown;
 }
 

@@ -5,6 +5,7 @@ import type { Backend, LookupCallback } from '../backend/backend.js';
 import { TraceRecorder } from '../core/trace.js';
 import { TraceRecorder2, type RecordOptions, type SandboxHeader } from './recorder.js';
 import { randomFree, recordRandom, type RandomCapture, type RandomDraw } from './random.js';
+import { noteClock } from './clock.js';
 
 export type { RecordOptions } from './recorder.js';
 
@@ -45,7 +46,9 @@ export function startRecording(option: string | RecordOptions, coreBytes: Uint8A
     ? recordRandom(want === true, (d) => { if (rec !== null) rec.randomDraw(d); else early.push(d); })
     : null;
   try {
-    rec = new TraceRecorder2(opts, coreBytes, undefined, random !== null ? { ...sandbox, random: random.header } : sandbox);
+    // The wall clock against the stack's, for the clock an application replay shows (clock.ts).
+    const clock = noteClock(backend.now());
+    rec = new TraceRecorder2(opts, coreBytes, undefined, random !== null ? { ...sandbox, random: random.header, clock } : { ...sandbox, clock });
   } catch (err) {
     random?.stop();
     throw err;

@@ -12,6 +12,7 @@ import { OUTPUT_DIGEST, OUTPUT_DIGEST_HEADS, type OutputDigest } from '../core/o
 import { TraceWriter, compressionOf, drainWriters } from './writer.js';
 import { CHUNK } from './writer-io.js';
 import type { TraceRecord } from './reader.js';
+import type { ClockHeader } from './clock.js';
 import { ownRandomUUID as randomUUID, type RandomCapture, type RandomDraw, type RandomHeader } from './random.js';
 import {
   COMPRESSION_NAMES, FLAG_NESTED, FLAG_SAME_TURN, FLAG_SAME_LOOP, INT_LIMIT, META_CORE_NEW, META_END, META_LOOKUP_ERROR,
@@ -124,9 +125,9 @@ function listenForSignals(on: boolean): void {
 
 /**
  * What the trace header says beyond the recorder's own: the stack's policy and limits as given to
- * createStack, and the recording's randomness (random.ts).
+ * createStack, the recording's randomness (random.ts) and a note of its wall clock (clock.ts).
  */
-export interface SandboxHeader { policy?: unknown; limits?: unknown; random?: RandomHeader }
+export interface SandboxHeader { policy?: unknown; limits?: unknown; random?: RandomHeader; clock?: ClockHeader }
 
 export function segmentPath(first: string, n: number): string {
   return n === 0 ? first : `${first}.${n}`;
@@ -225,6 +226,7 @@ export class TraceRecorder2 implements InputTap {
         .filter(([, v]) => v !== undefined && v !== Infinity));
     }
     if (sandbox.random !== undefined) this.#sandbox.random = sandbox.random;
+    if (sandbox.clock !== undefined) this.#sandbox.clock = sandbox.clock;
     this.#opts = options;
     this.path = options.path;
     const flushMs = options.flushMs ?? 200;

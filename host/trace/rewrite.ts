@@ -14,7 +14,7 @@ export async function rewriteTrace(src: string, dst: string | RecordOptions,
   // The source's writes stay as it kept them (whole, or their heads).
   const out = new TraceRecorder2({ ...(typeof dst === 'string' ? { path: dst } : dst), writeHead: writeHeadOf(reader.header) },
     reader.header.core, outputDigestOf(reader.header),
-    { policy: reader.header.policy, limits: reader.header.limits, random: reader.header.random }, reader.header.loops === true);
+    { policy: reader.header.policy, limits: reader.header.limits, random: reader.header.random, clock: reader.header.clock }, reader.header.loops === true);
   let n = 0;
   for (const r of reader) {
     const e = edit(r);

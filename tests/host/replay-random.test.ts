@@ -214,3 +214,50 @@ test('a TLS session over a recorded socket: the replay stops at its first handsh
   assert.match(text, /recorded: apiWrite h=\d+ \d+ B \(last\) 160301/);
   assert.match(text, /note: a TLS handshake record: TLS draws its randomness inside OpenSSL/);
 });
+
+test('an unmodified nodemailer program sending to an smtp-server, replayed a while after it was recorded: the message\'s Date (new Date()), Message-ID and boundary come out as recorded', async () => {
+  const mailApp = join(root, 'build/tests/host/apps/mail-app.js');
+  const file = traceFile('mail');
+  const r = run(['--import', 'wasinet/register', mailApp], { WASINET_RECORD: file });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.out.message, /Message-ID: <[^>]+>/);
+  assert.ok(readTrace(file).header.clock, 'the header notes the wall clock');
+  // Replayed in another second than it was recorded.
+  await new Promise((res) => setTimeout(res, 1100));
+  const again = run(['--import', 'wasinet/register', mailApp], { WASINET_REPLAY: file });
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /followed the recording/);
+  assert.deepEqual(again.out, r.out);
+  assert.notEqual(new Date(again.out.date).getTime(), Math.floor(Date.now() / 1000) * 1000, 'the program saw the recorded date, not today\'s');
+});
+
+test('the replayed clock: Date.now(), new Date(), Date() and a subclass tell the replay\'s time; instanceof, Date.UTC, Date.parse and util.types.isDate hold; stop() gives the real Date back', async () => {
+  const { replayClock } = await import('../../host/trace/clock.js');
+  const { types } = await import('node:util');
+  const Real = Object.getPrototypeOf(Date.prototype) === Object.prototype ? Date.prototype.constructor : Date;
+  const at = Date.UTC(2001, 0, 2, 3, 4, 5, 678);
+  const clock = replayClock(() => at);
+  try {
+    assert.notEqual(globalThis.Date, Real);
+    assert.equal(Date.now(), at);
+    const d = new Date();
+    assert.equal(d.getTime(), at);
+    assert.equal(new Date(0).getTime(), 0);
+    assert.equal(new Date(2001, 0).getFullYear(), 2001);
+    assert.match(Date(), /^Tue Jan 02 2001/);
+    assert.ok(d instanceof Date && d instanceof Real && types.isDate(d));
+    assert.equal(d.constructor, Date);
+    assert.equal(Date.UTC(2000, 0), 946684800000);
+    assert.equal(Date.parse('2000-01-01T00:00:00Z'), 946684800000);
+    class Stamp extends Date {}
+    assert.equal(new Stamp().getTime(), at);
+    assert.ok(new Stamp() instanceof Stamp);
+    assert.equal(Object.prototype.toString.call(d), '[object Date]');
+  } finally {
+    clock.stop();
+  }
+  // The runtime's own Date again (an earlier test's replay may have had it: this one took over).
+  assert.match(Function.prototype.toString.call(globalThis.Date), /\[native code\]/);
+  assert.equal(new Date().constructor, globalThis.Date);
+  assert.ok(Math.abs(Date.now() - performance.timeOrigin - performance.now()) < 1000);
+});
