@@ -268,10 +268,12 @@ export class AppReplayer implements InputTap, Replaying {
     this.#loops = (header as { loops?: unknown }).loops === true;
     this.#records = [];
     const draws = new Map<number, RandomDraw>();
+    const reads = new Map<string, number>();
     for (const r of records) {
       if (r.kind === 'input') this.#records.push(r);
       else if (r.type === 'lookup-error') this.#lookupErrors.push(r.data as { hostname?: string; code?: string });
       else if (r.type === 'random') draws.set(Number(r.data.i), r.data as unknown as RandomDraw);
+      else if (r.type === 'clock') reads.set(`${r.data.s}:${r.data.k}`, Number(r.data.v));
       else if (r.type === 'end') this.#closed = true;
     }
     // The application's randomness as recorded (random.ts): Math.random from the recording's
@@ -280,10 +282,11 @@ export class AppReplayer implements InputTap, Replaying {
     this.random = random === null ? null : replayRandom(random, draws, (what) => {
       process.emitWarning(`the application drew randomness differently from the recording (${what}); what it writes may differ from here`, 'WasinetReplayWarning');
     });
-    // The program's Date: the recorded wall time of the input being replayed (clock.ts).
+    // The program's Date: each reading as recorded, else the recorded wall time of the input
+    // being replayed (clock.ts).
     const clock = clockHeaderOf(header as { clock?: unknown });
     this.clock = clock === null ? null
-      : replayClock(() => clock.wall + (this.#lastT - clock.now) + (performance.now() - this.#takenAt));
+      : replayClock(() => clock.wall + (this.#lastT - clock.now) + (performance.now() - this.#takenAt), reads, () => this.#next);
     this.done = new Promise((resolve) => { this.#settle = resolve; });
     this.#lastT = this.#records[0]?.t ?? 0;
   }

@@ -1,14 +1,17 @@
 // The wall clock an application replay shows the program (docs/replay.md, "The clock").
 //
-// A program's writes carry the date now and then: a mail's Date header (nodemailer), a
-// timestamp in seconds in a message. Replayed later, `new Date()` would give today's. A recording
-// notes in its header the wall clock and the stack's clock at one moment (`clock`); the replay
-// then gives the program's `Date.now()`, `new Date()` and `Date()` the recorded wall time of the
-// input being replayed — that moment plus how far the stack's recorded clock has gone since —
-// plus the real time that passed since that input was taken (so a loop that waits on Date.now()
-// still ends). Values in seconds come out as recorded; milliseconds differ by what the program's
-// own work took, as they would in any two runs. Node's own modules keep the real clock (they hold
-// their own Date), as do performance.now() and process.hrtime().
+// A program's writes carry the time now and then: a mail's Date header (nodemailer), a
+// timestamp in a message, a cache-busting `t=` in a URL (engine.io's polling), and its logic
+// measures time with Date.now(). Replayed later, `new Date()` would give today's. So while a
+// recording has the clock, the global Date is one of ours: each reading the program makes
+// (Date.now(), new Date(), Date()) is the real time, and it is kept in the trace (a `clock`
+// record: after how many inputs, the how-manyth since, the value). The replay gives each reading
+// made at the same place the recorded value; one the recording does not have (a timer of the
+// program's that ran another number of times) gets the recorded wall time of the input being
+// replayed — from a note in the header of the wall clock against the stack's (`clock`) — plus the
+// real time since that input was taken (so a loop that waits on Date.now() still ends). Node's
+// own modules keep the real clock (they hold their own Date), as do performance.now() and
+// process.hrtime().
 export interface ClockHeader {
   /** Date.now() at the moment noted. */
   wall: number;
@@ -16,7 +19,8 @@ export interface ClockHeader {
   now: number;
 }
 
-const RealDate = Date;
+/** The runtime's Date, for wasinet's own times (a recording's start): never a reading of the program's. */
+export const RealDate = Date;
 
 /** The header's clock, if the recording noted it. */
 export function clockHeaderOf(header: { clock?: unknown }): ClockHeader | null {
@@ -31,23 +35,30 @@ export function noteClock(now: number): ClockHeader {
 
 let current: { stop(): void } | null = null;
 
+/** Whether a recording may take the process's clock now (no other recording or replay has it). */
+export function clockFree(): boolean {
+  return current === null;
+}
+
 /**
- * Makes the global Date tell the time `now()` gives (ms since the epoch) until `stop()`; a replay
- * that starts later takes it over.
+ * Makes the global Date tell the time `read()` gives (ms since the epoch) until `stop()`. `take`:
+ * a recording's or replay that starts later takes it over from the one before (else this throws).
  */
-export function replayClock(now: () => number): { stop(): void } {
-  current?.stop();
+function install(read: () => number, take: boolean): { stop(): void } {
+  if (current !== null) {
+    if (!take) throw new Error('wasinet: the clock of this process is already recorded (one recording at a time)');
+    current.stop();
+  }
   const VirtualDate = function Date(this: unknown, ...args: unknown[]): unknown {
-    if (new.target === undefined) return new RealDate(now()).toString(); // Date() called as a function
-    return Reflect.construct(RealDate, args.length === 0 ? [now()] : args, new.target);
+    if (new.target === undefined) return new RealDate(read()).toString(); // Date() called as a function
+    return Reflect.construct(RealDate, args.length === 0 ? [read()] : args, new.target);
   } as unknown as DateConstructor;
   Object.setPrototypeOf(VirtualDate, RealDate); // Date.UTC, Date.parse
   Object.defineProperty(VirtualDate, 'prototype', { value: RealDate.prototype, writable: false }); // instanceof, either way
   Object.defineProperty(VirtualDate, 'length', { value: 7 });
   Object.defineProperty(VirtualDate, 'now', {
-    value: function now2() { return Math.floor(now()); }, writable: true, configurable: true,
+    value: function now(): number { return read(); }, writable: true, configurable: true,
   });
-  Object.defineProperty(VirtualDate.now, 'name', { value: 'now' });
   const ctor = Object.getOwnPropertyDescriptor(RealDate.prototype, 'constructor')!;
   globalThis.Date = VirtualDate;
   Object.defineProperty(RealDate.prototype, 'constructor', { ...ctor, value: VirtualDate });
@@ -65,4 +76,40 @@ export function replayClock(now: () => number): { stop(): void } {
   };
   current = clock;
   return clock;
+}
+
+/** One reading of the clock by the program while recording: the k-th since input `s` was recorded, and its value. */
+export interface ClockRead { s: number; k: number; v: number }
+
+/**
+ * Records the program's readings of the wall clock (Date.now(), new Date(), Date()): each is the
+ * real time, and `keep` gets it with where it was made (after how many inputs, the how-manyth
+ * since). `inputs()`: how many inputs the recording holds now.
+ */
+export function recordClock(inputs: () => number, keep: (r: ClockRead) => void): { stop(): void } {
+  let s = -1;
+  let k = 0;
+  return install(() => {
+    const v = RealDate.now();
+    const at = inputs();
+    if (at !== s) { s = at; k = 0; }
+    keep({ s, k: k++, v });
+    return v;
+  }, false);
+}
+
+/**
+ * Replays the program's clock: a reading recorded at the same place (after as many inputs, the
+ * same how-manyth since) gives the recorded value; any other (a reading the recording does not
+ * have: a timer of the program's that ran another number of times) gives `derived()`.
+ */
+export function replayClock(derived: () => number, reads?: ReadonlyMap<string, number>, inputs?: () => number): { stop(): void } {
+  let s = -1;
+  let k = 0;
+  return install(() => {
+    if (reads === undefined || inputs === undefined || reads.size === 0) return Math.floor(derived());
+    const at = inputs();
+    if (at !== s) { s = at; k = 0; }
+    return reads.get(`${s}:${k++}`) ?? Math.floor(derived());
+  }, true);
 }

@@ -14,7 +14,7 @@
 //           In a trace whose header has `writeHead` (H), an apiWrite's payload of more than H
 //           bytes is its length, its first H bytes and a u32 digest of it (writeDigest):
 //           the application's own writes, which a replay of the application makes again.
-//   meta:   u8 0, u8 kind (META_*), varint length, UTF-8 JSON
+//   meta:   u8 0, u8 kind (META_*), varint length, UTF-8 JSON (META_CLOCK: three numbers, s k v)
 // A number is a varint: an integer n (|n| ≤ 2^50, not -0) as 2·zigzag(n); anything else as 1
 // followed by the f64. Varints are little-endian base 128.
 // The digest of the outputs: host/core/outhash.ts (the header's `outputs` says which kind).
@@ -52,10 +52,12 @@ export const META_END = 5;
 export const META_TRAP = 6;
 /** The application drew randomness from the crypto module: {i, f, b | v} (random.ts, RandomDraw). */
 export const META_RANDOM = 7;
+/** The application read the wall clock: {s, k, v} (clock.ts, ClockRead), as three numbers rather than JSON. */
+export const META_CLOCK = 8;
 
 export const META_NAMES: Record<number, string> = {
   [META_CORE_NEW]: 'core-new', [META_LOOKUP_ERROR]: 'lookup-error', [META_SEGMENT_END]: 'segment-end',
-  [META_TRUNCATED]: 'truncated', [META_END]: 'end', [META_TRAP]: 'trap', [META_RANDOM]: 'random',
+  [META_TRUNCATED]: 'truncated', [META_END]: 'end', [META_TRAP]: 'trap', [META_RANDOM]: 'random', [META_CLOCK]: 'clock',
 };
 
 export interface TraceHeader {

@@ -6,7 +6,7 @@ import { zlib } from '../lazy.js';
 import { inputById, inputInfo } from '../core/inputs.js';
 import {
   MAGIC, PREAMBLE, TRACE_VERSION_2, Compression, TAG_ID, TAG_NOW_SAME, TAG_FLAGS, FLAG_NESTED, FLAG_SAME_TURN, FLAG_SAME_LOOP,
-  META_NAMES, META_SEGMENT_END, writeHeadOf, type TraceHeader,
+  META_CLOCK, META_NAMES, META_SEGMENT_END, writeHeadOf, type TraceHeader,
 } from './format.js';
 
 export interface InputRecord {
@@ -171,8 +171,16 @@ export class TraceReader {
       const kind = this.#buf[this.#pos++];
       const len = this.#varint();
       this.#need(len);
-      const data = JSON.parse(this.#buf.toString('utf8', this.#pos, this.#pos + len)) as Record<string, unknown>;
-      this.#pos += len;
+      let data: Record<string, unknown>;
+      if (kind === META_CLOCK) {
+        // Three numbers, not JSON (format.ts): a program may read the clock very often.
+        const end = this.#pos + len;
+        data = { s: this.#num(), k: this.#num(), v: this.#num() };
+        this.#pos = end;
+      } else {
+        data = JSON.parse(this.#buf.toString('utf8', this.#pos, this.#pos + len)) as Record<string, unknown>;
+        this.#pos += len;
+      }
       return { kind: 'meta', type: META_NAMES[kind] ?? `meta${kind}`, data };
     }
     const id = tag & TAG_ID;

@@ -5,7 +5,7 @@ import type { Backend, LookupCallback } from '../backend/backend.js';
 import { TraceRecorder } from '../core/trace.js';
 import { TraceRecorder2, type RecordOptions, type SandboxHeader } from './recorder.js';
 import { randomFree, recordRandom, type RandomCapture, type RandomDraw } from './random.js';
-import { noteClock } from './clock.js';
+import { clockFree, noteClock, recordClock } from './clock.js';
 
 export type { RecordOptions } from './recorder.js';
 
@@ -55,6 +55,12 @@ export function startRecording(option: string | RecordOptions, coreBytes: Uint8A
   }
   rec.random = random;
   for (const d of early) rec.randomDraw(d);
+  // The program's readings of the wall clock (clock.ts), unless asked not to or another has it.
+  if (opts.clock !== undefined && typeof opts.clock !== 'boolean') throw new TypeError(`record.clock must be true or false, not ${String(opts.clock)}`);
+  if (opts.clock !== false && clockFree()) {
+    const r = rec;
+    rec.clock = recordClock(() => r.inputs, (x) => r.clockRead(x));
+  }
   const lookup = backend.lookup.bind(backend);
   backend.lookup = (host: unknown, options, callback: LookupCallback) => {
     lookup(host, options, (err, address, family) => {

@@ -12,11 +12,11 @@ import { OUTPUT_DIGEST, OUTPUT_DIGEST_HEADS, type OutputDigest } from '../core/o
 import { TraceWriter, compressionOf, drainWriters } from './writer.js';
 import { CHUNK } from './writer-io.js';
 import type { TraceRecord } from './reader.js';
-import type { ClockHeader } from './clock.js';
+import { RealDate, type ClockHeader, type ClockRead } from './clock.js';
 import { ownRandomUUID as randomUUID, type RandomCapture, type RandomDraw, type RandomHeader } from './random.js';
 import {
   COMPRESSION_NAMES, FLAG_NESTED, FLAG_SAME_TURN, FLAG_SAME_LOOP, INT_LIMIT, META_CORE_NEW, META_END, META_LOOKUP_ERROR,
-  META_NAMES, META_RANDOM, META_SEGMENT_END, META_TRAP, META_TRUNCATED, TAG_FLAGS, TAG_NOW_SAME, TRACE_VERSION_2, WRITE_HEAD,
+  META_CLOCK, META_NAMES, META_RANDOM, META_SEGMENT_END, META_TRAP, META_TRUNCATED, TAG_FLAGS, TAG_NOW_SAME, TRACE_VERSION_2, WRITE_HEAD,
   writeDigest, type TraceHeader,
 } from './format.js';
 
@@ -59,6 +59,11 @@ export interface RecordOptions {
    * only one recording at a time has it (a second recording that asks goes without).
    */
   random?: boolean | 'math';
+  /**
+   * Keep the program's readings of the wall clock (Date.now(), new Date(), Date()), so that an
+   * application replay gives them back (clock.ts). Default true. Process-wide, as `random`.
+   */
+  clock?: boolean;
 }
 
 const ID_WRITE = INPUTS.find((x) => x.name === 'apiWrite')!.id;
@@ -242,7 +247,7 @@ export class TraceRecorder2 implements InputTap {
   #header(): TraceHeader {
     return {
       wasinet: 'trace', version: TRACE_VERSION_2, abi: ABI_VERSION, core: this.#core, recording: this.#recording,
-      segment: this.#segment, started: new Date().toISOString(),
+      segment: this.#segment, started: new RealDate().toISOString(),
       compression: COMPRESSION_NAMES[compressionOf(this.#opts.compression)],
       outputs: this.#outputs,
       ...(this.#loops ? { loops: true } : {}),
@@ -459,7 +464,12 @@ export class TraceRecorder2 implements InputTap {
     this.#dv.setUint32(this.#pos, outHash >>> 0, true);
     this.#dv.setUint32(this.#pos + 4, digest >>> 0, true);
     this.#pos += 8;
-    if (this.#draws.length > 0) for (const d of this.#draws.splice(0)) this.#meta(META_RANDOM, d);
+    if (this.#draws.length > 0) {
+      for (const [kind, d] of this.#draws.splice(0)) {
+        if (kind === META_CLOCK) this.#clock(d as ClockRead);
+        else this.#meta(kind, d);
+      }
+    }
   }
 
   /**
@@ -516,14 +526,35 @@ export class TraceRecorder2 implements InputTap {
 
   /** The capture of the process's randomness this recording has (stopped when it closes). */
   random: RandomCapture | null = null;
-  /** Draws made while an input's record waits for its result (none expected: no program code runs then). */
-  #draws: RandomDraw[] = [];
+  /** The recording of the program's clock this recording has (stopped when it closes). */
+  clock: { stop(): void } | null = null;
+  /** Draws and readings made while an input's record waits for its result (none expected: no program code runs then). */
+  #draws: [number, RandomDraw | ClockRead][] = [];
 
   /** The application drew randomness (random.ts): a `random` record, in the order of the calls' ends. */
   randomDraw(d: RandomDraw): void {
     if (this.#off) return;
-    if (this.#open) this.#draws.push(d);
+    if (this.#open) this.#draws.push([META_RANDOM, d]);
     else this.#meta(META_RANDOM, d);
+  }
+
+  /** The application read the wall clock (clock.ts): a `clock` record. */
+  clockRead(r: ClockRead): void {
+    if (this.#off) return;
+    if (this.#open) this.#draws.push([META_CLOCK, r]);
+    else this.#clock(r);
+  }
+
+  /** A `clock` record: three numbers, not JSON (a program may read the clock very often). */
+  #clock(r: ClockRead): void {
+    this.#ensure(40);
+    this.#u8(0);
+    this.#u8(META_CLOCK);
+    const at = this.#pos++; // its length, under 128: three numbers of at most 9 bytes
+    this.#num(r.s);
+    this.#num(r.k);
+    this.#num(r.v);
+    this.#buf[at] = this.#pos - at - 1;
   }
 
   #maybeRotate(now: number): void {
@@ -551,7 +582,8 @@ export class TraceRecorder2 implements InputTap {
     if (this.#off) return;
     if (r.kind === 'meta') {
       const kind = Number(Object.entries(META_NAMES).find(([, n]) => n === r.type)?.[0] ?? 0);
-      if (kind !== META_END && kind !== META_SEGMENT_END) this.#meta(kind, r.data);
+      if (kind === META_CLOCK) this.#clock(r.data as unknown as ClockRead);
+      else if (kind !== META_END && kind !== META_SEGMENT_END) this.#meta(kind, r.data);
       return;
     }
     this.#turnOpen = r.sameTurn;
@@ -583,6 +615,7 @@ export class TraceRecorder2 implements InputTap {
   close(): Promise<void> {
     untrack(this);
     this.random?.stop();
+    this.clock?.stop();
     if (this.#timer !== null) unlater(this.#timer);
     this.#timer = null;
     if (this.#closing) return this.#closing;

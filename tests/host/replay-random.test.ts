@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import crypto from 'node:crypto';
-import { createStack, readTrace, rewriteTrace, type InputRecord, type MetaRecord } from '../../host/index.js';
+import { createStack, formatAppDivergence, readTrace, rewriteTrace, type InputRecord, type MetaRecord } from '../../host/index.js';
 import { recordRandom, replayRandom, seededRandom, randomFree, type RandomDraw } from '../../host/trace/random.js';
 import { sockPath } from './helpers.js';
 
@@ -158,6 +158,7 @@ test('createStack({ record }): one recording has the randomness, a second goes w
   const first = createStack({ record: a });
   const second = createStack({ record: b });
   crypto.randomBytes(4);
+  const read = Date.now();
   await first.recorder!.close();
   await second.recorder!.close();
   assert.equal(readTrace(a).header.random?.crypto, true);
@@ -179,6 +180,10 @@ test('createStack({ record }): one recording has the randomness, a second goes w
   await rewriteTrace(a, copy);
   assert.deepEqual(readTrace(copy).header.random, readTrace(a).header.random);
   assert.deepEqual(drawsOf(copy), drawsOf(a));
+  const readsOf = (f: string) => readTrace(f).records.filter((x): x is MetaRecord => x.kind === 'meta' && x.type === 'clock').map((x) => x.data);
+  assert.deepEqual(readsOf(a), [{ s: 0, k: 0, v: read }], 'the clock reading, where it was made');
+  assert.deepEqual(readsOf(copy), readsOf(a));
+  assert.equal(readsOf(b).length, 0, 'the second recording does not have the clock either');
 });
 
 test('a TLS session over a recorded socket: the replay stops at its first handshake record and says that OpenSSL\'s randomness is not replayed', async () => {
@@ -260,4 +265,42 @@ test('the replayed clock: Date.now(), new Date(), Date() and a subclass tell the
   assert.match(Function.prototype.toString.call(globalThis.Date), /\[native code\]/);
   assert.equal(new Date().constructor, globalThis.Date);
   assert.ok(Math.abs(Date.now() - performance.timeOrigin - performance.now()) < 1000);
+});
+
+test('a program that writes Date.now() in milliseconds and new Date() replays with the values it read when recorded; recorded with clock: false it does not', async () => {
+  const app = async (net: ReturnType<typeof createStack>): Promise<string> => {
+    const server = net.createServer((s) => {
+      let n = 0;
+      s.on('data', () => { if (++n < 3) s.write(`tick ${Date.now()}`); else s.end(); });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const c = net.connect((server.address() as { port: number }).port, '127.0.0.1', () => c.write(`hello ${new Date().toISOString()} ${Date()}`));
+    let got = '';
+    c.on('data', (d) => { got += d; c.write(`at ${Date.now()}`); });
+    await new Promise((r) => c.on('close', r));
+    server.close();
+    return got;
+  };
+  const path = traceFile('clock-ms');
+  const rec = createStack({ record: path });
+  const recorded = await app(rec);
+  await rec.recorder!.close();
+  assert.ok(readTrace(path).records.some((x) => x.kind === 'meta' && x.type === 'clock'), 'the readings are in the trace');
+  await new Promise((r) => setTimeout(r, 20));
+  const net = createStack({ replay: { path, wait: 500 } });
+  const replayed = await app(net);
+  const done = await net.replay!.done;
+  assert.ok(done.ok, done.divergence ? formatAppDivergence(done.divergence) : '');
+  assert.equal(replayed, recorded);
+
+  const without = traceFile('clock-off');
+  const rec2 = createStack({ record: { path: without, clock: false } });
+  await app(rec2);
+  await rec2.recorder!.close();
+  await new Promise((r) => setTimeout(r, 20));
+  const net2 = createStack({ replay: { path: without, wait: 300, onDivergence: () => {} } });
+  void app(net2).catch(() => {});
+  const done2 = await net2.replay!.done;
+  assert.equal(done2.ok, false);
+  assert.equal(done2.divergence?.reason, 'different call');
 });
