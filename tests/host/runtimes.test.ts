@@ -84,11 +84,11 @@ export const CANNOT_PASS: Record<'deno' | 'bun', Record<string, string>> = {
 };
 
 /** Runs the runner on `cmd` (args before the runner's own); resolves with its JSON, or an error text. */
-function run(cmd: string, pre: string[], lib: string, timeoutMs = 900_000, script = runner): Promise<Result | string> {
+function run(cmd: string, pre: string[], lib: string, timeoutMs = 900_000, script = runner, filter?: string): Promise<Result | string> {
   return new Promise((resolve) => {
     // The runtime's own default backend, whatever this process was asked to use.
     const { WASINET_BACKEND: _ignored, ...env } = process.env;
-    const child = spawn(cmd, [...pre, script, ...(lib ? [lib] : [])], {
+    const child = spawn(cmd, [...pre, script, ...(lib ? [lib] : []), ...(filter !== undefined ? [filter] : [])], {
       cwd: root, stdio: ['ignore', 'pipe', 'pipe'],
       // Deno's caches go under build/, so a machine without a usable home directory runs it too.
       env: { ...env, DENO_DIR: join(root, 'build/.deno'), DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
@@ -127,6 +127,42 @@ function passing(expected: Result, actual: Result | string): string[] {
 }
 
 const expected = await run(process.execPath, [], 'builtin');
+
+/**
+ * A scenario's node:net log from a run of its own. The reference runs every scenario once, in
+ * one process, while the other runs load the machine: a scenario whose timing shows in its log
+ * can come out otherwise there now and then (seen once: "async iteration over the socket …",
+ * with every runtime then "differing" from it). A log that differs from the reference is
+ * compared with this one before it counts as different.
+ */
+const again = new Map<string, Promise<string[] | null>>();
+function referenceAgain(key: string): Promise<string[] | null> {
+  let p = again.get(key);
+  if (p === undefined) {
+    const name = key.slice(key.indexOf(': ') + 2);
+    p = run(process.execPath, [], 'builtin', 120_000, runner, name).then((r) => {
+      const log = typeof r === 'object' ? r[key] : undefined;
+      return Array.isArray(log) ? log : null;
+    });
+    again.set(key, p);
+  }
+  return p;
+}
+
+/** Scenario `key` of `actual` differs from node:net's: the first reference and a second run of its own both differ. */
+async function differs(key: string, actual: Result): Promise<string | null> {
+  const a = actual[key];
+  const e = (expected as Result)[key];
+  if (!Array.isArray(a) || !Array.isArray(e)) return 'not run';
+  const first = compareLogs(e, a);
+  if (first === null) return null;
+  const second = await referenceAgain(key);
+  if (second !== null && compareLogs(second, a) === null) {
+    console.log(`${key}: equal to a second node:net run (the first reference run differed)`);
+    return null;
+  }
+  return first;
+}
 const nodePortable = run(process.execPath, [], '', 120_000, portable);
 
 test('the portable check on Node: the node backend, equal bytes on the sim, TCP and Unix', async () => {
@@ -146,10 +182,11 @@ test('the reference run: every scenario on node:net on Node', () => {
 
 // The same measure on Node: wasinet on both sides (the runtimes' runs use wasinet as the peer).
 const nodeWasinet = await run(process.execPath, [], 'wasinet');
-test('node: wasinet on both sides logs what node:net logs, every scenario', () => {
+test('node: wasinet on both sides logs what node:net logs, every scenario', async () => {
   assert.equal(typeof nodeWasinet, 'object', String(nodeWasinet));
   const exp = expected as Result;
-  const differing = Object.keys(exp).filter((k) => !passing({ [k]: exp[k] }, nodeWasinet).length);
+  const differing: string[] = [];
+  for (const k of Object.keys(exp)) if (await differs(k, nodeWasinet as Result) !== null) differing.push(k);
   assert.deepEqual(differing, []);
 });
 if (typeof expected === 'object') {
@@ -235,11 +272,11 @@ for (const name of ['deno', 'bun'] as const) {
   });
   for (const k of keys) {
     const reason = known[k];
-    test(`${name} wasinet ${k}`, { skip: reason ? `cannot pass on ${name}: ${reason}` : false }, () => {
+    test(`${name} wasinet ${k}`, { skip: reason ? `cannot pass on ${name}: ${reason}` : false }, async () => {
       assert.equal(typeof wasinet, 'object');
       const a = (wasinet as Result)[k];
       assert.ok(Array.isArray(a), `the scenario failed: ${(a as { error?: string } | undefined)?.error ?? 'not run'}`);
-      const diff = compareLogs(exp[k] as string[], a);
+      const diff = await differs(k, wasinet as Result);
       assert.equal(diff, null, diff ?? '');
     });
   }
