@@ -36,7 +36,7 @@ export { ReplayBackend } from './replay-backend.js';
 import { ERRNO } from '../core/abi.js';
 import type { Core, InputTap } from '../core/core.js';
 import type { LookupCallback, LookupOptions } from '../backend/backend.js';
-import { randomHeaderOf, replayRandom, type RandomCapture, type RandomDraw } from './random.js';
+import { randomHeaderOf, replayRandom, type RandomDraw } from './random.js';
 import { clockHeaderOf, replayClock } from './clock.js';
 
 interface Port {
@@ -279,24 +279,21 @@ export class AppReplayer implements InputTap, Replaying {
     // The application's randomness as recorded (random.ts): Math.random from the recording's
     // seed, the crypto module's draws given back, from now on.
     const random = randomHeaderOf(header as { random?: unknown });
-    this.random = random === null ? null : replayRandom(random, draws, (what) => {
-      process.emitWarning(`the application drew randomness differently from the recording (${what}); what it writes may differ from here`, 'WasinetReplayWarning');
-    });
+    if (random !== null) {
+      replayRandom(random, draws, (what) => {
+        process.emitWarning(`the application drew randomness differently from the recording (${what}); what it writes may differ from here`, 'WasinetReplayWarning');
+      });
+    }
     // The program's Date: each reading as recorded, else the recorded wall time of the input
     // being replayed (clock.ts).
     const clock = clockHeaderOf(header as { clock?: unknown });
-    this.clock = clock === null ? null
-      : replayClock(() => clock.wall + (this.#lastT - clock.now) + (performance.now() - this.#takenAt), reads, () => this.#next);
+    if (clock !== null) replayClock(() => clock.wall + (this.#lastT - clock.now) + (performance.now() - this.#takenAt), reads, () => this.#next);
     this.done = new Promise((resolve) => { this.#settle = resolve; });
     this.#lastT = this.#records[0]?.t ?? 0;
   }
 
   get position(): number { return this.#next; }
 
-  /** The recording's randomness, replayed (null: the recording did not keep it). */
-  readonly random: RandomCapture | null;
-  /** The program's Date, at the recorded time (null: the recording did not note its clock). */
-  readonly clock: { stop(): void } | null;
   /** performance.now() when the last recorded input was taken. */
   #takenAt = performance.now();
 

@@ -82,34 +82,44 @@ function install(read: () => number, take: boolean): { stop(): void } {
 export interface ClockRead { s: number; k: number; v: number }
 
 /**
- * Records the program's readings of the wall clock (Date.now(), new Date(), Date()): each is the
- * real time, and `keep` gets it with where it was made (after how many inputs, the how-manyth
- * since). `inputs()`: how many inputs the recording holds now.
+ * Where each reading is made: after how many inputs (`inputs()`), and the how-manyth reading
+ * since. A recording keeps it with the value; a replay looks the value up by it.
  */
-export function recordClock(inputs: () => number, keep: (r: ClockRead) => void): { stop(): void } {
+function places(inputs: () => number): () => ClockRead {
   let s = -1;
   let k = 0;
-  return install(() => {
-    const v = RealDate.now();
+  return () => {
     const at = inputs();
     if (at !== s) { s = at; k = 0; }
-    keep({ s, k: k++, v });
-    return v;
+    return { s, k: k++, v: 0 };
+  };
+}
+
+/**
+ * Records the program's readings of the wall clock (Date.now(), new Date(), Date()): each is the
+ * real time, and `keep` gets it with where it was made. `inputs()`: how many inputs the
+ * recording holds now.
+ */
+export function recordClock(inputs: () => number, keep: (r: ClockRead) => void): { stop(): void } {
+  const place = places(inputs);
+  return install(() => {
+    const r = place();
+    r.v = RealDate.now();
+    keep(r);
+    return r.v;
   }, false);
 }
 
 /**
- * Replays the program's clock: a reading recorded at the same place (after as many inputs, the
- * same how-manyth since) gives the recorded value; any other (a reading the recording does not
- * have: a timer of the program's that ran another number of times) gives `derived()`.
+ * Replays the program's clock: a reading recorded at the same place gives the recorded value;
+ * any other (a reading the recording does not have: a timer of the program's that ran another
+ * number of times) gives `derived()`.
  */
 export function replayClock(derived: () => number, reads?: ReadonlyMap<string, number>, inputs?: () => number): { stop(): void } {
-  let s = -1;
-  let k = 0;
+  const place = reads !== undefined && reads.size > 0 && inputs !== undefined ? places(inputs) : null;
   return install(() => {
-    if (reads === undefined || inputs === undefined || reads.size === 0) return Math.floor(derived());
-    const at = inputs();
-    if (at !== s) { s = at; k = 0; }
-    return reads.get(`${s}:${k++}`) ?? Math.floor(derived());
+    if (place === null) return Math.floor(derived());
+    const r = place();
+    return reads!.get(`${r.s}:${r.k}`) ?? Math.floor(derived());
   }, true);
 }

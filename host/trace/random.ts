@@ -271,11 +271,18 @@ export function randomFree(): boolean {
 }
 
 /**
- * Starts recording the process's randomness: Math.random from a new seed (in the header
- * returned), and with `crypto` each draw of the crypto module's, handed to `keep`.
+ * The header of a recording that will have the process's randomness (a new seed; crypto draws
+ * kept when asked for and there is a crypto module), or null when another recording has it.
  */
-export function recordRandom(crypto: boolean, keep: (d: RandomDraw) => void): RandomCapture {
-  const header: RandomHeader = { seed: newSeed(), crypto: crypto && real !== null };
+export function randomHeaderFor(crypto: boolean): RandomHeader | null {
+  return randomFree() ? { seed: newSeed(), crypto: crypto && real !== null } : null;
+}
+
+/**
+ * Starts recording the process's randomness as `header` says (randomHeaderFor): Math.random from
+ * its seed, and with `crypto` each draw of the crypto module's, handed to `keep`.
+ */
+export function recordRandom(header: RandomHeader, keep: (d: RandomDraw) => void): RandomCapture {
   const s: Session = {
     next: 0,
     took(i, f, bytes, value) {

@@ -4,7 +4,7 @@ import type { InputTap, Tap } from '../core/core.js';
 import type { Backend, LookupCallback } from '../backend/backend.js';
 import { TraceRecorder } from '../core/trace.js';
 import { TraceRecorder2, type RecordOptions, type SandboxHeader } from './recorder.js';
-import { randomFree, recordRandom, type RandomCapture, type RandomDraw } from './random.js';
+import { randomHeaderFor, recordRandom } from './random.js';
 import { clockFree, noteClock, recordClock } from './clock.js';
 
 export type { RecordOptions } from './recorder.js';
@@ -37,30 +37,17 @@ export function startRecording(option: string | RecordOptions, coreBytes: Uint8A
     return { recorder, tap: v1 };
   }
   // The application's randomness, made reproducible for a replay (random.ts), unless asked not
-  // to or another recording has it.
+  // to or another recording has it: its seed goes in the header, the capture starts with the recorder.
   const want = opts.random ?? true;
   if (want !== true && want !== false && want !== 'math') throw new TypeError(`record.random must be true, false or 'math', not ${String(want)}`);
-  let rec: TraceRecorder2 | null = null;
-  const early: RandomDraw[] = [];
-  const random: RandomCapture | null = want !== false && randomFree()
-    ? recordRandom(want === true, (d) => { if (rec !== null) rec.randomDraw(d); else early.push(d); })
-    : null;
-  try {
-    // The wall clock against the stack's, for the clock an application replay shows (clock.ts).
-    const clock = noteClock(backend.now());
-    rec = new TraceRecorder2(opts, coreBytes, undefined, random !== null ? { ...sandbox, random: random.header, clock } : { ...sandbox, clock });
-  } catch (err) {
-    random?.stop();
-    throw err;
-  }
-  rec.random = random;
-  for (const d of early) rec.randomDraw(d);
+  const random = want === false ? null : randomHeaderFor(want === true);
+  // The wall clock against the stack's, for the clock an application replay shows (clock.ts).
+  const clock = noteClock(backend.now());
+  const rec = new TraceRecorder2(opts, coreBytes, undefined, random !== null ? { ...sandbox, random, clock } : { ...sandbox, clock });
+  if (random !== null) rec.random = recordRandom(random, (d) => rec.randomDraw(d));
   // The program's readings of the wall clock (clock.ts), unless asked not to or another has it.
   if (opts.clock !== undefined && typeof opts.clock !== 'boolean') throw new TypeError(`record.clock must be true or false, not ${String(opts.clock)}`);
-  if (opts.clock !== false && clockFree()) {
-    const r = rec;
-    rec.clock = recordClock(() => r.inputs, (x) => r.clockRead(x));
-  }
+  if (opts.clock !== false && clockFree()) rec.clock = recordClock(() => rec.inputs, (x) => rec.clockRead(x));
   const lookup = backend.lookup.bind(backend);
   backend.lookup = (host: unknown, options, callback: LookupCallback) => {
     lookup(host, options, (err, address, family) => {

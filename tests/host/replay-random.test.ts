@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import crypto from 'node:crypto';
 import { createStack, formatAppDivergence, readTrace, rewriteTrace, type InputRecord, type MetaRecord } from '../../host/index.js';
-import { recordRandom, replayRandom, seededRandom, randomFree, type RandomDraw } from '../../host/trace/random.js';
+import { randomHeaderFor, recordRandom, replayRandom, seededRandom, randomFree, type RandomDraw } from '../../host/trace/random.js';
 import { sockPath } from './helpers.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -88,7 +88,7 @@ test('recording and replaying draws: every random function, synchronous and asyn
     out.push(esm.randomBytes(4).toString('hex'), esm.randomUUID());
     return out;
   };
-  const rec = recordRandom(true, (d) => draws.push(d));
+  const rec = recordRandom(randomHeaderFor(true)!, (d) => draws.push(d));
   assert.notEqual(Math.random, realRandom);
   const recorded = await drawAll();
   rec.stop();
@@ -129,7 +129,7 @@ test('with the functions replaced, bad arguments get Node\'s own errors', () => 
   };
   const before = cases.map(([, f]) => errorOf(f));
   for (const e of before) assert.notEqual(e, null);
-  const rec = recordRandom(true, () => {});
+  const rec = recordRandom(randomHeaderFor(true)!, () => {});
   try {
     cases.forEach(([what, f], i) => assert.deepEqual(errorOf(f), before[i], what));
   } finally {
