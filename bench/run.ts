@@ -16,7 +16,8 @@
 // header says which), else beside the Unix sockets.
 //
 // Environment: BENCH_ROUNDS (default 3), BENCH_QUICK=1 (small sizes, 1 round: a smoke run),
-// BENCH_ONLY=<regexp> (only the cells whose name matches).
+// BENCH_ONLY=<regexp> (only the cells whose name matches), BENCH_WORKER_FLAGS (more flags for the
+// worker's runtime, split at spaces: `--cpu-prof --cpu-prof-dir=/tmp/prof` profiles each run).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
@@ -63,6 +64,7 @@ const fdNote = (raiseFdsTo === null || raiseFdsTo === softFds ? `ulimit -n ${fdL
 // columns are that runtime's: its built-in node:net, and wasinet on its own socket API. The
 // peer stays node:net on Node. Without BENCH_ONLY such a run measures throughput and echo.
 const RUNTIME = process.env.BENCH_RUNTIME ?? 'node';
+const WORKER_FLAGS = (process.env.BENCH_WORKER_FLAGS ?? '').split(' ').filter((f) => f !== '');
 if (!['node', 'deno', 'bun'].includes(RUNTIME)) throw new Error(`BENCH_RUNTIME must be node, deno or bun, not ${RUNTIME}`);
 const runtimeBin = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules/.bin', RUNTIME);
 if (RUNTIME !== 'node' && spawnSync(runtimeBin, ['--version']).status !== 0) {
@@ -276,7 +278,7 @@ async function measure(cell: Cell, lib: Lib, dir: string, traces: string): Promi
       onLines(peer.stdout!, (m: { ready?: PeerEndpoints; reply?: unknown }) => {
         if (m.ready) {
           const input: WorkerInput = { spec: cell.spec, peer: m.ready, dir, traces };
-          worker = start(0, ['--expose-gc', path.join(here, 'worker.js'), lib, JSON.stringify(input)], 'worker');
+          worker = start(0, ['--expose-gc', ...WORKER_FLAGS, path.join(here, 'worker.js'), lib, JSON.stringify(input)], 'worker');
           worker.once('close', (code, signal) => fail(`worker exited without a result (${signal ?? code})`));
           onLines(worker.stdout!, (w: { peer?: unknown; result?: WorkerResult; error?: string }) => {
             if (w.peer) sendLine(peer.stdin!, w.peer);

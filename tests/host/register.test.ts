@@ -253,3 +253,62 @@ test('WASINET_REPLAY_SPEED=1: a program whose own timer comes between its calls 
   assert.deepEqual(paced.out, { got: 'one two' });
   assert.match(paced.stderr, /followed the recording/);
 });
+
+// Node's http on wasinet under the hook (host/register/http.ts): http.Server listens through a
+// wasinet server and http.Agent connects with wasinet's createConnection.
+const surface = join(root, 'build/tests/host/apps/http-surface.js');
+function surfaceRun(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [...args, surface, sockPath('http')], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  const [log, served] = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as unknown);
+  return { status: r.status, stderr: r.stderr, stdout: r.stdout, log: log as string[], wasinet: (served as { wasinet: boolean[] }).wasinet };
+}
+
+test('http under the hook: an http.Server and http.Agent program logs exactly what it logs on plain Node, and every connection is wasinet\'s', () => {
+  const plain = surfaceRun([]);
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.ok(plain.log.length > 20 && !plain.log.some((l) => l.startsWith('unsettled')), plain.log.join('\n'));
+  assert.ok(plain.wasinet.every((w) => !w), 'on plain Node no connection is wasinet\'s');
+  for (const flag of ['--import', '--require']) {
+    const hooked = surfaceRun([flag, 'wasinet/register']);
+    assert.equal(hooked.status, 0, hooked.stderr);
+    assert.deepEqual(hooked.log, plain.log, flag);
+    // Server side and client side of each connection (the 'connection' and the request's 'socket').
+    assert.equal(hooked.wasinet.length, plain.wasinet.length);
+    assert.ok(hooked.wasinet.every((w) => w), `${flag}: every connection on wasinet: ${hooked.wasinet}`);
+  }
+  const off = surfaceRun(['--import', 'wasinet/register'], { WASINET_HTTP: '0' });
+  assert.equal(off.status, 0, off.stderr);
+  assert.deepEqual(off.log, plain.log);
+  // The drop test's held connection is net's own (wasinet, under the hook): not an http one.
+  assert.ok(off.wasinet.filter((w) => w).length <= 1, `WASINET_HTTP=0 leaves http on Node's net: ${off.wasinet}`);
+});
+
+test('http under the hook: WASINET_RECORD records an unmodified http server and client; the trace replays on the core and the program replays offline; a changed response diverges', () => {
+  const file = sockPath('httprec').replace(/\.sock$/, '.trace');
+  const path = sockPath('httpapp');
+  const runAt = (env: Record<string, string>) => {
+    const r = spawnSync(process.execPath, ['--import', 'wasinet/register', surface, path], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  };
+  const rec = runAt({ WASINET_RECORD: file });
+  assert.equal(rec.status, 0, rec.stderr);
+  const inputs = readTrace(file).records.filter((x): x is InputRecord => x.kind === 'input');
+  // The server's response and the client's request, both written through wasinet.
+  const response = inputs.find((x) => x.name === 'apiWrite' && x.payload?.toString().includes('POST /a to /a'));
+  assert.ok(response, 'the response is in the trace');
+  assert.ok(inputs.some((x) => x.name === 'apiWrite' && x.payload?.toString().startsWith('POST /a HTTP/1.1')), 'and the request');
+
+  const core = spawnSync(process.execPath, [join(root, 'bin/wasinet.js'), 'replay', file], { encoding: 'utf8' });
+  assert.equal(core.status, 0, core.stdout + core.stderr);
+  assert.match(core.stdout, /replay identical/);
+
+  for (let i = 0; i < 2; i++) {
+    const again = runAt({ WASINET_REPLAY: file });
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(again.stdout, rec.stdout, 'the replayed program prints what the recorded one printed');
+    assert.match(again.stderr, new RegExp(`followed the recording \\(${inputs.length} inputs\\)`));
+  }
+  const changed = runAt({ WASINET_REPLAY: file, SURFACE_VARIANT: 'v2 ' });
+  assert.equal(changed.status, 1, changed.stderr);
+  assert.match(changed.stderr, new RegExp(`replay diverged at input ${response.seq + 1} `));
+});
