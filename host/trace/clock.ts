@@ -110,16 +110,40 @@ export function recordClock(inputs: () => number, keep: (r: ClockRead) => void):
   }, false);
 }
 
+/** How far (in inputs) from where the program reads the clock a recorded reading may be, to stand in for it. */
+export const CLOCK_DRIFT = 64;
+
 /**
- * Replays the program's clock: a reading recorded at the same place gives the recorded value;
- * any other (a reading the recording does not have: a timer of the program's that ran another
- * number of times) gives `derived()`.
+ * Replays the program's clock: a reading recorded at the same place gives the recorded value.
+ * A reading made at another place — the same reading, made a few inputs earlier or later than
+ * in the recording (a timer of the program's that fired before or after the transport's events
+ * the replay gave it: engine.io's polling request, whose URL carries Date.now()) — gives the
+ * next recorded reading not yet given, if that one was made within CLOCK_DRIFT inputs of here:
+ * the readings of a program are made in the same order even when they fall between other
+ * inputs; such a stand-in is never earlier than a reading given before it. Any other reading (a
+ * timer of the program's that ran another number of times) gives `derived()`.
  */
 export function replayClock(derived: () => number, reads?: ReadonlyMap<string, number>, inputs?: () => number): { stop(): void } {
   const place = reads !== undefined && reads.size > 0 && inputs !== undefined ? places(inputs) : null;
+  if (place === null) return install(() => Math.floor(derived()), true);
+  // The recorded readings in order (the trace's), and the index of each place among them.
+  const order = [...reads!.entries()].map(([key, v]) => ({ s: Number(key.slice(0, key.indexOf(':'))), v }));
+  const index = new Map<string, number>();
+  let i = 0;
+  for (const key of reads!.keys()) index.set(key, i++);
+  let next = 0; // the first recorded reading after the last one given
   return install(() => {
-    if (place === null) return Math.floor(derived());
     const r = place();
-    return reads!.get(`${r.s}:${r.k}`) ?? Math.floor(derived());
+    const at = index.get(`${r.s}:${r.k}`);
+    if (at !== undefined) {
+      next = Math.max(next, at + 1);
+      return order[at].v;
+    }
+    const near = order[next];
+    if (near !== undefined && Math.abs(near.s - r.s) <= CLOCK_DRIFT) {
+      next++;
+      return near.v;
+    }
+    return Math.floor(derived());
   }, true);
 }

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import crypto from 'node:crypto';
 import { createStack, formatAppDivergence, readTrace, rewriteTrace, type InputRecord, type MetaRecord } from '../../host/index.js';
 import { randomHeaderFor, recordRandom, replayRandom, seededRandom, randomFree, type RandomDraw } from '../../host/trace/random.js';
+import { replayClock, CLOCK_DRIFT } from '../../host/trace/clock.js';
 import { sockPath } from './helpers.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -303,4 +304,29 @@ test('a program that writes Date.now() in milliseconds and new Date() replays wi
   const done2 = await net2.replay!.done;
   assert.equal(done2.ok, false);
   assert.equal(done2.divergence?.reason, 'different call');
+});
+
+test('the replayed clock: a reading made a few inputs from where it was recorded (a timer that fired before the transport\'s events) gets the next recorded value; one far away or past the recording is derived; exact places still win', () => {
+  // Recorded: a reading at input 0, one at input 5 (the timer's), two at input 9.
+  const reads = new Map([['0:0', 1000], ['5:0', 2000], ['9:0', 3000], ['9:1', 3001]]);
+  let at = 0;
+  const clock = replayClock(() => 99_999, reads, () => at);
+  try {
+    const seen: number[] = [];
+    at = 0; seen.push(Date.now());          // exact: 1000
+    at = 3; seen.push(Date.now());          // the timer's, 2 inputs early: the next recorded, 2000
+    at = 9; seen.push(Date.now(), Date.now()); // exact: 3000, 3001
+    seen.push(Date.now());                  // one more than the recording had: derived
+    assert.deepEqual(seen, [1000, 2000, 3000, 3001, 99_999]);
+  } finally {
+    clock.stop();
+  }
+  // A reading far (more than CLOCK_DRIFT inputs) from the next recorded one is derived.
+  const far = replayClock(() => 5, new Map([['500:0', 1000]]), () => 500 - CLOCK_DRIFT - 1);
+  try {
+    assert.equal(Date.now(), 5);
+  } finally {
+    far.stop();
+  }
+  assert.ok(Date.now() > 1_700_000_000_000, 'the real clock is back');
 });
