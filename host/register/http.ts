@@ -1,19 +1,23 @@
 // What `wasinet/register` does for Node's own HTTP (unless WASINET_HTTP=0): an application's
-// `http.createServer(…).listen(…)` and its `http.request`/`http.get` run on wasinet too, so an
-// unmodified web application (and the HTTP clients it calls) is what a recording holds and a
-// replay replays. Node's http module keeps Node's internal net, which the import hook cannot
-// reach: here an http.Server listens through a wasinet server of its own, fed to http's own
-// connection handling with `emit('connection', socket)` (docs/replay.md shows the same by hand),
-// and http.Agent's connections are wasinet's createConnection.
+// `http.createServer(…).listen(…)`, its `http.request`/`http.get` and the global `fetch` run on
+// wasinet too, so an unmodified web application (and the HTTP clients it calls) is what a
+// recording holds and a replay replays. Node's http module and its undici keep Node's internal
+// net, which the import hook cannot reach: here an http.Server listens through a wasinet server
+// of its own, fed to http's own connection handling with `emit('connection', socket)`
+// (docs/replay.md shows the same by hand), http.Agent's connections are wasinet's
+// createConnection, and fetch's default dispatcher gets a connector on wasinet.
 //
 // The server's surface that sits on its listening handle — listen, close, address, listening,
 // getConnections, ref, unref, maxConnections — is answered by that wasinet server, with
 // node:net's behaviour (its events are re-emitted on the http.Server, and a callback runs with
 // the http.Server as `this`). Everything above the connection (parsing, keep-alive, timeouts,
-// closeIdleConnections) stays Node's. https, tls and http2 servers and https.Agent are left on
-// Node's net: a TLS session's bytes draw OpenSSL's randomness, which a replay cannot give back.
+// closeIdleConnections) stays Node's, except that idle connections are closed in the order they
+// came in (orderConnections). https, tls and http2 servers, https.Agent and fetch's https
+// connections are left on Node's net: a TLS session's bytes draw OpenSSL's randomness, which a
+// replay cannot give back.
 import type * as Net from 'node:net';
 import type * as Http from 'node:http';
+import type * as Tls from 'node:tls';
 import { ERR_SERVER_NOT_RUNNING } from '../net/errors.js';
 
 /** The wasinet server an http.Server listens through (made at its first use). */
@@ -39,12 +43,48 @@ function listenerOf(net: typeof Net, server: Served): Net.Server {
   } as Net.ServerOpts);
   if (server[kMax] !== undefined) l.maxConnections = server[kMax];
   for (const event of FORWARDED) l.on(event, (...args: unknown[]) => server.emit(event, ...args));
+  l.prependListener('connection', (socket: Net.Socket) => arrival.set(socket, ++arrivals));
+  l.on('listening', () => orderConnections(server));
   // What closes the listener from within (listen's `signal` aborted) closes the http.Server, as
   // it does on node:net, where that server is the listener; http.Server.close closes the
   // listener with the prototype's close.
   l.close = function close(cb?: (err?: Error) => void) { server.close(cb); return this; };
   server[kListener] = l;
   return l;
+}
+
+/** The order connections came in (a listener's accepted sockets), for orderConnections. */
+const arrival = new WeakMap<object, number>();
+let arrivals = 0;
+let ordered = false;
+
+/**
+ * Makes the order in which an http.Server's idle connections are closed the order they came in.
+ * Node keeps a server's connections in a set that orders idle ones by their parser's address in
+ * memory, so `close()` (which closes the idle keep-alive connections first),
+ * `closeIdleConnections()` and `closeAllConnections()` destroy two or more idle connections in an
+ * order that differs from run to run — and a replay of the program then finds its destroy calls
+ * in another order than recorded. Any order is Node's; this one is the same every run. Active
+ * connections keep Node's order (by when their request started). Patched once, on the
+ * connection list's prototype, when a listening server has its list (http makes it on
+ * 'listening').
+ */
+function orderConnections(server: object): void {
+  if (ordered) return;
+  const key = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connections');
+  const list = key === undefined ? undefined : (server as Record<symbol, unknown>)[key];
+  if (list === null || typeof list !== 'object') return;
+  const proto = Object.getPrototypeOf(list) as { idle(): { socket?: object }[]; active(): unknown[]; all(): unknown[] };
+  if (typeof proto.idle !== 'function' || typeof proto.active !== 'function' || typeof proto.all !== 'function') return;
+  ordered = true;
+  const idle = proto.idle;
+  const active = proto.active;
+  const rank = (c: { socket?: object }): number => (c.socket !== undefined && arrival.get(c.socket)) || Infinity;
+  // A stable sort: connections that did not come from a listener of ours keep Node's order.
+  const byArrival = (cs: { socket?: object }[]) => cs.sort((a, b) => (rank(a) === rank(b) ? 0 : rank(a) < rank(b) ? -1 : 1));
+  proto.idle = function (this: object) { return byArrival(idle.call(this)); };
+  // Node's set puts idle connections before active ones.
+  proto.all = function (this: object) { return [...byArrival(idle.call(this)), ...active.call(this)]; };
 }
 
 /** The timer http.Server arms on 'listening' to expire requests (node's httpServerPreClose clears it). */
@@ -121,4 +161,91 @@ export function routeHttp(net: typeof Net, http: typeof Http): void {
   http.Agent.prototype.createConnection = function createConnection(this: Http.Agent, ...args: unknown[]) {
     return (net.createConnection as (...a: unknown[]) => Net.Socket)(...args);
   } as typeof http.Agent.prototype.createConnection;
+}
+
+// ---------------------------------------------------------------- the global fetch
+
+/** Where Node's undici (and undici from npm) keeps the global dispatcher. */
+const DISPATCHER = Symbol.for('undici.globalDispatcher.1');
+/** undici's default connector's connect timeout. */
+const CONNECT_TIMEOUT_MS = 10_000;
+
+interface ConnectOpts { hostname: string; protocol: string; port: string | number; servername?: string | null; localAddress?: string | null; httpSocket?: Net.Socket }
+type Connector = (opts: ConnectOpts, callback: (err: Error | null, socket: Net.Socket | null) => void) => Net.Socket;
+type AgentLike = { constructor: new (opts: object) => object } & Record<symbol, unknown>;
+
+/**
+ * An undici connector that opens http's connections with wasinet's net (https's with tls.connect,
+ * as undici's own does: TLS stays on Node's net, see http.ts's head), as undici's default one
+ * sets them up: no delay, keep-alive after 60 s, given up after 10 s.
+ */
+function connector(net: typeof Net, tls: typeof Tls): Connector {
+  return (opts, callback) => {
+    const secure = opts.protocol === 'https:';
+    const port = Number(opts.port) || (secure ? 443 : 80);
+    const localAddress = opts.localAddress ?? undefined;
+    const socket = secure
+      ? tls.connect({ host: opts.hostname, port, servername: opts.servername ?? undefined, localAddress, ALPNProtocols: ['http/1.1'], socket: opts.httpSocket } as Tls.ConnectionOptions)
+      : net.connect({ host: opts.hostname, port, localAddress });
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 60_000);
+    const ready = secure ? 'secureConnect' : 'connect';
+    const timer = setTimeout(() => {
+      const err = Object.assign(new Error(`Connect Timeout Error (attempted address: ${opts.hostname}:${port}, timeout: ${CONNECT_TIMEOUT_MS}ms)`),
+        { name: 'ConnectTimeoutError', code: 'UND_ERR_CONNECT_TIMEOUT' });
+      socket.destroy(err);
+    }, CONNECT_TIMEOUT_MS);
+    timer.unref();
+    const onReady = (): void => { clearTimeout(timer); socket.off('error', onError); callback(null, socket); };
+    const onError = (err: Error): void => { clearTimeout(timer); socket.off(ready, onReady); callback(err, null); };
+    socket.once(ready, onReady).once('error', onError);
+    return socket;
+  };
+}
+
+/**
+ * The same agent as `d` with wasinet's connector, if `d` is an undici Agent with the default
+ * connector that has connected nothing yet (Node's own default, made as its undici loads);
+ * anything else (a MockAgent, a ProxyAgent, an Agent with a connector of its own) is left as is.
+ */
+function routedAgent(d: unknown, connect: Connector): object | null {
+  if (d === null || typeof d !== 'object' || (d as AgentLike).constructor?.name !== 'Agent') return null;
+  const agent = d as AgentLike;
+  const symbol = (name: string) => Object.getOwnPropertySymbols(agent).find((s) => s.description === name);
+  const optionsKey = symbol('options');
+  const clientsKey = symbol('clients');
+  const options = optionsKey === undefined ? undefined : agent[optionsKey] as Record<string, unknown> | undefined;
+  const clients = clientsKey === undefined ? undefined : agent[clientsKey] as Map<unknown, unknown> | undefined;
+  if (options === undefined || options.connect !== undefined || clients === undefined || clients.size > 0) return null;
+  return new agent.constructor({ ...options, connect });
+}
+
+/**
+ * The global fetch (Node's undici, on Node's internal net) with its connections on wasinet: its
+ * default dispatcher, once undici has made it, becomes the same Agent with wasinet's connector —
+ * looked at again whenever the program set another.
+ */
+export function routeFetch(net: typeof Net, tls: typeof Tls): void {
+  const original = globalThis.fetch;
+  if (typeof original !== 'function') return;
+  const connect = connector(net, tls);
+  const g = globalThis as unknown as Record<symbol, unknown>;
+  let seen: unknown;
+  const fetch = function fetch(this: unknown, ...args: Parameters<typeof globalThis.fetch>) {
+    let d = g[DISPATCHER];
+    // Node loads its undici (which makes its default Agent) when the program first uses fetch
+    // or one of its classes: made now, it can be replaced before this request.
+    if (d === undefined) {
+      void globalThis.Response;
+      d = g[DISPATCHER];
+    }
+    if (d !== seen) {
+      const routed = routedAgent(d, connect);
+      if (routed !== null) g[DISPATCHER] = d = routed;
+      seen = d;
+    }
+    return Reflect.apply(original, this, args) as ReturnType<typeof globalThis.fetch>;
+  };
+  Object.defineProperty(fetch, 'length', { value: original.length });
+  globalThis.fetch = fetch as typeof globalThis.fetch;
 }

@@ -3,7 +3,7 @@
 // ES modules through a resolve hook (module.register, hooks.ts), CommonJS by answering
 // `require('net')` with wasinet's CommonJS module (Module._load). wasinet's own files keep the
 // real node:net (its node backends sit on it). WASINET_RECORD=FILE records the default stack,
-// WASINET_REPLAY=FILE replays the application on it (setup.ts). Node's http servers and agents
+// WASINET_REPLAY=FILE replays the application on it (setup.ts). Node's http servers and agents and the global fetch
 // are made to listen and connect through wasinet (http.ts). Not covered: Node's other modules
 // (https, tls, http2 …) use Node's internal net, and process.getBuiltinModule('net') is node:net
 // (see docs/replay.md for feeding such a server from a wasinet server).
@@ -16,6 +16,7 @@ import type * as Format from '../trace/format.js';
 import type * as Http from './http.js';
 import type * as Net from 'node:net';
 import type * as HttpModule from 'node:http';
+import type * as TlsModule from 'node:tls';
 
 // Loaded through NODE_OPTIONS, this file runs in every thread, wasinet's trace writer included:
 // that thread records nothing and imports no net. Loaded with --require it runs in Node's module
@@ -27,8 +28,12 @@ if (!writerThread) {
   const own = path.join(__dirname, '..') + path.sep;
   if (workerThreads.isMainThread) (require('./setup.js') as typeof Setup).setup();
   const wasinet: unknown = require('../index.cjs');
-  // Node's http servers and agents on wasinet too (http.ts), unless WASINET_HTTP=0.
-  if (process.env.WASINET_HTTP !== '0') (require('./http.js') as typeof Http).routeHttp(wasinet as typeof Net, require('node:http') as typeof HttpModule);
+  // Node's http servers and agents, and the global fetch's connections, on wasinet too (http.ts), unless WASINET_HTTP=0.
+  if (process.env.WASINET_HTTP !== '0') {
+    const routes = require('./http.js') as typeof Http;
+    routes.routeHttp(wasinet as typeof Net, require('node:http') as typeof HttpModule);
+    routes.routeFetch(wasinet as typeof Net, require('node:tls') as typeof TlsModule);
+  }
 
   const M = Module as unknown as { _load(request: string, parent: { filename?: string } | null, isMain: boolean): unknown };
   const load = M._load;

@@ -263,7 +263,7 @@ function surfaceRun(args: string[], env: Record<string, string> = {}) {
   return { status: r.status, stderr: r.stderr, stdout: r.stdout, log: log as string[], wasinet: (served as { wasinet: boolean[] }).wasinet };
 }
 
-test('http under the hook: an http.Server and http.Agent program logs exactly what it logs on plain Node, and every connection is wasinet\'s', () => {
+test('http under the hook: an http.Server, http.Agent and fetch program logs exactly what it logs on plain Node, and every connection is wasinet\'s', () => {
   const plain = surfaceRun([]);
   assert.equal(plain.status, 0, plain.stderr);
   assert.ok(plain.log.length > 20 && !plain.log.some((l) => l.startsWith('unsettled')), plain.log.join('\n'));
@@ -283,7 +283,7 @@ test('http under the hook: an http.Server and http.Agent program logs exactly wh
   assert.ok(off.wasinet.filter((w) => w).length <= 1, `WASINET_HTTP=0 leaves http on Node's net: ${off.wasinet}`);
 });
 
-test('http under the hook: WASINET_RECORD records an unmodified http server and client; the trace replays on the core and the program replays offline; a changed response diverges', () => {
+test('http under the hook: WASINET_RECORD records an unmodified http server, http client and fetch; the trace replays on the core and the program replays offline (idle connections closed in the same order); a changed response diverges', () => {
   const file = sockPath('httprec').replace(/\.sock$/, '.trace');
   const path = sockPath('httpapp');
   const runAt = (env: Record<string, string>) => {
@@ -297,12 +297,14 @@ test('http under the hook: WASINET_RECORD records an unmodified http server and 
   const response = inputs.find((x) => x.name === 'apiWrite' && x.payload?.toString().includes('POST /a to /a'));
   assert.ok(response, 'the response is in the trace');
   assert.ok(inputs.some((x) => x.name === 'apiWrite' && x.payload?.toString().startsWith('POST /a HTTP/1.1')), 'and the request');
+  // The global fetch's request (Node's undici: its user-agent), written through wasinet.
+  assert.ok(inputs.some((x) => x.name === 'apiWrite' && /^POST \/f HTTP\/1.1\r\n[^]*user-agent: node/i.test(x.payload?.toString() ?? '')), 'and fetch\'s request');
 
   const core = spawnSync(process.execPath, [join(root, 'bin/wasinet.js'), 'replay', file], { encoding: 'utf8' });
   assert.equal(core.status, 0, core.stdout + core.stderr);
   assert.match(core.stdout, /replay identical/);
 
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < 3; i++) {
     const again = runAt({ WASINET_REPLAY: file });
     assert.equal(again.status, 0, again.stderr);
     assert.equal(again.stdout, rec.stdout, 'the replayed program prints what the recorded one printed');

@@ -102,6 +102,13 @@ held.destroy();
 limited.close();
 await once(limited, 'close');
 
+// The global fetch (Node's undici): a request, and one to a port nothing listens on.
+const f = await fetch(`http://127.0.0.1:${port}/f`, { method: 'POST', body: 'by fetch' });
+log.push(`fetch ${f.status} "${await f.text()}" family ${f.headers.get('x-remote-family')}`);
+const refused = await fetch(`http://127.0.0.1:${lport}/nobody`).then((r) => `answered ${r.status}`,
+  (e: Error & { cause?: NodeJS.ErrnoException }) => `${e.name}: ${e.message}; cause ${e.cause?.code} ${e.cause?.syscall}`);
+log.push(`fetch to a closed port: ${refused}`);
+
 // A Unix socket, through socketPath.
 const onUnix = http.createServer((req, res) => res.end(`unix ${req.url}`));
 onUnix.listen(unixPath);
@@ -112,6 +119,13 @@ log.push(`unix response ${r4.status} "${r4.text}"`);
 // close() ends idle keep-alive connections (the agent's), and then the server closes.
 onUnix.close((e) => log.push(`unix close callback ${e === undefined ? 'no error' : err(e)}`));
 await once(onUnix, 'close');
+
+// Three more idle keep-alive connections, each its agent's: close() ends every idle one (in an
+// order a replay must find again).
+for (let i = 0; i < 3; i++) {
+  const r = await request({ port, host: '127.0.0.1', path: `/idle${i}`, agent: new http.Agent({ keepAlive: true }) });
+  log.push(`idle ${i}: ${r.status}`);
+}
 
 // A request in flight when close() is called is answered; close waits for it.
 const slow = request({ port, host: '127.0.0.1', path: '/slow', agent: false });
