@@ -41,11 +41,13 @@ function request(opts: http.RequestOptions, payload?: string): Promise<{ status:
   });
 }
 
+let slowArrived = (): void => {};
+const arrived = new Promise<void>((resolve) => { slowArrived = resolve; });
 const server = http.createServer((req, res) => {
   let b = '';
   req.on('data', (d) => { b += d; });
   req.on('end', () => {
-    if (req.url === '/slow') { setTimeout(() => res.end('late'), 50); return; }
+    if (req.url === '/slow') { slowArrived(); setTimeout(() => res.end('late'), 50); return; }
     res.setHeader('x-remote-family', req.socket.remoteFamily ?? 'none');
     // SURFACE_VARIANT: a changed program (its replay must diverge at this response).
     res.end(`${process.env.SURFACE_VARIANT ?? ''}${req.method} ${req.url} ${b}`);
@@ -129,7 +131,7 @@ for (let i = 0; i < 3; i++) {
 
 // A request in flight when close() is called is answered; close waits for it.
 const slow = request({ port, host: '127.0.0.1', path: '/slow', agent: false });
-await new Promise((r) => setTimeout(r, 10));
+await arrived;
 const closed = once(server, 'close');
 server.close((e) => log.push(`close callback ${e === undefined ? 'no error' : err(e)}, listening ${server.listening}, address ${server.address()}`));
 log.push(`after close(): listening ${server.listening}`);
