@@ -49,6 +49,9 @@ function listenerOf(net: typeof Net, server: Served): Net.Server {
   // it does on node:net, where that server is the listener; http.Server.close closes the
   // listener with the prototype's close.
   l.close = function close(cb?: (err?: Error) => void) { server.close(cb); return this; };
+  // node:net's `_handle` is the listening handle, which child_process.send(message, server)
+  // passes to another process: the listener's (http.Server's own stays null, as nothing listens on it).
+  Object.defineProperty(server, '_handle', { configurable: true, enumerable: true, get: () => (l as unknown as { _handle: unknown })._handle, set: () => {} });
   server[kListener] = l;
   return l;
 }

@@ -314,3 +314,34 @@ test('http under the hook: WASINET_RECORD records an unmodified http server, htt
   assert.equal(changed.status, 1, changed.stderr);
   assert.match(changed.stderr, new RegExp(`replay diverged at input ${response.seq + 1} `));
 });
+
+test('http under the hook: child_process.send(message, server) passes a listening http.Server to a child, which answers on it, as on plain Node', () => {
+  const program = `
+    const cp = require('child_process'), http = require('http'), net = require('net');
+    if (process.argv[2] === 'child') {
+      process.on('message', (m, server) => {
+        if (m !== 'server') return;
+        server.on('connection', (s) => { s.end('child handled'); server.close(); process.disconnect(); });
+        process.send('ready');
+      });
+    } else {
+      const child = cp.fork(__filename, ['child']);
+      const server = http.createServer((req, res) => res.end('parent'));
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address();
+        child.send('server', server);
+        child.on('message', () => server.close(() => {
+          net.connect(port, '127.0.0.1').on('data', (d) => console.log(String(d) + ', server ' + ('createStack' in net ? 'wasinet' : 'node')))
+            .on('error', (e) => console.log('client error ' + e.code));
+        }));
+      });
+    }`;
+  const file = sockPath('send').replace(/\.sock$/, '.cjs');
+  writeFileSync(file, program);
+  const plain = spawnSync(process.execPath, [file], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.equal(plain.stdout.trim(), 'child handled, server node');
+  const hooked = spawnSync(process.execPath, ['--require', 'wasinet/register', file], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(hooked.status, 0, hooked.stderr);
+  assert.equal(hooked.stdout.trim(), 'child handled, server wasinet');
+});
