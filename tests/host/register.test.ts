@@ -345,3 +345,21 @@ test('http under the hook: child_process.send(message, server) passes a listenin
   assert.equal(hooked.status, 0, hooked.stderr);
   assert.equal(hooked.stdout.trim(), 'child handled, server wasinet');
 });
+
+test('http under the hook: a ws WebSocketServer on a port of its own and a ws client, recorded, replay offline; the trace holds the server\'s side (its listen, its accepted connection)', () => {
+  const wsApp = join(root, 'build/tests/host/apps/ws-port-app.js');
+  const file = sockPath('wsport').replace(/\.sock$/, '.trace');
+  const rec = spawnSync(process.execPath, ['--import', 'wasinet/register', wsApp], { cwd: root, env: { ...process.env, WASINET_RECORD: file }, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(rec.status, 0, rec.stderr);
+  const got = JSON.parse(rec.stdout.trim()) as string[];
+  assert.deepEqual(got.map((m) => m.split(' ').slice(0, 2).join(' ')), ['echo m0', 'echo m1', 'echo m2']);
+  const inputs = readTrace(file).records.filter((x): x is InputRecord => x.kind === 'input');
+  assert.ok(inputs.some((x) => x.name === 'apiListen') && inputs.some((x) => x.name === 'onConnection'), 'the server listened and accepted through wasinet');
+  assert.ok(inputs.some((x) => x.name === 'apiWrite' && x.payload?.toString().startsWith('HTTP/1.1 101 Switching Protocols')), 'the server\'s upgrade response is in the trace');
+  for (let i = 0; i < 2; i++) {
+    const again = spawnSync(process.execPath, ['--import', 'wasinet/register', wsApp], { cwd: root, env: { ...process.env, WASINET_REPLAY: file }, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(again.stdout, rec.stdout);
+    assert.match(again.stderr, /followed the recording/);
+  }
+});
