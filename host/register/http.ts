@@ -50,8 +50,12 @@ function listenerOf(net: typeof Net, server: Served): Net.Server {
   // listener with the prototype's close.
   l.close = function close(cb?: (err?: Error) => void) { server.close(cb); return this; };
   // node:net's `_handle` is the listening handle, which child_process.send(message, server)
-  // passes to another process: the listener's (http.Server's own stays null, as nothing listens on it).
-  Object.defineProperty(server, '_handle', { configurable: true, enumerable: true, get: () => (l as unknown as { _handle: unknown })._handle, set: () => {} });
+  // passes to another process; `_connections` and `_connectionKey` are its bookkeeping, which
+  // some libraries read: the listener's (http.Server's own would stay null, 0 and undefined).
+  const own = l as unknown as Record<string, unknown>;
+  for (const field of ['_handle', '_connections', '_connectionKey']) {
+    Object.defineProperty(server, field, { configurable: true, enumerable: true, get: () => own[field], set: () => {} });
+  }
   server[kListener] = l;
   return l;
 }
@@ -94,6 +98,25 @@ function orderConnections(server: object): void {
 function checkingTimer(server: object): NodeJS.Timeout | undefined {
   const key = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connectionsCheckingInterval');
   return key === undefined ? undefined : (server as Record<symbol, NodeJS.Timeout | undefined>)[key];
+}
+
+/**
+ * Under the hook `net` is wasinet's, but Node's own modules make node:net's servers and sockets
+ * (an http.Server or https.Server extends node:net's Server, a TLSSocket its Socket). On node:net
+ * `server instanceof net.Server` and `tlsSocket instanceof net.Socket` hold for them, and
+ * libraries test that: so they hold here too (with or without WASINET_HTTP). Only for
+ * net.Server and net.Socket themselves: a subclass of either keeps the plain test.
+ */
+export function nodeClassesAreNetClasses(net: typeof Net, nodeNet: typeof Net): void {
+  for (const [ours, node] of [[net.Server, nodeNet.Server], [net.Socket, nodeNet.Socket]] as const) {
+    if (ours === node) continue;
+    Object.defineProperty(ours, Symbol.hasInstance, {
+      configurable: true,
+      value: function hasInstance(this: unknown, x: unknown): boolean {
+        return Function.prototype[Symbol.hasInstance].call(this, x) || (this === ours && x instanceof node);
+      },
+    });
+  }
 }
 
 export function routeHttp(net: typeof Net, http: typeof Http): void {

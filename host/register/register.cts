@@ -29,8 +29,10 @@ if (!writerThread) {
   if (workerThreads.isMainThread) (require('./setup.js') as typeof Setup).setup();
   const wasinet: unknown = require('../index.cjs');
   // Node's http servers and agents, and the global fetch's connections, on wasinet too (http.ts), unless WASINET_HTTP=0.
+  const routes = require('./http.js') as typeof Http;
+  // node:net itself here: this file is wasinet's own, which Module._load (below) leaves alone.
+  routes.nodeClassesAreNetClasses(wasinet as typeof Net, require('node:net') as typeof Net);
   if (process.env.WASINET_HTTP !== '0') {
-    const routes = require('./http.js') as typeof Http;
     routes.routeHttp(wasinet as typeof Net, require('node:http') as typeof HttpModule);
     routes.routeFetch(wasinet as typeof Net, require('node:tls') as typeof TlsModule);
   }

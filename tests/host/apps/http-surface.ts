@@ -16,7 +16,8 @@ process.on('exit', (code) => {
   console.log(JSON.stringify(log));
   console.log(JSON.stringify({ wasinet: seen }));
 });
-const onWasinet = (s: net.Socket): boolean => 'createStack' in net && s instanceof net.Socket;
+// (Not instanceof: under the hook Node's own sockets pass `instanceof net.Socket` too, as on node:net.)
+const onWasinet = (s: net.Socket): boolean => 'createStack' in net && Object.getPrototypeOf(s) === net.Socket.prototype;
 const err = (e: unknown): string => {
   const x = e as NodeJS.ErrnoException;
   return `${x.name} ${x.code} ${x.syscall ?? ''} ${x.message.replace(/:\d+$/, ':PORT')}`;
@@ -73,7 +74,15 @@ for (const path of ['/a', '/b']) {
   log.push(`response ${r.status} "${r.text}" reused ${r.reused}`);
 }
 const count = await new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)));
-log.push(`getConnections ${count}`);
+const book = server as unknown as { _connections: number; _connectionKey: string };
+log.push(`getConnections ${count}, _connections ${book._connections}, _connectionKey ${book._connectionKey.replace(/:\d+$/, ':PORT')}`);
+// `net` is wasinet's under the hook: an http.Server is still a net.Server, a socket Node's http
+// made is a net.Socket, and a net.Server subclass is not an http.Server.
+class Sub extends net.Server {}
+log.push(`instanceof net.Server ${server instanceof net.Server}, instanceof a subclass ${server instanceof Sub}, a plain net.Server is one ${net.createServer() instanceof net.Server}`);
+const tlsLike = new (await import('node:tls')).TLSSocket(new net.Socket());
+log.push(`a TLSSocket instanceof net.Socket ${tlsLike instanceof net.Socket}, instanceof net.Server ${(tlsLike as unknown) instanceof net.Server}`);
+tlsLike.destroy();
 // An agent of its own, no keep-alive: its connection closes after the response.
 const agent = new http.Agent({ keepAlive: false });
 const r3 = await request({ port, host: 'localhost', family: 4, path: '/c', agent });
