@@ -205,13 +205,14 @@ type AgentLike = { constructor: new (opts: object) => object } & Record<symbol, 
  * as undici's own does: TLS stays on Node's net, see http.ts's head), as undici's default one
  * sets them up: no delay, keep-alive after 60 s, given up after 10 s.
  */
-function connector(net: typeof Net, tls: typeof Tls): Connector {
+function connector(net: typeof Net, tlsModule: () => typeof Tls): Connector {
   return (opts, callback) => {
     const secure = opts.protocol === 'https:';
+    const tls = secure ? tlsModule() : null;
     const port = Number(opts.port) || (secure ? 443 : 80);
     const localAddress = opts.localAddress ?? undefined;
-    const socket = secure
-      ? tls.connect({ host: opts.hostname, port, servername: opts.servername ?? undefined, localAddress, ALPNProtocols: ['http/1.1'], socket: opts.httpSocket } as Tls.ConnectionOptions)
+    const socket = tls !== null
+      ? tls.connect({ host: opts.hostname, port, servername: opts.servername || (net.isIP(opts.hostname) === 0 ? opts.hostname : undefined), localAddress, ALPNProtocols: ['http/1.1'], socket: opts.httpSocket } as Tls.ConnectionOptions)
       : net.connect({ host: opts.hostname, port, localAddress });
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
@@ -251,7 +252,7 @@ function routedAgent(d: unknown, connect: Connector): object | null {
  * default dispatcher, once undici has made it, becomes the same Agent with wasinet's connector —
  * looked at again whenever the program set another.
  */
-export function routeFetch(net: typeof Net, tls: typeof Tls): void {
+export function routeFetch(net: typeof Net, tls: () => typeof Tls): void {
   const original = globalThis.fetch;
   if (typeof original !== 'function') return;
   const connect = connector(net, tls);

@@ -34,7 +34,8 @@ if (!writerThread) {
   routes.nodeClassesAreNetClasses(wasinet as typeof Net, require('node:net') as typeof Net);
   if (process.env.WASINET_HTTP !== '0') {
     routes.routeHttp(wasinet as typeof Net, require('node:http') as typeof HttpModule);
-    routes.routeFetch(wasinet as typeof Net, require('node:tls') as typeof TlsModule);
+    // tls only once fetch opens an https connection (about 2 ms of every process's start).
+    routes.routeFetch(wasinet as typeof Net, () => require('node:tls') as typeof TlsModule);
   }
 
   const M = Module as unknown as { _load(request: string, parent: { filename?: string } | null, isMain: boolean): unknown };

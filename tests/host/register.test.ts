@@ -363,3 +363,30 @@ test('http under the hook: a ws WebSocketServer on a port of its own and a ws cl
     assert.match(again.stderr, /followed the recording/);
   }
 });
+
+test('http under the hook: fetch over https (its connections stay on Node\'s tls) answers as on plain Node: the server name sent, http/1.1 by ALPN, the certificate checked', () => {
+  const fixtures = join(root, 'tests/fixtures');
+  const program = `
+    const https = require('https'), fs = require('fs');
+    let sni = 'none';
+    const server = https.createServer({ key: fs.readFileSync(${JSON.stringify(join(fixtures, 'localhost-key.pem'))}), cert: fs.readFileSync(${JSON.stringify(join(fixtures, 'localhost-cert.pem'))}),
+      SNICallback: (name, cb) => { sni = name; cb(null); } },
+      (req, res) => res.end('secure ' + req.url + ' ' + req.socket.alpnProtocol + ' ' + sni));
+    server.listen(0, '127.0.0.1', async () => {
+      const { port } = server.address();
+      const ok = await fetch('https://localhost:' + port + '/x').then(async (r) => r.status + ' ' + await r.text());
+      console.log(ok);
+      server.close(); server.closeAllConnections();
+    });`;
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: join(fixtures, 'localhost-cert.pem') };
+  const plain = spawnSync(process.execPath, ['-e', program], { cwd: root, env, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.equal(plain.stdout, '200 secure /x http/1.1 localhost\n');
+  const hooked = spawnSync(process.execPath, ['--require', 'wasinet/register', '-e', program], { cwd: root, env, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(hooked.status, 0, hooked.stderr);
+  assert.equal(hooked.stdout, plain.stdout);
+  // Without the certificate's authority the request fails, as on plain Node.
+  const untrusted = spawnSync(process.execPath, ['--require', 'wasinet/register', '-e', program], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  assert.notEqual(untrusted.status, 0);
+  assert.match(untrusted.stderr, /fetch failed[^]*(SELF_SIGNED|UNABLE_TO_VERIFY|DEPTH_ZERO)/);
+});
