@@ -60,6 +60,12 @@ function listenerOf(net: typeof Net, server: Served): Net.Server {
   return l;
 }
 
+/** An object's own symbol-keyed value, found by the symbol's description (Node's internal symbols are not exported). */
+function bySymbol(o: object, description: string): unknown {
+  const key = Object.getOwnPropertySymbols(o).find((s) => s.description === description);
+  return key === undefined ? undefined : (o as Record<symbol, unknown>)[key];
+}
+
 /** The order connections came in (a listener's accepted sockets), for orderConnections. */
 const arrival = new WeakMap<object, number>();
 let arrivals = 0;
@@ -78,8 +84,7 @@ let ordered = false;
  */
 function orderConnections(server: object): void {
   if (ordered) return;
-  const key = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connections');
-  const list = key === undefined ? undefined : (server as Record<symbol, unknown>)[key];
+  const list = bySymbol(server, 'http.server.connections');
   if (list === null || typeof list !== 'object') return;
   const proto = Object.getPrototypeOf(list) as { idle(): { socket?: object }[]; active(): unknown[]; all(): unknown[] };
   if (typeof proto.idle !== 'function' || typeof proto.active !== 'function' || typeof proto.all !== 'function') return;
@@ -96,8 +101,7 @@ function orderConnections(server: object): void {
 
 /** The timer http.Server arms on 'listening' to expire requests (node's httpServerPreClose clears it). */
 function checkingTimer(server: object): NodeJS.Timeout | undefined {
-  const key = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connectionsCheckingInterval');
-  return key === undefined ? undefined : (server as Record<symbol, NodeJS.Timeout | undefined>)[key];
+  return bySymbol(server, 'http.server.connectionsCheckingInterval') as NodeJS.Timeout | undefined;
 }
 
 /**
@@ -198,7 +202,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
 
 interface ConnectOpts { hostname: string; protocol: string; port: string | number; servername?: string | null; localAddress?: string | null; httpSocket?: Net.Socket }
 type Connector = (opts: ConnectOpts, callback: (err: Error | null, socket: Net.Socket | null) => void) => Net.Socket;
-type AgentLike = { constructor: new (opts: object) => object } & Record<symbol, unknown>;
+type AgentLike = { constructor: new (opts: object) => object };
 
 /**
  * An undici connector that opens http's connections with wasinet's net (https's with tls.connect,
@@ -238,11 +242,8 @@ function connector(net: typeof Net, tlsModule: () => typeof Tls): Connector {
 function routedAgent(d: unknown, connect: Connector): object | null {
   if (d === null || typeof d !== 'object' || (d as AgentLike).constructor?.name !== 'Agent') return null;
   const agent = d as AgentLike;
-  const symbol = (name: string) => Object.getOwnPropertySymbols(agent).find((s) => s.description === name);
-  const optionsKey = symbol('options');
-  const clientsKey = symbol('clients');
-  const options = optionsKey === undefined ? undefined : agent[optionsKey] as Record<string, unknown> | undefined;
-  const clients = clientsKey === undefined ? undefined : agent[clientsKey] as Map<unknown, unknown> | undefined;
+  const options = bySymbol(agent, 'options') as Record<string, unknown> | undefined;
+  const clients = bySymbol(agent, 'clients') as Map<unknown, unknown> | undefined;
   if (options === undefined || options.connect !== undefined || clients === undefined || clients.size > 0) return null;
   return new agent.constructor({ ...options, connect });
 }

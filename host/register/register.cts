@@ -28,10 +28,11 @@ if (!writerThread) {
   const own = path.join(__dirname, '..') + path.sep;
   if (workerThreads.isMainThread) (require('./setup.js') as typeof Setup).setup();
   const wasinet: unknown = require('../index.cjs');
-  // Node's http servers and agents, and the global fetch's connections, on wasinet too (http.ts), unless WASINET_HTTP=0.
   const routes = require('./http.js') as typeof Http;
-  // node:net itself here: this file is wasinet's own, which Module._load (below) leaves alone.
+  // Node's own servers and sockets pass instanceof net.Server / net.Socket (http.ts). node:net
+  // itself here: this file is wasinet's own, which Module._load (below) leaves alone.
   routes.nodeClassesAreNetClasses(wasinet as typeof Net, require('node:net') as typeof Net);
+  // Node's http servers and agents, and the global fetch's connections, on wasinet too (http.ts), unless WASINET_HTTP=0.
   if (process.env.WASINET_HTTP !== '0') {
     routes.routeHttp(wasinet as typeof Net, require('node:http') as typeof HttpModule);
     // tls only once fetch opens an https connection (about 2 ms of every process's start).

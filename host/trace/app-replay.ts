@@ -37,7 +37,7 @@ import { ERRNO } from '../core/abi.js';
 import type { Core, InputTap } from '../core/core.js';
 import type { LookupCallback, LookupOptions } from '../backend/backend.js';
 import { randomHeaderOf, replayRandom, type RandomDraw } from './random.js';
-import { clockHeaderOf, replayClock } from './clock.js';
+import { clockHeaderOf, replayClock, type ClockRead } from './clock.js';
 
 interface Port {
   onmessage: ((ev: unknown) => void) | null;
@@ -268,12 +268,12 @@ export class AppReplayer implements InputTap, Replaying {
     this.#loops = (header as { loops?: unknown }).loops === true;
     this.#records = [];
     const draws = new Map<number, RandomDraw>();
-    const reads = new Map<string, number>();
+    const reads: ClockRead[] = [];
     for (const r of records) {
       if (r.kind === 'input') this.#records.push(r);
       else if (r.type === 'lookup-error') this.#lookupErrors.push(r.data as { hostname?: string; code?: string });
       else if (r.type === 'random') draws.set(Number(r.data.i), r.data as unknown as RandomDraw);
-      else if (r.type === 'clock') reads.set(`${r.data.s}:${r.data.k}`, Number(r.data.v));
+      else if (r.type === 'clock') reads.push({ s: Number(r.data.s), k: Number(r.data.k), v: Number(r.data.v) });
       else if (r.type === 'end') this.#closed = true;
     }
     // The application's randomness as recorded (random.ts): Math.random from the recording's

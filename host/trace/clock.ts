@@ -123,23 +123,21 @@ export const CLOCK_DRIFT = 64;
  * inputs; such a stand-in is never earlier than a reading given before it. Any other reading (a
  * timer of the program's that ran another number of times) gives `derived()`.
  */
-export function replayClock(derived: () => number, reads?: ReadonlyMap<string, number>, inputs?: () => number): { stop(): void } {
-  const place = reads !== undefined && reads.size > 0 && inputs !== undefined ? places(inputs) : null;
-  if (place === null) return install(() => Math.floor(derived()), true);
-  // The recorded readings in order (the trace's), and the index of each place among them.
-  const order = [...reads!.entries()].map(([key, v]) => ({ s: Number(key.slice(0, key.indexOf(':'))), v }));
+export function replayClock(derived: () => number, reads: readonly ClockRead[] = [], inputs?: () => number): { stop(): void } {
+  if (reads.length === 0 || inputs === undefined) return install(() => Math.floor(derived()), true);
+  const place = places(inputs);
+  // Each recorded place's index among the readings (which are in the trace's order).
   const index = new Map<string, number>();
-  let i = 0;
-  for (const key of reads!.keys()) index.set(key, i++);
+  reads.forEach((r, i) => index.set(`${r.s}:${r.k}`, i));
   let next = 0; // the first recorded reading after the last one given
   return install(() => {
     const r = place();
     const at = index.get(`${r.s}:${r.k}`);
     if (at !== undefined) {
       next = Math.max(next, at + 1);
-      return order[at].v;
+      return reads[at].v;
     }
-    const near = order[next];
+    const near = reads[next];
     if (near !== undefined && Math.abs(near.s - r.s) <= CLOCK_DRIFT) {
       next++;
       return near.v;

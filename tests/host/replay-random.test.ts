@@ -308,7 +308,7 @@ test('a program that writes Date.now() in milliseconds and new Date() replays wi
 
 test('the replayed clock: a reading made a few inputs from where it was recorded (a timer that fired before the transport\'s events) gets the next recorded value; one far away or past the recording is derived; exact places still win', () => {
   // Recorded: a reading at input 0, one at input 5 (the timer's), two at input 9.
-  const reads = new Map([['0:0', 1000], ['5:0', 2000], ['9:0', 3000], ['9:1', 3001]]);
+  const reads = [{ s: 0, k: 0, v: 1000 }, { s: 5, k: 0, v: 2000 }, { s: 9, k: 0, v: 3000 }, { s: 9, k: 1, v: 3001 }];
   let at = 0;
   const clock = replayClock(() => 99_999, reads, () => at);
   try {
@@ -322,7 +322,7 @@ test('the replayed clock: a reading made a few inputs from where it was recorded
     clock.stop();
   }
   // A reading far (more than CLOCK_DRIFT inputs) from the next recorded one is derived.
-  const far = replayClock(() => 5, new Map([['500:0', 1000]]), () => 500 - CLOCK_DRIFT - 1);
+  const far = replayClock(() => 5, [{ s: 500, k: 0, v: 1000 }], () => 500 - CLOCK_DRIFT - 1);
   try {
     assert.equal(Date.now(), 5);
   } finally {
