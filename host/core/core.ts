@@ -129,6 +129,22 @@ const ID_WRITE = inputInfo('apiWrite').id;
 const ID_DATA = inputInfo('onData').id;
 const ID_WRITTEN = inputInfo('onWritten').id;
 
+/** How far #flush's walk over one batch went (Core#walk). */
+interface Walk {
+  /** 0: commands, 1: notifications. */
+  pass: number;
+  /** The record. */
+  i: number;
+  /** 0: not handled yet, 1: dispatched, 2: the input tap told too. */
+  step: number;
+  /** The last record dispatched. */
+  last: number;
+  /** READ_STARTs of sockets with kept bytes (index, count), replayed after the notifications. */
+  later: number[] | null;
+  /** The next of them. */
+  k: number;
+}
+
 export class Core {
   readonly #owner: CoreOwner;
   readonly #loaded: LoadedCore;
@@ -447,62 +463,83 @@ export class Core {
     // allocated).
     this.#pending = this.#spare.pop() ?? [];
     this.#count = 0;
-    // Commands first, then notifications, each in the order emitted: the transport carries
-    // out every decision of this input before user code runs on its events (and maybe calls
-    // more inputs, whose commands must come after these).
-    // A record's handler may run user code that throws (an event listener). The rest of the
-    // batch still has to happen, or the transport would miss commands: handle every record,
-    // then rethrow the first error, as an exception in one libuv callback leaves the others.
-    let thrown: { err: unknown } | null = null;
-    /** READ_STARTs of sockets with kept bytes (index, count): replayed after the notifications. */
-    let later: number[] | null = null;
-    let last = 0;
     const depth = ++this.#depth;
+    const st = (this.#walks[depth - 1] ??= { pass: 0, i: 0, step: 0, last: 0, later: null, k: 0 });
+    st.pass = 0; st.i = 0; st.step = 0; st.last = 0; st.later = null; st.k = 0;
+    let done = false;
+    try {
+      this.#walk(batch, count, depth, st);
+      done = true;
+    } finally {
+      // A record's handler ran user code that threw (an event listener). The exception goes on
+      // from where it was thrown, not caught and thrown again here: Node prints an uncaught
+      // exception's place, which must be the listener's line, as on node:net. The rest of the
+      // batch still happens first, or the transport would miss commands (an exception in one
+      // libuv callback leaves the others). Another exception of the same batch is uncaught
+      // after it, as from a callback of its own.
+      while (!done) {
+        try {
+          this.#walk(batch, count, depth, st);
+          done = true;
+        } catch (err) {
+          queueMicrotask(() => { throw err; });
+        }
+      }
+      this.#depth = depth - 1;
+      for (let i = 0; i < count; i++) batch[i] = null!; // handled: nothing of them is kept alive here
+      this.#spare.push(batch);
+    }
+  }
+
+  /** Where each depth's #walk is (reused: a walk per input would be an object per input). */
+  #walks: Walk[] = [];
+
+  /**
+   * Handles a batch's records from where `st` says on: commands first, then notifications, each
+   * in the order emitted (the transport carries out every decision of this input before user
+   * code runs on its events, and maybe calls more inputs, whose commands must come after these);
+   * then the READ_STARTs of sockets with kept bytes. `st` moves on before each step that may
+   * throw, so a walk taken up again after an exception goes on after that step.
+   */
+  #walk(batch: Output[], count: number, depth: number, st: Walk): void {
     const at = this.#at;
-    for (let pass = 0; pass < 2; pass++) {
-      for (let i = 0; i < count; i++) {
+    for (; st.pass < 2; st.pass++, st.i = 0) {
+      for (; st.i < count; st.i++, st.step = 0) {
+        const i = st.i;
         const o = batch[i];
         if (this.#dead) break;
-        if ((o.op >= FIRST_NOTIFICATION) !== (pass === 1)) continue;
-        at[depth - 1] = last = i;
-        try {
+        if ((o.op >= FIRST_NOTIFICATION) !== (st.pass === 1)) continue;
+        at[depth - 1] = i;
+        if (st.step === 0) {
+          st.step = 1;
+          st.last = i;
           let kept = false;
           const cmds = this.#readCmds;
           if (cmds !== null && (o.op === Op.CMD_READ_START || o.op === Op.CMD_READ_STOP || o.op === Op.CMD_CLOSE)) {
             const n = (cmds.get(o.h) ?? 0) + 1;
             if (o.op === Op.CMD_CLOSE) { cmds.delete(o.h); this.#kept!.delete(o.h); } else cmds.set(o.h, n);
             kept = o.op === Op.CMD_READ_START && this.#kept!.has(o.h);
-            if (kept) (later ??= []).push(i, n);
+            if (kept) (st.later ??= []).push(i, n);
           }
           if (!kept) this.#owner.dispatch(o);
-        } catch (err) {
-          thrown ??= { err };
         }
-        const it = this.inputTap;
-        if (it !== null && it.dispatched !== undefined) {
-          try {
-            it.dispatched(depth, i);
-          } catch (err) {
-            thrown ??= { err };
-          }
+        if (st.step === 1) {
+          st.step = 2;
+          const it = this.inputTap;
+          if (it !== null && it.dispatched !== undefined) it.dispatched(depth, i);
         }
       }
     }
+    const later = st.later;
     if (later !== null) {
       // As if right after the last record handled (a replay of the trace feeds them there).
-      at[depth - 1] = last;
-      for (let k = 0; k < later.length; k += 2) {
-        try {
-          this.#replayKept(batch[later[k]], later[k + 1]);
-        } catch (err) {
-          thrown ??= { err };
-        }
+      at[depth - 1] = st.last;
+      while (st.k < later.length) {
+        const k = st.k;
+        st.k += 2;
+        this.#replayKept(batch[later[k]], later[k + 1]);
       }
     }
-    this.#depth = depth - 1;
-    for (let i = 0; i < count; i++) batch[i] = null!; // handled: nothing of them is kept alive here
-    this.#spare.push(batch);
-    if (thrown) throw thrown.err;
   }
 
   #die(err: unknown): void {

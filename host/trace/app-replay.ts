@@ -96,7 +96,11 @@ class PollPhase {
     const fn = this.#pending;
     this.#pending = null;
     this.#port!.unref?.(); // (soon() refs it again)
-    fn?.();
+    // Not from the message's listener itself: Node's EventTarget catches what a listener throws
+    // and throws it again from a tick of its own, so an exception of the application's (an event
+    // listener of its that throws) would be printed as thrown there, not where the application
+    // threw it. A tick queued here runs right after the listener, in the same poll for I/O.
+    if (fn !== null) process.nextTick(fn);
   }
 }
 
