@@ -65,6 +65,15 @@ export interface Backend {
    * the next iteration, before its poll. Without it, socket.ts comes as close as it can.
    */
   pendingPhase?(fn: () => void): void;
+  /**
+   * The next WRITE of handle `h` is the second system call of a writev of IOV_MAX + 1 to
+   * 2·IOV_MAX buffers: sent as libuv's uv_write sends it (after its try-write took the first
+   * IOV_MAX), so that libuv completes it from its pending callbacks on the socket's own handle,
+   * where the shutdown that its completion may ask for is made at once (libuv drains the socket
+   * after the write callbacks), as on node:net. Without it, socket.ts holds the completion for
+   * pendingPhase instead.
+   */
+  lateWrite?(h: number): void;
 }
 
 /** This process is a node:cluster worker (node:cluster is loaded when first asked, as node:net does). */

@@ -17,6 +17,13 @@ import { WakeTimer } from './runtime-common.js';
 // The credit window and the wake-up timer are the same for every backend on real sockets.
 export { CREDIT, creditLeft } from './runtime-common.js';
 
+/**
+ * What libuv's try-write takes of a long writev's first call, standing in for it (lateWrite):
+ * IOV_MAX empty buffers, so that the bytes after them go through uv_write, whose completion
+ * libuv reports from its pending callbacks on the socket's own handle.
+ */
+export const EMPTY_CALL: readonly Uint8Array[] = Array.from({ length: 1024 }, () => new Uint8Array(0));
+
 export function familyOf(f: string | number | undefined): number {
   return f === 'IPv6' || f === 6 ? 6 : f === 'IPv4' || f === 4 ? 4 : 0;
 }

@@ -14,7 +14,7 @@ import net from 'node:net';
 import type { Output } from '../core/core.js';
 import { Op, SYSCALL, Opt, CONNECT_AT_ONCE } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
-import { NodeBackendBase, CREDIT, creditLeft, familyOf, syscallOf, bulkRead, NO_SUCH_SOCKET } from './node-common.js';
+import { NodeBackendBase, CREDIT, creditLeft, familyOf, syscallOf, bulkRead, NO_SUCH_SOCKET, EMPTY_CALL } from './node-common.js';
 import { HandleTable } from '../core/handle-table.js';
 import { splitNames } from '../core/names.js';
 
@@ -238,12 +238,22 @@ export class PublicNodeBackend extends NodeBackendBase {
     const n = data.length;
     const core = this.core;
     let reported = false;
-    raw.write(data, (err) => {
+    const written = (err?: Error | null): void => {
       if (err || reported || c.closing) return; // errors arrive through 'error'
       reported = true;
       core.release(data);
       core.onWritten(h, n, creditLeft(raw.writableLength));
-    });
+    };
+    if (this.#late.size > 0 && this.#late.delete(h)) {
+      // A long writev's second call (lateWrite): one writev of the raw socket whose first
+      // IOV_MAX buffers are empty, so that libuv sends the bytes through uv_write.
+      raw.cork();
+      for (const e of EMPTY_CALL) raw.write(e);
+      raw.write(data, written);
+      raw.uncork();
+    } else {
+      raw.write(data, written);
+    }
     if (reported) return;
     const failed = (raw as unknown as { errored?: NodeJS.ErrnoException | null }).errored;
     if (failed) {
@@ -261,7 +271,15 @@ export class PublicNodeBackend extends NodeBackendBase {
     }
   }
 
+  /** Handles whose next WRITE is a long writev's second call (Backend.lateWrite). */
+  #late = new Set<number>();
+
+  lateWrite(h: number): void {
+    this.#late.add(h);
+  }
+
   #close(h: number, reset: boolean): void {
+    this.#late.delete(h);
     const c = this.#conns.get(h);
     if (!c) {
       process.nextTick(() => this.core.onClosed(h)); // nothing was opened: closed already

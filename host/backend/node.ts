@@ -31,7 +31,7 @@ import { getSystemErrorName } from 'node:util';
 import type { Output } from '../core/core.js';
 import { Op, ERRNO, SYSCALL, Opt, CONNECT_AT_ONCE } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
-import { NodeBackendBase, CREDIT, creditLeft, familyOf, isRoundRobin, bulkRead, NO_SUCH_SOCKET } from './node-common.js';
+import { NodeBackendBase, CREDIT, creditLeft, familyOf, isRoundRobin, bulkRead, NO_SUCH_SOCKET, EMPTY_CALL } from './node-common.js';
 import { lazy } from '../lazy.js';
 import { HandleTable } from '../core/handle-table.js';
 import { splitNames } from '../core/names.js';
@@ -50,6 +50,7 @@ export interface UvStream {
   readStart(): number;
   readStop(): number;
   writeBuffer(req: Req, data: Uint8Array): number;
+  writev?(req: Req, chunks: Uint8Array[], allBuffers: boolean): number;
   shutdown(req: Req): number;
   close(cb?: () => void): void;
   ref(): void;
@@ -393,7 +394,11 @@ export class NodeBackend extends NodeBackendBase {
     req.async = false;
     req.bytes = 0;
     req.buffer = null;
-    const err = handle.writeBuffer(req, data);
+    const late = this.#late.size > 0 && this.#late.delete(h) && handle.writev !== undefined;
+    // A long writev's second call (lateWrite): IOV_MAX empty buffers first, which libuv's
+    // try-write takes (nothing), so that the bytes go through uv_write, as the rest of a writev
+    // past IOV_MAX buffers does on node:net.
+    const err = late ? handle.writev!(req, [...EMPTY_CALL, data], true) : handle.writeBuffer(req, data);
     if (err !== 0) {
       this.#spareReq = req;
       core.onError(h, errnoOf(err), SYSCALL.write);
@@ -416,6 +421,13 @@ export class NodeBackend extends NodeBackendBase {
       pending.set(h, held);
       core.onWritten(h, 0, creditLeft(held));
     }
+  }
+
+  /** Handles whose next WRITE is a long writev's second call (lateWrite). */
+  #late = new Set<number>();
+
+  lateWrite(h: number): void {
+    this.#late.add(h);
   }
 
   #shutdown(h: number): void {
@@ -464,6 +476,7 @@ export class NodeBackend extends NodeBackendBase {
     if (hOf(handle) !== h) return; // closing already
     handle[kH!] = 0;
     this.#pending.delete(h);
+    this.#late.delete(h);
     const done = () => {
       if (this.#conns.get(h) === handle) this.#conns.delete(h);
       this.core.onClosed(h);

@@ -86,6 +86,8 @@ interface WriteRequest {
   held: (() => void) | null;
   /** Where the current system call's buffers end (a long writev: IOV_MAX of them a call). */
   callEnd: number;
+  /** Its last WRITE is libuv's uv_write on the socket's own handle (Backend.lateWrite). */
+  late: boolean;
 }
 
 /**
@@ -669,8 +671,18 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     for (const b of bufs) this.#dispatched += b.length;
     const refund = !writev && typeof data === 'string' && triedFromStack(data, encoding);
     const req: WriteRequest = { bufs, i: 0, off: 0, offered: false, offering: false, again: false, refund, cb,
-      hold: writev ? writevIterations(bufs.length) : 0, held: null, limit: bufs.length, callEnd: bufs.length };
+      hold: writev ? writevIterations(bufs.length) : 0, held: null, limit: bufs.length, callEnd: bufs.length, late: false };
     this.#req = req;
+    if (req.hold === 1 && bufs.length <= 2 * IOV_MAX && this.#stack.backend.lateWrite !== undefined) {
+      // Up to 2·IOV_MAX buffers: the backend sends the second call's as libuv's uv_write does,
+      // and libuv completes the write from its pending callbacks on this socket's own handle,
+      // where a shutdown that end() asked for meanwhile (the completion's 'finish' path) is made
+      // there and then, before the poll that reads the peer's answer — as on node:net.
+      req.hold = 0;
+      req.late = true;
+      req.limit = bufs.length;
+      req.callEnd = IOV_MAX;
+    }
     if (req.hold > 0) {
       req.limit = Math.min(bufs.length, 2 * IOV_MAX);
       req.callEnd = IOV_MAX;
@@ -802,6 +814,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
         const off = req.off;
         total = Math.min(b.length - off, core.writeLimit);
         last = req.i === req.bufs.length - 1 && off + total === b.length;
+        if (last && req.late) this.#stack.backend.lateWrite!(this.#h);
         n = core.apiWrite(this.#h, off === 0 && total === b.length ? b : b.subarray(off, off + total), last);
       } else {
         // Several buffers (writev) go as one piece, up to scratch's size.
@@ -817,6 +830,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
           if (off === p.length) { i++; off = 0; }
         }
         last = i === req.bufs.length;
+        if (last && req.late) this.#stack.backend.lateWrite!(this.#h);
         n = core.apiWriteParts(this.#h, parts, total, last);
       }
       if (this.#req !== req) return; // completed (or failed) while we offered it

@@ -1091,6 +1091,34 @@ export const socketIoScenarios: Scenario[] = [
     },
   },
   {
+    name: 'end() right after a writev of 1025 to 2048 buffers, as the peer ends: the shutdown is made where libuv completes the writev, so \'finish\' comes before the peer\'s end is read (TCP and Unix)',
+    async run(ctx) {
+      for (const unix of [false, true]) {
+        for (const n of [1000, 1100, 2048, 3000]) {
+          let ending: Socket | null = null;
+          const label = `client ${unix ? 'Unix' : 'TCP'} ${n}`;
+          const onConn = (s: Socket): void => {
+            ending = s;
+            s.resume();
+            s.on('end', () => ctx.log.note(label, 'peer end'));
+          };
+          const [server, where] = unix ? await servePipe(ctx, onConn, { allowHalfOpen: true }) : await serve(ctx, onConn, { allowHalfOpen: true });
+          const c = unix ? ctx.net.connect(where as string) : ctx.net.connect(where as number, '127.0.0.1');
+          c.resume();
+          for (const ev of ['finish', 'end', 'close']) c.on(ev, () => ctx.log.note(label, ev));
+          await new Promise<void>((r) => c.once('connect', () => r()));
+          await ctx.until(() => ending !== null);
+          c.cork();
+          for (let i = 0; i < n; i++) c.write(Buffer.alloc(100, 48 + (i % 10)));
+          // From a timer, as a program's: the peer's end and this end() in the same callback.
+          await new Promise<void>((r) => setTimeout(() => { ending!.end(); c.end(); r(); }, 5));
+          await closedP(c);
+          await stop(server);
+        }
+      }
+    },
+  },
+  {
     name: 'a writev of more than 2048 buffers completes from the next iterations\' pending phases: after their timers, before a peer\'s reads in their poll (made in an I/O callback and in a check-phase callback)',
     async run(ctx) {
       let peer: (d: Buffer) => void = () => {};
