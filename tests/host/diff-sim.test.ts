@@ -31,6 +31,8 @@ const NOT_ON_SIM: Record<string, string> = {
     'needs the kernel to take 200 KB at once (loopback\'s autotuned buffers); the simulated socket buffer is smaller',
   'a writev of 1025 to 2048 buffers completes after the ticks and promise reactions the writing code chains (libuv\'s pending phase comes after them)':
     'needs the kernel to take 110 KB at once (loopback\'s autotuned buffers); the simulated socket buffer is smaller',
+  'end() right after a writev of 1025 to 2048 buffers, as the peer ends: the shutdown is made where libuv completes the writev, so \'finish\' comes before the peer\'s end is read (TCP and Unix)':
+    'orders a shutdown by where libuv completes a long writev (its pending callbacks) against a poll phase\'s reads; the simulated network has neither',
   'a writev of more than 2048 buffers completes from the next iterations\' pending phases: after their timers, before a peer\'s reads in their poll (made in an I/O callback and in a check-phase callback)':
     'orders a long writev\'s completion by the phases of libuv\'s loop and the kernel taking 110 KB at once; the simulated network has neither',
   "a writev of more than IOV_MAX buffers on a socket destroyed right after it: its callback comes as the handle closes, after a setImmediate queued before, before 'close' (made in an I/O callback and in a timer)":

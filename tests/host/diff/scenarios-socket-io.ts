@@ -1100,7 +1100,6 @@ export const socketIoScenarios: Scenario[] = [
           const onConn = (s: Socket): void => {
             ending = s;
             s.resume();
-            s.on('end', () => ctx.log.note(label, 'peer end'));
           };
           const [server, where] = unix ? await servePipe(ctx, onConn, { allowHalfOpen: true }) : await serve(ctx, onConn, { allowHalfOpen: true });
           const c = unix ? ctx.net.connect(where as string) : ctx.net.connect(where as number, '127.0.0.1');
