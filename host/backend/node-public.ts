@@ -71,6 +71,14 @@ export class PublicNodeBackend extends NodeBackendBase {
     return typeof a.address === 'string' && a.address !== '' ? { address: a.address, port: a.port ?? 0 } : null;
   }
 
+  /** A connection's peer name, asked for on first use (the raw socket's getpeername then). */
+  peerName(h: number): { address: string; port: number } | null {
+    const c = this.#conns.get(h);
+    if (!c || c.closing) return null;
+    const address = c.raw.remoteAddress;
+    return typeof address === 'string' && address !== '' ? { address, port: c.raw.remotePort ?? 0 } : null;
+  }
+
   protected connFd(h: number): number {
     const fd = (this.#conns.get(h)?.raw as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd;
     return typeof fd === 'number' ? fd : -1;
@@ -174,8 +182,9 @@ export class PublicNodeBackend extends NodeBackendBase {
     }
     raw.once('connect', () => {
       conn.connecting = false;
-      this.core.onConnect(h, 0, 0, CREDIT, raw.localPort ?? 0, raw.remotePort ?? 0, familyOf(raw.remoteFamily),
-        raw.localAddress ?? '', raw.remoteAddress ?? '');
+      // The peer's name only when the application asks for it (peerName): node:net asks
+      // getpeername at the first read of remoteAddress, which gives none once the peer reset.
+      this.core.onConnect(h, 0, 0, CREDIT, raw.localPort ?? 0, 0, family, raw.localAddress ?? '', '');
     });
     this.#wire(h, conn);
   }

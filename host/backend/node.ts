@@ -353,9 +353,10 @@ export class NodeBackend extends NodeBackendBase {
       return;
     }
     if (peer !== null) {
-      // The local name only when the application asks for it (localName), as node:net asks
-      // getsockname only then: one system call fewer per connection.
-      this.core.onConnect(h, 0, 0, CREDIT, 0, peerPort, 4, '', peer);
+      // The names only when the application asks for them (localName, peerName), as node:net
+      // asks getsockname and getpeername only then: one system call fewer per connection, and
+      // a peer's name first read after the peer reset is none, as getpeername answers then.
+      this.core.onConnect(h, 0, 0, CREDIT, 0, 0, 4, '', '');
       return;
     }
     const { family, local, remote } = addressesOf(handle);

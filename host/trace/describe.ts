@@ -65,7 +65,7 @@ export function describeInput(x: InputLike): string {
     case 'onConnect': {
       if (a[1] !== 0) return `onConnect h=${h} failed ${err(a[1], a[2])}`;
       const [local, remote] = strings(p);
-      return `onConnect h=${h} ${local ? `${local}:${a[4]}` : '(local name on first use)'} → ${remote}:${a[5]}`;
+      return `onConnect h=${h} ${local ? `${local}:${a[4]}` : '(local name on first use)'} → ${remote ? `${remote}:${a[5]}` : '(peer name on first use)'}`;
     }
     case 'onConnection': {
       const [local, remote] = strings(p);
@@ -143,8 +143,10 @@ export class Lanes {
       lane.label = `client h=${h} → ${host || '(path)'}${a[2] ? `:${a[2]}` : ''}`;
     } else if (x.name === 'onConnect' && a[1] === 0) {
       const [local, remote] = strings(x.payload);
-      // Left out (asked for on first use): the label gains it at apiLocalName.
-      lane.label = local ? `client h=${h} ${local}:${a[4]} → ${remote}:${a[5]}` : `client h=${h} → ${remote}:${a[5]}`;
+      // Left out (asked for on first use): the label gains the local name at apiLocalName, and
+      // keeps the peer apiConnect named.
+      const to = remote ? ` ${remote}:${a[5]}` : lane.label.slice(`client h=${h} →`.length);
+      lane.label = local ? `client h=${h} ${local}:${a[4]} →${to}` : `client h=${h} →${to}`;
     } else if (x.name === 'apiPeerName' && x.result === 0 && lane.label.startsWith(`accepted h=${h} on `)) {
       lane.label = `accepted h=${h} ${strings(x.payload)[0]}:${a[1]}${lane.label.slice(`accepted h=${h}`.length)}`;
     } else if (x.name === 'apiLocalName' && x.result === 0 && lane.label.startsWith(`client h=${h} → `)) {
