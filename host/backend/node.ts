@@ -326,11 +326,7 @@ export class NodeBackend extends NodeBackendBase {
       if (this.#live(h) !== handle) return; // given up on in the meantime
     }
     const req = new uv!.TCPConnectWrap();
-    // For IPv4 the peer is the address connected to, as getpeername would give it (a dotted
-    // quad has one spelling): one system call fewer per connection. IPv6 asks (scope, spelling),
-    // and so does 0.0.0.0, which the kernel connects to a local address.
-    const peer = family === 4 && !address.startsWith('0.') ? address : null;
-    req.oncomplete = (status: number) => this.#connected(handle, h, status, peer, port);
+    req.oncomplete = (status: number) => this.#connected(handle, h, status, family);
     const err = family === 4 ? handle.connect(req, address, port) : handle.connect6!(req, address, port);
     if (err) this.#connectFailedAtOnce(handle, h, err);
   }
@@ -346,21 +342,23 @@ export class NodeBackend extends NodeBackendBase {
     this.core.onConnect(h, errnoOf(err), SYSCALL.connect | CONNECT_AT_ONCE, 0, 0, 0, 0, local, '');
   }
 
-  #connected(handle: UvStream, h: number, status: number, peer: string | null = null, peerPort = 0): void {
+  /** A connect attempt ended; `family`: a TCP connection's (4 or 6), 0 for a pipe. */
+  #connected(handle: UvStream, h: number, status: number, family = 0): void {
     if (this.#live(h) !== handle) return; // abandoned, or closed while connecting
     if (status !== 0) {
       this.core.onConnect(h, errnoOf(status), SYSCALL.connect, 0, 0, 0, 0, '', '');
       return;
     }
-    if (peer !== null) {
-      // The names only when the application asks for them (localName, peerName), as node:net
-      // asks getsockname and getpeername only then: one system call fewer per connection, and
-      // a peer's name first read after the peer reset is none, as getpeername answers then.
-      this.core.onConnect(h, 0, 0, CREDIT, 0, 0, 4, '', '');
+    if (family !== 0) {
+      // A TCP connection's names only when the application asks for them (localName,
+      // peerName), as node:net asks getsockname and getpeername only then: two system calls
+      // fewer per connection, and a peer's name first read after the peer reset is none, as
+      // getpeername answers then.
+      this.core.onConnect(h, 0, 0, CREDIT, 0, 0, family, '', '');
       return;
     }
-    const { family, local, remote } = addressesOf(handle);
-    this.core.onConnect(h, 0, 0, CREDIT, local.port ?? 0, remote.port ?? 0, family, local.address ?? '', remote.address ?? '');
+    const names = addressesOf(handle);
+    this.core.onConnect(h, 0, 0, CREDIT, names.local.port ?? 0, names.remote.port ?? 0, names.family, names.local.address ?? '', names.remote.address ?? '');
   }
 
   #open(h: number, fd: number): void {

@@ -680,7 +680,6 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       // there and then, before the poll that reads the peer's answer — as on node:net.
       req.hold = 0;
       req.late = true;
-      req.limit = bufs.length;
       req.callEnd = IOV_MAX;
     }
     if (req.hold > 0) {
