@@ -22,6 +22,8 @@ import type * as PluginLoad from './plugin/load.js';
 import type * as CoreTrace from './core/trace.js';
 import type * as NodeBackend from './backend/node.js';
 import type * as NodePublicBackend from './backend/node-public.js';
+import type * as NodeTls from './backend/node-tls.js';
+import type * as NetTls from './net/tls.js';
 import type * as DenoBackend from './backend/deno.js';
 import type * as BunBackend from './backend/bun.js';
 import type * as WorkerdBackend from './backend/workerd.js';
@@ -37,6 +39,8 @@ export interface LazyModules {
   './core/trace.js': typeof CoreTrace;
   './backend/node.js': typeof NodeBackend;
   './backend/node-public.js': typeof NodePublicBackend;
+  './backend/node-tls.js': typeof NodeTls;
+  './net/tls.js': typeof NetTls;
   './backend/deno.js': typeof DenoBackend;
   './backend/bun.js': typeof BunBackend;
   './backend/workerd.js': typeof WorkerdBackend;

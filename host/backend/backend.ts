@@ -4,6 +4,7 @@
 // how much to write, when to end or close): it does what a command says and reports what
 // happened, as the ABI describes (docs/abi.md).
 import type { Core, Output } from '../core/core.js';
+import type { TlsState } from './tls-state.js';
 
 /** Node's dns.lookup options, as net.Socket#connect builds them (family may be a string). */
 export interface LookupOptions {
@@ -74,6 +75,16 @@ export interface Backend {
    * pendingPhase instead.
    */
   lateWrite?(h: number): void;
+  /**
+   * The next CONNECT of handle `h` opens a TLS session (Node's `tls.connect` with `options`,
+   * below the core): the core's bytes on `h` are its plaintext, its CONNECT succeeds once the
+   * handshake has (or when TCP connected and the handshake failed, followed by the failure as a
+   * read error), and `tlsState` tells what the session is (host/net/tls.ts). A backend without it
+   * carries no TLS: tls.connect then wraps a wasinet socket (the ciphertext goes through the core).
+   */
+  tlsConnect?(h: number, options: Record<string, unknown>): void;
+  /** What the TLS session of `h` is now: negotiated (`secure`), failed (`error`), or null (tls-state.ts). */
+  tlsState?(h: number): TlsState | null;
 }
 
 /** This process is a node:cluster worker (node:cluster is loaded when first asked, as node:net does). */

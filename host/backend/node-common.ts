@@ -13,6 +13,9 @@ import { Op, ERRNO, SYSCALL, ListenFlag } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
 import { isClusterWorker, type Backend, type LookupCallback, type LookupOptions } from './backend.js';
 import { WakeTimer } from './runtime-common.js';
+import type { TlsCarrier } from './node-tls.js';
+import type { TlsState } from './tls-state.js';
+import { lazy } from '../lazy.js';
 
 // The credit window and the wake-up timer are the same for every backend on real sockets.
 export { CREDIT, creditLeft } from './runtime-common.js';
@@ -125,6 +128,22 @@ export abstract class NodeBackendBase implements Backend {
   attach(core: Core): void {
     this.core = core;
     this.#timer.reset();
+    this.tls?.attach(core);
+  }
+
+  /** The TLS sessions carried below the core (node-tls.ts), made on first use. */
+  protected tls: TlsCarrier | null = null;
+
+  tlsConnect(h: number, options: Record<string, unknown>): void {
+    if (this.tls === null) {
+      this.tls = new (lazy('./backend/node-tls.js').TlsCarrier)();
+      this.tls.attach(this.core);
+    }
+    this.tls.expect(h, options);
+  }
+
+  tlsState(h: number): TlsState | null {
+    return this.tls === null ? null : this.tls.state(h);
   }
 
   /** Node's own dns.lookup, with net's options object as is (so it validates as Node does). */
@@ -133,6 +152,7 @@ export abstract class NodeBackendBase implements Backend {
   }
 
   abandon(): void {
+    this.tls?.abandon();
     this.dropConns();
     for (const s of this.#servers.values()) {
       s.removeAllListeners();
@@ -169,6 +189,7 @@ export abstract class NodeBackendBase implements Backend {
   }
 
   exec(o: Output): void {
+    if (this.tls !== null && this.tls.owns(o.h) && o.op !== Op.CMD_LISTEN && o.op !== Op.CMD_TIMER) return this.tls.exec(o);
     switch (o.op) {
       case Op.CMD_LISTEN: return this.#listen(o);
       case Op.CMD_TIMER: return this.#timer.set(o);

@@ -21,7 +21,7 @@ import { splitNames } from '../core/names.js';
 /** Where client sockets read (see #connect): one read at a time, copied out at once. */
 const sharedReadBuffer = Buffer.allocUnsafeSlow(65536); // Node's read size
 
-class Conn {
+export class Conn {
   closed = false;   // the raw socket emitted 'close'
   closing = false;  // the core issued CLOSE: report onClosed once the raw socket is closed
   attemptFailed = false; // the raw socket reported its connect attempt failed (not the call itself)
@@ -34,10 +34,10 @@ class Conn {
 
 export class PublicNodeBackend extends NodeBackendBase {
   readonly transport = 'public';
-  #conns = new HandleTable<Conn>();
+  protected readonly conns = new HandleTable<Conn>();
 
   protected connHandle(h: number): object | null {
-    return (this.#conns.get(h)?.raw as unknown as { _handle?: object | null } | undefined)?._handle ?? null;
+    return (this.conns.get(h)?.raw as unknown as { _handle?: object | null } | undefined)?._handle ?? null;
   }
 
   /**
@@ -65,7 +65,7 @@ export class PublicNodeBackend extends NodeBackendBase {
 
   /** A connection's local name, asked for while it connects (it has it from the connect call on). */
   localName(h: number): { address: string; port: number } | null {
-    const c = this.#conns.get(h);
+    const c = this.conns.get(h);
     if (!c || c.closing) return null;
     const a = c.raw.address() as { address?: string; port?: number };
     return typeof a.address === 'string' && a.address !== '' ? { address: a.address, port: a.port ?? 0 } : null;
@@ -73,24 +73,24 @@ export class PublicNodeBackend extends NodeBackendBase {
 
   /** A connection's peer name, asked for on first use (the raw socket's getpeername then). */
   peerName(h: number): { address: string; port: number } | null {
-    const c = this.#conns.get(h);
+    const c = this.conns.get(h);
     if (!c || c.closing) return null;
     const address = c.raw.remoteAddress;
     return typeof address === 'string' && address !== '' ? { address, port: c.raw.remotePort ?? 0 } : null;
   }
 
   protected connFd(h: number): number {
-    const fd = (this.#conns.get(h)?.raw as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd;
+    const fd = (this.conns.get(h)?.raw as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd;
     return typeof fd === 'number' ? fd : -1;
   }
 
   protected dropConns(): void {
-    for (const c of this.#conns.values()) {
+    for (const c of this.conns.values()) {
       c.raw.removeAllListeners();
       c.raw.on('error', () => {});
       c.raw.destroy();
     }
-    this.#conns.clear();
+    this.conns.clear();
   }
 
   protected accept(h: number, srv: net.Server): void {
@@ -99,51 +99,51 @@ export class PublicNodeBackend extends NodeBackendBase {
       this.core.onConnection(h, CREDIT, family, raw.localPort ?? 0, raw.remotePort ?? 0,
         raw.localAddress ?? '', raw.remoteAddress ?? '', (sh) => {
           const conn = new Conn(raw, false);
-          this.#conns.set(sh, conn);
-          this.#wire(sh, conn);
+          this.conns.set(sh, conn);
+          this.wire(sh, conn);
         });
     });
   }
 
   protected execConn(o: Output): void {
     switch (o.op) {
-      case Op.CMD_CONNECT: return this.#connect(o);
+      case Op.CMD_CONNECT: return this.connect(o);
       case Op.CMD_OPEN: return this.#open(o.h, o.b === 1 ? { handle: this.takeAdopted(o.a) } : { fd: o.a });
       case Op.CMD_READ_START: {
-        const c = this.#conns.get(o.h);
+        const c = this.conns.get(o.h);
         if (c && !c.closed) {
           c.raw.resume();
           c.raw.read(0); // the transport reads from now on, as Node's own read start (resume() waits a tick)
         }
         return;
       }
-      case Op.CMD_READ_STOP: { const c = this.#conns.get(o.h); if (c && !c.closed) c.raw.pause(); return; }
+      case Op.CMD_READ_STOP: { const c = this.conns.get(o.h); if (c && !c.closed) c.raw.pause(); return; }
       case Op.CMD_WRITE: return this.#write(o.h, o.data!);
       case Op.CMD_SHUTDOWN: {
-        const c = this.#conns.get(o.h);
+        const c = this.conns.get(o.h);
         if (c && !c.closed) c.raw.end();
         else if (c) this.core.onShutdown(o.h, 0);
         return;
       }
       case Op.CMD_CLOSE: return this.#close(o.h, o.a === 1);
       case Op.CMD_SET_OPTION: {
-        const c = this.#conns.get(o.h);
+        const c = this.conns.get(o.h);
         if (!c || c.closed) return;
         if (o.a === Opt.NoDelay) c.raw.setNoDelay(o.b !== 0);
         else if (o.a === Opt.KeepAlive) c.raw.setKeepAlive(o.b !== 0, o.c);
         return;
       }
       case Op.CMD_REF: {
-        const c = this.#conns.get(o.h);
+        const c = this.conns.get(o.h);
         if (c) { if (o.a) c.raw.ref(); else c.raw.unref(); }
         return;
       }
     }
   }
 
-  #connect(o: Output): void {
+  protected connect(o: Output): void {
     const h = o.h;
-    const old = this.#conns.get(h);
+    const old = this.conns.get(h);
     if (old) {
       // A new attempt replaces an abandoned one (autoSelectFamily): drop it without a word.
       old.raw.removeAllListeners();
@@ -161,7 +161,7 @@ export class PublicNodeBackend extends NodeBackendBase {
       buffer: sharedReadBuffer,
       callback: (n: number) => {
         bulkRead(n); // DATA copies each read out into a fresh buffer
-        if (this.#conns.get(h)?.raw === raw) this.core.onDataBorrowed(h, sharedReadBuffer, n);
+        if (this.conns.get(h)?.raw === raw) this.core.onDataBorrowed(h, sharedReadBuffer, n);
         return true;
       },
     };
@@ -175,10 +175,10 @@ export class PublicNodeBackend extends NodeBackendBase {
     raw.pause(); // before any 'data' listener: nothing is read until READ_START
     const conn = new Conn(raw, true);
     raw.once('connectionAttemptFailed', () => { conn.attemptFailed = true; });
-    this.#conns.set(h, conn);
+    this.conns.set(h, conn);
     if (family !== 0 && (localAddress || o.c)) {
       // Node emits 'connectionAttempt' once the local bind worked: that is onBound.
-      raw.once('connectionAttempt', () => { if (this.#conns.get(h) === conn) this.core.onBound(h); });
+      raw.once('connectionAttempt', () => { if (this.conns.get(h) === conn) this.core.onBound(h); });
     }
     raw.once('connect', () => {
       conn.connecting = false;
@@ -186,21 +186,21 @@ export class PublicNodeBackend extends NodeBackendBase {
       // getpeername at the first read of remoteAddress, which gives none once the peer reset.
       this.core.onConnect(h, 0, 0, CREDIT, raw.localPort ?? 0, 0, family, raw.localAddress ?? '', '');
     });
-    this.#wire(h, conn);
+    this.wire(h, conn);
   }
 
   #open(h: number, what: { fd: number } | { handle: unknown }): void {
     // Throws Node's own ERR_INVALID_FD_TYPE for a file descriptor that is not a socket or pipe.
     const raw = new net.Socket({ ...what, allowHalfOpen: true, pauseOnCreate: true } as unknown as net.SocketConstructorOpts);
     const conn = new Conn(raw, false);
-    this.#conns.set(h, conn);
-    this.#wire(h, conn);
+    this.conns.set(h, conn);
+    this.wire(h, conn);
     const family = familyOf(raw.remoteFamily);
     this.core.onConnect(h, 0, 0, CREDIT, raw.localPort ?? 0, raw.remotePort ?? 0, family,
       raw.localAddress ?? '', raw.remoteAddress ?? '');
   }
 
-  #wire(h: number, conn: Conn): void {
+  protected wire(h: number, conn: Conn): void {
     const raw = conn.raw;
     raw.on('data', (chunk: Buffer) => {
       bulkRead(chunk.length);
@@ -234,14 +234,14 @@ export class PublicNodeBackend extends NodeBackendBase {
     raw.on('close', () => {
       conn.closed = true;
       if (conn.closing) {
-        this.#conns.delete(h);
+        this.conns.delete(h);
         this.core.onClosed(h);
       }
     });
   }
 
   #write(h: number, data: Buffer): void {
-    const c = this.#conns.get(h);
+    const c = this.conns.get(h);
     if (!c || c.closed) return;
     const raw = c.raw;
     const n = data.length;
@@ -284,19 +284,19 @@ export class PublicNodeBackend extends NodeBackendBase {
   #late = new Set<number>();
 
   lateWrite(h: number): void {
-    this.#late.add(h);
+    if (this.tls === null || !this.tls.owns(h)) this.#late.add(h); // a TLS session's writes are not libuv's
   }
 
   #close(h: number, reset: boolean): void {
     this.#late.delete(h);
-    const c = this.#conns.get(h);
+    const c = this.conns.get(h);
     if (!c) {
       process.nextTick(() => this.core.onClosed(h)); // nothing was opened: closed already
       return;
     }
     c.closing = true;
     if (c.closed) {
-      this.#conns.delete(h);
+      this.conns.delete(h);
       process.nextTick(() => this.core.onClosed(h));
     } else if (reset && !c.connecting) {
       c.raw.resetAndDestroy();

@@ -426,7 +426,7 @@ export class NodeBackend extends NodeBackendBase {
   #late = new Set<number>();
 
   lateWrite(h: number): void {
-    this.#late.add(h);
+    if (this.tls === null || !this.tls.owns(h)) this.#late.add(h); // a TLS session's writes are not libuv's
   }
 
   #shutdown(h: number): void {

@@ -1,4 +1,5 @@
 // createStack(): a `net`-shaped object with its own core instance and backend.
+import type { TLSSocket } from 'node:tls';
 import { Stack } from './stack.js';
 import { makeNet, type PublicNet } from './api.js';
 import type { Backend } from '../backend/backend.js';
@@ -52,6 +53,11 @@ export interface StackExtras {
   readonly replay: Replaying | null;
   /** Counts and bytes in use, each against its limit (docs/sandbox.md). */
   usage(): StackUsage;
+  /**
+   * tls.connect on this stack: on the node backends the session runs below the core, which sees
+   * (and a recording keeps) its plaintext; elsewhere Node's TLS over a socket of the stack (host/net/tls.ts).
+   */
+  tlsConnect(...args: unknown[]): TLSSocket;
 }
 
 export function createStack(options: CreateStackOptions = {}): StackApi {
@@ -97,6 +103,7 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
     now: () => stack.now(),
     run: () => (network ? network.run() : Promise.resolve()),
     usage: () => usageOf(stack),
+    tlsConnect: (...args) => lazy('./net/tls.js').connectTls(stack, null, ...args) as TLSSocket,
   };
   stacks.set(api, stack);
   return api;

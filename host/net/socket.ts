@@ -49,6 +49,10 @@ export const kStack = Symbol('wasinet.stack');
 export const kWriteRoom = Symbol('wasinet.writeRoom');
 /** Options of a socket accepted by a Server: the core handle and what the core said of it. */
 export const kAccepted = Symbol('wasinet.accepted');
+/** A subclass's step right before connect() asks the core to connect handle `h` (tls.ts). */
+export const kCarry = Symbol('wasinet.carry');
+/** The core handle of a socket now (0: none). */
+export const kHandleOf = Symbol('wasinet.handleOf');
 
 export interface AcceptedInfo extends Names {
   h: number;
@@ -420,13 +424,12 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     this.#flags &= ~DETACHED;
     this.connecting = true;
 
-    if (pipe) {
-      validateString(path, 'options.path');
-      const h = this.#handle();
-      this.#stack.core.apiConnect(h, TARGET_IPC, 0, 0, path!, '', 0, 0);
-    } else {
-      connector.startTcp(this, this.#stack, this.#handle(), () => this.#h);
-    }
+    if (pipe) validateString(path, 'options.path');
+    const h = this.#handle();
+    // A TLS socket (tls.ts) tells the backend that this handle's connection carries a session.
+    if (h !== 0) this[kCarry]?.(h, options);
+    if (pipe) this.#stack.core.apiConnect(h, TARGET_IPC, 0, 0, path!, '', 0, 0);
+    else connector.startTcp(this, this.#stack, h, () => this.#h);
     return this;
   }
 
@@ -1309,6 +1312,10 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     this.#bytesRead = this.#stack.core.bytesRead(this.#h);
     this.#stack.core.apiDestroy(this.#h, 0);
   }
+
+  declare [kCarry]?: (h: number, options: Record<string, unknown>) => void;
+
+  [kHandleOf](): number { return this.#h; }
 
   [kFd](): number {
     return this.#h !== 0 && this.#handleObj?.[kClosed] !== 1 && this.#handleObj?.[kClosed] !== 2

@@ -17,6 +17,7 @@ import type * as Http from './http.js';
 import type * as Net from 'node:net';
 import type * as HttpModule from 'node:http';
 import type * as TlsModule from 'node:tls';
+import type * as NetTls from '../net/tls.js';
 
 // Loaded through NODE_OPTIONS, this file runs in every thread, wasinet's trace writer included:
 // that thread records nothing and imports no net. Loaded with --require it runs in Node's module
@@ -37,6 +38,21 @@ if (!writerThread) {
     routes.routeHttp(wasinet as typeof Net, require('node:http') as typeof HttpModule);
     // tls only once fetch opens an https connection (about 2 ms of every process's start).
     routes.routeFetch(wasinet as typeof Net, () => require('node:tls') as typeof TlsModule);
+  }
+
+  // tls.connect's sessions below the core when the process records or replays (or
+  // WASINET_TLS=1; WASINET_TLS=0: never): the trace keeps their plaintext (host/net/tls.ts).
+  const tlsWanted = process.env.WASINET_TLS === '1' ||
+    (process.env.WASINET_TLS !== '0' && !!(process.env.WASINET_RECORD || process.env.WASINET_REPLAY));
+  if (tlsWanted) {
+    const tls = require('node:tls') as { connect: (...args: unknown[]) => unknown; TLSSocket: typeof TlsModule.TLSSocket };
+    const carried = require('../net/tls.js') as typeof NetTls;
+    const original = tls.connect;
+    tls.connect = function connect(...args: unknown[]) { return carried.connectTls(null, original, ...args); };
+    // The sessions themselves are Node's own tls.connect's (node-tls.ts).
+    Object.defineProperty(tls.connect, Symbol.for('wasinet.nodeTlsConnect'), { value: original });
+    carried.tlsSocketsAreNodeTlsSockets(tls as unknown as typeof TlsModule);
+    Module.syncBuiltinESMExports();
   }
 
   const M = Module as unknown as { _load(request: string, parent: { filename?: string } | null, isMain: boolean): unknown };

@@ -24,6 +24,7 @@
 // wall time, or a call differs, the replay stops there with a Divergence: which socket, which
 // call, recorded against actual, and the application's stack where it made the call. After a
 // divergence nothing more is played; the application's calls go to the core unchecked.
+import type { TlsState } from '../backend/tls-state.js';
 import { readTrace, type InputRecord } from './reader.js';
 import { outputDigestOf, writeDigest } from './format.js';
 import type { OutputDigest } from '../core/outhash.js';
@@ -232,6 +233,8 @@ export class AppReplayer implements InputTap, Replaying {
   /** How the recording digested outputs (its header's `outputs`). */
   readonly #outputs: OutputDigest;
   readonly #lookupErrors: { hostname?: string; code?: string }[] = [];
+  /** The TLS sessions' states, per handle in the order the sockets asked (host/net/tls.ts). */
+  readonly #tls = new Map<number, (TlsState | null)[]>();
   readonly #opts: ReplayOptions;
   readonly #lanes = new Lanes();
   #settle!: (o: ReplayOutcome) => void;
@@ -276,6 +279,12 @@ export class AppReplayer implements InputTap, Replaying {
     for (const r of records) {
       if (r.kind === 'input') this.#records.push(r);
       else if (r.type === 'lookup-error') this.#lookupErrors.push(r.data as { hostname?: string; code?: string });
+      else if (r.type === 'tls') {
+        const h = Number(r.data.h);
+        let q = this.#tls.get(h);
+        if (q === undefined) this.#tls.set(h, q = []);
+        q.push((r.data.state ?? null) as TlsState | null);
+      }
       else if (r.type === 'random') draws.set(Number(r.data.i), r.data as unknown as RandomDraw);
       else if (r.type === 'clock') reads.push({ s: Number(r.data.s), k: Number(r.data.k), v: Number(r.data.v) });
       else if (r.type === 'end') this.#closed = true;
@@ -549,6 +558,11 @@ export class AppReplayer implements InputTap, Replaying {
       return { port: r.args[1], address: p ? Buffer.from(p.buffer, p.byteOffset, p.length).toString('utf8') : '' };
     }
     return null;
+  }
+
+  /** The answer the recorded application had when its TLS socket `h` asked what its session is (the next one). */
+  tlsState(h: number): TlsState | null {
+    return this.#tls.get(h)?.shift() ?? null;
   }
 
   #answerLookup(r: InputRecord): void {

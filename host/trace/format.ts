@@ -54,10 +54,12 @@ export const META_TRAP = 6;
 export const META_RANDOM = 7;
 /** The application read the wall clock: {s, k, v} (clock.ts, ClockRead), as three numbers rather than JSON. */
 export const META_CLOCK = 8;
+/** The state of a TLS session below the core, as the socket asked for it: `{ h, state }` (host/backend/tls-state.ts). */
+export const META_TLS = 9;
 
 export const META_NAMES: Record<number, string> = {
   [META_CORE_NEW]: 'core-new', [META_LOOKUP_ERROR]: 'lookup-error', [META_SEGMENT_END]: 'segment-end',
-  [META_TRUNCATED]: 'truncated', [META_END]: 'end', [META_TRAP]: 'trap', [META_RANDOM]: 'random', [META_CLOCK]: 'clock',
+  [META_TRUNCATED]: 'truncated', [META_END]: 'end', [META_TRAP]: 'trap', [META_RANDOM]: 'random', [META_CLOCK]: 'clock', [META_TLS]: 'tls',
 };
 
 export interface TraceHeader {

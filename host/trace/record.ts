@@ -55,5 +55,14 @@ export function startRecording(option: string | RecordOptions, coreBytes: Uint8A
       callback(err, address, family);
     });
   };
+  // A TLS session's state (host/net/tls.ts): each answer goes into the trace as it is given.
+  const tlsState = backend.tlsState?.bind(backend);
+  if (tlsState !== undefined) {
+    backend.tlsState = (h: number) => {
+      const state = tlsState(h);
+      rec.tlsState(h, state);
+      return state;
+    };
+  }
   return { recorder: rec, inputTap: rec };
 }

@@ -15,7 +15,7 @@ import type { TraceRecord } from './reader.js';
 import { RealDate, type ClockHeader, type ClockRead } from './clock.js';
 import { ownRandomUUID as randomUUID, type RandomCapture, type RandomDraw, type RandomHeader } from './random.js';
 import {
-  COMPRESSION_NAMES, FLAG_NESTED, FLAG_SAME_TURN, FLAG_SAME_LOOP, INT_LIMIT, META_CORE_NEW, META_END, META_LOOKUP_ERROR,
+  COMPRESSION_NAMES, FLAG_NESTED, FLAG_SAME_TURN, FLAG_SAME_LOOP, INT_LIMIT, META_CORE_NEW, META_END, META_LOOKUP_ERROR, META_TLS,
   META_CLOCK, META_NAMES, META_RANDOM, META_SEGMENT_END, META_TRAP, META_TRUNCATED, TAG_FLAGS, TAG_NOW_SAME, TRACE_VERSION_2, WRITE_HEAD,
   writeDigest, type TraceHeader,
 } from './format.js';
@@ -536,6 +536,17 @@ export class TraceRecorder2 implements InputTap {
     if (this.#off) return;
     if (this.#open) this.#draws.push([META_RANDOM, d]);
     else this.#meta(META_RANDOM, d);
+  }
+
+  /**
+   * The state of a TLS session below the core, as its socket asked for it (host/net/tls.ts): a
+   * `tls` record, which an application replay answers the same question from.
+   */
+  tlsState(h: number, state: object | null): void {
+    if (this.#off) return;
+    const d = { h, state } as unknown as RandomDraw; // JSON: the state's symbol keys are left out
+    if (this.#open) this.#draws.push([META_TLS, d]);
+    else this.#meta(META_TLS, d);
   }
 
   /** The application read the wall clock (clock.ts): a `clock` record. */

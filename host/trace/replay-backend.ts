@@ -3,6 +3,7 @@
 import type { Core } from '../core/core.js';
 import type { Backend, LookupCallback, LookupOptions } from '../backend/backend.js';
 import type { AppReplayer } from './app-replay.js';
+import type { TlsState } from '../backend/tls-state.js';
 
 /** The transport of a replaying stack: it does nothing; the replayer plays the recorded transport. */
 export class ReplayBackend implements Backend {
@@ -22,4 +23,7 @@ export class ReplayBackend implements Backend {
   adoptHandle(): number { return -1; }
   localName(h: number): { address: string; port: number } | null { return this.#replayer.recordedName('apiLocalName', h); }
   peerName(h: number): { address: string; port: number } | null { return this.#replayer.recordedName('apiPeerName', h); }
+  /** A TLS socket's session is the recorded one: its plaintext comes as the socket's inputs, its state from the trace. */
+  tlsConnect(): void {}
+  tlsState(h: number): TlsState | null { return this.#replayer.tlsState(h); }
 }

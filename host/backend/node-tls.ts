@@ -1,0 +1,138 @@
+// TLS sessions below the core: a client socket of host/net/tls.ts connects through Node's own
+// tls.connect, and the core sees the session's plaintext. So a recording holds what the
+// application read and wrote (a TLS session's ciphertext cannot be replayed: the handshake draws
+// OpenSSL's randomness), and an application replay gives it back with the session's state from
+// the trace (tls-state.ts).
+//
+// Each session is the public-API backend's raw transport with a TLSSocket in place of a
+// node:net Socket (node-public.ts: the same reads, writes, FIN and close), except for connect:
+//
+// - the core's CONNECT succeeds at 'secureConnect', with the session's state ready for the
+//   socket above to read (tlsState);
+// - a handshake that fails after TCP connected (a certificate refused, the peer closing) makes
+//   CONNECT succeed and the failure follow as a read error, as node:net's TLSSocket emits
+//   'connect' and then the error; its error object is the state, which the socket above emits
+//   in place of the core's errno;
+// - a TCP connect that fails is the core's connect failure (the core then tries the next
+//   address, as net does).
+//
+// The node backends (node-common.ts) hand a handle's commands here once tlsConnect marked it.
+import tls from 'node:tls';
+import type { Output } from '../core/core.js';
+import { Op, SYSCALL } from '../core/abi.js';
+import { abiErrno } from '../core/errno.js';
+import { splitNames } from '../core/names.js';
+import { CREDIT, syscallOf } from './node-common.js';
+import { PublicNodeBackend, Conn } from './node-public.js';
+import { encode, kLive, secureStateOf, type TlsState } from './tls-state.js';
+
+/** Options of tls.connect that are the socket's own (the core's): never the raw session's. */
+const SOCKET_OPTIONS = ['socket', 'path', 'host', 'port', 'family', 'hints', 'lookup', 'localAddress', 'localPort',
+  'timeout', 'signal', 'onread', 'allowHalfOpen', 'autoSelectFamily', 'autoSelectFamilyAttemptTimeout', 'noDelay',
+  'keepAliveInitialDelay', 'fd', 'readable', 'writable', 'highWaterMark'];
+
+/** On a tls.connect that wasinet put in place of Node's (register.cts): Node's. */
+export const kNodeConnect = Symbol.for('wasinet.nodeTlsConnect');
+
+export class TlsCarrier extends PublicNodeBackend {
+  readonly #options = new Map<number, Record<string, unknown>>();
+  readonly #states = new Map<number, TlsState>();
+
+  /** Handle `h`'s next CONNECT opens a session with tls.connect's `options` (as the application gave them). */
+  expect(h: number, options: Record<string, unknown>): void {
+    this.#options.set(h, options);
+    this.#states.delete(h);
+  }
+
+  owns(h: number): boolean {
+    return this.#options.has(h);
+  }
+
+  state(h: number): TlsState | null {
+    return this.#states.get(h) ?? null;
+  }
+
+  protected override execConn(o: Output): void {
+    super.execConn(o);
+    if (o.op === Op.CMD_CLOSE) {
+      this.#options.delete(o.h);
+      this.#states.delete(o.h);
+    }
+  }
+
+  protected override connect(o: Output): void {
+    const h = o.h;
+    const old = this.conns.get(h);
+    if (old) {
+      // A new attempt replaces an abandoned one (autoSelectFamily): drop it without a word.
+      old.raw.removeAllListeners();
+      old.raw.on('error', () => {});
+      old.raw.destroy();
+    }
+    const [address, localAddress] = splitNames(o.data);
+    const family = o.b;
+    const given = this.#options.get(h)!;
+    const options: Record<string, unknown> = {};
+    for (const key of Object.keys(given)) if (!SOCKET_OPTIONS.includes(key)) options[key] = given[key];
+    options.allowHalfOpen = true;
+    if (family === 0) {
+      options.path = address;
+    } else {
+      // The application's host name stays the session's (its certificate is checked against
+      // it); the address is the one the core chose, given back by the lookup.
+      options.host = given.host ?? address;
+      options.port = o.a;
+      options.family = family;
+      options.autoSelectFamily = false;
+      options.lookup = (_name: string, opts: { all?: boolean }, cb: (...a: unknown[]) => void) => {
+        if (opts.all) cb(null, [{ address, family }]);
+        else cb(null, address, family);
+      };
+      if (localAddress) options.localAddress = localAddress;
+      if (o.c) options.localPort = o.c;
+    }
+    // Node's own tls.connect, also where the register hook made tls.connect this module's caller.
+    const connect = (tls.connect as { [kNodeConnect]?: typeof tls.connect })[kNodeConnect] ?? tls.connect;
+    const raw = connect(options as tls.ConnectionOptions);
+    raw.pause(); // nothing is read until READ_START
+    const conn = new Conn(raw, true);
+    this.conns.set(h, conn);
+    let tcp = false;
+    const connected = (): void => {
+      conn.connecting = false;
+      this.core.onConnect(h, 0, 0, CREDIT, raw.localPort ?? 0, raw.remotePort ?? 0, family,
+        raw.localAddress ?? '', raw.remoteAddress ?? '');
+    };
+    raw.once('connect', () => { tcp = true; });
+    raw.once('secureConnect', () => {
+      if (this.conns.get(h) !== conn || conn.closing) return;
+      this.#states.set(h, { secure: secureStateOf(raw), [kLive]: raw } as TlsState);
+      connected();
+    });
+    // Ahead of the raw transport's own listeners (wire): the handshake's failure, once TCP is
+    // up, is a connected socket's error; a peer that ends first (tls's own 'end' listener
+    // turns that into ECONNRESET, a tick later) likewise.
+    let endedFirst = false;
+    raw.prependListener('error', (err: NodeJS.ErrnoException) => {
+      if (this.conns.get(h) !== conn || conn.closing || (!tcp && conn.connecting)) return;
+      this.#states.set(h, { error: encode(err), [kLive]: err } as TlsState);
+      if (conn.connecting) connected();
+      if (endedFirst && !conn.errorReported) {
+        // The peer ended before the handshake: on node:net the TLSSocket's 'end' is that very
+        // event, ahead of the error tls makes of it a tick later. Here the 'end' is the core's,
+        // which the socket above emits a tick after its EOF: the error follows it from the check
+        // phase (a turn of its own, which an application replay keeps apart from the EOF's).
+        conn.errorReported = true; // not the raw transport's own handler (node-public.ts)
+        setImmediate(() => {
+          if (this.conns.get(h) === conn && !conn.closing) this.core.onError(h, abiErrno(err.code), syscallOf(err, SYSCALL.read));
+        });
+      }
+    });
+    raw.on('end', () => {
+      if (this.conns.get(h) !== conn || conn.closing || !conn.connecting || !tcp) return;
+      endedFirst = true;
+      connected();
+    });
+    this.wire(h, conn);
+  }
+}

@@ -1,0 +1,253 @@
+// tls.connect with its session below the core (host/net/tls.ts, host/backend/node-tls.ts): the
+// same program against the same node:tls servers, once with Node's tls.connect and once with a
+// stack's tlsConnect, logs the same events, errors and session state; recorded, it replays
+// offline with the same log (the trace holds the plaintext and the session's state).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import tls from 'node:tls';
+import nodeNet from 'node:net';
+import { createHash } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createStack, formatAppDivergence, readTrace } from '../../host/index.js';
+import { sockPath, throwsNode } from './helpers.js';
+
+const root = join(import.meta.dirname, '..', '..', '..');
+const key = readFileSync(join(root, 'tests/fixtures/localhost-key.pem'));
+const cert = readFileSync(join(root, 'tests/fixtures/localhost-cert.pem'));
+
+type Connect = (...args: any[]) => tls.TLSSocket;
+
+/** What a program can see of a TLS client socket once secure. */
+function stateOf(c: tls.TLSSocket): string[] {
+  const peer = c.getPeerCertificate(true) as tls.DetailedPeerCertificate;
+  const brief = c.getPeerCertificate() as tls.PeerCertificate & { issuerCertificate?: unknown };
+  return [
+    `authorized=${c.authorized} authorizationError=${c.authorizationError} alpn=${c.alpnProtocol} servername=${(c as { servername?: unknown }).servername}`,
+    `protocol=${c.getProtocol()} cipher=${JSON.stringify(c.getCipher())} ephemeral=${JSON.stringify(c.getEphemeralKeyInfo())}`,
+    `reused=${c.isSessionReused()} session=${typeof c.getSession()} finished=${c.getFinished()?.length} peerFinished=${c.getPeerFinished()?.length}`,
+    `own=${JSON.stringify(c.getCertificate())} encrypted=${c.encrypted} remote=${c.remoteAddress}/${c.remoteFamily} local=${c.localAddress}`,
+    `peer subject=${JSON.stringify(peer.subject)} issuer=${JSON.stringify(peer.issuer)} san=${peer.subjectaltname}`,
+    `peer valid=${peer.valid_from}..${peer.valid_to} fp=${peer.fingerprint256} serial=${peer.serialNumber} bits=${peer.bits}`,
+    `peer raw=${createHash('sha256').update(peer.raw).digest('hex')} pubkey=${peer.pubkey?.length} self-issued=${peer.issuerCertificate === peer}`,
+    `brief has issuer link=${'issuerCertificate' in brief} x509=${c.getPeerX509Certificate()?.fingerprint256}`,
+  ];
+}
+
+function errorOf(e: NodeJS.ErrnoException & Record<string, unknown>): string {
+  const props = Object.keys(e).filter((k) => k !== 'cert').sort().map((k) => `${k}=${JSON.stringify(e[k])}`);
+  const cert = e.cert as { subject?: { CN?: string } } | undefined;
+  return `error ${e.constructor.name} ${e.code} ${e.message} [${props.join(' ')}]${cert ? ` cert=${cert.subject?.CN}` : ''}`;
+}
+
+/** Connects with `args`, writes `send` once secure (then ends), and logs everything until 'close'. */
+function session(connect: Connect, args: unknown[], send: string | null = 'hello'): Promise<string[]> {
+  return new Promise((resolve) => {
+    const log: string[] = [];
+    const c = connect(...args, () => {
+      log.push('secureConnect', ...stateOf(c));
+      if (send !== null) c.end(send);
+    });
+    c.on('secureConnect', () => log.push('secureConnect event'));
+    c.on('data', (d: Buffer) => log.push(`data ${d}`));
+    c.on('end', () => log.push('end'));
+    c.on('error', (e: NodeJS.ErrnoException & Record<string, unknown>) => log.push(errorOf(e)));
+    c.on('close', (hadError: boolean) => {
+      log.push(`close ${hadError} after: ${JSON.stringify(c.getPeerCertificate())} ${c.getProtocol()} ${c.isSessionReused()} ${c.getCipher()}`);
+      resolve(log);
+    });
+  });
+}
+
+function echoServer(options: tls.TlsOptions = {}): tls.Server {
+  const server = tls.createServer({ key, cert, ALPNProtocols: ['x', 'echo'], ...options }, (s) => {
+    s.on('data', (d) => s.write(`echo:${d}`));
+    s.on('end', () => s.end('bye'));
+    s.on('error', () => {});
+  });
+  server.on('tlsClientError', () => {});
+  return server;
+}
+
+function listen(server: nodeNet.Server, where: number | string = 0): Promise<void> {
+  return new Promise((resolve) => {
+    if (typeof where === 'string') server.listen(where, () => resolve());
+    else server.listen(where, '127.0.0.1', () => resolve());
+  });
+}
+
+const portOf = (server: nodeNet.Server): number => (server.address() as nodeNet.AddressInfo).port;
+
+/** The cases, each a list of sessions against the servers of `env`. */
+async function cases(connect: Connect, env: { port: number; rawPort: number; closedPort: number; path: string }): Promise<Record<string, string[]>> {
+  const { port } = env;
+  return {
+    'trusted, with ALPN': await session(connect, [{ port, host: 'localhost', ca: cert, ALPNProtocols: ['echo'] }]),
+    'an IP address (no SNI), port and host arguments': await session(connect, [port, '127.0.0.1', { ca: cert }]),
+    'port and options arguments, a servername': await session(connect, [port, { ca: cert, host: 'localhost', servername: 'localhost' }]),
+    'a self-signed certificate not trusted': await session(connect, [{ port, host: 'localhost' }]),
+    'not trusted, rejectUnauthorized false': await session(connect, [{ port, host: 'localhost', rejectUnauthorized: false }]),
+    'a name the certificate is not for': await session(connect, [{ port, host: 'localhost', ca: cert, servername: 'elsewhere.test' }]),
+    'a peer that closes before the handshake': await session(connect, [{ port: env.rawPort, host: '127.0.0.1', ca: cert }]),
+    'nothing listening': await session(connect, [{ port: env.closedPort, host: '127.0.0.1', ca: cert }]),
+    'a Unix socket': await session(connect, [{ path: env.path, ca: cert, servername: 'localhost' }]),
+  };
+}
+
+async function withServers<T>(fn: (env: { port: number; rawPort: number; closedPort: number; path: string }) => Promise<T>): Promise<T> {
+  const server = echoServer();
+  await listen(server);
+  const unix = echoServer();
+  const path = sockPath('tls');
+  await listen(unix, path);
+  // A TCP server that ends every connection at once, before any handshake.
+  const raw = nodeNet.createServer((s) => { s.on('error', () => {}); s.end(); });
+  await listen(raw);
+  const gone = nodeNet.createServer();
+  await listen(gone);
+  const closedPort = portOf(gone);
+  await new Promise((r) => gone.close(r));
+  try {
+    return await fn({ port: portOf(server), rawPort: portOf(raw), closedPort, path });
+  } finally {
+    // The raw server's close does not wait: on node:net its half-closed socket to a client that
+    // gave up never reports 'close' (with Node's tls.connect as with ours), and holds no handle.
+    raw.close();
+    await Promise.all([server, unix].map((s) => new Promise((r) => s.close(r))));
+  }
+}
+
+test('tlsConnect: every case logs what node:tls logs (events, errors, the session state, after close)', { timeout: 30000 }, async () => {
+  const net = createStack();
+  const [node, ours] = await withServers(async (env) => [
+    await cases(tls.connect as Connect, env),
+    await cases(net.tlsConnect as Connect, env),
+  ]);
+  for (const name of Object.keys(node)) assert.deepEqual(ours[name], node[name], name);
+  // The cases do what they say.
+  assert.ok(node['trusted, with ALPN'].includes('data echo:hello'));
+  assert.match(node['trusted, with ALPN'].join('\n'), /alpn=echo/);
+  assert.match(node['a self-signed certificate not trusted'].join('\n'), /DEPTH_ZERO_SELF_SIGNED_CERT/);
+  assert.match(node['not trusted, rejectUnauthorized false'].join('\n'), /authorized=false authorizationError=DEPTH_ZERO_SELF_SIGNED_CERT/);
+  assert.match(node['a name the certificate is not for'].join('\n'), /ERR_TLS_CERT_ALTNAME_INVALID/);
+  assert.match(node['a peer that closes before the handshake'].join('\n'), /ECONNRESET Client network socket disconnected/);
+  assert.match(node['nothing listening'].join('\n'), /ECONNREFUSED/);
+  assert.ok(node['a Unix socket'].includes('data echo:hello'));
+});
+
+test('tlsConnect: the sockets it makes are wasinet sockets, and bad input throws what tls.connect throws', () => {
+  const net = createStack();
+  for (const connect of [tls.connect, net.tlsConnect]) {
+    throwsNode(() => connect({ port: 70000, host: '127.0.0.1' }), RangeError, 'ERR_SOCKET_BAD_PORT',
+      'Port should be >= 0 and < 65536. Received type number (70000).');
+  }
+  let nodeErr: unknown = null;
+  let ourErr: unknown = null;
+  try { tls.connect({ port: 1, host: '127.0.0.1', key: 'not a key', cert }); } catch (e) { nodeErr = e; }
+  try { net.tlsConnect({ port: 1, host: '127.0.0.1', key: 'not a key', cert }); } catch (e) { ourErr = e; }
+  assert.ok(nodeErr instanceof Error);
+  assert.ok(ourErr instanceof Error);
+  assert.equal(String(ourErr), String(nodeErr));
+  assert.equal((ourErr as NodeJS.ErrnoException).code, (nodeErr as NodeJS.ErrnoException).code);
+});
+
+test('tlsConnect: 4 MiB each way through the core, in order, while the peer reads slowly', { timeout: 30000 }, async () => {
+  const net = createStack();
+  const SIZE = 4 * 1024 * 1024;
+  const bytes = (seed: number): Buffer => { const b = Buffer.alloc(SIZE); for (let i = 0; i < SIZE; i++) b[i] = (i * 7 + seed) & 255; return b; };
+  const up = bytes(1);
+  const down = bytes(2);
+  let got: Buffer | null = null;
+  const server = tls.createServer({ key, cert, allowHalfOpen: true }, (s) => {
+    const parts: Buffer[] = [];
+    s.on('data', (d: Buffer) => { parts.push(d); s.pause(); setTimeout(() => s.resume(), 1); });
+    s.on('end', () => { got = Buffer.concat(parts); s.end(down); });
+  });
+  await listen(server);
+  const c = net.tlsConnect({ port: portOf(server), host: '127.0.0.1', ca: cert, servername: 'localhost' });
+  const parts: Buffer[] = [];
+  c.on('data', (d: Buffer) => parts.push(d));
+  c.end(up);
+  await new Promise((r) => c.on('close', r));
+  await new Promise((r) => server.close(r));
+  assert.ok(got !== null && (got as Buffer).equals(up), 'the server got every byte, in order');
+  assert.ok(Buffer.concat(parts).equals(down), 'the client got every byte, in order');
+  assert.equal(c.bytesWritten, SIZE);
+});
+
+test('tlsConnect: recorded, the program replays offline with the same log; the trace holds the plaintext', { timeout: 30000 }, async () => {
+  const file = sockPath('tls').replace(/\.sock$/, '.trace');
+  const rec = createStack({ record: file });
+  let recorded: Parameters<typeof cases>[1] | null = null;
+  const real = await withServers((env) => { recorded = env; return cases(rec.tlsConnect as Connect, env); });
+  await rec.recorder!.close();
+  const trace = readFileSync(file);
+  assert.ok(trace.includes(Buffer.from('echo:hello')), 'the peer\'s plaintext is in the trace');
+  assert.ok(trace.includes(Buffer.from('hello')), 'the program\'s plaintext is in the trace');
+  const tlsRecords = readTrace(file).records.filter((r) => r.kind === 'meta' && r.type === 'tls');
+  assert.ok(tlsRecords.length >= 8, `the sessions' states are in the trace (${tlsRecords.length})`);
+  for (let round = 0; round < 2; round++) {
+    // No server now: the replay opens nothing.
+    const net = createStack({ replay: { path: file, wait: 1000, onDivergence: (d) => assert.fail(formatAppDivergence(d)) } });
+    // The recorded ports and path: the program connects where it did.
+    const replayed = await cases(net.tlsConnect as Connect, recorded!);
+    const done = await net.replay!.done;
+    assert.deepEqual(replayed, real);
+    assert.deepEqual([done.ok, done.inputs], [true, done.total]);
+  }
+  rmSync(file, { force: true });
+});
+
+test('--import wasinet/register: an unmodified program\'s tls.connect, https.get and fetch over https are recorded and replay offline', { timeout: 90000 }, async () => {
+  const { spawn, spawnSync } = await import('node:child_process');
+  const apps = join(root, 'build/tests/host/apps');
+  const env: NodeJS.ProcessEnv = { ...process.env, TLS_CA: join(root, 'tests/fixtures/localhost-cert.pem'), TLS_KEY: join(root, 'tests/fixtures/localhost-key.pem'), NODE_EXTRA_CA_CERTS: join(root, 'tests/fixtures/localhost-cert.pem') };
+  delete env.WASINET_RECORD;
+  delete env.WASINET_REPLAY;
+  delete env.WASINET_TLS;
+  // The servers, in a process of their own (node:net's): never part of a recording.
+  const server = spawn(process.execPath, [join(apps, 'tls-server.js')], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  const ports = await new Promise<string>((resolve) => server.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+  const [TLS_PORT, HTTPS_PORT] = ports.split(' ');
+  const run = (args: string[], more: Record<string, string> = {}) => {
+    const r = spawnSync(process.execPath, [...args, join(apps, 'tls-app.js')], { cwd: root, env: { ...env, TLS_PORT, HTTPS_PORT, ...more }, encoding: 'utf8', timeout: 30000 });
+    assert.equal(r.status, 0, `${args.join(' ')} ${JSON.stringify(more)}: ${r.stdout}\n${r.stderr}`);
+    return r;
+  };
+  const file = sockPath('tls-app').replace(/\.sock$/, '.trace');
+  let plain, hooked, recorded;
+  try {
+    plain = run([]);
+    hooked = run(['--import', 'wasinet/register']);
+    recorded = run(['--import', 'wasinet/register'], { WASINET_RECORD: file });
+  } finally {
+    server.stdin.end();
+    await new Promise((r) => server.on('exit', r));
+  }
+  const lines = plain.stdout;
+  assert.match(lines, /secureConnect authorized=true alpn=echo/);
+  assert.match(lines, /refused: error ERR_TLS_CERT_ALTNAME_INVALID/);
+  assert.match(lines, /https 200 hi \/agent encrypted=true/);
+  assert.match(lines, /fetch 200 hi \/fetch/);
+  assert.match(lines, /instanceof tls.TLSSocket=true net.Socket=true/);
+  assert.equal(hooked.stdout, lines);
+  assert.equal(recorded.stdout, lines);
+  // Under the hook a session runs below the core only when the process records or replays.
+  assert.match(plain.stderr, /session below wasinet's core: false/);
+  assert.match(hooked.stderr, /session below wasinet's core: false/);
+  assert.match(recorded.stderr, /session below wasinet's core: true/);
+  const trace = readFileSync(file);
+  for (const text of ['hello over tls', 'echo:hello over tls', 'GET /agent', 'hi /agent', 'GET /fetch', 'hi /fetch']) {
+    assert.ok(trace.includes(Buffer.from(text)), `the trace has the plaintext "${text}"`);
+  }
+  // The servers are gone: the replay runs offline.
+  for (let i = 0; i < 2; i++) {
+    const again = run(['--import', 'wasinet/register'], { WASINET_REPLAY: file });
+    assert.equal(again.stdout, lines);
+    assert.match(again.stderr, /wasinet replay: the application followed the recording/);
+    assert.match(again.stderr, /session below wasinet's core: true/);
+  }
+  const core = spawnSync(process.execPath, [join(root, 'bin/wasinet.js'), 'replay', file], { encoding: 'utf8' });
+  assert.match(core.stdout, /replay identical/);
+  rmSync(file, { force: true });
+});
