@@ -12,9 +12,10 @@
 // node:net's behaviour (its events are re-emitted on the http.Server, and a callback runs with
 // the http.Server as `this`). Everything above the connection (parsing, keep-alive, timeouts,
 // closeIdleConnections) stays Node's, except that idle connections are closed in the order they
-// came in (orderConnections). https, tls and http2 servers, https.Agent and fetch's https
-// connections are left on Node's net: a TLS session's bytes draw OpenSSL's randomness, which a
-// replay cannot give back.
+// came in (orderConnections). https, tls and http2 servers are left on Node's net; https.Agent's
+// and fetch's https connections call tls.connect, which register.cts makes wasinet's while the
+// process records or replays (host/net/tls.ts: the session's plaintext goes through the core; its
+// ciphertext, drawn from OpenSSL's randomness, could not be replayed).
 import type * as Net from 'node:net';
 import type * as Http from 'node:http';
 import type * as Tls from 'node:tls';

@@ -4,9 +4,11 @@
 // `require('net')` with wasinet's CommonJS module (Module._load). wasinet's own files keep the
 // real node:net (its node backends sit on it). WASINET_RECORD=FILE records the default stack,
 // WASINET_REPLAY=FILE replays the application on it (setup.ts). Node's http servers and agents and the global fetch
-// are made to listen and connect through wasinet (http.ts). Not covered: Node's other modules
-// (https, tls, http2 …) use Node's internal net, and process.getBuiltinModule('net') is node:net
-// (see docs/replay.md for feeding such a server from a wasinet server).
+// are made to listen and connect through wasinet (http.ts); while the process records or
+// replays, tls.connect's sessions run below the core (host/net/tls.ts), https.Agent's and fetch's
+// included. Not covered: Node's tls, https and http2 servers use Node's internal net, and
+// process.getBuiltinModule('net') is node:net (see docs/replay.md for feeding such a server from
+// a wasinet server).
 import Module = require('node:module');
 import path = require('node:path');
 import url = require('node:url');

@@ -34,8 +34,21 @@ export function timelineHtml(file: string, divergence: TimelineDivergence | null
   const marks: Mark[] = [];
   let inputs = 0;
   const stackLane = { label: 'stack (timers, flushes)', kind: 'stack' };
+  let last: InputRecord | null = null;
   for (const r of records) {
+    if (r.kind === 'meta' && r.type === 'tls' && last !== null && marks.length < maxMarks) {
+      // A TLS session's state, as its socket asked for it (host/net/tls.ts): a mark at the input it came in.
+      const h = Number(r.data.h);
+      const lane = lanes.of(h);
+      const what = tlsSummary(r.data.state);
+      if (what !== null) {
+        if (lane !== null && what.secure) lane.label += ' · TLS';
+        marks.push({ s: last.seq, t: last.t, l: lane ? lane.id + 1 : 0, k: what.secure ? 'transport' : 'error', n: 'tls', d: `tls h=${h} ${what.text}`, p: '', depth: last.depth, r: 0, b: 0 });
+      }
+      continue;
+    }
     if (r.kind !== 'input') continue;
+    last = r;
     inputs++;
     const lane = lanes.add(r.seq, r);
     if (marks.length >= maxMarks) continue;
@@ -52,6 +65,24 @@ export function timelineHtml(file: string, divergence: TimelineDivergence | null
   };
   const json = JSON.stringify(data).replace(/</g, '\\u003c');
   return PAGE.replace('/*DATA*/null', json);
+}
+
+/** One line for a `tls` record's state: the session negotiated, or its error; null for none. */
+export function tlsSummary(state: unknown): { secure: boolean; text: string } | null {
+  if (state === null || typeof state !== 'object') return null;
+  const st = state as { secure?: Record<string, any>; error?: Record<string, any> };
+  if (st.secure) {
+    const s = st.secure;
+    const peer = s.peerCertificate as { subject?: { CN?: unknown }; issuer?: { CN?: unknown } } | null;
+    return {
+      secure: true,
+      text: `secure: ${s.protocol} ${(s.cipher as { name?: string } | null)?.name ?? ''}${s.alpnProtocol ? `, ALPN ${s.alpnProtocol}` : ''}` +
+        `${peer?.subject?.CN !== undefined ? `, peer CN=${String(peer.subject.CN)}` : ''}${peer?.issuer?.CN !== undefined ? ` (issuer CN=${String(peer.issuer.CN)})` : ''}` +
+        `, ${s.authorized ? 'authorized' : `not authorized (${s.authorizationError})`}`,
+    };
+  }
+  if (st.error) return { secure: false, text: `error: ${String(st.error.code ?? st.error.$error ?? 'Error')} ${String(st.error.message ?? '')}` };
+  return null;
 }
 
 const PAGE = `<!doctype html>

@@ -106,6 +106,9 @@ const DEFERRALS: Record<string, [pattern: RegExp, count: number, why: string][]>
   'wrapped.ts': [
     [/process\.nextTick/g, 2, "bytes a socket held before tls wrapped it: tls's own initRead takes them on the next tick; what it left goes to the wrapper on the tick after"],
   ],
+  'tls.ts': [
+    [/process\.nextTick/g, 1, "renegotiate()'s callback gets its refusal on the next tick, as a callback is called back (never from within the call)"],
+  ],
   'stack.ts': [
     [/\.then\(/g, 1, "the core's batch of small writes leaves at the end of the turn (FLUSH_LATER): a microtask"],
     [/queueMicrotask/g, 1, "an exception of that end-of-turn flush is thrown from a microtask of its own, as from queueMicrotask"],

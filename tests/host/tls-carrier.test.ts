@@ -9,7 +9,7 @@ import nodeNet from 'node:net';
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createStack, formatAppDivergence, readTrace } from '../../host/index.js';
+import { createStack, formatAppDivergence, readTrace, timelineHtml } from '../../host/index.js';
 import { sockPath, throwsNode } from './helpers.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -186,6 +186,12 @@ test('tlsConnect: recorded, the program replays offline with the same log; the t
   assert.ok(trace.includes(Buffer.from('hello')), 'the program\'s plaintext is in the trace');
   const tlsRecords = readTrace(file).records.filter((r) => r.kind === 'meta' && r.type === 'tls');
   assert.ok(tlsRecords.length >= 8, `the sessions' states are in the trace (${tlsRecords.length})`);
+  // The timeline shows each session's state on its socket's lane.
+  const page = timelineHtml(file);
+  assert.match(page, /tls h=\d+ secure: TLSv1\.3 TLS_AES_256_GCM_SHA384, ALPN echo, peer CN=localhost \(issuer CN=localhost\), authorized/);
+  assert.match(page, /tls h=\d+ error: ERR_TLS_CERT_ALTNAME_INVALID Hostname\/IP does not match/);
+  assert.match(page, /tls h=\d+ secure: [^"]*not authorized \(DEPTH_ZERO_SELF_SIGNED_CERT\)/);
+  assert.match(page, /client h=\d+ [^"]* · TLS/);
   for (let round = 0; round < 2; round++) {
     // No server now: the replay opens nothing.
     const net = createStack({ replay: { path: file, wait: 1000, onDivergence: (d) => assert.fail(formatAppDivergence(d)) } });
