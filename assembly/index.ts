@@ -206,7 +206,7 @@ export function apiConnect(t: f64, h: u32, target: i32, port: i32, localPort: i3
   return done(s === null ? abi.EBADF : socket.apiConnect(s, target, port, localPort, hostLen, localLen, resolveFlags, attemptMs));
 }
 
-/** Wraps an existing socket: `kind` 0, `fd` is a file descriptor; 1, the host's token for a stream handle object. */
+/** Wraps an existing socket: `kind` 0, `fd` is a file descriptor; 1, the host's token for a stream handle object; 2, the handle of a connection whose TLS session this socket carries. */
 export function apiOpen(t: f64, h: u32, fd: i32, kind: i32): i32 {
   setNow(t);
   let s = sock(h);

@@ -94,7 +94,8 @@ export function apiConnect(s: Sock, target: i32, port: i32, localPort: i32, host
 }
 
 /**
- * Wraps an existing file descriptor (new net.Socket({ fd })): the transport reports it with
+ * Wraps an existing file descriptor (new net.Socket({ fd })), a handle object (kind 1), or
+ * (kind 2) the TLS session of one of this core's connections: the transport reports it with
  * onConnect like a connection that just completed.
  */
 export function apiOpen(s: Sock, fd: i32, kind: i32): i32 {
@@ -103,7 +104,9 @@ export function apiOpen(s: Sock, fd: i32, kind: i32): i32 {
     default: return abi.EISCONN;
   }
   // The host turns these into a synchronous throw, as it does for a descriptor it cannot use.
-  if (!policy.allowFd()) { policy.refused(); return abi.EACCES; }
+  // Kind 2 is the TLS session of a connection this core has (`fd` is its handle): no descriptor
+  // from outside the sandbox, so the policy's `fd` does not apply.
+  if (kind != 2 && !policy.allowFd()) { policy.refused(); return abi.EACCES; }
   if (!limits.socketOpened()) return abi.EMFILE;
   s.counted = true;
   s.addrs = [new Addr(0, new ArrayBuffer(0))];

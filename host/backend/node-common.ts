@@ -109,6 +109,11 @@ export abstract class NodeBackendBase implements Backend {
   /** Drops every connection at once, reporting nothing. */
   protected abstract dropConns(): void;
   protected abstract connHandle(h: number): object | null;
+  /**
+   * Hands connection `h`'s transport over as a node:net Socket, and forgets it (a TLS session
+   * takes the connection over: node-tls.ts); null when there is none.
+   */
+  abstract releaseConn(h: number): net.Socket | null;
   protected abstract connFd(h: number): number;
 
   userTimers(pending: number): void {
@@ -136,7 +141,7 @@ export abstract class NodeBackendBase implements Backend {
 
   tlsConnect(h: number, options: Record<string, unknown>): void {
     if (this.tls === null) {
-      this.tls = new (lazy('./backend/node-tls.js').TlsCarrier)();
+      this.tls = new (lazy('./backend/node-tls.js').TlsCarrier)(this);
       this.tls.attach(this.core);
     }
     this.tls.expect(h, options);

@@ -26,6 +26,8 @@ export class Conn {
   closing = false;  // the core issued CLOSE: report onClosed once the raw socket is closed
   attemptFailed = false; // the raw socket reported its connect attempt failed (not the call itself)
   errorReported = false; // a write failed at once and the core was told (its 'error' event comes later)
+  /** The listeners wire() put on the raw socket (taken off when a TLS session takes it over: releaseConn). */
+  wired: [string, (...args: any[]) => void][] = [];
   connecting: boolean;
   constructor(public raw: net.Socket, connecting: boolean) {
     this.connecting = connecting;
@@ -85,6 +87,7 @@ export class PublicNodeBackend extends NodeBackendBase {
   }
 
   protected dropConns(): void {
+    this.#released.clear();
     for (const c of this.conns.values()) {
       c.raw.removeAllListeners();
       c.raw.on('error', () => {});
@@ -200,15 +203,32 @@ export class PublicNodeBackend extends NodeBackendBase {
       raw.localAddress ?? '', raw.remoteAddress ?? '');
   }
 
+  releaseConn(h: number): net.Socket | null {
+    const c = this.conns.get(h);
+    if (!c || c.closed || c.closing || c.connecting) return null;
+    for (const [event, fn] of c.wired) c.raw.removeListener(event, fn);
+    this.conns.delete(h);
+    this.#late.delete(h);
+    this.#released.add(h);
+    return c.raw;
+  }
+
+  /** Handles whose connection a TLS session took over (releaseConn): their CLOSE has nothing left to close. */
+  #released = new Set<number>();
+
   protected wire(h: number, conn: Conn): void {
     const raw = conn.raw;
-    raw.on('data', (chunk: Buffer) => {
+    const on = (event: string, fn: (...args: any[]) => void): void => {
+      raw.on(event, fn);
+      conn.wired.push([event, fn]);
+    };
+    on('data', (chunk: Buffer) => {
       bulkRead(chunk.length);
       this.core.onData(h, chunk);
     });
-    raw.on('end', () => this.core.onEof(h));
-    raw.on('finish', () => { if (!conn.closing) this.core.onShutdown(h, 0); });
-    raw.on('error', (err: NodeJS.ErrnoException) => {
+    on('end', () => this.core.onEof(h));
+    on('finish', () => { if (!conn.closing) this.core.onShutdown(h, 0); });
+    on('error', (err: NodeJS.ErrnoException) => {
       if (conn.closing) {
         // resetAndDestroy() refused (a shutdown under way): the raw socket stays open, as Node's.
         if (err.syscall === 'reset') this.core.onError(h, abiErrno(err.code), SYSCALL.reset);
@@ -231,7 +251,7 @@ export class PublicNodeBackend extends NodeBackendBase {
         this.core.onError(h, errno, syscallOf(err, SYSCALL.read));
       }
     });
-    raw.on('close', () => {
+    on('close', () => {
       conn.closed = true;
       if (conn.closing) {
         this.conns.delete(h);
@@ -291,7 +311,10 @@ export class PublicNodeBackend extends NodeBackendBase {
     this.#late.delete(h);
     const c = this.conns.get(h);
     if (!c) {
-      process.nextTick(() => this.core.onClosed(h)); // nothing was opened: closed already
+      // A connection a TLS session took over: closed in the close phase, as the node backend
+      // closes a handle it has no connection for (the session's own close comes later).
+      if (this.#released.size > 0 && this.#released.delete(h)) this.closePhase(() => this.core.onClosed(h));
+      else process.nextTick(() => this.core.onClosed(h)); // nothing was opened: closed already
       return;
     }
     c.closing = true;

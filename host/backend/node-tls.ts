@@ -18,11 +18,12 @@
 //
 // The node backends (node-common.ts) hand a handle's commands here once tlsConnect marked it.
 import tls from 'node:tls';
+import type net from 'node:net';
 import type { Output } from '../core/core.js';
-import { Op, SYSCALL } from '../core/abi.js';
+import { Op, SYSCALL, ERRNO } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
 import { splitNames } from '../core/names.js';
-import { CREDIT, syscallOf } from './node-common.js';
+import { CREDIT, syscallOf, type NodeBackendBase } from './node-common.js';
 import { PublicNodeBackend, Conn } from './node-public.js';
 import { encode, kLive, secureStateOf, type TlsState } from './tls-state.js';
 
@@ -37,6 +38,11 @@ export const kNodeConnect = Symbol.for('wasinet.nodeTlsConnect');
 export class TlsCarrier extends PublicNodeBackend {
   readonly #options = new Map<number, Record<string, unknown>>();
   readonly #states = new Map<number, TlsState>();
+
+  /** `outer`: the backend whose connections a session may take over (tls.connect({ socket })). */
+  constructor(readonly outer: NodeBackendBase) {
+    super();
+  }
 
   /** Handle `h`'s next CONNECT opens a session with tls.connect's `options` (as the application gave them). */
   expect(h: number, options: Record<string, unknown>): void {
@@ -53,6 +59,7 @@ export class TlsCarrier extends PublicNodeBackend {
   }
 
   protected override execConn(o: Output): void {
+    if (o.op === Op.CMD_OPEN && o.b === 2) return this.#upgrade(o.h, o.a);
     super.execConn(o);
     if (o.op === Op.CMD_CLOSE) {
       this.#options.delete(o.h);
@@ -91,17 +98,44 @@ export class TlsCarrier extends PublicNodeBackend {
       if (localAddress) options.localAddress = localAddress;
       if (o.c) options.localPort = o.c;
     }
+    this.#session(h, options, family, false);
+  }
+
+  /**
+   * A session over connection `parent` of the outer backend (tls.connect({ socket }) on a
+   * connected socket: STARTTLS): the session takes the connection over, and `h` carries its
+   * plaintext. TCP is up already: a failed handshake is a read error of a connected socket.
+   */
+  #upgrade(h: number, parent: number): void {
+    const raw = this.outer.releaseConn(parent);
+    if (raw === null) {
+      this.core.onConnect(h, ERRNO.EBADF, SYSCALL.connect, 0, 0, 0, 0, '', '');
+      return;
+    }
+    const given = this.#options.get(h)!;
+    const options: Record<string, unknown> = {};
+    for (const key of Object.keys(given)) if (!SOCKET_OPTIONS.includes(key)) options[key] = given[key];
+    if (given.host !== undefined) options.host = given.host;
+    options.socket = raw;
+    options.allowHalfOpen = true;
+    const family = raw.remoteFamily === 'IPv6' ? 6 : raw.remoteFamily === 'IPv4' ? 4 : 0;
+    // The connection's names are the socket's (a TLSSocket over a socket answers none of its own).
+    this.#session(h, options, family, true, raw);
+  }
+
+  #session(h: number, options: Record<string, unknown>, family: number, tcpUp: boolean, names: net.Socket | null = null): void {
     // Node's own tls.connect, also where the register hook made tls.connect this module's caller.
     const connect = (tls.connect as { [kNodeConnect]?: typeof tls.connect })[kNodeConnect] ?? tls.connect;
     const raw = connect(options as tls.ConnectionOptions);
     raw.pause(); // nothing is read until READ_START
     const conn = new Conn(raw, true);
     this.conns.set(h, conn);
-    let tcp = false;
+    let tcp = tcpUp;
+    const named = names ?? raw;
     const connected = (): void => {
       conn.connecting = false;
-      this.core.onConnect(h, 0, 0, CREDIT, raw.localPort ?? 0, raw.remotePort ?? 0, family,
-        raw.localAddress ?? '', raw.remoteAddress ?? '');
+      this.core.onConnect(h, 0, 0, CREDIT, named.localPort ?? 0, named.remotePort ?? 0, family,
+        named.localAddress ?? '', named.remoteAddress ?? '');
     };
     raw.once('connect', () => { tcp = true; });
     raw.once('secureConnect', () => {

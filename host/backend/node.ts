@@ -242,6 +242,17 @@ export class NodeBackend extends NodeBackendBase {
     return handle;
   }
 
+  releaseConn(h: number): net.Socket | null {
+    const handle = this.#live(h);
+    if (handle === null) return null;
+    handle.readStop();
+    handle[kH!] = 0; // its reads and write completions find no connection here any more
+    this.#conns.delete(h);
+    this.#pending.delete(h);
+    this.#late.delete(h);
+    return new net.Socket({ handle, allowHalfOpen: true, manualStart: true } as net.SocketConstructorOpts);
+  }
+
   localName(h: number): { address: string; port: number } | null { return nameOf(this.#live(h), 'getsockname'); }
   peerName(h: number): { address: string; port: number } | null { return nameOf(this.#live(h), 'getpeername'); }
 

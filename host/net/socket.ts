@@ -53,6 +53,10 @@ export const kAccepted = Symbol('wasinet.accepted');
 export const kCarry = Symbol('wasinet.carry');
 /** The core handle of a socket now (0: none). */
 export const kHandleOf = Symbol('wasinet.handleOf');
+/** The stack a socket lives on. */
+export const kStackOf = Symbol('wasinet.stackOf');
+/** Opens a socket as the TLS session of another's connection (tls.ts). */
+export const kTakeOver = Symbol('wasinet.takeOver');
 
 export interface AcceptedInfo extends Names {
   h: number;
@@ -349,7 +353,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
    * Opens an existing transport as this socket's: an fd (kind 0) or the backend's token for a
    * handle object (kind 1). A refusal (the sandbox) throws, and leaves no core socket behind.
    */
-  #open(source: number, kind: 0 | 1): void {
+  #open(source: number, kind: 0 | 1 | 2): void {
     const h = this.#handle();
     this.#flags |= OPENING;
     try {
@@ -1316,6 +1320,19 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   declare [kCarry]?: (h: number, options: Record<string, unknown>) => void;
 
   [kHandleOf](): number { return this.#h; }
+
+  [kStackOf](): Stack { return this.#stack; }
+
+  /**
+   * Opens this socket as the TLS session of `parent`'s connection (tls.ts: apiOpen's kind 2): the
+   * transport takes that connection over and reports onConnect once the handshake is over.
+   */
+  [kTakeOver](parent: number): void {
+    const h = this.#handle();
+    if (h === 0) return;
+    this[kCarry]?.(h, {});
+    this.#open(parent, 2);
+  }
 
   [kFd](): number {
     return this.#h !== 0 && this.#handleObj?.[kClosed] !== 1 && this.#handleObj?.[kClosed] !== 2

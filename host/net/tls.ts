@@ -11,11 +11,13 @@
 // state. Its 'connect' comes with 'secureConnect' (on node:net one round trip before); a failed
 // handshake emits 'connect' and then the session's own error (a certificate refused:
 // DEPTH_ZERO_SELF_SIGNED_CERT, a hostname mismatch: ERR_TLS_CERT_ALTNAME_INVALID …), as on
-// node:net. Not carried: 'session' and 'keylog' events (so an https.Agent does not resume
-// sessions), renegotiation, and a tls.connect over a socket of the program's own (`socket`:
-// that one stays Node's, over the given socket, whose ciphertext the core sees).
+// node:net. Given a socket of the same stack (`socket`: STARTTLS, or a socket still
+// connecting), the session takes that socket's connection over (apiOpen's kind 2): the socket
+// gets nothing more, and closes with the session, as on node:tls. Not carried: 'session' and
+// 'keylog' events (so an https.Agent does not resume sessions), renegotiation, and a socket that
+// is not this stack's (Node's TLS over it, whose ciphertext that socket carries).
 import nodeTls from 'node:tls';
-import { Socket, kCarry, kHandleOf } from './socket.js';
+import { Socket, kCarry, kHandleOf, kStackOf, kTakeOver } from './socket.js';
 import { kStack } from './socket.js';
 import { getDefaultStack, type Stack } from './stack.js';
 import { normalizeArgs } from './args.js';
@@ -26,27 +28,99 @@ import type { Backend } from '../backend/backend.js';
 
 type Options = Record<string, any>;
 
-export class TLSSocket extends Socket {
-  encrypted = true;
-  authorized = false;
-  authorizationError: string | null = null;
-  alpnProtocol: string | false | null = null;
-  servername: unknown = null;
-  secureConnecting = true;
-  readonly #backend: Backend;
-  readonly #tlsOptions: Options;
-  #state: SecureState | null = null;
-  /** The session's own TLSSocket, where the state was not read from a trace. */
-  #live: nodeTls.TLSSocket | null = null;
+const kUpgrade = Symbol('wasinet.tlsUpgrade');
 
-  constructor(socketOptions: Options, tlsOptions: Options, stack: Stack) {
-    super(socketOptions);
-    this.#backend = stack.backend;
-    this.#tlsOptions = tlsOptions;
-  }
+/** Marks wasinet's TLS sockets, whichever stack's Socket class they extend. */
+const kIsTls = Symbol('wasinet.isTls');
 
-  override [kCarry] = (h: number): void => {
-    this.#backend.tlsConnect!(h, this.#tlsOptions);
+/**
+ * wasinet's TLSSocket on `Base`, a stack's Socket class (so that it passes `instanceof
+ * net.Socket` with that stack's net, as node:tls's TLSSocket does with node:net's).
+ */
+function tlsSocketClass(Base: typeof Socket) {
+  return class TLSSocket extends Base {
+    encrypted = true;
+    authorized = false;
+    authorizationError: string | null = null;
+    alpnProtocol: string | false | null = null;
+    servername: unknown = null;
+    secureConnecting = true;
+    readonly #backend: Backend;
+    readonly #tlsOptions: Options;
+    #state: SecureState | null = null;
+    /** The session's own TLSSocket, where the state was not read from a trace. */
+    #live: nodeTls.TLSSocket | null = null;
+    /** The socket whose connection this session took over (tls.connect({ socket })), or null. */
+    readonly #parent: Socket | null;
+    /** While a session over `#parent` is not secure yet: the writes (and end) made meanwhile, in order. */
+    #held: (() => void)[] | null = null;
+
+    constructor(socketOptions: Options, tlsOptions: Options, stack: Stack, parent: Socket | null = null) {
+      super(socketOptions);
+      this.#backend = stack.backend;
+      this.#tlsOptions = tlsOptions;
+      this.#parent = parent;
+      if (parent !== null) this.#held = [];
+    }
+
+    /**
+     * The session takes `#parent`'s connection over once it is connected (at once if it is). Until
+     * then, its error or close ends this socket too, as node:tls's does.
+     */
+    [kUpgrade](): void {
+      const parent = this.#parent!;
+      const connecting = parent.connecting;
+      const take = (): void => {
+        parent.off('error', failed);
+        parent.off('close', closed);
+        if (this.destroyed) return;
+        const h = parent[kHandleOf]();
+        if (h === 0 || parent.destroyed) {
+          this.destroy();
+          return;
+        }
+        // Its names stay readable (node:tls shares the handle): asked for now, while the
+        // connection is still the socket's (a name is otherwise asked on first use).
+        void parent.localAddress;
+        void parent.remoteAddress;
+        this[kTakeOver](h);
+        if (connecting) super.emit('connect');
+      };
+      const failed = (err: Error): void => { parent.off('connect', take); parent.off('close', closed); this.destroy(err); };
+      const closed = (): void => { parent.off('connect', take); parent.off('error', failed); this.destroy(); };
+      if (connecting) {
+        parent.once('connect', take);
+        parent.once('error', failed);
+        parent.once('close', closed);
+      } else {
+        take();
+      }
+    }
+
+    override _write(chunk: any, encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
+      if (this.#held !== null) this.#held.push(() => super._write(chunk, encoding, cb));
+      else super._write(chunk, encoding, cb);
+    }
+
+    override _writev(chunks: { chunk: any; encoding: BufferEncoding }[], cb: (err?: Error | null) => void): void {
+      if (this.#held !== null) this.#held.push(() => super._writev!(chunks, cb));
+      else super._writev!(chunks, cb);
+    }
+
+    override _final(cb: (err?: Error | null) => void): void {
+      if (this.#held !== null) this.#held.push(() => super._final(cb));
+      else super._final(cb);
+    }
+
+    override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+      // node:tls closes the socket it took over with the session: its 'close' comes after this
+      // socket's 'error' and before this socket's 'close'.
+      super._destroy(err, cb);
+      if (this.#parent !== null && !this.#parent.destroyed) this.#parent.destroy();
+    }
+
+    override [kCarry] = (h: number): void => {
+      this.#backend.tlsConnect!(h, this.#tlsOptions);
   };
 
   #ask(): TlsState | null {
@@ -55,7 +129,9 @@ export class TLSSocket extends Socket {
   }
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {
-    const r = super.emit(event, ...args);
+    // A session over a connection the program had emits no 'ready', and 'connect' only when that
+    // socket connects ([kUpgrade]: node:tls passes its 'connect' on), not when the handshake is over.
+    const r = this.#parent !== null && (event === 'ready' || event === 'connect') ? false : super.emit(event, ...args);
     // The core's CONNECT succeeds once the handshake did (or failed after TCP connected):
     // 'connect' and 'ready' are out, 'secureConnect' follows when it did.
     if (event === 'ready' && this.secureConnecting && !this.destroyed) this.#secured();
@@ -74,6 +150,9 @@ export class TLSSocket extends Socket {
     this.servername = decode(st.servername);
     this.secureConnecting = false;
     super.emit('secureConnect');
+    const held = this.#held;
+    this.#held = null;
+    if (held !== null) for (const go of held) go();
   }
 
   override destroy(err?: Error | null, cb?: (err: Error | null) => void): this {
@@ -153,6 +232,22 @@ export class TLSSocket extends Socket {
     if (typeof callback === 'function') process.nextTick(callback, new Error('wasinet: a carried TLS session does not renegotiate'));
     return false;
   }
+  };
+}
+
+type TLSSocketClass = ReturnType<typeof tlsSocketClass>;
+const classes = new WeakMap<typeof Socket, TLSSocketClass>();
+
+/** The TLSSocket class for sockets of `stack`. */
+function classFor(stack: Stack): TLSSocketClass {
+  const Base = (stack as unknown as { Socket?: typeof Socket }).Socket ?? Socket;
+  let C = classes.get(Base);
+  if (C === undefined) {
+    C = tlsSocketClass(Base);
+    Object.defineProperty(C.prototype, kIsTls, { value: true });
+    classes.set(Base, C);
+  }
+  return C;
 }
 
 /** wasinet's TLSSocket passes `instanceof tls.TLSSocket` checks under the register hook (register.cts). */
@@ -161,7 +256,7 @@ export function tlsSocketsAreNodeTlsSockets(tls: typeof nodeTls): void {
   Object.defineProperty(Node, Symbol.hasInstance, {
     configurable: true,
     value: function hasInstance(this: unknown, x: unknown): boolean {
-      return Function.prototype[Symbol.hasInstance].call(this, x) || (this === Node && x instanceof TLSSocket);
+      return Function.prototype[Symbol.hasInstance].call(this, x) || (this === Node && (x as { [kIsTls]?: boolean } | null)?.[kIsTls] === true);
     },
   });
 }
@@ -180,7 +275,11 @@ export function connectTls(stack: Stack | null, original: ((...args: any[]) => u
   if (args[1] !== null && typeof args[1] === 'object') Object.assign(options, args[1]);
   else if (args[2] !== null && typeof args[2] === 'object') Object.assign(options, args[2]);
   const s = stack ?? getDefaultStack();
-  if (options.socket != null) return fallback(...args);
+  const parent = options.socket as Socket | null | undefined;
+  if (parent != null && !(parent instanceof Socket && parent[kStackOf]() === s && typeof s.backend.tlsConnect === 'function')) {
+    // A socket of another kind, or of a stack that carries no TLS: Node's TLS over it.
+    return fallback(...args);
+  }
   if (typeof s.backend.tlsConnect !== 'function') {
     // A backend that carries no TLS (the simulator, Deno's, Bun's): Node's TLS over a socket of
     // the stack, whose ciphertext the core sees.
@@ -191,7 +290,18 @@ export function connectTls(stack: Stack | null, original: ((...args: any[]) => u
   // What tls.connect makes first (and throws from, for bad certificates or keys): the context.
   const tlsOptions: Options = { ...options };
   tlsOptions.secureContext = options.secureContext ?? nodeTls.createSecureContext(options as nodeTls.SecureContextOptions);
-  const socket = new TLSSocket({ allowHalfOpen: options.allowHalfOpen, highWaterMark: options.highWaterMark, signal: options.signal, [kStack]: s }, tlsOptions, s);
+  delete tlsOptions.socket;
+  if (parent != null) {
+    // STARTTLS: the session takes the connection of the program's socket over (node-tls.ts).
+    // node:tls checks the certificate against the name that socket connected to when no
+    // servername or host is given.
+    if (!options.servername && !options.host && typeof parent._host === 'string') tlsOptions.host = parent._host;
+    const socket = new (classFor(s))({ allowHalfOpen: options.allowHalfOpen, highWaterMark: options.highWaterMark, [kStack]: s }, tlsOptions, s, parent);
+    if (cb) socket.once('secureConnect', cb);
+    socket[kUpgrade]();
+    return socket;
+  }
+  const socket = new (classFor(s))({ allowHalfOpen: options.allowHalfOpen, highWaterMark: options.highWaterMark, signal: options.signal, [kStack]: s }, tlsOptions, s);
   if (cb) socket.once('secureConnect', cb);
   if (options.timeout) socket.setTimeout(options.timeout);
   socket.connect(options);

@@ -137,6 +137,14 @@ test('tlsConnect: every case logs what node:tls logs (events, errors, the sessio
 
 test('tlsConnect: the sockets it makes are wasinet sockets, and bad input throws what tls.connect throws', () => {
   const net = createStack();
+  const made = net.tlsConnect({ port: 9, host: '127.0.0.1' });
+  made.on('error', () => {});
+  assert.ok(made instanceof net.Socket, 'a socket of the stack');
+  assert.equal(made.encrypted, true);
+  assert.equal(made.authorized, false);
+  assert.deepEqual(made.getPeerCertificate(), {});
+  made.destroy();
+  assert.equal(made.getPeerCertificate(), null);
   for (const connect of [tls.connect, net.tlsConnect]) {
     throwsNode(() => connect({ port: 70000, host: '127.0.0.1' }), RangeError, 'ERR_SOCKET_BAD_PORT',
       'Port should be >= 0 and < 65536. Received type number (70000).');
@@ -204,7 +212,7 @@ test('tlsConnect: recorded, the program replays offline with the same log; the t
   rmSync(file, { force: true });
 });
 
-test('--import wasinet/register: an unmodified program\'s tls.connect, https.get and fetch over https are recorded and replay offline', { timeout: 90000 }, async () => {
+test('--import wasinet/register: an unmodified program\'s tls.connect, https.get, fetch over https and STARTTLS are recorded and replay offline', { timeout: 90000 }, async () => {
   const { spawn, spawnSync } = await import('node:child_process');
   const apps = join(root, 'build/tests/host/apps');
   const env: NodeJS.ProcessEnv = { ...process.env, TLS_CA: join(root, 'tests/fixtures/localhost-cert.pem'), TLS_KEY: join(root, 'tests/fixtures/localhost-key.pem'), NODE_EXTRA_CA_CERTS: join(root, 'tests/fixtures/localhost-cert.pem') };
@@ -214,9 +222,9 @@ test('--import wasinet/register: an unmodified program\'s tls.connect, https.get
   // The servers, in a process of their own (node:net's): never part of a recording.
   const server = spawn(process.execPath, [join(apps, 'tls-server.js')], { env, stdio: ['pipe', 'pipe', 'inherit'] });
   const ports = await new Promise<string>((resolve) => server.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
-  const [TLS_PORT, HTTPS_PORT] = ports.split(' ');
+  const [TLS_PORT, HTTPS_PORT, STARTTLS_PORT] = ports.split(' ');
   const run = (args: string[], more: Record<string, string> = {}) => {
-    const r = spawnSync(process.execPath, [...args, join(apps, 'tls-app.js')], { cwd: root, env: { ...env, TLS_PORT, HTTPS_PORT, ...more }, encoding: 'utf8', timeout: 30000 });
+    const r = spawnSync(process.execPath, [...args, join(apps, 'tls-app.js')], { cwd: root, env: { ...env, TLS_PORT, HTTPS_PORT, STARTTLS_PORT, ...more }, encoding: 'utf8', timeout: 30000 });
     assert.equal(r.status, 0, `${args.join(' ')} ${JSON.stringify(more)}: ${r.stdout}\n${r.stderr}`);
     return r;
   };
@@ -236,6 +244,7 @@ test('--import wasinet/register: an unmodified program\'s tls.connect, https.get
   assert.match(lines, /https 200 hi \/agent encrypted=true/);
   assert.match(lines, /fetch 200 hi \/fetch/);
   assert.match(lines, /instanceof tls.TLSSocket=true net.Socket=true/);
+  assert.match(lines, /plain 220 go ahead\nstarttls secureConnect authorized=true protocol=TLSv1\.3 peer=localhost\nstarttls data echo:mail from the program\nstarttls close; plain destroyed=true/);
   assert.equal(hooked.stdout, lines);
   assert.equal(recorded.stdout, lines);
   // Under the hook a session runs below the core only when the process records or replays.
@@ -243,7 +252,7 @@ test('--import wasinet/register: an unmodified program\'s tls.connect, https.get
   assert.match(hooked.stderr, /session below wasinet's core: false/);
   assert.match(recorded.stderr, /session below wasinet's core: true/);
   const trace = readFileSync(file);
-  for (const text of ['hello over tls', 'echo:hello over tls', 'GET /agent', 'hi /agent', 'GET /fetch', 'hi /fetch']) {
+  for (const text of ['hello over tls', 'echo:hello over tls', 'GET /agent', 'hi /agent', 'GET /fetch', 'hi /fetch', 'echo:mail from the program']) {
     assert.ok(trace.includes(Buffer.from(text)), `the trace has the plaintext "${text}"`);
   }
   // The servers are gone: the replay runs offline.
@@ -255,5 +264,103 @@ test('--import wasinet/register: an unmodified program\'s tls.connect, https.get
   }
   const core = spawnSync(process.execPath, [join(root, 'bin/wasinet.js'), 'replay', file], { encoding: 'utf8' });
   assert.match(core.stdout, /replay identical/);
+  rmSync(file, { force: true });
+});
+
+/** STARTTLS: a plain exchange ('X', answered 'S'), then tls.connect({ socket }) on that socket. */
+function upgraded(lib: { connect: (...a: any[]) => nodeNet.Socket }, connect: Connect, port: number, options: tls.ConnectionOptions): Promise<string[]> {
+  return new Promise((resolve) => {
+    const log: string[] = [];
+    const plain = lib.connect(port, '127.0.0.1', () => { plain.write('X'); });
+    for (const e of ['connect', 'ready', 'data', 'end', 'close', 'error', 'finish']) plain.on(e, (a) => log.push(`plain ${e} ${e === 'data' ? String(a) : ''}`));
+    plain.once('data', () => {
+      const t = connect({ socket: plain, ...options }, () => {
+        log.push(`secure ${t.authorized} ${t.getProtocol()} ${t.remoteAddress} ${t.remotePort === plain.remotePort} ${plain.destroyed}`);
+        t.end('hi');
+      });
+      t.write('early');
+      for (const e of ['connect', 'ready', 'secureConnect', 'data', 'end', 'close', 'error', 'finish']) {
+        t.on(e, (a) => log.push(`tls ${e} ${e === 'data' ? String(a) : e === 'error' ? errorOf(a) : ''}`));
+      }
+      t.on('close', () => setImmediate(() => { log.push(`after: plain.destroyed ${plain.destroyed}`); resolve(log); }));
+    });
+  });
+}
+
+/** tls.connect({ socket }) on a socket that is still connecting (node:tls waits for its 'connect'). */
+function wrappedEarly(lib: { connect: (...a: any[]) => nodeNet.Socket }, connect: Connect, port: number, options: tls.ConnectionOptions): Promise<string[]> {
+  return new Promise((resolve) => {
+    const log: string[] = [];
+    const plain = lib.connect(port, 'localhost');
+    for (const e of ['connect', 'ready', 'data', 'end', 'close', 'error', 'finish']) plain.on(e, (a) => log.push(`plain ${e} ${e === 'data' ? String(a) : ''}`));
+    const t = connect({ socket: plain, ...options }, () => { log.push(`secure ${t.authorized} ${t.getProtocol()}`); t.end('hi'); });
+    t.write('early');
+    for (const e of ['connect', 'ready', 'secureConnect', 'data', 'end', 'close', 'error', 'finish']) {
+      t.on(e, (a) => log.push(`tls ${e} ${e === 'data' ? String(a) : e === 'error' ? errorOf(a) : ''}`));
+    }
+    t.on('close', () => setImmediate(() => { log.push(`after: plain.destroyed ${plain.destroyed}`); resolve(log); }));
+  });
+}
+
+async function upgrades(lib: { connect: (...a: any[]) => nodeNet.Socket }, connect: Connect, ports: { starttls: number; tls: number }): Promise<Record<string, string[]>> {
+  return {
+    'STARTTLS, trusted': await upgraded(lib, connect, ports.starttls, { ca: cert, servername: 'localhost' }),
+    'STARTTLS, the certificate checked against the name given as host': await upgraded(lib, connect, ports.starttls, { ca: cert, host: 'localhost' }),
+    'STARTTLS, not trusted': await upgraded(lib, connect, ports.starttls, { servername: 'localhost' }),
+    'a socket still connecting, checked against the name it connects to': await wrappedEarly(lib, connect, ports.tls, { ca: cert }),
+    'a socket still connecting, not trusted': await wrappedEarly(lib, connect, ports.tls, {}),
+  };
+}
+
+async function withUpgradeServers<T>(fn: (ports: { starttls: number; tls: number }) => Promise<T>): Promise<T> {
+  // Reads one byte, answers 'S', then speaks TLS on the same connection.
+  const starttls = nodeNet.createServer((s) => {
+    s.on('error', () => {});
+    s.once('data', () => {
+      s.write('S');
+      const t = new tls.TLSSocket(s, { isServer: true, key, cert });
+      t.on('data', (d) => t.write(`echo:${d}`));
+      t.on('end', () => t.end());
+      t.on('error', () => {});
+    });
+  });
+  await listen(starttls);
+  const server = echoServer();
+  await listen(server);
+  try {
+    return await fn({ starttls: portOf(starttls), tls: portOf(server) });
+  } finally {
+    await Promise.all([starttls, server].map((s) => new Promise((r) => s.close(r))));
+  }
+}
+
+test('tlsConnect({ socket }): STARTTLS on a connected socket, and a socket still connecting, log what node:tls logs (both sockets); recorded, they replay offline', { timeout: 30000 }, async () => {
+  const net = createStack();
+  const [node, ours] = await withUpgradeServers(async (ports) => [
+    await upgrades(nodeNet, tls.connect as Connect, ports),
+    await upgrades(net, net.tlsConnect as Connect, ports),
+  ]);
+  for (const name of Object.keys(node)) assert.deepEqual(ours[name], node[name], name);
+  assert.ok(node['STARTTLS, trusted'].includes('tls data echo:early'));
+  assert.ok(node['STARTTLS, trusted'].includes('plain data S'));
+  assert.match(node['STARTTLS, not trusted'].join('\n'), /DEPTH_ZERO_SELF_SIGNED_CERT/);
+  assert.match(node['a socket still connecting, checked against the name it connects to'].join('\n'), /secure true TLSv1\.3[^]*tls data echo:early/);
+  assert.match(node['a socket still connecting, not trusted'].join('\n'), /DEPTH_ZERO_SELF_SIGNED_CERT/);
+
+  const file = sockPath('starttls').replace(/\.sock$/, '.trace');
+  const rec = createStack({ record: file });
+  let ports: { starttls: number; tls: number } | null = null;
+  const real = await withUpgradeServers((p) => { ports = p; return upgrades(rec, rec.tlsConnect as Connect, p); });
+  await rec.recorder!.close();
+  assert.deepEqual(real, node);
+  const trace = readFileSync(file);
+  assert.ok(trace.includes(Buffer.from('echo:early')), 'the plaintext after the upgrade is in the trace');
+  for (let round = 0; round < 2; round++) {
+    const again = createStack({ replay: { path: file, wait: 1000, onDivergence: (d) => assert.fail(formatAppDivergence(d)) } });
+    const replayed = await upgrades(again, again.tlsConnect as Connect, ports!);
+    const done = await again.replay!.done;
+    assert.deepEqual(replayed, real);
+    assert.deepEqual([done.ok, done.inputs], [true, done.total]);
+  }
   rmSync(file, { force: true });
 });

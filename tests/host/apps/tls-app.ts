@@ -1,7 +1,8 @@
 // An unmodified program that talks TLS to servers outside it (tls-server.ts, another process,
-// at TLS_PORT and HTTPS_PORT): tls.connect with its callback, 'data' and the session's state;
-// a refused certificate; an https request through https.Agent; and fetch over https (the
-// certificate authority from NODE_EXTRA_CA_CERTS). Under `--import wasinet/register` with
+// at TLS_PORT, HTTPS_PORT and STARTTLS_PORT): tls.connect with its callback, 'data' and the
+// session's state; a refused certificate; an https request through https.Agent; fetch over https
+// (the certificate authority from NODE_EXTRA_CA_CERTS); and STARTTLS, tls.connect({ socket }) on a
+// `net` socket after a plain exchange. Under `--import wasinet/register` with
 // WASINET_RECORD or WASINET_REPLAY the sessions run below wasinet's core (host/net/tls.ts): a
 // recording keeps their plaintext, and a replay gives this program the same lines offline.
 import tls from 'node:tls';
@@ -59,12 +60,34 @@ function request(): Promise<void> {
   });
 }
 
+function starttls(): Promise<void> {
+  return new Promise((resolve) => {
+    const plain = net.connect(Number(process.env.STARTTLS_PORT), 'localhost');
+    plain.setEncoding('utf8');
+    plain.once('data', (greeting: string) => {
+      log(`plain ${greeting.trim()}`);
+      plain.write('STARTTLS\r\n');
+      plain.once('data', (go: string) => {
+        log(`plain ${go.trim()}`);
+        const t = tls.connect({ socket: plain, ca }, () => {
+          log(`starttls secureConnect authorized=${t.authorized} protocol=${t.getProtocol()} peer=${t.getPeerCertificate().subject.CN}`);
+          t.end('mail from the program');
+        });
+        t.setEncoding('utf8');
+        t.on('data', (d: string) => log(`starttls data ${d}`));
+        t.on('close', () => { log(`starttls close; plain destroyed=${plain.destroyed}`); resolve(); });
+      });
+    });
+  });
+}
+
 async function main(): Promise<void> {
   await session();
   await refused();
   await request();
   const res = await fetch(`https://localhost:${httpsPort}/fetch`);
   log(`fetch ${res.status} ${await res.text()}`);
+  await starttls();
   for (const line of out) console.log(line);
 }
 

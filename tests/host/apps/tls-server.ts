@@ -1,8 +1,9 @@
 // The servers tls-app.ts talks to, in a process of their own (node:net's, never recorded): a TLS
-// echo with ALPN, and an https server. Prints `TLS_PORT HTTPS_PORT` once both listen; ends when
-// its stdin closes.
+// echo with ALPN, an https server, and a STARTTLS echo (a plain line, then TLS on the same
+// connection). Prints `TLS_PORT HTTPS_PORT STARTTLS_PORT` once they listen; ends when its stdin closes.
 import tls from 'node:tls';
 import https from 'node:https';
+import net from 'node:net';
 import { readFileSync } from 'node:fs';
 
 const key = readFileSync(process.env.TLS_KEY!);
@@ -14,8 +15,20 @@ const echo = tls.createServer({ key, cert, ALPNProtocols: ['echo'] }, (s) => {
 });
 echo.on('tlsClientError', () => {});
 const web = https.createServer({ key, cert }, (req, res) => res.end(`hi ${req.url}`));
-echo.listen(0, '127.0.0.1', () => web.listen(0, '127.0.0.1', () => {
-  console.log(`${(echo.address() as { port: number }).port} ${(web.address() as { port: number }).port}`);
-}));
+const starttls = net.createServer((s) => {
+  s.on('error', () => {});
+  s.write('220 ready, say STARTTLS\r\n');
+  s.once('data', () => {
+    s.write('220 go ahead\r\n');
+    const t = new tls.TLSSocket(s, { isServer: true, key, cert });
+    t.on('data', (d) => t.write(`echo:${d}`));
+    t.on('end', () => t.end());
+    t.on('error', () => {});
+  });
+});
+const port = (s: net.Server): number => (s.address() as { port: number }).port;
+echo.listen(0, '127.0.0.1', () => web.listen(0, '127.0.0.1', () => starttls.listen(0, '127.0.0.1', () => {
+  console.log(`${port(echo)} ${port(web)} ${port(starttls)}`);
+})));
 process.stdin.resume();
 process.stdin.on('end', () => process.exit(0));
