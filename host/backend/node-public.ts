@@ -267,12 +267,12 @@ export class PublicNodeBackend extends NodeBackendBase {
     const n = data.length;
     const core = this.core;
     let reported = false;
-    const written = (err?: Error | null): void => {
+    const written = this.later((err?: Error | null): void => {
       if (err || reported || c.closing) return; // errors arrive through 'error'
       reported = true;
       core.release(data);
       core.onWritten(h, n, creditLeft(raw.writableLength));
-    };
+    });
     if (this.#late.size > 0 && this.#late.delete(h)) {
       // A long writev's second call (lateWrite): one writev of the raw socket whose first
       // IOV_MAX buffers are empty, so that libuv sends the bytes through uv_write.
@@ -298,6 +298,11 @@ export class PublicNodeBackend extends NodeBackendBase {
       // Queued on the way to the kernel: it holds that much of the credit until it drains.
       core.onWritten(h, 0, creditLeft(raw.writableLength));
     }
+  }
+
+  /** How the completion of a WRITE the raw socket did not finish in the call reaches the core (node-tls.ts defers it). */
+  protected later(done: (err?: Error | null) => void): (err?: Error | null) => void {
+    return done;
   }
 
   /** Handles whose next WRITE is a long writev's second call (Backend.lateWrite). */

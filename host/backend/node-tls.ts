@@ -50,6 +50,15 @@ export class TlsCarrier extends PublicNodeBackend {
     this.#states.delete(h);
   }
 
+  /**
+   * A TLS write that did not complete in the call completes from a tick (the stream's callback
+   * of a TLSWrap write), which an application replay cannot place within the turn it came in:
+   * it is reported from the check phase, a turn of its own, instead.
+   */
+  protected override later(done: (err?: Error | null) => void): (err?: Error | null) => void {
+    return (err) => { setImmediate(done, err); };
+  }
+
   owns(h: number): boolean {
     return this.#options.has(h);
   }

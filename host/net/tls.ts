@@ -17,6 +17,7 @@
 // 'keylog' events (so an https.Agent does not resume sessions), renegotiation, and a socket that
 // is not this stack's (Node's TLS over it, whose ciphertext that socket carries).
 import nodeTls from 'node:tls';
+import { Duplex } from 'node:stream';
 import { Socket, kCarry, kHandleOf, kStackOf, kTakeOver } from './socket.js';
 import { kStack } from './socket.js';
 import { getDefaultStack, type Stack } from './stack.js';
@@ -54,6 +55,8 @@ function tlsSocketClass(Base: typeof Socket) {
     readonly #parent: Socket | null;
     /** While a session over `#parent` is not secure yet: the writes (and end) made meanwhile, in order. */
     #held: (() => void)[] | null = null;
+  /** The state was asked for (at 'connect'). */
+  #asked = false;
 
     constructor(socketOptions: Options, tlsOptions: Options, stack: Stack, parent: Socket | null = null) {
       super(socketOptions);
@@ -129,18 +132,22 @@ function tlsSocketClass(Base: typeof Socket) {
   }
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {
+    // The core's CONNECT succeeds once the handshake did (or failed after TCP connected): the
+    // session's state is there for 'connect' (http2 sets a session up from it, when it does
+    // not know the socket for a TLS one), and 'secureConnect' follows 'ready'.
+    if (event === 'connect' && this.secureConnecting && !this.#asked && !this.destroyed) this.#apply();
     // A session over a connection the program had emits no 'ready', and 'connect' only when that
     // socket connects ([kUpgrade]: node:tls passes its 'connect' on), not when the handshake is over.
     const r = this.#parent !== null && (event === 'ready' || event === 'connect') ? false : super.emit(event, ...args);
-    // The core's CONNECT succeeds once the handshake did (or failed after TCP connected):
-    // 'connect' and 'ready' are out, 'secureConnect' follows when it did.
-    if (event === 'ready' && this.secureConnecting && !this.destroyed) this.#secured();
+    if (event === 'ready' && this.secureConnecting && this.#state !== null && !this.destroyed) this.#secured();
     return r;
   }
 
-  #secured(): void {
+  /** The session's state, asked for once it is connected (a failed handshake: its error follows). */
+  #apply(): void {
+    this.#asked = true;
     const s = this.#ask();
-    if (s === null || !('secure' in s)) return; // the handshake failed: its error follows
+    if (s === null || !('secure' in s)) return;
     const st = s.secure;
     this.#state = st;
     this.#live = ((s as { [kLive]?: nodeTls.TLSSocket })[kLive]) ?? null;
@@ -148,6 +155,9 @@ function tlsSocketClass(Base: typeof Socket) {
     this.authorizationError = st.authorizationError;
     this.alpnProtocol = st.alpnProtocol;
     this.servername = decode(st.servername);
+  }
+
+  #secured(): void {
     this.secureConnecting = false;
     super.emit('secureConnect');
     const held = this.#held;
@@ -237,17 +247,77 @@ function tlsSocketClass(Base: typeof Socket) {
 
 type TLSSocketClass = ReturnType<typeof tlsSocketClass>;
 const classes = new WeakMap<typeof Socket, TLSSocketClass>();
+let wrapped = false;
 
 /** The TLSSocket class for sockets of `stack`. */
 function classFor(stack: Stack): TLSSocketClass {
   const Base = (stack as unknown as { Socket?: typeof Socket }).Socket ?? Socket;
   let C = classes.get(Base);
   if (C === undefined) {
+    if (!wrapped) {
+      wrapped = true;
+      wrappersSeeTls();
+    }
     C = tlsSocketClass(Base);
     Object.defineProperty(C.prototype, kIsTls, { value: true });
     classes.set(Base, C);
   }
   return C;
+}
+
+/**
+ * http2 reads a session's `encrypted` and `alpnProtocol` from its socket — from Node's
+ * JSStreamSocket when the socket is not one of Node's streams, as wasinet's are (wrapped.ts) —
+ * and waits for a socket still `secureConnecting`: that wrapper answers them from the wasinet TLS
+ * socket it wraps (otherwise undefined, as before), so that an http2 session over it is set up
+ * once the handshake is over, `encrypted`, with its ALPN protocol (not 'h2c'), as over node:tls.
+ * The class is reached through a TLSSocket over a bare Duplex (its TLSWrap's parent).
+ */
+function wrappersSeeTls(): void {
+  try {
+    const d = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
+    const t = new nodeTls.TLSSocket(d as never);
+    t.on('error', () => {});
+    const wrap = (t as unknown as { ssl?: { _parentWrap?: object } }).ssl?._parentWrap;
+    t.destroy();
+    d.destroy();
+    const proto = wrap ? Object.getPrototypeOf(wrap) as object : null;
+    if (proto === null || 'encrypted' in proto) return;
+    // http2 sets a session up at once unless its socket is `connecting` or `secureConnecting`,
+    // and then waits for 'secureConnect' (a TLSSocket) or 'connect': a wrapper of a wasinet TLS
+    // socket still in its handshake says so, and passes its 'secureConnect' on as both.
+    const forwarding = Symbol('secureConnect passed on');
+    Object.defineProperty(proto, 'secureConnecting', {
+      configurable: true,
+      get(this: Record<symbol | string, any>) {
+        const s = this.stream as (Duplex & Record<symbol | string, unknown>) | undefined;
+        if (s?.[kIsTls] !== true) return undefined;
+        if (s.secureConnecting !== true || s.destroyed) return false;
+        if (this[forwarding] !== true) {
+          this[forwarding] = true;
+          s.once('secureConnect', () => {
+            this.emit('secureConnect');
+            this.emit('connect');
+          });
+        }
+        return true;
+      },
+    });
+    for (const key of ['encrypted', 'alpnProtocol']) {
+      const own = Symbol(key);
+      Object.defineProperty(proto, key, {
+        configurable: true,
+        get(this: Record<symbol | string, any>) {
+          if (own in this) return this[own];
+          const s = this.stream as Record<symbol | string, unknown> | undefined;
+          return s?.[kIsTls] === true ? s[key] : undefined;
+        },
+        set(this: Record<symbol, unknown>, v: unknown) { this[own] = v; },
+      });
+    }
+  } catch {
+    // Another runtime's tls: nothing to do.
+  }
 }
 
 /** wasinet's TLSSocket passes `instanceof tls.TLSSocket` checks under the register hook (register.cts). */

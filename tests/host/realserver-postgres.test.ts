@@ -7,7 +7,10 @@
 // both must be what PostgreSQL must answer. Skipped, with the reason printed, without the binaries.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, before } from 'node:test';
+import { after, before, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { both, until, sleep, sha256, patternBuffer, tlsFixture, MiB, type Scope, type Sock } from './consumers/util.js';
 import { findPostgres, startPostgres, type PgServer } from './consumers/servers.js';
@@ -338,4 +341,31 @@ both('pg over SSL on a lib socket (SSLRequest, then TLS on the same socket): the
   return { ssl: ssl.ssl, tls13: ssl.version === 'TLSv1.3', md5ok: md5(big.s) === big.m, len: big.s.length, sum, errors, sockets: socketsOk(sc, made, 1) };
 }, (r) => {
   assert.deepEqual(r, { ssl: true, tls13: true, md5ok: true, len: 7 * 599186, sum: 125250, errors: [], sockets: true });
+});
+
+// The same under `--import wasinet/register` while recording: pg's TLS session runs below
+// wasinet's core (host/net/tls.ts takes the SSLRequest socket's connection over), the trace keeps
+// the plaintext, and the program replays with no server (the replay opens no socket).
+test('pg over SSL, unmodified under --import wasinet/register: recorded against PostgreSQL, replayed twice offline with the same output', { timeout: 60000, skip }, () => {
+  const s = srv();
+  const root = join(import.meta.dirname, '..', '..', '..');
+  const app = join(root, 'build/tests/host/apps/pg-ssl-app.js');
+  const file = join(s.socketDir, 'pg-ssl.trace');
+  const run = (args: string[], more: Record<string, string> = {}) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, PG_PORT: String(s.port), PG_USER: s.user, ...more };
+    delete env.WASINET_TLS;
+    const r = spawnSync(process.execPath, [...args, app], { cwd: root, env, encoding: 'utf8', timeout: 30000 });
+    assert.equal(r.status, 0, `${args.join(' ')} ${JSON.stringify(more)}: ${r.stdout}\n${r.stderr}`);
+    return r;
+  };
+  const plain = run([]);
+  assert.match(plain.stdout, /^ssl=true version=TLSv1\.3\nmd5=[0-9a-f]{32} length=700000\nsum=1275\nended\n$/);
+  const recorded = run(['--import', 'wasinet/register'], { WASINET_RECORD: file });
+  assert.equal(recorded.stdout, plain.stdout);
+  assert.ok(readFileSync(file).includes(Buffer.from('pg_stat_ssl')), 'the trace holds the plaintext of the queries');
+  for (let i = 0; i < 2; i++) {
+    const again = run(['--import', 'wasinet/register'], { WASINET_REPLAY: file });
+    assert.equal(again.stdout, plain.stdout);
+    assert.match(again.stderr, /wasinet replay: the application followed the recording/);
+  }
 });

@@ -34,6 +34,13 @@ function stateOf(c: tls.TLSSocket): string[] {
   ];
 }
 
+/** Logs a 'data' chunk, joined to the entry before when that was data too (TCP keeps no chunk boundaries). */
+function logData(log: string[], prefix: string, d: unknown): void {
+  const last = log.length - 1;
+  if (last >= 0 && log[last].startsWith(prefix)) log[last] += String(d);
+  else log.push(`${prefix}${String(d)}`);
+}
+
 function errorOf(e: NodeJS.ErrnoException & Record<string, unknown>): string {
   const props = Object.keys(e).filter((k) => k !== 'cert').sort().map((k) => `${k}=${JSON.stringify(e[k])}`);
   const cert = e.cert as { subject?: { CN?: string } } | undefined;
@@ -49,7 +56,7 @@ function session(connect: Connect, args: unknown[], send: string | null = 'hello
       if (send !== null) c.end(send);
     });
     c.on('secureConnect', () => log.push('secureConnect event'));
-    c.on('data', (d: Buffer) => log.push(`data ${d}`));
+    c.on('data', (d: Buffer) => logData(log, 'data ', d));
     c.on('end', () => log.push('end'));
     c.on('error', (e: NodeJS.ErrnoException & Record<string, unknown>) => log.push(errorOf(e)));
     c.on('close', (hadError: boolean) => {
@@ -125,14 +132,14 @@ test('tlsConnect: every case logs what node:tls logs (events, errors, the sessio
   ]);
   for (const name of Object.keys(node)) assert.deepEqual(ours[name], node[name], name);
   // The cases do what they say.
-  assert.ok(node['trusted, with ALPN'].includes('data echo:hello'));
+  assert.ok(node['trusted, with ALPN'].includes('data echo:hellobye'));
   assert.match(node['trusted, with ALPN'].join('\n'), /alpn=echo/);
   assert.match(node['a self-signed certificate not trusted'].join('\n'), /DEPTH_ZERO_SELF_SIGNED_CERT/);
   assert.match(node['not trusted, rejectUnauthorized false'].join('\n'), /authorized=false authorizationError=DEPTH_ZERO_SELF_SIGNED_CERT/);
   assert.match(node['a name the certificate is not for'].join('\n'), /ERR_TLS_CERT_ALTNAME_INVALID/);
   assert.match(node['a peer that closes before the handshake'].join('\n'), /ECONNRESET Client network socket disconnected/);
   assert.match(node['nothing listening'].join('\n'), /ECONNREFUSED/);
-  assert.ok(node['a Unix socket'].includes('data echo:hello'));
+  assert.ok(node['a Unix socket'].includes('data echo:hellobye'));
 });
 
 test('tlsConnect: the sockets it makes are wasinet sockets, and bad input throws what tls.connect throws', () => {
@@ -272,7 +279,7 @@ function upgraded(lib: { connect: (...a: any[]) => nodeNet.Socket }, connect: Co
   return new Promise((resolve) => {
     const log: string[] = [];
     const plain = lib.connect(port, '127.0.0.1', () => { plain.write('X'); });
-    for (const e of ['connect', 'ready', 'data', 'end', 'close', 'error', 'finish']) plain.on(e, (a) => log.push(`plain ${e} ${e === 'data' ? String(a) : ''}`));
+    for (const e of ['connect', 'ready', 'data', 'end', 'close', 'error', 'finish']) plain.on(e, (a) => (e === 'data' ? logData(log, 'plain data ', a) : log.push(`plain ${e} `)));
     plain.once('data', () => {
       const t = connect({ socket: plain, ...options }, () => {
         log.push(`secure ${t.authorized} ${t.getProtocol()} ${t.remoteAddress} ${t.remotePort === plain.remotePort} ${plain.destroyed}`);
@@ -280,7 +287,7 @@ function upgraded(lib: { connect: (...a: any[]) => nodeNet.Socket }, connect: Co
       });
       t.write('early');
       for (const e of ['connect', 'ready', 'secureConnect', 'data', 'end', 'close', 'error', 'finish']) {
-        t.on(e, (a) => log.push(`tls ${e} ${e === 'data' ? String(a) : e === 'error' ? errorOf(a) : ''}`));
+        t.on(e, (a) => (e === 'data' ? logData(log, 'tls data ', a) : log.push(`tls ${e} ${e === 'error' ? errorOf(a) : ''}`)));
       }
       t.on('close', () => setImmediate(() => { log.push(`after: plain.destroyed ${plain.destroyed}`); resolve(log); }));
     });
@@ -292,11 +299,11 @@ function wrappedEarly(lib: { connect: (...a: any[]) => nodeNet.Socket }, connect
   return new Promise((resolve) => {
     const log: string[] = [];
     const plain = lib.connect(port, 'localhost');
-    for (const e of ['connect', 'ready', 'data', 'end', 'close', 'error', 'finish']) plain.on(e, (a) => log.push(`plain ${e} ${e === 'data' ? String(a) : ''}`));
+    for (const e of ['connect', 'ready', 'data', 'end', 'close', 'error', 'finish']) plain.on(e, (a) => (e === 'data' ? logData(log, 'plain data ', a) : log.push(`plain ${e} `)));
     const t = connect({ socket: plain, ...options }, () => { log.push(`secure ${t.authorized} ${t.getProtocol()}`); t.end('hi'); });
     t.write('early');
     for (const e of ['connect', 'ready', 'secureConnect', 'data', 'end', 'close', 'error', 'finish']) {
-      t.on(e, (a) => log.push(`tls ${e} ${e === 'data' ? String(a) : e === 'error' ? errorOf(a) : ''}`));
+      t.on(e, (a) => (e === 'data' ? logData(log, 'tls data ', a) : log.push(`tls ${e} ${e === 'error' ? errorOf(a) : ''}`)));
     }
     t.on('close', () => setImmediate(() => { log.push(`after: plain.destroyed ${plain.destroyed}`); resolve(log); }));
   });
@@ -341,7 +348,7 @@ test('tlsConnect({ socket }): STARTTLS on a connected socket, and a socket still
     await upgrades(net, net.tlsConnect as Connect, ports),
   ]);
   for (const name of Object.keys(node)) assert.deepEqual(ours[name], node[name], name);
-  assert.ok(node['STARTTLS, trusted'].includes('tls data echo:early'));
+  assert.match(node['STARTTLS, trusted'].join('\n'), /tls data echo:earlyecho:hi/);
   assert.ok(node['STARTTLS, trusted'].includes('plain data S'));
   assert.match(node['STARTTLS, not trusted'].join('\n'), /DEPTH_ZERO_SELF_SIGNED_CERT/);
   assert.match(node['a socket still connecting, checked against the name it connects to'].join('\n'), /secure true TLSv1\.3[^]*tls data echo:early/);
@@ -362,5 +369,59 @@ test('tlsConnect({ socket }): STARTTLS on a connected socket, and a socket still
     assert.deepEqual(replayed, real);
     assert.deepEqual([done.ok, done.inputs], [true, done.total]);
   }
+  rmSync(file, { force: true });
+});
+
+test('http2 over tlsConnect: the session is encrypted with its ALPN protocol, and its streams answer as over node:tls; recorded, it replays', { timeout: 30000 }, async () => {
+  const http2 = await import('node:http2');
+  const server = http2.createSecureServer({ key, cert }, (req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => { body += d; });
+    req.on('end', () => res.end(`h2 got ${req.url} ${body}`));
+  });
+  await listen(server as unknown as nodeNet.Server);
+  const port = portOf(server as unknown as nodeNet.Server);
+  const session = async (connect: Connect): Promise<string[]> => {
+    const log: string[] = [];
+    const client = http2.connect(`https://localhost:${port}`, {
+      createConnection: () => connect({ port, host: 'localhost', ca: cert, servername: 'localhost', ALPNProtocols: ['h2'] }),
+    });
+    client.on('error', (e) => log.push(`error ${e.message}`));
+    await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+    log.push(`connect encrypted=${client.encrypted} alpn=${client.alpnProtocol}`);
+    for (const i of [1, 2, 3]) {
+      const req = client.request({ ':method': 'POST', ':path': `/x${i}` });
+      req.setEncoding('utf8');
+      let body = '';
+      const status = await new Promise<unknown>((resolve) => {
+        req.on('response', (h) => resolve(h[':status']));
+        req.on('data', (d: string) => { body += d; });
+        req.end(`payload ${i}`);
+      });
+      await new Promise((r) => req.on('end', r));
+      log.push(`${status} ${body}`);
+    }
+    await new Promise<void>((resolve) => client.close(() => resolve()));
+    log.push('closed');
+    return log;
+  };
+  const file = sockPath('h2').replace(/\.sock$/, '.trace');
+  let node: string[];
+  try {
+    node = await session(tls.connect as Connect);
+    const ours = await session(createStack().tlsConnect as Connect);
+    assert.deepEqual(ours, node);
+    assert.deepEqual(node.slice(0, 2), ['connect encrypted=true alpn=h2', '200 h2 got /x1 payload 1']);
+    const rec = createStack({ record: file });
+    assert.deepEqual(await session(rec.tlsConnect as Connect), node);
+    await rec.recorder!.close();
+  } finally {
+    server.close();
+  }
+  const again = createStack({ replay: { path: file, wait: 1000, onDivergence: (d) => assert.fail(formatAppDivergence(d)) } });
+  assert.deepEqual(await session(again.tlsConnect as Connect), node);
+  const done = await again.replay!.done;
+  assert.deepEqual([done.ok, done.inputs], [true, done.total]);
   rmSync(file, { force: true });
 });
