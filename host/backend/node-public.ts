@@ -21,6 +21,13 @@ import { splitNames } from '../core/names.js';
 /** Where client sockets read (see #connect): one read at a time, copied out at once. */
 const sharedReadBuffer = Buffer.allocUnsafeSlow(65536); // Node's read size
 
+/** Closes a raw socket that reports to nobody any more. */
+function dropRaw(raw: net.Socket): void {
+  raw.removeAllListeners();
+  raw.on('error', () => {});
+  raw.destroy();
+}
+
 export class Conn {
   closed = false;   // the raw socket emitted 'close'
   closing = false;  // the core issued CLOSE: report onClosed once the raw socket is closed
@@ -88,11 +95,7 @@ export class PublicNodeBackend extends NodeBackendBase {
 
   protected dropConns(): void {
     this.#released.clear();
-    for (const c of this.conns.values()) {
-      c.raw.removeAllListeners();
-      c.raw.on('error', () => {});
-      c.raw.destroy();
-    }
+    for (const c of this.conns.values()) dropRaw(c.raw);
     this.conns.clear();
   }
 
@@ -144,15 +147,15 @@ export class PublicNodeBackend extends NodeBackendBase {
     }
   }
 
+  /** A new attempt of `h` replaces an abandoned one (autoSelectFamily): drops that one without a word. */
+  protected dropAttempt(h: number): void {
+    const old = this.conns.get(h);
+    if (old) dropRaw(old.raw);
+  }
+
   protected connect(o: Output): void {
     const h = o.h;
-    const old = this.conns.get(h);
-    if (old) {
-      // A new attempt replaces an abandoned one (autoSelectFamily): drop it without a word.
-      old.raw.removeAllListeners();
-      old.raw.on('error', () => {});
-      old.raw.destroy();
-    }
+    this.dropAttempt(h);
     const [address, localAddress] = splitNames(o.data);
     const family = o.b;
     // The kernel reads into one buffer shared by every client socket (net's public `onread`:

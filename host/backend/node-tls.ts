@@ -14,7 +14,9 @@
 //   'connect' and then the error; its error object is the state, which the socket above emits
 //   in place of the core's errno;
 // - a TCP connect that fails is the core's connect failure (the core then tries the next
-//   address, as net does).
+//   address, as net does);
+// - an OPEN of kind 2 (tls.connect({ socket }), STARTTLS) opens the session over a connection of
+//   the outer backend, which hands its transport over (releaseConn): TCP is up already.
 //
 // The node backends (node-common.ts) hand a handle's commands here once tlsConnect marked it.
 import tls from 'node:tls';
@@ -76,21 +78,21 @@ export class TlsCarrier extends PublicNodeBackend {
     }
   }
 
-  protected override connect(o: Output): void {
-    const h = o.h;
-    const old = this.conns.get(h);
-    if (old) {
-      // A new attempt replaces an abandoned one (autoSelectFamily): drop it without a word.
-      old.raw.removeAllListeners();
-      old.raw.on('error', () => {});
-      old.raw.destroy();
-    }
-    const [address, localAddress] = splitNames(o.data);
-    const family = o.b;
+  /** The session's options: the application's tls.connect options but the socket's own, and half-open (the core decides). */
+  #sessionOptions(h: number): { given: Record<string, unknown>; options: Record<string, unknown> } {
     const given = this.#options.get(h)!;
     const options: Record<string, unknown> = {};
     for (const key of Object.keys(given)) if (!SOCKET_OPTIONS.includes(key)) options[key] = given[key];
     options.allowHalfOpen = true;
+    return { given, options };
+  }
+
+  protected override connect(o: Output): void {
+    const h = o.h;
+    this.dropAttempt(h);
+    const [address, localAddress] = splitNames(o.data);
+    const family = o.b;
+    const { given, options } = this.#sessionOptions(h);
     if (family === 0) {
       options.path = address;
     } else {
@@ -121,12 +123,9 @@ export class TlsCarrier extends PublicNodeBackend {
       this.core.onConnect(h, ERRNO.EBADF, SYSCALL.connect, 0, 0, 0, 0, '', '');
       return;
     }
-    const given = this.#options.get(h)!;
-    const options: Record<string, unknown> = {};
-    for (const key of Object.keys(given)) if (!SOCKET_OPTIONS.includes(key)) options[key] = given[key];
+    const { given, options } = this.#sessionOptions(h);
     if (given.host !== undefined) options.host = given.host;
     options.socket = raw;
-    options.allowHalfOpen = true;
     const family = raw.remoteFamily === 'IPv6' ? 6 : raw.remoteFamily === 'IPv4' ? 4 : 0;
     // The connection's names are the socket's (a TLSSocket over a socket answers none of its own).
     this.#session(h, options, family, true, raw);

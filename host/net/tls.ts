@@ -55,8 +55,8 @@ function tlsSocketClass(Base: typeof Socket) {
     readonly #parent: Socket | null;
     /** While a session over `#parent` is not secure yet: the writes (and end) made meanwhile, in order. */
     #held: (() => void)[] | null = null;
-  /** The state was asked for (at 'connect'). */
-  #asked = false;
+    /** The state was asked for (at 'connect'). */
+    #asked = false;
 
     constructor(socketOptions: Options, tlsOptions: Options, stack: Stack, parent: Socket | null = null) {
       super(socketOptions);
@@ -124,124 +124,124 @@ function tlsSocketClass(Base: typeof Socket) {
 
     override [kCarry] = (h: number): void => {
       this.#backend.tlsConnect!(h, this.#tlsOptions);
-  };
+    };
 
-  #ask(): TlsState | null {
-    const h = this[kHandleOf]();
-    return h === 0 || this.#backend.tlsState === undefined ? null : this.#backend.tlsState(h);
-  }
-
-  override emit(event: string | symbol, ...args: unknown[]): boolean {
-    // The core's CONNECT succeeds once the handshake did (or failed after TCP connected): the
-    // session's state is there for 'connect' (http2 sets a session up from it, when it does
-    // not know the socket for a TLS one), and 'secureConnect' follows 'ready'.
-    if (event === 'connect' && this.secureConnecting && !this.#asked && !this.destroyed) this.#apply();
-    // A session over a connection the program had emits no 'ready', and 'connect' only when that
-    // socket connects ([kUpgrade]: node:tls passes its 'connect' on), not when the handshake is over.
-    const r = this.#parent !== null && (event === 'ready' || event === 'connect') ? false : super.emit(event, ...args);
-    if (event === 'ready' && this.secureConnecting && this.#state !== null && !this.destroyed) this.#secured();
-    return r;
-  }
-
-  /** The session's state, asked for once it is connected (a failed handshake: its error follows). */
-  #apply(): void {
-    this.#asked = true;
-    const s = this.#ask();
-    if (s === null || !('secure' in s)) return;
-    const st = s.secure;
-    this.#state = st;
-    this.#live = ((s as { [kLive]?: nodeTls.TLSSocket })[kLive]) ?? null;
-    this.authorized = st.authorized;
-    this.authorizationError = st.authorizationError;
-    this.alpnProtocol = st.alpnProtocol;
-    this.servername = decode(st.servername);
-  }
-
-  #secured(): void {
-    this.secureConnecting = false;
-    super.emit('secureConnect');
-    const held = this.#held;
-    this.#held = null;
-    if (held !== null) for (const go of held) go();
-  }
-
-  override destroy(err?: Error | null, cb?: (err: Error | null) => void): this {
-    // The core's read error for a failed session (UNKNOWN, ECONNRESET …) is the session's own error.
-    if (err != null && typeof (err as NodeJS.ErrnoException).syscall === 'string' && !this.destroyed) {
-      const s = this.#ask();
-      if (s !== null && 'error' in s) err = ((s as { [kLive]?: Error })[kLive]) ?? decode(s.error) as Error;
+    #ask(): TlsState | null {
+      const h = this[kHandleOf]();
+      return h === 0 || this.#backend.tlsState === undefined ? null : this.#backend.tlsState(h);
     }
-    return (Socket.prototype.destroy as (e?: Error | null, c?: unknown) => this).call(this, err, cb);
-  }
 
-  override resetAndDestroy(): this {
-    // node:net's TLSSocket holds a TLSWrap, which cannot reset.
-    if (this[kHandleOf]() !== 0) throw ERR_INVALID_HANDLE_TYPE();
-    return super.resetAndDestroy();
-  }
+    override emit(event: string | symbol, ...args: unknown[]): boolean {
+      // The core's CONNECT succeeds once the handshake did (or failed after TCP connected): the
+      // session's state is there for 'connect' (http2 sets a session up from it, when it does
+      // not know the socket for a TLS one), and 'secureConnect' follows 'ready'.
+      if (event === 'connect' && this.secureConnecting && !this.#asked && !this.destroyed) this.#apply();
+      // A session over a connection the program had emits no 'ready', and 'connect' only when that
+      // socket connects ([kUpgrade]: node:tls passes its 'connect' on), not when the handshake is over.
+      const r = this.#parent !== null && (event === 'ready' || event === 'connect') ? false : super.emit(event, ...args);
+      if (event === 'ready' && this.secureConnecting && this.#state !== null && !this.destroyed) this.#secured();
+      return r;
+    }
 
-  /**
-   * The session's state while the socket has it: node:net's TLSSocket answers from its TLSWrap,
-   * which destroy() lets go of (null from then on).
-   */
-  #s(): SecureState | null | undefined {
-    return this.destroyed ? undefined : this.#state;
-  }
+    /** The session's state, asked for once it is connected (a failed handshake: its error follows). */
+    #apply(): void {
+      this.#asked = true;
+      const s = this.#ask();
+      if (s === null || !('secure' in s)) return;
+      const st = s.secure;
+      this.#state = st;
+      this.#live = ((s as { [kLive]?: nodeTls.TLSSocket })[kLive]) ?? null;
+      this.authorized = st.authorized;
+      this.authorizationError = st.authorizationError;
+      this.alpnProtocol = st.alpnProtocol;
+      this.servername = decode(st.servername);
+    }
 
-  getPeerCertificate(detailed?: boolean): object | null {
-    const s = this.#s();
-    if (s === undefined) return null;
-    if (s === null) return {};
-    const cert = decode(s.peerCertificate) as Record<string, unknown> | null;
-    if (cert !== null && !detailed) delete cert.issuerCertificate;
-    return cert ?? {};
-  }
+    #secured(): void {
+      this.secureConnecting = false;
+      super.emit('secureConnect');
+      const held = this.#held;
+      this.#held = null;
+      if (held !== null) for (const go of held) go();
+    }
 
-  getCertificate(): object | null { const s = this.#s(); return s === undefined ? null : s === null ? {} : decode(s.certificate) as object | null; }
-  getProtocol(): string | null { return this.#s()?.protocol ?? null; }
-  getCipher(): unknown { return this.#get('cipher'); }
-  getEphemeralKeyInfo(): unknown { return this.#get('ephemeral'); }
-  getSharedSigalgs(): unknown { return this.#get('sigalgs'); }
-  isSessionReused(): boolean | null { const s = this.#s(); return s === undefined ? null : s?.reused ?? false; }
-  getSession(): unknown { return this.#get('session'); }
-  getTLSTicket(): unknown { return this.#get('ticket'); }
-  getFinished(): unknown { return this.#get('finished'); }
-  getPeerFinished(): unknown { return this.#get('peerFinished'); }
+    override destroy(err?: Error | null, cb?: (err: Error | null) => void): this {
+      // The core's read error for a failed session (UNKNOWN, ECONNRESET …) is the session's own error.
+      if (err != null && typeof (err as NodeJS.ErrnoException).syscall === 'string' && !this.destroyed) {
+        const s = this.#ask();
+        if (s !== null && 'error' in s) err = ((s as { [kLive]?: Error })[kLive]) ?? decode(s.error) as Error;
+      }
+      return (Socket.prototype.destroy as (e?: Error | null, c?: unknown) => this).call(this, err, cb);
+    }
 
-  /** A getter of the session's state: null once destroyed, undefined before the handshake (and where the session had none). */
-  #get(key: 'cipher' | 'ephemeral' | 'sigalgs' | 'session' | 'ticket' | 'finished' | 'peerFinished'): unknown {
-    const s = this.#s();
-    if (s === undefined) return null;
-    return s === null ? undefined : decode(s[key]) ?? undefined;
-  }
+    override resetAndDestroy(): this {
+      // node:net's TLSSocket holds a TLSWrap, which cannot reset.
+      if (this[kHandleOf]() !== 0) throw ERR_INVALID_HANDLE_TYPE();
+      return super.resetAndDestroy();
+    }
 
-  getPeerX509Certificate(): unknown {
-    const raw = (this.getPeerCertificate() as { raw?: Buffer } | null)?.raw;
-    return raw ? new (process.getBuiltinModule('node:crypto') as typeof import('node:crypto')).X509Certificate(raw) : undefined;
-  }
+    /**
+     * The session's state while the socket has it: node:net's TLSSocket answers from its TLSWrap,
+     * which destroy() lets go of (null from then on).
+     */
+    #s(): SecureState | null | undefined {
+      return this.destroyed ? undefined : this.#state;
+    }
 
-  getX509Certificate(): unknown {
-    const raw = (this.getCertificate() as { raw?: Buffer } | null)?.raw;
-    return raw ? new (process.getBuiltinModule('node:crypto') as typeof import('node:crypto')).X509Certificate(raw) : undefined;
-  }
+    getPeerCertificate(detailed?: boolean): object | null {
+      const s = this.#s();
+      if (s === undefined) return null;
+      if (s === null) return {};
+      const cert = decode(s.peerCertificate) as Record<string, unknown> | null;
+      if (cert !== null && !detailed) delete cert.issuerCertificate;
+      return cert ?? {};
+    }
 
-  /** Keying material needs the session's keys: there in a live session, not in a replay. */
-  exportKeyingMaterial(length: number, label: string, context?: Buffer): Buffer {
-    if (this.#live === null) throw new Error('wasinet: exportKeyingMaterial() needs a live TLS session (not a replayed one)');
-    return this.#live.exportKeyingMaterial(length, label, context as Buffer);
-  }
+    getCertificate(): object | null { const s = this.#s(); return s === undefined ? null : s === null ? {} : decode(s.certificate) as object | null; }
+    getProtocol(): string | null { return this.#s()?.protocol ?? null; }
+    getCipher(): unknown { return this.#get('cipher'); }
+    getEphemeralKeyInfo(): unknown { return this.#get('ephemeral'); }
+    getSharedSigalgs(): unknown { return this.#get('sigalgs'); }
+    isSessionReused(): boolean | null { const s = this.#s(); return s === undefined ? null : s?.reused ?? false; }
+    getSession(): unknown { return this.#get('session'); }
+    getTLSTicket(): unknown { return this.#get('ticket'); }
+    getFinished(): unknown { return this.#get('finished'); }
+    getPeerFinished(): unknown { return this.#get('peerFinished'); }
 
-  setServername(name: string): void { validateString(name, 'name'); }
-  setSession(session: unknown): void { if (typeof session === 'string') Buffer.from(session, 'latin1'); }
-  setMaxSendFragment(size: number): boolean { validateNumber(size, 'size'); return size >= 512 && size <= 16384; }
-  disableRenegotiation(): void {}
-  enableTrace(): void {}
+    /** A getter of the session's state: null once destroyed, undefined before the handshake (and where the session had none). */
+    #get(key: 'cipher' | 'ephemeral' | 'sigalgs' | 'session' | 'ticket' | 'finished' | 'peerFinished'): unknown {
+      const s = this.#s();
+      if (s === undefined) return null;
+      return s === null ? undefined : decode(s[key]) ?? undefined;
+    }
 
-  renegotiate(_options: object, callback?: (err: Error | null) => void): boolean {
-    if (this.destroyed) return false;
-    if (typeof callback === 'function') process.nextTick(callback, new Error('wasinet: a carried TLS session does not renegotiate'));
-    return false;
-  }
+    getPeerX509Certificate(): unknown {
+      const raw = (this.getPeerCertificate() as { raw?: Buffer } | null)?.raw;
+      return raw ? new (process.getBuiltinModule('node:crypto') as typeof import('node:crypto')).X509Certificate(raw) : undefined;
+    }
+
+    getX509Certificate(): unknown {
+      const raw = (this.getCertificate() as { raw?: Buffer } | null)?.raw;
+      return raw ? new (process.getBuiltinModule('node:crypto') as typeof import('node:crypto')).X509Certificate(raw) : undefined;
+    }
+
+    /** Keying material needs the session's keys: there in a live session, not in a replay. */
+    exportKeyingMaterial(length: number, label: string, context?: Buffer): Buffer {
+      if (this.#live === null) throw new Error('wasinet: exportKeyingMaterial() needs a live TLS session (not a replayed one)');
+      return this.#live.exportKeyingMaterial(length, label, context as Buffer);
+    }
+
+    setServername(name: string): void { validateString(name, 'name'); }
+    setSession(session: unknown): void { if (typeof session === 'string') Buffer.from(session, 'latin1'); }
+    setMaxSendFragment(size: number): boolean { validateNumber(size, 'size'); return size >= 512 && size <= 16384; }
+    disableRenegotiation(): void {}
+    enableTrace(): void {}
+
+    renegotiate(_options: object, callback?: (err: Error | null) => void): boolean {
+      if (this.destroyed) return false;
+      if (typeof callback === 'function') process.nextTick(callback, new Error('wasinet: a carried TLS session does not renegotiate'));
+      return false;
+    }
   };
 }
 
