@@ -57,6 +57,8 @@ function tlsSocketClass(Base: typeof Socket) {
     #held: (() => void)[] | null = null;
     /** The state was asked for (at 'connect'). */
     #asked = false;
+    /** What it said then, when the handshake had failed (its error follows: not asked for again). */
+    #failure: TlsState | null = null;
 
     constructor(socketOptions: Options, tlsOptions: Options, stack: Stack, parent: Socket | null = null) {
       super(socketOptions);
@@ -147,6 +149,7 @@ function tlsSocketClass(Base: typeof Socket) {
     #apply(): void {
       this.#asked = true;
       const s = this.#ask();
+      if (s !== null && 'error' in s) this.#failure = s;
       if (s === null || !('secure' in s)) return;
       const st = s.secure;
       this.#state = st;
@@ -168,7 +171,7 @@ function tlsSocketClass(Base: typeof Socket) {
     override destroy(err?: Error | null, cb?: (err: Error | null) => void): this {
       // The core's read error for a failed session (UNKNOWN, ECONNRESET …) is the session's own error.
       if (err != null && typeof (err as NodeJS.ErrnoException).syscall === 'string' && !this.destroyed) {
-        const s = this.#ask();
+        const s = this.#failure ?? this.#ask();
         if (s !== null && 'error' in s) err = ((s as { [kLive]?: Error })[kLive]) ?? decode(s.error) as Error;
       }
       return (Socket.prototype.destroy as (e?: Error | null, c?: unknown) => this).call(this, err, cb);

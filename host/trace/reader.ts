@@ -6,7 +6,7 @@ import { zlib } from '../lazy.js';
 import { inputById, inputInfo } from '../core/inputs.js';
 import {
   MAGIC, PREAMBLE, TRACE_VERSION_2, Compression, TAG_ID, TAG_NOW_SAME, TAG_FLAGS, FLAG_NESTED, FLAG_SAME_TURN, FLAG_SAME_LOOP,
-  META_CLOCK, META_NAMES, META_SEGMENT_END, writeHeadOf, type TraceHeader,
+  META_CLOCK, META_NAMES, META_SEGMENT_END, META_TLS, writeHeadOf, type TraceHeader,
 } from './format.js';
 
 export interface InputRecord {
@@ -163,6 +163,17 @@ export class TraceReader {
     return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
   }
 
+  /** The peer certificate chains of the `tls` records read so far, by number (recorder.ts keeps each once). */
+  readonly #chains = new Map<number, unknown>();
+
+  /** Fills a `tls` record's chain in where the recorder kept only its number. */
+  #chainOf(data: Record<string, unknown>): void {
+    const secure = (data.state as { secure?: { chain?: unknown; peerCertificate?: unknown } } | null)?.secure;
+    if (secure === undefined || typeof secure.chain !== 'number') return;
+    if (secure.peerCertificate == null) secure.peerCertificate = this.#chains.get(secure.chain) ?? null;
+    else this.#chains.set(secure.chain, secure.peerCertificate);
+  }
+
   #record(): TraceRecord {
     this.#need(1);
     const tag = this.#buf[this.#pos++];
@@ -180,6 +191,7 @@ export class TraceReader {
       } else {
         data = JSON.parse(this.#buf.toString('utf8', this.#pos, this.#pos + len)) as Record<string, unknown>;
         this.#pos += len;
+        if (kind === META_TLS) this.#chainOf(data);
       }
       return { kind: 'meta', type: META_NAMES[kind] ?? `meta${kind}`, data };
     }

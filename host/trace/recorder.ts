@@ -544,9 +544,28 @@ export class TraceRecorder2 implements InputTap {
    */
   tlsState(h: number, state: object | null): void {
     if (this.#off) return;
-    const d = { h, state } as unknown as RandomDraw; // JSON: the state's symbol keys are left out
+    const d = { h, state: this.#chainOnce(state) } as unknown as RandomDraw; // JSON: the state's symbol keys are left out
     if (this.#open) this.#draws.push([META_TLS, d]);
     else this.#meta(META_TLS, d);
+  }
+
+  /** Peer certificate chains kept in this segment, by their JSON: the number each is kept under. */
+  readonly #chains = new Map<string, number>();
+
+  /**
+   * A session's peer certificate chain (a few KB of JSON) is kept once per segment: the first
+   * state that has it carries it with its number (`chain`), later ones the number alone (with
+   * `peerCertificate` null), which the reader (reader.ts) fills back in.
+   */
+  #chainOnce(state: object | null): object | null {
+    const secure = (state as { secure?: { peerCertificate?: unknown } } | null)?.secure;
+    if (secure === undefined || secure.peerCertificate == null) return state;
+    const key = JSON.stringify(secure.peerCertificate);
+    const known = this.#chains.get(key);
+    if (known !== undefined) return { secure: { ...secure, peerCertificate: null, chain: known } };
+    const id = this.#chains.size;
+    this.#chains.set(key, id);
+    return { secure: { ...secure, chain: id } };
   }
 
   /** The application read the wall clock (clock.ts): a `clock` record. */
@@ -576,6 +595,7 @@ export class TraceRecorder2 implements InputTap {
     const next = this.#segment + 1;
     this.#meta(META_SEGMENT_END, { next: path.basename(segmentPath(this.path, next)) });
     this.#flushChunk();
+    this.#chains.clear(); // a segment holds every chain it refers to (an older one may be removed: keep)
     this.#segment = next;
     this.#segBytes = 0;
     this.#segStart = now;

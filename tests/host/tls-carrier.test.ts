@@ -9,7 +9,7 @@ import nodeNet from 'node:net';
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createStack, formatAppDivergence, readTrace, timelineHtml } from '../../host/index.js';
+import { createStack, formatAppDivergence, readTrace, timelineHtml, type MetaRecord } from '../../host/index.js';
 import { sockPath, throwsNode } from './helpers.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -199,8 +199,15 @@ test('tlsConnect: recorded, the program replays offline with the same log; the t
   const trace = readFileSync(file);
   assert.ok(trace.includes(Buffer.from('echo:hello')), 'the peer\'s plaintext is in the trace');
   assert.ok(trace.includes(Buffer.from('hello')), 'the program\'s plaintext is in the trace');
-  const tlsRecords = readTrace(file).records.filter((r) => r.kind === 'meta' && r.type === 'tls');
+  const tlsRecords = readTrace(file).records.filter((r): r is MetaRecord => r.kind === 'meta' && r.type === 'tls');
   assert.ok(tlsRecords.length >= 8, `the sessions' states are in the trace (${tlsRecords.length})`);
+  // Every session saw the same certificate: the trace holds its chain once (and once more in the
+  // one error that carries it, ERR_TLS_CERT_ALTNAME_INVALID's `cert`); the reader gives it to each.
+  const der = (new (await import('node:crypto')).X509Certificate(cert)).raw.toString('base64');
+  assert.equal(trace.toString('latin1').split(der).length - 1, 2, 'the certificate is kept once, and in the one error with it');
+  const secured = tlsRecords.filter((r) => (r.data.state as { secure?: unknown } | null)?.secure !== undefined);
+  assert.ok(secured.length >= 5);
+  for (const r of secured) assert.equal((r.data.state as { secure: { peerCertificate: { subject: { CN: string } } } }).secure.peerCertificate.subject.CN, 'localhost');
   // The timeline shows each session's state on its socket's lane.
   const page = timelineHtml(file);
   assert.match(page, /tls h=\d+ secure: TLSv1\.3 TLS_AES_256_GCM_SHA384, ALPN echo, peer CN=localhost \(issuer CN=localhost\), authorized/);
