@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import nodeNet from 'node:net';
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { createStack, formatAppDivergence, readTrace, timelineHtml, type MetaRecord } from '../../host/index.js';
 import { sockPath, throwsNode } from './helpers.js';
 
@@ -431,4 +431,43 @@ test('http2 over tlsConnect: the session is encrypted with its ALPN protocol, an
   const done = await again.replay!.done;
   assert.deepEqual([done.ok, done.inputs], [true, done.total]);
   rmSync(file, { force: true });
+});
+
+test('tlsConnect recorded in small rotating segments: each segment keeps the certificate chain it refers to, and the whole replays', { timeout: 30000 }, async () => {
+  const server = echoServer();
+  await listen(server);
+  const port = portOf(server);
+  const file = sockPath('tls-rot').replace(/\.sock$/, '.trace');
+  const run = async (net: { tlsConnect: (...a: unknown[]) => unknown }): Promise<string[][]> => {
+    const out: string[][] = [];
+    for (let i = 0; i < 4; i++) out.push(await session(net.tlsConnect as Connect, [{ port, host: 'localhost', ca: cert }], `hello ${i}`));
+    return out;
+  };
+  let real: string[][];
+  try {
+    const rec = createStack({ record: { path: file, maxBytes: 4000 } });
+    real = await run(rec);
+    await rec.recorder!.close();
+  } finally {
+    server.close();
+  }
+  const segments = readdirSync(dirname(file)).filter((f) => f.startsWith(basename(file).replace(/\.trace$/, '')));
+  assert.ok(segments.length >= 3, `the recording rotated (${segments.join(', ')})`);
+  assert.ok(real.every((log, i) => log.includes(`data echo:hello ${i}bye`)), 'each session echoed');
+  // Read alone (an older one may be gone: `keep`), each segment has the chain of every state in it.
+  let states = 0;
+  for (const seg of segments) {
+    for (const r of readTrace(join(dirname(file), seg)).records) {
+      if (r.kind !== 'meta' || r.type !== 'tls') continue;
+      const secure = (r.data.state as { secure?: { peerCertificate: { subject?: { CN?: string } } | null } } | null)?.secure;
+      if (secure === undefined) continue;
+      states++;
+      assert.equal(secure.peerCertificate?.subject?.CN, 'localhost', `${seg}: a state without its chain`);
+    }
+  }
+  assert.ok(states >= 4, `states seen across the segments (${states})`);
+  const again = createStack({ replay: { path: file, wait: 1000, onDivergence: (d) => assert.fail(formatAppDivergence(d)) } });
+  assert.deepEqual(await run(again), real);
+  const done = await again.replay!.done;
+  assert.deepEqual([done.ok, done.inputs], [true, done.total]);
 });
