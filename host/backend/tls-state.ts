@@ -1,4 +1,4 @@
-// What a TLS session carried below the core is (tls-carrier.ts): the parts of Node's TLSSocket
+// What a TLS session carried below the core is (node-tls.ts): the parts of Node's TLSSocket
 // that a program reads once the handshake is over — the peer's certificate chain, the protocol,
 // the cipher, the ALPN protocol, whether it was authorized — or the error that ended it. Kept as
 // JSON, so that a trace holds it (a `tls` meta record) and an application replay gives a program

@@ -431,7 +431,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     if (pipe) validateString(path, 'options.path');
     const h = this.#handle();
     // A TLS socket (tls.ts) tells the backend that this handle's connection carries a session.
-    if (h !== 0) this[kCarry]?.(h, options);
+    if (h !== 0) this[kCarry](h);
     if (pipe) this.#stack.core.apiConnect(h, TARGET_IPC, 0, 0, path!, '', 0, 0);
     else connector.startTcp(this, this.#stack, h, () => this.#h);
     return this;
@@ -1317,7 +1317,8 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     this.#stack.core.apiDestroy(this.#h, 0);
   }
 
-  declare [kCarry]?: (h: number, options: Record<string, unknown>) => void;
+  /** Nothing for a plain socket; a TLS socket (tls.ts) tells the backend that `h` carries its session. */
+  [kCarry](_h: number): void {}
 
   [kHandleOf](): number { return this.#h; }
 
@@ -1330,7 +1331,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   [kTakeOver](parent: number): void {
     const h = this.#handle();
     if (h === 0) return;
-    this[kCarry]?.(h, {});
+    this[kCarry](h);
     this.#open(parent, 2);
   }
 

@@ -124,9 +124,9 @@ function tlsSocketClass(Base: typeof Socket) {
       if (this.#parent !== null && !this.#parent.destroyed) this.#parent.destroy();
     }
 
-    override [kCarry] = (h: number): void => {
+    override [kCarry](h: number): void {
       this.#backend.tlsConnect!(h, this.#tlsOptions);
-    };
+    }
 
     #ask(): TlsState | null {
       const h = this[kHandleOf]();
