@@ -24,6 +24,7 @@ import type * as NodeBackend from './backend/node.js';
 import type * as NodePublicBackend from './backend/node-public.js';
 import type * as NodeTls from './backend/node-tls.js';
 import type * as NetTls from './net/tls.js';
+import type * as RegisterHttp from './register/http.js';
 import type * as DenoBackend from './backend/deno.js';
 import type * as BunBackend from './backend/bun.js';
 import type * as WorkerdBackend from './backend/workerd.js';
@@ -41,6 +42,7 @@ export interface LazyModules {
   './backend/node-public.js': typeof NodePublicBackend;
   './backend/node-tls.js': typeof NodeTls;
   './net/tls.js': typeof NetTls;
+  './register/http.js': typeof RegisterHttp;
   './backend/deno.js': typeof DenoBackend;
   './backend/bun.js': typeof BunBackend;
   './backend/workerd.js': typeof WorkerdBackend;

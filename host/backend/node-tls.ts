@@ -123,12 +123,71 @@ export class TlsCarrier extends PublicNodeBackend {
       this.core.onConnect(h, ERRNO.EBADF, SYSCALL.connect, 0, 0, 0, 0, '', '');
       return;
     }
+    const family = raw.remoteFamily === 'IPv6' ? 6 : raw.remoteFamily === 'IPv4' ? 4 : 0;
     const { given, options } = this.#sessionOptions(h);
+    if (typeof given.accept === 'function') return this.#serverSession(h, given, raw, family);
     if (given.host !== undefined) options.host = given.host;
     options.socket = raw;
-    const family = raw.remoteFamily === 'IPv6' ? 6 : raw.remoteFamily === 'IPv4' ? 4 : 0;
     // The connection's names are the socket's (a TLSSocket over a socket answers none of its own).
     this.#session(h, options, family, true, raw);
+  }
+
+  /**
+   * The server's side of a session over accepted connection `plain` (a tls.Server, https or
+   * http2 secure server routed through a wasinet server: host/register/http.ts). Node's own
+   * connection listener of that server (`given.accept`) makes the session, with every option and
+   * callback of the server (SNI contexts, ALPN, client certificates, handshake timeout, session
+   * and OCSP events), on a stand-in for the server that passes its events on but the two that
+   * end the handshake: 'secureConnection' (the session is secure and authorized, as the server
+   * decided: the core's CONNECT succeeds) and 'tlsClientError' (it failed, or the client closed
+   * first: CONNECT fails, and the socket above gives the server that error).
+   */
+  #serverSession(h: number, given: Record<string, unknown>, plain: net.Socket, family: number): void {
+    const server = given.server as NodeJS.EventEmitter;
+    const accept = given.accept as (this: object, socket: net.Socket) => void;
+    const conn = new Conn(plain, true);
+    this.conns.set(h, conn);
+    const current = (): boolean => this.conns.get(h) === conn && !conn.closing && conn.connecting;
+    // Until the handshake is over the connection is the plain socket (CLOSE destroys it, and the
+    // session with it); then the session.
+    const plainClosed = (): void => {
+      conn.closed = true;
+      if (conn.closing) {
+        this.conns.delete(h);
+        this.core.onClosed(h);
+      }
+    };
+    plain.on('close', plainClosed);
+    const secured = (session: tls.TLSSocket): void => {
+      if (!current()) return;
+      plain.off('close', plainClosed);
+      session.pause(); // nothing is read until READ_START
+      session.allowHalfOpen = true; // from now on the core decides when to end
+      conn.raw = session;
+      conn.connecting = false;
+      this.#states.set(h, { secure: secureStateOf(session), [kLive]: session } as TlsState);
+      this.wire(h, conn);
+      this.core.onConnect(h, 0, 0, CREDIT, plain.localPort ?? 0, plain.remotePort ?? 0, family,
+        plain.localAddress ?? '', plain.remoteAddress ?? '');
+    };
+    const failed = (err: NodeJS.ErrnoException): void => {
+      if (!current()) return;
+      conn.connecting = false;
+      this.#states.set(h, { error: encode(err), [kLive]: err } as TlsState);
+      this.core.onConnect(h, abiErrno(err.code), SYSCALL.connect, 0, 0, 0, 0, '', '');
+    };
+    const standIn = Object.create(server) as NodeJS.EventEmitter;
+    standIn.emit = function emit(event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'secureConnection') secured(args[0] as tls.TLSSocket);
+      else if (event === 'tlsClientError') failed(args[0] as NodeJS.ErrnoException);
+      else return server.emit(event, ...args);
+      return true;
+    };
+    // The session is made half-open as the server's connections are (Node's listener takes it
+    // from the socket it is given): a client that ends during the handshake closes it, and the
+    // server hears of it ('tlsClientError', ECONNRESET).
+    plain.allowHalfOpen = (server as { allowHalfOpen?: boolean }).allowHalfOpen === true;
+    accept.call(standIn, plain);
   }
 
   #session(h: number, options: Record<string, unknown>, family: number, tcpUp: boolean, names: net.Socket | null = null): void {

@@ -1,5 +1,7 @@
 // createStack(): a `net`-shaped object with its own core instance and backend.
 import type { TLSSocket } from 'node:tls';
+import type * as NodeTls from 'node:tls';
+import type * as NodeNet from 'node:net';
 import { Stack } from './stack.js';
 import { makeNet, type PublicNet } from './api.js';
 import type { Backend } from '../backend/backend.js';
@@ -11,6 +13,7 @@ import { SimNetwork, type SimOptions } from '../backend/sim/network.js';
 import { lazy } from '../lazy.js';
 import { encodePolicy, limitValues, type PolicyOptions, type LimitOptions } from './policy.js';
 import { usageOf, type StackUsage } from './usage.js';
+import { ERR_INVALID_ARG_VALUE } from './errors.js';
 
 export interface CreateStackOptions extends SimOptions {
   /**
@@ -58,6 +61,14 @@ export interface StackExtras {
    * (and a recording keeps) its plaintext; elsewhere Node's TLS over a socket of the stack (host/net/tls.ts).
    */
   tlsConnect(...args: unknown[]): TLSSocket;
+  /**
+   * Makes Node's tls.Server `server` (from tls.createServer, https.createServer or
+   * http2.createSecureServer) listen on this stack: its listen, close, address … are a server of
+   * this stack's, and on the node backends each connection's session runs below the core, which
+   * sees (and a recording keeps) its plaintext; 'secureConnection' gives a wasinet TLSSocket.
+   * Returns `server`.
+   */
+  tlsServe<T extends NodeTls.Server>(server: T): T;
 }
 
 export function createStack(options: CreateStackOptions = {}): StackApi {
@@ -104,6 +115,10 @@ export function createStack(options: CreateStackOptions = {}): StackApi {
     run: () => (network ? network.run() : Promise.resolve()),
     usage: () => usageOf(stack),
     tlsConnect: (...args) => lazy('./net/tls.js').connectTls(stack, null, ...args) as TLSSocket,
+    tlsServe: (server) => {
+      if (!(server instanceof (process.getBuiltinModule('node:tls') as typeof NodeTls).Server)) throw ERR_INVALID_ARG_VALUE('server', server, 'is not a tls.Server (tls.createServer, https.createServer, http2.createSecureServer)');
+      return lazy('./register/http.js').serveTls(api as unknown as typeof NodeNet, server, lazy('./net/tls.js').acceptTls);
+    },
   };
   stacks.set(api, stack);
   return api;

@@ -59,6 +59,8 @@ function tlsSocketClass(Base: typeof Socket) {
     #asked = false;
     /** What it said then, when the handshake had failed (its error follows: not asked for again). */
     #failure: TlsState | null = null;
+    /** The server side of a session (acceptTls): the tls.Server it is a connection of, or null. */
+    readonly #server: NodeJS.EventEmitter | null;
 
     constructor(socketOptions: Options, tlsOptions: Options, stack: Stack, parent: Socket | null = null) {
       super(socketOptions);
@@ -66,6 +68,9 @@ function tlsSocketClass(Base: typeof Socket) {
       this.#tlsOptions = tlsOptions;
       this.#parent = parent;
       if (parent !== null) this.#held = [];
+      this.#server = typeof tlsOptions.accept === 'function' ? tlsOptions.server as NodeJS.EventEmitter : null;
+      // As node:tls's server-side TLSSocket: `server` is the tls.Server.
+      if (this.#server !== null) this.server = this.#server;
     }
 
     /**
@@ -134,6 +139,9 @@ function tlsSocketClass(Base: typeof Socket) {
     }
 
     override emit(event: string | symbol, ...args: unknown[]): boolean {
+      // A server's connection that fails its handshake is the server's 'tlsClientError' (the
+      // application never had the socket), as on node:tls.
+      if (event === 'error' && this.#server !== null && this.secureConnecting) return this.#server.emit('tlsClientError', args[0], this);
       // The core's CONNECT succeeds once the handshake did (or failed after TCP connected): the
       // session's state is there for 'connect' (http2 sets a session up from it, when it does
       // not know the socket for a TLS one), and 'secureConnect' follows 'ready'.
@@ -162,7 +170,12 @@ function tlsSocketClass(Base: typeof Socket) {
 
     #secured(): void {
       this.secureConnecting = false;
-      super.emit('secureConnect');
+      if (this.#server !== null) {
+        super.emit('secure');
+        this.#server.emit('secureConnection', this);
+      } else {
+        super.emit('secureConnect');
+      }
       const held = this.#held;
       this.#held = null;
       if (held !== null) for (const go of held) go();
@@ -332,6 +345,23 @@ export function tlsSocketsAreNodeTlsSockets(tls: typeof nodeTls): void {
       return Function.prototype[Symbol.hasInstance].call(this, x) || (this === Node && (x as { [kIsTls]?: boolean } | null)?.[kIsTls] === true);
     },
   });
+}
+
+/**
+ * A tls.Server's connection `socket` (an https or http2 secure server's too) as a session below
+ * the core, where `socket` is a connection a stack accepted and that stack's backend carries TLS:
+ * the session takes its connection over (as STARTTLS does), made by `nodeListener` (Node's own
+ * connection listener of that server) on the backend's side (node-tls.ts), and the server gets
+ * 'secureConnection' with a wasinet TLSSocket, or 'tlsClientError'. False (nothing done) for any
+ * other socket.
+ */
+export function acceptTls(server: NodeJS.EventEmitter, socket: unknown, nodeListener: (...args: any[]) => void): boolean {
+  if (!(socket instanceof Socket)) return false;
+  const s = socket[kStackOf]();
+  if (typeof s.backend.tlsConnect !== 'function' || socket.destroyed || socket.connecting) return false;
+  const tls = new (classFor(s))({ allowHalfOpen: socket.allowHalfOpen, [kStack]: s }, { server, accept: nodeListener }, s, socket);
+  tls[kUpgrade]();
+  return true;
 }
 
 /**

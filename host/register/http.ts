@@ -34,9 +34,12 @@ function listenerOf(net: typeof Net, server: Served): Net.Server {
   let l = server[kListener];
   if (l !== undefined) return l;
   // node:net's Server keeps the options http.Server gave it (keepAliveInitialDelay in seconds).
+  // A tls.Server's connections are taken over by their TLS sessions before they read.
+  const accept = (server as { [kAccept]?: TlsAccept })[kAccept];
+  const carried = accept !== undefined ? carryTls(server as unknown as NodeJS.EventEmitter, accept) : routedTls !== null && routedTls(server);
   l = net.createServer({
     allowHalfOpen: server.allowHalfOpen,
-    pauseOnConnect: server.pauseOnConnect,
+    pauseOnConnect: carried || server.pauseOnConnect,
     noDelay: server.noDelay,
     keepAlive: server.keepAlive,
     keepAliveInitialDelay: (server.keepAliveInitialDelay ?? 0) * 1000,
@@ -46,6 +49,7 @@ function listenerOf(net: typeof Net, server: Served): Net.Server {
   for (const event of FORWARDED) l.on(event, (...args: unknown[]) => server.emit(event, ...args));
   l.prependListener('connection', (socket: Net.Socket) => arrival.set(socket, ++arrivals));
   l.on('listening', () => orderConnections(server));
+  if (typeof (server as { updateSettings?: unknown }).updateSettings === 'function') datesFromTheProgramsClock(server);
   // What closes the listener from within (listen's `signal` aborted) closes the http.Server, as
   // it does on node:net, where that server is the listener; http.Server.close closes the
   // listener with the prototype's close.
@@ -59,6 +63,60 @@ function listenerOf(net: typeof Net, server: Served): Net.Server {
   }
   server[kListener] = l;
   return l;
+}
+
+/** host/net/tls.ts acceptTls: a tls.Server's connection as a session below the core, if it can be one. */
+type TlsAccept = (server: NodeJS.EventEmitter, socket: unknown, nodeListener: (...args: any[]) => void) => boolean;
+
+/** Set by routeTlsServers: carryTls for every tls.Server; true if `server` is one. */
+let routedTls: ((server: object) => boolean) | null = null;
+/** On a tls.Server that listens on a stack (serveTls): how its connections become sessions. */
+const kAccept = Symbol('wasinet.tlsAccept');
+
+/**
+ * Node's own connection listener of tls.Server `server` (`tlsConnectionListener`, which makes
+ * its TLSSocket over the raw connection) gives way to one that makes a wasinet connection a
+ * session below the core (`accept`), so that a recording holds the plaintext the server read and
+ * wrote. Other listeners of 'connection' keep their place; a socket that is not a wasinet one (a
+ * program's own `emit('connection', …)`) goes to Node's listener. False where there is no such
+ * listener (a subclass that made its own).
+ */
+function carryTls(server: NodeJS.EventEmitter, accept: TlsAccept): boolean {
+  const listeners = server.rawListeners('connection') as ((...args: any[]) => void)[];
+  const node = listeners.find((f) => f.name === 'tlsConnectionListener');
+  if (node === undefined) return false;
+  const carried = function carriedTlsConnection(this: NodeJS.EventEmitter, socket: unknown) {
+    if (accept(this, socket, node)) return;
+    // Node's TLS over it (the listener did not start it reading: it is not paused on node:net).
+    if (socket !== null && typeof (socket as { resume?: unknown }).resume === 'function') (socket as { resume(): void }).resume();
+    node.call(this, socket);
+  };
+  server.removeAllListeners('connection');
+  for (const f of listeners) server.on('connection', f === node ? carried : f);
+  return true;
+}
+
+/**
+ * tls.Server, and so https's and http2's secure servers, listen through a wasinet server too
+ * (register.cts does this while the process records or replays), and their connections are
+ * sessions below the core (carryTls).
+ */
+export function routeTlsServers(net: typeof Net, tls: typeof Tls, accept: TlsAccept): void {
+  const Server = tls.Server;
+  routeListening(net, Server.prototype, false);
+  routedTls = (server) => server instanceof Server && carryTls(server, accept);
+}
+
+/**
+ * tls.Server `server` (a tls, https or http2 secure server) listens through a server of `net`
+ * (a stack's), and its connections are sessions below the core: `stack.tlsServe` (create.ts).
+ */
+export function serveTls<T extends Tls.Server>(net: typeof Net, server: T, accept: TlsAccept): T {
+  // https's and http2's close do http's part before tls.Server's close: here the server's own
+  // close is the listener's, so it does that part itself.
+  routeListening(net, server, typeof (server as unknown as Served).closeIdleConnections === 'function');
+  (server as { [kAccept]?: TlsAccept })[kAccept] = accept;
+  return server;
 }
 
 /** An object's own symbol-keyed value, found by the symbol's description (Node's internal symbols are not exported). */
@@ -100,6 +158,44 @@ function orderConnections(server: object): void {
   proto.all = function (this: object) { return [...byArrival(idle.call(this)), ...active.call(this)]; };
 }
 
+let datedStreams = false;
+
+/**
+ * An http2 server's responses get their `date` header from the program's clock (`new Date()`),
+ * as Node's would from its own: Node's internal clock, which a replay cannot set back, HPACK
+ * encodes into the response's HEADERS frame, where a replay could not tell it from any other
+ * byte (HTTP/1's Date is told apart: app-replay.ts). The program's `new Date()` is what a
+ * recording keeps and a replay gives back (trace/clock.ts), so a replayed response is the
+ * recorded one, byte for byte. Patched on the server streams' prototype, reached through the
+ * first stream a routed http2 server emits; a response given a date, or `sendDate: false`,
+ * keeps it.
+ */
+function datesFromTheProgramsClock(server: NodeJS.EventEmitter): void {
+  if (datedStreams) return;
+  const emit = server.emit;
+  server.emit = function (this: NodeJS.EventEmitter, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'stream' && !datedStreams) {
+      datedStreams = true;
+      const proto = Object.getPrototypeOf(args[0]) as Record<string, (...a: any[]) => unknown>;
+      for (const method of ['respond', 'respondWithFD', 'respondWithFile']) {
+        const original = proto[method];
+        if (typeof original !== 'function') continue;
+        // respondWithFD(fd, headers, options), respondWithFile(path, headers, options), respond(headers, options).
+        const at = method === 'respond' ? 0 : 1;
+        proto[method] = function (this: unknown, ...a: any[]) {
+          const headers = a[at] as Record<string | symbol, unknown> | null | undefined;
+          const options = a[at + 1] as { sendDate?: boolean } | null | undefined;
+          if ((options?.sendDate == null || options.sendDate) && (headers == null || headers.date == null)) {
+            a[at] = { ...(headers ?? {}), date: new Date().toUTCString() };
+          }
+          return original.apply(this, a);
+        };
+      }
+    }
+    return emit.call(this, event, ...args);
+  };
+}
+
 /** The timer http.Server arms on 'listening' to expire requests (node's httpServerPreClose clears it). */
 function checkingTimer(server: object): NodeJS.Timeout | undefined {
   return bySymbol(server, 'http.server.connectionsCheckingInterval') as NodeJS.Timeout | undefined;
@@ -124,8 +220,13 @@ export function nodeClassesAreNetClasses(net: typeof Net, nodeNet: typeof Net): 
   }
 }
 
-export function routeHttp(net: typeof Net, http: typeof Http): void {
-  const proto = http.Server.prototype as Served;
+/**
+ * The listening surface of `proto`'s servers (http.Server's, or tls.Server's: https and http2's
+ * secure servers extend it) answered by a wasinet server of each one's own (listenerOf).
+ * `preClose`: what http.Server.close does before its net close (https's and http2's close do it
+ * themselves before they call tls.Server's).
+ */
+function routeListening(net: typeof Net, proto: object, preClose: boolean): void {
   Object.defineProperties(proto, {
     listen: {
       configurable: true, writable: true,
@@ -141,10 +242,12 @@ export function routeHttp(net: typeof Net, http: typeof Http): void {
     close: {
       configurable: true, writable: true,
       value: function close(this: Served, cb?: (err?: Error) => void) {
-        // What Node's http.Server.close does before its net close: idle keep-alive connections
-        // end, and the request-expiry timer stops.
-        this.closeIdleConnections();
-        clearInterval(checkingTimer(this));
+        if (preClose) {
+          // What Node's http.Server.close does before its net close: idle keep-alive connections
+          // end, and the request-expiry timer stops.
+          this.closeIdleConnections();
+          clearInterval(checkingTimer(this));
+        }
         const l = listenerOf(net, this);
         if (typeof cb === 'function') {
           if (l.listening) this.once('close', cb);
@@ -187,6 +290,10 @@ export function routeHttp(net: typeof Net, http: typeof Http): void {
       },
     },
   });
+}
+
+export function routeHttp(net: typeof Net, http: typeof Http): void {
+  routeListening(net, http.Server.prototype, true);
   // Every agent's connections, the global agent's included (an agent or request given its own
   // createConnection keeps it).
   http.Agent.prototype.createConnection = function createConnection(this: Http.Agent, ...args: unknown[]) {

@@ -54,6 +54,8 @@ if (!writerThread) {
     // The sessions themselves are Node's own tls.connect's (node-tls.ts).
     Object.defineProperty(tls.connect, Symbol.for('wasinet.nodeTlsConnect'), { value: original });
     carried.tlsSocketsAreNodeTlsSockets(tls as unknown as typeof TlsModule);
+    // tls, https and http2 secure servers too: their connections' sessions below the core.
+    routes.routeTlsServers(wasinet as typeof Net, tls as unknown as typeof TlsModule, carried.acceptTls);
     Module.syncBuiltinESMExports();
   }
 
