@@ -40,6 +40,9 @@ import type { LookupCallback, LookupOptions } from '../backend/backend.js';
 import { randomHeaderOf, replayRandom, type RandomDraw } from './random.js';
 import { clockHeaderOf, replayClock, type ClockRead } from './clock.js';
 
+/** #schedule's delay for an event of the turn under way (#pump). */
+const SAME_TURN = -2;
+
 interface Port {
   onmessage: ((ev: unknown) => void) | null;
   postMessage(m: unknown): void;
@@ -496,7 +499,13 @@ export class AppReplayer implements InputTap, Replaying {
     }
     if (inputById(r.id)!.api || r.depth > 0 || r.name === 'onResolved') { this.#armWait(); return; }
     const speed = this.#opts.speed ?? Infinity;
-    const delay = speed === Infinity ? -1 : Math.max(0, (r.t - this.#lastT) / speed);
+    // An event of the turn of the application's call just before it (a socket whose reading
+    // resumed gives what it had buffered, from a tick): played from a tick too, ahead of what
+    // the event loop does next — the application's setImmediate callbacks, Node's own (http2
+    // sends what it has queued from one), the next poll for I/O.
+    const prev = this.#records[this.#next - 1];
+    const inTurn = r.sameTurn && prev !== undefined && prev.depth === 0 && inputById(prev.id)!.api && prev.name !== 'apiFlush';
+    const delay = inTurn ? SAME_TURN : speed === Infinity ? -1 : Math.max(0, (r.t - this.#lastT) / speed);
     this.#schedule(() => {
       // In one turn, as recorded: the inputs from the event loop with no microtask between.
       let first = true;
@@ -526,7 +535,8 @@ export class AppReplayer implements InputTap, Replaying {
         this.#pump();
       }
     };
-    if (delay < 0) this.#poll.soon(run, sameLoop);
+    if (delay === SAME_TURN) process.nextTick(run);
+    else if (delay < 0) this.#poll.soon(run, sameLoop);
     else setTimeout(run, delay);
   }
 
