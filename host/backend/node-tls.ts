@@ -16,7 +16,10 @@
 // - a TCP connect that fails is the core's connect failure (the core then tries the next
 //   address, as net does);
 // - an OPEN of kind 2 (tls.connect({ socket }), STARTTLS) opens the session over a connection of
-//   the outer backend, which hands its transport over (releaseConn): TCP is up already.
+//   the outer backend, which hands its transport over (releaseConn): TCP is up already;
+// - the server's side (an OPEN of kind 2 over an accepted connection, with the server's own
+//   connection listener: #serverSession): CONNECT succeeds at the server's 'secureConnection'
+//   and fails at its 'tlsClientError', with the session's error as the state.
 //
 // The node backends (node-common.ts) hand a handle's commands here once tlsConnect marked it.
 import tls from 'node:tls';

@@ -16,6 +16,10 @@
 // gets nothing more, and closes with the session, as on node:tls. Not carried: 'session' and
 // 'keylog' events (so an https.Agent does not resume sessions), renegotiation, and a socket that
 // is not this stack's (Node's TLS over it, whose ciphertext that socket carries).
+//
+// The server side (acceptTls, for stack.tlsServe and the register hook's tls.Server routing):
+// an accepted connection's session takes it over the same way; the socket is given to the
+// server's 'secureConnection' once secure, or with its error to 'tlsClientError'.
 import nodeTls from 'node:tls';
 import { Duplex } from 'node:stream';
 import { Socket, kCarry, kHandleOf, kStackOf, kTakeOver } from './socket.js';

@@ -12,13 +12,17 @@
 // node:net's behaviour (its events are re-emitted on the http.Server, and a callback runs with
 // the http.Server as `this`). Everything above the connection (parsing, keep-alive, timeouts,
 // closeIdleConnections) stays Node's, except that idle connections are closed in the order they
-// came in (orderConnections). https, tls and http2 servers are left on Node's net; https.Agent's
-// and fetch's https connections call tls.connect, which register.cts makes wasinet's while the
-// process records or replays (host/net/tls.ts: the session's plaintext goes through the core; its
-// ciphertext, drawn from OpenSSL's randomness, could not be replayed).
+// came in (orderConnections). While the process records or replays (register.cts), tls.Server —
+// and so https's and http2's secure servers — listens the same way, its connections' sessions
+// below the core (routeTlsServers; stack.tlsServe does it for one server); https.Agent's and
+// fetch's https connections call tls.connect, which register.cts then makes wasinet's
+// (host/net/tls.ts: the session's plaintext goes through the core; its ciphertext, drawn from
+// OpenSSL's randomness, could not be replayed), and plain http2 servers listen through wasinet too
+// (routeHttp2).
 import type * as Net from 'node:net';
 import type * as Http from 'node:http';
 import type * as Tls from 'node:tls';
+import type * as Http2 from 'node:http2';
 import { ERR_SERVER_NOT_RUNNING } from '../net/errors.js';
 
 /** The wasinet server an http.Server listens through (made at its first use). */
@@ -105,6 +109,15 @@ export function routeTlsServers(net: typeof Net, tls: typeof Tls, accept: TlsAcc
   const Server = tls.Server;
   routeListening(net, Server.prototype, false);
   routedTls = (server) => server instanceof Server && carryTls(server, accept);
+}
+
+/**
+ * Plain http2 servers (h2c: http2.createServer) listen through a wasinet server too, fed to
+ * http2's own connection handling (register.cts does this while the process records or replays,
+ * when http2 is loaded anyway: loading it takes about 6 ms).
+ */
+export function routeHttp2(net: typeof Net, http2: typeof Http2): void {
+  routeListening(net, Object.getPrototypeOf(http2.createServer()) as object, false);
 }
 
 /**

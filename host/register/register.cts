@@ -6,7 +6,8 @@
 // WASINET_REPLAY=FILE replays the application on it (setup.ts). Node's http servers and agents and the global fetch
 // are made to listen and connect through wasinet (http.ts); while the process records or
 // replays, tls.connect's sessions run below the core (host/net/tls.ts), https.Agent's and fetch's
-// included. Not covered: Node's tls, https and http2 servers use Node's internal net, and
+// included, and so do the sessions of tls, https and http2 secure servers (http.ts
+// routeTlsServers), and plain http2 servers listen through wasinet. Not covered:
 // process.getBuiltinModule('net') is node:net (see docs/replay.md for feeding such a server from
 // a wasinet server).
 import Module = require('node:module');
@@ -19,6 +20,7 @@ import type * as Http from './http.js';
 import type * as Net from 'node:net';
 import type * as HttpModule from 'node:http';
 import type * as TlsModule from 'node:tls';
+import type * as Http2Module from 'node:http2';
 import type * as NetTls from '../net/tls.js';
 
 // Loaded through NODE_OPTIONS, this file runs in every thread, wasinet's trace writer included:
@@ -56,6 +58,8 @@ if (!writerThread) {
     carried.tlsSocketsAreNodeTlsSockets(tls as unknown as typeof TlsModule);
     // tls, https and http2 secure servers too: their connections' sessions below the core.
     routes.routeTlsServers(wasinet as typeof Net, tls as unknown as typeof TlsModule, carried.acceptTls);
+    // Plain http2 servers as http's (http2's secure ones are tls.Servers).
+    if (process.env.WASINET_HTTP !== '0') routes.routeHttp2(wasinet as typeof Net, require('node:http2') as typeof Http2Module);
     Module.syncBuiltinESMExports();
   }
 

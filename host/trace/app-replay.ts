@@ -18,6 +18,9 @@
 //   in a later iteration of the loop than the turn before it (FLAG_SAME_LOOP; a recording
 //   without that mark plays every event after them) — or in the same turn when the recording
 //   says so; `speed` paces these at the recorded gaps;
+// - in the turn of the application's call recorded just before it (FLAG_SAME_TURN after a call:
+//   a socket whose reading resumed gives what it had buffered, from a tick): from a tick of that
+//   turn, before the event loop goes on;
 // - a resolved name: through the stack's own lookup path (the replay backend answers lookups
 //   from the recording), so the socket emits 'lookup' as it did.
 // When the next recorded input is the application's and it does not come within `wait` ms of

@@ -1,6 +1,6 @@
 // An unmodified program that serves TLS: a tls echo server with ALPN that asks for client
-// certificates, an https server, and an http2 secure server (HTTP/1.1 allowed). It prints
-// `PORTS tls https h2` once all three listen, logs what its servers see, and closes them once
+// certificates, an https server, and an http2 secure server (HTTP/1.1 allowed) — and a plain
+// http2 server (h2c). It prints `PORTS tls https h2 h2c` once all four listen, logs what its servers see, and closes them once
 // EXPECTED connections ended (tls-servers-clients.ts makes them, from another process). Under
 // `--import wasinet/register` with WASINET_RECORD or WASINET_REPLAY the servers listen through
 // wasinet and their sessions run below its core: a recording keeps the plaintext, and a replay
@@ -15,7 +15,7 @@ const key = readFileSync(process.env.TLS_KEY!);
 const cert = readFileSync(process.env.TLS_CA!);
 const log = (line: string): void => { console.log(line); };
 let left = Number(process.env.EXPECTED);
-const ended = (): void => { if (--left === 0) for (const s of [echo, web, h2]) s.close(() => log(`closed ${s.constructor.name}`)); };
+const ended = (): void => { if (--left === 0) for (const s of [echo, web, h2, h2c]) s.close(() => log(`closed ${s.constructor.name}`)); };
 
 const echo = tls.createServer({ key, cert, ca: cert, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['echo'] }, (s) => {
   const peer = s.getPeerCertificate() as tls.PeerCertificate;
@@ -47,7 +47,13 @@ const h2 = http2.createSecureServer({ key, cert, allowHTTP1: true }, (req, res) 
 });
 h2.on('connection', (s: net.Socket) => s.on('close', ended));
 
+const h2c = http2.createServer((req, res) => {
+  log(`h2c ${req.httpVersion} ${req.method} ${req.url}`);
+  res.end(`h2c hi ${req.url}`);
+});
+h2c.on('connection', (s: net.Socket) => s.on('close', ended));
+
 const port = (s: net.Server): number => (s.address() as net.AddressInfo).port;
-echo.listen(0, '127.0.0.1', () => web.listen(0, '127.0.0.1', () => h2.listen(0, '127.0.0.1', () => {
-  log(`PORTS ${port(echo)} ${port(web)} ${port(h2)}`);
-})));
+echo.listen(0, '127.0.0.1', () => web.listen(0, '127.0.0.1', () => h2.listen(0, '127.0.0.1', () => h2c.listen(0, '127.0.0.1', () => {
+  log(`PORTS ${port(echo)} ${port(web)} ${port(h2)} ${port(h2c)}`);
+}))));

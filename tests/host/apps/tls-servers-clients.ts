@@ -1,8 +1,8 @@
 // The clients of tls-servers-app.ts (node:net's, in a process of its own, never recorded): at
-// TLS_PORT, HTTPS_PORT and H2_PORT, one connection after another — the echo server with a
+// TLS_PORT, HTTPS_PORT, H2_PORT and H2C_PORT, one connection after another — the echo server with a
 // client certificate and without, a client that does not trust the server, plaintext to a TLS
-// port; two https requests on one keep-alive connection; http2 over HTTP/1.1 and over h2. Prints
-// what each got; makes 7 connections.
+// port; two https requests on one keep-alive connection; http2 over HTTP/1.1 and over h2; a plain
+// http2 request. Prints what each got; makes 8 connections.
 import tls from 'node:tls';
 import https from 'node:https';
 import http2 from 'node:http2';
@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 
 const key = readFileSync(process.env.TLS_KEY!);
 const ca = readFileSync(process.env.TLS_CA!);
-const [tlsPort, httpsPort, h2Port] = [process.env.TLS_PORT, process.env.HTTPS_PORT, process.env.H2_PORT].map(Number);
+const [tlsPort, httpsPort, h2Port, h2cPort] = [process.env.TLS_PORT, process.env.HTTPS_PORT, process.env.H2_PORT, process.env.H2C_PORT].map(Number);
 
 function echo(options: tls.ConnectionOptions): Promise<void> {
   return new Promise((resolve) => {
@@ -65,3 +65,11 @@ for (const path of ['/one', '/two']) {
   });
 }
 session.close();
+const plain = http2.connect(`http://127.0.0.1:${h2cPort}`);
+await new Promise<void>((resolve) => {
+  const s = plain.request({ ':path': '/clear' });
+  let text = '';
+  s.on('data', (d) => { text += d; });
+  s.on('end', () => { console.log(`/clear ${text}`); resolve(); });
+});
+plain.close();
