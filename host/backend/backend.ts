@@ -83,8 +83,12 @@ export interface Backend {
    * carries no TLS: tls.connect then wraps a wasinet socket (the ciphertext goes through the core).
    */
   tlsConnect?(h: number, options: Record<string, unknown>): void;
-  /** What the TLS session of `h` is now: negotiated (`secure`), failed (`error`), or null (tls-state.ts). */
-  tlsState?(h: number): TlsState | null;
+  /**
+   * What the TLS session of `h` is now: negotiated (`secure`), failed (`error`), or null
+   * (tls-state.ts). `news`: instead, the session tickets it got since it was last asked
+   * (`sessions`; null when there are none).
+   */
+  tlsState?(h: number, news?: boolean): TlsState | null;
 }
 
 /** This process is a node:cluster worker (node:cluster is loaded when first asked, as node:net does). */

@@ -147,8 +147,8 @@ export abstract class NodeBackendBase implements Backend {
     this.tls.expect(h, options);
   }
 
-  tlsState(h: number): TlsState | null {
-    return this.tls === null ? null : this.tls.state(h);
+  tlsState(h: number, news = false): TlsState | null {
+    return this.tls === null ? null : this.tls.state(h, news);
   }
 
   /** Node's own dns.lookup, with net's options object as is (so it validates as Node does). */

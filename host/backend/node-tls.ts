@@ -43,6 +43,8 @@ export const kNodeConnect = Symbol.for('wasinet.nodeTlsConnect');
 export class TlsCarrier extends PublicNodeBackend {
   readonly #options = new Map<number, Record<string, unknown>>();
   readonly #states = new Map<number, TlsState>();
+  /** Session tickets a client session got (its 'session' events) that its socket was not told of yet. */
+  readonly #tickets = new Map<number, Buffer[]>();
 
   /** `outer`: the backend whose connections a session may take over (tls.connect({ socket })). */
   constructor(readonly outer: NodeBackendBase) {
@@ -53,6 +55,7 @@ export class TlsCarrier extends PublicNodeBackend {
   expect(h: number, options: Record<string, unknown>): void {
     this.#options.set(h, options);
     this.#states.delete(h);
+    this.#tickets.delete(h);
   }
 
   /**
@@ -68,8 +71,12 @@ export class TlsCarrier extends PublicNodeBackend {
     return this.#options.has(h);
   }
 
-  state(h: number): TlsState | null {
-    return this.#states.get(h) ?? null;
+  state(h: number, news = false): TlsState | null {
+    if (!news) return this.#states.get(h) ?? null;
+    const got = this.#tickets.get(h);
+    if (got === undefined || got.length === 0) return null;
+    this.#tickets.delete(h);
+    return { sessions: got.map((t) => encode(t)) };
   }
 
   protected override execConn(o: Output): void {
@@ -78,6 +85,7 @@ export class TlsCarrier extends PublicNodeBackend {
     if (o.op === Op.CMD_CLOSE) {
       this.#options.delete(o.h);
       this.#states.delete(o.h);
+      this.#tickets.delete(o.h);
     }
   }
 
@@ -208,6 +216,13 @@ export class TlsCarrier extends PublicNodeBackend {
         named.localAddress ?? '', named.remoteAddress ?? '');
     };
     raw.once('connect', () => { tcp = true; });
+    // Its session tickets, for the socket above to pass on (https.Agent resumes sessions with them).
+    raw.on('session', (ticket: Buffer) => {
+      if (this.conns.get(h) !== conn) return;
+      const got = this.#tickets.get(h);
+      if (got === undefined) this.#tickets.set(h, [ticket]);
+      else got.push(ticket);
+    });
     raw.once('secureConnect', () => {
       if (this.conns.get(h) !== conn || conn.closing) return;
       this.#states.set(h, { secure: secureStateOf(raw), [kLive]: raw } as TlsState);

@@ -27,7 +27,8 @@ export interface SecureState {
   peerCertificate: Encoded;
 }
 
-export type TlsState = { secure: SecureState } | { error: Encoded };
+/** What a session is (`secure`, `error`), or the session tickets it got since last asked (`sessions`). */
+export type TlsState = { secure: SecureState } | { error: Encoded } | { sessions: Encoded[] };
 
 /** The live object behind a state (the raw TLSSocket, or the error itself) when it was not read from a trace. */
 export const kLive = Symbol('wasinet.tlsLive');

@@ -13,9 +13,10 @@
 // DEPTH_ZERO_SELF_SIGNED_CERT, a hostname mismatch: ERR_TLS_CERT_ALTNAME_INVALID …), as on
 // node:net. Given a socket of the same stack (`socket`: STARTTLS, or a socket still
 // connecting), the session takes that socket's connection over (apiOpen's kind 2): the socket
-// gets nothing more, and closes with the session, as on node:tls. Not carried: 'session' and
-// 'keylog' events (so an https.Agent does not resume sessions), renegotiation, and a socket that
-// is not this stack's (Node's TLS over it, whose ciphertext that socket carries).
+// gets nothing more, and closes with the session, as on node:tls. Its session tickets are
+// 'session' events (#tickets: https.Agent resumes sessions with them). Not carried: 'keylog',
+// renegotiation, and a socket that is not this stack's (Node's TLS over it, whose ciphertext that
+// socket carries).
 //
 // The server side (acceptTls, for stack.tlsServe and the register hook's tls.Server routing):
 // an accepted connection's session takes it over the same way; the socket is given to the
@@ -34,6 +35,9 @@ import type { Backend } from '../backend/backend.js';
 type Options = Record<string, any>;
 
 const kUpgrade = Symbol('wasinet.tlsUpgrade');
+
+/** How many 'data' and 'end' events of a client session ask for its session tickets, at most (#tickets). */
+const TICKET_ASKS = 8;
 
 /** Marks wasinet's TLS sockets, whichever stack's Socket class they extend. */
 const kIsTls = Symbol('wasinet.isTls');
@@ -63,6 +67,8 @@ function tlsSocketClass(Base: typeof Socket) {
     #asked = false;
     /** What it said then, when the handshake had failed (its error follows: not asked for again). */
     #failure: TlsState | null = null;
+    /** How often the session's tickets may still be asked for (#tickets). */
+    #ticketAsks = TICKET_ASKS;
     /** The server side of a session (acceptTls): the tls.Server it is a connection of, or null. */
     readonly #server: NodeJS.EventEmitter | null;
 
@@ -150,6 +156,7 @@ function tlsSocketClass(Base: typeof Socket) {
       // session's state is there for 'connect' (http2 sets a session up from it, when it does
       // not know the socket for a TLS one), and 'secureConnect' follows 'ready'.
       if (event === 'connect' && this.secureConnecting && !this.#asked && !this.destroyed) this.#apply();
+      if ((event === 'data' || event === 'end') && this.#ticketAsks > 0 && this.#state !== null && this.#server === null) this.#tickets();
       // A session over a connection the program had emits no 'ready', and 'connect' only when that
       // socket connects ([kUpgrade]: node:tls passes its 'connect' on), not when the handshake is over.
       const r = this.#parent !== null && (event === 'ready' || event === 'connect') ? false : super.emit(event, ...args);
@@ -170,6 +177,24 @@ function tlsSocketClass(Base: typeof Socket) {
       this.authorizationError = st.authorizationError;
       this.alpnProtocol = st.alpnProtocol;
       this.servername = decode(st.servername);
+    }
+
+    /**
+     * The session tickets the client session got, as 'session' events, asked for ahead of each
+     * 'data' and 'end' after the handshake until some came (at most TICKET_ASKS times: each
+     * question is a record of a recording). A TLS 1.3 server sends them right after the handshake,
+     * before it answers a request, or after data it sent at once (node:tls then emits 'session'
+     * after that 'data'; here before the next 'data' or 'end'); TLS 1.2's comes with the handshake
+     * (node:tls: right after 'secureConnect'; here before the first 'data'). https.Agent caches
+     * them and resumes the next session to that host with one.
+     */
+    #tickets(): void {
+      this.#ticketAsks--;
+      const h = this[kHandleOf]();
+      const s = h === 0 || this.#backend.tlsState === undefined ? null : this.#backend.tlsState(h, true);
+      if (s === null || !('sessions' in s)) return;
+      this.#ticketAsks = 0;
+      for (const t of s.sessions) super.emit('session', decode(t));
     }
 
     #secured(): void {

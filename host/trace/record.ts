@@ -58,8 +58,8 @@ export function startRecording(option: string | RecordOptions, coreBytes: Uint8A
   // A TLS session's state (host/net/tls.ts): each answer goes into the trace as it is given.
   const tlsState = backend.tlsState?.bind(backend);
   if (tlsState !== undefined) {
-    backend.tlsState = (h: number) => {
-      const state = tlsState(h);
+    backend.tlsState = (h: number, news?: boolean) => {
+      const state = tlsState(h, news);
       rec.tlsState(h, state);
       return state;
     };

@@ -42,7 +42,7 @@ export function timelineHtml(file: string, divergence: TimelineDivergence | null
       const lane = lanes.of(h);
       const what = tlsSummary(r.data.state);
       if (what !== null) {
-        if (lane !== null && what.secure) lane.label += ' · TLS';
+        if (lane !== null && what.secure && !lane.label.endsWith(' · TLS')) lane.label += ' · TLS';
         marks.push({ s: last.seq, t: last.t, l: lane ? lane.id + 1 : 0, k: what.secure ? 'transport' : 'error', n: 'tls', d: `tls h=${h} ${what.text}`, p: '', depth: last.depth, r: 0, b: 0 });
       }
       continue;
@@ -82,6 +82,8 @@ export function tlsSummary(state: unknown): { secure: boolean; text: string } | 
     };
   }
   if (st.error) return { secure: false, text: `error: ${String(st.error.code ?? st.error.$error ?? 'Error')} ${String(st.error.message ?? '')}` };
+  const tickets = (state as { sessions?: unknown[] }).sessions;
+  if (Array.isArray(tickets)) return { secure: true, text: `${tickets.length} session ticket${tickets.length === 1 ? '' : 's'} (\'session\')` };
   return null;
 }
 

@@ -60,6 +60,20 @@ function request(): Promise<void> {
   });
 }
 
+/** Three requests through an agent that keeps no connection: the second and third resume the first's session. */
+async function resumed(): Promise<void> {
+  const agent = new https.Agent({ keepAlive: false });
+  for (let i = 0; i < 3; i++) {
+    await new Promise<void>((resolve, reject) => {
+      https.get({ port: httpsPort, host: 'localhost', path: `/again${i}`, ca, agent }, (res) => {
+        const reused = (res.socket as tls.TLSSocket).isSessionReused();
+        res.resume();
+        res.on('end', () => { log(`https /again${i} ${res.statusCode} session reused=${reused}`); resolve(); });
+      }).on('error', reject);
+    });
+  }
+}
+
 function starttls(): Promise<void> {
   return new Promise((resolve) => {
     const plain = net.connect(Number(process.env.STARTTLS_PORT), 'localhost');
@@ -85,6 +99,7 @@ async function main(): Promise<void> {
   await session();
   await refused();
   await request();
+  await resumed();
   const res = await fetch(`https://localhost:${httpsPort}/fetch`);
   log(`fetch ${res.status} ${await res.text()}`);
   await starttls();
