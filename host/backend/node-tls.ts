@@ -39,6 +39,8 @@ const SOCKET_OPTIONS = ['socket', 'path', 'host', 'port', 'family', 'hints', 'lo
 
 /** On a tls.connect that wasinet put in place of Node's (register.cts): Node's. */
 export const kNodeConnect = Symbol.for('wasinet.nodeTlsConnect');
+/** On the tls module, where register.cts put a TLSSocket of wasinet's in place of Node's: Node's. */
+export const kNodeTLSSocket = Symbol.for('wasinet.nodeTLSSocket');
 
 export class TlsCarrier extends PublicNodeBackend {
   readonly #options = new Map<number, Record<string, unknown>>();
@@ -137,6 +139,7 @@ export class TlsCarrier extends PublicNodeBackend {
     const family = raw.remoteFamily === 'IPv6' ? 6 : raw.remoteFamily === 'IPv4' ? 4 : 0;
     const { given, options } = this.#sessionOptions(h);
     if (typeof given.accept === 'function') return this.#serverSession(h, given, raw, family);
+    if (given.bare === true) return this.#bareSession(h, given, raw, family);
     if (given.host !== undefined) options.host = given.host;
     options.socket = raw;
     // The connection's names are the socket's (a TLSSocket over a socket answers none of its own).
@@ -156,11 +159,55 @@ export class TlsCarrier extends PublicNodeBackend {
   #serverSession(h: number, given: Record<string, unknown>, plain: net.Socket, family: number): void {
     const server = given.server as NodeJS.EventEmitter;
     const accept = given.accept as (this: object, socket: net.Socket) => void;
+    // The session is made half-open as the server's connections are (Node's listener takes it
+    // from the socket it is given): a client that ends during the handshake closes it, and the
+    // server hears of it ('tlsClientError', ECONNRESET).
+    const { secured, failed } = this.#serverSide(h, plain, family, (server as { allowHalfOpen?: boolean }).allowHalfOpen === true);
+    const standIn = Object.create(server) as NodeJS.EventEmitter;
+    standIn.emit = function emit(event: string | symbol, ...args: unknown[]): boolean {
+      if (event === 'secureConnection') secured(args[0] as tls.TLSSocket);
+      else if (event === 'tlsClientError') failed(args[0] as NodeJS.ErrnoException);
+      else return server.emit(event, ...args);
+      return true;
+    };
+    accept.call(standIn, plain);
+  }
+
+  /**
+   * The server's side of a session that `new tls.TLSSocket(socket, { isServer: true, … })` made
+   * on a socket of the stack (host/net/tls.ts serverTls: a STARTTLS server). Node's TLSSocket
+   * with those options makes it here: CONNECT succeeds at its 'secure' and fails at its error;
+   * a client that ends before the handshake is over gives a connected socket's EOF (node:tls's
+   * socket emits 'end' and closes, with no error).
+   */
+  #bareSession(h: number, given: Record<string, unknown>, plain: net.Socket, family: number): void {
+    const { options } = this.#sessionOptions(h);
+    delete options.bare;
+    delete options.allowHalfOpen;
+    options.isServer = true;
+    const { secured, failed, ended } = this.#serverSide(h, plain, family, given.allowHalfOpen === true);
+    const NodeTLSSocket = (tls as { [kNodeTLSSocket]?: typeof tls.TLSSocket })[kNodeTLSSocket] ?? tls.TLSSocket;
+    const session = new NodeTLSSocket(plain, options);
+    session.once('secure', () => secured(session));
+    session.on('error', (err: NodeJS.ErrnoException) => failed(err));
+    // Ahead of node:net's own 'end' listener, which would end a session that is not half-open.
+    session.prependListener('end', () => ended(session));
+  }
+
+  /**
+   * What the two server sides share: until the handshake is over the connection is `plain`
+   * (CLOSE destroys it, and the session with it); then the session (`secured`: CONNECT
+   * succeeds, with the session's state), or its error (`failed`: CONNECT fails, the error is
+   * the state), or the client's EOF (`ended`: a connected socket that has nothing to read).
+   * `allowHalfOpen`: the session's until then (Node's TLSSocket takes it from `plain`).
+   */
+  #serverSide(h: number, plain: net.Socket, family: number, allowHalfOpen: boolean): {
+    secured: (session: tls.TLSSocket) => void; failed: (err: NodeJS.ErrnoException) => void; ended: (session: tls.TLSSocket) => void;
+  } {
     const conn = new Conn(plain, true);
     this.conns.set(h, conn);
+    plain.allowHalfOpen = allowHalfOpen;
     const current = (): boolean => this.conns.get(h) === conn && !conn.closing && conn.connecting;
-    // Until the handshake is over the connection is the plain socket (CLOSE destroys it, and the
-    // session with it); then the session.
     const plainClosed = (): void => {
       conn.closed = true;
       if (conn.closing) {
@@ -169,36 +216,34 @@ export class TlsCarrier extends PublicNodeBackend {
       }
     };
     plain.on('close', plainClosed);
-    const secured = (session: tls.TLSSocket): void => {
-      if (!current()) return;
+    const connected = (session: tls.TLSSocket): void => {
       plain.off('close', plainClosed);
       session.pause(); // nothing is read until READ_START
       session.allowHalfOpen = true; // from now on the core decides when to end
       conn.raw = session;
       conn.connecting = false;
-      this.#states.set(h, { secure: secureStateOf(session), [kLive]: session } as TlsState);
       this.wire(h, conn);
       this.core.onConnect(h, 0, 0, CREDIT, plain.localPort ?? 0, plain.remotePort ?? 0, family,
         plain.localAddress ?? '', plain.remoteAddress ?? '');
     };
-    const failed = (err: NodeJS.ErrnoException): void => {
-      if (!current()) return;
-      conn.connecting = false;
-      this.#states.set(h, { error: encode(err), [kLive]: err } as TlsState);
-      this.core.onConnect(h, abiErrno(err.code), SYSCALL.connect, 0, 0, 0, 0, '', '');
+    return {
+      secured: (session) => {
+        if (!current()) return;
+        this.#states.set(h, { secure: secureStateOf(session), [kLive]: session } as TlsState);
+        connected(session);
+      },
+      failed: (err) => {
+        if (!current()) return;
+        conn.connecting = false;
+        this.#states.set(h, { error: encode(err), [kLive]: err } as TlsState);
+        this.core.onConnect(h, abiErrno(err.code), SYSCALL.connect, 0, 0, 0, 0, '', '');
+      },
+      ended: (session) => {
+        if (!current()) return;
+        connected(session);
+        this.core.onEof(h);
+      },
     };
-    const standIn = Object.create(server) as NodeJS.EventEmitter;
-    standIn.emit = function emit(event: string | symbol, ...args: unknown[]): boolean {
-      if (event === 'secureConnection') secured(args[0] as tls.TLSSocket);
-      else if (event === 'tlsClientError') failed(args[0] as NodeJS.ErrnoException);
-      else return server.emit(event, ...args);
-      return true;
-    };
-    // The session is made half-open as the server's connections are (Node's listener takes it
-    // from the socket it is given): a client that ends during the handshake closes it, and the
-    // server hears of it ('tlsClientError', ECONNRESET).
-    plain.allowHalfOpen = (server as { allowHalfOpen?: boolean }).allowHalfOpen === true;
-    accept.call(standIn, plain);
   }
 
   #session(h: number, options: Record<string, unknown>, family: number, tcpUp: boolean, names: net.Socket | null = null): void {

@@ -71,6 +71,8 @@ function tlsSocketClass(Base: typeof Socket) {
     #ticketAsks = TICKET_ASKS;
     /** The server side of a session (acceptTls): the tls.Server it is a connection of, or null. */
     readonly #server: NodeJS.EventEmitter | null;
+    /** The server side of a session made with `new tls.TLSSocket(socket, { isServer: true })` (serverTls). */
+    readonly #bare: boolean;
 
     constructor(socketOptions: Options, tlsOptions: Options, stack: Stack, parent: Socket | null = null) {
       super(socketOptions);
@@ -81,6 +83,8 @@ function tlsSocketClass(Base: typeof Socket) {
       this.#server = typeof tlsOptions.accept === 'function' ? tlsOptions.server as NodeJS.EventEmitter : null;
       // As node:tls's server-side TLSSocket: `server` is the tls.Server.
       if (this.#server !== null) this.server = this.#server;
+      this.#bare = tlsOptions.bare === true;
+      if (this.#bare && tlsOptions.server !== undefined) this.server = tlsOptions.server;
     }
 
     /**
@@ -152,15 +156,20 @@ function tlsSocketClass(Base: typeof Socket) {
       // A server's connection that fails its handshake is the server's 'tlsClientError' (the
       // application never had the socket), as on node:tls.
       if (event === 'error' && this.#server !== null && this.secureConnecting) return this.#server.emit('tlsClientError', args[0], this);
+      // node:tls's TLSSocket emits '_tlsError' ahead of an error that ends the handshake (a server's
+      // that no tls.Server made: smtp-server listens for it).
+      if (event === 'error' && this.#bare && this.secureConnecting) super.emit('_tlsError', args[0]);
       // The core's CONNECT succeeds once the handshake did (or failed after TCP connected): the
       // session's state is there for 'connect' (http2 sets a session up from it, when it does
       // not know the socket for a TLS one), and 'secureConnect' follows 'ready'.
       if (event === 'connect' && this.secureConnecting && !this.#asked && !this.destroyed) this.#apply();
-      if ((event === 'data' || event === 'end') && this.#ticketAsks > 0 && this.#state !== null && this.#server === null) this.#tickets();
+      if ((event === 'data' || event === 'end') && this.#ticketAsks > 0 && this.#state !== null && this.#server === null && !this.#bare) this.#tickets();
       // A session over a connection the program had emits no 'ready', and 'connect' only when that
       // socket connects ([kUpgrade]: node:tls passes its 'connect' on), not when the handshake is over.
       const r = this.#parent !== null && (event === 'ready' || event === 'connect') ? false : super.emit(event, ...args);
       if (event === 'ready' && this.secureConnecting && this.#state !== null && !this.destroyed) this.#secured();
+      // A server's session whose client ended before the handshake: what waited goes on (its end).
+      else if (event === 'ready' && this.#bare && this.#state === null && this.#held !== null) this.#release();
       return r;
     }
 
@@ -199,12 +208,19 @@ function tlsSocketClass(Base: typeof Socket) {
 
     #secured(): void {
       this.secureConnecting = false;
-      if (this.#server !== null) {
+      if (this.#bare) {
+        super.emit('secure');
+      } else if (this.#server !== null) {
         super.emit('secure');
         this.#server.emit('secureConnection', this);
       } else {
         super.emit('secureConnect');
       }
+      this.#release();
+    }
+
+    /** The writes (and end) made while the session was not secure yet go on, in order. */
+    #release(): void {
       const held = this.#held;
       this.#held = null;
       if (held !== null) for (const go of held) go();
@@ -391,6 +407,22 @@ export function acceptTls(server: NodeJS.EventEmitter, socket: unknown, nodeList
   const tls = new (classFor(s))({ allowHalfOpen: socket.allowHalfOpen, [kStack]: s }, { server, accept: nodeListener }, s, socket);
   tls[kUpgrade]();
   return true;
+}
+
+/**
+ * `new tls.TLSSocket(socket, options)` with `isServer` (a STARTTLS server: smtp-server, ftp-srv)
+ * where `socket` is a connected socket of a stack whose backend carries TLS: a session below the
+ * core takes its connection over (as acceptTls does), made by Node's TLSSocket with `options` on
+ * the backend's side; the socket returned emits 'secure' once it is secure, '_tlsError' and
+ * 'error' when the handshake fails. Null for any other socket (Node's TLSSocket over it).
+ */
+export function serverTls(socket: unknown, options: Options): Socket | null {
+  if (!(socket instanceof Socket)) return null;
+  const s = socket[kStackOf]();
+  if (typeof s.backend.tlsConnect !== 'function' || socket.destroyed || socket.connecting) return null;
+  const tls = new (classFor(s))({ allowHalfOpen: socket.allowHalfOpen, [kStack]: s }, { ...options, bare: true, allowHalfOpen: socket.allowHalfOpen }, s, socket);
+  tls[kUpgrade]();
+  return tls;
 }
 
 /**

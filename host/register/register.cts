@@ -56,6 +56,21 @@ if (!writerThread) {
     // The sessions themselves are Node's own tls.connect's (node-tls.ts).
     Object.defineProperty(tls.connect, Symbol.for('wasinet.nodeTlsConnect'), { value: original });
     carried.tlsSocketsAreNodeTlsSockets(tls as unknown as typeof TlsModule);
+    // A STARTTLS server's `new tls.TLSSocket(socket, { isServer: true })` on a wasinet socket too
+    // (serverTls); any other TLSSocket is Node's, as are subclasses of it.
+    const NodeTLSSocket = tls.TLSSocket;
+    const TLSSocket = function TLSSocket(this: unknown, socket: unknown, options?: Record<string, unknown>) {
+      if (new.target === TLSSocket && options != null && options.isServer === true) {
+        const made = carried.serverTls(socket, options);
+        if (made !== null) return made;
+      }
+      return Reflect.construct(NodeTLSSocket, [socket, options], new.target === TLSSocket || new.target === undefined ? NodeTLSSocket : new.target);
+    } as unknown as typeof TlsModule.TLSSocket;
+    Object.setPrototypeOf(TLSSocket, NodeTLSSocket);
+    Object.defineProperty(TLSSocket, 'prototype', { value: NodeTLSSocket.prototype });
+    Object.defineProperty(TLSSocket, Symbol.hasInstance, { configurable: true, value: (x: unknown) => x instanceof NodeTLSSocket });
+    Object.defineProperty(tls, Symbol.for('wasinet.nodeTLSSocket'), { value: NodeTLSSocket });
+    tls.TLSSocket = TLSSocket;
     // tls, https and http2 secure servers too: their connections' sessions below the core.
     routes.routeTlsServers(wasinet as typeof Net, tls as unknown as typeof TlsModule, carried.acceptTls);
     // Plain http2 servers as http's (http2's secure ones are tls.Servers).

@@ -301,10 +301,10 @@ async function replayedCases(net: StackApi, where: Record<string, number | strin
   return out;
 }
 
-test('--import wasinet/register: an unmodified program\'s tls, https, http2 secure and plain http2 servers are recorded and replay offline, with no client', { timeout: 90000 }, async () => {
+test('--import wasinet/register: an unmodified program\'s tls, https, http2 secure and plain http2 servers, and a STARTTLS server, are recorded and replay offline, with no client', { timeout: 90000 }, async () => {
   const { spawn, spawnSync } = await import('node:child_process');
   const apps = join(root, 'build/tests/host/apps');
-  const env: NodeJS.ProcessEnv = { ...process.env, TLS_CA: join(root, 'tests/fixtures/localhost-cert.pem'), TLS_KEY: join(root, 'tests/fixtures/localhost-key.pem'), EXPECTED: '8' };
+  const env: NodeJS.ProcessEnv = { ...process.env, TLS_CA: join(root, 'tests/fixtures/localhost-cert.pem'), TLS_KEY: join(root, 'tests/fixtures/localhost-key.pem'), EXPECTED: '12' };
   delete env.WASINET_RECORD;
   delete env.WASINET_REPLAY;
   delete env.WASINET_TLS;
@@ -317,12 +317,12 @@ test('--import wasinet/register: an unmodified program\'s tls, https, http2 secu
     const ports = await new Promise<string[]>((resolve, reject) => {
       app.stdout.on('data', (d) => {
         out += d;
-        const m = /^PORTS (\d+) (\d+) (\d+) (\d+)$/m.exec(out);
+        const m = /^PORTS (\d+) (\d+) (\d+) (\d+) (\d+)$/m.exec(out);
         if (m) resolve(m.slice(1));
       });
       app.on('exit', (code) => reject(new Error(`the server program exited (${code}) before it listened: ${out}\n${err}`)));
     });
-    const clients = spawnSync(process.execPath, [join(apps, 'tls-servers-clients.js')], { env: { ...env, TLS_PORT: ports[0], HTTPS_PORT: ports[1], H2_PORT: ports[2], H2C_PORT: ports[3] }, encoding: 'utf8', timeout: 30000 });
+    const clients = spawnSync(process.execPath, [join(apps, 'tls-servers-clients.js')], { env: { ...env, TLS_PORT: ports[0], HTTPS_PORT: ports[1], H2_PORT: ports[2], H2C_PORT: ports[3], STARTTLS_PORT: ports[4] }, encoding: 'utf8', timeout: 30000 });
     const code = await new Promise<number | null>((resolve) => { if (app.exitCode !== null) resolve(app.exitCode); else app.on('exit', resolve); });
     assert.equal(code, 0, `${args.join(' ')} ${JSON.stringify(more)}: ${out}\n${err}`);
     return { out, err, clients: clients.stdout };
@@ -337,7 +337,10 @@ test('--import wasinet/register: an unmodified program\'s tls, https, http2 secu
   assert.match(lines, /echo tlsClientError ECONNRESET\necho tlsClientError ERR_SSL_HTTP_REQUEST/);
   assert.match(lines, /https GET \/a \nhttps POST \/b a body\nh2 1\.1 GET \/over-http1\nh2 2\.0 GET \/one\nh2 2\.0 GET \/two\nh2c 2\.0 GET \/clear/);
   assert.match(lines, /closed Http2SecureServer[^]*closed Http2Server/);
-  assert.match(plain.clients, /echo got echo:ping\necho got echo:ping\necho error DEPTH_ZERO_SELF_SIGNED_CERT\nplaintext closed\n\/a 200 yes hi \/a\n\/b 200 yes hi \/b\n\/over-http1 200\n\/one h2 hi \/one\n\/two h2 hi \/two\n\/clear h2c hi \/clear/);
+  assert.match(plain.clients, /echo got echo:ping\necho got echo:ping\necho error DEPTH_ZERO_SELF_SIGNED_CERT\nplaintext closed\n\/a 200 yes hi \/a\n\/b 200 yes hi \/b\n\/over-http1 200\n\/one h2 hi \/one\n\/two h2 hi \/two\n\/clear h2c hi \/clear\nstarttls got echo:over tls\nstarttls gone\nstarttls plaintext closed\nstarttls error DEPTH_ZERO_SELF_SIGNED_CERT/);
+  assert.match(lines, /starttls 0 instanceof tls.TLSSocket=true net.Socket=true encrypted=true\nstarttls 0 secure\nstarttls 0 secure protocol=TLSv1\.3 servername=localhost\nstarttls 0 data over tls/);
+  assert.match(lines, /starttls 1 end\nstarttls 1 finish\nstarttls 1 close/);
+  assert.match(lines, /starttls 2 _tlsError ERR_SSL_HTTP_REQUEST\nstarttls 2 error ERR_SSL_HTTP_REQUEST\nstarttls 2 close/);
   for (const run of [hooked, recorded]) {
     assert.equal(run.out.replace(/^PORTS .*\n/m, ''), lines);
     assert.equal(run.clients, plain.clients);
@@ -346,7 +349,7 @@ test('--import wasinet/register: an unmodified program\'s tls, https, http2 secu
   assert.doesNotMatch(plain.err + hooked.err, /below wasinet's core: true/);
   assert.match(recorded.err, /server session below wasinet's core: true/);
   const trace = readFileSync(file);
-  for (const text of ['echo:ping', 'GET /a', 'a body', 'hi /b', 'GET /over-http1', 'h2 hi /two', 'h2c hi /clear']) {
+  for (const text of ['echo:ping', 'GET /a', 'a body', 'hi /b', 'GET /over-http1', 'h2 hi /two', 'h2c hi /clear', 'echo:over tls']) {
     assert.ok(trace.includes(Buffer.from(text)), `the trace has the plaintext "${text}"`);
   }
   // No client now: the replay runs offline, on the recorded ports.

@@ -1,8 +1,9 @@
 // The clients of tls-servers-app.ts (node:net's, in a process of its own, never recorded): at
-// TLS_PORT, HTTPS_PORT, H2_PORT and H2C_PORT, one connection after another — the echo server with a
+// TLS_PORT, HTTPS_PORT, H2_PORT, H2C_PORT and STARTTLS_PORT, one connection after another — the echo server with a
 // client certificate and without, a client that does not trust the server, plaintext to a TLS
 // port; two https requests on one keep-alive connection; http2 over HTTP/1.1 and over h2; a plain
-// http2 request. Prints what each got; makes 8 connections.
+// http2 request; STARTTLS trusted, given up before the handshake, answered with plaintext, not
+// trusted. Prints what each got; makes 12 connections.
 import tls from 'node:tls';
 import https from 'node:https';
 import http2 from 'node:http2';
@@ -11,7 +12,7 @@ import { readFileSync } from 'node:fs';
 
 const key = readFileSync(process.env.TLS_KEY!);
 const ca = readFileSync(process.env.TLS_CA!);
-const [tlsPort, httpsPort, h2Port, h2cPort] = [process.env.TLS_PORT, process.env.HTTPS_PORT, process.env.H2_PORT, process.env.H2C_PORT].map(Number);
+const [tlsPort, httpsPort, h2Port, h2cPort, starttlsPort] = [process.env.TLS_PORT, process.env.HTTPS_PORT, process.env.H2_PORT, process.env.H2C_PORT, process.env.STARTTLS_PORT].map(Number);
 
 function echo(options: tls.ConnectionOptions): Promise<void> {
   return new Promise((resolve) => {
@@ -73,3 +74,25 @@ await new Promise<void>((resolve) => {
   s.on('end', () => { console.log(`/clear ${text}`); resolve(); });
 });
 plain.close();
+
+/** A STARTTLS exchange: the greeting, STARTTLS, the go-ahead, then what `mode` says. */
+function upgrade(mode: 'trusted' | 'gone' | 'plaintext' | 'untrusted'): Promise<void> {
+  return new Promise((resolve) => {
+    const p = net.connect(starttlsPort, '127.0.0.1', () => p.write('STARTTLS\r\n'));
+    p.on('error', () => {});
+    let text = '';
+    const onData = (d: Buffer): void => {
+      text += d;
+      if (!text.includes('220 go')) return;
+      p.off('data', onData);
+      if (mode === 'gone') { p.destroy(); console.log('starttls gone'); resolve(); return; }
+      if (mode === 'plaintext') { p.end('GET / HTTP/1.0\r\n\r\n'); p.resume(); p.on('close', () => { console.log('starttls plaintext closed'); resolve(); }); return; }
+      const t = tls.connect({ socket: p, servername: 'localhost', ca: mode === 'trusted' ? ca : undefined }, () => t.write('over tls'));
+      t.on('data', (d) => console.log(`starttls got ${d}`));
+      t.on('error', (e: NodeJS.ErrnoException) => console.log(`starttls error ${e.code}`));
+      t.on('close', () => resolve());
+    };
+    p.on('data', onData);
+  });
+}
+for (const mode of ['trusted', 'gone', 'plaintext', 'untrusted'] as const) await upgrade(mode);
