@@ -364,3 +364,46 @@ test('--import wasinet/register: an unmodified program\'s tls, https, http2 secu
   assert.match(core.stdout, /replay identical/);
   rmSync(file, { force: true });
 });
+
+test('--import wasinet/register: smtp-server with STARTTLS and nodemailer, ftp-srv with explicit FTPS and basic-ftp, ws over wss, unmodified, recorded and replayed', { timeout: 90000 }, async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const missing = ['smtp-server', 'nodemailer', 'ftp-srv', 'basic-ftp', 'ws'].filter((m) => { try { import.meta.resolve(m); return false; } catch { return true; } });
+  if (missing.length > 0) { t.skip(`not installed: ${missing.join(', ')}`); return; }
+  const ftpRoot = mkdtempSync(join(tmpdir(), 'wasinet-ftp-'));
+  writeFileSync(join(ftpRoot, 'hello.txt'), 'hi from ftp\n');
+  // A control port with free ports after it (ftp-srv's passive range): the replay asks for the same ones.
+  const probe = nodeNet.createServer();
+  await listen(probe);
+  const FTP_PORT = String(portOf(probe));
+  await closed(probe);
+  const env: NodeJS.ProcessEnv = { ...process.env, TLS_CA: join(root, 'tests/fixtures/localhost-cert.pem'), TLS_KEY: join(root, 'tests/fixtures/localhost-key.pem'), FTP_PORT, FTP_ROOT: ftpRoot };
+  delete env.WASINET_RECORD;
+  delete env.WASINET_REPLAY;
+  delete env.WASINET_TLS;
+  const file = sockPath('starttls-libs').replace(/\.sock$/, '.trace');
+  const run = (args: string[], more: Record<string, string> = {}) => {
+    const r = spawnSync(process.execPath, [...args, join(root, 'build/tests/host/apps/starttls-libs-app.js')], { cwd: root, env: { ...env, ...more }, encoding: 'utf8', timeout: 30000 });
+    assert.equal(r.status, 0, `${args.join(' ')} ${JSON.stringify(more)}: ${r.stdout}\n${r.stderr}`);
+    return r;
+  };
+  const plain = run([]);
+  assert.equal(plain.stdout, [
+    'smtp server: secure encrypted=true servername=localhost', 'smtp server: Subject: hello over starttls', 'smtp client: 250 OK',
+    'ftp list hello.txt', 'ftp got hi from ftp',
+    'wss server: /path encrypted=true', 'wss client: echo one', 'wss client: echo two', 'wss client: closed 1005', 'done', ''].join('\n'));
+  const recorded = run(['--import', 'wasinet/register'], { WASINET_RECORD: file });
+  assert.equal(recorded.stdout, plain.stdout);
+  const trace = readFileSync(file);
+  for (const text of ['STARTTLS', 'Subject: hello over starttls', 'AUTH TLS', 'hi from ftp', 'echo one']) {
+    assert.ok(trace.includes(Buffer.from(text)), `the trace has the plaintext "${text}"`);
+  }
+  for (let i = 0; i < 2; i++) {
+    const again = run(['--import', 'wasinet/register'], { WASINET_REPLAY: file });
+    assert.equal(again.stdout, plain.stdout);
+    assert.match(again.stderr, /wasinet replay: the application followed the recording/);
+  }
+  rmSync(file, { force: true });
+  rmSync(ftpRoot, { recursive: true, force: true });
+});
