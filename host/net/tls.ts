@@ -401,12 +401,7 @@ export function tlsSocketsAreNodeTlsSockets(tls: typeof nodeTls): void {
  * other socket.
  */
 export function acceptTls(server: NodeJS.EventEmitter, socket: unknown, nodeListener: (...args: any[]) => void): boolean {
-  if (!(socket instanceof Socket)) return false;
-  const s = socket[kStackOf]();
-  if (typeof s.backend.tlsConnect !== 'function' || socket.destroyed || socket.connecting) return false;
-  const tls = new (classFor(s))({ allowHalfOpen: socket.allowHalfOpen, [kStack]: s }, { server, accept: nodeListener }, s, socket);
-  tls[kUpgrade]();
-  return true;
+  return serverSide(socket, { server, accept: nodeListener }) !== null;
 }
 
 /**
@@ -417,10 +412,15 @@ export function acceptTls(server: NodeJS.EventEmitter, socket: unknown, nodeList
  * 'error' when the handshake fails. Null for any other socket (Node's TLSSocket over it).
  */
 export function serverTls(socket: unknown, options: Options): Socket | null {
+  return serverSide(socket, { ...options, bare: true, allowHalfOpen: (socket as Socket | null)?.allowHalfOpen });
+}
+
+/** The server's side of a session over `socket`, if it is a connected socket of a stack that carries TLS. */
+function serverSide(socket: unknown, tlsOptions: Options): Socket | null {
   if (!(socket instanceof Socket)) return null;
   const s = socket[kStackOf]();
   if (typeof s.backend.tlsConnect !== 'function' || socket.destroyed || socket.connecting) return null;
-  const tls = new (classFor(s))({ allowHalfOpen: socket.allowHalfOpen, [kStack]: s }, { ...options, bare: true, allowHalfOpen: socket.allowHalfOpen }, s, socket);
+  const tls = new (classFor(s))({ allowHalfOpen: socket.allowHalfOpen, [kStack]: s }, tlsOptions, s, socket);
   tls[kUpgrade]();
   return tls;
 }
