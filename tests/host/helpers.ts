@@ -195,3 +195,41 @@ export function sender(seed: number, size: number) {
     p.end();
   });
 }
+
+/** Listens on `where`: a Unix socket path, or a port of 127.0.0.1 (0: any free one). */
+export function listenOn(server: nodeNetModule.Server, where: number | string = 0): Promise<void> {
+  return new Promise((resolve) => {
+    if (typeof where === 'string') server.listen(where, () => resolve());
+    else server.listen(where, '127.0.0.1', () => resolve());
+  });
+}
+
+/** The port a TCP server listens on. */
+export const portOf = (server: nodeNetModule.Server): number => (server.address() as nodeNetModule.AddressInfo).port;
+
+/**
+ * 4 MiB each way between a server and a client (TLS ones, in the tests of sessions below the
+ * core), the server reading slowly: what each got, to compare with what the other sent.
+ * `serve(handler)` makes a server that is not listening yet; `connect(port)` a client.
+ */
+export async function bothWays(serve: (handler: (s: nodeNetModule.Socket) => void) => nodeNetModule.Server,
+  connect: (port: number) => nodeNetModule.Socket): Promise<{ up: Buffer; down: Buffer; serverGot: Buffer | null; clientGot: Buffer; client: nodeNetModule.Socket }> {
+  const SIZE = 4 * 1024 * 1024;
+  const bytes = (seed: number): Buffer => { const b = Buffer.alloc(SIZE); for (let i = 0; i < SIZE; i++) b[i] = (i * 7 + seed) & 255; return b; };
+  const up = bytes(1);
+  const down = bytes(2);
+  let serverGot: Buffer | null = null;
+  const server = serve((s) => {
+    const parts: Buffer[] = [];
+    s.on('data', (d: Buffer) => { parts.push(d); s.pause(); setTimeout(() => s.resume(), 1); });
+    s.on('end', () => { serverGot = Buffer.concat(parts); s.end(down); });
+  });
+  await listenOn(server);
+  const client = connect(portOf(server));
+  const parts: Buffer[] = [];
+  client.on('data', (d: Buffer) => parts.push(d));
+  client.end(up);
+  await new Promise((r) => client.on('close', r));
+  await new Promise((r) => server.close(r));
+  return { up, down, serverGot, clientGot: Buffer.concat(parts), client };
+}

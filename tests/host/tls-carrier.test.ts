@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createStack, formatAppDivergence, readTrace, timelineHtml, type MetaRecord } from '../../host/index.js';
-import { sockPath, throwsNode } from './helpers.js';
+import { sockPath, throwsNode, listenOn, portOf, bothWays } from './helpers.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const key = readFileSync(join(root, 'tests/fixtures/localhost-key.pem'));
@@ -76,14 +76,7 @@ function echoServer(options: tls.TlsOptions = {}): tls.Server {
   return server;
 }
 
-function listen(server: nodeNet.Server, where: number | string = 0): Promise<void> {
-  return new Promise((resolve) => {
-    if (typeof where === 'string') server.listen(where, () => resolve());
-    else server.listen(where, '127.0.0.1', () => resolve());
-  });
-}
-
-const portOf = (server: nodeNet.Server): number => (server.address() as nodeNet.AddressInfo).port;
+const listen = listenOn;
 
 /** The cases, each a list of sessions against the servers of `env`. */
 async function cases(connect: Connect, env: { port: number; rawPort: number; closedPort: number; path: string }): Promise<Record<string, string[]>> {
@@ -168,26 +161,11 @@ test('tlsConnect: the sockets it makes are wasinet sockets, and bad input throws
 
 test('tlsConnect: 4 MiB each way through the core, in order, while the peer reads slowly', { timeout: 30000 }, async () => {
   const net = createStack();
-  const SIZE = 4 * 1024 * 1024;
-  const bytes = (seed: number): Buffer => { const b = Buffer.alloc(SIZE); for (let i = 0; i < SIZE; i++) b[i] = (i * 7 + seed) & 255; return b; };
-  const up = bytes(1);
-  const down = bytes(2);
-  let got: Buffer | null = null;
-  const server = tls.createServer({ key, cert, allowHalfOpen: true }, (s) => {
-    const parts: Buffer[] = [];
-    s.on('data', (d: Buffer) => { parts.push(d); s.pause(); setTimeout(() => s.resume(), 1); });
-    s.on('end', () => { got = Buffer.concat(parts); s.end(down); });
-  });
-  await listen(server);
-  const c = net.tlsConnect({ port: portOf(server), host: '127.0.0.1', ca: cert, servername: 'localhost' });
-  const parts: Buffer[] = [];
-  c.on('data', (d: Buffer) => parts.push(d));
-  c.end(up);
-  await new Promise((r) => c.on('close', r));
-  await new Promise((r) => server.close(r));
-  assert.ok(got !== null && (got as Buffer).equals(up), 'the server got every byte, in order');
-  assert.ok(Buffer.concat(parts).equals(down), 'the client got every byte, in order');
-  assert.equal(c.bytesWritten, SIZE);
+  const r = await bothWays((handler) => tls.createServer({ key, cert, allowHalfOpen: true }, handler),
+    (port) => net.tlsConnect({ port, host: '127.0.0.1', ca: cert, servername: 'localhost' }));
+  assert.ok(r.serverGot !== null && r.serverGot.equals(r.up), 'the server got every byte, in order');
+  assert.ok(r.clientGot.equals(r.down), 'the client got every byte, in order');
+  assert.equal(r.client.bytesWritten, r.up.length);
 });
 
 test('tlsConnect: recorded, the program replays offline with the same log; the trace holds the plaintext', { timeout: 30000 }, async () => {

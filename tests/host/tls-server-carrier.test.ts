@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createStack, formatAppDivergence, readTrace, type MetaRecord, type StackApi } from '../../host/index.js';
-import { sockPath } from './helpers.js';
+import { sockPath, listenOn, portOf, bothWays } from './helpers.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const key = readFileSync(join(root, 'tests/fixtures/localhost-key.pem'));
@@ -56,14 +56,7 @@ function loggingServer(log: string[], options: tls.TlsOptions): tls.Server {
   return server;
 }
 
-function listen(server: nodeNet.Server, where: number | string = 0): Promise<void> {
-  return new Promise((resolve) => {
-    if (typeof where === 'string') server.listen(where, () => resolve());
-    else server.listen(where, '127.0.0.1', () => resolve());
-  });
-}
-
-const portOf = (server: nodeNet.Server): number => (server.address() as nodeNet.AddressInfo).port;
+const listen = listenOn;
 const closed = (server: nodeNet.Server): Promise<unknown> => new Promise((r) => server.close(r));
 const settle = (ms = 30): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -178,25 +171,10 @@ test('tlsServe: the server and its sockets are the stack\'s; bad input throws', 
 
 test('tlsServe: 4 MiB each way through the core, in order, with a slow reader on the server', { timeout: 30000 }, async () => {
   const net = createStack();
-  const SIZE = 4 * 1024 * 1024;
-  const bytes = (seed: number): Buffer => { const b = Buffer.alloc(SIZE); for (let i = 0; i < SIZE; i++) b[i] = (i * 5 + seed) & 255; return b; };
-  const up = bytes(3);
-  const down = bytes(4);
-  let got: Buffer | null = null;
-  const server = net.tlsServe(tls.createServer({ key, cert, allowHalfOpen: true }, (s) => {
-    const parts: Buffer[] = [];
-    s.on('data', (d: Buffer) => { parts.push(d); s.pause(); setTimeout(() => s.resume(), 1); });
-    s.on('end', () => { got = Buffer.concat(parts); s.end(down); });
-  }));
-  await listen(server);
-  const c = tls.connect({ port: portOf(server), host: '127.0.0.1', ca: cert, servername: 'localhost' });
-  const parts: Buffer[] = [];
-  c.on('data', (d: Buffer) => parts.push(d));
-  c.end(up);
-  await new Promise((r) => c.on('close', r));
-  await closed(server);
-  assert.ok(got !== null && (got as Buffer).equals(up), 'the server got every byte, in order');
-  assert.ok(Buffer.concat(parts).equals(down), 'the client got every byte, in order');
+  const r = await bothWays((handler) => net.tlsServe(tls.createServer({ key, cert, allowHalfOpen: true }, handler)),
+    (port) => tls.connect({ port, host: '127.0.0.1', ca: cert, servername: 'localhost' }));
+  assert.ok(r.serverGot !== null && r.serverGot.equals(r.up), 'the server got every byte, in order');
+  assert.ok(r.clientGot.equals(r.down), 'the client got every byte, in order');
 });
 
 /** An https server and an http2 secure server (with HTTP/1.1 fallback), and node's clients of them. */
