@@ -141,7 +141,10 @@ export class Lanes {
     else if (x.name === 'apiConnect') {
       const [host] = strings(x.payload);
       lane.label = `client h=${h} → ${host || '(path)'}${a[2] ? `:${a[2]}` : ''}`;
-    } else if (x.name === 'onConnect' && a[1] === 0) {
+    } else if (x.name === 'apiOpen' && a[2] === 2) {
+      // A TLS session that took connection a[1] over (STARTTLS, a served TLS server's connection).
+      lane.label = `TLS session h=${h} over h=${a[1]}`;
+    } else if (x.name === 'onConnect' && a[1] === 0 && !lane.label.startsWith(`TLS session h=${h} `)) {
       const [local, remote] = strings(x.payload);
       // Left out (asked for on first use): the label gains the local name at apiLocalName, and
       // keeps the peer apiConnect named.

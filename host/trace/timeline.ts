@@ -42,7 +42,7 @@ export function timelineHtml(file: string, divergence: TimelineDivergence | null
       const lane = lanes.of(h);
       const what = tlsSummary(r.data.state);
       if (what !== null) {
-        if (lane !== null && what.secure && !lane.label.endsWith(' · TLS')) lane.label += ' · TLS';
+        if (lane !== null && what.secure && !lane.label.endsWith(' · TLS') && !lane.label.startsWith('TLS session')) lane.label += ' · TLS';
         marks.push({ s: last.seq, t: last.t, l: lane ? lane.id + 1 : 0, k: what.secure ? 'transport' : 'error', n: 'tls', d: `tls h=${h} ${what.text}`, p: '', depth: last.depth, r: 0, b: 0 });
       }
       continue;
@@ -78,7 +78,8 @@ export function tlsSummary(state: unknown): { secure: boolean; text: string } | 
       secure: true,
       text: `secure: ${s.protocol} ${(s.cipher as { name?: string } | null)?.name ?? ''}${s.alpnProtocol ? `, ALPN ${s.alpnProtocol}` : ''}` +
         `${peer?.subject?.CN !== undefined ? `, peer CN=${String(peer.subject.CN)}` : ''}${peer?.issuer?.CN !== undefined ? ` (issuer CN=${String(peer.issuer.CN)})` : ''}` +
-        `, ${s.authorized ? 'authorized' : `not authorized (${s.authorizationError})`}`,
+        // A server's session that asked for no client certificate has no verdict on one.
+        `${s.authorized ? ', authorized' : s.authorizationError ? `, not authorized (${s.authorizationError})` : ''}`,
     };
   }
   if (st.error) return { secure: false, text: `error: ${String(st.error.code ?? st.error.$error ?? 'Error')} ${String(st.error.message ?? '')}` };

@@ -12,7 +12,7 @@ import nodeNet from 'node:net';
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createStack, formatAppDivergence, readTrace, type MetaRecord, type StackApi } from '../../host/index.js';
+import { createStack, formatAppDivergence, readTrace, timelineHtml, type MetaRecord, type StackApi } from '../../host/index.js';
 import { sockPath, listenOn, portOf, bothWays } from './helpers.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -245,6 +245,13 @@ test('tlsServe: recorded, the servers replay offline (no client) with the same l
   }
   const states = readTrace(file).records.filter((r): r is MetaRecord => r.kind === 'meta' && r.type === 'tls');
   assert.ok(states.some((r) => (r.data.state as { error?: unknown }).error !== undefined), 'failed handshakes are in the trace');
+  // The timeline: a lane per session, named for the connection it took over, with its state.
+  const page = timelineHtml(file);
+  assert.match(page, /"label":"TLS session h=\d+ over h=\d+"/);
+  assert.match(page, /tls h=\d+ secure: TLSv1\.3 TLS_AES_256_GCM_SHA384, ALPN echo"/);
+  assert.match(page, /tls h=\d+ secure: [^"]*peer CN=localhost \(issuer CN=localhost\), authorized/);
+  assert.match(page, /tls h=\d+ error: ERR_SSL_HTTP_REQUEST/);
+  assert.match(page, /tls h=\d+ error: ECONNRESET socket hang up/);
   for (let round = 0; round < 2; round++) {
     const net = createStack({ replay: { path: file, wait: 1000, onDivergence: (d) => assert.fail(formatAppDivergence(d)) } });
     const replayed = await replayedCases(net, where);
