@@ -91,8 +91,9 @@ function carryTls(server: NodeJS.EventEmitter, accept: TlsAccept): boolean {
   if (node === undefined) return false;
   const carried = function carriedTlsConnection(this: NodeJS.EventEmitter, socket: unknown) {
     if (accept(this, socket, node)) return;
-    // Node's TLS over it (the listener did not start it reading: it is not paused on node:net).
-    if (socket !== null && typeof (socket as { resume?: unknown }).resume === 'function') (socket as { resume(): void }).resume();
+    // Node's TLS over it. One of our listener's, which did not start it reading (node:net's would
+    // have), reads now; a socket the program emitted itself is left as it gave it.
+    if (socket !== null && typeof socket === 'object' && arrival.has(socket)) (socket as { resume(): void }).resume();
     node.call(this, socket);
   };
   server.removeAllListeners('connection');
