@@ -199,7 +199,7 @@ function datesFromTheProgramsClock(server: NodeJS.EventEmitter): void {
         proto[method] = function (this: unknown, ...a: any[]) {
           const headers = a[at] as Record<string | symbol, unknown> | null | undefined;
           const options = a[at + 1] as { sendDate?: boolean } | null | undefined;
-          if ((options?.sendDate == null || options.sendDate) && (headers == null || headers.date == null)) {
+          if ((options?.sendDate == null || options.sendDate) && !Array.isArray(headers) && (headers == null || headers.date == null)) {
             a[at] = { ...(headers ?? {}), date: new Date().toUTCString() };
           }
           return original.apply(this, a);
