@@ -30,7 +30,7 @@ import { abiErrno } from '../core/errno.js';
 import { splitNames } from '../core/names.js';
 import { CREDIT, syscallOf, type NodeBackendBase } from './node-common.js';
 import { PublicNodeBackend, Conn } from './node-public.js';
-import { encode, kLive, secureStateOf, type TlsState } from './tls-state.js';
+import { encode, kLive, kSocket, secureStateOf, type TlsState } from './tls-state.js';
 
 /** Options of tls.connect that are the socket's own (the core's): never the raw session's. */
 const SOCKET_OPTIONS = ['socket', 'path', 'host', 'port', 'family', 'hints', 'lookup', 'localAddress', 'localPort',
@@ -167,6 +167,8 @@ export class TlsCarrier extends PublicNodeBackend {
     standIn.emit = function emit(event: string | symbol, ...args: unknown[]): boolean {
       if (event === 'secureConnection') secured(args[0] as tls.TLSSocket);
       else if (event === 'tlsClientError') failed(args[0] as NodeJS.ErrnoException);
+      // The server's 'keylog' names the connection's socket: the program's, not the session's.
+      else if (event === 'keylog') return server.emit(event, args[0], (given as Record<symbol, unknown>)[kSocket] ?? args[1]);
       else return server.emit(event, ...args);
       return true;
     };
@@ -188,10 +190,22 @@ export class TlsCarrier extends PublicNodeBackend {
     const { secured, failed, ended } = this.#serverSide(h, plain, family, given.allowHalfOpen === true);
     const NodeTLSSocket = (tls as { [kNodeTLSSocket]?: typeof tls.TLSSocket })[kNodeTLSSocket] ?? tls.TLSSocket;
     const session = new NodeTLSSocket(plain, options);
+    this.#keylog(session, given);
     session.once('secure', () => secured(session));
     session.on('error', (err: NodeJS.ErrnoException) => failed(err));
     // Ahead of node:net's own 'end' listener, which would end a session that is not half-open.
     session.prependListener('end', () => ended(session));
+  }
+
+  /**
+   * A live session's 'keylog' lines (NSS key log format: what Wireshark decrypts a capture with)
+   * go to the program's socket, when it listens for them (node:tls turns OpenSSL's callback on
+   * only then; here it is on for every session, a few lines a handshake). Not recorded.
+   */
+  #keylog(session: tls.TLSSocket, options: Record<string | symbol, unknown>): void {
+    const socket = options[kSocket] as NodeJS.EventEmitter | undefined;
+    if (socket === undefined) return;
+    session.on('keylog', (line: Buffer) => { if (socket.listenerCount('keylog') > 0) socket.emit('keylog', line); });
   }
 
   /**
@@ -261,6 +275,7 @@ export class TlsCarrier extends PublicNodeBackend {
         named.localAddress ?? '', named.remoteAddress ?? '');
     };
     raw.once('connect', () => { tcp = true; });
+    this.#keylog(raw, this.#options.get(h) ?? {});
     // Its session tickets, for the socket above to pass on (https.Agent resumes sessions with them).
     raw.on('session', (ticket: Buffer) => {
       if (this.conns.get(h) !== conn) return;

@@ -30,6 +30,13 @@ export interface SecureState {
 /** What a session is (`secure`, `error`), or the session tickets it got since last asked (`sessions`). */
 export type TlsState = { secure: SecureState } | { error: Encoded } | { sessions: Encoded[] };
 
+/**
+ * In the options a TLS socket of host/net/tls.ts gives the backend (tlsConnect): the socket
+ * itself, which a live session's 'keylog' lines are passed on to (never recorded: a replay has
+ * no keys).
+ */
+export const kSocket = Symbol('wasinet.tlsSocket');
+
 /** The live object behind a state (the raw TLSSocket, or the error itself) when it was not read from a trace. */
 export const kLive = Symbol('wasinet.tlsLive');
 

@@ -14,8 +14,8 @@
 // node:net. Given a socket of the same stack (`socket`: STARTTLS, or a socket still
 // connecting), the session takes that socket's connection over (apiOpen's kind 2): the socket
 // gets nothing more, and closes with the session, as on node:tls. Its session tickets are
-// 'session' events (#tickets: https.Agent resumes sessions with them). Not carried: 'keylog',
-// renegotiation, and a socket that is not this stack's (Node's TLS over it, whose ciphertext that
+// 'session' events (#tickets: https.Agent resumes sessions with them), and a live session's
+// 'keylog' lines are passed on (node-tls.ts; a replay has none). Not carried: renegotiation, and a socket that is not this stack's (Node's TLS over it, whose ciphertext that
 // socket carries).
 //
 // The server side (acceptTls, for stack.tlsServe and the register hook's tls.Server routing):
@@ -29,7 +29,7 @@ import { getDefaultStack, type Stack } from './stack.js';
 import { normalizeArgs } from './args.js';
 import { validateNumber, validateString } from './validate.js';
 import { ERR_INVALID_HANDLE_TYPE } from './errors.js';
-import { decode, kLive, type SecureState, type TlsState } from '../backend/tls-state.js';
+import { decode, kLive, kSocket, type SecureState, type TlsState } from '../backend/tls-state.js';
 import type { Backend } from '../backend/backend.js';
 
 type Options = Record<string, any>;
@@ -77,7 +77,8 @@ function tlsSocketClass(Base: typeof Socket) {
     constructor(socketOptions: Options, tlsOptions: Options, stack: Stack, parent: Socket | null = null) {
       super(socketOptions);
       this.#backend = stack.backend;
-      this.#tlsOptions = tlsOptions;
+      // The backend passes a live session's 'keylog' lines on to this socket (node-tls.ts).
+      this.#tlsOptions = { ...tlsOptions, [kSocket]: this };
       this.#parent = parent;
       if (parent !== null) this.#held = [];
       this.#server = typeof tlsOptions.accept === 'function' ? tlsOptions.server as NodeJS.EventEmitter : null;

@@ -392,3 +392,26 @@ test('--import wasinet/register: smtp-server with STARTTLS and nodemailer, ftp-s
   rmSync(file, { force: true });
   rmSync(ftpRoot, { recursive: true, force: true });
 });
+
+test('keylog: a carried session\'s key log lines reach the program, on the client socket and on the server with the program\'s socket, as on node:tls', { timeout: 30000 }, async () => {
+  const net = createStack();
+  const run = async (serve: Serve, connect: (...a: any[]) => tls.TLSSocket, Sock: typeof nodeNet.Socket): Promise<string[]> => {
+    const server = serve(tls.createServer({ key, cert }, (s) => s.end('hi')));
+    const lines: string[] = [];
+    server.on('keylog', (line: Buffer, s: tls.TLSSocket) => lines.push(`server ${String(line).split(' ')[0]} ${s instanceof Sock && s.encrypted}`));
+    await listen(server);
+    await new Promise<void>((resolve) => {
+      const c = connect({ port: portOf(server), host: '127.0.0.1', servername: 'localhost', ca: cert });
+      c.on('keylog', (line: Buffer) => lines.push(`client ${String(line).split(' ')[0]} ${/^[A-Z_0-9]+ [0-9a-f]{64} [0-9a-f]+\n$/.test(String(line))}`));
+      c.resume();
+      c.on('close', () => resolve());
+    });
+    await closed(server);
+    return lines.sort();
+  };
+  const node = await run((s) => s, tls.connect, nodeNet.Socket);
+  const ours = await run((s) => net.tlsServe(s), net.tlsConnect as (...a: any[]) => tls.TLSSocket, net.Socket as unknown as typeof nodeNet.Socket);
+  assert.equal(node.length, 10);
+  assert.ok(node.every((l) => l.endsWith(' true')), node.join('\n'));
+  assert.deepEqual(ours, node);
+});
