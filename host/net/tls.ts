@@ -15,8 +15,9 @@
 // connecting), the session takes that socket's connection over (apiOpen's kind 2): the socket
 // gets nothing more, and closes with the session, as on node:tls. Its session tickets are
 // 'session' events (#tickets: https.Agent resumes sessions with them), and a live session's
-// 'keylog' lines are passed on (node-tls.ts; a replay has none). Not carried: renegotiation, and a socket that is not this stack's (Node's TLS over it, whose ciphertext that
-// socket carries).
+// 'keylog' lines are passed on (node-tls.ts; a replay has none). Not carried: renegotiation,
+// and a socket that is not this stack's (Node's TLS over it, whose ciphertext that socket
+// carries).
 //
 // The server side (acceptTls, for stack.tlsServe and the register hook's tls.Server routing):
 // an accepted connection's session takes it over the same way; the socket is given to the
