@@ -254,13 +254,16 @@ export class PublicNodeBackend extends NodeBackendBase {
         this.core.onError(h, errno, syscallOf(err, SYSCALL.read));
       }
     });
-    on('close', () => {
-      conn.closed = true;
-      if (conn.closing) {
-        this.conns.delete(h);
-        this.core.onClosed(h);
-      }
-    });
+    on('close', () => this.rawClosed(h, conn));
+  }
+
+  /** Connection `h`'s raw socket closed: reported once the core has asked to close it. */
+  protected rawClosed(h: number, conn: Conn): void {
+    conn.closed = true;
+    if (conn.closing) {
+      this.conns.delete(h);
+      this.core.onClosed(h);
+    }
   }
 
   #write(h: number, data: Buffer): void {

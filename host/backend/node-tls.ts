@@ -139,7 +139,7 @@ export class TlsCarrier extends PublicNodeBackend {
     const family = raw.remoteFamily === 'IPv6' ? 6 : raw.remoteFamily === 'IPv4' ? 4 : 0;
     const { given, options } = this.#sessionOptions(h);
     if (typeof given.accept === 'function') return this.#serverSession(h, given, raw, family);
-    if (given.bare === true) return this.#bareSession(h, given, raw, family);
+    if (given.bare === true) return this.#bareSession(h, given, options, raw, family);
     if (given.host !== undefined) options.host = given.host;
     options.socket = raw;
     // The connection's names are the socket's (a TLSSocket over a socket answers none of its own).
@@ -182,8 +182,7 @@ export class TlsCarrier extends PublicNodeBackend {
    * a client that ends before the handshake is over gives a connected socket's EOF (node:tls's
    * socket emits 'end' and closes, with no error).
    */
-  #bareSession(h: number, given: Record<string, unknown>, plain: net.Socket, family: number): void {
-    const { options } = this.#sessionOptions(h);
+  #bareSession(h: number, given: Record<string, unknown>, options: Record<string, unknown>, plain: net.Socket, family: number): void {
     delete options.bare;
     delete options.allowHalfOpen;
     options.isServer = true;
@@ -222,13 +221,7 @@ export class TlsCarrier extends PublicNodeBackend {
     this.conns.set(h, conn);
     plain.allowHalfOpen = allowHalfOpen;
     const current = (): boolean => this.conns.get(h) === conn && !conn.closing && conn.connecting;
-    const plainClosed = (): void => {
-      conn.closed = true;
-      if (conn.closing) {
-        this.conns.delete(h);
-        this.core.onClosed(h);
-      }
-    };
+    const plainClosed = (): void => this.rawClosed(h, conn);
     plain.on('close', plainClosed);
     const connected = (session: tls.TLSSocket): void => {
       plain.off('close', plainClosed);

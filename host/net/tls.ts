@@ -70,10 +70,14 @@ function tlsSocketClass(Base: typeof Socket) {
     #failure: TlsState | null = null;
     /** How often the session's tickets may still be asked for (#tickets). */
     #ticketAsks = TICKET_ASKS;
-    /** The server side of a session (acceptTls): the tls.Server it is a connection of, or null. */
+    /**
+     * Which side of a session this is: a client's (tls.connect), a tls.Server's connection
+     * (acceptTls: the server gets 'secureConnection' or 'tlsClientError'), or a server side made
+     * with `new tls.TLSSocket(socket, { isServer: true })` (serverTls: the socket emits 'secure').
+     */
+    readonly #side: 'client' | 'accepted' | 'bare';
+    /** The tls.Server of an accepted connection's session. */
     readonly #server: NodeJS.EventEmitter | null;
-    /** The server side of a session made with `new tls.TLSSocket(socket, { isServer: true })` (serverTls). */
-    readonly #bare: boolean;
 
     constructor(socketOptions: Options, tlsOptions: Options, stack: Stack, parent: Socket | null = null) {
       super(socketOptions);
@@ -82,11 +86,10 @@ function tlsSocketClass(Base: typeof Socket) {
       this.#tlsOptions = { ...tlsOptions, [kSocket]: this };
       this.#parent = parent;
       if (parent !== null) this.#held = [];
-      this.#server = typeof tlsOptions.accept === 'function' ? tlsOptions.server as NodeJS.EventEmitter : null;
-      // As node:tls's server-side TLSSocket: `server` is the tls.Server.
-      if (this.#server !== null) this.server = this.#server;
-      this.#bare = tlsOptions.bare === true;
-      if (this.#bare && tlsOptions.server !== undefined) this.server = tlsOptions.server;
+      this.#side = typeof tlsOptions.accept === 'function' ? 'accepted' : tlsOptions.bare === true ? 'bare' : 'client';
+      this.#server = this.#side === 'accepted' ? tlsOptions.server as NodeJS.EventEmitter : null;
+      // As node:tls's server-side TLSSocket: `server` is the server option (the tls.Server).
+      if (this.#side !== 'client' && tlsOptions.server !== undefined) this.server = tlsOptions.server;
     }
 
     /**
@@ -157,21 +160,21 @@ function tlsSocketClass(Base: typeof Socket) {
     override emit(event: string | symbol, ...args: unknown[]): boolean {
       // A server's connection that fails its handshake is the server's 'tlsClientError' (the
       // application never had the socket), as on node:tls.
-      if (event === 'error' && this.#server !== null && this.secureConnecting) return this.#server.emit('tlsClientError', args[0], this);
+      if (event === 'error' && this.#side === 'accepted' && this.secureConnecting) return this.#server!.emit('tlsClientError', args[0], this);
       // node:tls's TLSSocket emits '_tlsError' ahead of an error that ends the handshake (a server's
       // that no tls.Server made: smtp-server listens for it).
-      if (event === 'error' && this.#bare && this.secureConnecting) super.emit('_tlsError', args[0]);
+      if (event === 'error' && this.#side === 'bare' && this.secureConnecting) super.emit('_tlsError', args[0]);
       // The core's CONNECT succeeds once the handshake did (or failed after TCP connected): the
       // session's state is there for 'connect' (http2 sets a session up from it, when it does
       // not know the socket for a TLS one), and 'secureConnect' follows 'ready'.
       if (event === 'connect' && this.secureConnecting && !this.#asked && !this.destroyed) this.#apply();
-      if ((event === 'data' || event === 'end') && this.#ticketAsks > 0 && this.#state !== null && this.#server === null && !this.#bare) this.#tickets();
+      if ((event === 'data' || event === 'end') && this.#ticketAsks > 0 && this.#state !== null && this.#side === 'client') this.#tickets();
       // A session over a connection the program had emits no 'ready', and 'connect' only when that
       // socket connects ([kUpgrade]: node:tls passes its 'connect' on), not when the handshake is over.
       const r = this.#parent !== null && (event === 'ready' || event === 'connect') ? false : super.emit(event, ...args);
       if (event === 'ready' && this.secureConnecting && this.#state !== null && !this.destroyed) this.#secured();
       // A server's session whose client ended before the handshake: what waited goes on (its end).
-      else if (event === 'ready' && this.#bare && this.#state === null && this.#held !== null) this.#release();
+      else if (event === 'ready' && this.#side === 'bare' && this.#state === null && this.#held !== null) this.#release();
       return r;
     }
 
@@ -210,13 +213,11 @@ function tlsSocketClass(Base: typeof Socket) {
 
     #secured(): void {
       this.secureConnecting = false;
-      if (this.#bare) {
-        super.emit('secure');
-      } else if (this.#server !== null) {
-        super.emit('secure');
-        this.#server.emit('secureConnection', this);
-      } else {
+      if (this.#side === 'client') {
         super.emit('secureConnect');
+      } else {
+        super.emit('secure');
+        if (this.#side === 'accepted') this.#server!.emit('secureConnection', this);
       }
       this.#release();
     }

@@ -529,7 +529,8 @@ export class TraceRecorder2 implements InputTap {
   /** The recording of the program's clock this recording has (stopped when it closes). */
   clock: { stop(): void } | null = null;
   /** Draws and readings made while an input's record waits for its result (none expected: no program code runs then). */
-  #draws: [number, RandomDraw | ClockRead][] = [];
+  /** Meta records made while an input is open (written after its output): random draws, clock reads, TLS states. */
+  #draws: [number, RandomDraw | ClockRead | { h: number; state: object | null }][] = [];
 
   /** The application drew randomness (random.ts): a `random` record, in the order of the calls' ends. */
   randomDraw(d: RandomDraw): void {
@@ -544,7 +545,7 @@ export class TraceRecorder2 implements InputTap {
    */
   tlsState(h: number, state: object | null): void {
     if (this.#off) return;
-    const d = { h, state: this.#chainOnce(state) } as unknown as RandomDraw; // JSON: the state's symbol keys are left out
+    const d = { h, state: this.#chainOnce(state) }; // JSON: the state's symbol keys are left out
     if (this.#open) this.#draws.push([META_TLS, d]);
     else this.#meta(META_TLS, d);
   }
