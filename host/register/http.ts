@@ -17,8 +17,8 @@
 // below the core (routeTlsServers; stack.tlsServe does it for one server); https.Agent's and
 // fetch's https connections call tls.connect, which register.cts then makes wasinet's
 // (host/net/tls.ts: the session's plaintext goes through the core; its ciphertext, drawn from
-// OpenSSL's randomness, could not be replayed), and plain http2 servers listen through wasinet too
-// (routeHttp2).
+// OpenSSL's randomness, could not be replayed), and plain http2 servers listen, and plain http2
+// clients connect, through wasinet too (routeHttp2).
 import type * as Net from 'node:net';
 import type * as Http from 'node:http';
 import type * as Tls from 'node:tls';
@@ -119,6 +119,57 @@ export function routeTlsServers(net: typeof Net, tls: typeof Tls, accept: TlsAcc
  */
 export function routeHttp2(net: typeof Net, http2: typeof Http2): void {
   routeListening(net, Object.getPrototypeOf(http2.createServer()) as object, false);
+  // And plain http2 clients: `http2.connect('http://…')` opens its connection with Node's
+  // internal net.connect; given a createConnection of wasinet's instead (one the program gave
+  // is kept), the session runs over a wasinet socket, as over any socket that is not Node's.
+  const original = http2.connect;
+  const connect = function connect(this: unknown, authority: unknown, options?: unknown, listener?: unknown) {
+    if (typeof options === 'function') {
+      listener = options;
+      options = undefined;
+    }
+    const target = h2cTarget(authority, options);
+    if (target !== null) {
+      options = {
+        ...(options as object | undefined),
+        createConnection: (_: unknown, o: object) => net.connect({ port: target.port, host: target.host, ...o } as unknown as Net.NetConnectOpts),
+      };
+    }
+    return Reflect.apply(original, this, listener === undefined ? [authority, options] : [authority, options, listener]) as Http2.ClientHttp2Session;
+  };
+  for (const key of Reflect.ownKeys(original)) {
+    if (key !== 'length' && key !== 'name' && key !== 'prototype') Object.defineProperty(connect, key, Object.getOwnPropertyDescriptor(original, key)!);
+  }
+  http2.connect = connect as typeof http2.connect;
+}
+
+/**
+ * The port and host `http2.connect(authority, options)` would give Node's internal net.connect
+ * (an `http:` authority, no createConnection of the program's), worked out as http2 does; null
+ * for anything else, which http2 handles (or rejects) itself.
+ */
+function h2cTarget(authority: unknown, options: unknown): { port: string; host: string } | null {
+  if (options !== undefined && (options === null || typeof options !== 'object')) return null;
+  const o = options as { createConnection?: unknown; protocol?: unknown } | undefined;
+  if (typeof o?.createConnection === 'function') return null;
+  let a: { protocol?: string; port?: string; hostname?: string; host?: string };
+  if (typeof authority === 'string') {
+    try {
+      a = new URL(authority);
+    } catch {
+      return null;
+    }
+  } else if (authority !== null && typeof authority === 'object') {
+    a = authority as typeof a;
+  } else {
+    return null;
+  }
+  if ((a.protocol || o?.protocol || 'https:') !== 'http:') return null;
+  const port = '' + (a.port !== '' ? a.port : a.protocol === 'http:' ? 80 : 443);
+  let host = 'localhost';
+  if (a.hostname) host = a.hostname[0] === '[' ? a.hostname.slice(1, -1) : a.hostname;
+  else if (a.host) host = a.host;
+  return { port, host };
 }
 
 /**

@@ -7,7 +7,8 @@
 // are made to listen and connect through wasinet (http.ts); while the process records or
 // replays, tls.connect's sessions run below the core (host/net/tls.ts), https.Agent's and fetch's
 // included, and so do the sessions of tls, https and http2 secure servers (http.ts
-// routeTlsServers), and plain http2 servers listen through wasinet. Not covered:
+// routeTlsServers), and plain http2 servers listen, and plain http2 clients connect, through
+// wasinet. Not covered:
 // process.getBuiltinModule('net') is node:net (see docs/replay.md for feeding such a server from
 // a wasinet server).
 import Module = require('node:module');
@@ -73,7 +74,7 @@ if (!writerThread) {
     tls.TLSSocket = TLSSocket;
     // tls, https and http2 secure servers too: their connections' sessions below the core.
     routes.routeTlsServers(wasinet as typeof Net, tls as unknown as typeof TlsModule, carried.acceptTls);
-    // Plain http2 servers as http's (http2's secure ones are tls.Servers).
+    // Plain http2 servers as http's (http2's secure ones are tls.Servers), and plain http2 clients.
     if (process.env.WASINET_HTTP !== '0') routes.routeHttp2(wasinet as typeof Net, require('node:http2') as typeof Http2Module);
     Module.syncBuiltinESMExports();
   }
