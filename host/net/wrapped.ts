@@ -13,7 +13,8 @@
 //   program's 'data' listeners, no 'end';
 // - the wrapper's listeners are out of the socket's listener lists, so a program that removes
 //   every listener from the plain socket after the upgrade (basic-ftp does) does not stop TLS;
-//   an error and 'close' still reach the wrapper;
+//   an error and 'close' still reach the wrapper (a failed connect's error reaches the socket's
+//   own listeners first, as on node:net, where the socket kept its handle until it connected);
 // - a 'data' event the program emits on the plain socket itself (ftp-srv forwards the TLS
 //   socket's plaintext to the plain socket's parser that way) reaches the program's listeners;
 // - the TLS socket's `remoteAddress`, `localPort`, `address()`, `setNoDelay()`,
@@ -71,6 +72,8 @@ interface Wrapper {
   reading: boolean;
   /** What came while it did not read, in order; null is the end of stream. */
   queue: (Uint8Array | null)[] | null;
+  /** Whether the socket has connected (its errors are the wrapper's alone from then on). */
+  connected: boolean;
 }
 
 const wrappers = new WeakMap<object, Wrapper>();
@@ -118,6 +121,7 @@ export function wrappedAsStream(socket: Duplex, state: ReadableState): boolean {
     close: takeListener(socket, 'close', /\.destroy\(/),
     reading: false,
     queue: null,
+    connected: !(socket as { pending?: boolean }).pending,
   };
   wrappers.set(socket, w);
   const emit = socket.emit;
@@ -125,8 +129,13 @@ export function wrappedAsStream(socket: Duplex, state: ReadableState): boolean {
   Object.defineProperty(socket, 'emit', {
     configurable: true, writable: true, enumerable: false,
     value: function emitWrapped(this: Duplex, event: string | symbol, ...args: unknown[]): boolean {
-      if (event === 'error' && w.error !== null) {
-        w.error.apply(this, args); // on node:net the error is the TLS socket's alone
+      if (event === 'connect') w.connected = true;
+      else if (event === 'error' && w.error !== null) {
+        // On node:net a connected socket's error is the wrapper's alone (tls and http2 read below
+        // the socket), but one that never connected (refused, not found) is still the socket's
+        // own first: its listeners have it, then the wrapper.
+        if (!w.connected && this.listenerCount('error') > 0) emit.apply(this, [event, ...args] as Parameters<typeof emit>);
+        w.error.apply(this, args);
         return true;
       }
       const had = emit.apply(this, [event, ...args] as Parameters<typeof emit>);

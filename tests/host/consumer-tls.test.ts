@@ -264,6 +264,43 @@ both('tls.connect({ socket: new Socket() }) before socket.connect(): the handsha
   assert.deepEqual(log, ['secure true', 'answer HELLO', 'plain ECONNRESET undefined undefined undefined']);
 });
 
+// A connect that fails under a wrapper: on node:net the socket keeps its handle until it
+// connects, so its own 'error' listeners have a refused connect first, then the TLS socket (or
+// the http2 session) that wraps it.
+both('a lib socket whose connect is refused, under tls.connect({ socket }) and http2.connect({ createConnection }): its own error listeners have the error, then the wrapper', { timeout: 10000 }, async (sc) => {
+  const { default: http2 } = await import('node:http2');
+  const gone = sc.net.createServer();
+  const port = await sc.listen(gone);
+  await new Promise((r) => gone.close(r));
+  const log: string[] = [];
+  const plain = (name: string): nodeNet.Socket => {
+    const raw = sc.net.connect(port, host);
+    raw.on('error', (e) => log.push(`${name} plain error ${codeOf(e)}`));
+    raw.on('close', (h) => log.push(`${name} plain close ${h}`));
+    return raw;
+  };
+  const raw = plain('tls');
+  const t = sc.track(tls.connect({ socket: raw, servername: 'localhost' }));
+  t.on('error', (e) => log.push(`tls error ${codeOf(e)}`));
+  const closed = (e: NodeJS.EventEmitter): Promise<unknown> => new Promise((r) => e.once('close', r));
+  await Promise.all([closed(t), closed(raw)]);
+  // The http2 session over lib sockets is wrapped in Node's JSStreamSocket: it learns of the
+  // failure when the socket closes, so its events follow the socket's 'close' there (the
+  // order is not compared: docs/replay.md).
+  const h2: string[] = [];
+  const raw2 = plain('h2');
+  const session = http2.connect(`http://${host}:${port}`, { createConnection: () => raw2 });
+  session.on('error', (e) => h2.push(`session error ${codeOf(e)}`));
+  session.on('close', () => h2.push('session close'));
+  await Promise.all([closed(session), closed(raw2)]);
+  return [...log, ...h2.sort()];
+}, (log) => {
+  assert.deepEqual(log, [
+    'tls plain error ECONNREFUSED', 'tls error ECONNREFUSED', 'tls plain close true',
+    'h2 plain error ECONNREFUSED', 'h2 plain close true', 'session close', 'session error ECONNREFUSED',
+  ]);
+});
+
 // STARTTLS as FTP libraries do it (explicit FTPS): the server (ftp-srv) keeps its parser on the
 // plain socket and re-emits the TLS socket's plaintext there with emit('data'); the client
 // (basic-ftp) takes every listener off the plain socket once upgraded, and checks that the TLS
