@@ -18,7 +18,7 @@ import * as abi from "./abi";
 import { setNow, emit, scratch, SCRATCH_SIZE, now, setHostFeatures, fillsAt } from "./emit";
 import * as socket from "./socket";
 import * as listen from "./listener";
-import { sock, listener, newSock, sockets, listeners, created, resetCreated } from "./table";
+import { sock, listener, newSock, sockets, listeners, created, resetCreated, forceNextHandle } from "./table";
 import { timerEarliest, timerPeek, timerPopDue, TIMER_IDLE, TIMER_ATTEMPT, TIMER_USER, Timer, Entry } from "./timers";
 import { slabsInUse } from "./pool";
 import * as policy from "./policy";
@@ -557,6 +557,8 @@ function hashEnd(p: usize, n: usize, len: u32): u32 {
 }
 
 export function abiVersion(): u32 { return abi.ABI_VERSION; }
+/** Not a query: the handle the next socket or listener gets (an application replay's, docs/abi.md). */
+export function replayNextHandle(h: u32): void { forceNextHandle(h); }
 export function scratchPtr(): usize { return scratch; }
 export function scratchSize(): u32 { return SCRATCH_SIZE; }
 export function bytesRead(h: u32): f64 { let s = sock(h); return s === null ? -1 : s.bytesRead; }

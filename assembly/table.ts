@@ -6,7 +6,24 @@ let next: u32 = 1;
 export const sockets = new Map<u32, Sock>();
 export const listeners = new Map<u32, Listener>();
 
-export function newHandle(): u32 { created++; return next++; }
+/** The handle the next newHandle gives instead of counting (0: none): see forceNextHandle. */
+let forced: u32 = 0;
+
+export function newHandle(): u32 {
+  created++;
+  if (forced == 0) return next++;
+  let h = forced;
+  forced = 0;
+  if (h >= next) next = h + 1;
+  return h;
+}
+
+/**
+ * The next handle made is `h` (an application replay gives the one the recording gave: a call
+ * taken earlier than recorded would otherwise take a number a transport input had). Counting
+ * goes on above the highest handle made, so no handle is made twice.
+ */
+export function forceNextHandle(h: u32): void { forced = h; }
 /** Handles made since the last full collection (see `done` in index.ts). */
 export let created: u32 = 0;
 export function resetCreated(): void { created = 0; }

@@ -817,6 +817,8 @@ export class Core {
 
   /** Bytes the transport delivered to socket `h` (Node's bytesRead); -1 for a freed handle. */
   bytesRead(h: number): number { return this.#x.bytesRead(h); }
+  /** The next socket or listener made gets handle `h` (an application replay's: the recorded one). Not an input. */
+  replayNextHandle(h: number): void { this.#x.replayNextHandle(h); }
   writeQueueSize(h: number): number { return this.#x.writeQueueSize(h); }
   /** Bytes received and not yet delivered to the consumer. */
   readQueueSize(h: number): number { return this.#x.readQueueSize(h); }

@@ -232,6 +232,27 @@ function payloadDifference(r: InputRecord, id: number, args: ArrayLike<number>, 
   };
 }
 
+/**
+ * The handle each recorded input made: the core numbers sockets and listeners one after the
+ * other, so apiSocket's and onConnection's results are theirs, and an apiListen (whose result is a
+ * status) made the next number. 0 where an input made none.
+ */
+function handlesMade(records: readonly InputRecord[]): Uint32Array {
+  const made = new Uint32Array(records.length);
+  let next = 1;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    let h = 0;
+    if (r.name === 'apiSocket' || r.name === 'onConnection') h = r.result > 0 ? r.result : 0;
+    else if (r.name === 'apiListen') h = next;
+    if (h !== 0) {
+      made[i] = h;
+      if (h >= next) next = h + 1;
+    }
+  }
+  return made;
+}
+
 export class AppReplayer implements InputTap, Replaying {
   readonly path: string;
   readonly done: Promise<ReplayOutcome>;
@@ -309,7 +330,11 @@ export class AppReplayer implements InputTap, Replaying {
     if (clock !== null) replayClock(() => clock.wall + (this.#lastT - clock.now) + (performance.now() - this.#takenAt), reads, () => this.#next);
     this.done = new Promise((resolve) => { this.#settle = resolve; });
     this.#lastT = this.#records[0]?.t ?? 0;
+    this.#made = handlesMade(this.#records);
   }
+
+  /** The handle each recorded input made (0: none), by its place in the recording (handlesMade). */
+  readonly #made: Uint32Array;
 
   get position(): number { return this.#next; }
 
@@ -408,6 +433,10 @@ export class AppReplayer implements InputTap, Replaying {
 
   /** Record `r` (at the cursor) is the input being made now. */
   #take(r: InputRecord): number {
+    // A socket or listener it makes gets the recorded handle, also when taken out of order (an
+    // early call before the accept recorded ahead of it): every later call names it as recorded.
+    const made = this.#made[this.#next];
+    if (made !== 0) this.#core?.replayNextHandle(made);
     this.#current = r;
     this.#next++;
     this.#lastT = Math.max(this.#lastT, r.t);
