@@ -33,9 +33,12 @@ export function setup(env: NodeJS.ProcessEnv = process.env): void {
     // WASINET_REPLAY_SPEED=1: the transport's events at the recorded pace (a program whose own
     // timers run long: a keepalive every 30 s), 2 twice as fast …; default as fast as it goes.
     const speed = Number(env.WASINET_REPLAY_SPEED) > 0 ? Number(env.WASINET_REPLAY_SPEED) : undefined;
+    // WASINET_REPLAY_TIMERS=0: the program's setTimeout and setInterval on the wall clock (by
+    // default they go by the recording's: trace/timers.ts).
+    const timers = env.WASINET_REPLAY_TIMERS !== '0';
     const { AppReplayer, ReplayBackend } = lazy('./trace/app-replay.js');
     const replayer = new AppReplayer({
-      path: replay, wait, speed,
+      path: replay, wait, speed, timers,
       onDivergence: (d) => {
         // The application stops here: what it would do next is not in the recording.
         const text = formatAppDivergence(d);

@@ -42,6 +42,7 @@ import type { Core, InputTap } from '../core/core.js';
 import type { LookupCallback, LookupOptions } from '../backend/backend.js';
 import { randomHeaderOf, replayRandom, type RandomDraw } from './random.js';
 import { clockHeaderOf, replayClock, type ClockRead } from './clock.js';
+import { fireDue, fireHeld, heldTimers, nextDue, realClearTimeout, realSetTimeout, releaseTimers, replayTimers, type TimerClock } from './timers.js';
 
 /** #schedule's delay for an event of the turn under way (#pump). */
 const SAME_TURN = -2;
@@ -119,6 +120,11 @@ export interface ReplayOptions {
   speed?: number;
   /** Called once, at the first divergence (default: the report goes to stderr). */
   onDivergence?: (d: AppDivergence) => void;
+  /**
+   * The program's setTimeout and setInterval go by the recording's clock while the replay runs
+   * (default true; timers.ts): false leaves them on the wall clock.
+   */
+  timers?: boolean;
   /** Also throw the divergence into the application's call that made it (to stop there under a debugger). */
   throw?: boolean;
 }
@@ -331,6 +337,44 @@ export class AppReplayer implements InputTap, Replaying {
     this.done = new Promise((resolve) => { this.#settle = resolve; });
     this.#lastT = this.#records[0]?.t ?? 0;
     this.#made = handlesMade(this.#records);
+    if (opts.timers !== false && this.#records.length > 0) replayTimers(this.#timerClock);
+  }
+
+  /** Where the replay is on the recording's clock, for the program's timers (timers.ts). */
+  #clockAt = 0;
+  /** performance.now() then. */
+  #clockTaken = performance.now();
+  readonly #timerClock: TimerClock = {
+    // The time of the input (or timer) being replayed, plus the time since, up to the next
+    // recorded input: in the recording the program's code between the two took that long.
+    now: () => {
+      const head = this.#records[this.#next];
+      const t = this.#clockAt + (performance.now() - this.#clockTaken);
+      return head === undefined ? t : Math.max(this.#clockAt, Math.min(t, head.t));
+    },
+    mayRun: (due) => {
+      if (this.#stopped) return true;
+      const r = this.#head();
+      // Held ahead of what the recording has before its time: a transport event (or one that
+      // came in the same poll for I/O as the turn before it), or an application call (made by
+      // something else: another timer due earlier, which the replayer runs first).
+      return r === undefined || r.depth > 0 || (r.t >= due && (inputById(r.id)!.api || !this.#inPoll(r)));
+    },
+    waiting: () => { this.#pump(); },
+  };
+
+  /**
+   * Whether recorded input `r` came in the same turn, or the same poll for I/O, as the turn before
+   * it: no timers phase came between them, so no timer of the program's runs before it.
+   */
+  #inPoll(r: InputRecord): boolean {
+    return r.sameTurn || (this.#loops && r.sameLoop);
+  }
+
+  /** The replay is at recorded time `t` (an input taken, a timer run). */
+  #clockTo(t: number): void {
+    if (t > this.#clockAt) this.#clockAt = t;
+    this.#clockTaken = performance.now();
   }
 
   /** The handle each recorded input made (0: none), by its place in the recording (handlesMade). */
@@ -441,6 +485,7 @@ export class AppReplayer implements InputTap, Replaying {
     this.#next++;
     this.#lastT = Math.max(this.#lastT, r.t);
     this.#takenAt = performance.now();
+    this.#clockTo(r.t);
     this.#lanes.add(r.seq, r);
     this.#armWait(); // whatever comes next, silence is reported
     return r.t;
@@ -522,6 +567,21 @@ export class AppReplayer implements InputTap, Replaying {
     this.#endDetour();
     const r = this.#head();
     if (r === undefined) { if (this.#detour === null) this.#finish(); return; }
+    // A timer of the program's due before the next recorded input: it ran before it (timers.ts).
+    // Where the event loop polls for I/O, so that timers due together run before the loop's
+    // check phase, as they do in its timers phase (http2 sends what two sessions' timers queued
+    // from one immediate: one turn).
+    if (r.depth === 0 && nextDue() <= r.t && !(inputById(r.id)!.api ? r.sameTurn : this.#inPoll(r))) {
+      this.#schedule(() => {
+        const due = nextDue();
+        const next = this.#head();
+        if (next !== undefined && due <= next.t) {
+          this.#clockTo(due);
+          fireDue(next.t);
+        }
+      }, -1, true);
+      return;
+    }
     if (r.name === 'onResolved' && this.#lookups.length > 0) { this.#schedule(() => this.#answerLookup(r), -1, this.#sameLoop(r)); return; }
     if (r.name === 'apiFlush' && r.depth === 0 && this.#missing !== null) {
       // The stack flushes a turn's writes in a microtask: not made by the next turn, it belonged
@@ -569,7 +629,7 @@ export class AppReplayer implements InputTap, Replaying {
     };
     if (delay === SAME_TURN) process.nextTick(run);
     else if (delay < 0) this.#poll.soon(run, sameLoop);
-    else setTimeout(run, delay);
+    else realSetTimeout(run, delay);
   }
 
   readonly #poll = new PollPhase();
@@ -620,17 +680,24 @@ export class AppReplayer implements InputTap, Replaying {
   #armWait(): void {
     if (this.#stopped) return;
     const at = this.#next;
-    if (this.#waitTimer) clearTimeout(this.#waitTimer);
+    if (this.#waitTimer) realClearTimeout(this.#waitTimer);
     // At a recorded pace (`speed`), a call recorded a while after the input before it (the
     // application's own timer) is waited for that while too, scaled.
     const speed = this.#opts.speed ?? Infinity;
     const next = this.#records[at];
     const gap = speed !== Infinity && next !== undefined ? Math.max(0, (next.t - this.#lastT) / speed) : 0;
-    this.#waitTimer = setTimeout(() => {
+    this.#waitTimer = realSetTimeout(() => {
       this.#waitTimer = null;
       if (this.#stopped || this.#next !== at || this.#scheduled) return;
       const r = this.#head();
       if (r === undefined) { this.#finish(); return; }
+      // A timer of the program's still waiting for the replay may be what makes the call (its
+      // time on the recording's clock was reckoned late): it runs first.
+      if (r.depth === 0 && inputById(r.id)!.api && heldTimers() > 0) {
+        fireHeld();
+        this.#pump();
+        return;
+      }
       // Recorded, not made: go on without it (reported at the app's next call that differs, or at the end).
       if (inputById(r.id)!.api || r.depth > 0) { this.#skip(); this.#pump(); return; }
       this.#diverge(this.#missing ?? r, 'missing call', `no such call within ${this.#opts.wait ?? 2000} ms`, null);
@@ -661,7 +728,8 @@ export class AppReplayer implements InputTap, Replaying {
 
   #end(ok: boolean): void {
     this.#stopped = true;
-    if (this.#waitTimer) clearTimeout(this.#waitTimer);
+    releaseTimers(this.#timerClock);
+    if (this.#waitTimer) realClearTimeout(this.#waitTimer);
     this.#waitTimer = null;
     this.#settle({ ok, inputs: this.#next, total: this.#records.length, divergence: this.#divergence });
   }

@@ -227,7 +227,7 @@ test('WASINET_RECORD with --require and a worker thread that uses net: only the 
   assert.equal(core.status, 0, core.stdout + core.stderr);
 });
 
-test('WASINET_REPLAY_SPEED=1: a program whose own timer comes between its calls for longer than `wait` replays at the recorded pace', () => {
+test('a program whose own timer comes between its calls for longer than `wait` replays: its timer goes by the recording\'s clock (on the wall clock, WASINET_REPLAY_TIMERS=0, it takes WASINET_REPLAY_SPEED=1)', () => {
   const file = sockPath('speed').replace(/\.sock$/, '.trace');
   const program = join(dirname(file), 'slow-timer.mjs');
   // A client that writes, waits 1.2 s on a timer of its own, and writes again.
@@ -244,11 +244,19 @@ test('WASINET_REPLAY_SPEED=1: a program whose own timer comes between its calls 
   const r = run(['--import', 'wasinet/register', program], { WASINET_RECORD: file });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(r.out, { got: 'one two' });
-  // As fast as it goes, the replay waits 500 ms for the second write, which comes 1.2 s later.
-  const fast = run(['--import', 'wasinet/register', program], { WASINET_REPLAY: file, WASINET_REPLAY_WAIT: '500' });
+  // The program's timer is due 1.2 s after the first write on the recording's clock: the replay
+  // gets there at once (nothing was recorded in between) and runs it.
+  const t0 = performance.now();
+  const virtual = run(['--import', 'wasinet/register', program], { WASINET_REPLAY: file, WASINET_REPLAY_WAIT: '500' });
+  assert.equal(virtual.status, 0, virtual.stderr);
+  assert.deepEqual(virtual.out, { got: 'one two' });
+  assert.match(virtual.stderr, /followed the recording/);
+  assert.ok(performance.now() - t0 < 1200, `the replay took ${performance.now() - t0} ms: the timer ran on the wall clock`);
+  // On the wall clock and as fast as it goes, the replay waits 500 ms for the second write, which comes 1.2 s later.
+  const fast = run(['--import', 'wasinet/register', program], { WASINET_REPLAY: file, WASINET_REPLAY_WAIT: '500', WASINET_REPLAY_TIMERS: '0' });
   assert.equal(fast.status, 1, fast.stderr);
   assert.match(fast.stderr, /replay diverged at input \d+ .*\n  recorded: apiWrite h=\d+ 3 B \(last\) "two"/);
-  const paced = run(['--import', 'wasinet/register', program], { WASINET_REPLAY: file, WASINET_REPLAY_WAIT: '500', WASINET_REPLAY_SPEED: '1' });
+  const paced = run(['--import', 'wasinet/register', program], { WASINET_REPLAY: file, WASINET_REPLAY_WAIT: '500', WASINET_REPLAY_SPEED: '1', WASINET_REPLAY_TIMERS: '0' });
   assert.equal(paced.status, 0, paced.stderr);
   assert.deepEqual(paced.out, { got: 'one two' });
   assert.match(paced.stderr, /followed the recording/);

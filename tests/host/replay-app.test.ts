@@ -92,6 +92,51 @@ test('an early call that makes a socket (a timer\'s connect before a recorded ac
   }
 });
 
+test('the program\'s own timers go by the recording\'s clock: a replay whose loop stalls still runs a timer after the reply recorded before it (on the wall clock it diverges)', async () => {
+  // The server answers 3 ms after the request (a timer of its own); the client's 15 ms timer
+  // looks whether the answer came and ends with what it found. Replayed with the loop stalled
+  // 40 ms right after both timers were set, the client's timer is overdue on the wall clock
+  // before the replayer has played the answer.
+  const timers = sockPath('program-timers').replace(/\.sock$/, '.trace');
+  const app = (net: ReturnType<typeof createStack>, stallMs: number): Promise<string[]> => new Promise((resolve) => {
+    const log: string[] = [];
+    const server = net.createServer((s) => {
+      s.on('data', (d) => { if (String(d) === 'ping') setTimeout(() => s.write('pong'), 3); else log.push(`server got ${d}`); });
+      s.on('end', () => s.end());
+    });
+    server.listen(0, '127.0.0.1', () => {
+      const c = net.connect((server.address() as { port: number }).port, '127.0.0.1', () => {
+        c.write('ping');
+        let got = false;
+        c.on('data', () => { got = true; log.push('client got pong'); });
+        setTimeout(() => { log.push(`timer: ${got ? 'after' : 'before'} the reply`); c.end(got ? 'late' : 'early'); }, 15);
+        const t = performance.now();
+        while (performance.now() - t < stallMs);
+      });
+      c.resume();
+      c.on('close', () => server.close(() => resolve(log)));
+    });
+  });
+  const net = createStack({ record: timers });
+  const live = await app(net, 0);
+  await net.recorder!.close();
+  assert.deepEqual(live, ['client got pong', 'timer: after the reply', 'server got late']);
+  for (let i = 0; i < 3; i++) {
+    const again = createStack({ replay: { path: timers, wait: 1000, onDivergence: (d) => assert.fail(formatAppDivergence(d)) } });
+    const [out, done] = await Promise.all([app(again, 40), again.replay!.done]);
+    assert.deepEqual(out, live, `replay ${i}`);
+    assert.deepEqual([done.ok, done.inputs], [true, done.total]);
+  }
+  // On the wall clock (timers: false) the same stall lets the client's timer run first.
+  let diverged: AppDivergence | null = null;
+  const wall = createStack({ replay: { path: timers, wait: 300, timers: false, onDivergence: (d) => { diverged = d; } } });
+  // (The application stops there: what it would do next is not in the recording.)
+  void app(wall, 40);
+  const done = await wall.replay!.done;
+  assert.equal(done.ok, false);
+  assert.match(formatAppDivergence(diverged!), /recorded: onData h=\d+ 4 B "ping"\n  actual: +apiWrite h=\d+ 5 B \(last\) "early"/);
+});
+
 test('the fixed application, replayed on the failing recording, is stopped at its first different call', async () => {
   await recordFailingRun();
   let reported: AppDivergence | null = null;
