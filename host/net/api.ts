@@ -82,6 +82,8 @@ function callable<T extends new (...args: any[]) => object>(Class: T, name: 'Soc
       if (new.target === undefined && this instanceof Server) return constructOn(this, Class, args);
       return new.target === undefined || new.target === Server ? new Class(...args) : Reflect.construct(Class, args, new.target);
     };
+  // Node's arity: Socket(options), Server(options, connectionListener).
+  Object.defineProperty(fn, 'length', { value: name === 'Socket' ? 1 : 2 });
   Object.defineProperty(fn, 'prototype', { value: Class.prototype, writable: false });
   Object.setPrototypeOf(fn, Class);
   Object.defineProperty(Class.prototype, 'constructor', { value: fn, writable: true, configurable: true, enumerable: false });

@@ -45,6 +45,7 @@ export function internAddress(s: string): string {
 /** What a Connector needs of its Socket (public members, and the core handle it connects). */
 export interface ConnectingSocket {
   connecting: boolean;
+  readonly destroyed: boolean;
   autoSelectFamilyAttemptedAddresses?: string[];
   _host: string | null;
   emit(event: string | symbol, ...args: unknown[]): boolean;
@@ -61,6 +62,7 @@ export class Connector {
   #dnsopts: Record<string, unknown> | null = null;
   #host = '';
   #multi = false; // several addresses to try (autoSelectFamily)
+
 
   constructor(readonly options: Record<string, any>, readonly ipc: boolean) {}
 
@@ -164,10 +166,11 @@ export class Connector {
       if (isIP(a.address) && (a.family === 4 || a.family === 6)) valid.push({ address: a.address, family: a.family });
     }
     if (valid.length === 0) {
-      const first = addresses[0];
-      if (!isIP(first.address)) process.nextTick(() => sock.destroy(ERR_INVALID_IP_ADDRESS(first.address)));
-      else if (first.family !== 4 && first.family !== 6) {
-        const e = ERR_INVALID_ADDRESS_FAMILY(first.family, this.options.host, this.options.port);
+      // (An empty list throws what Node's destructuring of it throws.)
+      const { address, family } = addresses[0];
+      if (!isIP(address)) process.nextTick(() => sock.destroy(ERR_INVALID_IP_ADDRESS(address)));
+      else if (family !== 4 && family !== 6) {
+        const e = ERR_INVALID_ADDRESS_FAMILY(family, this.options.host, this.options.port);
         process.nextTick(() => sock.destroy(e));
       }
       return;
@@ -185,6 +188,9 @@ export class Connector {
   // ---------------------------------------------------------------- the attempts, as events
 
   attempt(sock: ConnectingSocket, o: Output): void {
+    // Destroyed in a listener of the attempt before (Node makes no attempt after that; here the
+    // core's next attempt was under way with the failure's notice): nothing more to tell.
+    if (sock.destroyed) return;
     const address = o.data ? o.data.toString() : '';
     if (this.ipc) {
       sock.emit('connectionAttempt', address, undefined, undefined);

@@ -423,6 +423,18 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
 
     const path = options.path as string | undefined;
     const pipe = !!path;
+    if (!this.destroyed && !this.connecting && this.#family !== -1 && this.#hasConnection()) {
+      // connect() on a connected socket: on node:net the connect(2) of its handle succeeds
+      // again, and the socket goes on on the connection it has, with another 'connect'.
+      this.connecting = true;
+      setImmediate(() => {
+        if (this.destroyed || !this.connecting) return;
+        this.connecting = false;
+        this.emit('connect');
+        this.emit('ready');
+      });
+      return this;
+    }
     const connector = new Connector(options, pipe);
     this.#connector = connector;
     this.#flags &= ~DETACHED;
@@ -942,7 +954,14 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   override _destroy(exception: Error | null, cb: (err?: Error | null) => void): void {
     this.connecting = false;
     const h = this.#h;
-    if (h === 0) {
+    if (h !== 0 && this.#connector === null && this.#family === -1 && (this.#flags & FOREIGN) === 0) {
+      // A core socket made only for setTimeout(), never connected: Node has no handle to close,
+      // so 'close' comes at once, as below. The core lets go of it (its timer too).
+      this.#h = 0;
+      this.#stack.unregister(h, this);
+      this.#stack.core.apiDestroy(h, 0);
+    }
+    if (this.#h === 0) {
       cb(exception);
       if (this.#flags & TRAPPED) process.nextTick(() => this.emit('close', true));
       else process.nextTick(() => this.emit('close'));
@@ -1144,8 +1163,12 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   get remoteFamily(): string | undefined { return this.#peer() ? familyName(this.#family) : undefined; }
   get remotePort(): number | undefined { return this.#peer() ? this.#remotePort : undefined; }
 
+  /**
+   * Node's `!this._handle || this.connecting`. A core socket made only for setTimeout(), never
+   * connected nor accepted, has no handle in Node yet.
+   */
   get pending(): boolean {
-    return this.#h === 0 || this.connecting;
+    return this.#h === 0 || this.connecting || (this.#connector === null && this.#family === -1 && (this.#flags & FOREIGN) === 0);
   }
 
   get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {

@@ -714,4 +714,73 @@ export const connectScenarios: Scenario[] = [
       await stop(pipeServer);
     },
   },
+  {
+    name: 'setTimeout() on a Socket never connected: still pending, no handle; destroy() closes at once, with no argument; a write fails and closes it',
+    async run(ctx) {
+      const a = new ctx.net.Socket();
+      a.setTimeout(1000);
+      ctx.log.watch(a, 'a');
+      ctx.log.note('a', `after setTimeout pending=${a.pending} handle=${(a as unknown as { _handle: unknown })._handle} readyState=${a.readyState}`);
+      a.destroy();
+      await closedP(a);
+      const b = new ctx.net.Socket();
+      b.setTimeout(1000);
+      ctx.log.watch(b, 'b');
+      b.write('x', (e) => ctx.log.note('b', `write cb ${summarize(e)}`));
+      await closedP(b);
+      ctx.log.note('b', `closed ${props(b)}`);
+    },
+  },
+  {
+    name: 'end() before connect() on a Socket with a timeout: finish waits for the connection',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.resume(); s.on('end', () => s.end()); });
+      const c = new ctx.net.Socket();
+      c.setTimeout(1000);
+      c.on('finish', () => ctx.log.note('client', `finish connecting=${c.connecting}`));
+      c.on('close', (h) => ctx.log.note('client', `close ${h}`));
+      c.end();
+      await ctx.sleep(20);
+      ctx.log.note('client', `20 ms after end() writableFinished=${c.writableFinished} pending=${c.pending}`);
+      c.connect(port, '127.0.0.1');
+      await closedP(c);
+      await stop(server);
+    },
+  },
+  {
+    name: 'connect() again on a connected socket: a second connect and its callback, the same connection goes on',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => {
+        s.on('data', (d) => ctx.log.note('peer', `got ${d}`));
+        s.on('end', () => s.end());
+      });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      c.on('connect', () => ctx.log.note('client', `connect ${props(c)}`));
+      c.on('close', (h) => ctx.log.note('client', `close ${h}`));
+      await once(c, 'connect');
+      c.write('one');
+      await ctx.until(() => c.bytesWritten === 3);
+      await ctx.sleep(20);
+      const r = c.connect(port, '127.0.0.1', () => ctx.log.note('client', 'second connect callback'));
+      ctx.log.note('client', `connect() returned the socket ${r === c}: ${props(c)}`);
+      await once(c, 'ready');
+      c.write('two', (e) => ctx.log.note('client', `write two ${summarize(e)}`));
+      c.end();
+      await closedP(c);
+      await stop(server);
+    },
+  },
+  {
+    name: 'a lookup that answers an empty list (autoSelectFamily): the TypeError Node throws',
+    async run(ctx) {
+      const port = await freePort(ctx);
+      ctx.log.note('client', thrown(() => ctx.net.connect({ port, host: 'empty.test', autoSelectFamily: true, lookup: (_h: string, _o: unknown, cb: (...a: unknown[]) => void) => cb(null, []) } as never)));
+    },
+  },
+  {
+    name: 'Socket and Server: their length, as Node\'s functions have',
+    async run(ctx) {
+      ctx.log.note('api', `Socket.length=${ctx.net.Socket.length} Server.length=${ctx.net.Server.length}`);
+    },
+  },
 ];
