@@ -67,8 +67,15 @@ export function lookup(host: unknown, options: LookupOptions, callback: LookupCa
  * call, as Node's own code does), node:timers' on Deno and workerd, whose global one gives a number.
  */
 function startTimer(fn: () => void, ms: number): ReturnType<typeof setTimer> {
-  return 'Deno' in globalThis || isWorkerd() ? setTimer(fn, ms) : (globalThis.setTimeout(fn, ms) as unknown as ReturnType<typeof setTimer>);
+  if ('Deno' in globalThis || isWorkerd()) return setTimer(fn, ms);
+  // While a recording or replay has the program's timers (trace/timers.ts), the one it stands
+  // in for: the stack's wake-ups are no timers of the program's.
+  const st = globalThis.setTimeout as typeof globalThis.setTimeout & { [PROGRAM_TIMER]?: typeof globalThis.setTimeout };
+  return (st[PROGRAM_TIMER] ?? st)(fn, ms) as unknown as ReturnType<typeof setTimer>;
 }
+
+/** On the setTimeout that stands in for the runtime's while the program's timers are recorded or replayed: the runtime's. */
+export const PROGRAM_TIMER = Symbol.for('wasinet.programTimer');
 
 function isWorkerd(): boolean {
   return (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers';

@@ -42,7 +42,7 @@ import type { Core, InputTap } from '../core/core.js';
 import type { LookupCallback, LookupOptions } from '../backend/backend.js';
 import { randomHeaderOf, replayRandom, type RandomDraw } from './random.js';
 import { clockHeaderOf, replayClock, type ClockRead } from './clock.js';
-import { fireDue, fireHeld, heldTimers, nextDue, realClearTimeout, realSetTimeout, releaseTimers, replayTimers, type TimerClock } from './timers.js';
+import { fireDue, fireHeld, fireRecorded, heldTimers, nextDue, nextRecorded, realClearTimeout, type TimerRun, realSetTimeout, releaseTimers, replayTimers, type TimerClock } from './timers.js';
 
 /** #schedule's delay for an event of the turn under way (#pump). */
 const SAME_TURN = -2;
@@ -309,6 +309,8 @@ export class AppReplayer implements InputTap, Replaying {
     this.#records = [];
     const draws = new Map<number, RandomDraw>();
     const reads: ClockRead[] = [];
+    const timerRuns = new Map<number, TimerRun[]>();
+    let k = 0;
     for (const r of records) {
       if (r.kind === 'input') this.#records.push(r);
       else if (r.type === 'lookup-error') this.#lookupErrors.push(r.data as { hostname?: string; code?: string });
@@ -320,6 +322,12 @@ export class AppReplayer implements InputTap, Replaying {
       }
       else if (r.type === 'random') draws.set(Number(r.data.i), r.data as unknown as RandomDraw);
       else if (r.type === 'clock') reads.push({ s: Number(r.data.s), k: Number(r.data.k), v: Number(r.data.v) });
+      else if (r.type === 'timer') {
+        const i = Number(r.data.i);
+        let q = timerRuns.get(i);
+        if (q === undefined) timerRuns.set(i, q = []);
+        q.push({ s: Number(r.data.s), t: Number(r.data.t), k: k++ });
+      }
       else if (r.type === 'end') this.#closed = true;
     }
     // The application's randomness as recorded (random.ts): Math.random from the recording's
@@ -337,8 +345,14 @@ export class AppReplayer implements InputTap, Replaying {
     this.done = new Promise((resolve) => { this.#settle = resolve; });
     this.#lastT = this.#records[0]?.t ?? 0;
     this.#made = handlesMade(this.#records);
+    // A recording that kept where the program's timers ran (its header's `timers`) has them run
+    // there; an older one, by their due times on its clock.
+    if ((header as { timers?: unknown }).timers === true) this.#timerClock.runs = this.#timerRuns = timerRuns;
     if (opts.timers !== false && this.#records.length > 0) replayTimers(this.#timerClock);
   }
+
+  /** Where the recording's timers ran (a recording that kept them), by their number. */
+  #timerRuns: Map<number, TimerRun[]> | null = null;
 
   /** Where the replay is on the recording's clock, for the program's timers (timers.ts). */
   #clockAt = 0;
@@ -567,6 +581,14 @@ export class AppReplayer implements InputTap, Replaying {
     this.#endDetour();
     const r = this.#head();
     if (r === undefined) { if (this.#detour === null) this.#finish(); return; }
+    // A timer of the program's recorded as run before the next input (a recording that kept
+    // them): it runs now, in a turn of its own, where the event loop polls for I/O.
+    if (this.#timerRuns !== null) {
+      if (r.depth === 0 && nextRecorded() <= this.#next) {
+        this.#schedule(() => { fireRecorded(this.#next); }, -1, true);
+        return;
+      }
+    } else
     // A timer of the program's due before the next recorded input: it ran before it (timers.ts).
     // Where the event loop polls for I/O, so that timers due together run before the loop's
     // check phase, as they do in its timers phase (http2 sends what two sessions' timers queued

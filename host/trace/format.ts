@@ -56,10 +56,12 @@ export const META_RANDOM = 7;
 export const META_CLOCK = 8;
 /** The state of a TLS session below the core, as the socket asked for it: `{ h, state }` (host/backend/tls-state.ts). */
 export const META_TLS = 9;
+/** A timer of the program's ran: `{ i, s, t }` — the i-th timer it made, after s inputs, t 1 in the same turn as the input (or timer) before (trace/timers.ts). */
+export const META_TIMER = 10;
 
 export const META_NAMES: Record<number, string> = {
   [META_CORE_NEW]: 'core-new', [META_LOOKUP_ERROR]: 'lookup-error', [META_SEGMENT_END]: 'segment-end',
-  [META_TRUNCATED]: 'truncated', [META_END]: 'end', [META_TRAP]: 'trap', [META_RANDOM]: 'random', [META_CLOCK]: 'clock', [META_TLS]: 'tls',
+  [META_TRUNCATED]: 'truncated', [META_END]: 'end', [META_TRAP]: 'trap', [META_RANDOM]: 'random', [META_CLOCK]: 'clock', [META_TLS]: 'tls', [META_TIMER]: 'timer',
 };
 
 export interface TraceHeader {

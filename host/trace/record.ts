@@ -6,6 +6,7 @@ import { TraceRecorder } from '../core/trace.js';
 import { TraceRecorder2, type RecordOptions, type SandboxHeader } from './recorder.js';
 import { randomHeaderFor, recordRandom } from './random.js';
 import { clockFree, noteClock, recordClock } from './clock.js';
+import { recordTimers, timersFree } from './timers.js';
 
 export type { RecordOptions } from './recorder.js';
 
@@ -43,11 +44,15 @@ export function startRecording(option: string | RecordOptions, coreBytes: Uint8A
   const random = want === false ? null : randomHeaderFor(want === true);
   // The wall clock against the stack's, for the clock an application replay shows (clock.ts).
   const clock = noteClock(backend.now());
-  const rec = new TraceRecorder2(opts, coreBytes, undefined, random !== null ? { ...sandbox, random, clock } : { ...sandbox, clock });
+  // Where the program's timers run (timers.ts), with its clock (its readings and its timers go
+  // together), unless another recording has them: the header says the trace has them.
+  const timers = opts.clock !== false && timersFree();
+  const rec = new TraceRecorder2(opts, coreBytes, undefined, { ...sandbox, ...(random !== null ? { random } : {}), clock, ...(timers ? { timers: true } : {}) });
   if (random !== null) rec.random = recordRandom(random, (d) => rec.randomDraw(d));
   // The program's readings of the wall clock (clock.ts), unless asked not to or another has it.
   if (opts.clock !== undefined && typeof opts.clock !== 'boolean') throw new TypeError(`record.clock must be true or false, not ${String(opts.clock)}`);
   if (opts.clock !== false && clockFree()) rec.clock = recordClock(() => rec.inputs, (x) => rec.clockRead(x));
+  if (timers) rec.timers = recordTimers((i) => rec.timerRan(i));
   const lookup = backend.lookup.bind(backend);
   backend.lookup = (host: unknown, options, callback: LookupCallback) => {
     lookup(host, options, (err, address, family) => {

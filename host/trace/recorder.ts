@@ -3,7 +3,8 @@
 // caller's buffer or scratch — into chunks of shared memory it hands to the TraceWriter, whose
 // thread writes them to disk. Outputs are not kept: the core folds them into a digest as it emits them.
 import path from 'node:path';
-import { setTimeout as later, clearTimeout as unlater } from 'node:timers';
+// The runtime's timers: not the program's, which a recording may stand in for (timers.ts).
+import { realSetTimeout as later, realClearTimeout as unlater } from './timers.js';
 import type { InputTap } from '../core/core.js';
 import { INPUTS } from '../core/inputs.js';
 import { ABI_VERSION } from '../core/abi.js';
@@ -15,7 +16,7 @@ import type { TraceRecord } from './reader.js';
 import { RealDate, type ClockHeader, type ClockRead } from './clock.js';
 import { ownRandomUUID as randomUUID, type RandomCapture, type RandomDraw, type RandomHeader } from './random.js';
 import {
-  COMPRESSION_NAMES, FLAG_NESTED, FLAG_SAME_TURN, FLAG_SAME_LOOP, INT_LIMIT, META_CORE_NEW, META_END, META_LOOKUP_ERROR, META_TLS,
+  COMPRESSION_NAMES, FLAG_NESTED, FLAG_SAME_TURN, FLAG_SAME_LOOP, INT_LIMIT, META_CORE_NEW, META_END, META_LOOKUP_ERROR, META_TLS, META_TIMER,
   META_CLOCK, META_NAMES, META_RANDOM, META_SEGMENT_END, META_TRAP, META_TRUNCATED, TAG_FLAGS, TAG_NOW_SAME, TRACE_VERSION_2, WRITE_HEAD,
   writeDigest, type TraceHeader,
 } from './format.js';
@@ -132,7 +133,7 @@ function listenForSignals(on: boolean): void {
  * What the trace header says beyond the recorder's own: the stack's policy and limits as given to
  * createStack, the recording's randomness (random.ts) and a note of its wall clock (clock.ts).
  */
-export interface SandboxHeader { policy?: unknown; limits?: unknown; random?: RandomHeader; clock?: ClockHeader }
+export interface SandboxHeader { policy?: unknown; limits?: unknown; random?: RandomHeader; clock?: ClockHeader; timers?: boolean }
 
 export function segmentPath(first: string, n: number): string {
   return n === 0 ? first : `${first}.${n}`;
@@ -232,6 +233,7 @@ export class TraceRecorder2 implements InputTap {
     }
     if (sandbox.random !== undefined) this.#sandbox.random = sandbox.random;
     if (sandbox.clock !== undefined) this.#sandbox.clock = sandbox.clock;
+    if (sandbox.timers === true) this.#sandbox.timers = true;
     this.#opts = options;
     this.path = options.path;
     const flushMs = options.flushMs ?? 200;
@@ -530,7 +532,7 @@ export class TraceRecorder2 implements InputTap {
   clock: { stop(): void } | null = null;
   /** Draws and readings made while an input's record waits for its result (none expected: no program code runs then). */
   /** Meta records made while an input is open (written after its output): random draws, clock reads, TLS states. */
-  #draws: [number, RandomDraw | ClockRead | { h: number; state: object | null }][] = [];
+  #draws: [number, RandomDraw | ClockRead | { h: number; state: object | null } | { i: number; s: number; t: number }][] = [];
 
   /** The application drew randomness (random.ts): a `random` record, in the order of the calls' ends. */
   randomDraw(d: RandomDraw): void {
@@ -567,6 +569,22 @@ export class TraceRecorder2 implements InputTap {
     const id = this.#chains.size;
     this.#chains.set(key, id);
     return { secure: { ...secure, chain: id } };
+  }
+
+  /** The program's timers (timers.ts), while this recording has them. */
+  timers: { stop(): void } | null = null;
+
+  /**
+   * A timer of the program's runs (timers.ts): a `timer` record — which one, after how many
+   * inputs, and whether in the turn of the input before it, with no microtask between (Node's
+   * timers phase runs timers of different delays so: the one before made an input) — where an
+   * application replay runs it.
+   */
+  timerRan(i: number): void {
+    if (this.#off) return;
+    const d = { i, s: this.#inputs, t: this.#turnOpen ? 1 : 0 };
+    if (this.#open) this.#draws.push([META_TIMER, d]);
+    else this.#meta(META_TIMER, d);
   }
 
   /** The application read the wall clock (clock.ts): a `clock` record. */
@@ -648,6 +666,7 @@ export class TraceRecorder2 implements InputTap {
     untrack(this);
     this.random?.stop();
     this.clock?.stop();
+    this.timers?.stop();
     if (this.#timer !== null) unlater(this.#timer);
     this.#timer = null;
     if (this.#closing) return this.#closing;

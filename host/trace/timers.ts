@@ -38,7 +38,15 @@ export interface TimerClock {
   mayRun(due: number): boolean;
   /** A timer is waiting for the replay (the replayer fires it with `fireDue`). */
   waiting(): void;
+  /**
+   * Where the recording's timers ran, by the order they were made (a recording with `timers`
+   * in its header): then each runs where it ran, and nowhere else. Absent: by their due times.
+   */
+  runs?: ReadonlyMap<number, readonly TimerRun[]>;
 }
+
+/** A run of a recorded timer: after `s` inputs, `t` 1 in the same turn as what ran before it, `k` its place in the trace. */
+export interface TimerRun { s: number; t: number; k: number }
 
 type Timeout = ReturnType<typeof setTimeout>;
 
@@ -52,6 +60,8 @@ class ProgramTimer {
   real: Timeout | null = null;
   /** The Timeout's own refresh (its property is ours: see make). */
   restart: (() => unknown) | null = null;
+  /** Where it ran in the recording, still to come (a recording with its timers); null: by `due`. */
+  runs: TimerRun[] | null = null;
   constructor(
     readonly fn: (...args: unknown[]) => void,
     readonly args: unknown[],
@@ -78,6 +88,7 @@ function delayOf(after: unknown): number {
 function run(t: ProgramTimer): void {
   if (t.done) return;
   t.held = false;
+  t.runs?.shift();
   if (t.repeat) t.due += t.after;
   else {
     t.done = true;
@@ -90,7 +101,8 @@ function run(t: ProgramTimer): void {
 function onWallClock(t: ProgramTimer): void {
   if (t.done || t.held) return;
   const c = clock;
-  if (c === null || c.mayRun(t.due)) {
+  // A recording's timer runs where it ran there (fireRecorded), not by the wall clock.
+  if (c === null || (t.runs === null && c.mayRun(t.due))) {
     run(t);
     return;
   }
@@ -103,6 +115,7 @@ function make(repeat: boolean, fn: unknown, after: unknown, args: unknown[]): Ti
   // Node's own checks (the callback a function) and warnings (an overflowing delay) first.
   if (typeof fn !== 'function' || clock === null) return (start as (...a: unknown[]) => Timeout)(fn, after, ...args);
   const t = new ProgramTimer(fn as (...a: unknown[]) => void, args, delayOf(after), repeat, ++seq, clock.now());
+  if (clock.runs !== undefined) t.runs = [...(clock.runs.get(t.seq) ?? [])];
   const real = (start as (...a: unknown[]) => Timeout)(() => onWallClock(t), after);
   t.real = real;
   pending.add(t);
@@ -156,6 +169,9 @@ for (const [ours, real] of [[programSetTimeout, realSetTimeout], [programSetInte
   }
 }
 
+// What wasinet's own wake-ups use instead (backend/runtime-common.ts startTimer).
+Object.defineProperty(programSetTimeout, Symbol.for('wasinet.programTimer'), { value: realSetTimeout });
+
 const SLOTS = ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'] as const;
 const ours = { setTimeout: programSetTimeout, setInterval: programSetInterval, clearTimeout: programClearTimeout, clearInterval: programClearInterval };
 const theirs = { setTimeout: realSetTimeout, setInterval: realSetInterval, clearTimeout: realClearTimeout, clearInterval: realClearInterval };
@@ -172,8 +188,88 @@ function put(fns: Record<(typeof SLOTS)[number], unknown>): void {
 
 /** The program's timers go by `c` from now on (one replay at a time: a later one takes over). */
 export function replayTimers(c: TimerClock): void {
+  if (recording !== null) return; // (a recording in this process has them)
   clock = c;
+  seq = 0;
   put(ours);
+}
+
+// ---------------------------------------------------------------- recording
+
+let recording: ((i: number) => void) | null = null;
+
+/** Whether a recording may take the program's timers (no recording or replay has them). */
+export function timersFree(): boolean {
+  return clock === null && recording === null;
+}
+
+function recorded(repeat: boolean, fn: unknown, after: unknown, args: unknown[]): Timeout {
+  const start = (repeat ? realSetInterval : realSetTimeout) as (...a: unknown[]) => Timeout;
+  if (typeof fn !== 'function' || recording === null) return start(fn, after, ...args);
+  const i = ++seq;
+  const f = fn as (...a: unknown[]) => unknown;
+  return start(function (this: unknown, ...a: unknown[]) {
+    recording?.(i);
+    return f.apply(this, a);
+  }, after, ...args);
+}
+
+const recordingFns = {
+  setTimeout: function setTimeout(fn: unknown, after?: unknown, ...args: unknown[]): Timeout { return recorded(false, fn, after, args); },
+  setInterval: function setInterval(fn: unknown, after?: unknown, ...args: unknown[]): Timeout { return recorded(true, fn, after, args); },
+  clearTimeout: realClearTimeout,
+  clearInterval: realClearInterval,
+};
+Object.defineProperty(recordingFns.setTimeout, Symbol.for('wasinet.programTimer'), { value: realSetTimeout });
+for (const [mine, real] of [[recordingFns.setTimeout, realSetTimeout], [recordingFns.setInterval, realSetInterval]] as const) {
+  for (const key of Reflect.ownKeys(real)) {
+    if (key !== 'length' && key !== 'name' && key !== 'prototype') Object.defineProperty(mine, key, Object.getOwnPropertyDescriptor(real, key)!);
+  }
+}
+
+/**
+ * While recording: each timer the program makes is numbered in the order made, and `ran(i)` is
+ * told each time one runs (the recorder notes where: a replay runs it there).
+ */
+export function recordTimers(ran: (i: number) => void): { stop(): void } {
+  recording = ran;
+  seq = 0;
+  put(recordingFns);
+  return {
+    stop() {
+      if (recording !== ran) return;
+      recording = null;
+      put(theirs);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- replaying where they ran
+
+/** The place (inputs before it) of the next recorded run of a timer still to run (Infinity: none). */
+export function nextRecorded(): number {
+  let best = Infinity;
+  for (const t of pending) if (!t.done && t.runs !== null && t.runs.length > 0 && t.runs[0].s < best) best = t.runs[0].s;
+  return best;
+}
+
+/**
+ * Runs the timers recorded as run at or before `at` (inputs taken), in the recording's order: the
+ * first, and those after it recorded in the same turn (no microtask between, as there). Returns
+ * how many ran.
+ */
+export function fireRecorded(at: number): number {
+  const due = [...pending].filter((t) => !t.done && t.runs !== null && t.runs.length > 0 && t.runs[0].s <= at)
+    .sort((a, b) => a.runs![0].k - b.runs![0].k);
+  let ran = 0;
+  for (const t of due) {
+    if (ran > 0 && t.runs![0].t !== 1) break;
+    if (t.done) continue;
+    if (!t.repeat) realClearTimeout(t.real!);
+    run(t);
+    ran++;
+  }
+  return ran;
 }
 
 /** The replay is over: timers go by the wall clock again (those waiting run at once, in order). */

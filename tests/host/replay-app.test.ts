@@ -5,7 +5,7 @@
 // where in the application the call was made.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createStack, formatAppDivergence, type AppDivergence } from '../../host/index.js';
+import { createStack, formatAppDivergence, readTrace, type AppDivergence } from '../../host/index.js';
 import { pingpong, type Outcome } from './apps/pingpong.js';
 import { drip } from './apps/drip.js';
 import { sockPath } from './helpers.js';
@@ -125,6 +125,20 @@ test('the program\'s own timers go by the recording\'s clock: a replay whose loo
     const again = createStack({ replay: { path: timers, wait: 1000, onDivergence: (d) => assert.fail(formatAppDivergence(d)) } });
     const [out, done] = await Promise.all([app(again, 40), again.replay!.done]);
     assert.deepEqual(out, live, `replay ${i}`);
+    assert.deepEqual([done.ok, done.inputs], [true, done.total]);
+  }
+  const runs = readTrace(timers).records.filter((r) => r.kind === 'meta' && r.type === 'timer');
+  assert.equal(runs.length, 2, 'the trace notes where both timers ran');
+  // A recording without them (clock: false): the timers go by their due times on its clock.
+  const noted = sockPath('program-timers-due').replace(/\.sock$/, '.trace');
+  const net2 = createStack({ record: { path: noted, clock: false } });
+  assert.deepEqual(await app(net2, 0), live);
+  await net2.recorder!.close();
+  assert.equal(readTrace(noted).header.timers, undefined);
+  for (let i = 0; i < 3; i++) {
+    const again = createStack({ replay: { path: noted, wait: 1000, onDivergence: (d) => assert.fail(formatAppDivergence(d)) } });
+    const [out, done] = await Promise.all([app(again, 40), again.replay!.done]);
+    assert.deepEqual(out, live, `replay by due times ${i}`);
     assert.deepEqual([done.ok, done.inputs], [true, done.total]);
   }
   // On the wall clock (timers: false) the same stall lets the client's timer run first.
