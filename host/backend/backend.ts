@@ -38,6 +38,11 @@ export interface Backend {
   /** The transport's own handle object behind a core handle (Node's `_handle`), or null. */
   handleObject(h: number): object | null;
   /**
+   * Whether listener `h`'s listen failed at once, its error still to come (Node binds at once
+   * where no host name is to look up, and has no handle then: the server is not running).
+   */
+  listenFailed?(h: number): boolean;
+  /**
    * Takes a handle object (another server's `_handle`) for LISTEN with the HANDLE flag; returns
    * the token LISTEN carries. A backend that cannot listen on such objects returns -1.
    */

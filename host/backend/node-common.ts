@@ -98,6 +98,12 @@ export abstract class NodeBackendBase implements Backend {
   readonly kind = 'node';
   protected core!: Core;
   #servers = new Map<number, net.Server>();
+  /** Listeners whose listen failed at once, their error still to come (listenFailed). */
+  #failedAtOnce = new Set<number>();
+
+  listenFailed(h: number): boolean {
+    return this.#failedAtOnce.has(h);
+  }
   readonly #timer = new WakeTimer(() => this.now(), () => this.core.onTimer());
   #adopted = new Map<number, object>();
   #nextToken = 1;
@@ -245,6 +251,7 @@ export abstract class NodeBackendBase implements Backend {
         this.core.onError(h, abiErrno(err.code), syscallOf(err, SYSCALL.accept));
       } else {
         this.#servers.delete(h);
+        this.#failedAtOnce.delete(h);
         this.core.onListening(h, abiErrno(err.code), syscallOf(err, SYSCALL.listen), 0, 0, (err as { address?: string }).address ?? '');
       }
     });
@@ -263,8 +270,13 @@ export abstract class NodeBackendBase implements Backend {
       srv.listen({ port: o.a, host: address || undefined, backlog, exclusive, ipv6Only: (flags & ListenFlag.Ipv6Only) !== 0 });
     }
     // Node binds at once unless it must look a host name up first: report it at once too, so
-    // address() and `listening` answer right after listen(), as they do in Node.
+    // address() and `listening` answer right after listen(), as they do in Node. A bind that
+    // failed so (no host given: with one, even an IP, Node looks it up first) leaves no handle,
+    // its error to come from a tick.
     if (srv.listening) bound();
+    else if ((srv as unknown as { _handle: unknown })._handle == null && (address === '' || (flags & (ListenFlag.Ipc | ListenFlag.Fd | ListenFlag.Handle)) !== 0)) {
+      this.#failedAtOnce.add(h);
+    }
   }
 
   /**

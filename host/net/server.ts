@@ -69,6 +69,7 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
 
   readonly #stack: Stack;
   #lh = 0;               // the core's listener while listening (Node's `_handle`)
+  #starting = false;     // inside the listen call (#start)
   // The listener this server closed while it had open connections, until it drains (its
   // SERVER_DRAINED brings 'close') or the next listen takes it over (the core counts its
   // connections against the new one). One at most: every listen between two closes takes it.
@@ -130,11 +131,14 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
 
   /** Node's `_handle`: the transport's own handle while listening (listen(server) takes it over). */
   get _handle(): object | null {
-    return this.#lh ? this.#stack.backend.handleObject(this.#lh) ?? { fd: this.#stack.backend.fdOf(this.#lh) } : null;
+    // None yet while a host name is looked up, or a cluster's primary listens, and none after a
+    // bind that failed at once: as Node's.
+    if (!this.#lh || this.#awaitingHandle || this.#stack.backend.listenFailed?.(this.#lh) === true) return null;
+    return this.#stack.backend.handleObject(this.#lh) ?? { fd: this.#stack.backend.fdOf(this.#lh) };
   }
 
   get listening(): boolean {
-    return this.#lh !== 0 && (this.#ipc || this.#bound());
+    return this.#lh !== 0 && (this.#ipc ? this.#stack.backend.listenFailed?.(this.#lh) !== true : this.#bound());
   }
 
   /** The current listener is bound (LISTENING arrived): the core's listener state answers. */
@@ -236,12 +240,17 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
     this.#address = null;
     const max = limitOf(this.#maxConnections);
     let made = false;
-    core.apiListen(port, backlog, flags, address, prev, max, (lh) => {
-      made = true;
-      this.#lh = lh;
-      this.#stack.register(lh, this);
-      if (this.#unref) core.apiRef(lh, false);
-    });
+    this.#starting = true;
+    try {
+      core.apiListen(port, backlog, flags, address, prev, max, (lh) => {
+        made = true;
+        this.#lh = lh;
+        this.#stack.register(lh, this);
+        if (this.#unref) core.apiRef(lh, false);
+      });
+    } finally {
+      this.#starting = false;
+    }
     // The core trapped making the listener (coreMemory): it had no handle to hear of it.
     if (!made && core.dead) this[kTrapped](core.dead);
   }
@@ -282,7 +291,10 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
         if (syscall !== 'getaddrinfo' && listenChannel.error.hasSubscribers) {
           listenChannel.error.publish({ server: this, error: err });
         }
-        process.nextTick(() => this.emit('error', err));
+        // From a tick, as Node's: the listen call's own (the core refused it there), or the one
+        // the transport's failure came in already (a failed bind, a lookup's answer).
+        if (this.#starting) process.nextTick(() => this.emit('error', err));
+        else this.emit('error', err);
         return;
       }
       case Op.EV_CONNECTION: return this.#onConnection(o);
@@ -356,11 +368,14 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
 
   close(cb?: (err?: Error) => void): this {
     if (this.#awaitingHandle) this.#abandon(); // no handle yet (Node's lookup is dropped): not running
+    // A listen that failed at once (its error still to come) left Node's server with no handle:
+    // not running either, and the error still comes, before 'close'.
+    const failed = this.#lh !== 0 && this.#stack.backend.listenFailed?.(this.#lh) === true;
     if (typeof cb === 'function') {
-      if (!this.#lh) this.once('close', () => cb(ERR_SERVER_NOT_RUNNING()));
+      if (!this.#lh || failed) this.once('close', () => cb(ERR_SERVER_NOT_RUNNING()));
       else this.once('close', cb);
     }
-    const lh = this.#lh;
+    const lh = failed ? 0 : this.#lh;
     if (lh) {
       this.#lh = 0;
       this.#draining = lh;

@@ -204,7 +204,10 @@ export class Connector {
     // `address NUL local`, the local `address:port` given only when the connect call failed
     // at once (CONNECT_AT_ONCE).
     const [address, atOnce] = splitNames(o.data);
-    const { localAddress, localPort } = this.options as { localAddress?: string; localPort?: number };
+    const { localPort } = this.options as { localPort?: number };
+    // Node binds a given localPort to the family's any-address when no localAddress is given,
+    // and names that in the error.
+    const localAddress = (this.options as { localAddress?: string }).localAddress || (localPort ? (o.b === 6 ? '::' : '0.0.0.0') : undefined);
     const bound = localAddress && localPort ? `${localAddress}:${localPort}` : undefined;
     const details = atOnce !== '' ? atOnce : bound;
     const ex = this.ipc

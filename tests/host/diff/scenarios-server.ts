@@ -89,6 +89,28 @@ function collect(c: Socket): { text(): string } {
 }
 
 export const serverScenarios: Scenario[] = [
+  {
+    name: 'a listen that fails at once (a port in use with no host, a Unix path in use), then close() at once: the error first, then close with ERR_SERVER_NOT_RUNNING; no handle meanwhile',
+    async run(ctx) {
+      const busy = ctx.peer.createServer();
+      await listen(busy, 0);
+      const busyPath = ctx.path('busy');
+      const busyUnix = ctx.peer.createServer();
+      await new Promise<void>((r) => busyUnix.listen(busyPath, r));
+      for (const [label, args] of [['port', [portOf(busy)]], ['unix', [busyPath]]] as const) {
+        const server = libServer(ctx, label);
+        server.on('error', (e) => ctx.log.note(label, `error handler listening=${server.listening}`));
+        (server.listen as (...a: unknown[]) => unknown)(...args);
+        ctx.log.note(label, `sync listening=${server.listening} handle=${(server as unknown as { _handle: unknown })._handle === null ? 'null' : 'object'}`);
+        process.nextTick(() => ctx.log.note(label, 'a tick after listen()'));
+        const closed = new Promise<void>((resolve) => server.close((err) => { ctx.log.note(label, `close cb ${summarize(err)}`); resolve(); }));
+        await closed;
+        await ctx.sleep(10);
+      }
+      await new Promise((r) => busy.close(r));
+      await new Promise((r) => busyUnix.close(r));
+    },
+  },
   // ------------------------------------------------------------------ TCP lifecycle
   {
     name: 'TCP server lifecycle: listen(0, host), one connection, close',
