@@ -1,4 +1,4 @@
-// The program's timers in an application replay (docs/replay.md, "The program's timers").
+// The program's timers, recorded and replayed (docs/replay.md, "The program's timers").
 //
 // A replay plays the transport's events as fast as the program takes them, not at the recorded
 // gaps; a timer of the program's own (setTimeout, setInterval) runs on the wall clock. So a timer
@@ -7,17 +7,20 @@
 // then polls again) ran before the next recorded event on another socket; two deadline timers of
 // gRPC's client and server, a millisecond apart, met the replayed events in another order.
 //
-// While a replay runs, the global setTimeout and setInterval (and node:timers') keep a time of
-// their own for each timer: when it is due on the recording's clock — the recorded time of the
-// input being replayed when it was made (plus the time since, up to the next recorded input), and
-// its delay. The replayer then fires a timer where the recording's clock says it is due: before
-// the first recorded input after that time (earlier than the wall clock would, if the replay went
-// faster), and not before a recorded event of the transport from before it (later than the wall
-// clock would, if the replay went slower). Everything else about a timer stays Node's: the object
-// returned is Node's Timeout (ref, unref, hasRef, refresh, its number), and clearTimeout takes
-// it or its number. Once the replay is over (used up, or diverged), timers go by the wall clock
-// again. Node's own modules (http, http2, net's socket timeouts are the core's anyway),
-// timers/promises and setImmediate keep theirs.
+// So while a recording has the program's clock, the global setTimeout and setInterval (and
+// node:timers') number the timers the program makes, and the recorder notes where each run came
+// (recordTimers: a `timer` record, after how many inputs). While a replay runs, the program's
+// timers are its own (replayTimers): each runs where it ran in the recording, and nowhere else
+// (fireRecorded) — early if the replay got there before the wall clock, later if the loop
+// stalled. For a recording without those notes, a timer is due on the recording's clock (the
+// recorded time of the input being replayed when it was made, plus the time since up to the next
+// recorded input, plus its delay) and runs before the first recorded input after that time
+// (fireDue), not before a transport event from before it. Everything else about a timer stays
+// Node's: the object returned is Node's Timeout (ref, unref, hasRef, refresh, its number), and
+// clearTimeout takes it or its number. Once the replay is over (used up, or diverged), timers go
+// by the wall clock again. Node's own modules, timers/promises and setImmediate keep theirs, and
+// so do wasinet's own timers (realSetTimeout: the recorder's flushes, the stacks' wake-ups), which
+// are no timers of the program's.
 import timersModule from 'node:timers';
 import Module from 'node:module';
 
