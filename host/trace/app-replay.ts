@@ -377,6 +377,12 @@ export class AppReplayer implements InputTap, Replaying {
     waiting: () => { this.#pump(); },
   };
 
+  /** Whether a timer of the program's runs before recorded input `r` (the next, at depth 0). */
+  #timerDue(r: InputRecord): boolean {
+    if (this.#timerRuns !== null) return nextRecorded() <= this.#next;
+    return nextDue() <= r.t && !(inputById(r.id)!.api ? r.sameTurn : this.#inPoll(r));
+  }
+
   /**
    * Whether recorded input `r` came in the same turn, or the same poll for I/O, as the turn before
    * it: no timers phase came between them, so no timer of the program's runs before it.
@@ -581,20 +587,17 @@ export class AppReplayer implements InputTap, Replaying {
     this.#endDetour();
     const r = this.#head();
     if (r === undefined) { if (this.#detour === null) this.#finish(); return; }
-    // A timer of the program's recorded as run before the next input (a recording that kept
-    // them): it runs now, in a turn of its own, where the event loop polls for I/O.
-    if (this.#timerRuns !== null) {
-      if (r.depth === 0 && nextRecorded() <= this.#next) {
-        this.#schedule(() => { fireRecorded(this.#next); }, -1, true);
-        return;
-      }
-    } else
-    // A timer of the program's due before the next recorded input: it ran before it (timers.ts).
-    // Where the event loop polls for I/O, so that timers due together run before the loop's
-    // check phase, as they do in its timers phase (http2 sends what two sessions' timers queued
-    // from one immediate: one turn).
-    if (r.depth === 0 && nextDue() <= r.t && !(inputById(r.id)!.api ? r.sameTurn : this.#inPoll(r))) {
+    // A timer of the program's that ran before the next recorded input (timers.ts) runs now, in
+    // a turn of its own, where the event loop polls for I/O: timers of one timers phase run
+    // before the loop's check phase, as there (http2 sends what two sessions' timers queued from
+    // one immediate: one turn). Where the recording noted where each ran, there; else by its
+    // due time on the recording's clock (not before an event of the same poll for I/O).
+    if (r.depth === 0 && this.#timerDue(r)) {
       this.#schedule(() => {
+        if (this.#timerRuns !== null) {
+          fireRecorded(this.#next);
+          return;
+        }
         const due = nextDue();
         const next = this.#head();
         if (next !== undefined && due <= next.t) {
