@@ -56,21 +56,25 @@ const streams = (side: string): string[] => [
   `${side}chat: re: m0, re: m1, re: m2, re: m3`,
 ];
 
-test('--import wasinet/register: @grpc/grpc-js server and client in one process, h2c and TLS, unary, streams, 4 MiB, an error status with metadata: the same lines on node:net, hooked, recorded, replayed twice', { timeout: 120_000 }, (t) => {
+test('--import wasinet/register: @grpc/grpc-js server and client in one process, h2c and TLS, unary, streams, 4 MiB, an error status with metadata, a deadline exceeded: the same lines on node:net, hooked, recorded, replayed three times', { timeout: 120_000 }, (t) => {
   const why = missing();
   if (why !== null) { t.skip(why); return; }
-  // Without the deadline call: in one process grpc-js's server arms a timer of its own from the
-  // call's grpc-timeout, which expires within a millisecond of the client's deadline; which of
-  // the two a replay meets first is not the recording's to say (see grpc-app.ts). The next test has it.
-  const env = baseEnv({ GRPC_SLOW: '0' });
+  // The deadline call arms two timers a millisecond apart (the client's deadline, and the
+  // server's from the call's grpc-timeout), whose runs met the replayed events in another order
+  // while the program's timers ran on the wall clock in a replay; they now run where they ran
+  // (docs/replay.md, "The program's timers").
+  const env = baseEnv();
   const plain = run([], env);
   const server = (kind: string): string[] => [
     `${kind} server echo hello from=probe-client`, `${kind} server echo fail from=probe-client`,
-    `${kind} server big got 4194304 07210bedfa9f29d0`, `${kind} server count 5`, `${kind} server sum of 10 = 55`, `${kind} server chat 4 messages`,
+    `${kind} server big got 4194304 07210bedfa9f29d0`, `${kind} server slow 5000`, `${kind} server slow cancelled=true`,
+    `${kind} server count 5`, `${kind} server sum of 10 = 55`, `${kind} server chat 4 messages`,
   ];
+  const slow = (side: string): string => `${side}slow: DEADLINE_EXCEEDED "Deadline exceeded"`;
+  const client = (side: string): string[] => { const c = calls(side); return [...c, slow(side), ...streams(side)]; };
   assert.equal(plain.out, [
-    ...calls('h2c client '), ...streams('h2c client '), ...server('h2c'),
-    ...calls('tls client '), ...streams('tls client '), ...server('tls'),
+    ...client('h2c client '), ...server('h2c'),
+    ...client('tls client '), ...server('tls'),
     'done', ''].join('\n'));
   assert.equal(run(hook, env).out, plain.out);
   assert.equal(run(['--require', 'wasinet/register'], env).out, plain.out);
@@ -82,7 +86,7 @@ test('--import wasinet/register: @grpc/grpc-js server and client in one process,
     for (const text of ['{"i":3,"text":"item 3"}', '{"text":"re: m2"}', '{"v":7}', '{"text":"echo hello"}']) {
       assert.ok(trace.includes(Buffer.from(text)), `the trace has the plaintext ${text}`);
     }
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 3; i++) {
       const again = run(hook, { ...env, WASINET_REPLAY: file });
       assert.equal(again.out, plain.out);
       assert.match(again.err, /wasinet replay: the application followed the recording/);

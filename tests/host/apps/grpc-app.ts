@@ -14,12 +14,11 @@
 // Each side prints its own lines, in the order they happened on that side, after its calls: no
 // ports, times or ids, so the output of every run is the same.
 //
-// GRPC_SLOW=0 leaves the deadline call out. With server and client in one process it does not
-// replay reliably: grpc-js's server arms a timer of its own from the call's grpc-timeout header,
-// and the two timers (the client's deadline, the server's) expire within a millisecond of each
-// other, sometimes in one run of Node's timers (the recording then has the server's trailers in
-// the client's turn), sometimes not; a replay plays the network faster than it came, so which of
-// the two it meets is another draw. With the server in another process each side replays.
+// GRPC_SLOW=0 leaves the deadline call out. With server and client in one process it arms two
+// timers a millisecond apart (the client's deadline, the server's from the call's grpc-timeout
+// header), sometimes run in one run of Node's timers (the recording then has the server's
+// trailers in the client's turn), sometimes not: a replay runs each where the recording says it
+// ran (docs/replay.md, "The program's timers").
 import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
