@@ -188,9 +188,9 @@ export class Connector {
   // ---------------------------------------------------------------- the attempts, as events
 
   attempt(sock: ConnectingSocket, o: Output): void {
-    // Destroyed in a listener of the attempt before (Node makes no attempt after that; here the
-    // core's next attempt was under way with the failure's notice): nothing more to tell.
-    if (sock.destroyed) return;
+    // Destroyed in a listener of the failed attempt before (Node makes no attempt after that;
+    // here the core's next attempt was under way with the failure's notice): nothing to tell.
+    if (this.#stoppedInFailed) return;
     const address = o.data ? o.data.toString() : '';
     if (this.ipc) {
       sock.emit('connectionAttempt', address, undefined, undefined);
@@ -221,7 +221,11 @@ export class Connector {
     if (!this.#multi) sock.connecting = false;
     if (this.ipc) sock.emit('connectionAttemptFailed', address, undefined, undefined, ex);
     else sock.emit('connectionAttemptFailed', address, o.a, o.b, ex);
+    if (sock.destroyed) this.#stoppedInFailed = true;
   }
+
+  /** The socket was destroyed in a listener of 'connectionAttemptFailed' (see attempt). */
+  #stoppedInFailed = false;
 
   attemptTimeout(sock: ConnectingSocket, o: Output): void {
     const address = o.data ? o.data.toString() : '';

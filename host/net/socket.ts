@@ -158,6 +158,7 @@ const PEER_ASKED = 256;  // the same for the peer's name (accepted sockets)
 const WANTS_DATA = 512;
 const WRAPPED = 1024; // Node's JSStreamSocket reads it (tls, http2): see wrappedAsStream
 const WRITE_FAILED = 2048; // a write request failed: the transport's later errors are the same failure
+const BARE = 4096; // the core socket was made by setTimeout() alone: no connect, no fd (Node has no handle)
 
 // #opts: the options asked for (Node's kSetNoDelay, kSetKeepAlive and its delay in seconds),
 // which the core gets for every new connection.
@@ -415,7 +416,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       this.#sock = null;
       this.#req = null;
       this.#finalCb = null;
-      this.#flags &= ~(TRAPPED | CLOSE_ERROR | PEER_READ | WRITE_FAILED);
+      this.#flags &= ~(TRAPPED | CLOSE_ERROR | PEER_READ | WRITE_FAILED | BARE);
       this.#bytesRead = 0;    // a new connection counts from zero, as a new handle does in Node
       this.#dispatched = 0;
       (this as unknown as { _undestroy(): void })._undestroy();
@@ -437,7 +438,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     }
     const connector = new Connector(options, pipe);
     this.#connector = connector;
-    this.#flags &= ~DETACHED;
+    this.#flags &= ~(DETACHED | BARE);
     this.connecting = true;
 
     if (pipe) validateString(path, 'options.path');
@@ -954,7 +955,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   override _destroy(exception: Error | null, cb: (err?: Error | null) => void): void {
     this.connecting = false;
     const h = this.#h;
-    if (h !== 0 && this.#connector === null && this.#family === -1 && (this.#flags & FOREIGN) === 0) {
+    if (h !== 0 && (this.#flags & BARE) !== 0) {
       // A core socket made only for setTimeout(), never connected: Node has no handle to close,
       // so 'close' comes at once, as below. The core lets go of it (its timer too).
       this.#h = 0;
@@ -1022,6 +1023,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
         this.removeListener('timeout', callback);
       }
     } else {
+      if (this.#h === 0) this.#flags |= BARE;
       this.#stack.core.apiSetTimeout(this.#handle(), Math.max(1, msecs));
       if (callback !== undefined) {
         validateFunction(callback, 'callback');
@@ -1168,7 +1170,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
    * connected nor accepted, has no handle in Node yet.
    */
   get pending(): boolean {
-    return this.#h === 0 || this.connecting || (this.#connector === null && this.#family === -1 && (this.#flags & FOREIGN) === 0);
+    return this.#h === 0 || this.connecting || (this.#flags & BARE) !== 0;
   }
 
   get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {

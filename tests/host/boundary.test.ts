@@ -99,7 +99,7 @@ const DEFERRALS: Record<string, [pattern: RegExp, count: number, why: string][]>
     [/process\.nextTick/g, 1, 'bytes held back when an onread callback paused come on the tick after the restart, as a kernel read would'],
   ],
   'socket.ts': [
-    [/setImmediate/g, 4, "where the backend has no closePhase or pendingPhase (Deno, Bun, the sim), in their place: a close with no transport to wait for, which Node emits from the loop's close phase; a writev of more than 2·IOV_MAX buffers, which libuv sends 1024 buffers a poll phase and completes after the last (writevIterations); a write whose later system call failed, which libuv fails from its pending phase (#writeDone)"],
+    [/setImmediate/g, 5, "where the backend has no closePhase or pendingPhase (Deno, Bun, the sim), in their place: a close with no transport to wait for, which Node emits from the loop's close phase; a writev of more than 2·IOV_MAX buffers, which libuv sends 1024 buffers a poll phase and completes after the last (writevIterations); a write whose later system call failed, which libuv fails from its pending phase (#writeDone); and connect() on a connected socket, whose second 'connect' Node's connect request completes from a later iteration of the loop"],
     [/process\.nextTick/g, 7, "Node's destroy emits 'close' (and a failed write's callback) on the next tick; a writev of 1025 to 2048 buffers completes after the ticks queued before it (below)"],
     [/queueMicrotask/g, 1, 'a writev of 1025 to 2048 buffers where the backend has no pendingPhase: libuv sends them in two calls at once and completes it from its pending callbacks, after the writing callback\'s ticks and microtasks, before the check phase (IOV_MAX)'],
   ],
