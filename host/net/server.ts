@@ -133,12 +133,17 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
   get _handle(): object | null {
     // None yet while a host name is looked up, or a cluster's primary listens, and none after a
     // bind that failed at once: as Node's.
-    if (!this.#lh || this.#awaitingHandle || this.#stack.backend.listenFailed?.(this.#lh) === true) return null;
+    if (!this.#lh || this.#awaitingHandle || this.#bindFailed()) return null;
     return this.#stack.backend.handleObject(this.#lh) ?? { fd: this.#stack.backend.fdOf(this.#lh) };
   }
 
   get listening(): boolean {
-    return this.#lh !== 0 && (this.#ipc ? this.#stack.backend.listenFailed?.(this.#lh) !== true : this.#bound());
+    return this.#lh !== 0 && (this.#ipc ? !this.#bindFailed() : this.#bound());
+  }
+
+  /** The current listen failed at once, its error still to come (the backend knows: listenFailed). */
+  #bindFailed(): boolean {
+    return this.#stack.backend.listenFailed?.(this.#lh) === true;
   }
 
   /** The current listener is bound (LISTENING arrived): the core's listener state answers. */
@@ -370,7 +375,7 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
     if (this.#awaitingHandle) this.#abandon(); // no handle yet (Node's lookup is dropped): not running
     // A listen that failed at once (its error still to come) left Node's server with no handle:
     // not running either, and the error still comes, before 'close'.
-    const failed = this.#lh !== 0 && this.#stack.backend.listenFailed?.(this.#lh) === true;
+    const failed = this.#lh !== 0 && this.#bindFailed();
     if (typeof cb === 'function') {
       if (!this.#lh || failed) this.once('close', () => cb(ERR_SERVER_NOT_RUNNING()));
       else this.once('close', cb);

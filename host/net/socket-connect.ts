@@ -63,7 +63,6 @@ export class Connector {
   #host = '';
   #multi = false; // several addresses to try (autoSelectFamily)
 
-
   constructor(readonly options: Record<string, any>, readonly ipc: boolean) {}
 
   /**

@@ -424,7 +424,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
 
     const path = options.path as string | undefined;
     const pipe = !!path;
-    if (!this.destroyed && !this.connecting && this.#family !== -1 && this.#hasConnection()) {
+    if (!this.destroyed && !this.connecting && this.#hasConnection()) {
       // connect() on a connected socket: on node:net the connect(2) of its handle succeeds
       // again, and the socket goes on on the connection it has, with another 'connect'.
       this.connecting = true;

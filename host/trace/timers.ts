@@ -165,15 +165,23 @@ const programSetInterval = function setInterval(fn: unknown, after?: unknown, ..
 };
 const programClearTimeout = function clearTimeout(x?: unknown): void { cancel(x, realClearTimeout); };
 const programClearInterval = function clearInterval(x?: unknown): void { cancel(x, realClearInterval); };
-// util.promisify(setTimeout) keeps working (Node's own promisified timers, not on this clock).
-for (const [ours, real] of [[programSetTimeout, realSetTimeout], [programSetInterval, realSetInterval]] as const) {
-  for (const key of Reflect.ownKeys(real)) {
-    if (key !== 'length' && key !== 'name' && key !== 'prototype') Object.defineProperty(ours, key, Object.getOwnPropertyDescriptor(real, key)!);
-  }
-}
+/** What wasinet's own wake-ups use instead of a stand-in setTimeout (backend/runtime-common.ts startTimer). */
+const PROGRAM_TIMER = Symbol.for('wasinet.programTimer');
 
-// What wasinet's own wake-ups use instead (backend/runtime-common.ts startTimer).
-Object.defineProperty(programSetTimeout, Symbol.for('wasinet.programTimer'), { value: realSetTimeout });
+/**
+ * A stand-in for the runtime's setTimeout or setInterval: its statics (util.promisify's custom
+ * one keeps working: Node's own promisified timers, not on this clock), and for setTimeout the
+ * runtime's own under PROGRAM_TIMER.
+ */
+function standIn<T extends Function>(mine: T, real: Function): T {
+  for (const key of Reflect.ownKeys(real)) {
+    if (key !== 'length' && key !== 'name' && key !== 'prototype') Object.defineProperty(mine, key, Object.getOwnPropertyDescriptor(real, key)!);
+  }
+  if (real === realSetTimeout) Object.defineProperty(mine, PROGRAM_TIMER, { value: realSetTimeout });
+  return mine;
+}
+standIn(programSetTimeout, realSetTimeout);
+standIn(programSetInterval, realSetInterval);
 
 const SLOTS = ['setTimeout', 'setInterval', 'clearTimeout', 'clearInterval'] as const;
 const ours = { setTimeout: programSetTimeout, setInterval: programSetInterval, clearTimeout: programClearTimeout, clearInterval: programClearInterval };
@@ -223,12 +231,8 @@ const recordingFns = {
   clearTimeout: realClearTimeout,
   clearInterval: realClearInterval,
 };
-Object.defineProperty(recordingFns.setTimeout, Symbol.for('wasinet.programTimer'), { value: realSetTimeout });
-for (const [mine, real] of [[recordingFns.setTimeout, realSetTimeout], [recordingFns.setInterval, realSetInterval]] as const) {
-  for (const key of Reflect.ownKeys(real)) {
-    if (key !== 'length' && key !== 'name' && key !== 'prototype') Object.defineProperty(mine, key, Object.getOwnPropertyDescriptor(real, key)!);
-  }
-}
+standIn(recordingFns.setTimeout, realSetTimeout);
+standIn(recordingFns.setInterval, realSetInterval);
 
 /**
  * While recording: each timer the program makes is numbered in the order made, and `ran(i)` is
