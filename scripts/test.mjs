@@ -16,6 +16,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const filters = process.argv.slice(2);
 const strip = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
 let passed = 0, failed = 0, skipped = 0;
+/** The failing tests' names, where they are and their error's first line, shown above the total. */
+const failures = [];
 
 if (filters.length === 0) {
   const asp = spawnSync(process.execPath, [join(root, 'node_modules/@as-pect/cli/bin/asp'), '--summary'],
@@ -40,6 +42,27 @@ const all = readdirSync(dir).filter((f) => f.endsWith('.test.js'))
   .sort();
 const tmp = mkdtempSync(join(tmpdir(), 'wasinet-test-'));
 
+/** The failed tests of a TAP report: "name (file:line): error", innermost first where nested. */
+function failedIn(report) {
+  const out = [];
+  const lines = report.split('\n');
+  lines.forEach((line, i) => {
+    const m = /^(\s*)not ok \d+ - (.*)$/.exec(line);
+    if (!m) return;
+    let where = '', error = '';
+    for (let j = i + 1; j < lines.length && j < i + 40; j++) {
+      const l = lines[j];
+      if (/^\s*(not )?ok \d+ /.test(l)) break;
+      const loc = /^\s*location: '(.*)'$/.exec(l);
+      if (loc && !where) where = loc[1].replace(root, '');
+      const err = /^\s*error: (.*)$/.exec(l);
+      if (err && !error) error = err[1] === '|-' || err[1] === '>-' ? (lines[j + 1] ?? '').trim() : err[1];
+    }
+    out.push(`${m[2]}${where ? ` (${where})` : ''}${error ? `: ${error.slice(0, 200)}` : ''}`);
+  });
+  return out;
+}
+
 /** Runs node:test on `files` with `env`; adds its counts to the totals. */
 function nodeTest(label, files, env) {
   if (files.length === 0) return;
@@ -58,6 +81,7 @@ function nodeTest(label, files, env) {
   }
   passed += count('pass');
   failed += count('fail') + count('cancelled');
+  failures.push(...failedIn(report).map((f) => `${label ? '[public backend] ' : ''}${f}`));
   skipped += count('skipped') + count('todo');
 }
 
@@ -71,5 +95,6 @@ nodeTest('The same on the public-API node backend (WASINET_BACKEND=public):',
   all.filter((f) => !simOnly.test(f)), { WASINET_BACKEND: 'public' });
 rmSync(tmp, { recursive: true, force: true });
 
+if (failures.length > 0) console.log(`\nFailed:\n${failures.map((f) => `  ${f}`).join('\n')}`);
 console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed > 0 ? 1 : 0);

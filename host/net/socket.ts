@@ -420,6 +420,12 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       this.#bytesRead = 0;    // a new connection counts from zero, as a new handle does in Node
       this.#dispatched = 0;
       (this as unknown as { _undestroy(): void })._undestroy();
+    } else if (this.#h === 0 || (this.#flags & BARE) !== 0) {
+      // Node makes the socket's handle here, and making one resets both sides' stream state
+      // (initSocketHandle's _undestroy): an end() made before connect() is forgotten (writable
+      // again, 'finish' only from a later end()), though its deferred _final still shuts the
+      // connection's write side at 'connect'.
+      (this as unknown as { _undestroy(): void })._undestroy();
     }
 
     const path = options.path as string | undefined;

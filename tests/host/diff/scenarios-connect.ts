@@ -748,6 +748,37 @@ export const connectScenarios: Scenario[] = [
     },
   },
   {
+    name: 'end() before connect(): connect() forgets it (writable again), the FIN still goes at connect, finish only after a later end()',
+    async run(ctx) {
+      for (const [allowHalfOpen, writeLate] of [[false, false], [true, false], [false, true]]) {
+        const who = `client(allowHalfOpen=${allowHalfOpen}${writeLate ? ', write after connect' : ''})`;
+        const [server, port] = await serve(ctx, (s) => {
+          s.on('data', (d) => ctx.log.note('peer', `got ${d}`));
+          s.on('end', () => { ctx.log.note('peer', 'end'); setTimeout(() => s.end(), 30); });
+        }, { allowHalfOpen: true });
+        const c = new ctx.net.Socket({ allowHalfOpen });
+        for (const e of ['connect', 'prefinish', 'finish', 'end']) c.on(e, () => ctx.log.note(who, `${e} writableEnded=${c.writableEnded} writable=${c.writable}`));
+        c.on('error', (e) => ctx.log.note(who, `error ${summarize(e)}`));
+        c.on('close', (h) => ctx.log.note(who, `close ${h}`));
+        c.end(() => ctx.log.note(who, 'end callback'));
+        await ctx.sleep(20);
+        c.connect(port, '127.0.0.1');
+        ctx.log.note(who, `after connect(): writableEnded=${c.writableEnded} writable=${c.writable}`);
+        await once(c, 'connect');
+        // After the FIN the kernel refuses a write (EPIPE), as on node:net.
+        if (writeLate) c.write('late', (e) => ctx.log.note(who, `write after connect ${summarize(e)}`));
+        if (allowHalfOpen) {
+          await once(c, 'end');
+          await ctx.sleep(20);
+          ctx.log.note(who, `after the peer's end: writableFinished=${c.writableFinished}`);
+          c.end();
+        }
+        await closedP(c);
+        await stop(server);
+      }
+    },
+  },
+  {
     name: 'connect() again on a connected socket: a second connect and its callback, the same connection goes on',
     async run(ctx) {
       const [server, port] = await serve(ctx, (s) => {
