@@ -4,15 +4,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import nodeNet from 'node:net';
 import wasinet from '../../host/index.js';
-import { runScenario, compareLogs, type NetLike } from './diff/harness.js';
+import { differential, type NetLike } from './diff/harness.js';
 import { serverScenarios } from './diff/scenarios-server.js';
 
 for (const s of serverScenarios) {
   test(`diff server: ${s.name}`, { timeout: (s.timeout ?? 10000) * 2 + 5000 }, async () => {
-    const expected = await runScenario(s, nodeNet);
-    const actual = await runScenario(s, wasinet as unknown as NetLike);
+    const { expected, diff } = await differential(s, nodeNet, () => ({ lib: wasinet as unknown as NetLike }));
     assert.ok(expected.length > 0, 'the scenario logged something');
-    const diff = compareLogs(expected, actual);
     assert.equal(diff, null, diff ?? '');
   });
 }

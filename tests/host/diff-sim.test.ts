@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import nodeNet from 'node:net';
 import { createStack } from '../../host/index.js';
-import { runScenario, compareLogs, type NetLike, type Scenario } from './diff/harness.js';
+import { differential, type NetLike, type Scenario } from './diff/harness.js';
 import { socketScenarios } from './diff/scenarios-socket.js';
 import { connectScenarios } from './diff/scenarios-connect.js';
 import { socketIoScenarios } from './diff/scenarios-socket-io.js';
@@ -57,10 +57,10 @@ for (const [group, scenarios] of groups) {
   for (const s of scenarios) {
     const skip = NOT_ON_SIM[s.name];
     test(`sim ${group}: ${s.name}`, { skip: skip ? `not on the sim: ${skip}` : false, timeout: 30000 }, async () => {
-      const expected = await runScenario(s, nodeNet);
-      const sim = createStack({ backend: 'sim', seed: 1 }) as unknown as NetLike;
-      const actual = await runScenario(s, sim, sim);
-      const diff = compareLogs(expected, actual);
+      const { diff } = await differential(s, nodeNet, () => {
+        const sim = createStack({ backend: 'sim', seed: 1 }) as unknown as NetLike;
+        return { lib: sim, peer: sim }; // a fresh simulated network for each run
+      });
       assert.equal(diff, null, diff ?? '');
     });
   }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import nodeNet from 'node:net';
 import wasinet from '../../host/index.js';
-import { runScenario, compareLogs, type NetLike, type Scenario } from './diff/harness.js';
+import { runScenario, compareLogs, differential, type NetLike, type Scenario } from './diff/harness.js';
 import { socketScenarios } from './diff/scenarios-socket.js';
 import { connectScenarios } from './diff/scenarios-connect.js';
 import { socketIoScenarios } from './diff/scenarios-socket-io.js';
@@ -14,10 +14,8 @@ const all: [string, Scenario[]][] = [['socket', socketScenarios], ['socket conne
 for (const [group, scenarios] of all) {
   for (const s of scenarios) {
     test(`diff ${group}: ${s.name}`, { timeout: (s.timeout ?? 10000) * 2 + 5000 }, async () => {
-      const expected = await runScenario(s, nodeNet);
-      const actual = await runScenario(s, wasinet as unknown as NetLike);
+      const { expected, diff } = await differential(s, nodeNet, () => ({ lib: wasinet as unknown as NetLike }));
       assert.ok(expected.length > 0, 'the scenario logged something');
-      const diff = compareLogs(expected, actual);
       assert.equal(diff, null, diff ?? '');
     });
   }

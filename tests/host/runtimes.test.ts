@@ -152,8 +152,20 @@ function referenceAgain(key: string): Promise<string[] | null> {
   return p;
 }
 
-/** Scenario `key` of `actual` differs from node:net's: the first reference and a second run of its own both differ. */
-async function differs(key: string, actual: Result): Promise<string | null> {
+/** Scenario `key` run alone on `cmd` with `lib`: its log, or null. */
+async function scenarioAlone(cmd: string, pre: string[], lib: string, key: string): Promise<string[] | null> {
+  const r = await run(cmd, pre, lib, 120_000, runner, key.slice(key.indexOf(': ') + 2));
+  const log = typeof r === 'object' ? r[key] : undefined;
+  return Array.isArray(log) ? log : null;
+}
+
+/**
+ * Scenario `key` of `actual` differs from node:net's: the first reference and a second run of its
+ * own both differ, and so does a second run of the library's (`again`: the scenario alone), which
+ * the whole run's load can have made come out otherwise as it can the reference's. A real
+ * difference comes out in every run.
+ */
+async function differs(key: string, actual: Result, again?: () => Promise<string[] | null>): Promise<string | null> {
   const a = actual[key];
   const e = (expected as Result)[key];
   if (!Array.isArray(a) || !Array.isArray(e)) return 'not run';
@@ -162,6 +174,11 @@ async function differs(key: string, actual: Result): Promise<string | null> {
   const second = await referenceAgain(key);
   if (second !== null && compareLogs(second, a) === null) {
     console.log(`${key}: equal to a second node:net run (the first reference run differed)`);
+    return null;
+  }
+  const b = again === undefined ? null : await again();
+  if (b !== null && (compareLogs(e, b) === null || (second !== null && compareLogs(second, b) === null))) {
+    console.log(`${key}: a second run of the library's, alone, equals node:net's (the first differed: ${first.slice(0, 300)})`);
     return null;
   }
   return first;
@@ -189,7 +206,9 @@ test('node: wasinet on both sides logs what node:net logs, every scenario', asyn
   assert.equal(typeof nodeWasinet, 'object', String(nodeWasinet));
   const exp = expected as Result;
   const differing: string[] = [];
-  for (const k of Object.keys(exp)) if (await differs(k, nodeWasinet as Result) !== null) differing.push(k);
+  for (const k of Object.keys(exp)) {
+    if (await differs(k, nodeWasinet as Result, () => scenarioAlone(process.execPath, [], 'wasinet', k)) !== null) differing.push(k);
+  }
   assert.deepEqual(differing, []);
 });
 if (typeof expected === 'object') {
@@ -279,7 +298,7 @@ for (const name of ['deno', 'bun'] as const) {
       assert.equal(typeof wasinet, 'object');
       const a = (wasinet as Result)[k];
       assert.ok(Array.isArray(a), `the scenario failed: ${(a as { error?: string } | undefined)?.error ?? 'not run'}`);
-      const diff = await differs(k, wasinet as Result);
+      const diff = await differs(k, wasinet as Result, () => scenarioAlone(where.cmd, where.pre, 'wasinet', k));
       assert.equal(diff, null, diff ?? '');
     });
   }

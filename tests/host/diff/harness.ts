@@ -181,6 +181,29 @@ export async function runScenario(s: Scenario, net: NetLike, peer: NetLike = nod
   return normalize(log.entries, [...ports]);
 }
 
+/**
+ * Runs scenario `s` on node:net (`ref`) and on the library `make` gives (with its peer library) and
+ * compares the logs: null when equal, else the first difference. When they differ, both run once
+ * more and that pair is compared: a scenario whose events race across sockets can come out
+ * otherwise on node:net itself when the machine is loaded (CI runs the suites in parallel on two
+ * CPUs); a real difference comes out again. The retry is printed, so a scenario that needs it
+ * shows in the output.
+ */
+export async function differential(s: Scenario, ref: NetLike, make: () => { lib: NetLike; peer?: NetLike }): Promise<{ expected: string[]; diff: string | null }> {
+  const once = async () => {
+    const { lib, peer } = make();
+    return runScenario(s, lib, peer);
+  };
+  let expected = await runScenario(s, ref);
+  let diff = compareLogs(expected, await once());
+  if (diff !== null) {
+    console.log(`# ${s.name}: the logs differed; running both again:\n# ${diff.split('\n').join('\n# ')}`);
+    expected = await runScenario(s, ref);
+    diff = compareLogs(expected, await once());
+  }
+  return { expected, diff };
+}
+
 /** Compares two logs; returns null when equal, else a readable account of the first difference. */
 export function compareLogs(expected: readonly string[], actual: readonly string[]): string | null {
   const n = Math.max(expected.length, actual.length);
