@@ -246,6 +246,8 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   #handleObj: PipeHandle | null = null; // `_handle` while there is a connection (made on first use)
   #req: WriteRequest | null = null;
   #finalCb: ((err?: Error | null) => void) | null = null;
+  /** Node's kLastWriteQueueSize: the bytes of the write in progress (one not done in write() itself), 0 once done; see #onTimeout. */
+  #lastWrite = 0;
   #dispatched = 0;        // bytes of write requests handed to the core (Node's handle.bytesWritten)
   #bytesRead = 0;         // the core's count, kept once the handle is gone
   #connector: Connector | null = null; // while connecting
@@ -479,7 +481,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
         if (cb) cb(o.a && o.a !== ERRNO.ENOTCONN ? errnoException(o.a, 'shutdown') : undefined);
         return;
       }
-      case Op.EV_TIMEOUT: this.emit('timeout'); return;
+      case Op.EV_TIMEOUT: return this.#onTimeout();
       case Op.EV_CONNECT_ATTEMPT: return this.#connector?.attempt(this, o);
       case Op.EV_CONNECT_ATTEMPT_FAILED: return this.#connector?.attemptFailed(this, o);
       case Op.EV_CONNECT_ATTEMPT_TIMEOUT: return this.#connector?.attemptTimeout(this, o);
@@ -694,7 +696,9 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     const bufs: Uint8Array[] = writev
       ? (data as { chunk: Chunk; encoding: BufferEncoding }[]).map((e) => toBuffer(e.chunk, e.encoding))
       : [toBuffer(data as Chunk, encoding as BufferEncoding)];
-    for (const b of bufs) this.#dispatched += b.length;
+    let bytes = 0;
+    for (const b of bufs) bytes += b.length;
+    this.#dispatched += bytes;
     const refund = !writev && typeof data === 'string' && triedFromStack(data, encoding);
     const req: WriteRequest = { bufs, i: 0, off: 0, offered: false, offering: false, again: false, refund, cb,
       hold: writev ? writevIterations(bufs.length) : 0, held: null, limit: bufs.length, callEnd: bufs.length, late: false };
@@ -768,6 +772,26 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       }
     }
     this.#feed();
+    if (this.#req === req) this.#lastWrite = bytes; // not done in write() itself: in progress
+  }
+
+  /**
+   * The idle timeout expired. As on node:net, a write in progress whose queue moved since the
+   * last look (at first: since it was made) puts the 'timeout' off by one more period: a socket
+   * whose peer reads slowly is not idle. (Node compares the handle's writeQueueSize with what it
+   * was; here the core's count of the same bytes.)
+   */
+  #onTimeout(): void {
+    const last = this.#lastWrite;
+    if (last > 0 && this.#h !== 0) {
+      const size = this[kWriteQueueSize]();
+      if (size !== last) {
+        this.#lastWrite = size;
+        this.#stack.core.apiRefreshTimeout(this.#h);
+        return;
+      }
+    }
+    this.emit('timeout');
   }
 
   /** A long writev's next IOV_MAX buffers may go now (a later poll phase of libuv's would send them). */
@@ -915,6 +939,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   }
 
   #complete(req: WriteRequest, status: number): void {
+    if (status === 0) this.#lastWrite = 0;
     if (status === 0 || this.destroyed) {
       req.cb(null);
     } else {

@@ -1406,4 +1406,27 @@ export const socketIoScenarios: Scenario[] = [
       await stop(server);
     },
   },
+  {
+    name: 'setTimeout while a write waits for a peer that does not read: the first expiry is put off (the write\'s queue moved since it was made), the second is \'timeout\'',
+    async run(ctx) {
+      const held: Socket[] = [];
+      const [server, port] = await serve(ctx, (s) => { held.push(s); s.pause(); s.on('error', () => {}); });
+      const c = ctx.net.connect(port, '127.0.0.1');
+      c.on('error', () => {});
+      await once(c, 'connect');
+      // More than the kernel's buffers take: part goes at once, the rest waits.
+      c.write(Buffer.alloc(32 << 20), (e) => ctx.log.note('client', `write cb ${summarize(e)}`));
+      c.setTimeout(300, () => ctx.log.note('client', 'timeout'));
+      // Node's first look (at 300 ms) sees the queue moved since the write was made: no event;
+      // the second (at 600 ms) sees it still: 'timeout'. The marks fall between and after.
+      await ctx.sleep(450);
+      ctx.log.note('client', 'at 450 ms');
+      await ctx.sleep(450);
+      ctx.log.note('client', 'at 900 ms');
+      c.destroy();
+      for (const s of held) s.destroy();
+      await closedP(c);
+      await stop(server);
+    },
+  },
 ];
