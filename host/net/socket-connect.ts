@@ -50,6 +50,7 @@ export interface ConnectingSocket {
   _host: string | null;
   emit(event: string | symbol, ...args: unknown[]): boolean;
   destroy(err?: Error): unknown;
+  _getsockname(): { address?: string; port?: number };
 }
 
 export class Connector {
@@ -97,8 +98,15 @@ export class Connector {
     const addressType = isIP(host);
     if (addressType) {
       process.nextTick(() => {
-        if (sock.connecting && current() === h) {
-          stack.core.apiConnect(h, addressType, portNum, localPort | 0, host as string, localAddress || '', 0, 0);
+        if (sock.connecting && current() === h &&
+          stack.core.apiConnect(h, addressType, portNum, localPort | 0, host as string, localAddress || '', 0, 0) !== 0) {
+          // connect() again while the socket's first connect is in flight: Node's connect(2) on
+          // the same handle, which the kernel refuses at once (EALREADY), and the socket is
+          // destroyed with that, naming its bound local address.
+          sock.emit('connectionAttempt', host, portNum, addressType);
+          const local = sock._getsockname();
+          sock.destroy(exceptionWithHostPort(ERRNO.EALREADY, 'connect', host as string, portNum,
+            local.address !== undefined ? `${local.address}:${local.port}` : undefined));
         }
       });
       return;
