@@ -272,9 +272,11 @@ export abstract class NodeBackendBase implements Backend {
     // Node binds at once unless it must look a host name up first: report it at once too, so
     // address() and `listening` answer right after listen(), as they do in Node. A bind that
     // failed so (no host given: with one, even an IP, Node looks it up first) leaves no handle,
-    // its error to come from a tick.
+    // its error to come from a tick. (A cluster worker's shared listen — not exclusive, no fd or
+    // handle — waits for the primary's handle: no handle yet is no failure there.)
     if (srv.listening) bound();
-    else if ((srv as unknown as { _handle: unknown })._handle == null && (address === '' || (flags & (ListenFlag.Ipc | ListenFlag.Fd | ListenFlag.Handle)) !== 0)) {
+    else if ((srv as unknown as { _handle: unknown })._handle == null && (address === '' || (flags & (ListenFlag.Ipc | ListenFlag.Fd | ListenFlag.Handle)) !== 0) &&
+      (exclusive || (flags & (ListenFlag.Fd | ListenFlag.Handle)) !== 0 || !isClusterWorker())) {
       this.#failedAtOnce.add(h);
     }
   }

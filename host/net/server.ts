@@ -138,7 +138,7 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
   }
 
   get listening(): boolean {
-    return this.#lh !== 0 && (this.#ipc ? !this.#bindFailed() : this.#bound());
+    return this.#lh !== 0 && (this.#ipc ? !this.#awaitingHandle && !this.#bindFailed() : this.#bound());
   }
 
   /** The current listen failed at once, its error still to come (the backend knows: listenFailed). */

@@ -9,6 +9,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { libs, freePort } from './helpers.js';
 import { runChild, libSpecifier } from './server-util.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 interface Report {
   outcomes: { type: string; code?: string; syscall?: string; address?: string; port?: number; pid: number; message?: string }[];
@@ -209,6 +212,61 @@ for (const [lib] of libs) {
       const r = await runChild(disconnectScript(lib), 20000);
       assert.equal(r.code, 0, `run ${i}: stdout ${r.stdout} stderr ${r.stderr}`);
       assert.ok(r.stdout.includes('{"exited":0}'), r.stdout);
+    }
+  });
+}
+
+/**
+ * A worker's shared listen with no host, and on a Unix path: listening as the primary answers,
+ * and close() closes it (the primary's connect is then refused, the socket file is gone).
+ */
+function closeSharedScript(lib: string, dir: string): string {
+  return `
+    import cluster from 'node:cluster';
+    import nodeNet from 'node:net';
+    import fs from 'node:fs';
+    if (cluster.isPrimary) {
+      const w = cluster.fork();
+      setTimeout(() => { console.log('TIMEOUT'); w.process.kill('SIGKILL'); process.exit(2); }, 12000).unref();
+      const seen = [];
+      w.on('message', (m) => {
+        if (m.done) { console.log(JSON.stringify(seen)); w.process.kill('SIGKILL'); process.exit(0); }
+        const c = m.path ? nodeNet.connect(m.path) : nodeNet.connect(m.port, '127.0.0.1');
+        c.on('connect', () => { seen.push({ ...m.report, client: 'connected' }); c.destroy(); w.send('next'); });
+        c.on('error', (e) => { seen.push({ ...m.report, client: e.code, file: m.path ? fs.existsSync(m.path) : null }); w.send('next'); });
+      });
+    } else {
+      const { default: net } = await import(${JSON.stringify(libSpecifier(lib))});
+      for (const form of ['no host', 'unix']) {
+        const server = net.createServer((s) => s.destroy());
+        const path = ${JSON.stringify(dir)} + '/cluster.sock';
+        if (form === 'unix') server.listen(path); else server.listen(0);
+        const atOnce = server.listening;
+        await new Promise((r) => server.once('listening', r));
+        const a = server.address();
+        const closed = await new Promise((r) => server.close((e) => r(e ? e.code : 'ok')));
+        const report = { form, atOnce, listening: server.listening, closed };
+        process.send(typeof a === 'string' ? { path: a, report } : { port: a.port, report });
+        await new Promise((r) => process.once('message', r));
+      }
+      process.send({ done: true });
+    }
+  `;
+}
+
+for (const [lib] of libs) {
+  test(`${lib}: cluster: a shared listen with no host, and on a Unix path, listens through the primary and close() closes it`, { timeout: 30000 }, async () => {
+    const dir = mkdtempSync(join(process.env.WASINET_TEST_TMP ?? tmpdir(), 'wasinet-cluster-'));
+    try {
+      const r = await runChild(closeSharedScript(lib, dir), 20000);
+      assert.equal(r.code, 0, `stdout ${r.stdout} stderr ${r.stderr}`);
+      const line = r.stdout.split('\n').find((l) => l.startsWith('['));
+      assert.deepEqual(JSON.parse(line!), [
+        { form: 'no host', atOnce: false, listening: false, closed: 'ok', client: 'ECONNREFUSED', file: null },
+        { form: 'unix', atOnce: false, listening: false, closed: 'ok', client: 'ENOENT', file: false },
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 }
