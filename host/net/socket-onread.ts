@@ -14,6 +14,8 @@
 // call per bufferful (a 1-byte buffer and a 64 KiB read: 65,536 deep), so the requests go
 // through one loop (`#pull`), and a request made while it runs just tells it to go on.
 import type { Core } from '../core/core.js';
+import { ERRNO } from '../core/abi.js';
+import { errnoException } from './errors.js';
 
 export interface OnreadOption {
   buffer: Uint8Array | (() => Uint8Array);
@@ -30,10 +32,19 @@ export function isOnread(onread: unknown): onread is OnreadOption {
 /** What the reader needs of its Socket. */
 export interface OnreadSocket {
   readonly destroyed: boolean;
+  destroy(err?: Error): unknown;
 }
 
+/** What libuv reads at most without a user buffer (its 64 KiB allocation). */
+const DEFAULT_READ = 65536;
+
 export class Onread {
-  #buf: Uint8Array | null = null;
+  /**
+   * The user's buffer; `true` when the buffer function gave no Uint8Array (Node's kBuffer keeps
+   * `true` then: its handle reads into buffers of its own, and the callback gets the count and
+   * `true`).
+   */
+  #buf: Uint8Array | true | null = null;
   readonly #gen: (() => Uint8Array) | null = null;
   readonly #cb: (n: number, buf: Uint8Array) => boolean | void;
   /** A restart waits for the next tick to hand over what the core kept (Node's `reading` is already true). */
@@ -42,8 +53,12 @@ export class Onread {
   #more = false;
 
   constructor(option: OnreadOption) {
-    if (typeof option.buffer === 'function') this.#gen = option.buffer;
-    else this.#buf = option.buffer;
+    if (typeof option.buffer === 'function') {
+      this.#gen = option.buffer;
+      this.#buf = true;
+    } else {
+      this.#buf = option.buffer;
+    }
     this.#cb = option.callback;
   }
 
@@ -61,7 +76,8 @@ export class Onread {
 
   /** The size asked of the core: the user's buffer (at least one byte, so that reading goes on). */
   #size(): number {
-    return Math.max(1, this.#buf?.length ?? 0);
+    const b = this.#buf;
+    return b === true ? DEFAULT_READ : Math.max(1, b?.length ?? 0);
   }
 
   /** Node's `handle.reading`: started and not stopped since. */
@@ -72,9 +88,15 @@ export class Onread {
   /** One bufferful from the core (DATA): to the user; then the next one, unless the callback stopped. */
   data(sock: OnreadSocket, core: Core, h: () => number, src: Uint8Array): void {
     const dst = this.#buf!;
-    const n = Math.min(dst.length, src.length);
-    dst.set(src.subarray(0, n));
-    const go = this.#cb.call(sock, n, dst) !== false; // `this` is the socket, as in Node
+    if (dst !== true && dst.length === 0) {
+      // libuv reads nothing into an empty buffer: its read fails with ENOBUFS (what came stays
+      // unread: closing then resets the connection, see Socket's _destroy).
+      sock.destroy(errnoException(ERRNO.ENOBUFS, 'read'));
+      return;
+    }
+    const n = dst === true ? src.length : Math.min(dst.length, src.length);
+    if (dst !== true) dst.set(src.subarray(0, n));
+    const go = this.#cb.call(sock, n, dst as Uint8Array) !== false; // `this` is the socket, as in Node
     this.#nextBuffer();
     if (sock.destroyed || h() === 0) return;
     if (!go) this.stop(core, h());
@@ -95,6 +117,11 @@ export class Onread {
     } finally {
       this.#pulling = false;
     }
+  }
+
+  /** Whether bytes the user never got wait in the core (Node leaves them in the kernel: a close then resets). */
+  unread(core: Core, h: number): boolean {
+    return h !== 0 && core.readQueueSize(h) > 0;
   }
 
   /** Starts reading: what the core kept comes on the next tick, then the transport's. */

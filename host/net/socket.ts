@@ -1018,11 +1018,14 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       cb(exception);
       return;
     }
+    // Bytes an onread socket never handed over wait in the core; Node leaves them in the kernel,
+    // whose close of a socket with unread bytes resets the connection (not after a FIN of ours).
+    const reset = this.#onread !== null && !this.writableEnded && this.#onread.unread(this.#stack.core, h) ? 1 : 0;
     this.#h = 0;
     // The stream's destroy callback first, then the core: as in Node's _destroy, the socket's
     // 'error' is queued before a closed server's 'close' that this socket's end lets come.
     cb(exception);
-    this.#stack.core.apiDestroy(h, exception ? 2 : 0);
+    this.#stack.core.apiDestroy(h, (exception ? 2 : 0) | reset);
   }
 
   resetAndDestroy(): this {

@@ -867,6 +867,33 @@ export const socketIoScenarios: Scenario[] = [
   },
   // ------------------------------------------------------------------ onread
   {
+    name: 'onread with an empty buffer: the read fails with ENOBUFS, close(true), and the peer gets a reset (its bytes were never read)',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => {
+        s.on('error', (e) => ctx.log.note('peer', `error ${summarize(e)}`));
+        s.on('close', () => ctx.log.note('peer', 'close'));
+        s.write('hello');
+      });
+      const c = ctx.net.connect({ port, host: '127.0.0.1', onread: { buffer: Buffer.alloc(0), callback: (n: number) => ctx.log.note('client', `callback ${n}`) } } as never);
+      c.on('error', (e) => ctx.log.note('client', `error ${summarize(e)}`));
+      await closedP(c);
+      await ctx.sleep(50);
+      await stop(server);
+    },
+  },
+  {
+    name: 'onread whose buffer function gives no Uint8Array: the callback gets the count and true',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.end('hello world'); });
+      let got = 0;
+      const c = ctx.net.connect({ port, host: '127.0.0.1', onread: { buffer: () => 'not a buffer', callback: (n: number, b: unknown) => { got += n; ctx.log.note('client', `callback buffer ${String(b)}`); } } } as never);
+      ctx.log.watch(c, 'client');
+      await closedP(c);
+      ctx.log.note('client', `counted ${got}`);
+      await stop(server);
+    },
+  },
+  {
     name: 'onread with a Buffer: callback gets (n, buf) instead of data events',
     async run(ctx) {
       const [server, port] = await serve(ctx, (s) => {
