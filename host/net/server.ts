@@ -265,8 +265,17 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
     validateAbortSignal(options.signal, 'options.signal');
     const { signal } = options;
     const onAborted = () => this.close();
-    if (signal.aborted) process.nextTick(onAborted);
-    else {
+    if (signal.aborted) {
+      process.nextTick(onAborted);
+      return;
+    }
+    // Node's addAbortListener: a listener before it that stops the event's propagation does not
+    // keep it from the abort (where the runtime has it; a plain listener otherwise).
+    const add = (EventEmitter as unknown as { addAbortListener?: (s: AbortSignal, fn: () => void) => Record<symbol, () => void> }).addAbortListener;
+    if (typeof add === 'function' && typeof Symbol.dispose === 'symbol') {
+      const disposable = add(signal, onAborted);
+      this.once('close', () => disposable[Symbol.dispose]());
+    } else {
       signal.addEventListener('abort', onAborted, { once: true });
       this.once('close', () => signal.removeEventListener('abort', onAborted));
     }
@@ -349,8 +358,8 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
     if (this.keepAlive && o.b !== 0) socket.setKeepAlive(true, this.keepAliveInitialDelay * 1000);
     socket.server = this;
     socket._server = this;
-    if (serverSocketChannel.hasSubscribers) serverSocketChannel.publish({ socket });
     this.emit('connection', socket);
+    if (serverSocketChannel.hasSubscribers) serverSocketChannel.publish({ socket });
   }
 
   /** With captureRejections, a 'connection' listener's rejection destroys that socket, as in Node. */

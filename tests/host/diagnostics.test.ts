@@ -1,4 +1,4 @@
-// node:net's diagnostics channels: 'net.client.socket' (net.connect), 'net.server.socket' (before
+// node:net's diagnostics channels: 'net.client.socket' (net.connect), 'net.server.socket' (after
 // 'connection') and the 'net.server.listen' tracing channel. Every test runs on node:net and on
 // wasinet with the same assertions; on wasinet the subscriber must see wasinet's own objects,
 // never the raw transport's.
@@ -35,6 +35,34 @@ function watch(): { log: [string, Msg][]; stop(): void } {
 }
 
 for (const [name, net] of libs) {
+  test(`${name}: 'net.server.socket' is published after the server's 'connection' listeners ran`, async () => {
+    const order: string[] = [];
+    const onSocket = (m: unknown) => order.push(`published, destroyed ${(m as { socket: { destroyed: boolean } }).socket.destroyed}`);
+    dc.subscribe('net.server.socket', onSocket);
+    try {
+      const server = net.createServer((s) => { order.push('connection'); s.destroy(); });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const client = net.connect((server.address() as { port: number }).port, '127.0.0.1');
+      client.on('error', () => {});
+      await new Promise((resolve) => client.on('close', resolve));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      assert.deepEqual(order, ['connection', 'published, destroyed true']);
+    } finally {
+      dc.unsubscribe('net.server.socket', onSocket);
+    }
+  });
+
+  test(`${name}: listen's signal closes the server even when an abort listener before it stops the event's propagation`, async () => {
+    const ac = new AbortController();
+    ac.signal.addEventListener('abort', (e) => e.stopImmediatePropagation());
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', signal: ac.signal }, resolve));
+    const closed = new Promise((resolve) => server.on('close', resolve));
+    ac.abort();
+    assert.equal(server.listening, false);
+    await closed;
+  });
+
   test(`${name}: a TCP listen and one connection publish asyncStart (with the caller's options), asyncEnd, one client and one server socket, all of this library`, async () => {
     const w = watch();
     try {
