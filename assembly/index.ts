@@ -569,7 +569,7 @@ export function socketState(h: u32): i32 { let s = sock(h); return s === null ? 
 /** Bit 0: the consumer wants data (apiRead .. apiPause); bit 1: ref'ed; bit 2: IPC. 0 for a freed handle. */
 export function socketFlags(h: u32): i32 {
   let s = sock(h);
-  return s === null ? 0 : (s.wantRead ? 1 : 0) | (s.refed ? 2 : 0) | (s.ipc ? 4 : 0);
+  return s === null ? 0 : (s.wantRead ? 1 : 0) | (s.refed ? 2 : 0) | (s.ipc ? 4 : 0) | (s.wired ? 8 : 0);
 }
 /**
  * How many bytes an apiWrite of `h` would hand to the transport at once now (a query): its

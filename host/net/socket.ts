@@ -164,6 +164,8 @@ const BARE = 4096; // the core socket was made by setTimeout() alone: no connect
 // which the core gets for every new connection.
 const NO_DELAY = 1;
 const KEEP_ALIVE = 2;
+/** The keep-alive delay libuv gives a socket it makes for a handle marked keep-alive before. */
+const LIBUV_KEEPALIVE_MS = 60_000;
 
 /** What of a Readable's internal state a socket looks at (Node's `_readableState`). */
 interface ReadableState {
@@ -1098,7 +1100,14 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     }
     if (this.#h !== 0 && this.#isIpc()) return this;
     this.#opts = (this.#opts & NO_DELAY) | (enable ? KEEP_ALIVE : 0) | (initialDelay << 2);
-    if (this.#h !== 0) this.#stack.core.apiSetOption(this.#h, Opt.KeepAlive, enable ? 1 : 0, initialDelay * 1000);
+    if (this.#h === 0) return this;
+    const core = this.#stack.core;
+    // Node's handle made by connect() before its socket exists (connect(2) still to come: the next
+    // tick, or after the lookup) only marks keep-alive, and libuv turns it on when it makes the
+    // socket with a delay of its own, 60 s; 'connect' then sets the delay asked for (none: the
+    // 60 s stay).
+    const marked = enable && initialDelay === 0 && this.connecting && (core.socketFlags(this.#h) & 8) === 0;
+    core.apiSetOption(this.#h, Opt.KeepAlive, enable ? 1 : 0, marked ? LIBUV_KEEPALIVE_MS : initialDelay * 1000);
     return this;
   }
 
