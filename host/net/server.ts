@@ -175,8 +175,9 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
       // (handle[, backlog][, cb]) with an object carrying a listening socket's file descriptor.
       this.#requested = { address: null, port: 0 };
       this._connectionKey = '-1:null:-1';
-      // A descriptor beyond int32 is no descriptor: the transport answers EINVAL, as libuv does.
-      this.#start(options.fd > 0x7fffffff ? -1 : options.fd, backlogFromArgs || 0, ListenFlag.Fd, '');
+      // A descriptor beyond int32, or not an integer, is no descriptor: the transport answers
+      // EINVAL (-1), as Node does.
+      this.#start(options.fd > 0x7fffffff || !Number.isInteger(options.fd) ? -1 : options.fd, backlogFromArgs || 0, ListenFlag.Fd, '');
       return this;
     }
 

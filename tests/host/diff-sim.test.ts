@@ -27,6 +27,7 @@ const NOT_ON_SIM: Record<string, string> = {
   'IPC EADDRINUSE (path in use, and a regular file), then listen elsewhere': 'needs a regular file on disk',
   'IPC client errors: ENOENT on a missing path, ECONNREFUSED on a socket nobody listens on': 'needs a stale socket file on disk',
   'listen(handle): a listening peer server handed to the library': 'needs an OS handle of a real server',
+  'listen({ fd }) with a descriptor that is not an integer: EINVAL from listen, whatever the descriptor below it is': 'needs an OS descriptor of a real server',
   'address() and localAddress/localPort/localFamily while connecting: {} before the connect call, the bound name after it, kept from the first ask until connect':
     'the simulated network gives a connecting socket its local port when the handshake completes, not at the connect call',
   'connect() again while the first connect to an address is in flight: connectionAttempt, then EALREADY naming the local address, close(true)':

@@ -641,4 +641,22 @@ export const serverScenarios: Scenario[] = [
       state(ctx, 'server', server);
     },
   },
+  {
+    name: 'listen({ fd }) with a descriptor that is not an integer: EINVAL from listen, whatever the descriptor below it is',
+    async run(ctx) {
+      // A listening socket's descriptor plus a half: not it (an integer part that is a socket
+      // one could listen on does not count).
+      const peer = ctx.peer.createServer();
+      await new Promise<void>((r) => peer.listen(0, '127.0.0.1', () => r()));
+      const listening = (peer as unknown as { _handle: { fd: number } })._handle.fd;
+      for (const [label, fd] of [['0.5', 0.5], ['a listening socket\'s + 0.5', listening + 0.5]] as const) {
+        const server = libServer(ctx, `fd ${label}`);
+        server.listen({ fd });
+        await ctx.sleep(30);
+        state(ctx, `fd ${label}`, server);
+        if (server.listening) await close(ctx, `fd ${label}`, server);
+      }
+      await new Promise((r) => peer.close(r));
+    },
+  },
 ];
