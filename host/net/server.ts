@@ -18,7 +18,7 @@ import { listenChannel, serverSocketChannel } from './channels.js';
 import { validateNumber, validatePort, validateAbortSignal } from './validate.js';
 import {
   ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE, ERR_SERVER_ALREADY_LISTEN, ERR_SERVER_NOT_RUNNING,
-  uvExceptionWithHostPort, dnsException, errnoException,
+  uvExceptionWithHostPort, exceptionWithHostPort, dnsException, errnoException,
 } from './errors.js';
 
 /** maxConnections as Node compares it (`max && count >= max`): 0 for falsy, else its number. */
@@ -77,7 +77,9 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
   #address: { address: string; family: string; port: number } | null = null;
   #requested: { address: string | null; port: number; host?: string } = { address: null, port: 0 };
   #ipc = false;               // the current listen is on a Unix socket or pipe path
-  #awaitingHandle = false;    // no handle yet: a host name is being resolved, or a cluster worker waits for the primary's
+  #awaitingHandle = false;
+  /** The current listen is a cluster worker's, shared through the primary (its errors are cluster's). */
+  #shared = false;    // no handle yet: a host name is being resolved, or a cluster worker waits for the primary's
   #unref = false;
 
   constructor(options?: ServerOptions | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void) {
@@ -238,6 +240,7 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
     // shared listen waits for the primary, and Node's server has no handle meanwhile either.
     const shared = (flags & (ListenFlag.Exclusive | ListenFlag.Handle | ListenFlag.Fd)) === 0 && isClusterWorker();
     this.#awaitingHandle = lookup || shared;
+    this.#shared = shared;
     // `_pipeName` outlives a pipe listen (address() answers it when nothing listens, as Node's
     // does), so whether the current listen is a pipe is kept apart.
     this.#ipc = (flags & ListenFlag.Ipc) !== 0;
@@ -300,9 +303,14 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
         if (this.#lh === o.h) { this.#lh = 0; this.#awaitingHandle = false; }
         const syscall = SYSCALLS[o.b] ?? 'listen';
         const req = this.#requested;
+        const address = (o.data?.length ? o.data.toString() : null) ?? req.address ?? req.host ?? null;
         const err = syscall === 'getaddrinfo'
           ? dnsException(o.a, 'getaddrinfo', req.host)
-          : uvExceptionWithHostPort(o.a, syscall, (o.data?.length ? o.data.toString() : null) ?? req.address ?? req.host ?? null, o.c > 0 ? o.c : req.port);
+          : this.#shared
+            // cluster's worker builds the primary's failure without the error's description
+            // (port -1 for a path).
+            ? exceptionWithHostPort(o.a, syscall, address ?? undefined, this.#ipc ? -1 : o.c > 0 ? o.c : req.port)
+            : uvExceptionWithHostPort(o.a, syscall, address, o.c > 0 ? o.c : req.port);
         if (syscall !== 'getaddrinfo' && listenChannel.error.hasSubscribers) {
           listenChannel.error.publish({ server: this, error: err });
         }

@@ -270,3 +270,36 @@ for (const [lib] of libs) {
     }
   });
 }
+
+/** A worker's shared listen that the primary cannot bind (its port taken): cluster's bind error. */
+function sharedBindErrorScript(lib: string): string {
+  return `
+    import cluster from 'node:cluster';
+    import nodeNet from 'node:net';
+    if (cluster.isPrimary) {
+      const taken = nodeNet.createServer().listen(0, '127.0.0.1', () => {
+        const w = cluster.fork({ WASINET_TAKEN: String(taken.address().port) });
+        setTimeout(() => { console.log('TIMEOUT'); w.process.kill('SIGKILL'); process.exit(2); }, 12000).unref();
+        w.on('message', (m) => { console.log(JSON.stringify({ ...m, port: m.port === taken.address().port ? 'TAKEN' : m.port })); w.process.kill('SIGKILL'); process.exit(0); });
+      });
+    } else {
+      const { default: net } = await import(${JSON.stringify(libSpecifier(lib))});
+      const port = Number(process.env.WASINET_TAKEN);
+      const server = net.createServer();
+      server.on('error', (e) => process.send({ message: e.message.replace(String(port), 'TAKEN'), keys: Object.keys(e), code: e.code, syscall: e.syscall, port: e.port, listening: server.listening }));
+      server.listen(port, '127.0.0.1');
+    }
+  `;
+}
+
+for (const [lib] of libs) {
+  test(`${lib}: cluster: a shared listen the primary cannot bind fails with cluster's bind error (no description, Node's keys)`, { timeout: 30000 }, async () => {
+    const r = await runChild(sharedBindErrorScript(lib), 20000);
+    assert.equal(r.code, 0, `stdout ${r.stdout} stderr ${r.stderr}`);
+    const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+    assert.deepEqual(JSON.parse(line!), {
+      message: 'bind EADDRINUSE 127.0.0.1:TAKEN', keys: ['errno', 'code', 'syscall', 'address', 'port'],
+      code: 'EADDRINUSE', syscall: 'bind', port: 'TAKEN', listening: false,
+    });
+  });
+}
