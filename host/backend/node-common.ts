@@ -246,6 +246,20 @@ export abstract class NodeBackendBase implements Backend {
       else this.core.onListening(h, 0, 0, a.port, familyOf(a.family), a.address);
     };
     srv.on('listening', bound);
+    if ((flags & (ListenFlag.Exclusive | ListenFlag.Fd | ListenFlag.Handle)) === 0 && isClusterWorker()) {
+      // A worker's shared listen: cluster tells the primary from a 'listening' listener of its own
+      // on this server — in Node after the program's listen callback and 'listening' listeners,
+      // registered before it. Those are the program's server's (a tick after `bound` here): the
+      // rest of this server's listeners (cluster's) run after them.
+      const emit = srv.emit as (this: net.Server, event: string | symbol, ...args: unknown[]) => boolean;
+      srv.emit = function (this: net.Server, event: string | symbol, ...args: unknown[]): boolean {
+        if (event !== 'listening') return emit.call(this, event, ...args);
+        bound();
+        srv.off('listening', bound);
+        process.nextTick(() => process.nextTick(() => emit.call(this, 'listening')));
+        return true;
+      } as typeof srv.emit;
+    }
     srv.on('error', (err: NodeJS.ErrnoException) => {
       if (listening) {
         this.core.onError(h, abiErrno(err.code), syscallOf(err, SYSCALL.accept));

@@ -303,3 +303,30 @@ for (const [lib] of libs) {
     });
   });
 }
+
+/** The primary's view of a worker's listen: the worker's own message from its listen callback, then cluster's 'listening'. */
+function listeningOrderScript(lib: string): string {
+  return `
+    import cluster from 'node:cluster';
+    if (cluster.isPrimary) {
+      const w = cluster.fork();
+      const seen = [];
+      setTimeout(() => { console.log('TIMEOUT'); w.process.kill('SIGKILL'); process.exit(2); }, 12000).unref();
+      const done = () => { if (seen.length < 2) return; console.log(JSON.stringify(seen)); w.process.kill('SIGKILL'); process.exit(0); };
+      w.on('message', (m) => { seen.push('worker: ' + m); done(); });
+      cluster.on('listening', () => { seen.push('cluster listening'); done(); });
+    } else {
+      const { default: net } = await import(${JSON.stringify(libSpecifier(lib))});
+      net.createServer().listen(0, '127.0.0.1', () => process.send('listen callback'));
+    }
+  `;
+}
+
+for (const [lib] of libs) {
+  test(`${lib}: cluster: the primary hears the worker's listen callback before cluster's 'listening'`, { timeout: 30000 }, async () => {
+    const r = await runChild(listeningOrderScript(lib), 20000);
+    assert.equal(r.code, 0, `stdout ${r.stdout} stderr ${r.stderr}`);
+    const line = r.stdout.split('\n').find((l) => l.startsWith('['));
+    assert.deepEqual(JSON.parse(line!), ['worker: listen callback', 'cluster listening']);
+  });
+}
