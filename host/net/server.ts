@@ -290,7 +290,8 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
       case Op.EV_LISTENING: {
         const address = o.data ? o.data.toString() : '';
         this.#awaitingHandle = false;
-        this.#address = this.#ipc ? null : { address, family: familyName(o.b), port: o.a };
+        // (Family 0: a Unix socket taken by descriptor or handle, whose address() is null in Node.)
+        this.#address = this.#ipc || o.b === 0 ? null : { address, family: familyName(o.b), port: o.a };
         const req = this.#requested;
         if (req.host !== undefined || (req.address === '::' && o.b === 4)) this._connectionKey = `${o.b}:${address}:${req.port}`;
         const lh = o.h;
