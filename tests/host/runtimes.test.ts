@@ -43,6 +43,7 @@ const NO_CLOSE_PHASE = 'wasinet has no handle of the runtime\'s to close for lib
   'which runs before the setImmediate callbacks queued after it';
 const NO_PENDING_PHASE = 'wasinet has no callback of the runtime\'s loop that runs where libuv\'s pending phase does (before the next poll): ' +
   'the check phase after that poll stands in, after the reads of the poll';
+const NO_FD = 'the runtime\'s sockets have no file descriptor of the OS: the scenario listens on one of a peer server\'s';
 const ENGINE_MESSAGE = 'the TypeError is the engine\'s own (Node\'s destructuring of an empty list): JavaScriptCore words it otherwise';
 const DNS_CONSTANTS = 'the scenario passes the runtime\'s dns.ADDRCONFIG | dns.V4MAPPED, which are other numbers on Deno (64 | 16)';
 
@@ -52,6 +53,9 @@ export const CANNOT_PASS: Record<'deno' | 'bun', Record<string, string>> = {
     'socket connect: localAddress 127.0.0.1 with a chosen localPort': NO_LOCAL_BIND,
     'socket connect: localPort already listened on: bind EADDRINUSE': NO_LOCAL_BIND,
     'socket connect: address() and localAddress/localPort/localFamily while connecting: {} before the connect call, the bound name after it, kept from the first ask until connect': NO_NAME_CONNECTING,
+    'socket connect: connect() again while the first connect to an address is in flight: connectionAttempt, then EALREADY naming the local address, close(true)': NO_NAME_CONNECTING,
+    'socket io: onread with an empty buffer: the read fails with ENOBUFS, close(true), and the peer gets a reset (its bytes were never read)': NO_RESET,
+    'server: listen({ fd }) with a descriptor that is not an integer: EINVAL from listen, whatever the descriptor below it is': NO_FD,
     'socket io: resetAndDestroy(): close, the peer gets ECONNRESET': NO_RESET,
     'socket io: the peer resets: ECONNRESET error with syscall read, then close(true)': NO_RESET,
     'socket io: pipeline(socket, sink) fails with the socket error when the peer resets': NO_RESET,
@@ -81,6 +85,8 @@ export const CANNOT_PASS: Record<'deno' | 'bun', Record<string, string>> = {
     'socket connect: localAddress 127.0.0.1 with a chosen localPort': NO_LOCAL_BIND,
     'socket connect: localPort already listened on: bind EADDRINUSE': NO_LOCAL_BIND,
     'socket connect: address() and localAddress/localPort/localFamily while connecting: {} before the connect call, the bound name after it, kept from the first ask until connect': NO_NAME_CONNECTING,
+    'socket connect: connect() again while the first connect to an address is in flight: connectionAttempt, then EALREADY naming the local address, close(true)': NO_NAME_CONNECTING,
+    'server: listen({ fd }) with a descriptor that is not an integer: EINVAL from listen, whatever the descriptor below it is': NO_FD,
     'server: ipv6Only: IPv4 refused, IPv6 accepted': NO_IPV6ONLY,
     'server: listen(handle): a listening peer server handed to the library': NO_HANDLE,
   },
