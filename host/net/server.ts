@@ -77,9 +77,8 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
   #address: { address: string; family: string; port: number } | null = null;
   #requested: { address: string | null; port: number; host?: string } = { address: null, port: 0 };
   #ipc = false;               // the current listen is on a Unix socket or pipe path
-  #awaitingHandle = false;
-  /** The current listen is a cluster worker's, shared through the primary (its errors are cluster's). */
-  #shared = false;    // no handle yet: a host name is being resolved, or a cluster worker waits for the primary's
+  #awaitingHandle = false;    // no handle yet: a host name is being resolved, or a cluster worker waits for the primary's
+  #shared = false;            // the current listen is a cluster worker's, through the primary (its errors are cluster's)
   #unref = false;
 
   constructor(options?: ServerOptions | ((socket: Socket) => void), connectionListener?: (socket: Socket) => void) {
