@@ -66,7 +66,7 @@ function defaultFamily(): boolean {
 
 function defaultAttemptTimeout(): number {
   const v = Number(nodeOption('network-family-autoselection-attempt-timeout'));
-  return Number.isInteger(v) && v > 0 ? Math.max(10, v) : 250;
+  return Number.isInteger(v) && v > 0 ? v : 250; // as given: Node clamps to 10 only in its setter and connect()'s option
 }
 
 /**

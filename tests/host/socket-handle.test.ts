@@ -177,6 +177,10 @@ for (const [lib, net] of libs) {
     { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout), [false, 600]);
+    // Below 10 the flag is taken as given (Node clamps in the setter and in connect()'s option only).
+    const low = spawnSync(process.execPath, ['--network-family-autoselection-attempt-timeout=5', '--input-type=module', '-e',
+      `import net from ${JSON.stringify(lib2)}; console.log(net.getDefaultAutoSelectFamilyAttemptTimeout())`], { encoding: 'utf8' });
+    assert.equal(low.stdout.trim(), '5', low.stderr);
   });
 }
 
