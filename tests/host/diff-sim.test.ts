@@ -30,8 +30,6 @@ const NOT_ON_SIM: Record<string, string> = {
   'listen({ fd }) with a descriptor that is not an integer: EINVAL from listen, whatever the descriptor below it is': 'needs an OS descriptor of a real server',
   'address() and localAddress/localPort/localFamily while connecting: {} before the connect call, the bound name after it, kept from the first ask until connect':
     'the simulated network gives a connecting socket its local port when the handshake completes, not at the connect call',
-  'connect() again while the first connect to an address is in flight: connectionAttempt, then EALREADY naming the local address, close(true)':
-    'the simulated network gives a connecting socket its local port when the handshake completes, not at the connect call',
   'a writev of 1025 to 2048 buffers completes before the check phase, ahead of a setImmediate queued before it (made in an I/O callback and in a timer)':
     'needs the kernel to take 200 KB at once (loopback\'s autotuned buffers); the simulated socket buffer is smaller',
   'a writev of 1025 to 2048 buffers completes after the ticks and promise reactions the writing code chains (libuv\'s pending phase comes after them)':

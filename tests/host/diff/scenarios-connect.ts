@@ -779,13 +779,15 @@ export const connectScenarios: Scenario[] = [
     },
   },
   {
-    name: 'connect() again while the first connect to an address is in flight: connectionAttempt, then EALREADY naming the local address, close(true)',
+    name: 'connect() again while the first connect to an address is in flight: connectionAttempt, then EALREADY, close(true)',
     async run(ctx) {
       const [server, port] = await serve(ctx, (s) => { s.on('error', () => {}); });
       const c = new ctx.net.Socket();
       for (const e of ['connect', 'ready', 'connectionAttempt', 'connectionAttemptFailed']) c.on(e, (...a: unknown[]) => ctx.log.note('client', `${e} ${a.map(String).join(' ')}`));
       c.on('error', (e: NodeJS.ErrnoException & { address?: string }) => ctx.log.note('client', `error ${e.constructor.name} ${e.code} ${e.errno} ${e.syscall} ${e.address} ` +
-        `local named ${/^connect EALREADY 127\.0\.0\.1:\d+ - Local \(127\.0\.0\.1:\d+\)$/.test(e.message)}`));
+        // (The local name in the message is the transport's answer while connecting, which a
+        // loaded machine can leave out here: not compared.)
+        `message names the target ${/^connect EALREADY 127\.0\.0\.1:\d+( |$)/.test(e.message)}`));
       c.on('close', (h) => ctx.log.note('client', `close ${h}`));
       c.connect(port, '127.0.0.1', () => ctx.log.note('client', 'first callback'));
       c.connect(port, '127.0.0.1', () => ctx.log.note('client', 'second callback'));
