@@ -30,21 +30,27 @@ import * as limits from "./limits";
 
 /** Bytes the send queue holds beyond what the transport took. */
 export const SEND_CAP: u32 = 65536;
-/** Where queued bytes spanning several slabs are gathered into one WRITE (for a host without
- * FEATURE_GATHER). */
-const staging: usize = heap.alloc(SEND_CAP);
 /** The largest DATA notification: the size of Node's reads, so users see the same chunks. */
 const DATA_CHUNK: u32 = 65536;
 /** Bytes that may arrive after READ_STOP before the core calls the transport broken. */
 export const RECV_CAP: u32 = 1 << 20;
 /**
  * Writes up to this size may wait for the end of the turn to leave with others (batching). A
- * batched write costs two copies (into the queue, out to the transport); past 8 KiB those cost
- * more than the system call they save (docs/benchmark.md, 16 KiB writes).
+ * batched write costs two copies (into the queue, out to the transport). Over a Unix socket,
+ * past 8 KiB those cost more than the system calls they save; over TCP a turn's 16 KiB writes
+ * leaving as one write of up to 256 KiB halve the kernel's work per byte on loopback (node:net's
+ * own sender: 16 KiB writes ~600 CPU ms/GiB, 256 KiB writes ~300), far more than the copies
+ * cost (docs/benchmark.md, 16 KiB writes).
  */
-const BATCH_MAX: u32 = 8192;
+const BATCH_MAX_IPC: u32 = 8192;
+const BATCH_MAX_TCP: u32 = 16384;
 /** The most a socket's batch holds before it leaves at once. */
-const BATCH_CAP: u32 = 65536;
+const BATCH_CAP_IPC: u32 = 65536;
+const BATCH_CAP_TCP: u32 = 262144;
+/** Where queued bytes spanning several slabs are gathered into one WRITE, for a host without
+ * FEATURE_GATHER (wasinet's own hosts gather): as large as the largest batch, so that every host
+ * gets the same WRITEs (a trace replays on a host with other features). Made on first use. */
+let staging: usize = 0;
 
 // ---------------------------------------------------------------- connecting
 
@@ -309,20 +315,24 @@ export function apiWrite(s: Sock, len: u32, last: bool): i32 {
   // The stack's `sent` quota: the write that would cross it fails (the host's error says why).
   if (limits.sentTotal + <f64>len > limits.sentQuota) return -abi.EDQUOT;
   refreshIdle(s);
-  if (s.inTurn && s.sendSize > 0 && s.sendSize + len > BATCH_CAP && len <= BATCH_MAX && s.pendingRequests == 0
+  let batchMax = s.ipc ? BATCH_MAX_IPC : BATCH_MAX_TCP;
+  let batchCap = s.ipc ? BATCH_CAP_IPC : BATCH_CAP_TCP;
+  if (s.inTurn && s.sendSize > 0 && s.sendSize + len > batchCap && len <= batchMax && s.pendingRequests == 0
     && !s.blocked && s.wroteIn != epoch && s.credit >= <f64>(s.sendSize + len)) {
     // This write would overflow the turn's batch: the batch leaves now (this input's one WRITE)
     // and the write starts the next batch, rather than being refused and offered again.
     pump(s);
   }
   let batched = s.sendSize + len;
-  // What the send queue may hold: SEND_CAP, less when socketBuffer/stackBuffer say so.
-  let cap = min(SEND_CAP, s.sendSize + limits.room(s.sendSize + s.recvSize));
-  if (s.inTurn && len <= BATCH_MAX && s.pendingRequests == 0 && !s.blocked && batched <= BATCH_CAP && batched <= cap && s.credit >= <f64>batched) {
+  // What the send queue may hold: SEND_CAP, less when socketBuffer/stackBuffer say so (a batch
+  // may hold more than SEND_CAP: its bytes are the transport's at once).
+  let room = s.sendSize + limits.room(s.sendSize + s.recvSize);
+  let cap = min(SEND_CAP, room);
+  if (s.inTurn && len <= batchMax && s.pendingRequests == 0 && !s.blocked && batched <= batchCap && batched <= room && s.credit >= <f64>batched) {
     // The socket wrote in this turn already: this small write joins a batch that leaves in one
     // WRITE when the host calls apiFlush at the end of the turn (FLUSH_LATER). The transport
     // has the credit for it, so it is complete now, as a write the kernel takes at once.
-    s.sendQ.writePayload(0, len, BATCH_CAP);
+    s.sendQ.writePayload(0, len, batchCap);
     s.accepted += len;
     limits.takeSent(len);
     if (last) emit(abi.EV_WRITE_DONE, s.id, 0);
@@ -436,7 +446,10 @@ function pump(s: Sock): void {
       for (let runs: u32 = 0; got < n && runs < GATHER_MAX; runs++) {
         let run = min(s.sendQ.peekRun(got), n - got);
         if (gather) gatherRun(s.sendQ.peekAt(got), run);
-        else memory.copy(staging + got, s.sendQ.peekAt(got), run);
+        else {
+          if (staging == 0) staging = heap.alloc(BATCH_CAP_TCP);
+          memory.copy(staging + got, s.sendQ.peekAt(got), run);
+        }
         got += run;
       }
       if (gather) {

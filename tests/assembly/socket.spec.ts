@@ -4,7 +4,7 @@ import * as core from "../../assembly/index";
 import * as abi from "../../assembly/abi";
 import { State } from "../../assembly/abi";
 import { tap, tapped, scratch } from "../../assembly/emit";
-import { TARGET_IP4, TARGET_NAME } from "../../assembly/socket";
+import { TARGET_IP4, TARGET_NAME, TARGET_IPC } from "../../assembly/socket";
 
 let t: f64 = 1000;
 function now(): f64 { t += 1; return t; }
@@ -53,6 +53,15 @@ function open(credit: f64 = 1048576.0): u32 {
   let a = putString("127.0.0.1");
   putString("127.0.0.1", a + 1);
   core.onConnect(now(), h, 0, 0, credit, 5000, 80, 4, a * 2 + 1);
+  return h;
+}
+
+/** A Unix socket, connected with 1 MiB of transport credit. */
+function openIpc(): u32 {
+  let h = idle();
+  let n = putString("/tmp/wasinet-spec.sock");
+  core.apiConnect(now(), h, TARGET_IPC, 0, 0, n, 0, 0, 250);
+  core.onConnect(now(), h, 0, 0, 1048576.0, 0, 0, 0, 0);
   return h;
 }
 
@@ -502,9 +511,9 @@ describe("batching", () => {
     core.apiFlush(now());
   });
 
-  it("a write that would overflow the turn's batch sends the batch and starts the next one", () => {
+  it("a write that would overflow the turn's batch (64 KiB over a Unix socket) sends the batch and starts the next one", () => {
     core.apiFlush(now());
-    let h = open();
+    let h = openIpc();
     memory.fill(scratch, 0x61, 8192);
     expect(core.apiWrite(now(), h, 8192, true)).toBe(8192); // leaves at once
     core.onWritten(now(), h, 8192, 1048576.0);
@@ -531,19 +540,63 @@ describe("batching", () => {
     tap(false);
   });
 
-  it("a write over 8 KiB in a turn that wrote already leaves at once, from the caller's bytes (not batched)", () => {
+  it("a write over 8 KiB over a Unix socket, or over 16 KiB over TCP, in a turn that wrote already leaves at once, from the caller's bytes (not batched)", () => {
+    for (let ipc = 0; ipc < 2; ipc++) {
+      core.apiFlush(now());
+      let h = ipc == 1 ? openIpc() : open();
+      let big: u32 = ipc == 1 ? 8193 : 16385;
+      memory.fill(scratch, 0x61, 8192);
+      expect(core.apiWrite(now(), h, 8192, true)).toBe(8192); // the turn's first: at once
+      core.onWritten(now(), h, 8192, 1048576.0);
+      tap(true);
+      memory.fill(scratch, 0x62, big);
+      expect(core.apiWrite(now(), h, big, true)).toBe(<i32>big);
+      expect(ops()).toBe(abi.CMD_WRITE.toString()); // not batched: its own WRITE, pointing at scratch
+      expect(dataOf(abi.CMD_WRITE).length).toBe(<i32>big);
+      tap(false);
+      core.onWritten(now(), h, big, 1048576.0);
+      core.apiFlush(now());
+    }
+  });
+
+  it("over TCP a turn's 16 KiB writes are batched, up to 256 KiB, whether the host gathers or not; over a Unix socket 16 KiB writes are not", () => {
+    for (let gather = 0; gather < 2; gather++) {
+      core.hostFeatures(gather == 1 ? abi.FEATURE_GATHER : 0);
+      core.apiFlush(now());
+      let h = open();
+      memory.fill(scratch, 0x61, 16384);
+      expect(core.apiWrite(now(), h, 16384, true)).toBe(16384); // the turn's first: at once
+      core.onWritten(now(), h, 16384, 1048576.0);
+      let cap: i32 = 262144;
+      tap(true);
+      for (let i = 0; i < cap / 16384; i++) {
+        memory.fill(scratch, <u8>(0x62 + i), 16384);
+        expect(core.apiWrite(now(), h, 16384, true)).toBe(16384);
+      }
+      // Every one complete at once, none sent yet.
+      expect(ops().split(",").length).toBe(cap / 16384);
+      expect(has(abi.CMD_WRITE)).toBe(false);
+      tap(true);
+      memory.fill(scratch, 0x7f, 16384);
+      expect(core.apiWrite(now(), h, 16384, true)).toBe(16384); // overflows: the batch leaves now
+      expect(has(abi.CMD_WRITE)).toBe(true);
+      if (gather == 0) expect(dataOf(abi.CMD_WRITE).length).toBe(cap); // gathered by the core: the same WRITE
+      tap(false);
+      expect(core.writeQueueSize(h)).toBe(16384); // the next batch
+      core.onWritten(now(), h, <f64>cap, 1048576.0);
+      core.apiFlush(now());
+    }
+    core.hostFeatures(abi.FEATURE_GATHER);
     core.apiFlush(now());
-    let h = open();
-    memory.fill(scratch, 0x61, 8192);
-    expect(core.apiWrite(now(), h, 8192, true)).toBe(8192); // the turn's first: at once
-    core.onWritten(now(), h, 8192, 1048576.0);
+    let u = openIpc();
+    memory.fill(scratch, 0x61, 16384);
+    expect(core.apiWrite(now(), u, 16384, true)).toBe(16384);
+    core.onWritten(now(), u, 16384, 1048576.0);
     tap(true);
-    memory.fill(scratch, 0x62, 8193);
-    expect(core.apiWrite(now(), h, 8193, true)).toBe(8193);
-    expect(ops()).toBe(abi.CMD_WRITE.toString()); // not batched: its own WRITE, pointing at scratch
-    expect(dataOf(abi.CMD_WRITE).length).toBe(8193);
+    expect(core.apiWrite(now(), u, 16384, true)).toBe(16384);
+    expect(ops()).toBe(abi.CMD_WRITE.toString()); // its own WRITE
     tap(false);
-    core.onWritten(now(), h, 8193, 1048576.0);
+    core.hostFeatures(0);
     core.apiFlush(now());
   });
 
