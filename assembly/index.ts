@@ -100,6 +100,18 @@ export function apiLimits(t: f64, sockets: f64, listeners: f64, socketBuffer: f6
 }
 
 /**
+ * How far TCP sockets batch a turn's writes: writes of up to `max` bytes, `cap` bytes in all
+ * (by default 8 KiB and 64 KiB, as a Unix socket always). Given once per core instance by a
+ * host whose transport gains from larger writes; EINVAL unless 0 <= max <= cap <= 256 KiB.
+ */
+export function apiBatching(t: f64, max: f64, cap: f64): i32 {
+  setNow(t);
+  if (!(max >= 0 && max <= cap && cap <= <f64>socket.BATCH_LIMIT)) return done(abi.EINVAL);
+  socket.setTcpBatching(<u32>max, <u32>cap);
+  return done(0);
+}
+
+/**
  * What the stack uses (a query): 0 sockets open, 1 listeners open, 2 bytes the queues hold,
  * 3 bytes sent, 4 bytes received, 5 linear memory bytes, 6 accepted connections dropped for
  * the sockets limit, 7 policy refusals, 8 the most bytes one socket holds.

@@ -36,20 +36,31 @@ const DATA_CHUNK: u32 = 65536;
 export const RECV_CAP: u32 = 1 << 20;
 /**
  * Writes up to this size may wait for the end of the turn to leave with others (batching). A
- * batched write costs two copies (into the queue, out to the transport). Over a Unix socket,
- * past 8 KiB those cost more than the system calls they save; over TCP a turn's 16 KiB writes
- * leaving as one write of up to 256 KiB halve the kernel's work per byte on loopback (node:net's
- * own sender: 16 KiB writes ~600 CPU ms/GiB, 256 KiB writes ~300), far more than the copies
- * cost (docs/benchmark.md, 16 KiB writes).
+ * batched write costs two copies (into the queue, out to the transport); over a Unix socket, and
+ * on transports that gain nothing from larger writes, past 8 KiB those cost more than the system
+ * calls they save. A host whose TCP transport does gain asks for more with apiBatching: Node's
+ * libuv sockets over loopback TCP do half the kernel's work per byte from 128 KiB writes on
+ * (node:net's own sender: 16 KiB writes ~600 CPU ms/GiB, 256 KiB writes ~300), far more than
+ * the copies cost (docs/benchmark.md, 16 KiB writes).
  */
-const BATCH_MAX_IPC: u32 = 8192;
-const BATCH_MAX_TCP: u32 = 16384;
+const BATCH_MAX: u32 = 8192;
 /** The most a socket's batch holds before it leaves at once. */
-const BATCH_CAP_IPC: u32 = 65536;
-const BATCH_CAP_TCP: u32 = 262144;
+const BATCH_CAP: u32 = 65536;
+/** The largest batch apiBatching may ask for (staging's size). */
+export const BATCH_LIMIT: u32 = 262144;
+/** TCP sockets' batching (apiBatching); a Unix socket's is always BATCH_MAX / BATCH_CAP. */
+let tcpBatchMax: u32 = BATCH_MAX;
+let tcpBatchCap: u32 = BATCH_CAP;
+
+/** apiBatching: TCP writes up to `max` bytes are batched, up to `cap` bytes in all. */
+export function setTcpBatching(max: u32, cap: u32): void {
+  tcpBatchMax = max;
+  tcpBatchCap = cap;
+}
+
 /** Where queued bytes spanning several slabs are gathered into one WRITE, for a host without
- * FEATURE_GATHER (wasinet's own hosts gather): as large as the largest batch, so that every host
- * gets the same WRITEs (a trace replays on a host with other features). Made on first use. */
+ * FEATURE_GATHER (wasinet's own hosts gather): as large as any batch, so that every host gets
+ * the same WRITEs (a trace replays on a host with other features). Made on first use. */
 let staging: usize = 0;
 
 // ---------------------------------------------------------------- connecting
@@ -315,8 +326,8 @@ export function apiWrite(s: Sock, len: u32, last: bool): i32 {
   // The stack's `sent` quota: the write that would cross it fails (the host's error says why).
   if (limits.sentTotal + <f64>len > limits.sentQuota) return -abi.EDQUOT;
   refreshIdle(s);
-  let batchMax = s.ipc ? BATCH_MAX_IPC : BATCH_MAX_TCP;
-  let batchCap = s.ipc ? BATCH_CAP_IPC : BATCH_CAP_TCP;
+  let batchMax = s.ipc ? BATCH_MAX : tcpBatchMax;
+  let batchCap = s.ipc ? BATCH_CAP : tcpBatchCap;
   if (s.inTurn && s.sendSize > 0 && s.sendSize + len > batchCap && len <= batchMax && s.pendingRequests == 0
     && !s.blocked && s.wroteIn != epoch && s.credit >= <f64>(s.sendSize + len)) {
     // This write would overflow the turn's batch: the batch leaves now (this input's one WRITE)
@@ -447,7 +458,7 @@ function pump(s: Sock): void {
         let run = min(s.sendQ.peekRun(got), n - got);
         if (gather) gatherRun(s.sendQ.peekAt(got), run);
         else {
-          if (staging == 0) staging = heap.alloc(BATCH_CAP_TCP);
+          if (staging == 0) staging = heap.alloc(BATCH_LIMIT);
           memory.copy(staging + got, s.sendQ.peekAt(got), run);
         }
         got += run;

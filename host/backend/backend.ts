@@ -27,6 +27,12 @@ export interface Backend {
   now(): number;
   /** Connects the backend to the stack's core (again, with a fresh core after a trap). */
   attach(core: Core): void;
+  /**
+   * How far the core is to batch a turn's writes on TCP sockets — writes of up to `max` bytes,
+   * `cap` in all — for a transport that gains from larger writes (apiBatching); absent: the
+   * core's own (8 KiB, 64 KiB).
+   */
+  readonly batching?: readonly [max: number, cap: number];
   /** Carries out one command (ops below FIRST_NOTIFICATION, except RESOLVE). */
   exec(o: Output): void;
   /** The default name resolution for RESOLVE (a socket's own `lookup` option overrides it). */

@@ -94,8 +94,17 @@ export function bulkRead(bytes: number): void {
  * connections: `execConn` runs the commands of sockets, `accept` wires each listener up to
  * deliver its connections, `dropConns`/`connHandle`/`connFd` answer for sockets.
  */
+/**
+ * Node's sockets (libuv's) over TCP: a turn's writes of up to 16 KiB leave together, up to
+ * 256 KiB at once. Loopback TCP does half the kernel's work per byte from 128 KiB writes on, far
+ * more than the batch's two copies cost (docs/benchmark.md, 16 KiB writes); Deno's and Bun's
+ * transports gain nothing from it and keep the core's 8 KiB / 64 KiB.
+ */
+const NODE_TCP_BATCHING = [16384, 262144] as const;
+
 export abstract class NodeBackendBase implements Backend {
   readonly kind = 'node';
+  readonly batching = NODE_TCP_BATCHING;
   protected core!: Core;
   #servers = new Map<number, net.Server>();
   /** Listeners whose listen failed at once, their error still to come (listenFailed). */

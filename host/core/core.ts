@@ -671,6 +671,8 @@ export class Core {
   }
   /** The stack's limits, in the order of assembly/limits.ts; -1 for none. */
   apiLimits(values: readonly number[]): number { return this.#call('apiLimits', [...values], 0); }
+  /** TCP sockets batch writes of up to `max` bytes, `cap` bytes in all (docs/abi.md, Batching). */
+  apiBatching(max: number, cap: number): number { return this.#call('apiBatching', this.#v(2, max, cap), 0); }
   apiSetMaxConnections(h: number, n: number): number { return this.#call('apiSetMaxConnections', this.#v(2, h, n), 0); }
   apiTimerSet(id: number, delay: number): number { return this.#call('apiTimerSet', this.#v(2, id, delay), 0); }
   apiTimerClear(id: number): number { return this.#call('apiTimerClear', this.#v(1, id), 0); }

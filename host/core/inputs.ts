@@ -51,8 +51,11 @@ const TABLE: ReadonlyArray<[string, number, boolean]> = [
   ['apiLocalName', 3, true],
   // The peer's name, likewise (the node backend's accepted TCP sockets leave both out).
   ['apiPeerName', 3, true],
+  // How far TCP sockets batch a turn's writes, as the stack's backend asks (the node backends):
+  // configuration, fed from the trace by a replay, as the policy and limits are.
+  ['apiBatching', 2, false],
 ];
-const CONFIG = new Set(['apiPolicy', 'apiLimits']);
+const CONFIG = new Set(['apiPolicy', 'apiLimits', 'apiBatching']);
 
 export const INPUTS: readonly InputInfo[] = TABLE.map(([name, argc, payload], i) => ({
   id: i + 1, name, argc, payload, api: name.startsWith('api') && !CONFIG.has(name),

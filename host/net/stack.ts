@@ -78,6 +78,8 @@ export class Stack implements CoreOwner {
       // Inputs like any other, so a trace records them and a replay re-makes every decision.
       if (this.#policy) core.apiPolicy(this.#policy);
       if (this.limits) core.apiLimits(this.limits);
+      const batching = this.backend.batching;
+      if (batching) core.apiBatching(batching[0], batching[1]);
       return core; // (a core that trapped on its limits is dead: every use fails with the trap)
     }
     return this.#core;

@@ -687,6 +687,19 @@ export class AppReplayer implements InputTap, Replaying {
     return null;
   }
 
+  /**
+   * The batching the recording's stack gave the core the replay is about to make (apiBatching
+   * among the configuration inputs at the cursor), so that the replay's stack gives the same.
+   */
+  recordedBatching(): readonly [number, number] | undefined {
+    for (let k = this.#next; k < this.#records.length; k++) {
+      const r = this.#records[k];
+      if (r.name === 'apiBatching') return [r.args[0], r.args[1]];
+      if (r.name !== 'apiPolicy' && r.name !== 'apiLimits') return undefined;
+    }
+    return undefined;
+  }
+
   /** The answer the recorded application had when its TLS socket `h` asked what its session is (the next one). */
   tlsState(h: number): TlsState | null {
     return this.#tls.get(h)?.shift() ?? null;

@@ -13,6 +13,8 @@ export class ReplayBackend implements Backend {
   constructor(replayer: AppReplayer) { this.#replayer = replayer; }
   now(): number { return this.#replayer.now(); }
   attach(core: Core): void { this.#core = core; this.#replayer.attach(core); }
+  /** The recording's backend's batching: the replayed core batches as the recorded one did. */
+  get batching(): readonly [number, number] | undefined { return this.#replayer.recordedBatching(); }
   exec(o: { data: Buffer | null; op: number }): void {
     if (o.data && this.#core) this.#core.release(o.data); // WRITE buffers go back to the pool
   }

@@ -511,9 +511,9 @@ describe("batching", () => {
     core.apiFlush(now());
   });
 
-  it("a write that would overflow the turn's batch (64 KiB over a Unix socket) sends the batch and starts the next one", () => {
+  it("a write that would overflow the turn's batch (64 KiB) sends the batch and starts the next one", () => {
     core.apiFlush(now());
-    let h = openIpc();
+    let h = open();
     memory.fill(scratch, 0x61, 8192);
     expect(core.apiWrite(now(), h, 8192, true)).toBe(8192); // leaves at once
     core.onWritten(now(), h, 8192, 1048576.0);
@@ -540,11 +540,13 @@ describe("batching", () => {
     tap(false);
   });
 
-  it("a write over 8 KiB over a Unix socket, or over 16 KiB over TCP, in a turn that wrote already leaves at once, from the caller's bytes (not batched)", () => {
-    for (let ipc = 0; ipc < 2; ipc++) {
+  it("a write over 8 KiB in a turn that wrote already leaves at once, from the caller's bytes (not batched); over TCP with apiBatching(16 KiB, …) over 16 KiB", () => {
+    for (let round = 0; round < 3; round++) {
+      // 0: TCP, the core's own batching; 1: a Unix socket, with TCP's raised; 2: TCP, raised.
+      if (round > 0) expect(core.apiBatching(now(), 16384, 262144)).toBe(0);
       core.apiFlush(now());
-      let h = ipc == 1 ? openIpc() : open();
-      let big: u32 = ipc == 1 ? 8193 : 16385;
+      let h = round == 1 ? openIpc() : open();
+      let big: u32 = round == 2 ? 16385 : 8193;
       memory.fill(scratch, 0x61, 8192);
       expect(core.apiWrite(now(), h, 8192, true)).toBe(8192); // the turn's first: at once
       core.onWritten(now(), h, 8192, 1048576.0);
@@ -557,9 +559,14 @@ describe("batching", () => {
       core.onWritten(now(), h, big, 1048576.0);
       core.apiFlush(now());
     }
+    core.apiBatching(now(), 8192, 65536);
   });
 
-  it("over TCP a turn's 16 KiB writes are batched, up to 256 KiB, whether the host gathers or not; over a Unix socket 16 KiB writes are not", () => {
+  it("apiBatching(16 KiB, 256 KiB): a turn's 16 KiB TCP writes are batched up to 256 KiB, whether the host gathers or not; a Unix socket's are not; EINVAL past 256 KiB", () => {
+    expect(core.apiBatching(now(), 16384, 262145)).toBe(abi.EINVAL);
+    expect(core.apiBatching(now(), 65536, 16384)).toBe(abi.EINVAL);
+    expect(core.apiBatching(now(), -1, 16384)).toBe(abi.EINVAL);
+    expect(core.apiBatching(now(), 16384, 262144)).toBe(0);
     for (let gather = 0; gather < 2; gather++) {
       core.hostFeatures(gather == 1 ? abi.FEATURE_GATHER : 0);
       core.apiFlush(now());
@@ -598,6 +605,7 @@ describe("batching", () => {
     tap(false);
     core.hostFeatures(0);
     core.apiFlush(now());
+    core.apiBatching(now(), 8192, 65536);
   });
 
   it("a write larger than scratch: EINVAL unless the host has FILL_AT; with it, up to WRITE_LIMIT, as far as credit and queue go", () => {
