@@ -90,11 +90,6 @@ export function bulkRead(bytes: number): void {
 }
 
 /**
- * The shared half of a node backend: listeners, the timer, DNS. A subclass carries
- * connections: `execConn` runs the commands of sockets, `accept` wires each listener up to
- * deliver its connections, `dropConns`/`connHandle`/`connFd` answer for sockets.
- */
-/**
  * Node's sockets (libuv's) over TCP: a turn's writes of up to 16 KiB leave together, up to
  * 256 KiB at once. Loopback TCP does half the kernel's work per byte from 128 KiB writes on, far
  * more than the batch's two copies cost (docs/benchmark.md, 16 KiB writes); Deno's and Bun's
@@ -102,6 +97,11 @@ export function bulkRead(bytes: number): void {
  */
 const NODE_TCP_BATCHING = [16384, 262144] as const;
 
+/**
+ * The shared half of a node backend: listeners, the timer, DNS. A subclass carries
+ * connections: `execConn` runs the commands of sockets, `accept` wires each listener up to
+ * deliver its connections, `dropConns`/`connHandle`/`connFd` answer for sockets.
+ */
 export abstract class NodeBackendBase implements Backend {
   readonly kind = 'node';
   readonly batching = NODE_TCP_BATCHING;
