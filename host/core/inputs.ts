@@ -78,9 +78,12 @@ export function inputById(id: number): InputInfo | undefined {
   return INPUTS[id - 1];
 }
 
-/** The handle an input is about: its first argument, or the handle it returned. */
+/**
+ * The handle an input is about: its first argument, or the handle it returned. (apiPolicy's and
+ * apiLimits' first arguments count as handles too: their traces' state digests were taken so.)
+ */
 export function inputHandle(name: string, args: ArrayLike<number>, result: number): number {
   if (name === 'apiSocket' || name === 'apiListen' || name === 'onConnection') return result;
-  if (name === 'onTimer' || name === 'apiTimerSet' || name === 'apiTimerClear' || name === 'apiFlush') return 0;
+  if (name === 'onTimer' || name === 'apiTimerSet' || name === 'apiTimerClear' || name === 'apiFlush' || name === 'apiBatching') return 0;
   return args[0] ?? 0;
 }

@@ -79,6 +79,7 @@ export function describeInput(x: InputLike): string {
     case 'onResolved': return `onResolved h=${h} ${resolvedAddresses(p).map((r) => r.address).join(', ') || '(none)'}`;
     case 'apiTimerSet': return `apiTimerSet #${a[0]} ${a[1]} ms`;
     case 'apiTimerClear': return `apiTimerClear #${a[0]}`;
+    case 'apiBatching': return `apiBatching TCP writes up to ${a[0]} B, ${a[1]} B a batch`;
     case 'onTimer': case 'apiFlush': case 'apiSocket': return x.name + (x.result !== undefined && x.name === 'apiSocket' ? ` → h=${x.result}` : '');
     default: return `${x.name} h=${h}${a.length > 1 ? ` (${Array.from(a).slice(1).join(', ')})` : ''}`;
   }
