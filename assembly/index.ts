@@ -578,7 +578,10 @@ export function writeQueueSize(h: u32): u32 { let s = sock(h); return s === null
 /** Bytes received and not yet delivered (the consumer paused, or reads into a smaller buffer). */
 export function readQueueSize(h: u32): u32 { let s = sock(h); return s === null ? 0 : s.recvSize; }
 export function socketState(h: u32): i32 { let s = sock(h); return s === null ? -1 : <i32>s.state; }
-/** Bit 0: the consumer wants data (apiRead .. apiPause); bit 1: ref'ed; bit 2: IPC. 0 for a freed handle. */
+/**
+ * Bit 0: the consumer wants data (apiRead .. apiPause); bit 1: ref'ed; bit 2: IPC; bit 3: wired
+ * (a CONNECT or OPEN went to the transport: it knows this handle). 0 for a freed handle.
+ */
 export function socketFlags(h: u32): i32 {
   let s = sock(h);
   return s === null ? 0 : (s.wantRead ? 1 : 0) | (s.refed ? 2 : 0) | (s.ipc ? 4 : 0) | (s.wired ? 8 : 0);

@@ -44,7 +44,7 @@ export class Onread {
    * `true` then: its handle reads into buffers of its own, and the callback gets the count and
    * `true`).
    */
-  #buf: Uint8Array | true | null = null;
+  #buf: Uint8Array | true;
   readonly #gen: (() => Uint8Array) | null = null;
   readonly #cb: (n: number, buf: Uint8Array) => boolean | void;
   /** A restart waits for the next tick to hand over what the core kept (Node's `reading` is already true). */
@@ -77,7 +77,7 @@ export class Onread {
   /** The size asked of the core: the user's buffer (at least one byte, so that reading goes on). */
   #size(): number {
     const b = this.#buf;
-    return b === true ? DEFAULT_READ : Math.max(1, b?.length ?? 0);
+    return b === true ? DEFAULT_READ : Math.max(1, b.length);
   }
 
   /** Node's `handle.reading`: started and not stopped since. */
@@ -87,7 +87,7 @@ export class Onread {
 
   /** One bufferful from the core (DATA): to the user; then the next one, unless the callback stopped. */
   data(sock: OnreadSocket, core: Core, h: () => number, src: Uint8Array): void {
-    const dst = this.#buf!;
+    const dst = this.#buf;
     if (dst !== true && dst.length === 0) {
       // libuv reads nothing into an empty buffer: its read fails with ENOBUFS (what came stays
       // unread: closing then resets the connection, see Socket's _destroy).
