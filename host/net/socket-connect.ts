@@ -71,7 +71,7 @@ export class Connector {
    * literal on the next tick (as Node, so listeners attached after connect() still see
    * 'connectionAttempt'), to a name through RESOLVE. `current()` is the socket's handle now.
    */
-  startTcp(sock: ConnectingSocket, stack: Stack, h: number, current: () => number): void {
+  startTcp(sock: ConnectingSocket, stack: Stack, h: number, current: () => number, again = false): void {
     const options = this.options;
     const { localAddress, localPort } = options;
     const host: unknown = options.host || 'localhost';
@@ -98,16 +98,7 @@ export class Connector {
     const addressType = isIP(host);
     if (addressType) {
       process.nextTick(() => {
-        if (sock.connecting && current() === h &&
-          stack.core.apiConnect(h, addressType, portNum, localPort | 0, host as string, localAddress || '', 0, 0) !== 0) {
-          // connect() again while the socket's first connect is in flight: Node's connect(2) on
-          // the same handle, which the kernel refuses at once (EALREADY), and the socket is
-          // destroyed with that, naming its bound local address.
-          sock.emit('connectionAttempt', host, portNum, addressType);
-          const local = sock._getsockname();
-          sock.destroy(exceptionWithHostPort(ERRNO.EALREADY, 'connect', host as string, portNum,
-            local.address !== undefined ? `${local.address}:${local.port}` : undefined));
-        }
+        if (sock.connecting && current() === h) connectTo(sock, stack, h, host as string, addressType, portNum, localPort, localAddress);
       });
       return;
     }
@@ -123,6 +114,16 @@ export class Connector {
     sock._host = host as string;
     this.#lookup = options.lookup ?? null;
     this.#dnsopts = dnsopts;
+    if (again) {
+      // connect() to a name again while the first connect is under way: Node looks the name up
+      // again and, still connecting, calls connect(2) on the handle in flight (EALREADY). The
+      // core's connection stays the first connect's; this connector only looks up and fails.
+      this.#lookUp(sock, stack, h, current, (found) => {
+        const { address, family } = found[0];
+        connectTo(sock, stack, h, address, family, portNum, localPort, localAddress);
+      });
+      return;
+    }
     const fam = typeof dnsopts.family === 'number' ? dnsopts.family & 15 : 0;
     const flags = fam | (all ? 16 : 0) | (((dnsopts.hints as number) | 0) << 8);
     // The core records the name as text; the lookup gets the value given (Node's dns.lookup
@@ -133,6 +134,29 @@ export class Connector {
   /** RESOLVE from the core: run the lookup, interpret it as Node does, report the addresses. */
   resolve(sock: ConnectingSocket, stack: Stack, o: Output, current: () => number): void {
     const h = o.h;
+    this.#lookUp(sock, stack, h, current, (found, all) => {
+      if (!all) {
+        stack.core.onResolved(h, found);
+        return;
+      }
+      stack.core.onResolved(h, found, (tried) => {
+        // Several addresses to try: Node keeps what it tried and the error of each.
+        if (tried > 1) {
+          this.#multi = true;
+          sock.autoSelectFamilyAttemptedAddresses = [];
+          this.#attemptErrors = [];
+        }
+      });
+    });
+  }
+
+  /**
+   * Runs the lookup of the name connect() was given, with its 'lookup' events and Node's
+   * checks of what came back; `found` gets the valid addresses (at least one) while `h` is
+   * still connecting. `all`: the lookup was for every address (autoSelectFamily).
+   */
+  #lookUp(sock: ConnectingSocket, stack: Stack, h: number, current: () => number,
+    found: (addresses: { address: string; family: number }[], all: boolean) => void): void {
     const host = this.#host;
     const dnsopts = { ...this.#dnsopts };
     const lookup = this.#lookup ?? ((name: unknown, opts: any, cb: any) => {
@@ -141,7 +165,7 @@ export class Connector {
     });
     const still = () => sock.connecting && current() === h;
     if (dnsopts.all) {
-      lookup(host, dnsopts, (err: Error | null, addresses: LookupAddress[]) => this.#lookedUpAll(sock, stack, h, host, err, addresses, still));
+      lookup(host, dnsopts, (err: Error | null, addresses: LookupAddress[]) => this.#lookedUpAll(sock, host, err, addresses, still, found));
       return;
     }
     lookup(host, dnsopts, (err: Error | null, ip: string, addressType: number) => {
@@ -152,12 +176,12 @@ export class Connector {
       else if (addressType !== 4 && addressType !== 6) {
         const e = ERR_INVALID_ADDRESS_FAMILY(addressType, this.options.host, this.options.port);
         process.nextTick(() => sock.destroy(e));
-      } else stack.core.onResolved(h, [{ address: ip, family: addressType }]);
+      } else found([{ address: ip, family: addressType }], false);
     });
   }
 
-  #lookedUpAll(sock: ConnectingSocket, stack: Stack, h: number, host: string, err: Error | null,
-    addresses: LookupAddress[], still: () => boolean): void {
+  #lookedUpAll(sock: ConnectingSocket, host: string, err: Error | null, addresses: LookupAddress[],
+    still: () => boolean, found: (addresses: { address: string; family: number }[], all: boolean) => void): void {
     if (!still()) return;
     if (err) {
       sock.emit('lookup', err, undefined, undefined, host);
@@ -182,14 +206,7 @@ export class Connector {
       }
       return;
     }
-    stack.core.onResolved(h, valid, (tried) => {
-      // Several addresses to try: Node keeps what it tried and the error of each.
-      if (tried > 1) {
-        this.#multi = true;
-        sock.autoSelectFamilyAttemptedAddresses = [];
-        this.#attemptErrors = [];
-      }
-    });
+    found(valid, true);
   }
 
   // ---------------------------------------------------------------- the attempts, as events
@@ -255,6 +272,22 @@ export class Connector {
       ? exceptionWithHostPort(o.a, 'connect', address)
       : exceptionWithHostPort(o.a, 'connect', address, o.c, atOnce || undefined);
   }
+}
+
+/**
+ * Connects `h` to an address, on a socket that is connecting: the core refuses when `h` has a
+ * connect in flight already (connect() again), where Node's connect(2) on the same handle fails
+ * at once with EALREADY, and the socket is destroyed with that, naming its bound local address.
+ * (To a name with several addresses Node tries each, and each fails so; here the first address
+ * stands for them.)
+ */
+function connectTo(sock: ConnectingSocket, stack: Stack, h: number, address: string, family: number,
+  port: number, localPort: number | undefined, localAddress: string | undefined): void {
+  if (stack.core.apiConnect(h, family, port, localPort! | 0, address, localAddress || '', 0, 0) === 0) return;
+  sock.emit('connectionAttempt', address, port, family);
+  const local = sock._getsockname();
+  sock.destroy(exceptionWithHostPort(ERRNO.EALREADY, 'connect', address, port,
+    local.address !== undefined ? `${local.address}:${local.port}` : undefined));
 }
 
 function socketToDnsFamily(family: unknown): unknown {

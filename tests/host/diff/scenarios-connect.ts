@@ -798,6 +798,35 @@ export const connectScenarios: Scenario[] = [
     },
   },
   {
+    name: 'connect() again to a host name while the first connect to it is in flight: two lookups, two attempts, EALREADY, close(true)',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.on('error', () => {}); });
+      for (const family of [4, 0]) {
+        const who = `client(family ${family})`;
+        // A lookup of the program's own, answering on the next turn (one address, either form).
+        let lookups = 0;
+        const lookup = (name: string, opts: { all?: boolean }, cb: (...a: unknown[]) => void): void => {
+          const n = ++lookups;
+          ctx.log.note(who, `lookup ${n} of ${name} all=${opts.all === true}`);
+          setImmediate(() => opts.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4));
+        };
+        const c = new ctx.net.Socket();
+        for (const e of ['connect', 'ready', 'lookup', 'connectionAttempt', 'connectionAttemptFailed']) {
+          c.on(e, (...a: unknown[]) => ctx.log.note(who, `${e} ${a.map((x) => x === port ? 'PORT' : String(x)).join(' ')} connecting=${c.connecting}`));
+        }
+        c.on('error', (e: NodeJS.ErrnoException & { address?: string; port?: number }) => ctx.log.note(who, `error ${e.constructor.name} ${e.code} ${e.errno} ${e.syscall} ${e.address} ${e.port === port} ` +
+          `message names the target ${/^connect EALREADY 127\.0\.0\.1:\d+( |$)/.test(e.message)}`));
+        c.on('close', (h) => ctx.log.note(who, `close ${h}`));
+        c.connect({ host: 'wasinet.test', port, family, lookup: lookup as never }, () => ctx.log.note(who, 'first callback'));
+        c.connect({ host: 'wasinet.test', port, family, lookup: lookup as never }, () => ctx.log.note(who, 'second callback'));
+        ctx.log.note(who, `after both: connecting=${c.connecting} _host=${(c as unknown as { _host: string })._host}`);
+        await closedP(c);
+        ctx.log.note(who, `closed ${props(c)}`);
+      }
+      await stop(server);
+    },
+  },
+  {
     name: 'connect() again on a connected socket: a second connect and its callback, the same connection goes on',
     async run(ctx) {
       const [server, port] = await serve(ctx, (s) => {
