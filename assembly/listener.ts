@@ -16,10 +16,14 @@ import { takeScratch } from "./emit";
 
 /**
  * The sandbox's word on a listen, before the transport hears of it: 0, or the errno of the OS
- * refusing it (EACCES: no rule allows it; EMFILE: the stack's `listeners` are all in use).
+ * refusing it (EINVAL: no descriptor; EACCES: no rule allows it; EMFILE: the stack's
+ * `listeners` are all in use).
  * Port 0 needs a rule allowing every port of the address; onListening checks the port picked.
  */
 function mayListen(port: i32, flags: i32, len: u32): i32 {
+  // A descriptor that is none (host/net passes -1 for one that is not an integer or beyond
+  // int32) is Node's EINVAL from listen, whatever the transport and the policy.
+  if ((flags & abi.LISTEN_FD) != 0 && port < 0) return abi.EINVAL;
   if ((flags & (abi.LISTEN_FD | abi.LISTEN_HANDLE)) != 0) {
     if (!policy.allowFd()) return abi.EACCES;
   } else if ((flags & abi.LISTEN_IPC) != 0) {

@@ -310,9 +310,8 @@ export class DenoBackend extends RuntimeBackendBase implements Backend {
     const flags = o.c;
     const address = o.data ? new TextDecoder().decode(o.data) : '';
     if (flags & (ListenFlag.Fd | ListenFlag.Handle)) {
-      // (No descriptor at all — host/net passes -1 — is Node's EINVAL, whatever the runtime.)
-      const none = (flags & ListenFlag.Fd) !== 0 && o.a < 0;
-      this.core.onListening(h, none ? ERRNO.EINVAL : ERRNO.ENOTSUP, SYSCALL.listen, 0, 0, '');
+      // (No descriptor at all — host/net passes -1 — the core refuses itself, EINVAL.)
+      this.core.onListening(h, ERRNO.ENOTSUP, SYSCALL.listen, 0, 0, '');
       return;
     }
     if (flags & ListenFlag.Ipc) {

@@ -9,7 +9,7 @@ import net from 'node:net';
 import dns from 'node:dns';
 import dc from 'node:diagnostics_channel';
 import type { Core, Output } from '../core/core.js';
-import { Op, ERRNO, SYSCALL, ListenFlag } from '../core/abi.js';
+import { Op, SYSCALL, ListenFlag } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
 import { isClusterWorker, type Backend, type LookupCallback, type LookupOptions } from './backend.js';
 import { WakeTimer } from './runtime-common.js';
@@ -237,10 +237,6 @@ export abstract class NodeBackendBase implements Backend {
     const h = o.h;
     const flags = o.c;
     const address = o.data ? o.data.toString('utf8') : '';
-    if ((flags & ListenFlag.Fd) && o.a < 0) { // not a descriptor (host/net passes -1 for one beyond int32)
-      this.core.onListening(h, ERRNO.EINVAL, SYSCALL.listen, 0, 0, '');
-      return;
-    }
     const srv = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
     rawServers.add(srv);
     this.#servers.set(h, srv);

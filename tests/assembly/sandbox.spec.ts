@@ -218,6 +218,10 @@ describe("policy decisions", () => {
     tap(true);
     core.apiListen(now(), 3, 511, abi.LISTEN_FD, 0, 0, 0);
     expect(has(abi.CMD_LISTEN)).toBe(false, "fd: false");
+    expect(tapped[find(abi.EV_LISTEN_ERROR)].a).toBe(<f64>abi.EACCES);
+    tap(true);
+    core.apiListen(now(), -1, 511, abi.LISTEN_FD, 0, 0, 0);
+    expect(tapped[find(abi.EV_LISTEN_ERROR)].a).toBe(<f64>abi.EINVAL, "no descriptor: EINVAL before any rule");
     let h = core.apiSocket(now());
     expect(core.apiOpen(now(), h, 3, 0)).toBe(abi.EACCES);
     tap(false);

@@ -833,3 +833,21 @@ describe("closing", () => {
     tap(false);
   });
 });
+
+describe("listening", () => {
+  test("listen on no descriptor at all (fd -1): LISTEN_ERROR EINVAL, no LISTEN for the transport", () => {
+    tap(true);
+    let l = core.apiListen(now(), -1, 511, abi.LISTEN_FD, 0, 0, 0);
+    expect(has(abi.CMD_LISTEN)).toBe(false);
+    expect(tapped.length).toBe(1);
+    expect(tapped[0].op).toBe(abi.EV_LISTEN_ERROR);
+    expect(tapped[0].h).toBe(l);
+    expect(tapped[0].a).toBe(<f64>abi.EINVAL);
+    expect(tapped[0].b).toBe(<f64>abi.SYS_LISTEN);
+    // A descriptor is the transport's to try.
+    tap(true);
+    core.apiListen(now(), 3, 511, abi.LISTEN_FD, 0, 0, 0);
+    expect(has(abi.CMD_LISTEN)).toBe(true);
+    tap(false);
+  });
+});

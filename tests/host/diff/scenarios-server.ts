@@ -659,4 +659,16 @@ export const serverScenarios: Scenario[] = [
       await new Promise((r) => peer.close(r));
     },
   },
+  {
+    name: 'listen({ fd }) with no descriptor at all (a fraction, beyond int32): EINVAL from listen, on every transport',
+    async run(ctx) {
+      for (const fd of [0.5, 2 ** 31, 2 ** 31 + 0.5]) {
+        const server = libServer(ctx, `fd ${fd}`);
+        server.listen({ fd });
+        ctx.log.note(`fd ${fd}`, `after listen(): listening=${server.listening}`);
+        await ctx.sleep(30);
+        state(ctx, `fd ${fd}`, server);
+      }
+    },
+  },
 ];
