@@ -51,6 +51,8 @@ export class Onread {
   #restart = false;
   #pulling = false;
   #more = false;
+  /** Bytes the core delivered that an empty buffer refused (ENOBUFS): unread, so not in bytesRead. */
+  refused = 0;
 
   constructor(option: OnreadOption) {
     if (typeof option.buffer === 'function') {
@@ -91,6 +93,7 @@ export class Onread {
     if (dst !== true && dst.length === 0) {
       // libuv reads nothing into an empty buffer: its read fails with ENOBUFS (what came stays
       // unread: closing then resets the connection, see Socket's _destroy).
+      this.refused += src.length;
       sock.destroy(errnoException(ERRNO.ENOBUFS, 'read'));
       return;
     }

@@ -1235,8 +1235,9 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
 
   get bytesRead(): number {
     const h = this.#h;
-    if (h === 0 || (this.#handleObj !== null && this.#handleObj[kClosed] !== 0)) return this.#bytesRead;
-    return this.#stack.core.bytesRead(h);
+    const n = h === 0 || (this.#handleObj !== null && this.#handleObj[kClosed] !== 0) ? this.#bytesRead : this.#stack.core.bytesRead(h);
+    // (The core counts what it delivered; a byte an onread buffer of nothing refused was never read.)
+    return this.#onread === null ? n : n - this.#onread.refused;
   }
 
   get _bytesDispatched(): number {

@@ -875,8 +875,9 @@ export const socketIoScenarios: Scenario[] = [
         s.write('hello');
       });
       const c = ctx.net.connect({ port, host: '127.0.0.1', onread: { buffer: Buffer.alloc(0), callback: (n: number) => ctx.log.note('client', `callback ${n}`) } } as never);
-      c.on('error', (e) => ctx.log.note('client', `error ${summarize(e)}`));
+      c.on('error', (e) => ctx.log.note('client', `error ${summarize(e)} bytesRead=${c.bytesRead}`));
       await closedP(c);
+      ctx.log.note('client', `closed: bytesRead=${c.bytesRead}`);
       await ctx.sleep(50);
       await stop(server);
     },
