@@ -79,7 +79,13 @@ export const TARGET_IP6: i32 = 6;
 export function apiConnect(s: Sock, target: i32, port: i32, localPort: i32, hostLen: u32, localLen: u32,
   resolveFlags: i32, attemptMs: f64): i32 {
   switch (s.state) {
-    case State.Idle: break; // the only state a connect may start from
+    case State.Idle: break;
+    case State.Resolving:
+      // connect() to an address while the name of the first connect() is being looked up: Node
+      // connects to the address at once, and the lookup's answer finds the socket no longer
+      // waiting for it (onResolved refuses it below).
+      if (target == TARGET_NAME || target == TARGET_IPC) return abi.EISCONN;
+      break;
     default: return abi.EISCONN; // host/net reuses a socket only after it closed
   }
   let host = takeScratch(0, hostLen);

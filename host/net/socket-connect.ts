@@ -135,11 +135,7 @@ export class Connector {
   resolve(sock: ConnectingSocket, stack: Stack, o: Output, current: () => number): void {
     const h = o.h;
     this.#lookUp(sock, stack, h, current, (found, all) => {
-      if (!all) {
-        stack.core.onResolved(h, found);
-        return;
-      }
-      stack.core.onResolved(h, found, (tried) => {
+      const r = !all ? stack.core.onResolved(h, found) : stack.core.onResolved(h, found, (tried) => {
         // Several addresses to try: Node keeps what it tried and the error of each.
         if (tried > 1) {
           this.#multi = true;
@@ -147,6 +143,12 @@ export class Connector {
           this.#attemptErrors = [];
         }
       });
+      // The socket connects to an address given to connect() since (the core took that in place
+      // of this lookup): still connecting, Node's connect(2) to the looked-up address fails.
+      if (r < 0 && sock.connecting && current() === h) {
+        const { localAddress, localPort, port } = this.options;
+        connectTo(sock, stack, h, found[0].address, found[0].family, (port as number) | 0, localPort, localAddress);
+      }
     });
   }
 

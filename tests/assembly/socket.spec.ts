@@ -145,7 +145,7 @@ const GONE: i32 = -1; // socketState() of a handle the core has freed
 //          apiConnect apiOpen onResolved onBound pause setTimeout setOption ref
 const TABLE: i32[][] = [
   /*Idle*/      [0, 0, 0, 0, 0, GONE, 0, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 0, 0],
-  /*Resolving*/ [1, 1, 1, 1, 1, GONE, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1],
+  /*Resolving*/ [1, 1, 1, 1, 1, GONE, 1, 1, 1, 1, 1, 2, 1, 2, 1, 1, 1, 1, 1], // apiConnect to an address: tried at once
   /*Connecting*/[2, 2, 2, 2, 2, 11, 2, 2, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2],
   /*Open*/      [3, 5, 7, 3, 3, 11, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3],
   /*Ending*/    [4, 4, 8, 4, 4, 11, 4, 4, 4, 5, 4, 4, 4, 4, 4, 4, 4, 4, 4],
@@ -247,6 +247,26 @@ describe("connecting", () => {
     core.onConnect(now(), h, abi.ECONNREFUSED, abi.SYS_CONNECT, 0, 0, 0, 0, 0);
     expect(has(abi.EV_CONNECT_ATTEMPT_FAILED)).toBe(true);
     expect(has(abi.EV_ATTEMPTS_FAILED)).toBe(true);
+    tap(false);
+  });
+
+  it("connect to an address while resolving: tried at once; the lookup's late answer is refused, no output", () => {
+    let h = resolving();
+    let n = putString("10.0.0.2");
+    tap(true);
+    expect(core.apiConnect(now(), h, TARGET_IP4, 8081, 0, n, 0, 0, 250)).toBe(0);
+    expect(ops()).toBe(abi.EV_CONNECT_ATTEMPT.toString() + "," + abi.CMD_CONNECT.toString());
+    expect(tapped[1].a).toBe(8081);
+    tap(true);
+    store<u8>(scratch, 4); store<u8>(scratch + 1, 8); putString("10.0.0.1", 2);
+    expect(core.onResolved(now(), h, 1, 10)).toBeLessThan(0);
+    expect(tapped.length).toBe(0);
+    // Connecting now: a third connect (a name, or an address) is refused as before.
+    n = putString("10.0.0.3");
+    expect(core.apiConnect(now(), h, TARGET_IP4, 8082, 0, n, 0, 0, 250)).toBe(abi.EISCONN);
+    n = putString("example.test");
+    expect(core.apiConnect(now(), resolving(), TARGET_NAME, 80, 0, n, 0, 0, 250)).toBe(abi.EISCONN);
+    expect(has(abi.CMD_CONNECT)).toBe(false);
     tap(false);
   });
 

@@ -827,6 +827,36 @@ export const connectScenarios: Scenario[] = [
     },
   },
   {
+    name: 'connect() to an address while the first connect() looks a name up: the address is tried; the lookup answering while it connects fails it (EALREADY), answering after it is ignored',
+    async run(ctx) {
+      const [server, port] = await serve(ctx, (s) => { s.on('error', () => {}); s.end(); });
+      for (const [family, late] of [[4, false], [0, false], [4, true], [0, true]] as const) {
+        const who = `client(family ${family}, lookup ${late ? 'after the connection' : 'while it connects'})`;
+        // The lookup answers from a microtask — after the tick in which the address's connect(2)
+        // is made, long before its completion — or well after the connection.
+        const lookup = (name: string, opts: { all?: boolean }, cb: (...a: unknown[]) => void): void => {
+          ctx.log.note(who, `lookup of ${name} all=${opts.all === true}`);
+          const answer = (): void => { if (opts.all) cb(null, [{ address: '127.0.0.1', family: 4 }]); else cb(null, '127.0.0.1', 4); };
+          if (late) setTimeout(answer, 100); else queueMicrotask(answer);
+        };
+        const c = new ctx.net.Socket();
+        for (const e of ['connect', 'ready', 'lookup', 'connectionAttempt', 'connectionAttemptFailed', 'end']) {
+          c.on(e, (...a: unknown[]) => ctx.log.note(who, `${e} ${a.map((x) => x === port ? 'PORT' : String(x)).join(' ')} connecting=${c.connecting}`));
+        }
+        c.on('error', (e: NodeJS.ErrnoException & { address?: string; port?: number }) => ctx.log.note(who, `error ${e.constructor.name} ${e.code} ${e.syscall} ${e.address} ${e.port === port} ` +
+          `message names the target ${/^connect EALREADY 127\.0\.0\.1:\d+( |$)/.test(e.message)}`));
+        c.on('close', (h) => ctx.log.note(who, `close ${h}`));
+        c.resume();
+        c.connect({ host: 'wasinet.test', port, family, lookup: lookup as never });
+        c.connect({ host: '127.0.0.1', port });
+        await closedP(c);
+        await ctx.sleep(late ? 150 : 20);
+        ctx.log.note(who, `closed ${props(c)}`);
+      }
+      await stop(server);
+    },
+  },
+  {
     name: 'connect() again on a connected socket: a second connect and its callback, the same connection goes on',
     async run(ctx) {
       const [server, port] = await serve(ctx, (s) => {
