@@ -62,6 +62,7 @@ export class Connector {
   #lookup: Function | null = null;
   #dnsopts: Record<string, unknown> | null = null;
   #host = '';
+  #port = 0; // connect()'s port, validated
   #multi = false; // several addresses to try (autoSelectFamily)
 
   constructor(readonly options: Record<string, any>, readonly ipc: boolean) {}
@@ -85,6 +86,7 @@ export class Connector {
       validatePort(port);
     }
     const portNum: number = (port as number) | 0;
+    this.#port = portNum;
 
     if (autoSelectFamily != null) validateBoolean(autoSelectFamily, 'options.autoSelectFamily');
     else autoSelectFamily = autoSelect.family;
@@ -98,7 +100,7 @@ export class Connector {
     const addressType = isIP(host);
     if (addressType) {
       process.nextTick(() => {
-        if (sock.connecting && current() === h) connectTo(sock, stack, h, host as string, addressType, portNum, localPort, localAddress);
+        if (sock.connecting && current() === h) this.#connectTo(sock, stack, h, host as string, addressType);
       });
       return;
     }
@@ -119,8 +121,7 @@ export class Connector {
       // again and, still connecting, calls connect(2) on the handle in flight (EALREADY). The
       // core's connection stays the first connect's; this connector only looks up and fails.
       this.#lookUp(sock, stack, h, current, (found) => {
-        const { address, family } = found[0];
-        connectTo(sock, stack, h, address, family, portNum, localPort, localAddress);
+        this.#connectTo(sock, stack, h, found[0].address, found[0].family);
       });
       return;
     }
@@ -145,10 +146,7 @@ export class Connector {
       });
       // The socket connects to an address given to connect() since (the core took that in place
       // of this lookup): still connecting, Node's connect(2) to the looked-up address fails.
-      if (r < 0 && sock.connecting && current() === h) {
-        const { localAddress, localPort, port } = this.options;
-        connectTo(sock, stack, h, found[0].address, found[0].family, (port as number) | 0, localPort, localAddress);
-      }
+      if (r < 0 && sock.connecting && current() === h) this.#connectTo(sock, stack, h, found[0].address, found[0].family);
     });
   }
 
@@ -209,6 +207,23 @@ export class Connector {
       return;
     }
     found(valid, true);
+  }
+
+  /**
+   * Connects `h` to an address, on a socket that is connecting: the core refuses when `h` has a
+   * connect in flight already (connect() again), where Node's connect(2) on the same handle fails
+   * at once with EALREADY, and the socket is destroyed with that, naming its bound local address.
+   * (To a name with several addresses Node tries each, and each fails so; here the first address
+   * stands for them.)
+   */
+  #connectTo(sock: ConnectingSocket, stack: Stack, h: number, address: string, family: number): void {
+    const { localAddress, localPort } = this.options;
+    const port = this.#port;
+    if (stack.core.apiConnect(h, family, port, localPort | 0, address, localAddress || '', 0, 0) === 0) return;
+    sock.emit('connectionAttempt', address, port, family);
+    const local = sock._getsockname();
+    sock.destroy(exceptionWithHostPort(ERRNO.EALREADY, 'connect', address, port,
+      local.address !== undefined ? `${local.address}:${local.port}` : undefined));
   }
 
   // ---------------------------------------------------------------- the attempts, as events
@@ -274,22 +289,6 @@ export class Connector {
       ? exceptionWithHostPort(o.a, 'connect', address)
       : exceptionWithHostPort(o.a, 'connect', address, o.c, atOnce || undefined);
   }
-}
-
-/**
- * Connects `h` to an address, on a socket that is connecting: the core refuses when `h` has a
- * connect in flight already (connect() again), where Node's connect(2) on the same handle fails
- * at once with EALREADY, and the socket is destroyed with that, naming its bound local address.
- * (To a name with several addresses Node tries each, and each fails so; here the first address
- * stands for them.)
- */
-function connectTo(sock: ConnectingSocket, stack: Stack, h: number, address: string, family: number,
-  port: number, localPort: number | undefined, localAddress: string | undefined): void {
-  if (stack.core.apiConnect(h, family, port, localPort! | 0, address, localAddress || '', 0, 0) === 0) return;
-  sock.emit('connectionAttempt', address, port, family);
-  const local = sock._getsockname();
-  sock.destroy(exceptionWithHostPort(ERRNO.EALREADY, 'connect', address, port,
-    local.address !== undefined ? `${local.address}:${local.port}` : undefined));
 }
 
 function socketToDnsFamily(family: unknown): unknown {

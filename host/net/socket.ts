@@ -449,9 +449,8 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     const connector = new Connector(options, pipe);
     // connect() over TCP while a TCP connect is under way: the first connect's connector keeps
     // the connection (its lookup, attempts and errors); the new one only tries again (EALREADY).
-    const first = this.connecting && !pipe && this.#connector !== null && !this.#connector.ipc && this.#h !== 0
-      ? this.#connector : null;
-    if (first === null) this.#connector = connector;
+    const again = this.connecting && !pipe && this.#connector !== null && !this.#connector.ipc && this.#h !== 0;
+    if (!again) this.#connector = connector;
     this.#flags &= ~(DETACHED | BARE);
     this.connecting = true;
 
@@ -460,7 +459,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     // A TLS socket (tls.ts) tells the backend that this handle's connection carries a session.
     if (h !== 0) this[kCarry](h);
     if (pipe) this.#stack.core.apiConnect(h, TARGET_IPC, 0, 0, path!, '', 0, 0);
-    else connector.startTcp(this, this.#stack, h, () => this.#h, first !== null);
+    else connector.startTcp(this, this.#stack, h, () => this.#h, again);
     return this;
   }
 
