@@ -100,6 +100,14 @@ export interface Backend {
    * (`sessions`; null when there are none).
    */
   tlsState?(h: number, news?: boolean): TlsState | null;
+  /**
+   * Connection `h`'s OS handle, for child_process's `send()` to another process (child-send.ts):
+   * with `keepOpen` only the handle object; otherwise the connection is let go of — `socket` is a
+   * node:net Socket over the handle, which Node's send takes it from, and the backend forgets the
+   * connection (its CLOSE then closes nothing). null when there is none to give (not open, a TLS
+   * session's). A backend without it cannot send connections: Node's send refuses them.
+   */
+  sendConn?(h: number, keepOpen: boolean): { handle: object | null; socket?: object } | null;
 }
 
 /** This process is a node:cluster worker (node:cluster is loaded when first asked, as node:net does). */

@@ -129,6 +129,17 @@ export abstract class NodeBackendBase implements Backend {
    * takes the connection over: node-tls.ts); null when there is none.
    */
   abstract releaseConn(h: number): net.Socket | null;
+
+  sendConn(h: number, keepOpen: boolean): { handle: object | null; socket?: object } | null {
+    // A TLS session's connection stays: its state cannot go with the descriptor.
+    if (this.tls !== null && this.tls.owns(h)) return null;
+    if (keepOpen) {
+      const handle = this.connHandle(h);
+      return handle === null ? null : { handle };
+    }
+    const socket = this.releaseConn(h);
+    return socket === null ? null : { handle: (socket as unknown as { _handle: object | null })._handle, socket };
+  }
   protected abstract connFd(h: number): number;
 
   userTimers(pending: number): void {

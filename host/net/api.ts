@@ -8,6 +8,8 @@ import { normalizeArgs, getDefaultAutoSelectFamily, setDefaultAutoSelectFamily,
 import { clientSocketChannel } from './channels.js';
 import { isIP, isIPv4, isIPv6 } from './ip.js';
 import type * as NodeNetModule from 'node:net';
+import { sendWasinetHandles } from './child-send.js';
+import { runtime } from '../backend/load.js';
 
 // net's address utilities carry no socket logic: wasinet offers node:net's own classes.
 const nodeNet = (process as unknown as { getBuiltinModule(id: string): typeof NodeNetModule }).getBuiltinModule('node:net');
@@ -17,6 +19,11 @@ const { BlockList, SocketAddress } = nodeNet;
  * then listens on (`server.listen(handle)`, which wasinet's Server accepts as node:net's does).
  */
 const _createServerHandle = (nodeNet as unknown as { _createServerHandle?: (...args: unknown[]) => unknown })._createServerHandle;
+// child_process's and cluster's send() take wasinet's sockets and servers as handles (child-send.ts).
+if (runtime() === 'node') {
+  sendWasinetHandles(nodeNet, (process as unknown as { getBuiltinModule(id: string): { ChildProcess: { prototype: object } } }).getBuiltinModule('node:child_process').ChildProcess,
+    (handle) => new Socket({ handle, readable: true, writable: true } as never));
+}
 import type { Stack } from './stack.js';
 import type * as NodeNet from 'node:net';
 

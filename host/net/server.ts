@@ -11,6 +11,7 @@ import { Op, ListenFlag, ListenerState, SYSCALLS } from '../core/abi.js';
 import { Stack, getDefaultStack, kNotify, kTrapped, type Endpoint } from './stack.js';
 import { Socket, kStack, kAccepted, type AcceptedInfo } from './socket.js';
 import { splitNames } from '../core/names.js';
+import { kSendHandle, kSentDestroyed, type SendCarrier } from './child-send.js';
 import { guardAccessors } from './accessors.js';
 import { normalizeArgs, isPipeName, backlogArg } from './args.js';
 import { isClusterWorker } from '../backend/backend.js';
@@ -49,6 +50,13 @@ export interface ServerOptions {
   keepAlive?: boolean;
   keepAliveInitialDelay?: number;
   highWaterMark?: number;
+}
+
+/** Node's list of the sockets a server sent to one other process (internal/socket_list.js). */
+interface WorkerList {
+  getConnections(cb: (err: Error | null, count: number) => void): void;
+  close(cb: () => void): void;
+  once(event: 'exit', fn: (list: WorkerList) => void): unknown;
 }
 
 export class Server extends adoptable(EventEmitter) implements Endpoint {
@@ -129,6 +137,47 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
     if (this.#draining) n += Math.max(0, core.connections(this.#draining));
     return n;
   }
+  /** Node's send() of an accepted socket to another process lowers it; here the core counts (a sent socket is closed for it). */
+  set _connections(_n: number) {}
+
+  /**
+   * Sockets sent to another process and destroyed here afterwards: Node's server counts each of
+   * them out twice (at the send, and at the destroy), until close() has the other processes close
+   * theirs. getConnections() says so.
+   */
+  #sentDestroyed = 0;
+
+  [kSentDestroyed](): void {
+    this.#sentDestroyed++;
+  }
+
+  /**
+   * Node's: the lists of sockets of this server sent to other processes (child_process's send,
+   * child-send.ts), each counting them there: getConnections() adds their counts and close()
+   * waits for them to close.
+   */
+  _usingWorkers = false;
+  _workers: WorkerList[] = [];
+  /** close() waits for this many processes to close the sockets they were sent. */
+  #workersClosing = 0;
+  /** The core's 'close' came while they had not. */
+  #closeHeld = false;
+
+  _setupWorker(socketList: WorkerList): void {
+    this._usingWorkers = true;
+    this._workers.push(socketList);
+    socketList.once('exit', (list: WorkerList) => {
+      const i = this._workers.indexOf(list);
+      if (i >= 0) this._workers.splice(i, 1);
+    });
+  }
+
+  /** 'close', once the core's listener drained and the processes sent its sockets closed them. */
+  #emitClose(): void {
+    if (this.#workersClosing > 0) this.#closeHeld = true;
+    else process.nextTick(() => this.emit('close'));
+  }
+
 
   /** Node's `_handle`: the transport's own handle while listening (listen(server) takes it over). */
   get _handle(): object | null {
@@ -136,6 +185,14 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
     // bind that failed at once: as Node's.
     if (!this.#lh || this.#awaitingHandle || this.#bindFailed()) return null;
     return this.#stack.backend.handleObject(this.#lh) ?? { fd: this.#stack.backend.fdOf(this.#lh) };
+  }
+
+  /** child_process's send() of this server (child-send.ts): its listening handle; it goes on listening here too. */
+  [kSendHandle](): SendCarrier | null {
+    if (this._handle === null) return { handle: null }; // node:net's send sends the message alone
+    if (this.#stack.backend.sendConn === undefined) return null; // no OS handle to send
+    const handle = this.#stack.backend.handleObject(this.#lh);
+    return handle === null ? null : { handle };
   }
 
   get listening(): boolean {
@@ -336,7 +393,7 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
       case Op.EV_SERVER_DRAINED: {
         this.#stack.unregister(o.h, this);
         if (this.#draining === o.h) this.#draining = 0;
-        process.nextTick(() => this.emit('close'));
+        this.#emitClose();
         return;
       }
       case Op.EV_ERROR:
@@ -399,19 +456,50 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
       else this.once('close', cb);
     }
     const lh = failed ? 0 : this.#lh;
+    if (this._usingWorkers && this._workers.length > 0 && this.#workersClosing === 0) {
+      // As Node's: each process that was sent sockets of this server is asked to tell once it
+      // closed them all.
+      this.#workersClosing = this._workers.length;
+      const closed = (): void => {
+        if (--this.#workersClosing !== 0) return;
+        this.#sentDestroyed = 0;
+        if (!this.#closeHeld) return;
+        this.#closeHeld = false;
+        this.#emitClose();
+      };
+      for (const worker of this._workers) worker.close(closed);
+    }
     if (lh) {
       this.#lh = 0;
       this.#draining = lh;
       this.#stack.core.apiServerClose(lh);
     } else if (this.#draining === 0) {
-      process.nextTick(() => this.emit('close'));
+      this.#emitClose();
     }
     return this;
   }
 
   getConnections(cb: (err: Error | null, count: number) => void): this {
-    const n = this._connections;
-    process.nextTick(cb, null, n);
+    const n = this._connections - this.#sentDestroyed;
+    if (!this._usingWorkers) {
+      process.nextTick(cb, null, n);
+      return this;
+    }
+    // And the sockets it sent to other processes, as each counts them there (Node's way).
+    let left = this._workers.length;
+    let total = n;
+    const count = (err: Error | null, more: number): void => {
+      if (left < 0) return;
+      if (err) {
+        left = -1;
+        process.nextTick(cb, err);
+        return;
+      }
+      total += more;
+      if (--left === 0) process.nextTick(cb, null, total);
+    };
+    if (left === 0) process.nextTick(cb, null, n);
+    for (const worker of this._workers) worker.getConnections(count);
     return this;
   }
 

@@ -40,6 +40,7 @@ import {
 import { validateNumber, validateInt32, validateString, validateFunction, timerDuration } from './validate.js';
 import { guardAccessors } from './accessors.js';
 import { normalizeArgs, kNormalized, type NormalizedArgs } from './args.js';
+import { kSendHandle, kSentDestroyed, type SendCarrier } from './child-send.js';
 
 /** Read once: Node 20's global Buffer is an accessor, a getter call at every use. */
 const Buffer = globalThis.Buffer;
@@ -159,6 +160,7 @@ const WANTS_DATA = 512;
 const WRAPPED = 1024; // Node's JSStreamSocket reads it (tls, http2): see wrappedAsStream
 const WRITE_FAILED = 2048; // a write request failed: the transport's later errors are the same failure
 const BARE = 4096; // the core socket was made by setTimeout() alone: no connect, no fd (Node has no handle)
+const SENT = 8192; // its connection went to another process (child_process's send(): child-send.ts)
 
 // #opts: the options asked for (Node's kSetNoDelay, kSetKeepAlive and its delay in seconds),
 // which the core gets for every new connection.
@@ -990,6 +992,11 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
 
   override _destroy(exception: Error | null, cb: (err?: Error | null) => void): void {
     this.connecting = false;
+    if (this.#flags & SENT) {
+      // Node's server counted the connection out when it was sent, and counts it out again now.
+      this.#flags &= ~SENT;
+      (this.server as { [kSentDestroyed]?: () => void } | undefined)?.[kSentDestroyed]?.();
+    }
     const h = this.#h;
     if (h !== 0 && (this.#flags & BARE) !== 0) {
       // A core socket made only for setTimeout(), never connected: Node has no handle to close,
@@ -1393,6 +1400,32 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
   [kCarry](_h: number): void {}
 
   [kHandleOf](): number { return this.#h; }
+
+  /**
+   * child_process's send() of this socket (child-send.ts): its OS handle; unless `keepOpen` the
+   * connection then leaves this process as node:net's send lets it go — `_handle` null, writes
+   * fail with ERR_SOCKET_CLOSED, no 'close' unless destroyed — and the core closes its side
+   * (a server counts the connection as closed).
+   */
+  [kSendHandle](keepOpen: boolean): SendCarrier | null {
+    if (this.#flags & FOREIGN) return null;
+    if (!this.#hasConnection()) return { handle: null }; // node:net's send sends the message alone
+    const stack = this.#stack;
+    const backend = stack.backend;
+    if (this.connecting || backend.sendConn === undefined) return null;
+    const h = this.#h;
+    if (keepOpen) return backend.sendConn(h, true);
+    stack.flushNow(); // this turn's writes still in the core go to the transport before the handle goes
+    const carrier = backend.sendConn(h, false);
+    if (carrier === null || this.#h !== h) return carrier;
+    this.#bytesRead = stack.core.bytesRead(h);
+    this.#flags |= DETACHED | SENT;
+    this.#h = 0;
+    stack.unregister(h, this);
+    stack.core.apiDestroy(h, 0);
+    this.setTimeout(0);
+    return carrier;
+  }
 
   [kStackOf](): Stack { return this.#stack; }
 
