@@ -1,6 +1,7 @@
 // child_process send() of a server or a socket to a forked child (tests/host/child-send.test.ts).
-// `node child-send-app.js LIB SCENARIO [unix]`: the parent's `net` is LIB (node:net or wasinet);
-// the child answers on what it was sent (a node:net object, which Node makes there). The parent
+// `node child-send-app.js LIB SCENARIO [unix|tcp] [CHILDLIB]`: the parent's `net` is LIB (node
+// or wasinet); the child answers on what it was sent (a node:net object, which Node makes there,
+// or with CHILDLIB wasinet a child that loaded wasinet, a wasinet socket). The parent
 // prints its log as one JSON line, the same on both libraries when wasinet behaves as node:net.
 //
 // server:   the listening server goes to the child; the parent closes its own; every connection
@@ -19,6 +20,8 @@ import type { AddressInfo } from 'node:net';
 const me = fileURLToPath(import.meta.url);
 
 if (process.argv[2] === 'child') {
+  // A child that loaded wasinet gets a connection sent to it as a wasinet socket.
+  const wasinet = process.argv[3] === 'wasinet' ? (await import('../../../host/index.js')).default as unknown as typeof nodeNet : null;
   process.on('message', (m: { what: string }, thing: nodeNet.Server | nodeNet.Socket) => {
     if (m.what === 'server') {
       const server = thing as nodeNet.Server;
@@ -29,20 +32,22 @@ if (process.argv[2] === 'child') {
       let got = '';
       socket.on('data', (d) => {
         got += d;
-        if (got.endsWith('\n')) socket.write(`child got ${got}`, () => process.send!({ what: 'wrote' }));
+        if (!got.endsWith('\n')) return;
+        const kind = wasinet !== null && socket instanceof wasinet.Socket ? 'wasinet' : socket instanceof nodeNet.Socket ? 'node:net' : '?';
+        socket.write(`child got ${got}`, () => process.send!({ what: 'wrote', kind }));
       });
       // The parent says when to end it (it counts it meanwhile).
       if (m.what === 'socket') process.once('message', () => socket.end());
-      socket.on('close', () => console.error('CHILD socket close'));
     }
   });
   process.on('disconnect', () => process.exit());
   process.send!({ what: 'ready' });
 } else {
-  const [lib, scenario, unix] = process.argv.slice(2);
+  const [lib, scenario, transport, childLib] = process.argv.slice(2);
+  const unix = transport === 'unix';
   const net: typeof nodeNet = lib === 'wasinet' ? (await import('../../../host/index.js')).default as unknown as typeof nodeNet : nodeNet;
   const log: unknown[] = [];
-  const child = fork(me, ['child'], { execArgv: [] });
+  const child = fork(me, ['child', childLib ?? 'node'], { execArgv: [] });
   await new Promise((resolve) => child.once('message', resolve));
   const path = join(tmpdir(), `child-send-${process.pid}.sock`);
   let target: nodeNet.NetConnectOpts;
@@ -92,8 +97,8 @@ if (process.argv[2] === 'child') {
       });
     });
     await listen(server);
-    child.once('message', () => {
-      log.push(['child wrote']);
+    child.once('message', (m: { kind: string }) => {
+      log.push(['child wrote', m.kind]);
       if (keep) {
         accepted.end('parent too\n', () => accepted.destroy());
         serverClosed = closed(server);
