@@ -112,7 +112,10 @@ function wrap(original: Function, nodeNet: NodeNet): Function & { [kWrapped]: bo
       this.connected === true && sendable(message, options)) {
       const keepOpen = options !== null && typeof options === 'object' && !!(options as { keepOpen?: unknown }).keepOpen;
       const carrier = (handle as Sendable)[kSendHandle](keepOpen);
-      if (carrier !== null) args[1] = asNodeObject(handle, carrier, nodeNet);
+      if (carrier !== null) {
+        args[1] = asNodeObject(handle, carrier, nodeNet);
+        if (carrier.socket !== undefined) freeHttp(handle);
+      }
     }
     return Reflect.apply(original, this, args);
   } as unknown as Function & { [kWrapped]: boolean };
@@ -129,6 +132,24 @@ function sendable(message: unknown, options: unknown): boolean {
   const m = typeof message;
   if (message === undefined || (m !== 'string' && m !== 'object' && m !== 'number' && m !== 'boolean')) return false;
   return options === undefined || typeof options === 'function' || (options !== null && typeof options === 'object' && !Array.isArray(options));
+}
+
+/**
+ * What Node's send does besides to a socket it lets go of that an http server read from: the
+ * request parser goes back to its pool and the response lets go of the socket.
+ */
+function freeHttp(socket: object): void {
+  const s = socket as { parser?: unknown; _httpMessage?: { detachSocket(socket: object): void } | null };
+  if (s.parser == null) return;
+  const common = (process as unknown as { getBuiltinModule(id: string): HttpCommon }).getBuiltinModule('_http_common');
+  if (!(s.parser instanceof common.HTTPParser)) return;
+  common.freeParser(s.parser, null, socket);
+  s._httpMessage?.detachSocket(socket);
+}
+
+interface HttpCommon {
+  HTTPParser: new (...args: never[]) => object;
+  freeParser(parser: unknown, req: unknown, socket: object): void;
 }
 
 /** The node:net object Node's send() looks for, standing for `handle`. */

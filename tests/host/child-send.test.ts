@@ -62,6 +62,17 @@ test('a child that loaded wasinet gets a connection sent to it as a wasinet sock
   }
 });
 
+test('under wasinet/register an http server\'s request socket (wasinet\'s) goes to a child, which answers on it; the parent\'s parser is freed, as on plain Node', () => {
+  const root = fileURLToPath(new URL('../../..', import.meta.url));
+  const plain = spawnSync(process.execPath, [app, 'node', 'http', 'tcp'], { encoding: 'utf8', timeout: 30_000 });
+  const hooked = spawnSync(process.execPath, ['--import', 'wasinet/register', app, 'node', 'http', 'tcp'], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.equal(hooked.status, 0, hooked.stderr);
+  const expected = [['body', 'from child: GET /x'], ['parser', null], ['response', null]];
+  assert.deepEqual(JSON.parse(plain.stdout), [...expected, ['socket', 'node:net']]);
+  assert.deepEqual(JSON.parse(hooked.stdout), [...expected, ['socket', 'wasinet']]);
+});
+
 test('a socket or server with no OS handle (a simulated network\'s) is refused as before: ERR_INVALID_HANDLE_TYPE; other sends are unchanged', async () => {
   const child = fork(app, ['child', 'node'], { execArgv: [], stdio: 'ignore' });
   try {

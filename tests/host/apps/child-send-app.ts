@@ -27,6 +27,15 @@ if (process.argv[2] === 'child') {
       const server = thing as nodeNet.Server;
       server.on('connection', (c) => c.end('from child\n'));
       process.send!({ what: 'listening', isServer: server instanceof nodeNet.Server });
+    } else if (m.what === 'http') {
+      // An http server's request, answered here on the socket it came on.
+      const req = m as unknown as { method: string; url: string };
+      void import('node:http').then((http) => {
+        const res = new http.ServerResponse({ method: req.method, httpVersionMajor: 1, httpVersionMinor: 1, headers: {} } as never);
+        res.shouldKeepAlive = false;
+        res.assignSocket(thing as nodeNet.Socket);
+        res.end(`from child: ${req.method} ${req.url}`);
+      });
     } else if (m.what === 'socket' || m.what === 'keep') {
       const socket = thing as nodeNet.Socket;
       let got = '';
@@ -69,7 +78,28 @@ if (process.argv[2] === 'child') {
   });
   const closed = (server: nodeNet.Server) => new Promise<void>((resolve) => server.close(() => resolve()));
 
-  if (scenario === 'server') {
+  if (scenario === 'http') {
+    // Run under wasinet/register: the http server's sockets are wasinet's. Node's send frees the
+    // request parser of a socket it sends and detaches it from its response.
+    const http = await import('node:http');
+    let sent!: nodeNet.Socket & { parser?: unknown; _httpMessage?: unknown };
+    const server = http.createServer((req, res) => {
+      sent = res.socket as typeof sent;
+      child.send({ what: 'http', method: req.method, url: req.url }, sent);
+      server.close();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const body = await new Promise<string>((resolve, reject) => {
+      http.get({ port, host: '127.0.0.1', path: '/x', agent: false }, (res) => {
+        let b = '';
+        res.on('data', (d) => { b += d; });
+        res.on('end', () => resolve(b));
+      }).on('error', reject);
+    });
+    log.push(['body', body], ['parser', sent.parser ?? null], ['response', sent._httpMessage ?? null],
+      ['socket', typeof (sent as unknown as Record<symbol, unknown>)[Symbol.for('wasinet.sendHandle')] === 'function' ? 'wasinet' : 'node:net']);
+  } else if (scenario === 'server') {
     const server = net.createServer((c) => c.end('from parent\n'));
     await listen(server);
     child.send({ what: 'server' }, server, (err: Error | null) => log.push(['sent', err?.message ?? null, server.listening]));
