@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { spawnSync, fork } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createStack } from '../../host/index.js';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createStack, readTrace } from '../../host/index.js';
 
 const app = join(fileURLToPath(new URL('.', import.meta.url)), 'apps/child-send-app.js');
 
@@ -71,6 +73,37 @@ test('under wasinet/register an http server\'s request socket (wasinet\'s) goes 
   const expected = [['body', 'from child: GET /x'], ['parser', null], ['response', null]];
   assert.deepEqual(JSON.parse(plain.stdout), [...expected, ['socket', 'node:net']]);
   assert.deepEqual(JSON.parse(hooked.stdout), [...expected, ['socket', 'wasinet']]);
+});
+
+test('sticky sessions over node:cluster (a primary hands each connection to a worker with worker.send, the worker\'s http server answers): the same on plain Node and under wasinet/register; recorded, every process\'s trace replays', () => {
+  const root = fileURLToPath(new URL('../../..', import.meta.url));
+  const sticky = join(fileURLToPath(new URL('.', import.meta.url)), 'apps/sticky-app.js');
+  const expected = { got: ['/0 from', '/1 from', '/2 from', '/3 from', '/4 from', '/5 from'], alternate: true };
+  const runIt = (args: string[], env: Record<string, string> = {}) => {
+    const r = spawnSync(process.execPath, [...args, sticky], { cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as unknown;
+  };
+  assert.deepEqual(runIt([]), { ...expected, wasinet: false });
+  assert.deepEqual(runIt(['--import', 'wasinet/register']), { ...expected, wasinet: true });
+  const dir = mkdtempSync(join(tmpdir(), 'sticky-'));
+  try {
+    assert.deepEqual(runIt(['--import', 'wasinet/register'], { WASINET_RECORD: join(dir, 'p-%p.trace') }), { ...expected, wasinet: true });
+    const traces = readdirSync(dir).filter((f) => f.endsWith('.trace'));
+    assert.equal(traces.length, 3, `one trace per process: ${traces.join(', ')}`);
+    let adopted = 0;
+    for (const f of traces) {
+      const core = spawnSync(process.execPath, [join(root, 'bin/wasinet.js'), 'replay', join(dir, f)], { encoding: 'utf8' });
+      assert.equal(core.status, 0, core.stdout + core.stderr);
+      assert.match(core.stdout, /replay identical/);
+      const { records } = readTrace(join(dir, f));
+      // A worker's connections came as handles (apiOpen of the socket it was sent).
+      if (records.some((x) => x.kind === 'input' && x.name === 'apiOpen')) adopted++;
+    }
+    assert.equal(adopted, 2, 'both workers adopted the connections they were sent');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a socket or server with no OS handle (a simulated network\'s) is refused as before: ERR_INVALID_HANDLE_TYPE; other sends are unchanged', async () => {
