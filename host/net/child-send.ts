@@ -20,6 +20,8 @@
 // getConnections() asks there, and its close() waits for them to be closed there (server.ts,
 // _setupWorker). The wrapper changes nothing for any other handle.
 
+import type * as NodeNetModule from 'node:net';
+
 /** A wasinet Socket's or Server's: what send() is to send for it (socket.ts, server.ts). */
 export const kSendHandle = Symbol.for('wasinet.sendHandle');
 /** A Server's: one of its sockets that was sent away was destroyed here afterwards. */
@@ -36,8 +38,8 @@ export interface SendCarrier {
 }
 
 type Sendable = { [kSendHandle](keepOpen: boolean): SendCarrier | null };
-type NodeNet = typeof import('node:net');
-type NodeSocket = import('node:net').Socket & { _handle: { readStop(): number; reading?: boolean } | null };
+type NodeNet = typeof NodeNetModule;
+type NodeSocket = NodeNetModule.Socket & { _handle: { readStop(): number; reading?: boolean } | null };
 
 const kWrapped = Symbol.for('wasinet.sendWrapped');
 

@@ -178,7 +178,6 @@ export class Server extends adoptable(EventEmitter) implements Endpoint {
     else process.nextTick(() => this.emit('close'));
   }
 
-
   /** Node's `_handle`: the transport's own handle while listening (listen(server) takes it over). */
   get _handle(): object | null {
     // None yet while a host name is looked up, or a cluster's primary listens, and none after a
