@@ -82,10 +82,10 @@ export function sendWasinetHandles(nodeNet: NodeNet, ChildProcess: { prototype: 
  */
 function receiver(nodeNet: NodeNet, adopt: (handle: object) => object): (thing: unknown) => unknown {
   return (thing) => {
-    if (!(thing instanceof nodeNet.Socket) || (thing as Partial<Sendable>)[kSendHandle] !== undefined) return thing;
+    if (!(thing instanceof nodeNet.Socket)) return thing;
     const node = thing as unknown as NodeSocket;
     const handle = node._handle;
-    const made: unknown = node.constructor; // Node's own got() made it (not a subclass of a library's)
+    const made: unknown = node.constructor; // Node's own got() made it (not a subclass: wasinet's or a library's)
     if (handle === null || typeof handle.readStop !== 'function' || made !== nodeNet.Socket) return thing;
     handle.readStop();
     handle.reading = false;
