@@ -527,6 +527,14 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
     } else if (syscall === 'write' && this.#req !== null) {
       // A write request the core did not have all of yet failed in the transport.
       this.#writeDone(o.a);
+    } else if (syscall === 'write' && this.#finalCb !== null) {
+      // Writes the core confirmed at once (a turn's batch) failed in the transport after end():
+      // on node:net that write fails, and end()'s callbacks get the error before the stream is
+      // destroyed. The end waiting on it fails the same way (the stream's final callback, with
+      // the error, calls them and then destroys).
+      const cb = this.#finalCb;
+      this.#finalCb = null;
+      cb(errnoException(o.a, syscall));
     } else {
       this.destroy(errnoException(o.a, syscall));
     }

@@ -48,6 +48,8 @@ const NOT_ON_SIM: Record<string, string> = {
     'needs the peer\'s reset in the kernel before the write (loopback delivers it at once; the simulated network has latency)',
   'writing to a peer that closed: the first system call is taken, a later one (IOV_MAX buffers on, or the rest of a long write) fails the write with EPIPE':
     'needs the kernel\'s answers: a reset from the closed peer between two system calls, and how much one call takes',
+  "writes made while connecting to a server that drops the connection at once: the second fails, and end()'s callback gets the error before the destroy":
+    'needs the kernel\'s answers: a reset from the closed peer inside the first write\'s own system call (loopback), before the second',
   'a corked writev of more than IOV_MAX (1024) buffers completes in a later iteration of the loop: writableLength, callbacks, drain':
     'needs the kernel to take 500 KB at once (loopback\'s autotuned buffers); the simulated socket buffer is smaller',
 };

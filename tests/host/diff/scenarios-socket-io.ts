@@ -523,6 +523,25 @@ export const socketIoScenarios: Scenario[] = [
     },
   },
   {
+    // wasinet confirms a turn's small writes at once and sends them at the turn's end; when the
+    // kernel then refuses them, end()'s callback gets the error before the socket is destroyed,
+    // as it does on node:net, where the write itself failed.
+    name: 'writes made while connecting to a server that drops the connection at once: the second fails, and end()\'s callback gets the error before the destroy',
+    async run(ctx) {
+      // The server closes each connection unread, so the kernel answers our first write with a
+      // reset (on loopback, inside that write's own system call) and refuses the next (EPIPE).
+      const [server, port] = await serve(ctx, (s) => { s.on('error', () => {}); s.destroy(); }, { pauseOnConnect: true });
+      const c = ctx.net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      ctx.log.watch(c, 'client');
+      await new Promise((r) => process.nextTick(r));
+      c.write(Buffer.alloc(16384, 97), (e?: Error | null) => ctx.log.note('client', `write cb ${summarize(e)} destroyed=${c.destroyed}`));
+      c.end(Buffer.alloc(100, 65), (e?: Error | null) => ctx.log.note('client', `end cb ${summarize(e)} destroyed=${c.destroyed} readyState=${c.readyState}`));
+      await closedP(c);
+      ctx.log.note('client', `closed ${props(c)}`);
+      await stop(server);
+    },
+  },
+  {
     // Node counts a Buffer, a writev, a hex/base64 string or a string over 16 KiB in the
     // worst case when it is dispatched, and a short latin1/ascii/utf8/ucs2 string only when the
     // kernel takes it: what a refused write leaves in bytesWritten depends on its form.
