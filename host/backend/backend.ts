@@ -107,7 +107,17 @@ export interface Backend {
    * connection (its CLOSE then closes nothing). null when there is none to give (not open, a TLS
    * session's). A backend without it cannot send connections: Node's send refuses them.
    */
-  sendConn?(h: number, keepOpen: boolean): { handle: object | null; socket?: object } | null;
+  sendConn?(h: number, keepOpen: boolean): SendCarrier | null;
+}
+
+/**
+ * What a socket or server gives send() (host/net/child-send.ts): the OS handle object (null: the
+ * message goes alone, as for a node:net socket without a handle), and for a connection let go
+ * of, the node:net Socket Node's send takes it from.
+ */
+export interface SendCarrier {
+  handle: object | null;
+  socket?: object;
 }
 
 /** This process is a node:cluster worker (node:cluster is loaded when first asked, as node:net does). */

@@ -11,7 +11,7 @@ import dc from 'node:diagnostics_channel';
 import type { Core, Output } from '../core/core.js';
 import { Op, SYSCALL, ListenFlag } from '../core/abi.js';
 import { abiErrno } from '../core/errno.js';
-import { isClusterWorker, type Backend, type LookupCallback, type LookupOptions } from './backend.js';
+import { isClusterWorker, type Backend, type SendCarrier, type LookupCallback, type LookupOptions } from './backend.js';
 import { WakeTimer } from './runtime-common.js';
 import type { TlsCarrier } from './node-tls.js';
 import type { TlsState } from './tls-state.js';
@@ -130,7 +130,7 @@ export abstract class NodeBackendBase implements Backend {
    */
   abstract releaseConn(h: number): net.Socket | null;
 
-  sendConn(h: number, keepOpen: boolean): { handle: object | null; socket?: object } | null {
+  sendConn(h: number, keepOpen: boolean): SendCarrier | null {
     // A TLS session's connection stays: its state cannot go with the descriptor.
     if (this.tls !== null && this.tls.owns(h)) return null;
     if (keepOpen) {

@@ -21,21 +21,15 @@
 // _setupWorker). The wrapper changes nothing for any other handle.
 
 import type * as NodeNetModule from 'node:net';
+import type { SendCarrier } from '../backend/backend.js';
 
 /** A wasinet Socket's or Server's: what send() is to send for it (socket.ts, server.ts). */
 export const kSendHandle = Symbol.for('wasinet.sendHandle');
 /** A Server's: one of its sockets that was sent away was destroyed here afterwards. */
 export const kSentDestroyed = Symbol('wasinet.sentDestroyed');
 
-/**
- * What a socket or server gives send(): the OS handle object (null: the message goes alone, as
- * for a node:net socket without a handle), and for a connection let go of, the node:net Socket
- * Node's send takes it from. null in place of all this: nothing to send (send refuses it).
- */
-export interface SendCarrier {
-  handle: object | null;
-  socket?: object;
-}
+// What a socket or server gives send() (null in its place: nothing to send, send refuses it).
+export type { SendCarrier };
 
 type Sendable = { [kSendHandle](keepOpen: boolean): SendCarrier | null };
 type NodeNet = typeof NodeNetModule;

@@ -482,12 +482,8 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
         return;
       case Op.EV_WRITABLE: return this.#feed();
       case Op.EV_WRITE_DONE: return this.#writeDone(o.a);
-      case Op.EV_SHUTDOWN_DONE: {
-        const cb = this.#finalCb;
-        this.#finalCb = null;
-        if (cb) cb(o.a && o.a !== ERRNO.ENOTCONN ? errnoException(o.a, 'shutdown') : undefined);
-        return;
-      }
+      case Op.EV_SHUTDOWN_DONE:
+        return this.#endDone(o.a && o.a !== ERRNO.ENOTCONN ? errnoException(o.a, 'shutdown') : undefined);
       case Op.EV_TIMEOUT: return this.#onTimeout();
       case Op.EV_CONNECT_ATTEMPT: return this.#connector?.attempt(this, o);
       case Op.EV_CONNECT_ATTEMPT_FAILED: return this.#connector?.attemptFailed(this, o);
@@ -532,9 +528,7 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       // on node:net that write fails, and end()'s callbacks get the error before the stream is
       // destroyed. The end waiting on it fails the same way (the stream's final callback, with
       // the error, calls them and then destroys).
-      const cb = this.#finalCb;
-      this.#finalCb = null;
-      cb(errnoException(o.a, syscall));
+      this.#endDone(errnoException(o.a, syscall));
     } else {
       this.destroy(errnoException(o.a, syscall));
     }
@@ -961,6 +955,13 @@ export class Socket extends adoptable(Duplex) implements Endpoint, HandleOwner {
       this.#refused(req);
       req.cb(errnoException(status, 'write'));
     }
+  }
+
+  /** The end waiting in _final is over: done, or failed with `err` (the stream then calls end()'s callbacks and destroys). */
+  #endDone(err?: Error): void {
+    const cb = this.#finalCb;
+    this.#finalCb = null;
+    cb?.(err);
   }
 
   /** A failed request leaves bytesWritten when Node's string write would not have counted it. */
